@@ -1,0 +1,60 @@
+//! `patchwarden`: the one binary. Each subcommand lives in its own module under `commands`;
+//! this file parses arguments, dispatches and turns errors into documented exit codes.
+
+mod commands;
+mod exit_code;
+mod printer;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::printer::Printer;
+
+/// Self-hosted patch management for Linux fleets.
+#[derive(Debug, Parser)]
+#[command(name = "patchwarden", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Compare two versions (rpm or deb) and print -1, 0 or 1.
+    Vercmp(commands::vercmp::VercmpArgs),
+    /// Read rpm-md repository metadata.
+    #[command(subcommand)]
+    Repo(commands::repo::RepoCommand),
+    /// Maintenance-window schedule expressions.
+    #[command(subcommand)]
+    Schedule(commands::schedule::ScheduleCommand),
+    /// Evaluate a baseline against an inventory and repositories, offline.
+    Evaluate(commands::evaluate::EvaluateArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let code = if error.use_stderr() { exit_code::USAGE } else { exit_code::OK };
+            // clap prints help and errors itself; this is the one place it does.
+            let _ = error.print();
+            return ExitCode::from(code);
+        }
+    };
+    let printer = Printer::default();
+    let result = match cli.command {
+        Command::Vercmp(args) => commands::vercmp::run(args, &printer),
+        Command::Repo(command) => commands::repo::run(command, &printer),
+        Command::Schedule(command) => commands::schedule::run(command, &printer),
+        Command::Evaluate(args) => commands::evaluate::run(args, &printer),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            printer.error(&format!("{error:#}"));
+            ExitCode::from(exit_code::FAILURE)
+        }
+    }
+}

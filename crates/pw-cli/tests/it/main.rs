@@ -1,0 +1,22 @@
+//! Integration tests of the `patchwarden` binary: they run the real executable.
+
+use std::process::{Command, Output};
+
+/// Runs the built `patchwarden` binary with `args` and `stdin`.
+pub(crate) fn patchwarden(args: &[&str], stdin: Option<&str>) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    #[expect(clippy::disallowed_methods, reason = "tests run the real binary")]
+    let mut child = Command::new(env!("CARGO_BIN_EXE_patchwarden"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn patchwarden");
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().expect("wait for patchwarden")
+}

@@ -1,0 +1,1 @@
+//! Patch baselines: approval rules, exceptions, defaults per operating system.

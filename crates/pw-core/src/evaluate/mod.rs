@@ -1,0 +1,1 @@
+//! Evaluation: inventory + catalog + baseline + instant → per-package patch states.

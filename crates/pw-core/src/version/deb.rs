@@ -1,0 +1,1 @@
+//! Debian versions (`[epoch:]upstream[-revision]`) and their ordering, identical to dpkg.

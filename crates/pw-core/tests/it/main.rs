@@ -1,0 +1,1 @@
+//! Integration tests of pw-core: one test binary, one module per area.
