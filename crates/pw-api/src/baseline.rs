@@ -20,8 +20,10 @@ pub enum BaselineFormatError {
     Json(#[source] serde_json::Error),
     #[error("invalid baseline: {0}")]
     Invalid(#[from] BaselineError),
-    #[error("the file is neither a TOML baseline (`version = \"1\"`) nor an AWS JSON baseline")]
-    UnknownFormat,
+    #[error("unsupported baseline file version {0}; this Patchwarden reads version \"1\"")]
+    UnsupportedVersion(String),
+    #[error("the baseline file has no `version = \"1\"` line")]
+    MissingVersion,
 }
 
 /// A parsed baseline and the remarks made while reading it (unknown keys, entries that
@@ -407,13 +409,27 @@ fn approval_fields(approval: Approval) -> (Option<i64>, Option<String>) {
 
 /// Parses the native TOML format; unknown keys become warnings.
 pub fn parse_toml(text: &str) -> Result<LoadedBaseline, BaselineFormatError> {
+    // The version decides the shape; read it first, then the body with unknown-key tracking
+    // (an internally tagged enum would buffer the body and hide unknown keys).
+    #[derive(Deserialize)]
+    struct Version {
+        version: Option<toml::Value>,
+    }
+    let probe: Version = toml::from_str(text).map_err(BaselineFormatError::Toml)?;
+    match probe.version {
+        Some(toml::Value::String(v)) if v == "1" => {}
+        Some(other) => return Err(BaselineFormatError::UnsupportedVersion(other.to_string())),
+        None => return Err(BaselineFormatError::MissingVersion),
+    }
     let mut unknown = Vec::new();
     let deserializer = toml::Deserializer::new(text);
-    let file: BaselineFile = serde_ignored::deserialize(deserializer, |path| {
-        unknown.push(path.to_string());
+    let v1: BaselineFileV1 = serde_ignored::deserialize(deserializer, |path| {
+        let path = path.to_string();
+        if path != "version" {
+            unknown.push(path);
+        }
     })
     .map_err(BaselineFormatError::Toml)?;
-    let BaselineFile::V1(v1) = file;
     let (baseline, remarks) = v1.to_core()?;
     let mut warnings: Vec<String> = unknown
         .into_iter()

@@ -4,5 +4,7 @@
 //!
 //! **Architecture invariant:** pw-core types never derive serde; this crate converts.
 
+pub mod agent;
 pub mod baseline;
 pub mod evaluation;
+pub mod server;

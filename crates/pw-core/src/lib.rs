@@ -7,6 +7,7 @@
 //! processes, no network and no filesystem access; time comes in as a parameter and metadata
 //! comes in as bytes. The same inputs always give the same output.
 
+pub mod apt;
 pub mod baseline;
 pub mod evaluate;
 pub mod nevra;

@@ -83,8 +83,9 @@ fn bad_baselines_are_rejected_with_the_field() {
     check_error(&STG.replace("first-of-month-1", "2026-02-30"), "rules[1].approve_until_date: `2026-02-30` is not a date");
     check_error(&STG.replace("approve_until_date = \"first-of-month-1\"", ""), "rules[1]: a rule needs either approve_after_days or approve_until_date");
     check_error(&STG.replace("\"block\"", "\"drop\""), "rejected_patches_action: `drop` is not valid");
-    check_error(&STG.replace("product = [\"*\"]", "priority = [\"Required\"]"), "rules[0].filters[0].key: PRIORITY is not a valid filter");
-    check_error("version = \"2\"\nname = \"x\"", "invalid TOML baseline");
+    check_error(&STG.replace("product = [\"*\"]", "priority = [\"Required\"]"), "rules[0].filters[2].key: PRIORITY is not a valid filter");
+    check_error("version = \"2\"\nname = \"x\"", "unsupported baseline file version \"2\"");
+    check_error("name = \"x\"", "no `version = \"1\"` line");
 }
 
 const AWS: &str = r#"{

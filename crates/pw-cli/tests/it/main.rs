@@ -1,5 +1,9 @@
 //! Integration tests of the `patchwarden` binary: they run the real executable.
 
+mod repo;
+mod schedule;
+mod vercmp;
+
 use std::process::{Command, Output};
 
 /// Runs the built `patchwarden` binary with `args` and `stdin`.

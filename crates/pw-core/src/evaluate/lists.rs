@@ -35,6 +35,15 @@ impl<'a> ExceptionList<'a> {
         Some(self.entries[index].entry.as_str())
     }
 
+    /// The first entry whose package pattern matches a Debian package (apt's six forms).
+    pub(crate) fn match_deb(&self, name: &str, version: &str, arch: &str) -> Option<&'a str> {
+        if self.entries.is_empty() {
+            return None;
+        }
+        let index = self.patterns.matches_apt(name, version, arch)?;
+        Some(self.entries[index].entry.as_str())
+    }
+
     /// The first entry naming `advisory` by its ID or one of its CVE or Bugzilla references.
     pub(crate) fn match_advisory(&self, advisory: &Advisory) -> Option<&'a str> {
         if self.entries.is_empty() {

@@ -11,6 +11,7 @@
 //!
 //! Both are pure and deterministic: same inputs, same output, in a stable order.
 
+pub mod apt;
 mod lists;
 mod report;
 #[cfg(test)]
@@ -29,7 +30,7 @@ use crate::repo::{Advisory, Package};
 use crate::version::rpm::Evr;
 
 pub use crate::evaluate::report::{
-    Evaluation, PatchItem, PatchState, Reason, Summary, SummaryStatus,
+    Evaluation, PatchItem, PatchState, Reason, Summary, SummaryStatus, summarise, Version,
 };
 
 /// A package installed on a host.

@@ -12,7 +12,42 @@ use crate::evaluate::{
     approval_cutoff, title_case,
 };
 use crate::nevra::Nevra;
+use crate::version::deb::DebVersion;
 use crate::version::rpm::Evr;
+
+/// A package version in a report: rpm's `[epoch:]version-release` or Debian's
+/// `[epoch:]upstream[-revision]`. Each keeps its own ordering; they are never compared
+/// with each other.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Version {
+    Rpm(Evr),
+    Deb(DebVersion),
+}
+
+impl Version {
+    pub fn as_rpm(&self) -> Option<&Evr> {
+        match self {
+            Version::Rpm(evr) => Some(evr),
+            Version::Deb(_) => None,
+        }
+    }
+
+    pub fn as_deb(&self) -> Option<&DebVersion> {
+        match self {
+            Version::Deb(version) => Some(version),
+            Version::Rpm(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Version::Rpm(evr) => evr.fmt(f),
+            Version::Deb(version) => version.fmt(f),
+        }
+    }
+}
 
 /// The compliance state of one (name, arch) on one host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -127,10 +162,10 @@ pub struct PatchItem {
     pub arch: String,
     pub state: PatchState,
     /// The highest installed version, if any.
-    pub installed: Option<Evr>,
+    pub installed: Option<Version>,
     pub installed_time: Option<Timestamp>,
     /// The version the baseline approves, if any.
-    pub target: Option<Evr>,
+    pub target: Option<Version>,
     pub compliance_level: ComplianceLevel,
     pub classification: Option<String>,
     pub severity: Option<String>,
@@ -145,7 +180,7 @@ pub struct PatchItem {
 impl PatchItem {
     /// The target as a full identity, for installing.
     pub fn target_nevra(&self) -> Option<Nevra> {
-        self.target.as_ref().map(|evr| Nevra {
+        self.target.as_ref().and_then(Version::as_rpm).map(|evr| Nevra {
             name: self.name.clone(),
             evr: evr.clone(),
             arch: self.arch.clone(),
@@ -238,7 +273,7 @@ impl Evaluation {
     }
 }
 
-fn item_order(a: &PatchItem, b: &PatchItem) -> std::cmp::Ordering {
+pub(crate) fn item_order(a: &PatchItem, b: &PatchItem) -> std::cmp::Ordering {
     a.state
         .cmp(&b.state)
         .then_with(|| a.name.cmp(&b.name))
@@ -310,7 +345,7 @@ pub(crate) fn evaluate(
                 state: PatchState::NotApplicable,
                 installed: None,
                 installed_time: None,
-                target: Some(entry.target.evr.clone()),
+                target: Some(Version::Rpm(entry.target.evr.clone())),
                 compliance_level: entry.target.compliance_level,
                 classification: None,
                 severity: None,
@@ -386,9 +421,9 @@ fn item_for_entry(
         } else {
             PatchState::Installed
         },
-        installed: Some(installed.clone()),
+        installed: Some(Version::Rpm(installed.clone())),
         installed_time: package.install_time,
-        target: Some(target.evr.clone()),
+        target: Some(Version::Rpm(target.evr.clone())),
         compliance_level: target.compliance_level,
         classification: target.classification.clone(),
         severity: target.severity.clone(),
@@ -473,7 +508,7 @@ fn item_without_entry(
         name: name.to_owned(),
         arch: arch.to_owned(),
         state,
-        installed: Some(installed.clone()),
+        installed: Some(Version::Rpm(installed.clone())),
         installed_time: package.install_time,
         target: None,
         compliance_level: ComplianceLevel::Unspecified,
@@ -589,7 +624,8 @@ fn why_rules_refuse(snapshot: &Snapshot<'_>, advisory: &crate::repo::Advisory) -
     format!("{classification}/{severity}; {}", parts.join("; "))
 }
 
-pub(crate) fn summarise(items: &[PatchItem], not_applicable: usize) -> Summary {
+/// Counts items into a host summary; `not_applicable` is counted separately (items may omit them).
+pub fn summarise(items: &[PatchItem], not_applicable: usize) -> Summary {
     let mut summary = Summary {
         installed: 0,
         installed_other: 0,

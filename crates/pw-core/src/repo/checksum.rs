@@ -155,13 +155,27 @@ impl fmt::Debug for Checksum {
     }
 }
 
-fn hex_value(digit: u8) -> Option<u8> {
-    match digit {
-        b'0'..=b'9' => Some(digit - b'0'),
-        b'a'..=b'f' => Some(digit - b'a' + 10),
-        b'A'..=b'F' => Some(digit - b'A' + 10),
-        _ => None,
+/// Value of each hex digit, 0xff for anything else (a table: package checksums are parsed
+/// tens of thousands of times per repository).
+const HEX_VALUES: [u8; 256] = {
+    let mut table = [0xff; 256];
+    let mut index = 0;
+    while index < 10 {
+        table[b'0' as usize + index] = index as u8;
+        index += 1;
     }
+    let mut index = 0;
+    while index < 6 {
+        table[b'a' as usize + index] = 10 + index as u8;
+        table[b'A' as usize + index] = 10 + index as u8;
+        index += 1;
+    }
+    table
+};
+
+fn hex_value(digit: u8) -> Option<u8> {
+    let value = HEX_VALUES[usize::from(digit)];
+    (value != 0xff).then_some(value)
 }
 
 /// Incremental hashing, for data that arrives in pieces (a download).

@@ -4,7 +4,7 @@
 
 use std::io::{self, BufRead, BufReader, Read};
 
-/// Buffer size of the decompressed stream: large enough that the XML reader rarely refills.
+/// Buffer size of a decompressed stream.
 const BUFFER_SIZE: usize = 64 * 1024;
 
 /// A compression format.
@@ -60,27 +60,16 @@ enum Inner<R: BufRead> {
 
 impl<R: BufRead> Decompressed<R> {
     /// Peeks at the first bytes of `reader` and wraps it in the matching decoder. Concatenated
-    /// gzip, xz and bzip2 members are read as one stream, as the command-line tools do.
+    /// gzip, xz, bzip2 and zstd members are read as one stream, as the command-line tools do.
+    /// Large reads (as the XML reader makes) bypass the internal buffer.
     pub fn new(mut reader: R) -> io::Result<Decompressed<R>> {
         let compression = Compression::detect(reader.fill_buf()?);
         let inner = match compression {
             Compression::None => Inner::Plain(reader),
-            Compression::Gzip => Inner::Gzip(BufReader::with_capacity(
-                BUFFER_SIZE,
-                flate2::bufread::MultiGzDecoder::new(reader),
-            )),
-            Compression::Xz => Inner::Xz(BufReader::with_capacity(
-                BUFFER_SIZE,
-                liblzma::bufread::XzDecoder::new_multi_decoder(reader),
-            )),
-            Compression::Bzip2 => Inner::Bzip2(BufReader::with_capacity(
-                BUFFER_SIZE,
-                bzip2::bufread::MultiBzDecoder::new(reader),
-            )),
-            Compression::Zstd => Inner::Zstd(BufReader::with_capacity(
-                BUFFER_SIZE,
-                zstd::stream::read::Decoder::with_buffer(reader)?,
-            )),
+            Compression::Gzip => Inner::Gzip(buffered(flate2::bufread::MultiGzDecoder::new(reader))),
+            Compression::Xz => Inner::Xz(buffered(liblzma::bufread::XzDecoder::new_multi_decoder(reader))),
+            Compression::Bzip2 => Inner::Bzip2(buffered(bzip2::bufread::MultiBzDecoder::new(reader))),
+            Compression::Zstd => Inner::Zstd(buffered(zstd::stream::read::Decoder::with_buffer(reader)?)),
         };
         Ok(Decompressed { inner, compression })
     }
@@ -123,6 +112,10 @@ impl<R: BufRead> BufRead for Decompressed<R> {
             Inner::Zstd(reader) => reader.consume(amount),
         }
     }
+}
+
+fn buffered<D: Read>(decoder: D) -> BufReader<D> {
+    BufReader::with_capacity(BUFFER_SIZE, decoder)
 }
 
 /// Decompresses a whole in-memory file (compressed or not) into a vector, refusing to grow

@@ -131,18 +131,10 @@ pub struct MetadataError {
 pub(crate) enum ErrorKind {
     /// Reading or decompressing failed.
     Read(io::Error),
-    /// The XML is not well-formed.
-    Xml(quick_xml::Error),
-    /// The first bytes are neither XML nor a known compression.
-    NotXml { first_bytes: String },
-    /// The root element is not the expected one.
-    WrongRoot { expected: &'static str, found: String },
-    /// The document ended inside an element.
+    /// The document is not (well-formed) XML, or has the wrong root element.
+    Syntax(String),
+    /// The document ended inside an element or a markup construct.
     Truncated { inside: String },
-    /// The document has no root element at all.
-    Empty,
-    /// Text or elements after the root element was closed.
-    TrailingContent,
     /// A repomd location that points outside the repository.
     UnsafeLocation { kind: String, href: String, reason: &'static str },
     /// The primary_db file is not a usable sqlite database.
@@ -166,12 +158,7 @@ impl MetadataError {
 
     /// True when the document ended early (a truncated download, typically).
     pub fn is_truncated(&self) -> bool {
-        matches!(
-            *self.kind,
-            ErrorKind::Truncated { .. }
-                | ErrorKind::Xml(quick_xml::Error::Syntax(_))
-                | ErrorKind::Read(_)
-        )
+        matches!(*self.kind, ErrorKind::Truncated { .. } | ErrorKind::Read(_))
     }
 }
 
@@ -184,19 +171,10 @@ impl fmt::Display for MetadataError {
         f.write_str(": ")?;
         match &*self.kind {
             ErrorKind::Read(_) => f.write_str("failed to read or decompress the document"),
-            ErrorKind::Xml(error) => write!(f, "not well-formed XML: {error}"),
-            ErrorKind::NotXml { first_bytes } => write!(
-                f,
-                "not an XML document, nor gzip, xz, bzip2 or zstd data (it starts with {first_bytes})"
-            ),
-            ErrorKind::WrongRoot { expected, found } => {
-                write!(f, "root element is <{found}>, expected <{expected}>")
-            }
+            ErrorKind::Syntax(message) => f.write_str(message),
             ErrorKind::Truncated { inside } => {
-                write!(f, "document is truncated: it ends inside <{inside}>")
+                write!(f, "document is truncated: it ends inside {inside}")
             }
-            ErrorKind::Empty => f.write_str("document is empty: no root element"),
-            ErrorKind::TrailingContent => f.write_str("content after the end of the root element"),
             ErrorKind::UnsafeLocation { kind, href, reason } => write!(
                 f,
                 "location {href:?} of the {kind} record points outside the repository ({reason})"

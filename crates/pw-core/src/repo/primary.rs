@@ -7,22 +7,42 @@
 
 use std::io::BufRead;
 
-use quick_xml::events::BytesStart;
-
 use crate::nevra::Nevra;
 use crate::repo::checksum::{Checksum, ChecksumKind};
 use crate::repo::diagnostics::{Diagnostics, DocumentKind, MetadataError, Parsed, Position};
-use crate::repo::xml::{self, Ctx, Handler, Text};
+use crate::repo::xml::{self, Ctx, Element, Handler, Text};
 use crate::repo::{DepFlags, Dependency, Package};
 use crate::version::rpm::Evr;
 
 /// Upper bound on the `packages="N"` count trusted for pre-allocation.
 const MAX_RESERVE: u64 = 2_000_000;
 
+/// What to read from primary.xml.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PrimaryOptions {
+    /// Read provides and requires. Without them a package takes about a third of the memory;
+    /// patch evaluation by name and version does not need them.
+    pub dependencies: bool,
+}
+
+impl Default for PrimaryOptions {
+    fn default() -> PrimaryOptions {
+        PrimaryOptions { dependencies: true }
+    }
+}
+
 /// Parses a whole primary.xml (plain or compressed) into packages, in document order.
 pub fn parse_primary<R: BufRead>(reader: R) -> Result<Parsed<Vec<Package>>, MetadataError> {
+    parse_primary_with_options(reader, PrimaryOptions::default())
+}
+
+/// [`parse_primary`] with explicit [`PrimaryOptions`].
+pub fn parse_primary_with_options<R: BufRead>(
+    reader: R,
+    options: PrimaryOptions,
+) -> Result<Parsed<Vec<Package>>, MetadataError> {
     let mut sink = CollectSink { packages: Vec::new() };
-    let diagnostics = run(reader, &mut sink)?;
+    let diagnostics = run(reader, options, &mut sink)?;
     Ok(diagnostics.into_parsed(sink.packages))
 }
 
@@ -30,10 +50,11 @@ pub fn parse_primary<R: BufRead>(reader: R) -> Result<Parsed<Vec<Package>>, Meta
 /// stays bounded whatever the number of packages.
 pub fn parse_primary_with<R: BufRead>(
     reader: R,
+    options: PrimaryOptions,
     visit: impl FnMut(Package),
 ) -> Result<Parsed<()>, MetadataError> {
     let mut sink = VisitSink { visit };
-    let diagnostics = run(reader, &mut sink)?;
+    let diagnostics = run(reader, options, &mut sink)?;
     Ok(diagnostics.into_parsed(()))
 }
 
@@ -67,9 +88,10 @@ impl<F: FnMut(Package)> Sink for VisitSink<F> {
     }
 }
 
-fn run<R: BufRead, S: Sink>(reader: R, sink: &mut S) -> Result<Diagnostics, MetadataError> {
+fn run<R: BufRead, S: Sink>(reader: R, options: PrimaryOptions, sink: &mut S) -> Result<Diagnostics, MetadataError> {
     let mut handler = PrimaryHandler {
         sink,
+        options,
         diagnostics: Diagnostics::new(DocumentKind::Primary),
         in_package: false,
         section: Section::Other,
@@ -120,6 +142,7 @@ struct Draft {
 
 struct PrimaryHandler<'s, S> {
     sink: &'s mut S,
+    options: PrimaryOptions,
     diagnostics: Diagnostics,
     in_package: bool,
     section: Section,
@@ -136,7 +159,7 @@ impl<S: Sink> PrimaryHandler<'_, S> {
         }
     }
 
-    fn start_package(&mut self, ctx: &Ctx, element: &BytesStart<'_>) {
+    fn start_package(&mut self, ctx: &Ctx<'_>, element: &Element<'_>) {
         self.in_package = true;
         self.section = Section::Other;
         self.capture = Capture::None;
@@ -188,11 +211,11 @@ impl<S: Sink> PrimaryHandler<'_, S> {
         });
     }
 
-    fn version(&mut self, element: &BytesStart<'_>) {
+    fn version(&mut self, element: &Element<'_>) {
         let mut epoch = Ok(0);
         let mut version = None;
         let mut release = None;
-        let result = xml::for_each_attribute(element, |key, value| match key {
+        let result = xml::for_each_attribute(element, &[b"epoch", b"ver", b"rel"], |key, value| match key {
             b"epoch" => epoch = parse_epoch(&value),
             b"ver" => version = Some(value.into_owned()),
             b"rel" => release = Some(value.into_owned()),
@@ -214,9 +237,9 @@ impl<S: Sink> PrimaryHandler<'_, S> {
         self.draft.evr = Some(Evr { epoch, version, release });
     }
 
-    fn checksum_start(&mut self, element: &BytesStart<'_>) {
+    fn checksum_start(&mut self, element: &Element<'_>) {
         let mut kind_text = None;
-        let result = xml::for_each_attribute(element, |key, value| {
+        let result = xml::for_each_attribute(element, &[b"type"], |key, value| {
             if key == b"type" {
                 kind_text = Some(value.into_owned());
             }
@@ -232,9 +255,9 @@ impl<S: Sink> PrimaryHandler<'_, S> {
         }
     }
 
-    fn times(&mut self, element: &BytesStart<'_>) {
+    fn times(&mut self, element: &Element<'_>) {
         let mut build = None;
-        let result = xml::for_each_attribute(element, |key, value| {
+        let result = xml::for_each_attribute(element, &[b"build"], |key, value| {
             if key == b"build" {
                 build = Some(value.into_owned());
             }
@@ -250,10 +273,10 @@ impl<S: Sink> PrimaryHandler<'_, S> {
         }
     }
 
-    fn sizes(&mut self, element: &BytesStart<'_>) {
+    fn sizes(&mut self, element: &Element<'_>) {
         let mut package = None;
         let mut installed = None;
-        let result = xml::for_each_attribute(element, |key, value| match key {
+        let result = xml::for_each_attribute(element, &[b"package", b"installed"], |key, value| match key {
             b"package" => package = Some(value.into_owned()),
             b"installed" => installed = Some(value.into_owned()),
             _ => {}
@@ -274,9 +297,9 @@ impl<S: Sink> PrimaryHandler<'_, S> {
         }
     }
 
-    fn location(&mut self, element: &BytesStart<'_>) {
+    fn location(&mut self, element: &Element<'_>) {
         let mut href = None;
-        let result = xml::for_each_attribute(element, |key, value| {
+        let result = xml::for_each_attribute(element, &[b"href"], |key, value| {
             if key == b"href" {
                 href = Some(value.into_owned());
             }
@@ -288,14 +311,14 @@ impl<S: Sink> PrimaryHandler<'_, S> {
         }
     }
 
-    fn entry(&mut self, element: &BytesStart<'_>) {
+    fn entry(&mut self, element: &Element<'_>) {
         let section = self.section;
         let mut name = None;
         let mut flags_text = None;
         let mut epoch = Ok(0);
         let mut version = None;
         let mut release = None;
-        let result = xml::for_each_attribute(element, |key, value| match key {
+        let result = xml::for_each_attribute(element, &[b"name", b"flags", b"epoch", b"ver", b"rel"], |key, value| match key {
             b"name" => name = Some(value),
             b"flags" => flags_text = Some(value),
             b"epoch" => epoch = parse_epoch(&value),
@@ -345,13 +368,12 @@ impl<S: Sink> PrimaryHandler<'_, S> {
 }
 
 impl<S: Sink> Handler for PrimaryHandler<'_, S> {
-    fn start(&mut self, ctx: &Ctx, depth: usize, element: &BytesStart<'_>) {
+    fn start(&mut self, ctx: &Ctx<'_>, depth: usize, element: &Element<'_>) {
         let name = element.local_name();
-        let name = name.as_ref();
         match depth {
             1 => {
                 let mut count = None;
-                let _ = xml::for_each_attribute(element, |key, value| {
+                let _ = xml::for_each_attribute(element, &[b"packages"], |key, value| {
                     if key == b"packages" {
                         count = value.trim().parse::<u64>().ok();
                     }
@@ -373,8 +395,8 @@ impl<S: Sink> Handler for PrimaryHandler<'_, S> {
             },
             4 if self.in_package => match name {
                 b"sourcerpm" => self.capture = Capture::SourceRpm,
-                b"provides" => self.section = Section::Provides,
-                b"requires" => self.section = Section::Requires,
+                b"provides" if self.options.dependencies => self.section = Section::Provides,
+                b"requires" if self.options.dependencies => self.section = Section::Requires,
                 _ => {}
             },
             5 if self.in_package && self.section != Section::Other && name == b"entry" => self.entry(element),

@@ -13,7 +13,9 @@ pub enum ScheduleError {
     #[error("empty schedule expression: expected `cron(...)`, `rate(...)` or `at(...)`")]
     Empty,
     /// The text does not have the shape `kind(...)` with a known kind.
-    #[error("`{text}` is not a schedule expression: expected `cron(...)`, `rate(...)` or `at(...)`")]
+    #[error(
+        "`{text}` is not a schedule expression: expected `cron(...)`, `rate(...)` or `at(...)`"
+    )]
     UnknownKind {
         /// The whole expression.
         text: String,
@@ -166,7 +168,7 @@ pub enum FieldProblem {
     #[error("`?` is only allowed as the whole day-of-month or day-of-week field")]
     QuestionMark,
     /// `L`, `W` or `#` in a field that does not take it.
-    #[error("`{token}`: `{special}` is only allowed in the {allowed} field")]
+    #[error("`{special}` is only allowed in the {allowed} field")]
     SpecialNotAllowed {
         /// The offending token.
         token: String,
@@ -182,19 +184,19 @@ pub enum FieldProblem {
         token: String,
     },
     /// `L-3` (offset from the last day), which EventBridge's grammar does not list.
-    #[error("`{token}`: offsets from the last day are not supported, only `L` and `LW`")]
+    #[error("offsets from the last day (`L-n`) are not supported, only `L` and `LW`")]
     LastDayOffset {
         /// The offending token.
         token: String,
     },
     /// `1-5W`, `*/2W` and the like: `W` takes one day.
-    #[error("`{token}`: `W` takes a single day of the month, e.g. `15W`")]
+    #[error("`W` takes a single day of the month, e.g. `15W`")]
     WeekdayRange {
         /// The offending token.
         token: String,
     },
     /// `n#k` with `k` outside 1-5.
-    #[error("`{token}`: the occurrence after `#` must be 1-5")]
+    #[error("the occurrence after `#` must be 1-5")]
     NthOutOfRange {
         /// The offending token.
         token: String,
@@ -268,7 +270,9 @@ pub enum WindowScheduleError {
         end: Timestamp,
     },
     /// An `at(...)` time that the time zone skips (daylight-saving gap).
-    #[error("`{schedule}` names a local time that does not exist in {time_zone}: a daylight-saving change skips it")]
+    #[error(
+        "`{schedule}` names a local time that does not exist in {time_zone}: a daylight-saving change skips it"
+    )]
     AtInGap {
         /// The schedule expression.
         schedule: String,
@@ -307,6 +311,12 @@ struct HmsDisplay(civil::Time);
 
 impl fmt::Display for HmsDisplay {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:02}:{:02}:{:02}", self.0.hour(), self.0.minute(), self.0.second())
+        write!(
+            f,
+            "{:02}:{:02}:{:02}",
+            self.0.hour(),
+            self.0.minute(),
+            self.0.second()
+        )
     }
 }

@@ -103,13 +103,29 @@ impl DebVersion {
         if upstream.is_empty() {
             return Err(DebVersionError::UpstreamEmpty { text: owned() });
         }
-        if let Some(character) = upstream.chars().find(|&c| !c.is_ascii_alphanumeric() && !".+~-:".contains(c)) {
-            return Err(DebVersionError::InvalidUpstreamCharacter { text: owned(), character });
+        if let Some(character) = upstream
+            .chars()
+            .find(|&c| !c.is_ascii_alphanumeric() && !".+~-:".contains(c))
+        {
+            return Err(DebVersionError::InvalidUpstreamCharacter {
+                text: owned(),
+                character,
+            });
         }
-        if let Some(character) = revision.chars().find(|&c| !c.is_ascii_alphanumeric() && !".+~".contains(c)) {
-            return Err(DebVersionError::InvalidRevisionCharacter { text: owned(), character });
+        if let Some(character) = revision
+            .chars()
+            .find(|&c| !c.is_ascii_alphanumeric() && !".+~".contains(c))
+        {
+            return Err(DebVersionError::InvalidRevisionCharacter {
+                text: owned(),
+                character,
+            });
         }
-        Ok(DebVersion { epoch, upstream: upstream.to_owned(), revision: revision.to_owned() })
+        Ok(DebVersion {
+            epoch,
+            upstream: upstream.to_owned(),
+            revision: revision.to_owned(),
+        })
     }
 
     /// The epoch; 0 when the version has none.
@@ -130,7 +146,10 @@ impl DebVersion {
     /// False for versions dpkg warns about ("version number does not start with digit"); they
     /// are still accepted and ordered.
     pub fn upstream_starts_with_digit(&self) -> bool {
-        self.upstream.bytes().next().is_some_and(|byte| byte.is_ascii_digit())
+        self.upstream
+            .bytes()
+            .next()
+            .is_some_and(|byte| byte.is_ascii_digit())
     }
 }
 
@@ -138,14 +157,22 @@ fn parse_epoch(text: &str, epoch_text: &str) -> Result<u32, DebVersionError> {
     // dpkg reads the epoch with strtol, which also accepts a leading `+`.
     let digits = epoch_text.strip_prefix('+').unwrap_or(epoch_text);
     if epoch_text.is_empty() {
-        return Err(DebVersionError::EpochEmpty { text: text.to_owned() });
+        return Err(DebVersionError::EpochEmpty {
+            text: text.to_owned(),
+        });
     }
     if digits.is_empty() || !digits.bytes().all(|byte| byte.is_ascii_digit()) {
-        return Err(DebVersionError::EpochNotNumber { text: text.to_owned(), epoch: epoch_text.to_owned() });
+        return Err(DebVersionError::EpochNotNumber {
+            text: text.to_owned(),
+            epoch: epoch_text.to_owned(),
+        });
     }
     match digits.parse::<u32>() {
         Ok(epoch) if epoch <= MAX_EPOCH => Ok(epoch),
-        _ => Err(DebVersionError::EpochTooLarge { text: text.to_owned(), epoch: epoch_text.to_owned() }),
+        _ => Err(DebVersionError::EpochTooLarge {
+            text: text.to_owned(),
+            epoch: epoch_text.to_owned(),
+        }),
     }
 }
 
@@ -257,7 +284,10 @@ fn weight(byte: Option<u8>) -> i32 {
 #[inline]
 fn digit_run(bytes: &[u8], start: usize) -> &[u8] {
     let rest = bytes.get(start..).unwrap_or_default();
-    let length = rest.iter().position(|byte| !byte.is_ascii_digit()).unwrap_or(rest.len());
+    let length = rest
+        .iter()
+        .position(|byte| !byte.is_ascii_digit())
+        .unwrap_or(rest.len());
     &rest[..length]
 }
 
@@ -270,7 +300,10 @@ fn compare_numbers(left: &[u8], right: &[u8]) -> Ordering {
 
 #[inline]
 fn strip_leading_zeros(digits: &[u8]) -> &[u8] {
-    let start = digits.iter().position(|&digit| digit != b'0').unwrap_or(digits.len());
+    let start = digits
+        .iter()
+        .position(|&digit| digit != b'0')
+        .unwrap_or(digits.len());
     &digits[start..]
 }
 
@@ -284,7 +317,10 @@ fn hash_normalised<H: Hasher>(bytes: &[u8], state: &mut H) {
     }
     let mut start = 0;
     while start < bytes.len() {
-        let non_digits = bytes[start..].iter().position(u8::is_ascii_digit).unwrap_or(bytes.len() - start);
+        let non_digits = bytes[start..]
+            .iter()
+            .position(u8::is_ascii_digit)
+            .unwrap_or(bytes.len() - start);
         state.write_usize(non_digits);
         state.write(&bytes[start..start + non_digits]);
         start += non_digits;

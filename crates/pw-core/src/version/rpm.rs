@@ -70,7 +70,11 @@ pub enum EvrParseError {
 impl Evr {
     /// Builds an EVR from its parts; an empty `release` means "no release".
     pub fn new(epoch: u32, version: impl Into<String>, release: impl Into<String>) -> Evr {
-        Evr { epoch, version: version.into(), release: release.into() }
+        Evr {
+            epoch,
+            version: version.into(),
+            release: release.into(),
+        }
     }
 
     /// Parses `[epoch:]version[-release]`.
@@ -83,23 +87,36 @@ impl Evr {
         if text.is_empty() {
             return Err(EvrParseError::Empty);
         }
-        if text.bytes().any(|byte| byte.is_ascii_whitespace() || byte.is_ascii_control()) {
-            return Err(EvrParseError::BadCharacter { text: text.to_owned() });
+        if text
+            .bytes()
+            .any(|byte| byte.is_ascii_whitespace() || byte.is_ascii_control())
+        {
+            return Err(EvrParseError::BadCharacter {
+                text: text.to_owned(),
+            });
         }
         let (epoch, rest) = match text.split_once(':') {
             Some((epoch_text, rest)) => (parse_epoch(text, epoch_text)?, rest),
             None => (0, text),
         };
         if rest.contains(':') {
-            return Err(EvrParseError::ExtraColon { text: text.to_owned() });
+            return Err(EvrParseError::ExtraColon {
+                text: text.to_owned(),
+            });
         }
         let (version, release) = match rest.rsplit_once('-') {
-            Some((_, "")) => return Err(EvrParseError::EmptyRelease { text: text.to_owned() }),
+            Some((_, "")) => {
+                return Err(EvrParseError::EmptyRelease {
+                    text: text.to_owned(),
+                });
+            }
             Some((version, release)) => (version, release),
             None => (rest, ""),
         };
         if version.is_empty() {
-            return Err(EvrParseError::EmptyVersion { text: text.to_owned() });
+            return Err(EvrParseError::EmptyVersion {
+                text: text.to_owned(),
+            });
         }
         Ok(Evr::new(epoch, version, release))
     }
@@ -116,23 +133,32 @@ impl Evr {
     /// why it is not [`Ord`]; use it to decide whether a versioned dependency is satisfied, never
     /// to sort.
     pub fn dependency_cmp(&self, other: &Evr) -> Ordering {
-        self.epoch.cmp(&other.epoch).then_with(|| rpmvercmp(&self.version, &other.version)).then_with(|| {
-            if self.has_release() && other.has_release() {
-                rpmvercmp(&self.release, &other.release)
-            } else {
-                Ordering::Equal
-            }
-        })
+        self.epoch
+            .cmp(&other.epoch)
+            .then_with(|| rpmvercmp(&self.version, &other.version))
+            .then_with(|| {
+                if self.has_release() && other.has_release() {
+                    rpmvercmp(&self.release, &other.release)
+                } else {
+                    Ordering::Equal
+                }
+            })
     }
 }
 
 fn parse_epoch(text: &str, epoch_text: &str) -> Result<u32, EvrParseError> {
     if epoch_text.is_empty() || !epoch_text.bytes().all(|byte| byte.is_ascii_digit()) {
-        return Err(EvrParseError::EpochNotNumber { text: text.to_owned(), epoch: epoch_text.to_owned() });
+        return Err(EvrParseError::EpochNotNumber {
+            text: text.to_owned(),
+            epoch: epoch_text.to_owned(),
+        });
     }
     epoch_text
         .parse::<u32>()
-        .map_err(|_| EvrParseError::EpochTooLarge { text: text.to_owned(), epoch: epoch_text.to_owned() })
+        .map_err(|_| EvrParseError::EpochTooLarge {
+            text: text.to_owned(),
+            epoch: epoch_text.to_owned(),
+        })
 }
 
 impl Ord for Evr {
@@ -204,11 +230,19 @@ pub fn rpmvercmp(left: &str, right: &str) -> Ordering {
 
 /// [`rpmvercmp`] on bytes; non-ASCII bytes are separators.
 pub fn rpmvercmp_bytes(left: &[u8], right: &[u8]) -> Ordering {
-    if left == right {
+    // Skip the common prefix, backing up to just after its last non-alphanumeric byte: every
+    // token before that point is identical on both sides, and the comparison of what follows
+    // starts from the same state as it would after walking the prefix.
+    let common = common_prefix_length(left, right);
+    if common == left.len() && common == right.len() {
         return Ordering::Equal;
     }
-    let mut left = left;
-    let mut right = right;
+    let restart = left[..common]
+        .iter()
+        .rposition(|byte| !byte.is_ascii_alphanumeric())
+        .map_or(0, |index| index + 1);
+    let mut left = &left[restart..];
+    let mut right = &right[restart..];
     loop {
         left = skip_separators(left);
         right = skip_separators(right);
@@ -260,7 +294,7 @@ pub fn rpmvercmp_bytes(left: &[u8], right: &[u8]) -> Ordering {
             }
             let left_end = run_length(left, u8::is_ascii_alphabetic);
             let right_end = run_length(right, u8::is_ascii_alphabetic);
-            let ordering = left[..left_end].cmp(&right[..right_end]);
+            let ordering = compare_bytes(&left[..left_end], &right[..right_end]);
             if ordering.is_ne() {
                 return ordering;
             }
@@ -280,13 +314,19 @@ fn is_separator(byte: u8) -> bool {
 
 #[inline]
 fn skip_separators(bytes: &[u8]) -> &[u8] {
-    let start = bytes.iter().position(|&byte| !is_separator(byte)).unwrap_or(bytes.len());
+    let start = bytes
+        .iter()
+        .position(|&byte| !is_separator(byte))
+        .unwrap_or(bytes.len());
     &bytes[start..]
 }
 
 #[inline]
 fn run_length(bytes: &[u8], belongs: fn(&u8) -> bool) -> usize {
-    bytes.iter().position(|byte| !belongs(byte)).unwrap_or(bytes.len())
+    bytes
+        .iter()
+        .position(|byte| !belongs(byte))
+        .unwrap_or(bytes.len())
 }
 
 /// Compares two runs of ASCII digits as numbers of any size.
@@ -294,12 +334,35 @@ fn run_length(bytes: &[u8], belongs: fn(&u8) -> bool) -> usize {
 fn compare_numbers(left: &[u8], right: &[u8]) -> Ordering {
     let left = strip_leading_zeros(left);
     let right = strip_leading_zeros(right);
-    left.len().cmp(&right.len()).then_with(|| left.cmp(right))
+    left.len()
+        .cmp(&right.len())
+        .then_with(|| compare_bytes(left, right))
+}
+
+/// `left.cmp(right)` for the short slices of a version, without a call to `memcmp`.
+#[inline]
+fn compare_bytes(left: &[u8], right: &[u8]) -> Ordering {
+    let common = common_prefix_length(left, right);
+    match (left.get(common), right.get(common)) {
+        (Some(left_byte), Some(right_byte)) => left_byte.cmp(right_byte),
+        _ => left.len().cmp(&right.len()),
+    }
+}
+
+#[inline]
+fn common_prefix_length(left: &[u8], right: &[u8]) -> usize {
+    left.iter()
+        .zip(right)
+        .take_while(|(left_byte, right_byte)| left_byte == right_byte)
+        .count()
 }
 
 #[inline]
 fn strip_leading_zeros(digits: &[u8]) -> &[u8] {
-    let start = digits.iter().position(|&digit| digit != b'0').unwrap_or(digits.len());
+    let start = digits
+        .iter()
+        .position(|&digit| digit != b'0')
+        .unwrap_or(digits.len());
     &digits[start..]
 }
 

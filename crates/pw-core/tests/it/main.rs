@@ -1,1 +1,16 @@
 //! Integration tests of pw-core: one test binary, one module per area.
+
+mod nevra;
+mod pattern;
+mod version_deb;
+mod version_rpm;
+mod primary;
+mod repomd;
+mod apt;
+mod updateinfo;
+mod schedule_dst;
+mod schedule_next;
+mod schedule_parse;
+mod schedule_prop;
+mod schedule_support;
+mod schedule_window;

@@ -14,6 +14,8 @@ mod parse;
 
 use jiff::civil;
 
+pub(crate) use crate::schedule::cron::parse::parse_cron;
+
 /// First year the year field accepts.
 pub(crate) const MIN_YEAR: u32 = 1970;
 /// Last year the year field accepts; no cron schedule fires after it.
@@ -81,10 +83,15 @@ impl CronSchedule {
     /// Whether the wall-clock date-time `datetime` is one of this expression's firing times.
     /// Sub-second parts must be zero.
     pub fn matches(&self, datetime: civil::DateTime) -> bool {
-        let Ok(year) = u32::try_from(datetime.year()) else { return false };
+        let Ok(year) = u32::try_from(datetime.year()) else {
+            return false;
+        };
         let (month, day) = (small(datetime.month()), small(datetime.day()));
-        let (hour, minute, second) =
-            (small(datetime.hour()), small(datetime.minute()), small(datetime.second()));
+        let (hour, minute, second) = (
+            small(datetime.hour()),
+            small(datetime.minute()),
+            small(datetime.second()),
+        );
         datetime.subsec_nanosecond() == 0
             && has_bit(self.seconds, second)
             && has_bit(self.minutes, minute)
@@ -244,7 +251,11 @@ mod tests {
                     assert_eq!(weekday(year, month, day), expected, "{date}");
                 }
                 let date = civil::date(year as i16, month as i8, 1);
-                assert_eq!(days_in_month(year, month), date.days_in_month() as u32, "{date}");
+                assert_eq!(
+                    days_in_month(year, month),
+                    date.days_in_month() as u32,
+                    "{date}"
+                );
             }
         }
     }

@@ -27,8 +27,11 @@ pub(crate) fn next_civil_after(
     let start_day = small(datetime.day());
     // The search starts one second after `datetime` (its sub-second part dropped). A second of
     // 60 simply finds no allowed second in that minute and moves on.
-    let start_time =
-        (small(datetime.hour()), small(datetime.minute()), small(datetime.second()) + 1);
+    let start_time = (
+        small(datetime.hour()),
+        small(datetime.minute()),
+        small(datetime.second()) + 1,
+    );
     let mut year = schedule.years.next_at_or_after(start_year)?;
     loop {
         let first_year = year == start_year;
@@ -68,7 +71,11 @@ fn time_at_or_after(schedule: &CronSchedule, from: (u32, u32, u32)) -> Option<(u
         let first_hour = hour == from_hour;
         let mut minute_from = if first_hour { from_minute } else { 0 };
         while let Some(minute) = next_bit(schedule.minutes, minute_from) {
-            let second_from = if first_hour && minute == from_minute { from_second } else { 0 };
+            let second_from = if first_hour && minute == from_minute {
+                from_second
+            } else {
+                0
+            };
             if let Some(second) = next_bit(schedule.seconds, second_from) {
                 return Some((hour, minute, second));
             }
@@ -93,10 +100,10 @@ pub(crate) fn check_frequency(schedule: &CronSchedule) -> Result<(), ScheduleErr
         for minute in bits(schedule.minutes) {
             for second in bits(schedule.seconds) {
                 let now = hour * 3600 + minute * 60 + second;
-                if let Some(previous) = previous {
-                    if now - previous < MIN_GAP_SECONDS {
-                        return Err(too_frequent(previous, now, false));
-                    }
+                if let Some(previous) = previous
+                    && now - previous < MIN_GAP_SECONDS
+                {
+                    return Err(too_frequent(previous, now, false));
                 }
                 first_of_day.get_or_insert(now);
                 previous = Some(now);
@@ -113,7 +120,11 @@ pub(crate) fn check_frequency(schedule: &CronSchedule) -> Result<(), ScheduleErr
 }
 
 fn too_frequent(first: u32, second: u32, next_day: bool) -> ScheduleError {
-    let gap_seconds = if next_day { second + SECONDS_PER_DAY - first } else { second - first };
+    let gap_seconds = if next_day {
+        second + SECONDS_PER_DAY - first
+    } else {
+        second - first
+    };
     ScheduleError::TooFrequent {
         first: time_of_day(first),
         second: time_of_day(second),
@@ -158,6 +169,10 @@ fn fires_on_consecutive_days(schedule: &CronSchedule) -> bool {
 }
 
 /// The set bits of `bits`, lowest first.
-fn bits(bits: u64) -> impl Iterator<Item = u32> {
-    (0..64).filter(move |index| bits & (1 << index) != 0)
+fn bits(mut bits: u64) -> impl Iterator<Item = u32> {
+    std::iter::from_fn(move || {
+        let index = (bits != 0).then(|| bits.trailing_zeros())?;
+        bits &= bits - 1;
+        Some(index)
+    })
 }

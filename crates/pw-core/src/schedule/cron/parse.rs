@@ -5,8 +5,9 @@ use crate::schedule::cron::{
 };
 use crate::schedule::error::{CronField, FieldProblem, ScheduleError};
 
-const MONTH_NAMES: [&str; 12] =
-    ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"];
+const MONTH_NAMES: [&str; 12] = [
+    "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+];
 const DAY_NAMES: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
 
 /// The shape of one numeric field.
@@ -26,14 +27,34 @@ struct Names {
     expected: &'static str,
 }
 
-const SECONDS: FieldSpec =
-    FieldSpec { field: CronField::Seconds, min: 0, max: 59, names: None, wraps: true };
-const MINUTES: FieldSpec =
-    FieldSpec { field: CronField::Minutes, min: 0, max: 59, names: None, wraps: true };
-const HOURS: FieldSpec =
-    FieldSpec { field: CronField::Hours, min: 0, max: 23, names: None, wraps: true };
-const DAY_OF_MONTH: FieldSpec =
-    FieldSpec { field: CronField::DayOfMonth, min: 1, max: 31, names: None, wraps: true };
+const SECONDS: FieldSpec = FieldSpec {
+    field: CronField::Seconds,
+    min: 0,
+    max: 59,
+    names: None,
+    wraps: true,
+};
+const MINUTES: FieldSpec = FieldSpec {
+    field: CronField::Minutes,
+    min: 0,
+    max: 59,
+    names: None,
+    wraps: true,
+};
+const HOURS: FieldSpec = FieldSpec {
+    field: CronField::Hours,
+    min: 0,
+    max: 23,
+    names: None,
+    wraps: true,
+};
+const DAY_OF_MONTH: FieldSpec = FieldSpec {
+    field: CronField::DayOfMonth,
+    min: 1,
+    max: 31,
+    names: None,
+    wraps: true,
+};
 const MONTH: FieldSpec = FieldSpec {
     field: CronField::Month,
     min: 1,
@@ -73,7 +94,9 @@ pub(crate) fn parse_cron(inner: &str) -> Result<CronSchedule, ScheduleError> {
         found => return Err(ScheduleError::CronFieldCount { found }),
     };
     let [minutes, hours, day_of_month, month, day_of_week, year] = rest else {
-        return Err(ScheduleError::CronFieldCount { found: fields.len() });
+        return Err(ScheduleError::CronFieldCount {
+            found: fields.len(),
+        });
     };
     let seconds = match seconds_text {
         Some(text) => values_to_bits(&SECONDS, text)?,
@@ -111,16 +134,22 @@ pub(crate) fn parse_cron(inner: &str) -> Result<CronSchedule, ScheduleError> {
 }
 
 fn field_error(field: CronField, text: &str, problem: FieldProblem) -> ScheduleError {
-    ScheduleError::CronField { field, text: text.to_owned(), problem }
+    ScheduleError::CronField {
+        field,
+        text: text.to_owned(),
+        problem,
+    }
 }
 
 fn values_to_bits(spec: &FieldSpec, text: &str) -> Result<u64, ScheduleError> {
-    let values = parse_values(spec, text).map_err(|problem| field_error(spec.field, text, problem))?;
+    let values =
+        parse_values(spec, text).map_err(|problem| field_error(spec.field, text, problem))?;
     Ok(values.iter().fold(0, |bits, value| bits | (1 << value)))
 }
 
 fn parse_years(text: &str) -> Result<YearSet, ScheduleError> {
-    let values = parse_values(&YEAR, text).map_err(|problem| field_error(CronField::Year, text, problem))?;
+    let values =
+        parse_values(&YEAR, text).map_err(|problem| field_error(CronField::Year, text, problem))?;
     let mut words = [0u64; 4];
     for value in values {
         let index = value - MIN_YEAR;
@@ -158,7 +187,9 @@ fn parse_values(spec: &FieldSpec, text: &str) -> Result<Vec<u32>, FieldProblem> 
         } else if spec.wraps {
             end + span - start + 1
         } else {
-            return Err(FieldProblem::BackwardsRange { token: range.to_owned() });
+            return Err(FieldProblem::BackwardsRange {
+                token: range.to_owned(),
+            });
         };
         let step = step.unwrap_or(1);
         let mut offset = 0;
@@ -173,7 +204,9 @@ fn parse_values(spec: &FieldSpec, text: &str) -> Result<Vec<u32>, FieldProblem> 
 fn parse_step(text: &str) -> Result<u32, FieldProblem> {
     match parse_number(text) {
         Some(step) if step >= 1 => Ok(step),
-        _ => Err(FieldProblem::BadStep { token: text.to_owned() }),
+        _ => Err(FieldProblem::BadStep {
+            token: text.to_owned(),
+        }),
     }
 }
 
@@ -191,13 +224,20 @@ fn parse_value(spec: &FieldSpec, token: &str) -> Result<u32, FieldProblem> {
         return if (spec.min..=spec.max).contains(&value) {
             Ok(value)
         } else {
-            Err(FieldProblem::OutOfRange { value, min: spec.min, max: spec.max })
+            Err(FieldProblem::OutOfRange {
+                value,
+                min: spec.min,
+                max: spec.max,
+            })
         };
     }
-    if let Some(names) = &spec.names {
-        if let Some(index) = names.list.iter().position(|name| name.eq_ignore_ascii_case(token)) {
-            return Ok(spec.min + index as u32);
-        }
+    if let Some(names) = &spec.names
+        && let Some(index) = names
+            .list
+            .iter()
+            .position(|name| name.eq_ignore_ascii_case(token))
+    {
+        return Ok(spec.min + index as u32);
     }
     let upper = token.to_ascii_uppercase();
     if upper.contains('#') {
@@ -229,7 +269,9 @@ fn parse_value(spec: &FieldSpec, token: &str) -> Result<u32, FieldProblem> {
                 expected: names.expected,
             })
         }
-        _ => Err(FieldProblem::NotANumber { token: token.to_owned() }),
+        _ => Err(FieldProblem::NotANumber {
+            token: token.to_owned(),
+        }),
     }
 }
 
@@ -241,12 +283,18 @@ fn parse_day_of_month(text: &str) -> Result<Option<MonthDays>, FieldProblem> {
     let upper = text.to_ascii_uppercase();
     if !upper.contains(['L', 'W']) {
         let values = parse_values(&DAY_OF_MONTH, text)?;
-        return Ok(Some(MonthDays::Set(values.iter().fold(0, |bits, day| bits | (1 << day)))));
+        return Ok(Some(MonthDays::Set(
+            values.iter().fold(0, |bits, day| bits | (1 << day)),
+        )));
     }
-    if let Some(item) = text.split(',').find(|item| item.to_ascii_uppercase().contains(['L', 'W']))
+    if let Some(item) = text
+        .split(',')
+        .find(|item| item.to_ascii_uppercase().contains(['L', 'W']))
         && text.contains(',')
     {
-        return Err(FieldProblem::SpecialNotAlone { token: item.to_owned() });
+        return Err(FieldProblem::SpecialNotAlone {
+            token: item.to_owned(),
+        });
     }
     match upper.as_str() {
         "L" => return Ok(Some(MonthDays::Last)),
@@ -254,15 +302,21 @@ fn parse_day_of_month(text: &str) -> Result<Option<MonthDays>, FieldProblem> {
         _ => {}
     }
     if upper.starts_with("L-") {
-        return Err(FieldProblem::LastDayOffset { token: text.to_owned() });
+        return Err(FieldProblem::LastDayOffset {
+            token: text.to_owned(),
+        });
     }
     if let Some(day) = upper.strip_suffix('W') {
         if day.contains(['-', '/', '*']) {
-            return Err(FieldProblem::WeekdayRange { token: text.to_owned() });
+            return Err(FieldProblem::WeekdayRange {
+                token: text.to_owned(),
+            });
         }
         return parse_value(&DAY_OF_MONTH, day).map(|day| Some(MonthDays::NearestWeekday(day)));
     }
-    Err(FieldProblem::NotANumber { token: text.to_owned() })
+    Err(FieldProblem::NotANumber {
+        token: text.to_owned(),
+    })
 }
 
 /// The day-of-week field; `None` for `?`.
@@ -273,21 +327,32 @@ fn parse_day_of_week(text: &str) -> Result<Option<WeekDays>, FieldProblem> {
     let upper = text.to_ascii_uppercase();
     if upper.contains('#') {
         if text.contains(',') {
-            let item = text.split(',').find(|item| item.contains('#')).unwrap_or(text);
-            return Err(FieldProblem::SpecialNotAlone { token: item.to_owned() });
+            let item = text
+                .split(',')
+                .find(|item| item.contains('#'))
+                .unwrap_or(text);
+            return Err(FieldProblem::SpecialNotAlone {
+                token: item.to_owned(),
+            });
         }
         let (weekday, nth) = upper.split_once('#').unwrap_or((&upper, ""));
         let weekday = parse_value(&DAY_OF_WEEK, weekday)?;
         return match parse_number(nth) {
             Some(nth @ 1..=5) => Ok(Some(WeekDays::Nth { weekday, nth })),
-            _ => Err(FieldProblem::NthOutOfRange { token: text.to_owned() }),
+            _ => Err(FieldProblem::NthOutOfRange {
+                token: text.to_owned(),
+            }),
         };
     }
     // No day name ends in `L`, so a trailing `L` is always the "last" marker.
     if let Some(weekday) = upper.strip_suffix('L') {
         if text.contains([',', '-', '/', '*']) {
-            let item = text.split(',').find(|item| item.to_ascii_uppercase().ends_with('L'));
-            return Err(FieldProblem::SpecialNotAlone { token: item.unwrap_or(text).to_owned() });
+            let item = text
+                .split(',')
+                .find(|item| item.to_ascii_uppercase().ends_with('L'));
+            return Err(FieldProblem::SpecialNotAlone {
+                token: item.unwrap_or(text).to_owned(),
+            });
         }
         if weekday.is_empty() {
             // `L` alone is the last day of the week: Saturday.
@@ -296,5 +361,7 @@ fn parse_day_of_week(text: &str) -> Result<Option<WeekDays>, FieldProblem> {
         return parse_value(&DAY_OF_WEEK, weekday).map(|weekday| Some(WeekDays::Last(weekday)));
     }
     let values = parse_values(&DAY_OF_WEEK, text)?;
-    Ok(Some(WeekDays::Set(values.iter().fold(0, |bits, day| bits | (1 << day)))))
+    Ok(Some(WeekDays::Set(
+        values.iter().fold(0, |bits, day| bits | (1 << day)),
+    )))
 }

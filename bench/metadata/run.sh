@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Metadata-parsing benchmark: Patchwarden's primary.xml and updateinfo.xml parsers against
+# libsolv's rpmmd2solv and updateinfoxml2solv, side by side on the same uncompressed files.
+#
+# Usage: bench/metadata/run.sh [--generator PATH] [--runs N] [--keep DIR]
+#   --generator  gen_rpmmd.py to use (default: ../shared/bench/gen_rpmmd.py next to the repo)
+#   --runs       repetitions per tool, interleaved (default 5); medians are reported
+#   --keep       keep the generated data in DIR instead of a temporary directory
+# Needs: python3, /usr/bin/time (Debian package `time`), libsolv-tools, cargo.
+# Our side is crates/pw-repo/examples/parse_bench.rs (release build): "collect" builds the
+# full Vec<Package>/Vec<Advisory> as pw_repo::load does; "stream" builds every value and
+# hands it to a callback that drops it (bounded memory); "no-deps" skips provides/requires.
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "$0")/../.." && pwd)"
+generator="$repo_root/../shared/bench/gen_rpmmd.py"
+runs=5
+keep=""
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --generator) generator="$2"; shift 2 ;;
+    --runs) runs="$2"; shift 2 ;;
+    --keep) keep="$2"; shift 2 ;;
+    *) echo "unknown argument: $1" >&2; exit 2 ;;
+  esac
+done
+
+for tool in python3 rpmmd2solv updateinfoxml2solv cargo; do
+  command -v "$tool" >/dev/null || { echo "missing $tool (libsolv-tools for the *2solv tools)" >&2; exit 1; }
+done
+[[ -x /usr/bin/time ]] || { echo "missing /usr/bin/time (apt-get install time)" >&2; exit 1; }
+[[ -f "$generator" ]] || { echo "generator not found: $generator (use --generator)" >&2; exit 1; }
+
+if [[ -n "$keep" ]]; then work="$keep"; mkdir -p "$work"; else work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT; fi
+
+echo "generating data (gen_rpmmd.py defaults: Amazon Linux 2 scale)..." >&2
+python3 "$generator" --out "$work/data" > "$work/summary.txt"
+gunzip -c "$work"/data/repodata/*-primary.xml.gz > "$work/primary.xml"
+gunzip -c "$work"/data/repodata/*-updateinfo.xml.gz > "$work/updateinfo.xml"
+
+echo "building parse_bench (release)..." >&2
+(cd "$repo_root" && cargo build --release --quiet -p pw-repo --example parse_bench)
+ours="$repo_root/target/release/examples/parse_bench"
+
+# measure LABEL INPUT COMMAND...: appends "LABEL seconds kilobytes" to results.
+results="$work/results.txt"
+: > "$results"
+measure() {
+  local label="$1" input="$2"
+  shift 2
+  /usr/bin/time -f "%e %M" -o "$work/time.txt" "$@" < "$input" > "$work/out.txt"
+  echo "$label $(cat "$work/time.txt")" >> "$results"
+}
+
+echo "what each side found:" >&2
+"$ours" primary "$work/primary.xml" >&2
+"$ours" updateinfo "$work/updateinfo.xml" >&2
+
+for run in $(seq "$runs"); do
+  echo "run $run/$runs..." >&2
+  measure libsolv-primary "$work/primary.xml" rpmmd2solv
+  measure ours-primary-collect /dev/null "$ours" primary "$work/primary.xml"
+  measure ours-primary-stream /dev/null "$ours" primary "$work/primary.xml" --stream
+  measure ours-primary-nodeps /dev/null "$ours" primary "$work/primary.xml" --no-dependencies
+  measure libsolv-updateinfo "$work/updateinfo.xml" updateinfoxml2solv
+  measure ours-updateinfo-collect /dev/null "$ours" updateinfo "$work/updateinfo.xml"
+  measure ours-updateinfo-stream /dev/null "$ours" updateinfo "$work/updateinfo.xml" --stream
+done
+
+python3 - "$results" "$work/primary.xml" "$work/updateinfo.xml" <<'PY'
+import os, statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    label, seconds, kb = line.split()
+    rows.setdefault(label, []).append((float(seconds), int(kb)))
+sizes = {"primary": os.path.getsize(sys.argv[2]), "updateinfo": os.path.getsize(sys.argv[3])}
+print(f"load average: {os.getloadavg()[0]:.2f} (2-core machine); runs per tool: {len(rows['libsolv-primary'])}")
+print()
+print("| file | tool | median wall s | MB/s | peak RSS MB | throughput vs libsolv | RSS vs libsolv |")
+print("|---|---|---:|---:|---:|---:|---:|")
+for kind in ("primary", "updateinfo"):
+    base = f"libsolv-{kind}"
+    base_time = statistics.median(s for s, _ in rows[base])
+    base_rss = statistics.median(k for _, k in rows[base])
+    for label in [l for l in rows if l.endswith(kind) or f"-{kind}-" in l]:
+        t = statistics.median(s for s, _ in rows[label])
+        rss = statistics.median(k for _, k in rows[label])
+        mbs = sizes[kind] / 1e6 / t if t > 0 else float("inf")
+        name = "libsolv " + ("rpmmd2solv" if kind == "primary" else "updateinfoxml2solv") if label == base else "patchwarden " + label.split("-")[-1]
+        print(f"| {kind}.xml ({sizes[kind]/1e6:.1f} MB) | {name} | {t:.3f} | {mbs:.0f} | {rss/1024:.1f} | {base_time/t if t else float('inf'):.2f}x | {rss/base_rss:.2f}x |")
+PY

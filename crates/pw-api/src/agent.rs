@@ -1,0 +1,128 @@
+//! The agent's on-disk state and its operation report. Both are read back by later agent
+//! versions (and the report by the server), so fields are only ever added, with defaults.
+
+use serde::{Deserialize, Serialize};
+
+use crate::evaluation::{PatchJson, SummaryJson};
+
+/// `state.json` in the agent's state directory.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentState {
+    /// Format version of this file.
+    #[serde(default = "state_version")]
+    pub version: u32,
+    /// When the last install operation with NoReboot installed something (RFC 3339).
+    #[serde(default)]
+    pub last_no_reboot_install_time: Option<String>,
+    /// Packages installed by install operations that still wait for a reboot, as
+    /// `name-[epoch:]version-release.arch`.
+    #[serde(default)]
+    pub pending_reboot: Vec<String>,
+    /// An install operation that started and has not finished: if the agent finds one,
+    /// the previous run was interrupted.
+    #[serde(default)]
+    pub in_progress: Option<OperationRecord>,
+    /// The last operation that finished.
+    #[serde(default)]
+    pub last_operation: Option<OperationRecord>,
+    /// Command ids (from the server) already executed, newest last, so a redelivered
+    /// command never runs twice.
+    #[serde(default)]
+    pub executed_commands: Vec<String>,
+}
+
+fn state_version() -> u32 {
+    1
+}
+
+/// One operation as recorded in the state file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperationRecord {
+    pub id: String,
+    /// `Scan` or `Install`.
+    pub operation: String,
+    /// RFC 3339.
+    pub started_at: String,
+    #[serde(default)]
+    pub ended_at: Option<String>,
+    /// Where an install was when it was recorded: `installing`, `verifying`, `done`.
+    #[serde(default)]
+    pub phase: String,
+    /// The versions the install asked for.
+    #[serde(default)]
+    pub targets: Vec<String>,
+    #[serde(default)]
+    pub reboot_option: String,
+    /// The command id from the server, when the operation came from one.
+    #[serde(default)]
+    pub command_id: Option<String>,
+}
+
+/// The report of one scan or install (`--report FILE`, stdout with `--json`, uploads).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperationReport {
+    pub operation_id: String,
+    /// `Scan` or `Install`.
+    pub operation: String,
+    pub started_at: String,
+    pub ended_at: String,
+    pub host: HostFacts,
+    #[serde(default)]
+    pub patch_group: Option<String>,
+    pub baseline: String,
+    /// `RebootIfNeeded` or `NoReboot`.
+    pub reboot_option: String,
+    #[serde(default)]
+    pub install_override_list: Option<String>,
+    #[serde(default)]
+    pub last_no_reboot_install_time: Option<String>,
+    /// What the install did (absent for scans).
+    #[serde(default)]
+    pub install: Option<InstallOutcome>,
+    /// Why a reboot was requested, or null when none was.
+    #[serde(default)]
+    pub reboot: Option<RebootDecision>,
+    /// Remarks: interrupted earlier operations, repository diagnostics, hook output.
+    #[serde(default)]
+    pub notes: Vec<String>,
+    pub summary: SummaryJson,
+    pub patches: Vec<PatchJson>,
+}
+
+/// Facts about the host the report was made on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostFacts {
+    #[serde(default)]
+    pub hostname: Option<String>,
+    pub operating_system: String,
+    pub product: String,
+    #[serde(default)]
+    pub boot_time: Option<String>,
+    #[serde(default)]
+    pub agent_version: String,
+}
+
+/// What an install operation did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstallOutcome {
+    /// Versions asked of the package manager.
+    pub requested: Vec<String>,
+    /// Versions the rpm database shows installed afterwards.
+    pub installed: Vec<String>,
+    /// Versions still not installed afterwards.
+    pub failed: Vec<String>,
+    #[serde(default)]
+    pub package_manager_exit: Option<i32>,
+    #[serde(default)]
+    pub package_manager_output_tail: Option<String>,
+}
+
+/// A reboot the agent requested, and why.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RebootDecision {
+    pub reasons: Vec<String>,
+    /// The command that was run.
+    pub command: String,
+    #[serde(default)]
+    pub exit_code: Option<i32>,
+}

@@ -1,0 +1,517 @@
+//! The agent protocol: enrollment, long-polled commands, acknowledgements, results and
+//! uploads. Every request after enrollment carries `Authorization: Bearer <credential>`; a
+//! node sees only its own commands and writes only its own reports.
+//!
+//! Exactly-once installs: a command is handed out (possibly again, when the answer to a
+//! poll was lost), but the agent runs it only after `POST .../ack` answered
+//! `proceed: true`. The server says `proceed` once per command and node, and repeats that
+//! answer for a repeated ack (the answer itself may be lost); the agent also remembers the
+//! ids it has started, so a redelivered command never runs twice.
+
+use jiff::Timestamp;
+use pw_core::nevra::Nevra;
+use pw_core::repo::{Advisory, AdvisoryPackage, Collection, Package, Reference};
+use pw_core::version::rpm::Evr;
+use serde::{Deserialize, Serialize};
+
+use crate::evaluation::SummaryJson;
+use crate::server::tokens::Tag;
+use crate::server::windows::{RebootOption, TaskOperation};
+
+/// What an agent says about its host, at enrollment and with every inventory upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeFacts {
+    pub hostname: String,
+    /// `AMAZON_LINUX_2`, `REDHAT_ENTERPRISE_LINUX`, ...
+    pub operating_system: String,
+    /// `AmazonLinux2`, `RedhatEnterpriseLinux9.4`, ...
+    pub product: String,
+    #[serde(default)]
+    pub agent_version: String,
+    #[serde(default)]
+    pub arch: Option<String>,
+    /// `/etc/machine-id`, when the agent wants re-enrollment of a host to be recognisable.
+    #[serde(default)]
+    pub machine_id: Option<String>,
+}
+
+/// `POST /api/v1/agent/enroll` (no credential: the activation code is the proof).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EnrollRequest {
+    pub activation_code: String,
+    pub facts: NodeFacts,
+    /// Tags the host declares for itself (for example its patch group).
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+}
+
+/// The answer to an enrollment. The credential is shown this once; the agent stores it
+/// with mode 0600 (`pw_client::credential::save`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollResponse {
+    pub node_id: String,
+    pub credential: String,
+    /// How long a poll may wait for commands (the server's maximum), in seconds.
+    #[serde(default)]
+    pub max_poll_wait_seconds: u32,
+}
+
+/// What a command asks the agent to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommandKind {
+    /// Run a patch operation: scan or install, per [`PatchCommand`].
+    Patch,
+    /// A kind this agent does not know: acknowledge it and report it failed.
+    #[serde(other)]
+    Unknown,
+}
+
+/// One command for one node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentCommand {
+    pub id: String,
+    pub kind: CommandKind,
+    pub created_at: Timestamp,
+    /// How many times this command has been handed out (1 the first time).
+    #[serde(default)]
+    pub delivery: u32,
+    #[serde(default)]
+    pub patch: Option<PatchCommand>,
+}
+
+/// A scan or install with a frozen baseline. Every node of one window execution receives the
+/// same evaluation instant, so they all decide against one snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PatchCommand {
+    pub operation: TaskOperation,
+    pub baseline_id: String,
+    /// The baseline as native TOML, as it was when the execution started.
+    pub baseline_toml: String,
+    /// The evaluation instant (approval delays are measured against it).
+    pub evaluation_instant: Timestamp,
+    /// The snapshot id (the window execution id, or the command id for ad-hoc commands).
+    pub snapshot_id: String,
+    #[serde(default)]
+    pub patch_group: Option<String>,
+    #[serde(default)]
+    pub reboot_option: RebootOption,
+    #[serde(default)]
+    pub install_override_list: Vec<String>,
+    #[serde(default)]
+    pub execution_id: Option<String>,
+    #[serde(default)]
+    pub invocation_id: Option<String>,
+}
+
+/// `GET /api/v1/agent/commands?wait=N`: the commands to run now (empty after the wait).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandsResponse {
+    pub commands: Vec<AgentCommand>,
+}
+
+/// The answer to `POST /api/v1/agent/commands/{id}/ack`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AckResponse {
+    /// Run the command now. False when it was cancelled, timed out, or the window's cutoff
+    /// has passed; the agent then drops it without reporting.
+    pub proceed: bool,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// How a command ended on the node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommandOutcome {
+    Success,
+    Failed,
+    #[serde(other)]
+    Unknown,
+}
+
+/// `POST /api/v1/agent/commands/{id}/result`. Idempotent: the first result counts; a
+/// repeated post answers with the state already recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandResult {
+    pub outcome: CommandOutcome,
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub exit_code: Option<i32>,
+    #[serde(default)]
+    pub started_at: Option<Timestamp>,
+    #[serde(default)]
+    pub finished_at: Option<Timestamp>,
+    /// The compliance report uploaded for this command, if any.
+    #[serde(default)]
+    pub report_id: Option<i64>,
+    #[serde(default)]
+    pub summary: Option<SummaryJson>,
+}
+
+/// The state of a command as the server records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommandState {
+    /// Waiting to be handed out.
+    Pending,
+    /// Handed out, not acknowledged yet (handed out again if not acknowledged in time).
+    Delivered,
+    /// The node said it runs it.
+    Acknowledged,
+    Succeeded,
+    Failed,
+    Cancelled,
+    /// Not acknowledged or not finished in time.
+    TimedOut,
+    #[serde(other)]
+    Unknown,
+}
+
+impl CommandState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommandState::Pending => "pending",
+            CommandState::Delivered => "delivered",
+            CommandState::Acknowledged => "acknowledged",
+            CommandState::Succeeded => "succeeded",
+            CommandState::Failed => "failed",
+            CommandState::Cancelled => "cancelled",
+            CommandState::TimedOut => "timed_out",
+            CommandState::Unknown => "unknown",
+        }
+    }
+
+    pub fn parse(text: &str) -> CommandState {
+        match text {
+            "pending" => CommandState::Pending,
+            "delivered" => CommandState::Delivered,
+            "acknowledged" => CommandState::Acknowledged,
+            "succeeded" => CommandState::Succeeded,
+            "failed" => CommandState::Failed,
+            "cancelled" => CommandState::Cancelled,
+            "timed_out" => CommandState::TimedOut,
+            _ => CommandState::Unknown,
+        }
+    }
+}
+
+/// The answer to a result post.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResultAccepted {
+    pub state: CommandState,
+}
+
+/// A command as the admin API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandInfo {
+    pub id: String,
+    pub node_id: String,
+    pub kind: CommandKind,
+    pub state: CommandState,
+    pub created_at: Timestamp,
+    #[serde(default)]
+    pub delivered_at: Option<Timestamp>,
+    #[serde(default)]
+    pub deliveries: u32,
+    #[serde(default)]
+    pub acknowledged_at: Option<Timestamp>,
+    #[serde(default)]
+    pub completed_at: Option<Timestamp>,
+    #[serde(default)]
+    pub invocation_id: Option<String>,
+    #[serde(default)]
+    pub result: Option<CommandResult>,
+    #[serde(default)]
+    pub patch: Option<PatchCommand>,
+}
+
+/// `POST /api/v1/nodes/{id}/commands`: run a patch operation on one node now, with the
+/// baseline that applies to it (or `baseline_id`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateNodeCommand {
+    pub operation: TaskOperation,
+    #[serde(default)]
+    pub baseline_id: Option<String>,
+    #[serde(default)]
+    pub reboot_option: RebootOption,
+    #[serde(default)]
+    pub install_override_list: Vec<String>,
+}
+
+/// An installed package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstalledPackageJson {
+    pub name: String,
+    #[serde(default)]
+    pub epoch: u32,
+    pub version: String,
+    pub release: String,
+    pub arch: String,
+    #[serde(default)]
+    pub install_time: Option<Timestamp>,
+}
+
+/// An available package of the compact catalog.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AvailablePackageJson {
+    pub name: String,
+    #[serde(default)]
+    pub epoch: u32,
+    pub version: String,
+    pub release: String,
+    pub arch: String,
+    /// Seconds since the epoch.
+    #[serde(default)]
+    pub build_time: Option<i64>,
+}
+
+/// A package listed by an advisory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdvisoryPackageJson {
+    pub name: String,
+    #[serde(default)]
+    pub epoch: u32,
+    pub version: String,
+    pub release: String,
+    pub arch: String,
+    #[serde(default)]
+    pub reboot_suggested: bool,
+}
+
+/// A reference of an advisory (`cve`, `bugzilla`, ...).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReferenceJson {
+    pub kind: String,
+    pub id: String,
+}
+
+/// An advisory of the compact catalog.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdvisoryJson {
+    pub id: String,
+    /// `security`, `bugfix`, ... as written.
+    pub kind: String,
+    #[serde(default)]
+    pub severity: Option<String>,
+    #[serde(default)]
+    pub issued: Option<Timestamp>,
+    #[serde(default)]
+    pub updated: Option<Timestamp>,
+    #[serde(default)]
+    pub reboot_suggested: bool,
+    #[serde(default)]
+    pub references: Vec<ReferenceJson>,
+    pub packages: Vec<AdvisoryPackageJson>,
+}
+
+/// The part of a node's repositories that matters for its installed packages: every
+/// available version of every installed name, and every advisory that lists one of them.
+/// The server builds preview snapshots from it (docs/server.md, "Preview").
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogJson {
+    pub packages: Vec<AvailablePackageJson>,
+    pub advisories: Vec<AdvisoryJson>,
+}
+
+/// `PUT /api/v1/agent/inventory`: the host's packages after a scan; replaces the previous.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InventoryUpload {
+    pub captured_at: Timestamp,
+    pub facts: NodeFacts,
+    pub packages: Vec<InstalledPackageJson>,
+    /// Packages installed by an install without reboot, not rebooted since (NEVRA strings).
+    #[serde(default)]
+    pub pending_reboot: Vec<String>,
+    #[serde(default)]
+    pub last_boot_at: Option<Timestamp>,
+    #[serde(default)]
+    pub catalog: Option<CatalogJson>,
+}
+
+impl InstalledPackageJson {
+    pub fn from_core(nevra: &Nevra, install_time: Option<Timestamp>) -> InstalledPackageJson {
+        InstalledPackageJson {
+            name: nevra.name.clone(),
+            epoch: nevra.evr.epoch,
+            version: nevra.evr.version.clone(),
+            release: nevra.evr.release.clone(),
+            arch: nevra.arch.clone(),
+            install_time,
+        }
+    }
+
+    pub fn nevra(&self) -> Nevra {
+        Nevra::new(
+            self.name.clone(),
+            Evr::new(self.epoch, self.version.clone(), self.release.clone()),
+            self.arch.clone(),
+        )
+    }
+}
+
+impl CatalogJson {
+    /// The compact catalog of a host: the available versions of every installed name, and
+    /// the advisories listing any of them (their package lists cut to those names).
+    pub fn subset<'a>(
+        packages: &[Package],
+        advisories: &[Advisory],
+        installed_names: impl IntoIterator<Item = &'a str>,
+    ) -> CatalogJson {
+        let names: std::collections::HashSet<&str> = installed_names.into_iter().collect();
+        let packages = packages
+            .iter()
+            .filter(|package| names.contains(package.nevra.name.as_str()))
+            .map(|package| AvailablePackageJson {
+                name: package.nevra.name.clone(),
+                epoch: package.nevra.evr.epoch,
+                version: package.nevra.evr.version.clone(),
+                release: package.nevra.evr.release.clone(),
+                arch: package.nevra.arch.clone(),
+                build_time: package.build_time,
+            })
+            .collect();
+        let advisories = advisories
+            .iter()
+            .filter_map(|advisory| {
+                let listed: Vec<AdvisoryPackageJson> = advisory
+                    .packages
+                    .iter()
+                    .filter(|listed| names.contains(listed.nevra.name.as_str()))
+                    .map(|listed| AdvisoryPackageJson {
+                        name: listed.nevra.name.clone(),
+                        epoch: listed.nevra.evr.epoch,
+                        version: listed.nevra.evr.version.clone(),
+                        release: listed.nevra.evr.release.clone(),
+                        arch: listed.nevra.arch.clone(),
+                        reboot_suggested: listed.reboot_suggested,
+                    })
+                    .collect();
+                (!listed.is_empty()).then(|| AdvisoryJson {
+                    id: advisory.id.clone(),
+                    kind: advisory.kind.clone(),
+                    severity: advisory.severity.clone(),
+                    issued: advisory.issued,
+                    updated: advisory.updated,
+                    reboot_suggested: advisory.reboot_suggested,
+                    references: advisory
+                        .references
+                        .iter()
+                        .map(|reference| ReferenceJson {
+                            kind: reference.kind.clone(),
+                            id: reference.id.clone(),
+                        })
+                        .collect(),
+                    packages: listed,
+                })
+            })
+            .collect();
+        CatalogJson { packages, advisories }
+    }
+
+    /// Back to core values, for `Snapshot::build`. Packages carry no dependencies, so
+    /// BLOCK's dependency checks see none (docs/server.md, "Preview").
+    pub fn to_core(&self) -> (Vec<Package>, Vec<Advisory>) {
+        let packages = self
+            .packages
+            .iter()
+            .map(|package| {
+                let nevra = Nevra::new(
+                    package.name.clone(),
+                    Evr::new(package.epoch, package.version.clone(), package.release.clone()),
+                    package.arch.clone(),
+                );
+                let mut core = Package::new(nevra, String::new());
+                core.build_time = package.build_time;
+                core
+            })
+            .collect();
+        let advisories = self
+            .advisories
+            .iter()
+            .map(|advisory| Advisory {
+                id: advisory.id.clone(),
+                kind: advisory.kind.clone(),
+                status: None,
+                severity: advisory.severity.clone(),
+                title: None,
+                issued: advisory.issued,
+                updated: advisory.updated,
+                references: advisory
+                    .references
+                    .iter()
+                    .map(|reference| Reference {
+                        kind: reference.kind.clone(),
+                        id: reference.id.clone(),
+                        href: None,
+                        title: None,
+                    })
+                    .collect(),
+                packages: advisory
+                    .packages
+                    .iter()
+                    .map(|listed| AdvisoryPackage {
+                        nevra: Nevra::new(
+                            listed.name.clone(),
+                            Evr::new(listed.epoch, listed.version.clone(), listed.release.clone()),
+                            listed.arch.clone(),
+                        ),
+                        filename: None,
+                        reboot_suggested: listed.reboot_suggested,
+                        source_rpm: None,
+                        collection: 0,
+                    })
+                    .collect(),
+                description: None,
+                reboot_suggested: advisory.reboot_suggested,
+                collections: vec![Collection::default()],
+            })
+            .collect();
+        (packages, advisories)
+    }
+}
+
+/// `POST /api/v1/preview`: what each node would get from a baseline (or from the baseline
+/// that applies to it), from the inventories the agents uploaded.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PreviewRequest {
+    /// A stored or built-in baseline; when absent, each node's own baseline.
+    #[serde(default)]
+    pub baseline_id: Option<String>,
+    /// Nodes by id; when empty, `targets` selects them.
+    #[serde(default)]
+    pub node_ids: Vec<String>,
+    /// Target filters as for window targets (`tag:Env`, `tag-key`, `InstanceIds`).
+    #[serde(default)]
+    pub targets: Vec<crate::server::windows::TargetFilter>,
+    /// The evaluation instant; now when absent.
+    #[serde(default)]
+    pub at: Option<Timestamp>,
+    /// Also list NotApplicable items.
+    #[serde(default)]
+    pub include_not_applicable: bool,
+}
+
+/// One node's preview.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodePreview {
+    pub node_id: String,
+    pub hostname: String,
+    #[serde(default)]
+    pub baseline_id: Option<String>,
+    /// Null when the node has not uploaded an inventory with a catalog yet (`error` says so).
+    #[serde(default)]
+    pub evaluation: Option<crate::evaluation::EvaluationJson>,
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub inventory_at: Option<Timestamp>,
+}
+
+/// The answer to a preview.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PreviewResponse {
+    pub evaluated_at: Timestamp,
+    pub nodes: Vec<NodePreview>,
+}

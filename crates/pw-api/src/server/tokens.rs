@@ -1,0 +1,110 @@
+//! API tokens and their roles, activation codes for agent enrollment.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// What an API token may do. Ordered: `ReadOnly < Operator < Admin`; a role may do
+/// everything the lower ones may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// Read everything; change nothing.
+    ReadOnly,
+    /// Also run things: windows, executions, tags, previews.
+    Operator,
+    /// Also baselines' registrations, tokens, activation codes, deletions.
+    Admin,
+}
+
+impl Role {
+    /// The spelling used on the command line and the wire (`read-only`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::ReadOnly => "read-only",
+            Role::Operator => "operator",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// Parses `read-only`, `operator` or `admin`.
+    pub fn parse(text: &str) -> Option<Role> {
+        match text {
+            "read-only" | "readonly" | "read_only" => Some(Role::ReadOnly),
+            "operator" => Some(Role::Operator),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// `POST /api/v1/tokens`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateToken {
+    pub role: Role,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// A token as listed (never its secret).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenInfo {
+    pub id: String,
+    pub role: Role,
+    #[serde(default)]
+    pub name: Option<String>,
+    pub created_at: Timestamp,
+    #[serde(default)]
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// The answer to creating a token: the secret is shown this once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenCreated {
+    pub info: TokenInfo,
+    pub token: String,
+}
+
+/// `POST /api/v1/activations`: an activation code agents enroll with.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateActivation {
+    /// How long the code is valid, in hours (1 to 8760; default 24).
+    #[serde(default)]
+    pub expires_in_hours: Option<u32>,
+    /// How many hosts may enroll with it (1 to 100000; default 1).
+    #[serde(default)]
+    pub max_uses: Option<u32>,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Tags given to every host that enrolls with this code (the host's own tags win).
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+}
+
+/// An activation code as listed (never its secret).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ActivationInfo {
+    pub id: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub expires_at: Timestamp,
+    pub max_uses: u32,
+    pub uses: u32,
+    pub created_at: Timestamp,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+}
+
+/// The answer to creating an activation code: the code is shown this once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ActivationCreated {
+    pub info: ActivationInfo,
+    pub code: String,
+}
+
+/// A tag: key and value.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Tag {
+    pub key: String,
+    #[serde(default)]
+    pub value: String,
+}

@@ -1,0 +1,514 @@
+//! Repository metadata as the node's package manager sees it.
+//!
+//! We let dnf or yum refresh its own cache (`makecache`), so the system's repository
+//! configuration, mirrors, proxies, `skip_if_unavailable`, `repo_gpgcheck` and credentials
+//! apply unchanged, and then locate the cached `repomd.xml` of every enabled repository for
+//! the core parsers to read. From the configuration we read only which repositories exist and
+//! whether they are enabled (plus `reposdir` and `cachedir` from `[main]`); URLs, mirror lists
+//! and variables stay the package manager's business. See `docs/package-managers.md`.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use crate::command::{self, CommandSpec};
+use crate::install::{PackageManagerRun, package_manager_command};
+use crate::lock::{self, LockError, LockEvent, Operation};
+use crate::{PackageManager, Root, Settings};
+
+/// How the package manager lays out one repository's cache directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheLayout {
+    /// dnf: `<cachedir>/<repoid>-<16 hex digits>/repodata/repomd.xml`; a location such as
+    /// `repodata/…-primary.xml.gz` resolves against the directory, like on the server.
+    Dnf,
+    /// yum: `<cachedir>/<repoid>/repomd.xml`; data files are stored flat under the last
+    /// component of their location, and decompressed copies (`primary_db.sqlite`, …) in `gen/`.
+    Yum,
+}
+
+/// The cached metadata of one repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoCache {
+    pub layout: CacheLayout,
+    /// The repository's cache directory.
+    pub dir: PathBuf,
+    /// Its `repomd.xml`.
+    pub repomd: PathBuf,
+}
+
+impl RepoCache {
+    /// The local file for a `<location href="…">` of `repomd.xml`.
+    pub fn resolve(&self, location_href: &str) -> PathBuf {
+        match self.layout {
+            CacheLayout::Dnf => self.dir.join(location_href.trim_start_matches('/')),
+            CacheLayout::Yum => {
+                let file_name = location_href.rsplit('/').next().unwrap_or(location_href);
+                self.dir.join(file_name)
+            }
+        }
+    }
+
+    /// yum's directory of decompressed metadata (`gen/`); dnf keeps none.
+    pub fn generated_dir(&self) -> Option<PathBuf> {
+        match self.layout {
+            CacheLayout::Dnf => None,
+            CacheLayout::Yum => Some(self.dir.join("gen")),
+        }
+    }
+}
+
+/// An enabled repository and what the package manager has cached for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedRepository {
+    pub id: String,
+    /// The configuration file that defines it.
+    pub config_file: PathBuf,
+    /// `None` when nothing is cached: the repository was unreachable and
+    /// `skip_if_unavailable` let the refresh go on without it (or no refresh ran yet).
+    pub cache: Option<RepoCache>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RepoCacheError {
+    #[error("could not read {}", path.display())]
+    Read { path: PathBuf, source: io::Error },
+    #[error("{}:{line}: `enabled` must be 0/1, yes/no, true/false or on/off, not `{value}`", path.display())]
+    InvalidEnabled {
+        path: PathBuf,
+        line: usize,
+        value: String,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error("could not expire yum's metadata cache")]
+    Expire(#[from] command::CommandError),
+}
+
+/// The commands that refresh the metadata cache. With `force`, metadata is checked against
+/// the repositories even if it has not expired yet (dnf `--refresh`; for yum, whose
+/// makecache has no such flag, a `clean expire-cache` run first).
+pub fn refresh_commands(settings: &Settings, force: bool) -> Vec<CommandSpec> {
+    let base = || package_manager_command(settings).timeout(settings.timeouts.refresh);
+    match (settings.package_manager, force) {
+        (PackageManager::Dnf, true) => vec![base().args(["--refresh", "makecache"])],
+        (PackageManager::Dnf, false) => vec![base().arg("makecache")],
+        (PackageManager::Yum, true) => {
+            vec![
+                base().args(["clean", "expire-cache"]),
+                base().arg("makecache"),
+            ]
+        }
+        (PackageManager::Yum, false) => vec![base().arg("makecache")],
+    }
+}
+
+/// Refreshes the package manager's metadata cache, waiting for its lock first. The outcome
+/// of the `makecache` run is returned whatever its exit code: with `skip_if_unavailable`
+/// off, one unreachable repository fails the whole refresh, and the caller decides whether
+/// to go on with what is cached.
+pub fn refresh(settings: &Settings, force: bool) -> Result<PackageManagerRun, RefreshError> {
+    refresh_observed(settings, force, &mut |_| {})
+}
+
+/// [`refresh`], reporting every lock wait to `on_lock` as it begins.
+pub fn refresh_observed(
+    settings: &Settings,
+    force: bool,
+    on_lock: &mut dyn FnMut(&LockEvent),
+) -> Result<PackageManagerRun, RefreshError> {
+    let lock_file = lock::lock_file(
+        settings.package_manager,
+        &settings.root,
+        Operation::Metadata,
+    );
+    let mut commands = refresh_commands(settings, force);
+    let makecache = commands
+        .pop()
+        .expect("refresh_commands always ends with makecache");
+    for spec in commands {
+        let run = lock::run_when_unlocked(
+            settings.package_manager,
+            &lock_file,
+            &spec,
+            &settings.lock_wait,
+            on_lock,
+        )?;
+        run.output.check()?;
+    }
+    let run = lock::run_when_unlocked(
+        settings.package_manager,
+        &lock_file,
+        &makecache,
+        &settings.lock_wait,
+        on_lock,
+    )?;
+    Ok(PackageManagerRun::from_locked(run))
+}
+
+/// Every enabled repository of the package manager's configuration, in configuration order,
+/// with the cache directory the package manager filled for it.
+pub fn cached_repositories(settings: &Settings) -> Result<Vec<CachedRepository>, RepoCacheError> {
+    let config = read_config(settings.package_manager, &settings.root)?;
+    let cache_dirs = expand_variables(&settings.root.join(&config.cachedir));
+    let mut repositories: Vec<CachedRepository> = Vec::new();
+    for section in config.repositories {
+        if !section.enabled || repositories.iter().any(|r| r.id == section.id) {
+            continue;
+        }
+        let cache = find_cache(settings.package_manager, &cache_dirs, &section.id)?;
+        repositories.push(CachedRepository {
+            id: section.id,
+            config_file: section.file,
+            cache,
+        });
+    }
+    Ok(repositories)
+}
+
+/// What we read from dnf.conf/yum.conf and the `.repo` files.
+#[derive(Debug)]
+struct RepoConfig {
+    cachedir: String,
+    repositories: Vec<RepoSection>,
+}
+
+#[derive(Debug)]
+struct RepoSection {
+    id: String,
+    enabled: bool,
+    file: PathBuf,
+}
+
+/// Reads the configuration the way dnf and yum find it under `--installroot`: the main file
+/// and the repository directories are taken from inside the root when they exist there, and
+/// from the host otherwise.
+fn read_config(package_manager: PackageManager, root: &Root) -> Result<RepoConfig, RepoCacheError> {
+    let (main_file, default_reposdirs, default_cachedir): (&str, &[&str], &str) =
+        match package_manager {
+            PackageManager::Dnf => (
+                "/etc/dnf/dnf.conf",
+                &[
+                    "/etc/yum.repos.d",
+                    "/etc/yum/repos.d",
+                    "/etc/distro.repos.d",
+                ],
+                "/var/cache/dnf",
+            ),
+            PackageManager::Yum => (
+                "/etc/yum.conf",
+                &["/etc/yum.repos.d", "/etc/yum/repos.d"],
+                "/var/cache/yum/$basearch/$releasever",
+            ),
+        };
+    let main_path = inside_root_or_host(root, &[main_file]);
+    let mut repositories = Vec::new();
+    let mut reposdirs: Vec<String> = default_reposdirs.iter().map(|d| (*d).to_owned()).collect();
+    let mut cachedir = default_cachedir.to_owned();
+    if let Some(text) = read_optional(&main_path)? {
+        for section in parse_ini(&text) {
+            if section.name == "main" {
+                if let Some((_, value)) = section.last("reposdir") {
+                    reposdirs = value
+                        .split(|c: char| c == ',' || c.is_whitespace())
+                        .filter(|d| !d.is_empty())
+                        .map(str::to_owned)
+                        .collect();
+                }
+                if let Some((_, value)) = section.last("cachedir") {
+                    cachedir = value.to_owned();
+                }
+            } else {
+                repositories.push(repo_section(&main_path, &section)?);
+            }
+        }
+    }
+    let reposdir_refs: Vec<&str> = reposdirs.iter().map(String::as_str).collect();
+    let base = if root.is_host() || !reposdir_refs.iter().any(|d| is_dir(&root.join(d))) {
+        Root::host()
+    } else {
+        root.clone()
+    };
+    for reposdir in reposdir_refs {
+        let dir = base.join(reposdir);
+        let mut files: Vec<PathBuf> = match fs_err::read_dir(&dir) {
+            Ok(entries) => entries
+                .filter_map(Result::ok)
+                .map(|entry| entry.path())
+                .filter(|path| path.extension().is_some_and(|e| e == "repo"))
+                .collect(),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => continue,
+            Err(source) => return Err(RepoCacheError::Read { path: dir, source }),
+        };
+        files.sort();
+        for file in files {
+            let Some(text) = read_optional(&file)? else {
+                continue;
+            };
+            for section in parse_ini(&text) {
+                if section.name != "main" {
+                    repositories.push(repo_section(&file, &section)?);
+                }
+            }
+        }
+    }
+    Ok(RepoConfig {
+        cachedir,
+        repositories,
+    })
+}
+
+fn repo_section(file: &Path, section: &IniSection) -> Result<RepoSection, RepoCacheError> {
+    let enabled = match section.last("enabled") {
+        None => true,
+        Some((line, value)) => parse_bool(value).ok_or_else(|| RepoCacheError::InvalidEnabled {
+            path: file.to_owned(),
+            line,
+            value: value.to_owned(),
+        })?,
+    };
+    Ok(RepoSection {
+        id: section.name.clone(),
+        enabled,
+        file: file.to_owned(),
+    })
+}
+
+/// dnf's and yum's boolean spellings.
+fn parse_bool(value: &str) -> Option<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "1" | "yes" | "true" | "on" => Some(true),
+        "0" | "no" | "false" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// The first of `paths` that exists inside the root, or else the host's.
+fn inside_root_or_host(root: &Root, paths: &[&str]) -> PathBuf {
+    for path in paths {
+        let inside = root.join(path);
+        if fs_err::metadata(&inside).is_ok() {
+            return inside;
+        }
+    }
+    Root::host().join(paths[0])
+}
+
+fn is_dir(path: &Path) -> bool {
+    fs_err::metadata(path).is_ok_and(|m| m.is_dir())
+}
+
+fn read_optional(path: &Path) -> Result<Option<String>, RepoCacheError> {
+    match fs_err::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(RepoCacheError::Read {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+#[derive(Debug)]
+struct IniSection {
+    name: String,
+    /// (1-based line, key, value)
+    entries: Vec<(usize, String, String)>,
+}
+
+impl IniSection {
+    fn last(&self, key: &str) -> Option<(usize, &str)> {
+        self.entries
+            .iter()
+            .rev()
+            .find(|(_, k, _)| k == key)
+            .map(|(line, _, value)| (*line, value.as_str()))
+    }
+}
+
+/// The small part of INI syntax dnf and yum share: `[section]`, `key=value`, comments with
+/// `#` or `;`. Continuation lines (indented) extend values we do not read, so they are skipped.
+fn parse_ini(text: &str) -> Vec<IniSection> {
+    let mut sections: Vec<IniSection> = Vec::new();
+    for (index, raw) in text.lines().enumerate() {
+        if raw.starts_with([' ', '\t']) {
+            continue;
+        }
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with(['#', ';']) {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            sections.push(IniSection {
+                name: name.trim().to_owned(),
+                entries: Vec::new(),
+            });
+            continue;
+        }
+        let (Some(section), Some((key, value))) = (sections.last_mut(), line.split_once('='))
+        else {
+            continue;
+        };
+        section
+            .entries
+            .push((index + 1, key.trim().to_owned(), value.trim().to_owned()));
+    }
+    sections
+}
+
+/// Directories matching a path whose components may hold `$variables` (yum's default
+/// `cachedir=/var/cache/yum/$basearch/$releasever`): such a component matches any directory.
+fn expand_variables(path: &Path) -> Vec<PathBuf> {
+    let mut matches = vec![PathBuf::new()];
+    for component in path.components() {
+        let text = component.as_os_str().to_string_lossy();
+        if text.contains('$') {
+            matches = matches
+                .iter()
+                .flat_map(|prefix| subdirectories(prefix))
+                .collect();
+        } else {
+            for prefix in &mut matches {
+                prefix.push(component);
+            }
+        }
+    }
+    matches
+}
+
+fn subdirectories(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = fs_err::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut dirs: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| is_dir(path))
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+/// The cache directory of `repo_id`: of several candidates (dnf keeps one per URL a
+/// repository ever had), the one whose `repomd.xml` changed last.
+fn find_cache(
+    package_manager: PackageManager,
+    cache_dirs: &[PathBuf],
+    repo_id: &str,
+) -> Result<Option<RepoCache>, RepoCacheError> {
+    let mut best: Option<(SystemTime, RepoCache)> = None;
+    for cache_dir in cache_dirs {
+        let candidates: Vec<(PathBuf, PathBuf)> = match package_manager {
+            PackageManager::Dnf => subdirectories(cache_dir)
+                .into_iter()
+                .filter(|dir| {
+                    dir.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|name| is_dnf_cache_name(name, repo_id))
+                })
+                .map(|dir| {
+                    let repomd = dir.join("repodata/repomd.xml");
+                    (dir, repomd)
+                })
+                .collect(),
+            PackageManager::Yum => {
+                let dir = cache_dir.join(repo_id);
+                let repomd = dir.join("repomd.xml");
+                vec![(dir, repomd)]
+            }
+        };
+        for (dir, repomd) in candidates {
+            let modified = match fs_err::metadata(&repomd) {
+                Ok(metadata) => metadata.modified().map_err(|source| RepoCacheError::Read {
+                    path: repomd.clone(),
+                    source,
+                })?,
+                Err(error) if error.kind() == io::ErrorKind::NotFound => continue,
+                Err(source) => {
+                    return Err(RepoCacheError::Read {
+                        path: repomd,
+                        source,
+                    });
+                }
+            };
+            if best.as_ref().is_none_or(|(newest, _)| modified > *newest) {
+                let layout = match package_manager {
+                    PackageManager::Dnf => CacheLayout::Dnf,
+                    PackageManager::Yum => CacheLayout::Yum,
+                };
+                best = Some((
+                    modified,
+                    RepoCache {
+                        layout,
+                        dir,
+                        repomd,
+                    },
+                ));
+            }
+        }
+    }
+    Ok(best.map(|(_, cache)| cache))
+}
+
+/// `<repoid>-<16 lower-case hex digits>`, dnf's cache directory name.
+fn is_dnf_cache_name(name: &str, repo_id: &str) -> bool {
+    name.strip_prefix(repo_id)
+        .and_then(|rest| rest.strip_prefix('-'))
+        .is_some_and(|hash| {
+            hash.len() == 16 && hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dnf_cache_names() {
+        assert!(is_dnf_cache_name("fixture-9fab6356fce7b3fe", "fixture"));
+        assert!(is_dnf_cache_name(
+            "rhel-9-baseos-0123456789abcdef",
+            "rhel-9-baseos"
+        ));
+        assert!(!is_dnf_cache_name(
+            "rhel-9-baseos-0123456789abcdef",
+            "rhel-9"
+        ));
+        assert!(!is_dnf_cache_name("fixture-9fab6356fce7b3f", "fixture"));
+        assert!(!is_dnf_cache_name("fixture.solv", "fixture"));
+    }
+
+    #[test]
+    fn ini_sections_and_values() {
+        let text = "[main]\ncachedir = /var/cache/x\n# comment\n[a]\nname=A\nbaseurl=http://x\n  http://y\nenabled=0\n\n[b]\nenabled = 1\n";
+        let sections = parse_ini(text);
+        assert_eq!(sections.len(), 3);
+        assert_eq!(sections[0].last("cachedir"), Some((2, "/var/cache/x")));
+        assert_eq!(sections[1].last("enabled"), Some((8, "0")));
+        assert_eq!(sections[2].name, "b");
+        assert_eq!(parse_bool("True"), Some(true));
+        assert_eq!(parse_bool("off"), Some(false));
+        assert_eq!(parse_bool("maybe"), None);
+    }
+
+    #[test]
+    fn yum_locations_resolve_by_file_name() {
+        let cache = RepoCache {
+            layout: CacheLayout::Yum,
+            dir: PathBuf::from("/var/cache/yum/x86_64/2/amzn2-core"),
+            repomd: PathBuf::from("/var/cache/yum/x86_64/2/amzn2-core/repomd.xml"),
+        };
+        assert_eq!(
+            cache.resolve("repodata/abc-primary.sqlite.bz2"),
+            Path::new("/var/cache/yum/x86_64/2/amzn2-core/abc-primary.sqlite.bz2")
+        );
+        assert_eq!(
+            cache.generated_dir().unwrap(),
+            Path::new("/var/cache/yum/x86_64/2/amzn2-core/gen")
+        );
+    }
+}

@@ -1,0 +1,66 @@
+//! Parses one metadata file and prints what it found: the Rust side of
+//! `bench/metadata/run.sh` (run it under `/usr/bin/time -v`).
+//!
+//! Usage: `parse_bench primary|updateinfo|primary-db FILE [--stream] [--no-dependencies]`, or
+//! `parse_bench repo LOCATION`. `--stream` visits each value and drops it instead of
+//! collecting a `Vec` (the bounded-memory mode).
+
+use std::io::{self, BufReader, Write};
+
+use pw_core::repo::primary::{PrimaryOptions, parse_primary_with, parse_primary_with_options};
+use pw_core::repo::primary_db::parse_primary_db;
+use pw_core::repo::updateinfo::{parse_updateinfo, parse_updateinfo_with};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (Some(kind), Some(path)) = (args.first(), args.get(1)) else {
+        return Err("usage: parse_bench primary|updateinfo|primary-db|repo FILE [--stream]".into());
+    };
+    let stream = args.iter().any(|arg| arg == "--stream");
+    let options = PrimaryOptions { dependencies: !args.iter().any(|arg| arg == "--no-dependencies") };
+    let open = || -> io::Result<BufReader<fs_err::File>> { Ok(BufReader::with_capacity(64 * 1024, fs_err::File::open(path)?)) };
+    let summary = match (kind.as_str(), stream) {
+        ("primary", false) => {
+            let parsed = parse_primary_with_options(open()?, options)?;
+            let dependencies: usize = parsed.value.iter().map(|package| package.provides.len() + package.requires.len()).sum();
+            format!("packages {} dependencies {dependencies} diagnostics {}", parsed.value.len(), parsed.diagnostics.len())
+        }
+        ("primary", true) => {
+            let (mut packages, mut dependencies) = (0usize, 0usize);
+            let parsed = parse_primary_with(open()?, options, |package| {
+                packages += 1;
+                dependencies += package.provides.len() + package.requires.len();
+            })?;
+            format!("packages {packages} dependencies {dependencies} diagnostics {}", parsed.diagnostics.len())
+        }
+        ("updateinfo", false) => {
+            let parsed = parse_updateinfo(open()?)?;
+            let packages: usize = parsed.value.iter().map(|advisory| advisory.packages.len()).sum();
+            format!("advisories {} packages {packages} diagnostics {}", parsed.value.len(), parsed.diagnostics.len())
+        }
+        ("updateinfo", true) => {
+            let (mut advisories, mut packages) = (0usize, 0usize);
+            let parsed = parse_updateinfo_with(open()?, |advisory| {
+                advisories += 1;
+                packages += advisory.packages.len();
+            })?;
+            format!("advisories {advisories} packages {packages} diagnostics {}", parsed.diagnostics.len())
+        }
+        ("primary-db", _) => {
+            let parsed = parse_primary_db(&fs_err::read(path)?)?;
+            format!("packages {} diagnostics {}", parsed.value.len(), parsed.diagnostics.len())
+        }
+        ("repo", _) => {
+            let repository = pw_repo::load(path)?;
+            format!(
+                "packages {} advisories {} diagnostics {}",
+                repository.packages.len(),
+                repository.advisories.len(),
+                repository.diagnostics.len()
+            )
+        }
+        _ => return Err(format!("unknown kind {kind:?}").into()),
+    };
+    writeln!(io::stdout(), "{summary}")?;
+    Ok(())
+}

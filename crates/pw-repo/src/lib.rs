@@ -1,0 +1,463 @@
+//! Reads an rpm-md repository: fetches `repodata/repomd.xml`, then primary (or primary_db
+//! when there is no primary) and updateinfo, verifies each file against the checksum and size
+//! repomd.xml gives for it, and hands the bytes to pw-core's streaming parsers.
+//!
+//! Locations: a local directory (the repository root, or its `repodata` folder), a
+//! `file://` URL, or an `http://`/`https://` URL (ureq with rustls, no proxy magic, no
+//! transparent `Content-Encoding` decoding, so checksums are of the bytes as published).
+//!
+//! This crate does the I/O; every decision about the content is pw-core's. The agent uses
+//! [`load_dir`] on dnf/yum's cache directories; the CLI uses [`load`].
+//!
+//! **Invariant:** metadata is never used unverified. A record without a supported checksum
+//! in repomd.xml is an error ([`RepoError::Unverifiable`]); so is a mismatch.
+
+use std::fmt;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use pw_core::repo::primary::{PrimaryOptions, parse_primary_with_options};
+use pw_core::repo::primary_db::parse_primary_db_with_options;
+use pw_core::repo::repomd::{RepoMd, RepoMdRecord, parse_repomd};
+use pw_core::repo::updateinfo::parse_updateinfo;
+use pw_core::repo::{Advisory, Checksum, ChecksumHasher, Diagnostic, MetadataError, Package};
+
+/// Buffer between the (verifying) file or network reader and the parser.
+const READ_BUFFER: usize = 64 * 1024;
+
+/// A loaded repository.
+#[derive(Debug, Clone)]
+pub struct Repository {
+    /// The location as given to [`load`] or [`load_dir`].
+    pub location: String,
+    pub repomd: RepoMd,
+    /// Where the packages came from.
+    pub primary_source: PrimarySource,
+    pub packages: Vec<Package>,
+    /// Empty when the repository publishes no updateinfo.
+    pub advisories: Vec<Advisory>,
+    /// Diagnostics of every parsed document, in the order the documents were read.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Diagnostics dropped because a document had too many (see pw-core's `MAX_DIAGNOSTICS`).
+    pub suppressed_diagnostics: u64,
+}
+
+/// Which repomd record the packages were read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrimarySource {
+    /// `primary` (primary.xml).
+    Xml,
+    /// `primary_db` (primary.sqlite), used only when there is no `primary` record.
+    Sqlite,
+}
+
+impl fmt::Display for PrimarySource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PrimarySource::Xml => "primary",
+            PrimarySource::Sqlite => "primary_db",
+        })
+    }
+}
+
+/// Settings of a load.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// Overall timeout of each HTTP request (connect, headers and body).
+    pub http_timeout: Duration,
+    /// Refuse any single file (as stored, compressed) larger than this.
+    pub max_file_size: u64,
+    /// Read updateinfo when the repository has it.
+    pub updateinfo: bool,
+    /// Read packages' provides and requires (about two thirds of the memory of a package
+    /// list; evaluation by name and version does not need them).
+    pub dependencies: bool,
+}
+
+impl Default for LoadOptions {
+    fn default() -> LoadOptions {
+        LoadOptions { http_timeout: Duration::from_secs(300), max_file_size: 4 << 30, updateinfo: true, dependencies: true }
+    }
+}
+
+/// Why a repository could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum RepoError {
+    #[error("invalid repository location {location:?}: {reason}")]
+    InvalidLocation { location: String, reason: &'static str },
+    #[error("failed to read {path}")]
+    Read {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("failed to download {url}")]
+    Download {
+        url: String,
+        #[source]
+        source: Box<ureq::Error>,
+    },
+    #[error("repository {location} has neither primary nor primary_db metadata")]
+    MissingPrimary { location: String },
+    #[error(
+        "{file}: repomd.xml gives no supported checksum for the {kind} record; refusing unverified metadata"
+    )]
+    Unverifiable { file: String, kind: String },
+    #[error("{file}: checksum mismatch: repomd.xml says {expected:?}, the file has {actual:?}")]
+    ChecksumMismatch { file: String, expected: Checksum, actual: Checksum },
+    #[error("{file}: size mismatch: repomd.xml says {expected} bytes, the file has {actual}")]
+    SizeMismatch { file: String, expected: u64, actual: u64 },
+    #[error("{file} is larger than the limit of {limit} bytes")]
+    TooLarge { file: String, limit: u64 },
+    #[error("{file}: larger than the {expected} bytes repomd.xml gives for it")]
+    LargerThanRecorded { file: String, expected: u64 },
+    #[error("failed to parse {file}")]
+    Parse {
+        file: String,
+        #[source]
+        source: MetadataError,
+    },
+}
+
+/// Loads a repository from a directory path, a `file://` URL or an `http(s)://` URL, with
+/// default [`LoadOptions`].
+pub fn load(location: &str) -> Result<Repository, RepoError> {
+    load_with(location, &LoadOptions::default())
+}
+
+/// Loads a repository from a local directory: the repository root (which holds
+/// `repodata/repomd.xml`) or the `repodata` directory itself.
+pub fn load_dir(path: &Path) -> Result<Repository, RepoError> {
+    load_dir_with(path, &LoadOptions::default())
+}
+
+/// [`load_dir`] with explicit options.
+pub fn load_dir_with(path: &Path, options: &LoadOptions) -> Result<Repository, RepoError> {
+    let source = Source::directory(path)?;
+    load_from(&path.display().to_string(), &source, options)
+}
+
+/// [`load`] with explicit options.
+pub fn load_with(location: &str, options: &LoadOptions) -> Result<Repository, RepoError> {
+    let source = Source::parse(location, options)?;
+    load_from(location, &source, options)
+}
+
+fn load_from(location: &str, source: &Source, options: &LoadOptions) -> Result<Repository, RepoError> {
+    let repomd_name = "repodata/repomd.xml";
+    let repomd_bytes = source.read_all(repomd_name, options.max_file_size.min(64 << 20))?;
+    let parsed = parse_repomd(repomd_bytes.as_slice()).map_err(|source_error| RepoError::Parse {
+        file: source.describe(repomd_name),
+        source: source_error,
+    })?;
+    let repomd = parsed.value;
+    let mut diagnostics = parsed.diagnostics;
+    let mut suppressed = parsed.suppressed_diagnostics;
+
+    let primary_options = PrimaryOptions { dependencies: options.dependencies };
+    let (primary_source, packages) = if let Some(record) = repomd.record("primary") {
+        let parsed = source.parse_streaming(record, options, |reader| parse_primary_with_options(reader, primary_options))?;
+        diagnostics.extend(parsed.diagnostics);
+        suppressed += parsed.suppressed_diagnostics;
+        (PrimarySource::Xml, parsed.value)
+    } else if let Some(record) = repomd.record("primary_db") {
+        let bytes = source.read_verified(record, options)?;
+        let parsed = parse_primary_db_with_options(&bytes, primary_options)
+            .map_err(|error| RepoError::Parse { file: source.describe(&record.location), source: error })?;
+        diagnostics.extend(parsed.diagnostics);
+        suppressed += parsed.suppressed_diagnostics;
+        (PrimarySource::Sqlite, parsed.value)
+    } else {
+        return Err(RepoError::MissingPrimary { location: location.to_owned() });
+    };
+
+    let advisories = match repomd.record("updateinfo") {
+        Some(record) if options.updateinfo => {
+            let parsed = source.parse_streaming(record, options, |reader| parse_updateinfo(reader))?;
+            diagnostics.extend(parsed.diagnostics);
+            suppressed += parsed.suppressed_diagnostics;
+            parsed.value
+        }
+        _ => Vec::new(),
+    };
+
+    Ok(Repository {
+        location: location.to_owned(),
+        repomd,
+        primary_source,
+        packages,
+        advisories,
+        diagnostics,
+        suppressed_diagnostics: suppressed,
+    })
+}
+
+/// Where the repository's files come from.
+enum Source {
+    /// The repository root directory.
+    Directory(PathBuf),
+    /// The repository root URL, ending in `/`.
+    Http { base: String, agent: ureq::Agent },
+}
+
+impl Source {
+    fn parse(location: &str, options: &LoadOptions) -> Result<Source, RepoError> {
+        let invalid = |reason| RepoError::InvalidLocation { location: location.to_owned(), reason };
+        if let Some(rest) = location.strip_prefix("file://") {
+            // `file:///srv/repo` (empty host) and `file://localhost/srv/repo`.
+            let path = rest.strip_prefix("localhost").unwrap_or(rest);
+            if !path.starts_with('/') {
+                return Err(invalid("a file:// URL needs an absolute path"));
+            }
+            return Source::directory(Path::new(&percent_decode(path)));
+        }
+        let lower = location.to_ascii_lowercase();
+        if lower.starts_with("http://") || lower.starts_with("https://") {
+            let mut base = location.to_owned();
+            if !base.ends_with('/') {
+                base.push('/');
+            }
+            let config = ureq::Agent::config_builder()
+                .timeout_global(Some(options.http_timeout))
+                .user_agent(concat!("patchwarden/", env!("CARGO_PKG_VERSION")))
+                .build();
+            return Ok(Source::Http { base, agent: ureq::Agent::new_with_config(config) });
+        }
+        if location.contains("://") {
+            return Err(invalid("only directories, file://, http:// and https:// are supported"));
+        }
+        Source::directory(Path::new(location))
+    }
+
+    fn directory(path: &Path) -> Result<Source, RepoError> {
+        let read_error = |source| RepoError::Read { path: path.display().to_string(), source };
+        let metadata = fs_err::metadata(path).map_err(read_error)?;
+        if !metadata.is_dir() {
+            return Err(RepoError::InvalidLocation {
+                location: path.display().to_string(),
+                reason: "not a directory",
+            });
+        }
+        // Accept the `repodata` directory itself: its parent is the repository root.
+        let in_repodata = path.join("repomd.xml");
+        let is_repodata = path.file_name().is_some_and(|name| name == "repodata")
+            && fs_err::metadata(&in_repodata).is_ok()
+            && fs_err::metadata(path.join("repodata/repomd.xml")).is_err();
+        if is_repodata {
+            if let Some(parent) = path.parent() {
+                let parent = if parent.as_os_str().is_empty() { Path::new(".") } else { parent };
+                return Ok(Source::Directory(parent.to_path_buf()));
+            }
+        }
+        Ok(Source::Directory(path.to_path_buf()))
+    }
+
+    /// A file's full path or URL, for messages.
+    fn describe(&self, relative: &str) -> String {
+        match self {
+            Source::Directory(root) => root.join(relative).display().to_string(),
+            Source::Http { base, .. } => format!("{base}{relative}"),
+        }
+    }
+
+    /// Opens a file for streaming. `relative` has been checked by pw-core's `check_location`
+    /// (or is the fixed repomd path).
+    fn open(&self, relative: &str, limit: u64) -> Result<Box<dyn Read>, RepoError> {
+        match self {
+            Source::Directory(root) => {
+                let path = root.join(relative);
+                let file = fs_err::File::open(&path)
+                    .map_err(|source| RepoError::Read { path: path.display().to_string(), source })?;
+                Ok(Box::new(file))
+            }
+            Source::Http { base, agent } => {
+                let url = format!("{base}{relative}");
+                let response = agent
+                    .get(&url)
+                    .call()
+                    .map_err(|source| RepoError::Download { url: url.clone(), source: Box::new(source) })?;
+                // One byte over the limit, so that "too large" is detected rather than cut.
+                let reader = response.into_body().into_with_config().limit(limit.saturating_add(1)).reader();
+                Ok(Box::new(reader))
+            }
+        }
+    }
+
+    /// Reads a whole (unverified) file, refusing more than `limit` bytes.
+    fn read_all(&self, relative: &str, limit: u64) -> Result<Vec<u8>, RepoError> {
+        let mut bytes = Vec::new();
+        let reader = self.open(relative, limit)?;
+        reader
+            .take(limit.saturating_add(1))
+            .read_to_end(&mut bytes)
+            .map_err(|source| self.read_error(relative, source))?;
+        if u64::try_from(bytes.len()).unwrap_or(u64::MAX) > limit {
+            return Err(RepoError::TooLarge { file: self.describe(relative), limit });
+        }
+        Ok(bytes)
+    }
+
+    /// The error to report when `verifying` stopped at its limit.
+    fn too_large<R>(&self, record: &RepoMdRecord, limit: u64, verifying: &Verifying<R>) -> Option<RepoError> {
+        let error = verifying.error.as_ref()?;
+        if error.kind() != io::ErrorKind::FileTooLarge {
+            return None;
+        }
+        let file = self.describe(&record.location);
+        Some(match record.size {
+            Some(expected) if expected == limit => RepoError::LargerThanRecorded { file, expected },
+            _ => RepoError::TooLarge { file, limit },
+        })
+    }
+
+    fn read_error(&self, relative: &str, source: io::Error) -> RepoError {
+        RepoError::Read { path: self.describe(relative), source }
+    }
+
+    /// Reads a whole file and verifies it against its record.
+    fn read_verified(&self, record: &RepoMdRecord, options: &LoadOptions) -> Result<Vec<u8>, RepoError> {
+        let expected = expected_checksum(self, record)?;
+        let limit = record_limit(record, options);
+        let mut verifying = Verifying::new(self.open(&record.location, limit)?, expected.kind(), limit);
+        let mut bytes = Vec::new();
+        if let Err(source) = verifying.read_to_end(&mut bytes) {
+            return Err(self.too_large(record, limit, &verifying).unwrap_or_else(|| self.read_error(&record.location, source)));
+        }
+        verifying.check(self, record, expected)?;
+        Ok(bytes)
+    }
+
+    /// Streams a file through `parse`, hashing it on the way, then verifies it. A checksum or
+    /// size mismatch wins over a parse error: it says why the content is bad.
+    fn parse_streaming<T>(
+        &self,
+        record: &RepoMdRecord,
+        options: &LoadOptions,
+        parse: impl FnOnce(&mut BufReader<Verifying<Box<dyn Read>>>) -> Result<T, MetadataError>,
+    ) -> Result<T, RepoError> {
+        let expected = expected_checksum(self, record)?;
+        let limit = record_limit(record, options);
+        let verifying = Verifying::new(self.open(&record.location, limit)?, expected.kind(), limit);
+        let mut reader = BufReader::with_capacity(READ_BUFFER, verifying);
+        let parsed = parse(&mut reader);
+        // Whatever the parser left (the tail after a compressed stream, or everything after
+        // an error) still counts for the checksum.
+        let drained = drain(&mut reader);
+        let verifying = reader.into_inner();
+        if let Some(error) = self.too_large(record, limit, &verifying) {
+            return Err(error);
+        }
+        match (parsed, drained) {
+            (Ok(value), Ok(())) => {
+                verifying.check(self, record, expected)?;
+                Ok(value)
+            }
+            (Ok(_), Err(source)) => Err(self.read_error(&record.location, source)),
+            (Err(parse_error), _) => {
+                if verifying.error.is_none() {
+                    verifying.check(self, record, expected)?;
+                }
+                Err(RepoError::Parse { file: self.describe(&record.location), source: parse_error })
+            }
+        }
+    }
+}
+
+fn drain(reader: &mut impl BufRead) -> io::Result<()> {
+    loop {
+        let available = reader.fill_buf()?.len();
+        if available == 0 {
+            return Ok(());
+        }
+        reader.consume(available);
+    }
+}
+
+fn expected_checksum(source: &Source, record: &RepoMdRecord) -> Result<Checksum, RepoError> {
+    record.checksum.clone().ok_or_else(|| RepoError::Unverifiable {
+        file: source.describe(&record.location),
+        kind: record.kind.clone(),
+    })
+}
+
+fn record_limit(record: &RepoMdRecord, options: &LoadOptions) -> u64 {
+    match record.size {
+        Some(size) => size.min(options.max_file_size),
+        None => options.max_file_size,
+    }
+}
+
+/// Hashes and counts what passes through, and refuses to read past `limit` bytes.
+struct Verifying<R> {
+    inner: R,
+    hasher: Option<ChecksumHasher>,
+    size: u64,
+    limit: u64,
+    /// The first read error (kept to tell "too large" from other failures).
+    error: Option<io::Error>,
+}
+
+impl<R: Read> Verifying<R> {
+    fn new(inner: R, kind: pw_core::repo::ChecksumKind, limit: u64) -> Verifying<R> {
+        Verifying { inner, hasher: Some(ChecksumHasher::new(kind)), size: 0, limit, error: None }
+    }
+
+    fn check(self, source: &Source, record: &RepoMdRecord, expected: Checksum) -> Result<(), RepoError> {
+        let file = source.describe(&record.location);
+        if let Some(size) = record.size {
+            if size != self.size {
+                return Err(RepoError::SizeMismatch { file, expected: size, actual: self.size });
+            }
+        }
+        let actual = self.hasher.map(ChecksumHasher::finish);
+        match actual {
+            Some(actual) if actual == expected => Ok(()),
+            Some(actual) => Err(RepoError::ChecksumMismatch { file, expected, actual }),
+            None => Err(RepoError::Unverifiable { file, kind: record.kind.clone() }),
+        }
+    }
+}
+
+impl<R: Read> Read for Verifying<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let read = match self.inner.read(buf) {
+            Ok(read) => read,
+            Err(error) => {
+                let copy = io::Error::new(error.kind(), error.to_string());
+                self.error.get_or_insert(copy);
+                return Err(error);
+            }
+        };
+        self.size += read as u64;
+        if self.size > self.limit {
+            let error = io::Error::new(io::ErrorKind::FileTooLarge, format!("more than {} bytes", self.limit));
+            self.error.get_or_insert(io::Error::new(error.kind(), error.to_string()));
+            return Err(error);
+        }
+        if let Some(hasher) = self.hasher.as_mut() {
+            hasher.update(&buf[..read]);
+        }
+        Ok(read)
+    }
+}
+
+/// Decodes `%XX` escapes of a file URL path; invalid escapes are kept as written.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] == b'%' {
+            let hex = bytes.get(index + 1..index + 3).and_then(|pair| std::str::from_utf8(pair).ok());
+            if let Some(value) = hex.and_then(|hex| u8::from_str_radix(hex, 16).ok()) {
+                out.push(value);
+                index += 3;
+                continue;
+            }
+        }
+        out.push(bytes[index]);
+        index += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}

@@ -1,0 +1,171 @@
+//! Request extractors whose failures are API errors naming the field: JSON bodies
+//! (through `serde_path_to_error`) and query parameters.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// A JSON body. A syntax or type error is a `bad_request` naming the field path.
+#[derive(Debug)]
+pub(crate) struct ApiJson<T>(pub(crate) T);
+
+/// Parses JSON text into `T`, naming the field at fault.
+pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    match serde_path_to_error::deserialize::<_, T>(&mut deserializer) {
+        Ok(value) => Ok(value),
+        Err(error) => {
+            let path = error.path().to_string();
+            let inner = error.into_inner();
+            if path.is_empty() || path == "." {
+                Err(ApiError::bad_request(format!("invalid JSON body: {inner}")))
+            } else {
+                Err(ApiError::field(path, inner))
+            }
+        }
+    }
+}
+
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
+            if rejection.status().as_u16() == 413 {
+                ApiError::new(pw_api::server::error::ErrorCode::PayloadTooLarge, rejection.body_text())
+            } else {
+                ApiError::bad_request(rejection.body_text())
+            }
+        })?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// The request body as text (baselines: TOML or JSON).
+#[derive(Debug)]
+pub(crate) struct TextBody(pub(crate) String);
+
+impl FromRequest<AppState> for TextBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
+            if rejection.status().as_u16() == 413 {
+                ApiError::new(pw_api::server::error::ErrorCode::PayloadTooLarge, rejection.body_text())
+            } else {
+                ApiError::bad_request(rejection.body_text())
+            }
+        })?;
+        String::from_utf8(bytes.to_vec())
+            .map(TextBody)
+            .map_err(|_| ApiError::bad_request("the body is not UTF-8 text"))
+    }
+}
+
+/// Query parameters in order, repeated keys kept.
+#[derive(Debug, Default)]
+pub(crate) struct Params(pub(crate) Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or("");
+        serde_urlencoded_pairs(query).map(Params)
+    }
+}
+
+fn serde_urlencoded_pairs(query: &str) -> Result<Vec<(String, String)>, ApiError> {
+    let mut pairs = Vec::new();
+    for part in query.split('&').filter(|part| !part.is_empty()) {
+        let (key, value) = part.split_once('=').unwrap_or((part, ""));
+        pairs.push((decode(key)?, decode(value)?));
+    }
+    Ok(pairs)
+}
+
+fn decode(text: &str) -> Result<String, ApiError> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        match bytes[index] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = bytes
+                    .get(index + 1..index + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or_else(|| ApiError::bad_request(format!("query: bad percent-encoding in `{text}`")))?;
+                out.push(hex);
+                index += 2;
+            }
+            byte => out.push(byte),
+        }
+        index += 1;
+    }
+    String::from_utf8(out).map_err(|_| ApiError::bad_request(format!("query: `{text}` is not UTF-8")))
+}
+
+impl Params {
+    /// The last value of `key`.
+    pub(crate) fn get(&self, key: &str) -> Option<&str> {
+        self.0.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of `key`, comma-separated values split.
+    pub(crate) fn all(&self, key: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key)
+            .flat_map(|(_, v)| v.split(',').map(str::trim).filter(|v| !v.is_empty()).map(ToOwned::to_owned))
+            .collect()
+    }
+
+    /// An integer parameter within `range`, or `default`.
+    pub(crate) fn int(&self, key: &str, default: i64, range: std::ops::RangeInclusive<i64>) -> Result<i64, ApiError> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(text) => match text.parse::<i64>() {
+                Ok(value) if range.contains(&value) => Ok(value),
+                _ => Err(ApiError::field(
+                    key,
+                    format!("`{text}` is not an integer in {}..={}", range.start(), range.end()),
+                )),
+            },
+        }
+    }
+
+    /// A timestamp parameter (RFC 3339).
+    pub(crate) fn timestamp(&self, key: &str) -> Result<Option<jiff::Timestamp>, ApiError> {
+        self.get(key)
+            .map(|text| {
+                text.parse::<jiff::Timestamp>()
+                    .map_err(|_| ApiError::field(key, format!("`{text}` is not an RFC 3339 timestamp")))
+            })
+            .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::serde_urlencoded_pairs;
+
+    #[test]
+    fn decodes_repeated_and_escaped_pairs() {
+        let pairs = serde_urlencoded_pairs("filter=missing%3AGreaterThan%3A0&filter=failed:Equal:0&tag=Patch+Group%3Dweb").unwrap();
+        assert_eq!(
+            pairs,
+            [
+                ("filter".to_owned(), "missing:GreaterThan:0".to_owned()),
+                ("filter".to_owned(), "failed:Equal:0".to_owned()),
+                ("tag".to_owned(), "Patch Group=web".to_owned()),
+            ]
+        );
+        assert!(serde_urlencoded_pairs("a=%zz").is_err());
+    }
+}

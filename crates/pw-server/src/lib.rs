@@ -1,0 +1,386 @@
+//! The Patchwarden control plane: the HTTP API (`/api/v1/...`) over axum, authentication,
+//! the agent protocol, the maintenance-window scheduler and the runner that dispatches
+//! commands under rate control.
+//!
+//! * [`router`] builds the whole HTTP surface from an [`AppState`]; tests call it with
+//!   `tower::ServiceExt::oneshot`, no socket needed.
+//! * [`AppState::run_background`] runs the loops: scheduler (one replica at a time, on the
+//!   store's scheduler lock), runner (every replica, claiming executions with row locks),
+//!   the check-in recorder and the command watcher that wakes long polls.
+//! * [`serve`] binds, optionally with TLS, and shuts down gracefully.
+//!
+//! **Architecture invariant:** no SQL here (pw-store), no decision logic about patches
+//! (pw-core); time comes from the injected [`Clock`].
+
+mod agent;
+mod api;
+pub mod auth;
+pub mod clock;
+mod error;
+mod extract;
+mod meta;
+pub mod metrics;
+pub mod rate;
+mod resolve;
+mod runner;
+mod scheduler;
+mod tls;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderValue, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use jiff::Timestamp;
+use pw_api::server::error::ErrorCode;
+use pw_store::Store;
+use tokio::sync::{Notify, watch};
+
+use crate::auth::Principal;
+use crate::error::{ApiError, PendingError};
+use crate::metrics::{Metrics, label};
+
+pub use crate::clock::{Clock, ManualClock, SystemClock};
+pub use crate::error::ApiError as Error;
+pub use crate::tls::{TlsError, TlsFiles};
+
+/// How the server behaves; `Default` gives the documented defaults.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// The longest a poll waits for commands (`?wait=` is capped to it). Default 30 s.
+    pub max_poll_wait: Duration,
+    /// A command handed out but not acknowledged for this long is handed out again (the
+    /// answer to the poll may have been lost). Default 60 s.
+    pub redelivery_after: Duration,
+    /// How often the scheduler and runner look for work. Default 1 s.
+    pub tick_interval: Duration,
+    /// How often check-ins (`last_seen_at`) are written. Default 5 s.
+    pub check_in_flush_interval: Duration,
+    /// How long an authenticated secret is remembered. Default 30 s.
+    pub auth_cache_ttl: Duration,
+    /// Compliance reports older than this are pruned (each node's latest is kept).
+    /// Default: keep everything.
+    pub report_retention: Option<Duration>,
+    /// The largest request body. Default 64 MiB (inventories with catalogs are large).
+    pub body_limit: usize,
+}
+
+impl Default for ServerSettings {
+    fn default() -> ServerSettings {
+        ServerSettings {
+            max_poll_wait: Duration::from_secs(30),
+            redelivery_after: Duration::from_secs(60),
+            tick_interval: Duration::from_secs(1),
+            check_in_flush_interval: Duration::from_secs(5),
+            auth_cache_ttl: Duration::from_secs(30),
+            report_retention: None,
+            body_limit: 64 << 20,
+        }
+    }
+}
+
+/// Long polls waiting for commands, per node.
+#[derive(Debug, Default)]
+struct Waiters {
+    by_node: Mutex<HashMap<String, Arc<Notify>>>,
+}
+
+impl Waiters {
+    fn register(&self, node_id: &str) -> Arc<Notify> {
+        let mut map = self.by_node.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(map.entry(node_id.to_owned()).or_default())
+    }
+
+    fn release(&self, node_id: &str, notify: Arc<Notify>) {
+        let mut map = self.by_node.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // The map's reference and ours: nobody else waits.
+        if Arc::strong_count(&notify) <= 2 {
+            map.remove(node_id);
+        }
+    }
+
+    fn wake(&self, node_id: &str) {
+        let map = self.by_node.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(notify) = map.get(node_id) {
+            notify.notify_waiters();
+        }
+    }
+}
+
+struct Inner {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    settings: ServerSettings,
+    metrics: Metrics,
+    waiters: Waiters,
+    check_ins: Mutex<HashMap<String, Timestamp>>,
+    auth_cache: Mutex<HashMap<String, (Principal, Instant)>>,
+    runner_wake: Notify,
+    shutdown_tx: watch::Sender<bool>,
+}
+
+/// Everything a handler or loop needs. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("store", &self.inner.store).finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    pub fn new(store: Store, clock: Arc<dyn Clock>, settings: ServerSettings) -> AppState {
+        let (shutdown_tx, _) = watch::channel(false);
+        AppState {
+            inner: Arc::new(Inner {
+                store,
+                clock,
+                settings,
+                metrics: Metrics::default(),
+                waiters: Waiters::default(),
+                check_ins: Mutex::new(HashMap::new()),
+                auth_cache: Mutex::new(HashMap::new()),
+                runner_wake: Notify::new(),
+                shutdown_tx,
+            }),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.inner.clock.now()
+    }
+
+    pub fn settings(&self) -> &ServerSettings {
+        &self.inner.settings
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// Asks long polls and background loops to stop.
+    pub fn shutdown(&self) {
+        self.inner.shutdown_tx.send_replace(true);
+    }
+
+    fn shutdown_rx(&self) -> watch::Receiver<bool> {
+        self.inner.shutdown_tx.subscribe()
+    }
+
+    fn auth_cache_get(&self, hash: &str) -> Option<Principal> {
+        let cache = self.inner.auth_cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (principal, at) = cache.get(hash)?;
+        (at.elapsed() < self.inner.settings.auth_cache_ttl).then(|| principal.clone())
+    }
+
+    fn auth_cache_put(&self, hash: String, principal: Principal, at: Instant) {
+        let mut cache = self.inner.auth_cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if cache.len() > 200_000 {
+            let ttl = self.inner.settings.auth_cache_ttl;
+            cache.retain(|_, (_, at)| at.elapsed() < ttl);
+        }
+        cache.insert(hash, (principal, at));
+    }
+
+    /// Forgets every cached credential (after a revocation or a node deletion).
+    fn auth_cache_clear(&self) {
+        self.inner.auth_cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
+    }
+
+    fn record_check_in(&self, node_id: &str, at: Timestamp) {
+        let mut check_ins = self.inner.check_ins.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        check_ins.insert(node_id.to_owned(), at);
+    }
+
+    /// Writes the check-ins recorded since the last flush.
+    pub async fn flush_check_ins(&self) -> Result<(), pw_store::StoreError> {
+        let batch: Vec<(String, Timestamp)> = {
+            let mut check_ins = self.inner.check_ins.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            check_ins.drain().collect()
+        };
+        for chunk in batch.chunks(500) {
+            self.store().touch_nodes(chunk).await?;
+        }
+        Ok(())
+    }
+
+    /// Wakes the runner (a result arrived, an execution was cancelled).
+    fn wake_runner(&self) {
+        self.inner.runner_wake.notify_one();
+    }
+
+    /// Wakes the long polls of a node (a command was created for it).
+    fn wake_node(&self, node_id: &str) {
+        self.inner.waiters.wake(node_id);
+    }
+
+    /// One scheduler pass at the clock's now: opens due executions. Needs the scheduler
+    /// lock (held by the caller in the background loop; tests call this directly).
+    pub async fn scheduler_tick(&self) -> Result<(), ApiError> {
+        scheduler::tick(self, self.now()).await
+    }
+
+    /// One runner pass at the clock's now: advances every active execution.
+    pub async fn runner_tick(&self) -> Result<(), ApiError> {
+        runner::tick(self, self.now()).await
+    }
+
+    /// Runs the background loops until [`AppState::shutdown`].
+    pub async fn run_background(&self) {
+        let loops = [
+            tokio::spawn(scheduler::run(self.clone())),
+            tokio::spawn(runner::run(self.clone())),
+            tokio::spawn(agent::run_check_in_flusher(self.clone())),
+            tokio::spawn(agent::run_command_watcher(self.clone())),
+        ];
+        for handle in loops {
+            if let Err(error) = handle.await {
+                tracing::error!(error = %error, "a background loop panicked");
+            }
+        }
+    }
+}
+
+/// `at + by`, saturating at the end of time.
+pub(crate) fn later(at: Timestamp, by: jiff::SignedDuration) -> Timestamp {
+    at.checked_add(by).unwrap_or(Timestamp::MAX)
+}
+
+/// Creates an API token in `store` and returns it with its secret (`patchwarden server
+/// token create` uses this on the server host, without HTTP).
+pub async fn create_token(
+    store: &Store,
+    role: pw_api::server::tokens::Role,
+    name: Option<String>,
+    now: Timestamp,
+) -> Result<pw_api::server::tokens::TokenCreated, pw_store::StoreError> {
+    api::create_token_in(store, role, name, now).await
+}
+
+/// The request id: the client's `x-request-id` when it is short and plain, else a new one.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+async fn request_context(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|value| value.to_str().ok())
+        .filter(|value| !value.is_empty() && value.len() <= 64 && value.bytes().all(|b| b.is_ascii_graphic()))
+        .map_or_else(pw_store::ids::guid, ToOwned::to_owned);
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let method = request.method().clone();
+    request.extensions_mut().insert(RequestId(request_id.clone()));
+    let mut response = next.run(request).await;
+    let status = response.status();
+    let pending = response.extensions_mut().remove::<PendingError>();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
+    let error = match pending {
+        Some(PendingError(error)) => Some(error),
+        None if (status.is_client_error() || status.is_server_error()) && !is_json => {
+            let code = ErrorCode::from_http_status(status.as_u16());
+            let message = match code {
+                ErrorCode::NotFound if status.as_u16() == 405 => "method not allowed on this path".to_owned(),
+                ErrorCode::NotFound => "no such path".to_owned(),
+                ErrorCode::PayloadTooLarge => format!("the body is larger than {} bytes", state.settings().body_limit),
+                _ => status.canonical_reason().unwrap_or("error").to_owned(),
+            };
+            Some(Arc::new(ApiError::new(code, message)))
+        }
+        None => None,
+    };
+    if let Some(error) = error {
+        if status.is_server_error() {
+            tracing::error!(request_id, %method, route, status = status.as_u16(), code = %error.code,
+                detail = error.detail.as_deref().unwrap_or(""), "request failed");
+        } else {
+            tracing::debug!(request_id, %method, route, status = status.as_u16(), code = %error.code, message = error.message, "request refused");
+        }
+        let mut replaced = (status, axum::Json(error.body(&request_id))).into_response();
+        replaced.headers_mut().extend(response.headers().iter().filter(|(name, _)| *name == header::WWW_AUTHENTICATE).map(|(n, v)| (n.clone(), v.clone())));
+        response = replaced;
+    }
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    let elapsed = started.elapsed();
+    let metrics = state.metrics();
+    metrics.count("pw_http_requests_total", format!("route=\"{}\",status=\"{}\"", label(&route), status.as_u16()), 1);
+    metrics.observe("pw_http_request_duration_seconds", format!("route=\"{}\"", label(&route)), elapsed);
+    tracing::debug!(request_id, %method, route, status = status.as_u16(), elapsed_ms = elapsed.as_millis() as u64, "request");
+    response
+}
+
+/// The whole HTTP surface.
+pub fn router(state: AppState) -> Router {
+    let limit = state.settings().body_limit;
+    Router::new()
+        .merge(meta::routes())
+        .nest("/api/v1", api::routes().merge(agent::routes()))
+        .layer(middleware::from_fn_with_state(state.clone(), request_context))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+/// Where and how to listen.
+#[derive(Debug, Clone)]
+pub struct ListenSettings {
+    pub addr: SocketAddr,
+    pub tls: Option<TlsFiles>,
+}
+
+/// Serves until `shutdown` resolves, then stops accepting, ends long polls, waits for
+/// requests in flight, and flushes check-ins. Background loops run alongside.
+pub async fn serve(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    tls: Option<TlsFiles>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), std::io::Error> {
+    let app = router(state.clone());
+    let background = tokio::spawn({
+        let state = state.clone();
+        async move { state.run_background().await }
+    });
+    let signal_state = state.clone();
+    let graceful = async move {
+        shutdown.await;
+        tracing::info!("shutting down");
+        signal_state.shutdown();
+    };
+    let result = match tls {
+        None => axum::serve(listener, app).with_graceful_shutdown(graceful).await,
+        Some(files) => {
+            let config = tls::server_config(&files).map_err(std::io::Error::other)?;
+            let listener = tls::TlsListener::new(listener, config, state.shutdown_rx());
+            axum::serve(listener, app).with_graceful_shutdown(graceful).await
+        }
+    };
+    state.shutdown();
+    if let Err(error) = background.await {
+        tracing::error!(error = %error, "background loops panicked");
+    }
+    if let Err(error) = state.flush_check_ins().await {
+        tracing::warn!(error = %error, "failed to write the last check-ins");
+    }
+    result
+}

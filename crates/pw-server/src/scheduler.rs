@@ -1,0 +1,272 @@
+//! The scheduler: opens an execution for each window occurrence that is due. One replica at
+//! a time runs it (the store's scheduler lock); a unique (window, occurrence) row makes a
+//! double opening impossible anyway.
+//!
+//! At the opening it resolves the targets, freezes each node's baseline (patch group, else
+//! the OS default, or the task's override) into the execution, and fixes one evaluation
+//! instant for every node: one execution, one answer. An occurrence that finds the previous
+//! execution of its window still running is recorded as `SKIPPED_OVERLAPPING`. Occurrences
+//! missed while no scheduler ran are not made up, except the one still open (before its
+//! cutoff).
+
+use std::collections::{BTreeMap, HashMap};
+
+use jiff::{Timestamp, tz::TimeZone};
+use pw_api::server::windows::{TaskSpec, WindowSpec, WindowTargetSpec};
+use pw_core::schedule::WindowOccurrence;
+use pw_store::{ExecutionRecord, InvocationRecord, NewExecution, NodeRecord, StoreError, TaskExecutionRecord, WindowPart, WindowRecord, ids};
+
+use crate::AppState;
+use crate::api::stored_json;
+use crate::error::{ApiError, chain};
+use crate::rate::{concurrency, error_threshold, parse_max_concurrency, parse_max_errors};
+use crate::resolve::{Registrations, baseline_text, matches};
+
+/// The scheduler loop: takes the lock when free, then ticks.
+pub(crate) async fn run(state: AppState) {
+    let mut shutdown = state.shutdown_rx();
+    let mut lock = None;
+    let mut last_prune: Option<std::time::Instant> = None;
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(state.settings().tick_interval) => {}
+            _ = shutdown.changed() => break,
+        }
+        if lock.is_none() {
+            match state.store().try_scheduler_lock().await {
+                Ok(Some(taken)) => {
+                    tracing::info!("scheduler lock taken: this replica opens executions");
+                    lock = Some(taken);
+                }
+                Ok(None) => continue,
+                Err(error) => {
+                    tracing::warn!(error = %chain(&error), "failed to take the scheduler lock");
+                    continue;
+                }
+            }
+        }
+        let Some(held) = lock.as_mut() else { continue };
+        if let Err(error) = held.check().await {
+            tracing::warn!(error = %chain(&error), "scheduler lock lost");
+            lock = None;
+            continue;
+        }
+        if let Err(error) = tick(&state, state.now()).await {
+            tracing::warn!(error = error.detail.as_deref().unwrap_or(&error.message), "scheduler pass failed");
+        }
+        if let Some(retention) = state.settings().report_retention
+            && last_prune.is_none_or(|at| at.elapsed().as_secs() >= 3600)
+        {
+            last_prune = Some(std::time::Instant::now());
+            let retention = jiff::SignedDuration::try_from(retention).unwrap_or(jiff::SignedDuration::MAX);
+            let before = state.now().checked_sub(retention).unwrap_or(Timestamp::MIN);
+            match state.store().prune_reports(before).await {
+                Ok(n) => tracing::info!(reports = n, "pruned compliance history"),
+                Err(error) => tracing::warn!(error = %chain(&error), "failed to prune compliance history"),
+            }
+        }
+    }
+    if let Some(held) = lock {
+        held.release().await;
+    }
+}
+
+/// One pass: every due window.
+pub(crate) async fn tick(state: &AppState, now: Timestamp) -> Result<(), ApiError> {
+    for window in state.store().windows_due(now).await? {
+        if let Err(error) = open_due(state, &window, now).await {
+            tracing::error!(window_id = window.id, error = error.detail.as_deref().unwrap_or(&error.message), "failed to open an execution");
+        }
+    }
+    Ok(())
+}
+
+async fn open_due(state: &AppState, window: &WindowRecord, now: Timestamp) -> Result<(), ApiError> {
+    let spec: WindowSpec = stored_json("window", &window.spec_json)?;
+    let scheduled = match crate::api::windows::scheduled_window(&spec, window.schedule_anchor_at) {
+        Ok(scheduled) => scheduled,
+        Err(error) => {
+            tracing::warn!(window_id = window.id, error = error.message, "window schedule no longer valid; not scheduling it");
+            state.store().set_next_execution(&window.id, None).await?;
+            return Ok(());
+        }
+    };
+    let Some(next_at) = window.next_execution_at else { return Ok(()) };
+    let zone = crate::api::windows::time_zone(spec.schedule_timezone.as_deref()).unwrap_or(TimeZone::UTC);
+    let mut occurrence = scheduled.timing().occurrence(next_at.to_zoned(zone));
+    if !occurrence.may_start_task(now) {
+        match scheduled.containing(now) {
+            Some(open) if open.may_start_task(now) => occurrence = open,
+            _ => {
+                tracing::info!(window_id = window.id, missed = %next_at, "missed a window occurrence while no scheduler ran");
+                let next = scheduled.next_after(now).map(|o| o.start().timestamp());
+                state.store().set_next_execution(&window.id, next).await?;
+                return Ok(());
+            }
+        }
+    }
+    open_execution(state, window, &spec, &occurrence, now).await?;
+    let next = scheduled.next_after(now.max(occurrence.start().timestamp())).map(|o| o.start().timestamp());
+    state.store().set_next_execution(&window.id, next).await?;
+    Ok(())
+}
+
+fn execution_record(id: String, window_id: &str, occurrence: &WindowOccurrence, status: &str, now: Timestamp) -> ExecutionRecord {
+    ExecutionRecord {
+        id,
+        window_id: window_id.to_owned(),
+        status: status.to_owned(),
+        status_details: None,
+        scheduled_at: occurrence.start().timestamp(),
+        started_at: Some(now),
+        ended_at: None,
+        window_end_at: Some(occurrence.end().timestamp()),
+        last_task_start_at: Some(occurrence.last_task_start().timestamp()),
+        evaluation_instant: Some(now),
+        cancel_requested: false,
+        created_at: now,
+    }
+}
+
+/// Opens (or records as skipped) the execution of one occurrence.
+pub(crate) async fn open_execution(
+    state: &AppState,
+    window: &WindowRecord,
+    spec: &WindowSpec,
+    occurrence: &WindowOccurrence,
+    now: Timestamp,
+) -> Result<(), ApiError> {
+    let store = state.store();
+    if let Some(active) = store.active_execution(&window.id).await? {
+        let mut skipped = execution_record(ids::guid(), &window.id, occurrence, "SKIPPED_OVERLAPPING", now);
+        skipped.ended_at = Some(now);
+        skipped.evaluation_instant = None;
+        skipped.status_details = Some(format!("execution {} of this window is still running", active.id));
+        return match store.record_execution(&skipped).await {
+            Ok(()) | Err(StoreError::Conflict { .. }) => {
+                tracing::info!(window_id = window.id, execution_id = skipped.id, "occurrence skipped: the previous execution still runs");
+                state.metrics().count("pw_executions_opened_total", "status=\"SKIPPED_OVERLAPPING\"".to_owned(), 1);
+                Ok(())
+            }
+            Err(error) => Err(error.into()),
+        };
+    }
+    let execution_id = ids::guid();
+    let nodes = store.nodes().await?;
+    let registrations = Registrations::load(store).await?;
+    let targets: HashMap<String, WindowTargetSpec> = store
+        .window_parts(WindowPart::Target, &window.id)
+        .await?
+        .iter()
+        .map(|part| Ok((part.id.clone(), stored_json("window target", &part.spec_json)?)))
+        .collect::<Result<_, ApiError>>()?;
+    let mut baselines: BTreeMap<String, Option<String>> = BTreeMap::new();
+    let mut tasks = Vec::new();
+    let mut invocations = Vec::new();
+    for part in store.window_parts(WindowPart::Task, &window.id).await? {
+        let task: TaskSpec = stored_json("window task", &part.spec_json)?;
+        // node id → (window target id, owner information), in node order.
+        let mut selected: BTreeMap<usize, (Option<String>, Option<String>)> = BTreeMap::new();
+        for filter in &task.targets {
+            match filter.key.as_str() {
+                "WindowTargetIds" => {
+                    for target_id in &filter.values {
+                        let Some(target) = targets.get(target_id) else { continue };
+                        for (index, node) in nodes.iter().enumerate() {
+                            if matches(node, &target.targets) {
+                                selected.entry(index).or_insert_with(|| (Some(target_id.clone()), target.owner_information.clone()));
+                            }
+                        }
+                    }
+                }
+                _ if spec.allow_unassociated_targets => {
+                    for node_id in &filter.values {
+                        if let Some(index) = nodes.iter().position(|node| node.id == *node_id) {
+                            selected.entry(index).or_insert((None, None));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        let n = selected.len() as u64;
+        let concurrency = parse_max_concurrency(&task.max_concurrency).map(|a| concurrency(a, n)).unwrap_or(1);
+        let threshold = parse_max_errors(&task.max_errors).map(|a| error_threshold(a, n)).unwrap_or(0);
+        let task_execution_id = ids::guid();
+        for (seq, (index, (target_id, owner))) in selected.into_iter().enumerate() {
+            let node: &NodeRecord = &nodes[index];
+            let mut invocation = InvocationRecord {
+                id: ids::guid(),
+                task_execution_id: task_execution_id.clone(),
+                execution_id: execution_id.clone(),
+                node_id: node.id.clone(),
+                seq: i64::try_from(seq).unwrap_or(i64::MAX),
+                status: "PENDING".to_owned(),
+                status_details: None,
+                command_id: None,
+                baseline_id: None,
+                patch_group: None,
+                window_target_id: target_id,
+                owner_information: owner,
+                started_at: None,
+                ended_at: None,
+            };
+            let resolved = match (&task.baseline_override, registrations.for_node(node)) {
+                (Some(id), resolved) => Ok((resolved.ok().and_then(|(group, _)| group), id.clone())),
+                (None, resolved) => resolved,
+            };
+            match resolved {
+                Ok((group, baseline_id)) => {
+                    if !baselines.contains_key(&baseline_id) {
+                        baselines.insert(baseline_id.clone(), baseline_text(store, &baseline_id).await?);
+                    }
+                    if baselines.get(&baseline_id).is_some_and(Option::is_none) {
+                        invocation.status = "FAILED".to_owned();
+                        invocation.status_details = Some(format!("baseline `{baseline_id}` does not exist"));
+                        invocation.ended_at = Some(now);
+                    }
+                    invocation.baseline_id = Some(baseline_id);
+                    invocation.patch_group = group;
+                }
+                Err(error) => {
+                    invocation.status = "FAILED".to_owned();
+                    invocation.status_details = Some(error.message);
+                    invocation.ended_at = Some(now);
+                }
+            }
+            invocations.push(invocation);
+        }
+        tasks.push(TaskExecutionRecord {
+            id: task_execution_id,
+            execution_id: execution_id.clone(),
+            task_id: part.id.clone(),
+            priority: part.priority,
+            operation: task.operation.as_str().to_owned(),
+            status: "PENDING".to_owned(),
+            status_details: None,
+            started_at: None,
+            ended_at: None,
+            targets: i64::try_from(n).unwrap_or(i64::MAX),
+            concurrency: i64::try_from(concurrency).unwrap_or(i64::MAX),
+            error_threshold: i64::try_from(threshold).unwrap_or(i64::MAX),
+            outcome: None,
+            spec_json: part.spec_json.clone(),
+        });
+    }
+    let new = NewExecution {
+        execution: execution_record(execution_id.clone(), &window.id, occurrence, "IN_PROGRESS", now),
+        baselines: baselines.into_iter().filter_map(|(id, text)| text.map(|text| (id, text))).collect(),
+        tasks,
+        invocations,
+    };
+    match store.open_execution(&new).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict { .. }) => return Ok(()),
+        Err(error) => return Err(error.into()),
+    }
+    tracing::info!(window_id = window.id, execution_id, tasks = new.tasks.len(), invocations = new.invocations.len(), "execution opened");
+    state.metrics().count("pw_executions_opened_total", "status=\"IN_PROGRESS\"".to_owned(), 1);
+    store.audit(now, "scheduler", "execution.open", Some(&execution_id), None).await?;
+    state.wake_runner();
+    Ok(())
+}

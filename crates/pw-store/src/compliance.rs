@@ -1,0 +1,168 @@
+//! Compliance history: one row per report, appended, never overwritten. Each node points
+//! at its latest report; retention prunes old rows but never a node's latest.
+
+use jiff::Timestamp;
+use sqlx::any::AnyRow;
+
+use crate::{
+    ComplianceCounts, NewReport, ReportRecord, Store, StoreError, get_i64, get_opt_str, get_opt_ts,
+    get_str, get_ts, opt_micros, to_micros,
+};
+
+const REPORT_COLUMNS: &str = "r.id, r.node_id, r.reported_at, r.operation, r.baseline_id, r.patch_group, r.execution_id, \
+     r.command_id, r.operation_start, r.operation_end, r.evaluated_at, r.status, r.installed, r.installed_other, \
+     r.installed_rejected, r.installed_pending_reboot, r.not_applicable, r.missing, r.failed, r.critical_non_compliant, \
+     r.security_non_compliant, r.other_non_compliant, r.non_compliant_severity";
+
+fn report_from_row(row: &AnyRow) -> Result<ReportRecord, StoreError> {
+    Ok(ReportRecord {
+        id: get_i64(row, "id")?,
+        node_id: get_str(row, "node_id")?,
+        reported_at: get_ts(row, "reported_at")?,
+        operation: get_str(row, "operation")?,
+        baseline_id: get_opt_str(row, "baseline_id")?,
+        patch_group: get_opt_str(row, "patch_group")?,
+        execution_id: get_opt_str(row, "execution_id")?,
+        command_id: get_opt_str(row, "command_id")?,
+        operation_start: get_opt_ts(row, "operation_start")?,
+        operation_end: get_opt_ts(row, "operation_end")?,
+        evaluated_at: get_opt_ts(row, "evaluated_at")?,
+        status: get_str(row, "status")?,
+        counts: ComplianceCounts {
+            installed: get_i64(row, "installed")?,
+            installed_other: get_i64(row, "installed_other")?,
+            installed_rejected: get_i64(row, "installed_rejected")?,
+            installed_pending_reboot: get_i64(row, "installed_pending_reboot")?,
+            not_applicable: get_i64(row, "not_applicable")?,
+            missing: get_i64(row, "missing")?,
+            failed: get_i64(row, "failed")?,
+            critical_non_compliant: get_i64(row, "critical_non_compliant")?,
+            security_non_compliant: get_i64(row, "security_non_compliant")?,
+            other_non_compliant: get_i64(row, "other_non_compliant")?,
+        },
+        non_compliant_severity: get_opt_str(row, "non_compliant_severity")?,
+    })
+}
+
+impl Store {
+    /// Appends a report and makes it the node's latest. Returns its id.
+    pub async fn append_report(&self, report: &NewReport) -> Result<i64, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let counts = &report.counts;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO compliance_reports (node_id, reported_at, operation, baseline_id, patch_group, execution_id, \
+             command_id, operation_start, operation_end, evaluated_at, status, installed, installed_other, installed_rejected, \
+             installed_pending_reboot, not_applicable, missing, failed, critical_non_compliant, security_non_compliant, \
+             other_non_compliant, non_compliant_severity, items_json, report_json) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24) \
+             RETURNING id",
+        )
+        .bind(report.node_id.as_str())
+        .bind(to_micros(report.reported_at))
+        .bind(report.operation.as_str())
+        .bind(report.baseline_id.as_deref())
+        .bind(report.patch_group.as_deref())
+        .bind(report.execution_id.as_deref())
+        .bind(report.command_id.as_deref())
+        .bind(opt_micros(report.operation_start))
+        .bind(opt_micros(report.operation_end))
+        .bind(opt_micros(report.evaluated_at))
+        .bind(report.status.as_str())
+        .bind(counts.installed)
+        .bind(counts.installed_other)
+        .bind(counts.installed_rejected)
+        .bind(counts.installed_pending_reboot)
+        .bind(counts.not_applicable)
+        .bind(counts.missing)
+        .bind(counts.failed)
+        .bind(counts.critical_non_compliant)
+        .bind(counts.security_non_compliant)
+        .bind(counts.other_non_compliant)
+        .bind(report.non_compliant_severity.as_deref())
+        .bind(report.items_json.as_str())
+        .bind(report.report_json.as_str())
+        .fetch_one(&mut *tx.tx)
+        .await
+        .map_err(StoreError::db)?;
+        let updated = sqlx::query("UPDATE nodes SET latest_report_id = $2 WHERE id = $1")
+            .bind(report.node_id.as_str())
+            .bind(id)
+            .execute(&mut *tx.tx)
+            .await
+            .map_err(StoreError::db)?
+            .rows_affected();
+        if updated == 0 {
+            return Err(StoreError::NotFound { what: "node", id: report.node_id.clone() });
+        }
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// One report (without items).
+    pub async fn report(&self, id: i64) -> Result<Option<ReportRecord>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {REPORT_COLUMNS} FROM compliance_reports r WHERE r.id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::db)?;
+        row.as_ref().map(report_from_row).transpose()
+    }
+
+    /// The items (JSON array of pw-api `PatchJson`) of one report.
+    pub async fn report_items(&self, id: i64) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar("SELECT items_json FROM compliance_reports WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::db)
+    }
+
+    /// The latest report of every node that has one.
+    pub async fn latest_reports(&self) -> Result<Vec<ReportRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {REPORT_COLUMNS} FROM nodes n JOIN compliance_reports r ON r.id = n.latest_report_id ORDER BY r.node_id"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::db)?;
+        rows.iter().map(report_from_row).collect()
+    }
+
+    /// A node's reports in `[from, to)`, newest first, at most `limit`.
+    pub async fn node_history(
+        &self,
+        node_id: &str,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+        limit: i64,
+    ) -> Result<Vec<ReportRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {REPORT_COLUMNS} FROM compliance_reports r WHERE r.node_id = $1 AND r.reported_at >= $2 AND r.reported_at < $3 \
+             ORDER BY r.reported_at DESC, r.id DESC LIMIT $4"
+        ))
+        .bind(node_id)
+        .bind(from.map_or(i64::MIN, to_micros))
+        .bind(to.map_or(i64::MAX, to_micros))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::db)?;
+        rows.iter().map(report_from_row).collect()
+    }
+
+    /// Deletes reports older than `before`, except each node's latest. Returns how many.
+    pub async fn prune_reports(&self, before: Timestamp) -> Result<u64, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let deleted = sqlx::query(
+            "DELETE FROM compliance_reports WHERE reported_at < $1 \
+             AND id NOT IN (SELECT latest_report_id FROM nodes WHERE latest_report_id IS NOT NULL)",
+        )
+        .bind(to_micros(before))
+        .execute(&mut *tx.tx)
+        .await
+        .map_err(StoreError::db)?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(deleted)
+    }
+}

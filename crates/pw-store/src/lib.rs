@@ -1,0 +1,317 @@
+//! Persistence for the Patchwarden server: baselines, registrations, nodes and their
+//! credentials, inventories, compliance history, maintenance windows, executions, agent
+//! commands and audit events, on SQLite (embedded, the default) or PostgreSQL (several
+//! server replicas).
+//!
+//! **Architecture invariant:** this is the only crate that contains SQL. Callers get plain
+//! record types; JSON documents (window specs, command payloads, report items) are opaque
+//! text here and typed in pw-server with pw-api types.
+//!
+//! One SQL text serves both backends (the runtime `sqlx::query` API over `sqlx::Any`, `$N`
+//! placeholders, portable types: TEXT, BIGINT; times are microseconds since the Unix epoch;
+//! booleans 0/1). Where the backends differ (row locks, advisory locks, auto-increment),
+//! [`Backend`] picks the text. On SQLite every write goes through one process-wide lock so
+//! that concurrent writers queue instead of failing with `SQLITE_BUSY`; readers run in
+//! parallel (WAL). Migrations are append-only files under `migrations/{sqlite,postgres}/`,
+//! applied at [`Store::connect`]. Decisions: `docs/server.md`.
+
+mod access;
+mod baselines;
+mod commands;
+mod compliance;
+mod error;
+mod executions;
+pub mod ids;
+mod lock;
+mod migrate;
+mod records;
+mod windows;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{Any, AnyPool, Executor as _, Row as _};
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+pub use crate::access::EnrollRefusal;
+pub use crate::windows::WindowPart;
+pub use crate::commands::{AckOutcome, CompleteOutcome};
+pub use crate::error::StoreError;
+pub use crate::executions::NewExecution;
+pub use crate::lock::SchedulerLock;
+pub use crate::records::*;
+
+/// Which database a store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// How to reach the database.
+#[derive(Clone)]
+pub struct StoreSettings {
+    /// `sqlite://PATH` or `postgres://...`.
+    pub url: String,
+    /// Pool size (default 16 for PostgreSQL, 8 for SQLite).
+    pub max_connections: Option<u32>,
+    /// PostgreSQL only: use (and create) this schema instead of `public`; lowercase
+    /// letters, digits and `_`. The test suite uses a fresh one per test.
+    pub schema: Option<String>,
+}
+
+impl std::fmt::Debug for StoreSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreSettings")
+            .field("url", &redact_url(&self.url))
+            .field("max_connections", &self.max_connections)
+            .field("schema", &self.schema)
+            .finish()
+    }
+}
+
+impl StoreSettings {
+    /// Settings for a SQLite file (created when missing).
+    pub fn sqlite(path: &std::path::Path) -> StoreSettings {
+        StoreSettings {
+            url: format!("sqlite://{}?mode=rwc", path.display()),
+            max_connections: None,
+            schema: None,
+        }
+    }
+}
+
+/// The URL with its password replaced by `***`, for logs and errors.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let Some((userinfo, host)) = rest.split_once('@') else { return url.to_owned() };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+/// The store: a connection pool and the backend's rules.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    /// Serialises writers on SQLite; `None` on PostgreSQL.
+    write_lock: Option<Arc<Mutex<()>>>,
+    /// The PostgreSQL advisory-lock key of the scheduler (one per schema).
+    lock_key: i64,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("backend", &self.backend).finish_non_exhaustive()
+    }
+}
+
+/// A write transaction. On SQLite it holds the process-wide write lock until it is
+/// committed or dropped (dropping rolls back).
+pub struct WriteTx {
+    tx: sqlx::Transaction<'static, Any>,
+    backend: Backend,
+    _guard: Option<OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    /// Commits the transaction.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        self.tx.commit().await.map_err(StoreError::db)
+    }
+
+    /// The backend of the store that opened this transaction.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+}
+
+impl Store {
+    /// Connects, creates the schema if asked, and applies pending migrations.
+    pub async fn connect(settings: &StoreSettings) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = if settings.url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if settings.url.starts_with("postgres:") || settings.url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::UnsupportedUrl { url: redact_url(&settings.url) });
+        };
+        let schema = match (&settings.schema, backend) {
+            (Some(schema), Backend::Postgres) => {
+                if schema.is_empty()
+                    || !schema.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+                {
+                    return Err(StoreError::InvalidSchema { schema: schema.clone() });
+                }
+                Some(schema.clone())
+            }
+            _ => None,
+        };
+        let connect_error =
+            |source: sqlx::Error| StoreError::Connect { url: redact_url(&settings.url), source };
+        if let Some(schema) = &schema {
+            let setup = AnyPoolOptions::new().max_connections(1).connect(&settings.url).await.map_err(connect_error)?;
+            setup
+                .execute(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"").as_str())
+                .await
+                .map_err(StoreError::db)?;
+            setup.close().await;
+        }
+        let max_connections = settings.max_connections.unwrap_or(match backend {
+            Backend::Sqlite => 8,
+            Backend::Postgres => 16,
+        });
+        let schema_for_hook = schema.clone();
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |conn, _meta| {
+                let schema = schema_for_hook.clone();
+                Box::pin(async move {
+                    match backend {
+                        Backend::Sqlite => {
+                            for pragma in [
+                                "PRAGMA journal_mode = WAL",
+                                "PRAGMA synchronous = NORMAL",
+                                "PRAGMA busy_timeout = 10000",
+                                "PRAGMA foreign_keys = ON",
+                            ] {
+                                conn.execute(pragma).await?;
+                            }
+                        }
+                        Backend::Postgres => {
+                            if let Some(schema) = schema {
+                                conn.execute(format!("SET search_path TO \"{schema}\"").as_str()).await?;
+                            }
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&settings.url)
+            .await
+            .map_err(connect_error)?;
+        let store = Store {
+            pool,
+            backend,
+            write_lock: (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(()))),
+            lock_key: scheduler_lock_key(schema.as_deref().unwrap_or("public")),
+        };
+        migrate::apply(&store).await?;
+        Ok(store)
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(StoreError::db)?;
+        Ok(())
+    }
+
+    /// Drops a PostgreSQL schema with everything in it (test clean-up).
+    pub async fn drop_schema(&self, schema: &str) -> Result<(), StoreError> {
+        if self.backend != Backend::Postgres
+            || !schema.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            return Ok(());
+        }
+        self.pool
+            .execute(format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE").as_str())
+            .await
+            .map_err(StoreError::db)?;
+        Ok(())
+    }
+
+    /// Opens a write transaction.
+    pub async fn begin_write(&self) -> Result<WriteTx, StoreError> {
+        let guard = match &self.write_lock {
+            Some(lock) => Some(Arc::clone(lock).lock_owned().await),
+            None => None,
+        };
+        let tx = self.pool.begin().await.map_err(StoreError::db)?;
+        Ok(WriteTx { tx, backend: self.backend, _guard: guard })
+    }
+
+}
+
+/// A stable advisory-lock key per schema, in the positive 31-bit range (so the `objid`
+/// column of `pg_locks` shows it whole).
+fn scheduler_lock_key(schema: &str) -> i64 {
+    let mut key: i64 = 0x7077_7363;
+    for byte in schema.bytes() {
+        key = (key.wrapping_mul(31) + i64::from(byte)) & 0x7fff_ffff;
+    }
+    key
+}
+
+fn lock_clause(backend: Backend, skip: bool) -> &'static str {
+    match (backend, skip) {
+        (Backend::Sqlite, _) => "",
+        (Backend::Postgres, true) => " FOR UPDATE SKIP LOCKED",
+        (Backend::Postgres, false) => " FOR UPDATE",
+    }
+}
+
+/// A timestamp as stored: microseconds since the Unix epoch.
+pub fn to_micros(at: Timestamp) -> i64 {
+    i64::try_from(at.as_microsecond()).unwrap_or(i64::MAX)
+}
+
+/// A stored timestamp back; out-of-range values clamp to the representable range.
+pub fn from_micros(micros: i64) -> Timestamp {
+    Timestamp::from_microsecond(micros).unwrap_or(if micros < 0 { Timestamp::MIN } else { Timestamp::MAX })
+}
+
+fn get_str(row: &AnyRow, column: &str) -> Result<String, StoreError> {
+    row.try_get::<String, _>(column).map_err(StoreError::db)
+}
+
+fn get_opt_str(row: &AnyRow, column: &str) -> Result<Option<String>, StoreError> {
+    row.try_get::<Option<String>, _>(column).map_err(StoreError::db)
+}
+
+fn get_i64(row: &AnyRow, column: &str) -> Result<i64, StoreError> {
+    row.try_get::<i64, _>(column).map_err(StoreError::db)
+}
+
+fn get_opt_i64(row: &AnyRow, column: &str) -> Result<Option<i64>, StoreError> {
+    row.try_get::<Option<i64>, _>(column).map_err(StoreError::db)
+}
+
+fn get_ts(row: &AnyRow, column: &str) -> Result<Timestamp, StoreError> {
+    get_i64(row, column).map(from_micros)
+}
+
+fn get_opt_ts(row: &AnyRow, column: &str) -> Result<Option<Timestamp>, StoreError> {
+    Ok(get_opt_i64(row, column)?.map(from_micros))
+}
+
+fn opt_micros(at: Option<Timestamp>) -> Option<i64> {
+    at.map(to_micros)
+}
+
+fn get_tags(row: &AnyRow, column: &str) -> Result<Vec<(String, String)>, StoreError> {
+    let text = get_str(row, column)?;
+    serde_json::from_str(&text).map_err(|source| StoreError::Corrupt {
+        what: format!("{column} column"),
+        detail: source.to_string(),
+    })
+}
+
+fn tags_json(tags: &[(String, String)]) -> String {
+    serde_json::to_string(tags).unwrap_or_else(|_| "[]".to_owned())
+}
