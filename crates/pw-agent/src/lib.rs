@@ -245,25 +245,29 @@ fn load_catalog(
     let repositories = pw_pkgmgr::repo_cache::cached_repositories(pm).map_err(AgentError::RepoCache)?;
     let mut packages = Vec::new();
     let mut advisories = Vec::new();
-    let mut loaded = 0;
+    let mut n_loaded = 0;
     for repository in repositories {
         let Some(cache) = repository.cache else {
             notes.push(format!("repository `{}` has no cached metadata; skipped", repository.id));
             continue;
         };
-        match pw_repo::load_cache(&cache.repomd, &|href| cache.resolve(href)) {
+        let loaded = match cache.layout {
+            pw_pkgmgr::repo_cache::CacheLayout::Dnf => pw_repo::load_dir(&cache.dir),
+            pw_pkgmgr::repo_cache::CacheLayout::Yum => pw_repo::load_flat_dir(&cache.dir),
+        };
+        match loaded {
             Ok(repo) => {
                 for diagnostic in repo.diagnostics.iter().take(20) {
                     notes.push(format!("{}: {diagnostic}", repository.id));
                 }
                 packages.extend(repo.packages);
                 advisories.extend(repo.advisories);
-                loaded += 1;
+                n_loaded += 1;
             }
             Err(error) => notes.push(format!("repository `{}`: {error}", repository.id)),
         }
     }
-    if loaded == 0 {
+    if n_loaded == 0 {
         return Err(AgentError::NoRepositories);
     }
     Ok((packages, advisories))
@@ -291,6 +295,16 @@ pub fn run(
     }
     let mut pm = Settings::new(host.package_manager, settings.root.clone());
     pm.releasever.clone_from(&settings.releasever);
+    if settings.baseline.rejected_action == pw_core::baseline::RejectedAction::Block {
+        let now = started;
+        pm.excludes = settings
+            .baseline
+            .rejected
+            .iter()
+            .filter(|e| e.is_active(now))
+            .map(|e| e.entry.clone())
+            .collect();
+    }
     let store = StateStore::new(&settings.state_dir);
     let mut state = store.load()?;
     let mut notes = Vec::new();

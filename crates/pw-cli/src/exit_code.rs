@@ -6,3 +6,11 @@ pub(crate) const OK: u8 = 0;
 pub(crate) const FAILURE: u8 = 1;
 /// The command line itself was wrong, or the input expression/value is invalid.
 pub(crate) const USAGE: u8 = 2;
+/// `agent install`: the pre-install hook failed; nothing was installed.
+pub(crate) const PRE_INSTALL_HOOK_FAILED: u8 = 10;
+/// `agent install`: finished, but some patches are Failed (or the post-install hook failed).
+pub(crate) const INSTALL_FAILURES: u8 = 20;
+/// `agent install`: everything installed and a reboot was requested (the reboot command ran).
+pub(crate) const REBOOT_REQUESTED: u8 = 30;
+/// `agent install`: a reboot was requested and some patches are Failed.
+pub(crate) const REBOOT_REQUESTED_WITH_FAILURES: u8 = 31;

@@ -31,6 +31,11 @@ enum Command {
     Schedule(commands::schedule::ScheduleCommand),
     /// Evaluate a baseline against an inventory and repositories, offline.
     Evaluate(commands::evaluate::EvaluateArgs),
+    /// Scan or patch this host (standalone agent operations).
+    #[command(subcommand)]
+    Agent(commands::agent::AgentCommand),
+    /// Run the control plane (API, scheduler, runner), or manage its tokens.
+    Server(commands::server::ServerArgs),
 }
 
 fn main() -> ExitCode {
@@ -43,12 +48,14 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let printer = Printer::default();
+    let printer = Printer;
     let result = match cli.command {
         Command::Vercmp(args) => commands::vercmp::run(args, &printer),
         Command::Repo(command) => commands::repo::run(command, &printer),
         Command::Schedule(command) => commands::schedule::run(command, &printer),
         Command::Evaluate(args) => commands::evaluate::run(args, &printer),
+        Command::Agent(command) => commands::agent::run(command, &printer),
+        Command::Server(args) => commands::server::run(args, &printer),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -283,8 +283,10 @@ pub struct PatternSet {
     entries: Vec<PatchEntry>,
     /// Lower-cased text of every non-glob entry, to the index of its first occurrence.
     exact: HashMap<Box<[u8]>, usize, BuildHasherDefault<BytesHasher>>,
-    /// Bit `n` is set when some exact entry is `n` bytes long (all are at most 400 bytes).
+    /// Bit `n` is set when some exact entry is `n` bytes long, for `n` below 512.
     exact_lengths: [u64; 8],
+    /// True when some exact entry is 512 bytes or longer (never in a valid baseline).
+    long_exact: bool,
     /// Glob entries in list order, with their index.
     globs: Vec<(usize, Glob)>,
     /// Text of every entry (as written) to the index of its first occurrence, for ids.
@@ -306,8 +308,9 @@ impl PatternSet {
                 let lower = text.to_ascii_lowercase().into_bytes().into_boxed_slice();
                 let length = lower.len();
                 set.exact.entry(lower).or_insert(index);
-                if let Some(word) = set.exact_lengths.get_mut(length / 64) {
-                    *word |= 1 << (length % 64);
+                match set.exact_lengths.get_mut(length / 64) {
+                    Some(word) => *word |= 1 << (length % 64),
+                    None => set.long_exact = true,
                 }
             }
         }
@@ -346,16 +349,25 @@ impl PatternSet {
         }
         let mut epoch_buffer = [0; 10];
         let epoch = format_u32(nevra.evr.epoch, &mut epoch_buffer);
-        let package = RpmParts {
-            name: nevra.name.as_bytes(),
+        let mut lower = Scratch::new();
+        let parts = [
+            nevra.name.as_bytes(),
             epoch,
-            version: nevra.evr.version.as_bytes(),
-            release: nevra.evr.release.as_bytes(),
-            arch: nevra.arch.as_bytes(),
+            nevra.evr.version.as_bytes(),
+            nevra.evr.release.as_bytes(),
+            nevra.arch.as_bytes(),
+        ];
+        let [name, epoch, version, release, arch] = lower.lowercase_parts(parts);
+        let package = RpmParts {
+            name,
+            epoch,
+            version,
+            release,
+            arch,
         };
-        let mut forms = Forms::new();
-        write_rpm_forms(&package, &mut forms);
-        self.first_match(&forms)
+        let mut matcher = FirstMatch::new(self);
+        for_each_rpm_form(&package, |pieces| matcher.check(pieces));
+        matcher.best()
     }
 
     /// The index of the first entry (in list order) that matches one of the six apt strings of a
@@ -365,14 +377,12 @@ impl PatternSet {
         if self.entries.is_empty() {
             return None;
         }
-        let mut forms = Forms::new();
-        write_apt_forms(
-            name.as_bytes(),
-            version.as_bytes(),
-            arch.as_bytes(),
-            &mut forms,
-        );
-        self.first_match(&forms)
+        let mut lower = Scratch::new();
+        let [name, version, arch] =
+            lower.lowercase_parts([name.as_bytes(), version.as_bytes(), arch.as_bytes()]);
+        let mut matcher = FirstMatch::new(self);
+        for_each_apt_form(name, version, arch, |pieces| matcher.check(pieces));
+        matcher.best()
     }
 
     /// The index of the first entry (in list order) that is exactly the advisory's id, or the id
@@ -402,30 +412,67 @@ impl PatternSet {
         self.ids.get(id).copied()
     }
 
-    fn first_match(&self, forms: &Forms) -> Option<usize> {
-        let mut best = usize::MAX;
-        if !self.exact.is_empty() {
-            for form in forms.iter() {
-                let length = form.len();
-                let length_possible = self
-                    .exact_lengths
-                    .get(length / 64)
-                    .is_some_and(|word| word & (1 << (length % 64)) != 0);
-                if length_possible && let Some(&index) = self.exact.get(form) {
-                    best = best.min(index);
-                }
-            }
+    /// True when some exact entry has `length` bytes.
+    fn exact_length_possible(&self, length: usize) -> bool {
+        match self.exact_lengths.get(length / 64) {
+            Some(word) => word & (1 << (length % 64)) != 0,
+            None => self.long_exact,
         }
-        for (index, glob) in &self.globs {
-            if *index > best {
+    }
+}
+
+/// Tracks the first matching entry while the strings of one package are generated.
+struct FirstMatch<'a> {
+    set: &'a PatternSet,
+    best: usize,
+    /// The string being checked, assembled from its (already lower-cased) pieces.
+    form: Scratch,
+}
+
+impl FirstMatch<'_> {
+    fn new(set: &PatternSet) -> FirstMatch<'_> {
+        FirstMatch {
+            set,
+            best: usize::MAX,
+            form: Scratch::new(),
+        }
+    }
+
+    /// Checks one generated string, given as lower-cased pieces to concatenate. The string is
+    /// only assembled when an exact entry of its length exists or a glob could still improve
+    /// on the best match so far.
+    fn check(&mut self, pieces: &[&[u8]]) {
+        let length: usize = pieces.iter().map(|piece| piece.len()).sum();
+        let exact_possible = self.set.exact_length_possible(length);
+        let globs_possible = self
+            .set
+            .globs
+            .first()
+            .is_some_and(|(index, _)| *index < self.best);
+        if !exact_possible && !globs_possible {
+            return;
+        }
+        self.form.clear();
+        for piece in pieces {
+            self.form.extend(piece);
+        }
+        let form = self.form.bytes();
+        if exact_possible && let Some(&index) = self.set.exact.get(form) {
+            self.best = self.best.min(index);
+        }
+        for (index, glob) in &self.set.globs {
+            if *index >= self.best {
                 break;
             }
-            if forms.iter().any(|form| glob.matches(form)) {
-                best = *index;
+            if glob.matches(form) {
+                self.best = *index;
                 break;
             }
         }
-        (best != usize::MAX).then_some(best)
+    }
+
+    fn best(&self) -> Option<usize> {
+        (self.best != usize::MAX).then_some(self.best)
     }
 }
 
@@ -460,12 +507,11 @@ pub fn rpm_forms(nevra: &Nevra) -> Vec<String> {
         release: nevra.evr.release.as_bytes(),
         arch: nevra.arch.as_bytes(),
     };
-    let mut forms = Forms::new().keeping_case();
-    write_rpm_forms(&package, &mut forms);
+    let mut forms = Vec::new();
+    for_each_rpm_form(&package, |pieces| {
+        forms.push(String::from_utf8_lossy(&pieces.concat()).into_owned())
+    });
     forms
-        .iter()
-        .map(|form| String::from_utf8_lossy(form).into_owned())
-        .collect()
 }
 
 /// The six apt strings of a Debian package, in SSM's order: `n`, `v`, `na`, `nv`, `av`, `nav`.
@@ -480,20 +526,20 @@ pub fn rpm_forms(nevra: &Nevra) -> Vec<String> {
 /// ]);
 /// ```
 pub fn apt_forms(name: &str, version: &str, arch: &str) -> Vec<String> {
-    let mut forms = Forms::new().keeping_case();
-    write_apt_forms(
+    let mut forms = Vec::new();
+    for_each_apt_form(
         name.as_bytes(),
         version.as_bytes(),
         arch.as_bytes(),
-        &mut forms,
+        |pieces| {
+            forms.push(String::from_utf8_lossy(&pieces.concat()).into_owned());
+        },
     );
     forms
-        .iter()
-        .map(|form| String::from_utf8_lossy(form).into_owned())
-        .collect()
 }
 
-fn write_rpm_forms(package: &RpmParts<'_>, forms: &mut Forms) {
+/// Calls `visit` with the pieces of each of the twelve rpm strings, in SSM's order.
+fn for_each_rpm_form(package: &RpmParts<'_>, mut visit: impl FnMut(&[&[u8]])) {
     let RpmParts {
         name: n,
         epoch: e,
@@ -504,33 +550,34 @@ fn write_rpm_forms(package: &RpmParts<'_>, forms: &mut Forms) {
     let has_arch = !a.is_empty();
     // `-release`, or nothing when there is no release.
     let dash: &[u8] = if r.is_empty() { b"" } else { b"-" };
-    forms.push(&[n]);
+    visit(&[n]);
     if has_arch {
-        forms.push(&[n, b".", a]);
-        forms.push(&[n, b"-", v, dash, r, b".", a]);
+        visit(&[n, b".", a]);
+        visit(&[n, b"-", v, dash, r, b".", a]);
     }
-    forms.push(&[n, b"-", v]);
-    forms.push(&[n, b"-", v, dash, r]);
+    visit(&[n, b"-", v]);
+    visit(&[n, b"-", v, dash, r]);
     if has_arch {
-        forms.push(&[e, b":", n, b"-", v, dash, r, b".", a]);
-        forms.push(&[n, b"-", e, b":", v, dash, r, b".", a]);
+        visit(&[e, b":", n, b"-", v, dash, r, b".", a]);
+        visit(&[n, b"-", e, b":", v, dash, r, b".", a]);
     }
-    forms.push(&[n, b"-", e, b":", v, dash, r]);
-    forms.push(&[v]);
-    forms.push(&[v, dash, r]);
-    forms.push(&[e, b":", v, dash, r]);
+    visit(&[n, b"-", e, b":", v, dash, r]);
+    visit(&[v]);
+    visit(&[v, dash, r]);
+    visit(&[e, b":", v, dash, r]);
     if has_arch {
-        forms.push(&[n, b".", a, b":", e, b":", v, dash, r]);
+        visit(&[n, b".", a, b":", e, b":", v, dash, r]);
     }
 }
 
-fn write_apt_forms(n: &[u8], v: &[u8], a: &[u8], forms: &mut Forms) {
-    forms.push(&[n]);
-    forms.push(&[v]);
-    forms.push(&[n, b".", a]);
-    forms.push(&[n, b"-", v]);
-    forms.push(&[a, b":", v]);
-    forms.push(&[n, b".", a, b":", v]);
+/// Calls `visit` with the pieces of each of the six apt strings, in SSM's order.
+fn for_each_apt_form(n: &[u8], v: &[u8], a: &[u8], mut visit: impl FnMut(&[&[u8]])) {
+    visit(&[n]);
+    visit(&[v]);
+    visit(&[n, b".", a]);
+    visit(&[n, b"-", v]);
+    visit(&[a, b":", v]);
+    visit(&[n, b".", a, b":", v]);
 }
 
 /// Writes `value` in decimal into `buffer` and returns the digits.
@@ -548,85 +595,69 @@ fn format_u32(mut value: u32, buffer: &mut [u8; 10]) -> &[u8] {
     &buffer[start..]
 }
 
-const INLINE_FORM_BYTES: usize = 1024;
-const MAX_FORMS: usize = 12;
+const INLINE_SCRATCH_BYTES: usize = 512;
 
-/// Up to twelve generated strings, lower-cased, stored back to back in a stack buffer (or on
-/// the heap for very long package names).
-struct Forms {
-    inline: [u8; INLINE_FORM_BYTES],
-    heap: Vec<u8>,
-    spilled: bool,
+/// A byte buffer on the stack that moves to the heap only when it outgrows
+/// [`INLINE_SCRATCH_BYTES`] (very long package names), so matching does not allocate.
+struct Scratch {
+    inline: [u8; INLINE_SCRATCH_BYTES],
     length: usize,
-    ends: [usize; MAX_FORMS],
-    count: usize,
-    lowercase: bool,
+    heap: Option<Vec<u8>>,
 }
 
-impl Forms {
-    fn new() -> Forms {
-        Forms {
-            inline: [0; INLINE_FORM_BYTES],
-            heap: Vec::new(),
-            spilled: false,
+impl Scratch {
+    fn new() -> Scratch {
+        Scratch {
+            inline: [0; INLINE_SCRATCH_BYTES],
             length: 0,
-            ends: [0; MAX_FORMS],
-            count: 0,
-            lowercase: true,
+            heap: None,
         }
     }
 
-    fn keeping_case(mut self) -> Forms {
-        self.lowercase = false;
-        self
+    fn clear(&mut self) {
+        self.length = 0;
+        if let Some(heap) = &mut self.heap {
+            heap.clear();
+        }
     }
 
-    fn push(&mut self, pieces: &[&[u8]]) {
-        for piece in pieces {
-            if !self.spilled && self.length + piece.len() > INLINE_FORM_BYTES {
-                self.heap.extend_from_slice(&self.inline[..self.length]);
-                self.spilled = true;
-            }
-            if !self.spilled {
-                self.inline[self.length..self.length + piece.len()].copy_from_slice(piece);
-            } else {
-                self.heap.extend_from_slice(piece);
-            }
-            self.length += piece.len();
+    fn extend(&mut self, bytes: &[u8]) {
+        if self.heap.is_none() && self.length + bytes.len() > INLINE_SCRATCH_BYTES {
+            self.heap = Some(self.inline[..self.length].to_vec());
         }
-        if self.lowercase {
-            let start = self.ends[..self.count].last().copied().unwrap_or(0);
-            let length = self.length;
-            self.bytes_mut()[start..length].make_ascii_lowercase();
+        match &mut self.heap {
+            Some(heap) => heap.extend_from_slice(bytes),
+            None => self.inline[self.length..self.length + bytes.len()].copy_from_slice(bytes),
         }
-        if let Some(end) = self.ends.get_mut(self.count) {
-            *end = self.length;
-            self.count += 1;
-        }
+        self.length += bytes.len();
     }
 
     fn bytes(&self) -> &[u8] {
-        if self.spilled {
-            &self.heap
-        } else {
-            &self.inline[..self.length]
+        match &self.heap {
+            Some(heap) => heap,
+            None => &self.inline[..self.length],
         }
     }
 
-    fn bytes_mut(&mut self) -> &mut [u8] {
-        if self.spilled {
-            &mut self.heap
-        } else {
-            &mut self.inline[..self.length]
+    /// Stores the lower-cased `parts` back to back and returns them.
+    fn lowercase_parts<const N: usize>(&mut self, parts: [&[u8]; N]) -> [&[u8]; N] {
+        self.clear();
+        let mut ends = [0; N];
+        for (end, part) in ends.iter_mut().zip(parts) {
+            self.extend(part);
+            *end = self.length;
         }
-    }
-
-    fn iter(&self) -> impl Iterator<Item = &[u8]> {
-        let bytes = self.bytes();
-        let ends = &self.ends[..self.count];
-        ends.iter().enumerate().map(move |(index, &end)| {
-            let start = if index == 0 { 0 } else { ends[index - 1] };
-            &bytes[start..end]
+        let bytes = match &mut self.heap {
+            Some(heap) => heap.as_mut_slice(),
+            None => &mut self.inline[..self.length],
+        };
+        bytes.make_ascii_lowercase();
+        let bytes: &[u8] = bytes;
+        let mut start = 0;
+        ends.map(|end| {
+            let part = &bytes[start..end];
+            start = end;
+            part
         })
     }
 }

@@ -91,7 +91,21 @@ pub fn install_command(
         PackageManager::Dnf => "upgrade",
         PackageManager::Yum => "update-to",
     };
-    Ok(package_manager_command(settings)
+    let mut spec = package_manager_command(settings);
+    // One target that cannot be installed must not stop the others: each target is
+    // verified against the rpm database afterwards, and what did not install is Failed.
+    // (yum's default already behaves this way.)
+    if settings.package_manager == PackageManager::Dnf {
+        spec = spec.arg("--setopt=best=False");
+    }
+    // BLOCK: rejected packages are never installed, not even as dependencies.
+    for pattern in &settings.excludes {
+        if pattern.starts_with('-') || pattern.contains(|c: char| c.is_whitespace()) {
+            return Err(InstallError::InvalidTarget { spec: pattern.clone() });
+        }
+        spec = spec.arg(format!("--exclude={pattern}"));
+    }
+    Ok(spec
         .args([verb, "--"])
         .args(specs)
         .timeout(settings.timeouts.install))

@@ -50,6 +50,9 @@ pub struct Settings {
     pub releasever: Option<String>,
     pub timeouts: Timeouts,
     pub lock_wait: LockWait,
+    /// Package patterns the install must never bring in (`--exclude=`), used for a
+    /// baseline's rejected patches under BLOCK.
+    pub excludes: Vec<String>,
 }
 
 impl Settings {
@@ -61,6 +64,7 @@ impl Settings {
             releasever: None,
             timeouts: Timeouts::default(),
             lock_wait: LockWait::default(),
+            excludes: Vec::new(),
         }
     }
 }

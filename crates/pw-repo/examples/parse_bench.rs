@@ -17,13 +17,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err("usage: parse_bench primary|updateinfo|primary-db|repo FILE [--stream]".into());
     };
     let stream = args.iter().any(|arg| arg == "--stream");
-    let options = PrimaryOptions { dependencies: !args.iter().any(|arg| arg == "--no-dependencies") };
-    let open = || -> io::Result<BufReader<fs_err::File>> { Ok(BufReader::with_capacity(64 * 1024, fs_err::File::open(path)?)) };
+    let options = PrimaryOptions {
+        dependencies: !args.iter().any(|arg| arg == "--no-dependencies"),
+    };
+    let open = || -> io::Result<BufReader<fs_err::File>> {
+        Ok(BufReader::with_capacity(
+            64 * 1024,
+            fs_err::File::open(path)?,
+        ))
+    };
     let summary = match (kind.as_str(), stream) {
         ("primary", false) => {
             let parsed = parse_primary_with_options(open()?, options)?;
-            let dependencies: usize = parsed.value.iter().map(|package| package.provides.len() + package.requires.len()).sum();
-            format!("packages {} dependencies {dependencies} diagnostics {}", parsed.value.len(), parsed.diagnostics.len())
+            let dependencies: usize = parsed
+                .value
+                .iter()
+                .map(|package| package.provides.len() + package.requires.len())
+                .sum();
+            format!(
+                "packages {} dependencies {dependencies} diagnostics {}",
+                parsed.value.len(),
+                parsed.diagnostics.len()
+            )
         }
         ("primary", true) => {
             let (mut packages, mut dependencies) = (0usize, 0usize);
@@ -31,12 +46,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 packages += 1;
                 dependencies += package.provides.len() + package.requires.len();
             })?;
-            format!("packages {packages} dependencies {dependencies} diagnostics {}", parsed.diagnostics.len())
+            format!(
+                "packages {packages} dependencies {dependencies} diagnostics {}",
+                parsed.diagnostics.len()
+            )
         }
         ("updateinfo", false) => {
             let parsed = parse_updateinfo(open()?)?;
-            let packages: usize = parsed.value.iter().map(|advisory| advisory.packages.len()).sum();
-            format!("advisories {} packages {packages} diagnostics {}", parsed.value.len(), parsed.diagnostics.len())
+            let packages: usize = parsed
+                .value
+                .iter()
+                .map(|advisory| advisory.packages.len())
+                .sum();
+            format!(
+                "advisories {} packages {packages} diagnostics {}",
+                parsed.value.len(),
+                parsed.diagnostics.len()
+            )
         }
         ("updateinfo", true) => {
             let (mut advisories, mut packages) = (0usize, 0usize);
@@ -44,11 +70,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 advisories += 1;
                 packages += advisory.packages.len();
             })?;
-            format!("advisories {advisories} packages {packages} diagnostics {}", parsed.diagnostics.len())
+            format!(
+                "advisories {advisories} packages {packages} diagnostics {}",
+                parsed.diagnostics.len()
+            )
         }
         ("primary-db", _) => {
             let parsed = parse_primary_db(&fs_err::read(path)?)?;
-            format!("packages {} diagnostics {}", parsed.value.len(), parsed.diagnostics.len())
+            format!(
+                "packages {} diagnostics {}",
+                parsed.value.len(),
+                parsed.diagnostics.len()
+            )
         }
         ("repo", _) => {
             let repository = pw_repo::load(path)?;

@@ -2,12 +2,14 @@
 //! when there is no primary) and updateinfo, verifies each file against the checksum and size
 //! repomd.xml gives for it, and hands the bytes to pw-core's streaming parsers.
 //!
-//! Locations: a local directory (the repository root, or its `repodata` folder), a
-//! `file://` URL, or an `http://`/`https://` URL (ureq with rustls, no proxy magic, no
+//! Locations: a local directory (the repository root, or its `repodata` folder), a yum-style
+//! flat cache directory ([`load_flat_dir`]), a `file://` URL, or an `http://`/`https://` URL (ureq with rustls, no proxy magic, no
 //! transparent `Content-Encoding` decoding, so checksums are of the bytes as published).
 //!
 //! This crate does the I/O; every decision about the content is pw-core's. The agent uses
-//! [`load_dir`] on dnf/yum's cache directories; the CLI uses [`load`].
+//! [`load_dir`] on dnf's cache directories and [`load_flat_dir`] on yum's; the CLI uses
+//! [`load`]. An updateinfo file that repomd lists but a local directory lacks is a
+//! diagnostic (no advisories), not an error.
 //!
 //! **Invariant:** metadata is never used unverified. A record without a supported checksum
 //! in repomd.xml is an error ([`RepoError::Unverifiable`]); so is a mismatch.
@@ -21,7 +23,9 @@ use pw_core::repo::primary::{PrimaryOptions, parse_primary_with_options};
 use pw_core::repo::primary_db::parse_primary_db_with_options;
 use pw_core::repo::repomd::{RepoMd, RepoMdRecord, parse_repomd};
 use pw_core::repo::updateinfo::parse_updateinfo;
-use pw_core::repo::{Advisory, Checksum, ChecksumHasher, Diagnostic, MetadataError, Package};
+use pw_core::repo::{
+    Advisory, Checksum, ChecksumHasher, Diagnostic, DocumentKind, MetadataError, Package,
+};
 
 /// Buffer between the (verifying) file or network reader and the parser.
 const READ_BUFFER: usize = 64 * 1024;
@@ -77,7 +81,12 @@ pub struct LoadOptions {
 
 impl Default for LoadOptions {
     fn default() -> LoadOptions {
-        LoadOptions { http_timeout: Duration::from_secs(300), max_file_size: 4 << 30, updateinfo: true, dependencies: true }
+        LoadOptions {
+            http_timeout: Duration::from_secs(300),
+            max_file_size: 4 << 30,
+            updateinfo: true,
+            dependencies: true,
+        }
     }
 }
 
@@ -85,7 +94,10 @@ impl Default for LoadOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum RepoError {
     #[error("invalid repository location {location:?}: {reason}")]
-    InvalidLocation { location: String, reason: &'static str },
+    InvalidLocation {
+        location: String,
+        reason: &'static str,
+    },
     #[error("failed to read {path}")]
     Read {
         path: String,
@@ -105,9 +117,17 @@ pub enum RepoError {
     )]
     Unverifiable { file: String, kind: String },
     #[error("{file}: checksum mismatch: repomd.xml says {expected:?}, the file has {actual:?}")]
-    ChecksumMismatch { file: String, expected: Checksum, actual: Checksum },
+    ChecksumMismatch {
+        file: String,
+        expected: Checksum,
+        actual: Checksum,
+    },
     #[error("{file}: size mismatch: repomd.xml says {expected} bytes, the file has {actual}")]
-    SizeMismatch { file: String, expected: u64, actual: u64 },
+    SizeMismatch {
+        file: String,
+        expected: u64,
+        actual: u64,
+    },
     #[error("{file} is larger than the limit of {limit} bytes")]
     TooLarge { file: String, limit: u64 },
     #[error("{file}: larger than the {expected} bytes repomd.xml gives for it")]
@@ -138,46 +158,107 @@ pub fn load_dir_with(path: &Path, options: &LoadOptions) -> Result<Repository, R
     load_from(&path.display().to_string(), &source, options)
 }
 
+/// Loads a repository from a flat cache directory as yum keeps one: `DIR/repomd.xml`, and
+/// every data file stored directly in `DIR` under the last component of its location
+/// (`repodata/abc-primary.sqlite.bz2` is `DIR/abc-primary.sqlite.bz2`).
+pub fn load_flat_dir(path: &Path) -> Result<Repository, RepoError> {
+    load_flat_dir_with(path, &LoadOptions::default())
+}
+
+/// [`load_flat_dir`] with explicit options.
+pub fn load_flat_dir_with(path: &Path, options: &LoadOptions) -> Result<Repository, RepoError> {
+    let metadata = fs_err::metadata(path).map_err(|source| RepoError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    if !metadata.is_dir() {
+        return Err(RepoError::InvalidLocation {
+            location: path.display().to_string(),
+            reason: "not a directory",
+        });
+    }
+    load_from(
+        &path.display().to_string(),
+        &Source::Flat(path.to_path_buf()),
+        options,
+    )
+}
+
 /// [`load`] with explicit options.
 pub fn load_with(location: &str, options: &LoadOptions) -> Result<Repository, RepoError> {
     let source = Source::parse(location, options)?;
     load_from(location, &source, options)
 }
 
-fn load_from(location: &str, source: &Source, options: &LoadOptions) -> Result<Repository, RepoError> {
+fn load_from(
+    location: &str,
+    source: &Source,
+    options: &LoadOptions,
+) -> Result<Repository, RepoError> {
     let repomd_name = "repodata/repomd.xml";
     let repomd_bytes = source.read_all(repomd_name, options.max_file_size.min(64 << 20))?;
-    let parsed = parse_repomd(repomd_bytes.as_slice()).map_err(|source_error| RepoError::Parse {
-        file: source.describe(repomd_name),
-        source: source_error,
-    })?;
+    let parsed =
+        parse_repomd(repomd_bytes.as_slice()).map_err(|source_error| RepoError::Parse {
+            file: source.describe(repomd_name),
+            source: source_error,
+        })?;
     let repomd = parsed.value;
     let mut diagnostics = parsed.diagnostics;
     let mut suppressed = parsed.suppressed_diagnostics;
 
-    let primary_options = PrimaryOptions { dependencies: options.dependencies };
+    let primary_options = PrimaryOptions {
+        dependencies: options.dependencies,
+    };
     let (primary_source, packages) = if let Some(record) = repomd.record("primary") {
-        let parsed = source.parse_streaming(record, options, |reader| parse_primary_with_options(reader, primary_options))?;
+        let parsed = source.parse_streaming(record, options, |reader| {
+            parse_primary_with_options(reader, primary_options)
+        })?;
         diagnostics.extend(parsed.diagnostics);
         suppressed += parsed.suppressed_diagnostics;
         (PrimarySource::Xml, parsed.value)
     } else if let Some(record) = repomd.record("primary_db") {
         let bytes = source.read_verified(record, options)?;
-        let parsed = parse_primary_db_with_options(&bytes, primary_options)
-            .map_err(|error| RepoError::Parse { file: source.describe(&record.location), source: error })?;
+        let parsed = parse_primary_db_with_options(&bytes, primary_options).map_err(|error| {
+            RepoError::Parse {
+                file: source.describe(&record.location),
+                source: error,
+            }
+        })?;
         diagnostics.extend(parsed.diagnostics);
         suppressed += parsed.suppressed_diagnostics;
         (PrimarySource::Sqlite, parsed.value)
     } else {
-        return Err(RepoError::MissingPrimary { location: location.to_owned() });
+        return Err(RepoError::MissingPrimary {
+            location: location.to_owned(),
+        });
     };
 
     let advisories = match repomd.record("updateinfo") {
         Some(record) if options.updateinfo => {
-            let parsed = source.parse_streaming(record, options, |reader| parse_updateinfo(reader))?;
-            diagnostics.extend(parsed.diagnostics);
-            suppressed += parsed.suppressed_diagnostics;
-            parsed.value
+            match source.parse_streaming(record, options, |reader| parse_updateinfo(reader)) {
+                Ok(parsed) => {
+                    diagnostics.extend(parsed.diagnostics);
+                    suppressed += parsed.suppressed_diagnostics;
+                    parsed.value
+                }
+                // A local cache may lack a file its repomd lists (yum fetches some lazily):
+                // the packages are still good, so say so instead of failing.
+                Err(RepoError::Read {
+                    path,
+                    source: error,
+                }) if error.kind() == io::ErrorKind::NotFound => {
+                    diagnostics.push(Diagnostic {
+                        document: DocumentKind::Updateinfo,
+                        position: None,
+                        item: None,
+                        message: format!(
+                            "{path} is listed in repomd.xml but missing; no advisories read"
+                        ),
+                    });
+                    Vec::new()
+                }
+                Err(error) => return Err(error),
+            }
         }
         _ => Vec::new(),
     };
@@ -197,13 +278,18 @@ fn load_from(location: &str, source: &Source, options: &LoadOptions) -> Result<R
 enum Source {
     /// The repository root directory.
     Directory(PathBuf),
+    /// A flat cache directory (yum): `repomd.xml` and the data files side by side.
+    Flat(PathBuf),
     /// The repository root URL, ending in `/`.
     Http { base: String, agent: ureq::Agent },
 }
 
 impl Source {
     fn parse(location: &str, options: &LoadOptions) -> Result<Source, RepoError> {
-        let invalid = |reason| RepoError::InvalidLocation { location: location.to_owned(), reason };
+        let invalid = |reason| RepoError::InvalidLocation {
+            location: location.to_owned(),
+            reason,
+        };
         if let Some(rest) = location.strip_prefix("file://") {
             // `file:///srv/repo` (empty host) and `file://localhost/srv/repo`.
             let path = rest.strip_prefix("localhost").unwrap_or(rest);
@@ -222,16 +308,24 @@ impl Source {
                 .timeout_global(Some(options.http_timeout))
                 .user_agent(concat!("patchwarden/", env!("CARGO_PKG_VERSION")))
                 .build();
-            return Ok(Source::Http { base, agent: ureq::Agent::new_with_config(config) });
+            return Ok(Source::Http {
+                base,
+                agent: ureq::Agent::new_with_config(config),
+            });
         }
         if location.contains("://") {
-            return Err(invalid("only directories, file://, http:// and https:// are supported"));
+            return Err(invalid(
+                "only directories, file://, http:// and https:// are supported",
+            ));
         }
         Source::directory(Path::new(location))
     }
 
     fn directory(path: &Path) -> Result<Source, RepoError> {
-        let read_error = |source| RepoError::Read { path: path.display().to_string(), source };
+        let read_error = |source| RepoError::Read {
+            path: path.display().to_string(),
+            source,
+        };
         let metadata = fs_err::metadata(path).map_err(read_error)?;
         if !metadata.is_dir() {
             return Err(RepoError::InvalidLocation {
@@ -244,11 +338,13 @@ impl Source {
         let is_repodata = path.file_name().is_some_and(|name| name == "repodata")
             && fs_err::metadata(&in_repodata).is_ok()
             && fs_err::metadata(path.join("repodata/repomd.xml")).is_err();
-        if is_repodata {
-            if let Some(parent) = path.parent() {
-                let parent = if parent.as_os_str().is_empty() { Path::new(".") } else { parent };
-                return Ok(Source::Directory(parent.to_path_buf()));
-            }
+        if is_repodata && let Some(parent) = path.parent() {
+            let parent = if parent.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                parent
+            };
+            return Ok(Source::Directory(parent.to_path_buf()));
         }
         Ok(Source::Directory(path.to_path_buf()))
     }
@@ -257,6 +353,7 @@ impl Source {
     fn describe(&self, relative: &str) -> String {
         match self {
             Source::Directory(root) => root.join(relative).display().to_string(),
+            Source::Flat(dir) => dir.join(flat_name(relative)).display().to_string(),
             Source::Http { base, .. } => format!("{base}{relative}"),
         }
     }
@@ -264,24 +361,32 @@ impl Source {
     /// Opens a file for streaming. `relative` has been checked by pw-core's `check_location`
     /// (or is the fixed repomd path).
     fn open(&self, relative: &str, limit: u64) -> Result<Box<dyn Read>, RepoError> {
-        match self {
-            Source::Directory(root) => {
-                let path = root.join(relative);
-                let file = fs_err::File::open(&path)
-                    .map_err(|source| RepoError::Read { path: path.display().to_string(), source })?;
-                Ok(Box::new(file))
-            }
+        let path = match self {
+            Source::Directory(root) => root.join(relative),
+            Source::Flat(dir) => dir.join(flat_name(relative)),
             Source::Http { base, agent } => {
                 let url = format!("{base}{relative}");
                 let response = agent
                     .get(&url)
                     .call()
-                    .map_err(|source| RepoError::Download { url: url.clone(), source: Box::new(source) })?;
+                    .map_err(|source| RepoError::Download {
+                        url: url.clone(),
+                        source: Box::new(source),
+                    })?;
                 // One byte over the limit, so that "too large" is detected rather than cut.
-                let reader = response.into_body().into_with_config().limit(limit.saturating_add(1)).reader();
-                Ok(Box::new(reader))
+                let reader = response
+                    .into_body()
+                    .into_with_config()
+                    .limit(limit.saturating_add(1))
+                    .reader();
+                return Ok(Box::new(reader));
             }
-        }
+        };
+        let file = fs_err::File::open(&path).map_err(|source| RepoError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Ok(Box::new(file))
     }
 
     /// Reads a whole (unverified) file, refusing more than `limit` bytes.
@@ -293,13 +398,21 @@ impl Source {
             .read_to_end(&mut bytes)
             .map_err(|source| self.read_error(relative, source))?;
         if u64::try_from(bytes.len()).unwrap_or(u64::MAX) > limit {
-            return Err(RepoError::TooLarge { file: self.describe(relative), limit });
+            return Err(RepoError::TooLarge {
+                file: self.describe(relative),
+                limit,
+            });
         }
         Ok(bytes)
     }
 
     /// The error to report when `verifying` stopped at its limit.
-    fn too_large<R>(&self, record: &RepoMdRecord, limit: u64, verifying: &Verifying<R>) -> Option<RepoError> {
+    fn too_large<R>(
+        &self,
+        record: &RepoMdRecord,
+        limit: u64,
+        verifying: &Verifying<R>,
+    ) -> Option<RepoError> {
         let error = verifying.error.as_ref()?;
         if error.kind() != io::ErrorKind::FileTooLarge {
             return None;
@@ -312,17 +425,27 @@ impl Source {
     }
 
     fn read_error(&self, relative: &str, source: io::Error) -> RepoError {
-        RepoError::Read { path: self.describe(relative), source }
+        RepoError::Read {
+            path: self.describe(relative),
+            source,
+        }
     }
 
     /// Reads a whole file and verifies it against its record.
-    fn read_verified(&self, record: &RepoMdRecord, options: &LoadOptions) -> Result<Vec<u8>, RepoError> {
+    fn read_verified(
+        &self,
+        record: &RepoMdRecord,
+        options: &LoadOptions,
+    ) -> Result<Vec<u8>, RepoError> {
         let expected = expected_checksum(self, record)?;
         let limit = record_limit(record, options);
-        let mut verifying = Verifying::new(self.open(&record.location, limit)?, expected.kind(), limit);
+        let mut verifying =
+            Verifying::new(self.open(&record.location, limit)?, expected.kind(), limit);
         let mut bytes = Vec::new();
         if let Err(source) = verifying.read_to_end(&mut bytes) {
-            return Err(self.too_large(record, limit, &verifying).unwrap_or_else(|| self.read_error(&record.location, source)));
+            return Err(self
+                .too_large(record, limit, &verifying)
+                .unwrap_or_else(|| self.read_error(&record.location, source)));
         }
         verifying.check(self, record, expected)?;
         Ok(bytes)
@@ -358,10 +481,18 @@ impl Source {
                 if verifying.error.is_none() {
                     verifying.check(self, record, expected)?;
                 }
-                Err(RepoError::Parse { file: self.describe(&record.location), source: parse_error })
+                Err(RepoError::Parse {
+                    file: self.describe(&record.location),
+                    source: parse_error,
+                })
             }
         }
     }
+}
+
+/// The file name a flat cache stores a location under: its last path component.
+fn flat_name(relative: &str) -> &str {
+    relative.rsplit('/').next().unwrap_or(relative)
 }
 
 fn drain(reader: &mut impl BufRead) -> io::Result<()> {
@@ -375,10 +506,13 @@ fn drain(reader: &mut impl BufRead) -> io::Result<()> {
 }
 
 fn expected_checksum(source: &Source, record: &RepoMdRecord) -> Result<Checksum, RepoError> {
-    record.checksum.clone().ok_or_else(|| RepoError::Unverifiable {
-        file: source.describe(&record.location),
-        kind: record.kind.clone(),
-    })
+    record
+        .checksum
+        .clone()
+        .ok_or_else(|| RepoError::Unverifiable {
+            file: source.describe(&record.location),
+            kind: record.kind.clone(),
+        })
 }
 
 fn record_limit(record: &RepoMdRecord, options: &LoadOptions) -> u64 {
@@ -400,21 +534,43 @@ struct Verifying<R> {
 
 impl<R: Read> Verifying<R> {
     fn new(inner: R, kind: pw_core::repo::ChecksumKind, limit: u64) -> Verifying<R> {
-        Verifying { inner, hasher: Some(ChecksumHasher::new(kind)), size: 0, limit, error: None }
+        Verifying {
+            inner,
+            hasher: Some(ChecksumHasher::new(kind)),
+            size: 0,
+            limit,
+            error: None,
+        }
     }
 
-    fn check(self, source: &Source, record: &RepoMdRecord, expected: Checksum) -> Result<(), RepoError> {
+    fn check(
+        self,
+        source: &Source,
+        record: &RepoMdRecord,
+        expected: Checksum,
+    ) -> Result<(), RepoError> {
         let file = source.describe(&record.location);
-        if let Some(size) = record.size {
-            if size != self.size {
-                return Err(RepoError::SizeMismatch { file, expected: size, actual: self.size });
-            }
+        if let Some(size) = record.size
+            && size != self.size
+        {
+            return Err(RepoError::SizeMismatch {
+                file,
+                expected: size,
+                actual: self.size,
+            });
         }
         let actual = self.hasher.map(ChecksumHasher::finish);
         match actual {
             Some(actual) if actual == expected => Ok(()),
-            Some(actual) => Err(RepoError::ChecksumMismatch { file, expected, actual }),
-            None => Err(RepoError::Unverifiable { file, kind: record.kind.clone() }),
+            Some(actual) => Err(RepoError::ChecksumMismatch {
+                file,
+                expected,
+                actual,
+            }),
+            None => Err(RepoError::Unverifiable {
+                file,
+                kind: record.kind.clone(),
+            }),
         }
     }
 }
@@ -431,8 +587,12 @@ impl<R: Read> Read for Verifying<R> {
         };
         self.size += read as u64;
         if self.size > self.limit {
-            let error = io::Error::new(io::ErrorKind::FileTooLarge, format!("more than {} bytes", self.limit));
-            self.error.get_or_insert(io::Error::new(error.kind(), error.to_string()));
+            let error = io::Error::new(
+                io::ErrorKind::FileTooLarge,
+                format!("more than {} bytes", self.limit),
+            );
+            self.error
+                .get_or_insert(io::Error::new(error.kind(), error.to_string()));
             return Err(error);
         }
         if let Some(hasher) = self.hasher.as_mut() {
@@ -449,7 +609,9 @@ fn percent_decode(text: &str) -> String {
     let mut index = 0;
     while index < bytes.len() {
         if bytes[index] == b'%' {
-            let hex = bytes.get(index + 1..index + 3).and_then(|pair| std::str::from_utf8(pair).ok());
+            let hex = bytes
+                .get(index + 1..index + 3)
+                .and_then(|pair| std::str::from_utf8(pair).ok());
             if let Some(value) = hex.and_then(|hex| u8::from_str_radix(hex, 16).ok()) {
                 out.push(value);
                 index += 3;

@@ -16,7 +16,10 @@ use pw_api::server::agent::{
 };
 use pw_api::server::compliance::{ComplianceReportUpload, ReportAccepted};
 use pw_core::baseline::OperatingSystem;
-use pw_store::{AckOutcome, CompleteOutcome, ComplianceCounts, EnrollRefusal, InventoryRecord, NewReport, NodeFacts, ids};
+use pw_store::{
+    AckOutcome, CompleteOutcome, ComplianceCounts, EnrollRefusal, InventoryRecord, NewReport,
+    NodeFacts, ids,
+};
 
 use crate::AppState;
 use crate::api::{nodes::agent_command, stored_json, tags_from_wire, to_json};
@@ -36,16 +39,31 @@ pub(crate) fn routes() -> Router<AppState> {
 
 fn check_facts(facts: &pw_api::server::agent::NodeFacts) -> Result<NodeFacts, ApiError> {
     if facts.hostname.is_empty() || facts.hostname.len() > 255 {
-        return Err(ApiError::field("facts.hostname", "must be 1 to 255 characters"));
+        return Err(ApiError::field(
+            "facts.hostname",
+            "must be 1 to 255 characters",
+        ));
     }
     let os = OperatingSystem::parse(&facts.operating_system).ok_or_else(|| {
-        ApiError::field("facts.operating_system", format!("`{}` is not a supported operating system", facts.operating_system))
+        ApiError::field(
+            "facts.operating_system",
+            format!(
+                "`{}` is not a supported operating system",
+                facts.operating_system
+            ),
+        )
     })?;
     if facts.product.is_empty() || facts.product.len() > 128 {
-        return Err(ApiError::field("facts.product", "must be 1 to 128 characters"));
+        return Err(ApiError::field(
+            "facts.product",
+            "must be 1 to 128 characters",
+        ));
     }
     if facts.agent_version.len() > 64 {
-        return Err(ApiError::field("facts.agent_version", "must be at most 64 characters"));
+        return Err(ApiError::field(
+            "facts.agent_version",
+            "must be at most 64 characters",
+        ));
     }
     Ok(NodeFacts {
         hostname: facts.hostname.clone(),
@@ -68,18 +86,35 @@ async fn enroll(
     let now = state.now();
     let outcome = state
         .store()
-        .enroll_node(&ids::hash_secret(request.activation_code.trim()), &node_id, &ids::hash_secret(&credential), &facts, &tags, now)
+        .enroll_node(
+            &ids::hash_secret(request.activation_code.trim()),
+            &node_id,
+            &ids::hash_secret(&credential),
+            &facts,
+            &tags,
+            now,
+        )
         .await?;
     match outcome {
         Ok(node) => {
-            state.store().audit(now, &format!("node:{}", node.id), "node.enroll", Some(&node.id), None).await?;
+            state
+                .store()
+                .audit(
+                    now,
+                    &format!("node:{}", node.id),
+                    "node.enroll",
+                    Some(&node.id),
+                    None,
+                )
+                .await?;
             tracing::info!(host_id = node.id, hostname = node.hostname, "node enrolled");
             Ok((
                 StatusCode::CREATED,
                 Json(EnrollResponse {
                     node_id: node.id,
                     credential,
-                    max_poll_wait_seconds: u32::try_from(state.settings().max_poll_wait.as_secs()).unwrap_or(30),
+                    max_poll_wait_seconds: u32::try_from(state.settings().max_poll_wait.as_secs())
+                        .unwrap_or(30),
                 }),
             ))
         }
@@ -91,24 +126,33 @@ async fn enroll(
                 EnrollRefusal::Exhausted => "exhausted",
             };
             tracing::info!(reason, "enrollment refused");
-            Err(ApiError::unauthenticated("the activation code is unknown, expired or used up"))
+            Err(ApiError::unauthenticated(
+                "the activation code is unknown, expired or used up",
+            ))
         }
     }
 }
 
 fn redeliver_before(state: &AppState, now: Timestamp) -> Timestamp {
-    let delay = SignedDuration::try_from(state.settings().redelivery_after).unwrap_or(SignedDuration::from_secs(60));
+    let delay = SignedDuration::try_from(state.settings().redelivery_after)
+        .unwrap_or(SignedDuration::from_secs(60));
     now.checked_sub(delay).unwrap_or(Timestamp::MIN)
 }
 
 /// `GET /agent/commands?wait=N`: answers at once when commands wait, else holds the request
 /// up to N seconds (capped) until one is created for this node.
-async fn poll(State(state): State<AppState>, node: AgentNode, params: Params) -> Result<Json<CommandsResponse>, ApiError> {
+async fn poll(
+    State(state): State<AppState>,
+    node: AgentNode,
+    params: Params,
+) -> Result<Json<CommandsResponse>, ApiError> {
     let max = state.settings().max_poll_wait.as_secs();
     let wait = params.int("wait", 0, 0..=3600)?;
     let wait = Duration::from_secs(u64::try_from(wait).unwrap_or(0).min(max));
     state.record_check_in(&node.node_id, state.now());
-    state.metrics().count("pw_agent_check_ins_total", String::new(), 1);
+    state
+        .metrics()
+        .count("pw_agent_check_ins_total", String::new(), 1);
     let deadline = tokio::time::Instant::now() + wait;
     let notify = state.inner.waiters.register(&node.node_id);
     let mut shutdown = state.shutdown_rx();
@@ -119,11 +163,25 @@ async fn poll(State(state): State<AppState>, node: AgentNode, params: Params) ->
         notified.as_mut().enable();
         let now = state.now();
         let before = redeliver_before(&state, now);
-        if state.store().has_deliverable_commands(&node.node_id, before).await? {
-            let records = state.store().deliver_commands(&node.node_id, now, before, 10).await?;
+        if state
+            .store()
+            .has_deliverable_commands(&node.node_id, before)
+            .await?
+        {
+            let records = state
+                .store()
+                .deliver_commands(&node.node_id, now, before, 10)
+                .await?;
             if !records.is_empty() {
-                state.metrics().count("pw_agent_commands_delivered_total", String::new(), records.len() as u64);
-                break records.iter().map(agent_command).collect::<Result<Vec<_>, _>>()?;
+                state.metrics().count(
+                    "pw_agent_commands_delivered_total",
+                    String::new(),
+                    records.len() as u64,
+                );
+                break records
+                    .iter()
+                    .map(agent_command)
+                    .collect::<Result<Vec<_>, _>>()?;
             }
         }
         if *shutdown.borrow() {
@@ -139,34 +197,61 @@ async fn poll(State(state): State<AppState>, node: AgentNode, params: Params) ->
     Ok(Json(CommandsResponse { commands: answer }))
 }
 
-async fn acknowledge(State(state): State<AppState>, node: AgentNode, Path(id): Path<String>) -> Result<Json<AckResponse>, ApiError> {
+async fn acknowledge(
+    State(state): State<AppState>,
+    node: AgentNode,
+    Path(id): Path<String>,
+) -> Result<Json<AckResponse>, ApiError> {
     let now = state.now();
     // A command of a window execution may not start after the window's cutoff.
     if let Some(command) = state.store().command(&id).await?
         && command.node_id == node.node_id
         && matches!(command.state.as_str(), "pending" | "delivered")
-        && let Some(payload) = (command.kind == "patch").then(|| stored_json::<PatchCommand>("command payload", &command.payload_json)).transpose()?
+        && let Some(payload) = (command.kind == "patch")
+            .then(|| stored_json::<PatchCommand>("command payload", &command.payload_json))
+            .transpose()?
         && let Some(execution_id) = &payload.execution_id
         && let Some(execution) = state.store().execution(execution_id).await?
-        && (execution.cancel_requested || execution.last_task_start_at.is_some_and(|cutoff| now > cutoff))
+        && (execution.cancel_requested
+            || execution
+                .last_task_start_at
+                .is_some_and(|cutoff| now > cutoff))
     {
         state.wake_runner();
         return Ok(Json(AckResponse {
             proceed: false,
-            reason: Some("the execution was cancelled or its window's cutoff has passed".to_owned()),
+            reason: Some(
+                "the execution was cancelled or its window's cutoff has passed".to_owned(),
+            ),
         }));
     }
-    let outcome = state.store().acknowledge_command(&node.node_id, &id, now).await?;
+    let outcome = state
+        .store()
+        .acknowledge_command(&node.node_id, &id, now)
+        .await?;
     state.record_check_in(&node.node_id, now);
     match outcome {
         AckOutcome::Proceed { repeated } => {
-            tracing::info!(host_id = node.node_id, command_id = id, repeated, "command acknowledged");
+            tracing::info!(
+                host_id = node.node_id,
+                command_id = id,
+                repeated,
+                "command acknowledged"
+            );
             state.wake_runner();
-            Ok(Json(AckResponse { proceed: true, reason: repeated.then(|| "already acknowledged".to_owned()) }))
+            Ok(Json(AckResponse {
+                proceed: true,
+                reason: repeated.then(|| "already acknowledged".to_owned()),
+            }))
         }
-        AckOutcome::Refused { state: command_state } => {
+        AckOutcome::Refused {
+            state: command_state,
+        } => {
             state.wake_runner();
-            Ok(Json(AckResponse { proceed: false, reason: Some(format!("the command is {command_state}")) }))
+            Ok(Json(AckResponse {
+                proceed: false,
+                reason: Some(format!("the command is {command_state}")),
+            }))
         }
         AckOutcome::NotFound => Err(ApiError::not_found("command", &id)),
     }
@@ -181,16 +266,29 @@ async fn result(
     let final_state = match body.outcome {
         CommandOutcome::Success => "succeeded",
         CommandOutcome::Failed => "failed",
-        CommandOutcome::Unknown => return Err(ApiError::field("outcome", "expected `success` or `failed`")),
+        CommandOutcome::Unknown => {
+            return Err(ApiError::field("outcome", "expected `success` or `failed`"));
+        }
     };
     let now = state.now();
-    let outcome = state.store().complete_command(&node.node_id, &id, final_state, &to_json(&body)?, now).await?;
+    let outcome = state
+        .store()
+        .complete_command(&node.node_id, &id, final_state, &to_json(&body)?, now)
+        .await?;
     state.record_check_in(&node.node_id, now);
     state.wake_runner();
     match outcome {
-        CompleteOutcome::Recorded { state: recorded } | CompleteOutcome::AlreadyFinal { state: recorded } => {
-            tracing::info!(host_id = node.node_id, command_id = id, state = recorded, "command result");
-            Ok(Json(ResultAccepted { state: CommandState::parse(&recorded) }))
+        CompleteOutcome::Recorded { state: recorded }
+        | CompleteOutcome::AlreadyFinal { state: recorded } => {
+            tracing::info!(
+                host_id = node.node_id,
+                command_id = id,
+                state = recorded,
+                "command result"
+            );
+            Ok(Json(ResultAccepted {
+                state: CommandState::parse(&recorded),
+            }))
         }
         CompleteOutcome::NotFound => Err(ApiError::not_found("command", &id)),
     }
@@ -232,11 +330,19 @@ async fn report(
     let operation = match report.operation.as_str() {
         "Scan" | "scan" => "Scan",
         "Install" | "install" => "Install",
-        other => return Err(ApiError::field("report.operation", format!("`{other}` is not Scan or Install"))),
+        other => {
+            return Err(ApiError::field(
+                "report.operation",
+                format!("`{other}` is not Scan or Install"),
+            ));
+        }
     };
     let status = report.summary.status.as_str();
     if status != "COMPLIANT" && status != "NON_COMPLIANT" {
-        return Err(ApiError::field("report.summary.status", format!("`{status}` is not COMPLIANT or NON_COMPLIANT")));
+        return Err(ApiError::field(
+            "report.summary.status",
+            format!("`{status}` is not COMPLIANT or NON_COMPLIANT"),
+        ));
     }
     // What the command said, when the report answers one of this node's commands.
     let mut payload: Option<PatchCommand> = None;
@@ -248,7 +354,12 @@ async fn report(
                     payload = Some(stored_json("command payload", &command.payload_json)?);
                 }
             }
-            _ => return Err(ApiError::field("command_id", format!("command `{command_id}` does not exist"))),
+            _ => {
+                return Err(ApiError::field(
+                    "command_id",
+                    format!("command `{command_id}` does not exist"),
+                ));
+            }
         }
     }
     let summary = &report.summary;
@@ -256,13 +367,25 @@ async fn report(
         node_id: node.node_id.clone(),
         reported_at: state.now(),
         operation: operation.to_owned(),
-        baseline_id: upload.baseline_id.clone().or_else(|| payload.as_ref().map(|p| p.baseline_id.clone())),
-        patch_group: report.patch_group.clone().or_else(|| payload.as_ref().and_then(|p| p.patch_group.clone())),
-        execution_id: upload.execution_id.clone().or_else(|| payload.as_ref().and_then(|p| p.execution_id.clone())),
+        baseline_id: upload
+            .baseline_id
+            .clone()
+            .or_else(|| payload.as_ref().map(|p| p.baseline_id.clone())),
+        patch_group: report
+            .patch_group
+            .clone()
+            .or_else(|| payload.as_ref().and_then(|p| p.patch_group.clone())),
+        execution_id: upload
+            .execution_id
+            .clone()
+            .or_else(|| payload.as_ref().and_then(|p| p.execution_id.clone())),
         command_id: upload.command_id.clone(),
         operation_start: Some(parse_time("report.started_at", &report.started_at)?),
         operation_end: Some(parse_time("report.ended_at", &report.ended_at)?),
-        evaluated_at: Some(parse_time("report.summary.evaluated_at", &summary.evaluated_at)?),
+        evaluated_at: Some(parse_time(
+            "report.summary.evaluated_at",
+            &summary.evaluated_at,
+        )?),
         status: status.to_owned(),
         counts: ComplianceCounts {
             installed: count(summary.installed),
@@ -281,7 +404,9 @@ async fn report(
         report_json: to_json(report)?,
     };
     let report_id = state.store().append_report(&new).await?;
-    state.metrics().count("pw_compliance_reports_total", String::new(), 1);
+    state
+        .metrics()
+        .count("pw_compliance_reports_total", String::new(), 1);
     state.record_check_in(&node.node_id, state.now());
     Ok((StatusCode::CREATED, Json(ReportAccepted { report_id })))
 }
@@ -311,7 +436,9 @@ pub(crate) async fn run_command_watcher(state: AppState) {
             _ = shutdown.changed() => return,
         }
         let now = state.now();
-        let since = now.checked_sub(SignedDuration::from_secs(10)).unwrap_or(Timestamp::MIN);
+        let since = now
+            .checked_sub(SignedDuration::from_secs(10))
+            .unwrap_or(Timestamp::MIN);
         match state.store().recent_pending_commands(since).await {
             Ok(commands) => {
                 for (command_id, node_id) in commands {
@@ -321,7 +448,9 @@ pub(crate) async fn run_command_watcher(state: AppState) {
                 }
                 seen.retain(|_, at| *at >= since);
             }
-            Err(error) => tracing::warn!(error = %crate::error::chain(&error), "failed to look for new commands"),
+            Err(error) => {
+                tracing::warn!(error = %crate::error::chain(&error), "failed to look for new commands")
+            }
         }
     }
 }

@@ -47,14 +47,18 @@ fn bearer(parts: &Parts) -> Result<&str, ApiError> {
     let header = parts
         .headers
         .get(axum::http::header::AUTHORIZATION)
-        .ok_or_else(|| ApiError::unauthenticated("missing `Authorization: Bearer <token>` header"))?;
+        .ok_or_else(|| {
+            ApiError::unauthenticated("missing `Authorization: Bearer <token>` header")
+        })?;
     let text = header
         .to_str()
         .map_err(|_| ApiError::unauthenticated("the Authorization header is not valid text"))?;
     let secret = text
         .strip_prefix("Bearer ")
         .or_else(|| text.strip_prefix("bearer "))
-        .ok_or_else(|| ApiError::unauthenticated("the Authorization header must be `Bearer <token>`"))?;
+        .ok_or_else(|| {
+            ApiError::unauthenticated("the Authorization header must be `Bearer <token>`")
+        })?;
     Ok(secret.trim())
 }
 
@@ -67,13 +71,20 @@ pub(crate) async fn principal(parts: &Parts, state: &AppState) -> Result<Princip
     }
     let principal = if secret.starts_with(TOKEN_PREFIX) {
         let token = state.store().token_by_hash(&hash).await?;
-        token.and_then(|token| Role::parse(&token.role).map(|role| Principal::Token { id: token.id, role }))
+        token.and_then(|token| {
+            Role::parse(&token.role).map(|role| Principal::Token { id: token.id, role })
+        })
     } else if secret.starts_with(CREDENTIAL_PREFIX) {
-        state.store().node_id_by_credential(&hash).await?.map(|id| Principal::Node { id })
+        state
+            .store()
+            .node_id_by_credential(&hash)
+            .await?
+            .map(|id| Principal::Node { id })
     } else {
         None
     };
-    let principal = principal.ok_or_else(|| ApiError::unauthenticated("unknown or revoked credentials"))?;
+    let principal =
+        principal.ok_or_else(|| ApiError::unauthenticated("unknown or revoked credentials"))?;
     state.auth_cache_put(hash, principal.clone(), Instant::now());
     Ok(principal)
 }
@@ -86,7 +97,9 @@ async fn with_role(parts: &Parts, state: &AppState, needed: Role) -> Result<Call
             needed.as_str(),
             role.as_str()
         ))),
-        Principal::Node { .. } => Err(ApiError::forbidden("node credentials may use only the agent API")),
+        Principal::Node { .. } => Err(ApiError::forbidden(
+            "node credentials may use only the agent API",
+        )),
     }
 }
 
@@ -112,15 +125,26 @@ macro_rules! role_extractor {
         impl FromRequestParts<AppState> for $name {
             type Rejection = ApiError;
 
-            async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+            async fn from_request_parts(
+                parts: &mut Parts,
+                state: &AppState,
+            ) -> Result<Self, Self::Rejection> {
                 with_role(parts, state, $role).await.map($name)
             }
         }
     };
 }
 
-role_extractor!(ReadOnly, Role::ReadOnly, "A caller with at least the read-only role.");
-role_extractor!(Operator, Role::Operator, "A caller with at least the operator role.");
+role_extractor!(
+    ReadOnly,
+    Role::ReadOnly,
+    "A caller with at least the read-only role."
+);
+role_extractor!(
+    Operator,
+    Role::Operator,
+    "A caller with at least the operator role."
+);
 role_extractor!(Admin, Role::Admin, "A caller with the admin role.");
 
 /// A node calling the agent API with its own credential.
@@ -132,10 +156,15 @@ pub struct AgentNode {
 impl FromRequestParts<AppState> for AgentNode {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         match principal(parts, state).await? {
             Principal::Node { id } => Ok(AgentNode { node_id: id }),
-            Principal::Token { .. } => Err(ApiError::forbidden("the agent API needs a node credential, not an API token")),
+            Principal::Token { .. } => Err(ApiError::forbidden(
+                "the agent API needs a node credential, not an API token",
+            )),
         }
     }
 }

@@ -21,7 +21,12 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
-        ApiError { code, message: message.into(), field: None, detail: None }
+        ApiError {
+            code,
+            message: message.into(),
+            field: None,
+            detail: None,
+        }
     }
 
     /// A bad value in one field: the message names it.
@@ -59,7 +64,8 @@ impl ApiError {
     pub fn internal(detail: impl fmt::Display) -> ApiError {
         ApiError {
             code: ErrorCode::Internal,
-            message: "internal error; the request id finds the details in the server log".to_owned(),
+            message: "internal error; the request id finds the details in the server log"
+                .to_owned(),
             field: None,
             detail: Some(detail.to_string()),
         }
@@ -111,10 +117,13 @@ pub(crate) struct PendingError(pub(crate) std::sync::Arc<ApiError>);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(self.code.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         // The middleware replaces this body with one carrying the request id.
         let mut response = status.into_response();
-        response.extensions_mut().insert(PendingError(std::sync::Arc::new(self)));
+        response
+            .extensions_mut()
+            .insert(PendingError(std::sync::Arc::new(self)));
         response
     }
 }

@@ -34,13 +34,18 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
-            if rejection.status().as_u16() == 413 {
-                ApiError::new(pw_api::server::error::ErrorCode::PayloadTooLarge, rejection.body_text())
-            } else {
-                ApiError::bad_request(rejection.body_text())
-            }
-        })?;
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status().as_u16() == 413 {
+                    ApiError::new(
+                        pw_api::server::error::ErrorCode::PayloadTooLarge,
+                        rejection.body_text(),
+                    )
+                } else {
+                    ApiError::bad_request(rejection.body_text())
+                }
+            })?;
         parse_json(&bytes).map(ApiJson)
     }
 }
@@ -53,13 +58,18 @@ impl FromRequest<AppState> for TextBody {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
-            if rejection.status().as_u16() == 413 {
-                ApiError::new(pw_api::server::error::ErrorCode::PayloadTooLarge, rejection.body_text())
-            } else {
-                ApiError::bad_request(rejection.body_text())
-            }
-        })?;
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status().as_u16() == 413 {
+                    ApiError::new(
+                        pw_api::server::error::ErrorCode::PayloadTooLarge,
+                        rejection.body_text(),
+                    )
+                } else {
+                    ApiError::bad_request(rejection.body_text())
+                }
+            })?;
         String::from_utf8(bytes.to_vec())
             .map(TextBody)
             .map_err(|_| ApiError::bad_request("the body is not UTF-8 text"))
@@ -100,7 +110,9 @@ fn decode(text: &str) -> Result<String, ApiError> {
                     .get(index + 1..index + 3)
                     .and_then(|h| std::str::from_utf8(h).ok())
                     .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    .ok_or_else(|| ApiError::bad_request(format!("query: bad percent-encoding in `{text}`")))?;
+                    .ok_or_else(|| {
+                        ApiError::bad_request(format!("query: bad percent-encoding in `{text}`"))
+                    })?;
                 out.push(hex);
                 index += 2;
             }
@@ -108,13 +120,18 @@ fn decode(text: &str) -> Result<String, ApiError> {
         }
         index += 1;
     }
-    String::from_utf8(out).map_err(|_| ApiError::bad_request(format!("query: `{text}` is not UTF-8")))
+    String::from_utf8(out)
+        .map_err(|_| ApiError::bad_request(format!("query: `{text}` is not UTF-8")))
 }
 
 impl Params {
     /// The last value of `key`.
     pub(crate) fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Every value of `key`, comma-separated values split.
@@ -122,19 +139,33 @@ impl Params {
         self.0
             .iter()
             .filter(|(k, _)| k == key)
-            .flat_map(|(_, v)| v.split(',').map(str::trim).filter(|v| !v.is_empty()).map(ToOwned::to_owned))
+            .flat_map(|(_, v)| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+                    .map(ToOwned::to_owned)
+            })
             .collect()
     }
 
     /// An integer parameter within `range`, or `default`.
-    pub(crate) fn int(&self, key: &str, default: i64, range: std::ops::RangeInclusive<i64>) -> Result<i64, ApiError> {
+    pub(crate) fn int(
+        &self,
+        key: &str,
+        default: i64,
+        range: std::ops::RangeInclusive<i64>,
+    ) -> Result<i64, ApiError> {
         match self.get(key) {
             None => Ok(default),
             Some(text) => match text.parse::<i64>() {
                 Ok(value) if range.contains(&value) => Ok(value),
                 _ => Err(ApiError::field(
                     key,
-                    format!("`{text}` is not an integer in {}..={}", range.start(), range.end()),
+                    format!(
+                        "`{text}` is not an integer in {}..={}",
+                        range.start(),
+                        range.end()
+                    ),
                 )),
             },
         }
@@ -144,8 +175,9 @@ impl Params {
     pub(crate) fn timestamp(&self, key: &str) -> Result<Option<jiff::Timestamp>, ApiError> {
         self.get(key)
             .map(|text| {
-                text.parse::<jiff::Timestamp>()
-                    .map_err(|_| ApiError::field(key, format!("`{text}` is not an RFC 3339 timestamp")))
+                text.parse::<jiff::Timestamp>().map_err(|_| {
+                    ApiError::field(key, format!("`{text}` is not an RFC 3339 timestamp"))
+                })
             })
             .transpose()
     }
@@ -157,7 +189,10 @@ mod tests {
 
     #[test]
     fn decodes_repeated_and_escaped_pairs() {
-        let pairs = serde_urlencoded_pairs("filter=missing%3AGreaterThan%3A0&filter=failed:Equal:0&tag=Patch+Group%3Dweb").unwrap();
+        let pairs = serde_urlencoded_pairs(
+            "filter=missing%3AGreaterThan%3A0&filter=failed:Equal:0&tag=Patch+Group%3Dweb",
+        )
+        .unwrap();
         assert_eq!(
             pairs,
             [

@@ -92,20 +92,33 @@ struct Waiters {
 
 impl Waiters {
     fn register(&self, node_id: &str) -> Arc<Notify> {
-        let mut map = self.by_node.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut map = self
+            .by_node
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         Arc::clone(map.entry(node_id.to_owned()).or_default())
     }
 
     fn release(&self, node_id: &str, notify: Arc<Notify>) {
-        let mut map = self.by_node.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        // The map's reference and ours: nobody else waits.
-        if Arc::strong_count(&notify) <= 2 {
+        drop(notify);
+        let mut map = self
+            .by_node
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Only the map's reference is left: nobody waits for this node any more.
+        if map
+            .get(node_id)
+            .is_some_and(|notify| Arc::strong_count(notify) == 1)
+        {
             map.remove(node_id);
         }
     }
 
     fn wake(&self, node_id: &str) {
-        let map = self.by_node.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let map = self
+            .by_node
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(notify) = map.get(node_id) {
             notify.notify_waiters();
         }
@@ -132,7 +145,9 @@ pub struct AppState {
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState").field("store", &self.inner.store).finish_non_exhaustive()
+        f.debug_struct("AppState")
+            .field("store", &self.inner.store)
+            .finish_non_exhaustive()
     }
 }
 
@@ -180,13 +195,21 @@ impl AppState {
     }
 
     fn auth_cache_get(&self, hash: &str) -> Option<Principal> {
-        let cache = self.inner.auth_cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let cache = self
+            .inner
+            .auth_cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let (principal, at) = cache.get(hash)?;
         (at.elapsed() < self.inner.settings.auth_cache_ttl).then(|| principal.clone())
     }
 
     fn auth_cache_put(&self, hash: String, principal: Principal, at: Instant) {
-        let mut cache = self.inner.auth_cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut cache = self
+            .inner
+            .auth_cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if cache.len() > 200_000 {
             let ttl = self.inner.settings.auth_cache_ttl;
             cache.retain(|_, (_, at)| at.elapsed() < ttl);
@@ -196,18 +219,30 @@ impl AppState {
 
     /// Forgets every cached credential (after a revocation or a node deletion).
     fn auth_cache_clear(&self) {
-        self.inner.auth_cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
+        self.inner
+            .auth_cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
     }
 
     fn record_check_in(&self, node_id: &str, at: Timestamp) {
-        let mut check_ins = self.inner.check_ins.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut check_ins = self
+            .inner
+            .check_ins
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         check_ins.insert(node_id.to_owned(), at);
     }
 
     /// Writes the check-ins recorded since the last flush.
     pub async fn flush_check_ins(&self) -> Result<(), pw_store::StoreError> {
         let batch: Vec<(String, Timestamp)> = {
-            let mut check_ins = self.inner.check_ins.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut check_ins = self
+                .inner
+                .check_ins
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             check_ins.drain().collect()
         };
         for chunk in batch.chunks(500) {
@@ -273,20 +308,28 @@ pub async fn create_token(
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
-async fn request_context(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+async fn request_context(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let request_id = request
         .headers()
         .get("x-request-id")
         .and_then(|value| value.to_str().ok())
-        .filter(|value| !value.is_empty() && value.len() <= 64 && value.bytes().all(|b| b.is_ascii_graphic()))
+        .filter(|value| {
+            !value.is_empty() && value.len() <= 64 && value.bytes().all(|b| b.is_ascii_graphic())
+        })
         .map_or_else(pw_store::ids::guid, ToOwned::to_owned);
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
     let method = request.method().clone();
-    request.extensions_mut().insert(RequestId(request_id.clone()));
+    request
+        .extensions_mut()
+        .insert(RequestId(request_id.clone()));
     let mut response = next.run(request).await;
     let status = response.status();
     let pending = response.extensions_mut().remove::<PendingError>();
@@ -299,9 +342,14 @@ async fn request_context(State(state): State<AppState>, mut request: Request, ne
         None if (status.is_client_error() || status.is_server_error()) && !is_json => {
             let code = ErrorCode::from_http_status(status.as_u16());
             let message = match code {
-                ErrorCode::NotFound if status.as_u16() == 405 => "method not allowed on this path".to_owned(),
+                ErrorCode::NotFound if status.as_u16() == 405 => {
+                    "method not allowed on this path".to_owned()
+                }
                 ErrorCode::NotFound => "no such path".to_owned(),
-                ErrorCode::PayloadTooLarge => format!("the body is larger than {} bytes", state.settings().body_limit),
+                ErrorCode::PayloadTooLarge => format!(
+                    "the body is larger than {} bytes",
+                    state.settings().body_limit
+                ),
                 _ => status.canonical_reason().unwrap_or("error").to_owned(),
             };
             Some(Arc::new(ApiError::new(code, message)))
@@ -316,7 +364,13 @@ async fn request_context(State(state): State<AppState>, mut request: Request, ne
             tracing::debug!(request_id, %method, route, status = status.as_u16(), code = %error.code, message = error.message, "request refused");
         }
         let mut replaced = (status, axum::Json(error.body(&request_id))).into_response();
-        replaced.headers_mut().extend(response.headers().iter().filter(|(name, _)| *name == header::WWW_AUTHENTICATE).map(|(n, v)| (n.clone(), v.clone())));
+        replaced.headers_mut().extend(
+            response
+                .headers()
+                .iter()
+                .filter(|(name, _)| *name == header::WWW_AUTHENTICATE)
+                .map(|(n, v)| (n.clone(), v.clone())),
+        );
         response = replaced;
     }
     if let Ok(value) = HeaderValue::from_str(&request_id) {
@@ -324,8 +378,16 @@ async fn request_context(State(state): State<AppState>, mut request: Request, ne
     }
     let elapsed = started.elapsed();
     let metrics = state.metrics();
-    metrics.count("pw_http_requests_total", format!("route=\"{}\",status=\"{}\"", label(&route), status.as_u16()), 1);
-    metrics.observe("pw_http_request_duration_seconds", format!("route=\"{}\"", label(&route)), elapsed);
+    metrics.count(
+        "pw_http_requests_total",
+        format!("route=\"{}\",status=\"{}\"", label(&route), status.as_u16()),
+        1,
+    );
+    metrics.observe(
+        "pw_http_request_duration_seconds",
+        format!("route=\"{}\"", label(&route)),
+        elapsed,
+    );
     tracing::debug!(request_id, %method, route, status = status.as_u16(), elapsed_ms = elapsed.as_millis() as u64, "request");
     response
 }
@@ -336,7 +398,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(meta::routes())
         .nest("/api/v1", api::routes().merge(agent::routes()))
-        .layer(middleware::from_fn_with_state(state.clone(), request_context))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            request_context,
+        ))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }
@@ -368,11 +433,17 @@ pub async fn serve(
         signal_state.shutdown();
     };
     let result = match tls {
-        None => axum::serve(listener, app).with_graceful_shutdown(graceful).await,
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(graceful)
+                .await
+        }
         Some(files) => {
             let config = tls::server_config(&files).map_err(std::io::Error::other)?;
             let listener = tls::TlsListener::new(listener, config, state.shutdown_rx());
-            axum::serve(listener, app).with_graceful_shutdown(graceful).await
+            axum::serve(listener, app)
+                .with_graceful_shutdown(graceful)
+                .await
         }
     };
     state.shutdown();

@@ -23,11 +23,17 @@ pub(crate) fn routes() -> Router<AppState> {
 
 async fn healthz(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     state.store().ping().await?;
-    Ok((StatusCode::OK, axum::Json(serde_json::json!({ "status": "ok" }))))
+    Ok((
+        StatusCode::OK,
+        axum::Json(serde_json::json!({ "status": "ok" })),
+    ))
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics().render())
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics().render(),
+    )
 }
 
 async fn openapi() -> impl IntoResponse {

@@ -27,7 +27,10 @@ pub struct RateError {
 }
 
 fn parse(value: &str, zero_ok: bool, expected: &'static str) -> Result<Amount, RateError> {
-    let error = || RateError { value: value.to_owned(), expected };
+    let error = || RateError {
+        value: value.to_owned(),
+        expected,
+    };
     if value.is_empty() || value.len() > 7 {
         return Err(error());
     }
@@ -35,7 +38,10 @@ fn parse(value: &str, zero_ok: bool, expected: &'static str) -> Result<Amount, R
         Some(digits) => (digits, true),
         None => (value, false),
     };
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || (digits.len() > 1 && digits.starts_with('0')) {
+    if digits.is_empty()
+        || !digits.bytes().all(|b| b.is_ascii_digit())
+        || (digits.len() > 1 && digits.starts_with('0'))
+    {
         return Err(error());
     }
     let number: u64 = digits.parse().map_err(|_| error())?;
@@ -43,7 +49,10 @@ fn parse(value: &str, zero_ok: bool, expected: &'static str) -> Result<Amount, R
         return Err(error());
     }
     if percent {
-        let percent = u8::try_from(number).ok().filter(|p| *p <= 100).ok_or_else(error)?;
+        let percent = u8::try_from(number)
+            .ok()
+            .filter(|p| *p <= 100)
+            .ok_or_else(error)?;
         Ok(Amount::Percent(percent))
     } else {
         Ok(Amount::Count(number))
@@ -52,12 +61,20 @@ fn parse(value: &str, zero_ok: bool, expected: &'static str) -> Result<Amount, R
 
 /// Parses `MaxConcurrency` (no zero).
 pub fn parse_max_concurrency(value: &str) -> Result<Amount, RateError> {
-    parse(value, false, "expected a count from 1 or a percentage from 1% to 100%, at most 7 characters")
+    parse(
+        value,
+        false,
+        "expected a count from 1 or a percentage from 1% to 100%, at most 7 characters",
+    )
 }
 
 /// Parses `MaxErrors` (zero allowed).
 pub fn parse_max_errors(value: &str) -> Result<Amount, RateError> {
-    parse(value, true, "expected a count from 0 or a percentage from 0% to 100%, at most 7 characters")
+    parse(
+        value,
+        true,
+        "expected a count from 0 or a percentage from 0% to 100%, at most 7 characters",
+    )
 }
 
 fn percent_of(percent: u8, targets: u64) -> u64 {
@@ -133,25 +150,53 @@ mod tests {
 
     #[test]
     fn patterns() {
-        for bad in ["0", "", "01", "101%", "0%", "-1", "1.5", "12345678", "%", "a"] {
+        for bad in [
+            "0", "", "01", "101%", "0%", "-1", "1.5", "12345678", "%", "a",
+        ] {
             assert!(parse_max_concurrency(bad).is_err(), "{bad}");
         }
         for bad in ["", "01", "101%", "00%", "-1", "12345678"] {
             assert!(parse_max_errors(bad).is_err(), "{bad}");
         }
         assert_eq!(parse_max_errors("0"), Ok(Amount::Count(0)));
-        assert_eq!(parse_max_concurrency("1234567"), Ok(Amount::Count(1_234_567)));
+        assert_eq!(
+            parse_max_concurrency("1234567"),
+            Ok(Amount::Count(1_234_567))
+        );
         assert_eq!(parse_max_concurrency("100%"), Ok(Amount::Percent(100)));
     }
 
     #[test]
     fn ramp_doubles_after_acknowledgements() {
-        let start = |started, running, acknowledged| may_start(Progress { started, running, acknowledged, errors: 0 }, 10, 0);
+        let start = |started, running, acknowledged| {
+            may_start(
+                Progress {
+                    started,
+                    running,
+                    acknowledged,
+                    errors: 0,
+                },
+                10,
+                0,
+            )
+        };
         assert_eq!(start(0, 0, 0), 1);
         assert_eq!(start(1, 1, 0), 0);
         assert_eq!(start(1, 1, 1), 2);
         assert_eq!(start(3, 3, 3), 4);
         assert_eq!(start(7, 7, 7), 3); // capped by the concurrency
-        assert_eq!(may_start(Progress { started: 2, running: 0, acknowledged: 2, errors: 1 }, 10, 0), 0);
+        assert_eq!(
+            may_start(
+                Progress {
+                    started: 2,
+                    running: 0,
+                    acknowledged: 2,
+                    errors: 1
+                },
+                10,
+                0
+            ),
+            0
+        );
     }
 }

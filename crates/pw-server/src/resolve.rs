@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 
 use pw_api::server::windows::TargetFilter;
-use pw_core::baseline::{Baseline, OperatingSystem, default_baseline, default_baseline_name, patch_group};
+use pw_core::baseline::{
+    Baseline, OperatingSystem, default_baseline, default_baseline_name, patch_group,
+};
 use pw_store::{NodeRecord, PatchGroupRecord, Store};
 
 use crate::error::ApiError;
@@ -24,10 +26,19 @@ impl Registrations {
             .patch_groups()
             .await?
             .into_iter()
-            .map(|PatchGroupRecord { patch_group, operating_system, baseline_id }| ((patch_group, operating_system), baseline_id))
+            .map(
+                |PatchGroupRecord {
+                     patch_group,
+                     operating_system,
+                     baseline_id,
+                 }| ((patch_group, operating_system), baseline_id),
+            )
             .collect();
         let defaults = store.default_baselines().await?.into_iter().collect();
-        Ok(Registrations { patch_groups, defaults })
+        Ok(Registrations {
+            patch_groups,
+            defaults,
+        })
     }
 
     /// The default baseline id of an OS: registered, else built-in.
@@ -54,7 +65,9 @@ impl Registrations {
             ))
         })?;
         if let Some(group) = &group
-            && let Some(id) = self.patch_groups.get(&(group.clone(), os.as_str().to_owned()))
+            && let Some(id) = self
+                .patch_groups
+                .get(&(group.clone(), os.as_str().to_owned()))
         {
             return Ok((Some(group.clone()), id.clone()));
         }
@@ -104,18 +117,30 @@ pub(crate) async fn baseline_text(store: &Store, id: &str) -> Result<Option<Stri
 pub(crate) fn parse_stored(id: &str, text: &str) -> Result<Baseline, ApiError> {
     pw_api::baseline::parse_toml(text)
         .map(|loaded| loaded.baseline)
-        .map_err(|error| ApiError::internal(format!("stored baseline `{id}` is unreadable: {}", crate::error::chain(&error))))
+        .map_err(|error| {
+            ApiError::internal(format!(
+                "stored baseline `{id}` is unreadable: {}",
+                crate::error::chain(&error)
+            ))
+        })
 }
 
 /// Validates a window target's filters (ssm-reference §7.3): 1-5 entries, 1-50 values.
-pub(crate) fn validate_filters(field: &str, filters: &[TargetFilter], allow_window_targets: bool) -> Result<(), ApiError> {
+pub(crate) fn validate_filters(
+    field: &str,
+    filters: &[TargetFilter],
+    allow_window_targets: bool,
+) -> Result<(), ApiError> {
     if filters.is_empty() || filters.len() > 5 {
         return Err(ApiError::field(field, "expected 1 to 5 entries"));
     }
     for (index, filter) in filters.iter().enumerate() {
         let here = format!("{field}[{index}]");
         if filter.values.is_empty() || filter.values.len() > 50 {
-            return Err(ApiError::field(format!("{here}.values"), "expected 1 to 50 values"));
+            return Err(ApiError::field(
+                format!("{here}.values"),
+                "expected 1 to 50 values",
+            ));
         }
         let key = filter.key.as_str();
         let known = matches!(key, "InstanceIds" | "NodeIds" | "tag-key")
@@ -127,7 +152,10 @@ pub(crate) fn validate_filters(field: &str, filters: &[TargetFilter], allow_wind
             } else {
                 "expected `InstanceIds`, `NodeIds`, `tag:<key>` or `tag-key`"
             };
-            return Err(ApiError::field(format!("{here}.key"), format!("`{key}` is not a target key: {expected}")));
+            return Err(ApiError::field(
+                format!("{here}.key"),
+                format!("`{key}` is not a target key: {expected}"),
+            ));
         }
     }
     Ok(())
@@ -138,11 +166,16 @@ pub(crate) fn matches(node: &NodeRecord, filters: &[TargetFilter]) -> bool {
     filters.iter().all(|filter| {
         let key = filter.key.as_str();
         if key == "InstanceIds" || key == "NodeIds" {
-            filter.values.iter().any(|value| *value == node.id)
+            filter.values.contains(&node.id)
         } else if key == "tag-key" {
-            filter.values.iter().any(|value| node.tags.iter().any(|(k, _)| k == value))
+            filter
+                .values
+                .iter()
+                .any(|value| node.tags.iter().any(|(k, _)| k == value))
         } else if let Some(tag) = key.strip_prefix("tag:") {
-            node.tags.iter().any(|(k, v)| k == tag && filter.values.iter().any(|value| value == v))
+            node.tags
+                .iter()
+                .any(|(k, v)| k == tag && filter.values.iter().any(|value| value == v))
         } else {
             false
         }

@@ -33,13 +33,19 @@ pub(crate) async fn run(state: AppState) {
             _ = shutdown.changed() => return,
         }
         if let Err(error) = tick(&state, state.now()).await {
-            tracing::warn!(error = error.detail.as_deref().unwrap_or(&error.message), "runner pass failed");
+            tracing::warn!(
+                error = error.detail.as_deref().unwrap_or(&error.message),
+                "runner pass failed"
+            );
         }
     }
 }
 
 fn is_final(status: &str) -> bool {
-    matches!(status, "SUCCESS" | "FAILED" | "TIMED_OUT" | "CANCELLED" | "SKIPPED_OVERLAPPING")
+    matches!(
+        status,
+        "SUCCESS" | "FAILED" | "TIMED_OUT" | "CANCELLED" | "SKIPPED_OVERLAPPING"
+    )
 }
 
 /// What a pass did that must happen after commit.
@@ -68,25 +74,52 @@ pub(crate) async fn tick(state: &AppState, now: Timestamp) -> Result<(), ApiErro
 }
 
 fn later(at: Timestamp, seconds: i64) -> Timestamp {
-    at.checked_add(SignedDuration::from_secs(seconds)).unwrap_or(Timestamp::MAX)
+    at.checked_add(SignedDuration::from_secs(seconds))
+        .unwrap_or(Timestamp::MAX)
 }
 
-async fn advance(tx: &mut WriteTx, execution: &ExecutionRecord, now: Timestamp, effects: &mut Effects) -> Result<(), ApiError> {
+async fn advance(
+    tx: &mut WriteTx,
+    execution: &ExecutionRecord,
+    now: Timestamp,
+    effects: &mut Effects,
+) -> Result<(), ApiError> {
     if execution.status == "PENDING" {
-        tx.set_execution_status(&execution.id, "IN_PROGRESS", None, Some(now), None).await?;
+        tx.set_execution_status(&execution.id, "IN_PROGRESS", None, Some(now), None)
+            .await?;
     }
     let cancel = execution.cancel_requested;
-    let past_cutoff = execution.last_task_start_at.is_some_and(|cutoff| now > cutoff);
+    let past_cutoff = execution
+        .last_task_start_at
+        .is_some_and(|cutoff| now > cutoff);
     let mut tasks = tx.task_executions(&execution.id).await?;
-    let level = tasks.iter().filter(|task| !is_final(&task.status)).map(|task| task.priority).min();
+    let level = tasks
+        .iter()
+        .filter(|task| !is_final(&task.status))
+        .map(|task| task.priority)
+        .min();
     for task in &mut tasks {
         if is_final(&task.status) {
             continue;
         }
         if task.status == "PENDING" {
             if cancel {
-                tx.finish_invocations_in_status(&task.id, "PENDING", "CANCELLED", "not started: the execution was cancelled", now).await?;
-                tx.set_task_status(&task.id, "CANCELLED", Some("the execution was cancelled"), None, Some(now)).await?;
+                tx.finish_invocations_in_status(
+                    &task.id,
+                    "PENDING",
+                    "CANCELLED",
+                    "not started: the execution was cancelled",
+                    now,
+                )
+                .await?;
+                tx.set_task_status(
+                    &task.id,
+                    "CANCELLED",
+                    Some("the execution was cancelled"),
+                    None,
+                    Some(now),
+                )
+                .await?;
                 task.status = "CANCELLED".to_owned();
                 continue;
             }
@@ -94,12 +127,27 @@ async fn advance(tx: &mut WriteTx, execution: &ExecutionRecord, now: Timestamp, 
                 continue;
             }
             if past_cutoff {
-                tx.finish_invocations_in_status(&task.id, "PENDING", "CANCELLED", "not started: the window's cutoff passed", now).await?;
-                tx.set_task_status(&task.id, "TIMED_OUT", Some("the window's cutoff passed before the task started"), None, Some(now)).await?;
+                tx.finish_invocations_in_status(
+                    &task.id,
+                    "PENDING",
+                    "CANCELLED",
+                    "not started: the window's cutoff passed",
+                    now,
+                )
+                .await?;
+                tx.set_task_status(
+                    &task.id,
+                    "TIMED_OUT",
+                    Some("the window's cutoff passed before the task started"),
+                    None,
+                    Some(now),
+                )
+                .await?;
                 task.status = "TIMED_OUT".to_owned();
                 continue;
             }
-            tx.set_task_status(&task.id, "IN_PROGRESS", None, Some(now), None).await?;
+            tx.set_task_status(&task.id, "IN_PROGRESS", None, Some(now), None)
+                .await?;
             task.status = "IN_PROGRESS".to_owned();
         }
         advance_task(tx, execution, task, now, cancel, past_cutoff, effects).await?;
@@ -110,18 +158,28 @@ async fn advance(tx: &mut WriteTx, execution: &ExecutionRecord, now: Timestamp, 
         } else if tasks.iter().any(|task| task.status == "FAILED") {
             ("FAILED", Some("a task failed"))
         } else if tasks.iter().any(|task| task.status == "TIMED_OUT") {
-            ("TIMED_OUT", Some("the window's cutoff passed before every invocation started"))
+            (
+                "TIMED_OUT",
+                Some("the window's cutoff passed before every invocation started"),
+            )
         } else {
             ("SUCCESS", None)
         };
-        tx.set_execution_status(&execution.id, status, details, None, Some(now)).await?;
+        tx.set_execution_status(&execution.id, status, details, None, Some(now))
+            .await?;
         tracing::info!(execution_id = execution.id, status, "execution ended");
-        effects.counters.push(("pw_executions_finished_total", format!("status=\"{status}\"")));
+        effects.counters.push((
+            "pw_executions_finished_total",
+            format!("status=\"{status}\""),
+        ));
     }
     Ok(())
 }
 
-#[expect(clippy::too_many_lines, reason = "one task's state machine reads best in one place")]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one task's state machine reads best in one place"
+)]
 async fn advance_task(
     tx: &mut WriteTx,
     execution: &ExecutionRecord,
@@ -133,18 +191,32 @@ async fn advance_task(
 ) -> Result<(), ApiError> {
     let spec: TaskSpec = stored_json("task", &task.spec_json)?;
     let ack_timeout = spec.timeout_seconds.map_or(DEFAULT_ACK_TIMEOUT, i64::from);
-    let execution_timeout = spec.execution_timeout_seconds.map_or(DEFAULT_EXECUTION_TIMEOUT, i64::from);
+    let execution_timeout = spec
+        .execution_timeout_seconds
+        .map_or(DEFAULT_EXECUTION_TIMEOUT, i64::from);
     let mut outcome = task.outcome.clone();
 
     // Running invocations: timeouts, cancellations, results that raced us.
     let mut acknowledged_running = 0u64;
-    for invocation in tx.invocations_in_status(&task.id, "IN_PROGRESS", i64::MAX).await? {
+    for invocation in tx
+        .invocations_in_status(&task.id, "IN_PROGRESS", i64::MAX)
+        .await?
+    {
         let command = match &invocation.command_id {
             Some(id) => tx.command(id).await?,
             None => None,
         };
         let Some(command) = command else {
-            tx.set_invocation_status(&invocation.id, "IN_PROGRESS", "FAILED", Some("the command is missing"), None, None, Some(now)).await?;
+            tx.set_invocation_status(
+                &invocation.id,
+                "IN_PROGRESS",
+                "FAILED",
+                Some("the command is missing"),
+                None,
+                None,
+                Some(now),
+            )
+            .await?;
             continue;
         };
         let end = |status: &'static str, details: String| (status, details);
@@ -152,18 +224,33 @@ async fn advance_task(
             "succeeded" => Some(end("SUCCESS", "the node reported success".to_owned())),
             "failed" => Some(end("FAILED", "the node reported a failure".to_owned())),
             "cancelled" => Some(end("CANCELLED", "the command was cancelled".to_owned())),
-            "timed_out" => Some(end("TIMED_OUT", "the node did not acknowledge the command in time".to_owned())),
+            "timed_out" => Some(end(
+                "TIMED_OUT",
+                "the node did not acknowledge the command in time".to_owned(),
+            )),
             "pending" | "delivered" => {
                 if cancel {
                     tx.end_command(&command.id, "cancelled", now).await?;
-                    Some(end("CANCELLED", "not started: the execution was cancelled".to_owned()))
+                    Some(end(
+                        "CANCELLED",
+                        "not started: the execution was cancelled".to_owned(),
+                    ))
                 } else if past_cutoff {
                     tx.end_command(&command.id, "cancelled", now).await?;
                     outcome.get_or_insert_with(|| "TIMED_OUT".to_owned());
-                    Some(end("CANCELLED", "not started: the window's cutoff passed".to_owned()))
-                } else if command.ack_deadline_at.is_some_and(|deadline| deadline < now) {
+                    Some(end(
+                        "CANCELLED",
+                        "not started: the window's cutoff passed".to_owned(),
+                    ))
+                } else if command
+                    .ack_deadline_at
+                    .is_some_and(|deadline| deadline < now)
+                {
                     tx.end_command(&command.id, "timed_out", now).await?;
-                    Some(end("TIMED_OUT", format!("delivery timed out: not acknowledged within {ack_timeout} s")))
+                    Some(end(
+                        "TIMED_OUT",
+                        format!("delivery timed out: not acknowledged within {ack_timeout} s"),
+                    ))
                 } else {
                     None
                 }
@@ -173,10 +260,16 @@ async fn advance_task(
                 if past_cutoff && spec.cutoff_behavior == CutoffBehavior::CancelTask {
                     tx.end_command(&command.id, "cancelled", now).await?;
                     outcome.get_or_insert_with(|| "TIMED_OUT".to_owned());
-                    Some(end("TIMED_OUT", "cancelled at the window's cutoff (CANCEL_TASK)".to_owned()))
+                    Some(end(
+                        "TIMED_OUT",
+                        "cancelled at the window's cutoff (CANCEL_TASK)".to_owned(),
+                    ))
                 } else if later(acknowledged_at, execution_timeout) < now {
                     tx.end_command(&command.id, "timed_out", now).await?;
-                    Some(end("TIMED_OUT", format!("the node did not report within {execution_timeout} s")))
+                    Some(end(
+                        "TIMED_OUT",
+                        format!("the node did not report within {execution_timeout} s"),
+                    ))
                 } else {
                     acknowledged_running += 1;
                     None
@@ -185,9 +278,22 @@ async fn advance_task(
             _ => None,
         };
         if let Some((status, details)) = ended
-            && tx.set_invocation_status(&invocation.id, "IN_PROGRESS", status, Some(&details), None, None, Some(now)).await?
+            && tx
+                .set_invocation_status(
+                    &invocation.id,
+                    "IN_PROGRESS",
+                    status,
+                    Some(&details),
+                    None,
+                    None,
+                    Some(now),
+                )
+                .await?
         {
-            effects.counters.push(("pw_invocations_finished_total", format!("status=\"{status}\"")));
+            effects.counters.push((
+                "pw_invocations_finished_total",
+                format!("status=\"{status}\""),
+            ));
         }
     }
 
@@ -204,12 +310,30 @@ async fn advance_task(
     }
     if pending > 0 {
         if too_many_errors {
-            let details = format!("not started: the task stopped after {errors} errors (max errors {})", spec.max_errors);
-            tx.finish_invocations_in_status(&task.id, "PENDING", "CANCELLED", &details, now).await?;
+            let details = format!(
+                "not started: the task stopped after {errors} errors (max errors {})",
+                spec.max_errors
+            );
+            tx.finish_invocations_in_status(&task.id, "PENDING", "CANCELLED", &details, now)
+                .await?;
         } else if cancel {
-            tx.finish_invocations_in_status(&task.id, "PENDING", "CANCELLED", "not started: the execution was cancelled", now).await?;
+            tx.finish_invocations_in_status(
+                &task.id,
+                "PENDING",
+                "CANCELLED",
+                "not started: the execution was cancelled",
+                now,
+            )
+            .await?;
         } else if past_cutoff {
-            tx.finish_invocations_in_status(&task.id, "PENDING", "CANCELLED", "not started: the window's cutoff passed", now).await?;
+            tx.finish_invocations_in_status(
+                &task.id,
+                "PENDING",
+                "CANCELLED",
+                "not started: the window's cutoff passed",
+                now,
+            )
+            .await?;
             outcome.get_or_insert_with(|| "TIMED_OUT".to_owned());
         } else {
             let progress = Progress {
@@ -218,9 +342,20 @@ async fn advance_task(
                 acknowledged: finished + acknowledged_running,
                 errors,
             };
-            let n = may_start(progress, u64::try_from(task.concurrency).unwrap_or(1), threshold);
+            let n = may_start(
+                progress,
+                u64::try_from(task.concurrency).unwrap_or(1),
+                threshold,
+            );
             if n > 0 {
-                for invocation in tx.invocations_in_status(&task.id, "PENDING", i64::try_from(n).unwrap_or(i64::MAX)).await? {
+                for invocation in tx
+                    .invocations_in_status(
+                        &task.id,
+                        "PENDING",
+                        i64::try_from(n).unwrap_or(i64::MAX),
+                    )
+                    .await?
+                {
                     dispatch(tx, execution, &spec, &invocation, now, ack_timeout, effects).await?;
                 }
             }
@@ -234,17 +369,41 @@ async fn advance_task(
     }
 
     let counts: HashMap<String, i64> = tx.invocation_counts(&task.id).await?.into_iter().collect();
-    if counts.get("PENDING").copied().unwrap_or(0) == 0 && counts.get("IN_PROGRESS").copied().unwrap_or(0) == 0 {
-        let failed = counts.get("FAILED").copied().unwrap_or(0) + counts.get("TIMED_OUT").copied().unwrap_or(0);
+    if counts.get("PENDING").copied().unwrap_or(0) == 0
+        && counts.get("IN_PROGRESS").copied().unwrap_or(0) == 0
+    {
+        let failed = counts.get("FAILED").copied().unwrap_or(0)
+            + counts.get("TIMED_OUT").copied().unwrap_or(0);
         let (status, details) = match outcome.as_deref() {
-            Some("FAILED") => ("FAILED", format!("{failed} invocations failed or timed out; max errors {}", spec.max_errors)),
+            Some("FAILED") => (
+                "FAILED",
+                format!(
+                    "{failed} invocations failed or timed out; max errors {}",
+                    spec.max_errors
+                ),
+            ),
             _ if cancel => ("CANCELLED", "the execution was cancelled".to_owned()),
-            Some("TIMED_OUT") => ("TIMED_OUT", "the window's cutoff stopped the task".to_owned()),
-            _ => ("SUCCESS", format!("{} invocations succeeded, {failed} failed", counts.get("SUCCESS").copied().unwrap_or(0))),
+            Some("TIMED_OUT") => (
+                "TIMED_OUT",
+                "the window's cutoff stopped the task".to_owned(),
+            ),
+            _ => (
+                "SUCCESS",
+                format!(
+                    "{} invocations succeeded, {failed} failed",
+                    counts.get("SUCCESS").copied().unwrap_or(0)
+                ),
+            ),
         };
-        tx.set_task_status(&task.id, status, Some(&details), None, Some(now)).await?;
+        tx.set_task_status(&task.id, status, Some(&details), None, Some(now))
+            .await?;
         task.status = status.to_owned();
-        tracing::info!(execution_id = execution.id, task_execution_id = task.id, status, "task ended");
+        tracing::info!(
+            execution_id = execution.id,
+            task_execution_id = task.id,
+            status,
+            "task ended"
+        );
     }
     Ok(())
 }
@@ -261,7 +420,16 @@ async fn dispatch(
     let baseline_id = invocation.baseline_id.clone().unwrap_or_default();
     let Some(baseline_toml) = tx.execution_baseline(&execution.id, &baseline_id).await? else {
         let details = format!("baseline `{baseline_id}` was not frozen into the execution");
-        tx.set_invocation_status(&invocation.id, "PENDING", "FAILED", Some(&details), None, Some(now), Some(now)).await?;
+        tx.set_invocation_status(
+            &invocation.id,
+            "PENDING",
+            "FAILED",
+            Some(&details),
+            None,
+            Some(now),
+            Some(now),
+        )
+        .await?;
         return Ok(());
     };
     let command_id = ids::guid();
@@ -269,7 +437,9 @@ async fn dispatch(
         operation: spec.operation,
         baseline_id,
         baseline_toml,
-        evaluation_instant: execution.evaluation_instant.unwrap_or(execution.scheduled_at),
+        evaluation_instant: execution
+            .evaluation_instant
+            .unwrap_or(execution.scheduled_at),
         snapshot_id: execution.id.clone(),
         patch_group: invocation.patch_group.clone(),
         reboot_option: spec.reboot_option,
@@ -294,10 +464,25 @@ async fn dispatch(
         invocation_id: Some(invocation.id.clone()),
     };
     tx.insert_command(&command).await?;
-    tx.set_invocation_status(&invocation.id, "PENDING", "IN_PROGRESS", Some("command sent to the node"), Some(&command_id), Some(now), None)
-        .await?;
-    tracing::debug!(execution_id = execution.id, host_id = invocation.node_id, command_id, "invocation started");
+    tx.set_invocation_status(
+        &invocation.id,
+        "PENDING",
+        "IN_PROGRESS",
+        Some("command sent to the node"),
+        Some(&command_id),
+        Some(now),
+        None,
+    )
+    .await?;
+    tracing::debug!(
+        execution_id = execution.id,
+        host_id = invocation.node_id,
+        command_id,
+        "invocation started"
+    );
     effects.wake_nodes.push(invocation.node_id.clone());
-    effects.counters.push(("pw_invocations_dispatched_total", String::new()));
+    effects
+        .counters
+        .push(("pw_invocations_dispatched_total", String::new()));
     Ok(())
 }

@@ -14,7 +14,10 @@ use std::collections::{BTreeMap, HashMap};
 use jiff::{Timestamp, tz::TimeZone};
 use pw_api::server::windows::{TaskSpec, WindowSpec, WindowTargetSpec};
 use pw_core::schedule::WindowOccurrence;
-use pw_store::{ExecutionRecord, InvocationRecord, NewExecution, NodeRecord, StoreError, TaskExecutionRecord, WindowPart, WindowRecord, ids};
+use pw_store::{
+    ExecutionRecord, InvocationRecord, NewExecution, NodeRecord, StoreError, TaskExecutionRecord,
+    WindowPart, WindowRecord, ids,
+};
 
 use crate::AppState;
 use crate::api::stored_json;
@@ -52,17 +55,23 @@ pub(crate) async fn run(state: AppState) {
             continue;
         }
         if let Err(error) = tick(&state, state.now()).await {
-            tracing::warn!(error = error.detail.as_deref().unwrap_or(&error.message), "scheduler pass failed");
+            tracing::warn!(
+                error = error.detail.as_deref().unwrap_or(&error.message),
+                "scheduler pass failed"
+            );
         }
         if let Some(retention) = state.settings().report_retention
             && last_prune.is_none_or(|at| at.elapsed().as_secs() >= 3600)
         {
             last_prune = Some(std::time::Instant::now());
-            let retention = jiff::SignedDuration::try_from(retention).unwrap_or(jiff::SignedDuration::MAX);
+            let retention =
+                jiff::SignedDuration::try_from(retention).unwrap_or(jiff::SignedDuration::MAX);
             let before = state.now().checked_sub(retention).unwrap_or(Timestamp::MIN);
             match state.store().prune_reports(before).await {
                 Ok(n) => tracing::info!(reports = n, "pruned compliance history"),
-                Err(error) => tracing::warn!(error = %chain(&error), "failed to prune compliance history"),
+                Err(error) => {
+                    tracing::warn!(error = %chain(&error), "failed to prune compliance history")
+                }
             }
         }
     }
@@ -75,7 +84,11 @@ pub(crate) async fn run(state: AppState) {
 pub(crate) async fn tick(state: &AppState, now: Timestamp) -> Result<(), ApiError> {
     for window in state.store().windows_due(now).await? {
         if let Err(error) = open_due(state, &window, now).await {
-            tracing::error!(window_id = window.id, error = error.detail.as_deref().unwrap_or(&error.message), "failed to open an execution");
+            tracing::error!(
+                window_id = window.id,
+                error = error.detail.as_deref().unwrap_or(&error.message),
+                "failed to open an execution"
+            );
         }
     }
     Ok(())
@@ -86,13 +99,20 @@ async fn open_due(state: &AppState, window: &WindowRecord, now: Timestamp) -> Re
     let scheduled = match crate::api::windows::scheduled_window(&spec, window.schedule_anchor_at) {
         Ok(scheduled) => scheduled,
         Err(error) => {
-            tracing::warn!(window_id = window.id, error = error.message, "window schedule no longer valid; not scheduling it");
+            tracing::warn!(
+                window_id = window.id,
+                error = error.message,
+                "window schedule no longer valid; not scheduling it"
+            );
             state.store().set_next_execution(&window.id, None).await?;
             return Ok(());
         }
     };
-    let Some(next_at) = window.next_execution_at else { return Ok(()) };
-    let zone = crate::api::windows::time_zone(spec.schedule_timezone.as_deref()).unwrap_or(TimeZone::UTC);
+    let Some(next_at) = window.next_execution_at else {
+        return Ok(());
+    };
+    let zone =
+        crate::api::windows::time_zone(spec.schedule_timezone.as_deref()).unwrap_or(TimeZone::UTC);
     let mut occurrence = scheduled.timing().occurrence(next_at.to_zoned(zone));
     if !occurrence.may_start_task(now) {
         match scheduled.containing(now) {
@@ -106,12 +126,20 @@ async fn open_due(state: &AppState, window: &WindowRecord, now: Timestamp) -> Re
         }
     }
     open_execution(state, window, &spec, &occurrence, now).await?;
-    let next = scheduled.next_after(now.max(occurrence.start().timestamp())).map(|o| o.start().timestamp());
+    let next = scheduled
+        .next_after(now.max(occurrence.start().timestamp()))
+        .map(|o| o.start().timestamp());
     state.store().set_next_execution(&window.id, next).await?;
     Ok(())
 }
 
-fn execution_record(id: String, window_id: &str, occurrence: &WindowOccurrence, status: &str, now: Timestamp) -> ExecutionRecord {
+fn execution_record(
+    id: String,
+    window_id: &str,
+    occurrence: &WindowOccurrence,
+    status: &str,
+    now: Timestamp,
+) -> ExecutionRecord {
     ExecutionRecord {
         id,
         window_id: window_id.to_owned(),
@@ -138,14 +166,31 @@ pub(crate) async fn open_execution(
 ) -> Result<(), ApiError> {
     let store = state.store();
     if let Some(active) = store.active_execution(&window.id).await? {
-        let mut skipped = execution_record(ids::guid(), &window.id, occurrence, "SKIPPED_OVERLAPPING", now);
+        let mut skipped = execution_record(
+            ids::guid(),
+            &window.id,
+            occurrence,
+            "SKIPPED_OVERLAPPING",
+            now,
+        );
         skipped.ended_at = Some(now);
         skipped.evaluation_instant = None;
-        skipped.status_details = Some(format!("execution {} of this window is still running", active.id));
+        skipped.status_details = Some(format!(
+            "execution {} of this window is still running",
+            active.id
+        ));
         return match store.record_execution(&skipped).await {
             Ok(()) | Err(StoreError::Conflict { .. }) => {
-                tracing::info!(window_id = window.id, execution_id = skipped.id, "occurrence skipped: the previous execution still runs");
-                state.metrics().count("pw_executions_opened_total", "status=\"SKIPPED_OVERLAPPING\"".to_owned(), 1);
+                tracing::info!(
+                    window_id = window.id,
+                    execution_id = skipped.id,
+                    "occurrence skipped: the previous execution still runs"
+                );
+                state.metrics().count(
+                    "pw_executions_opened_total",
+                    "status=\"SKIPPED_OVERLAPPING\"".to_owned(),
+                    1,
+                );
                 Ok(())
             }
             Err(error) => Err(error.into()),
@@ -158,7 +203,12 @@ pub(crate) async fn open_execution(
         .window_parts(WindowPart::Target, &window.id)
         .await?
         .iter()
-        .map(|part| Ok((part.id.clone(), stored_json("window target", &part.spec_json)?)))
+        .map(|part| {
+            Ok((
+                part.id.clone(),
+                stored_json("window target", &part.spec_json)?,
+            ))
+        })
         .collect::<Result<_, ApiError>>()?;
     let mut baselines: BTreeMap<String, Option<String>> = BTreeMap::new();
     let mut tasks = Vec::new();
@@ -171,10 +221,14 @@ pub(crate) async fn open_execution(
             match filter.key.as_str() {
                 "WindowTargetIds" => {
                     for target_id in &filter.values {
-                        let Some(target) = targets.get(target_id) else { continue };
+                        let Some(target) = targets.get(target_id) else {
+                            continue;
+                        };
                         for (index, node) in nodes.iter().enumerate() {
                             if matches(node, &target.targets) {
-                                selected.entry(index).or_insert_with(|| (Some(target_id.clone()), target.owner_information.clone()));
+                                selected.entry(index).or_insert_with(|| {
+                                    (Some(target_id.clone()), target.owner_information.clone())
+                                });
                             }
                         }
                     }
@@ -190,8 +244,12 @@ pub(crate) async fn open_execution(
             }
         }
         let n = selected.len() as u64;
-        let concurrency = parse_max_concurrency(&task.max_concurrency).map(|a| concurrency(a, n)).unwrap_or(1);
-        let threshold = parse_max_errors(&task.max_errors).map(|a| error_threshold(a, n)).unwrap_or(0);
+        let concurrency = parse_max_concurrency(&task.max_concurrency)
+            .map(|a| concurrency(a, n))
+            .unwrap_or(1);
+        let threshold = parse_max_errors(&task.max_errors)
+            .map(|a| error_threshold(a, n))
+            .unwrap_or(0);
         let task_execution_id = ids::guid();
         for (seq, (index, (target_id, owner))) in selected.into_iter().enumerate() {
             let node: &NodeRecord = &nodes[index];
@@ -212,17 +270,23 @@ pub(crate) async fn open_execution(
                 ended_at: None,
             };
             let resolved = match (&task.baseline_override, registrations.for_node(node)) {
-                (Some(id), resolved) => Ok((resolved.ok().and_then(|(group, _)| group), id.clone())),
+                (Some(id), resolved) => {
+                    Ok((resolved.ok().and_then(|(group, _)| group), id.clone()))
+                }
                 (None, resolved) => resolved,
             };
             match resolved {
                 Ok((group, baseline_id)) => {
                     if !baselines.contains_key(&baseline_id) {
-                        baselines.insert(baseline_id.clone(), baseline_text(store, &baseline_id).await?);
+                        baselines.insert(
+                            baseline_id.clone(),
+                            baseline_text(store, &baseline_id).await?,
+                        );
                     }
                     if baselines.get(&baseline_id).is_some_and(Option::is_none) {
                         invocation.status = "FAILED".to_owned();
-                        invocation.status_details = Some(format!("baseline `{baseline_id}` does not exist"));
+                        invocation.status_details =
+                            Some(format!("baseline `{baseline_id}` does not exist"));
                         invocation.ended_at = Some(now);
                     }
                     invocation.baseline_id = Some(baseline_id);
@@ -254,8 +318,17 @@ pub(crate) async fn open_execution(
         });
     }
     let new = NewExecution {
-        execution: execution_record(execution_id.clone(), &window.id, occurrence, "IN_PROGRESS", now),
-        baselines: baselines.into_iter().filter_map(|(id, text)| text.map(|text| (id, text))).collect(),
+        execution: execution_record(
+            execution_id.clone(),
+            &window.id,
+            occurrence,
+            "IN_PROGRESS",
+            now,
+        ),
+        baselines: baselines
+            .into_iter()
+            .filter_map(|(id, text)| text.map(|text| (id, text)))
+            .collect(),
         tasks,
         invocations,
     };
@@ -264,9 +337,27 @@ pub(crate) async fn open_execution(
         Err(StoreError::Conflict { .. }) => return Ok(()),
         Err(error) => return Err(error.into()),
     }
-    tracing::info!(window_id = window.id, execution_id, tasks = new.tasks.len(), invocations = new.invocations.len(), "execution opened");
-    state.metrics().count("pw_executions_opened_total", "status=\"IN_PROGRESS\"".to_owned(), 1);
-    store.audit(now, "scheduler", "execution.open", Some(&execution_id), None).await?;
+    tracing::info!(
+        window_id = window.id,
+        execution_id,
+        tasks = new.tasks.len(),
+        invocations = new.invocations.len(),
+        "execution opened"
+    );
+    state.metrics().count(
+        "pw_executions_opened_total",
+        "status=\"IN_PROGRESS\"".to_owned(),
+        1,
+    );
+    store
+        .audit(
+            now,
+            "scheduler",
+            "execution.open",
+            Some(&execution_id),
+            None,
+        )
+        .await?;
     state.wake_runner();
     Ok(())
 }

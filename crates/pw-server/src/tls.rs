@@ -26,11 +26,19 @@ pub struct TlsFiles {
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     #[error("failed to read the certificate chain `{path}`")]
-    Cert { path: PathBuf, #[source] source: tokio_rustls::rustls::pki_types::pem::Error },
+    Cert {
+        path: PathBuf,
+        #[source]
+        source: tokio_rustls::rustls::pki_types::pem::Error,
+    },
     #[error("the certificate file `{path}` has no certificate")]
     NoCert { path: PathBuf },
     #[error("failed to read the private key `{path}`")]
-    Key { path: PathBuf, #[source] source: tokio_rustls::rustls::pki_types::pem::Error },
+    Key {
+        path: PathBuf,
+        #[source]
+        source: tokio_rustls::rustls::pki_types::pem::Error,
+    },
     #[error("the certificate and key do not make a TLS configuration")]
     Config(#[source] tokio_rustls::rustls::Error),
 }
@@ -38,13 +46,24 @@ pub enum TlsError {
 /// Builds the rustls configuration (ring provider, TLS 1.2 and 1.3, HTTP/1.1).
 pub(crate) fn server_config(files: &TlsFiles) -> Result<Arc<ServerConfig>, TlsError> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&files.cert)
-        .map_err(|source| TlsError::Cert { path: files.cert.clone(), source })?
+        .map_err(|source| TlsError::Cert {
+            path: files.cert.clone(),
+            source,
+        })?
         .collect::<Result<_, _>>()
-        .map_err(|source| TlsError::Cert { path: files.cert.clone(), source })?;
+        .map_err(|source| TlsError::Cert {
+            path: files.cert.clone(),
+            source,
+        })?;
     if certs.is_empty() {
-        return Err(TlsError::NoCert { path: files.cert.clone() });
+        return Err(TlsError::NoCert {
+            path: files.cert.clone(),
+        });
     }
-    let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|source| TlsError::Key { path: files.key.clone(), source })?;
+    let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|source| TlsError::Key {
+        path: files.key.clone(),
+        source,
+    })?;
     let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -63,7 +82,11 @@ pub(crate) struct TlsListener {
 }
 
 impl TlsListener {
-    pub(crate) fn new(listener: TcpListener, config: Arc<ServerConfig>, mut shutdown: watch::Receiver<bool>) -> TlsListener {
+    pub(crate) fn new(
+        listener: TcpListener,
+        config: Arc<ServerConfig>,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> TlsListener {
         let local_addr = listener.local_addr();
         let (sender, ready) = mpsc::channel(256);
         let acceptor = TlsAcceptor::from(config);
@@ -84,11 +107,15 @@ impl TlsListener {
                 let acceptor = acceptor.clone();
                 let sender = sender.clone();
                 tokio::spawn(async move {
-                    match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
+                    match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream))
+                        .await
+                    {
                         Ok(Ok(tls)) => {
                             let _ = sender.send((tls, addr)).await;
                         }
-                        Ok(Err(error)) => tracing::debug!(error = %error, %addr, "TLS handshake failed"),
+                        Ok(Err(error)) => {
+                            tracing::debug!(error = %error, %addr, "TLS handshake failed")
+                        }
                         Err(_) => tracing::debug!(%addr, "TLS handshake timed out"),
                     }
                 });

@@ -63,7 +63,11 @@ pub enum EnrollRefusal {
 
 impl Store {
     /// Stores a token under the hash of its secret.
-    pub async fn create_token(&self, token: &TokenRecord, secret_hash: &str) -> Result<(), StoreError> {
+    pub async fn create_token(
+        &self,
+        token: &TokenRecord,
+        secret_hash: &str,
+    ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         sqlx::query("INSERT INTO api_tokens (id, name, role, secret_hash, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, NULL)")
             .bind(token.id.as_str())
@@ -78,7 +82,10 @@ impl Store {
     }
 
     /// The live (not revoked) token whose secret hashes to `secret_hash`.
-    pub async fn token_by_hash(&self, secret_hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+    pub async fn token_by_hash(
+        &self,
+        secret_hash: &str,
+    ) -> Result<Option<TokenRecord>, StoreError> {
         let row = sqlx::query(
             "SELECT id, name, role, created_at, revoked_at FROM api_tokens WHERE secret_hash = $1 AND revoked_at IS NULL",
         )
@@ -91,31 +98,42 @@ impl Store {
 
     /// Every token, oldest first.
     pub async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
-        let rows = sqlx::query("SELECT id, name, role, created_at, revoked_at FROM api_tokens ORDER BY created_at, id")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(StoreError::db)?;
+        let rows = sqlx::query(
+            "SELECT id, name, role, created_at, revoked_at FROM api_tokens ORDER BY created_at, id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::db)?;
         rows.iter().map(token_from_row).collect()
     }
 
     /// Revokes a token; `NotFound` when there is no such live token.
     pub async fn revoke_token(&self, id: &str, now: Timestamp) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        let updated = sqlx::query("UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
-            .bind(id)
-            .bind(to_micros(now))
-            .execute(&mut *tx.tx)
-            .await
-            .map_err(StoreError::db)?
-            .rows_affected();
+        let updated = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+        )
+        .bind(id)
+        .bind(to_micros(now))
+        .execute(&mut *tx.tx)
+        .await
+        .map_err(StoreError::db)?
+        .rows_affected();
         if updated == 0 {
-            return Err(StoreError::NotFound { what: "token", id: id.to_owned() });
+            return Err(StoreError::NotFound {
+                what: "token",
+                id: id.to_owned(),
+            });
         }
         tx.commit().await
     }
 
     /// Stores an activation code under the hash of its secret.
-    pub async fn create_activation(&self, activation: &ActivationRecord, code_hash: &str) -> Result<(), StoreError> {
+    pub async fn create_activation(
+        &self,
+        activation: &ActivationRecord,
+        code_hash: &str,
+    ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO activations (id, code_hash, description, tags_json, expires_at, max_uses, uses, created_at) \
@@ -156,7 +174,10 @@ impl Store {
             .map_err(StoreError::db)?
             .rows_affected();
         if deleted == 0 {
-            return Err(StoreError::NotFound { what: "activation", id: id.to_owned() });
+            return Err(StoreError::NotFound {
+                what: "activation",
+                id: id.to_owned(),
+            });
         }
         tx.commit().await
     }
@@ -182,17 +203,20 @@ impl Store {
         .fetch_optional(&mut *tx.tx)
         .await
         .map_err(StoreError::db)?;
-        let Some(row) = row else { return Ok(Err(EnrollRefusal::UnknownCode)) };
+        let Some(row) = row else {
+            return Ok(Err(EnrollRefusal::UnknownCode));
+        };
         let activation = activation_from_row(&row)?;
         if activation.expires_at <= now {
             return Ok(Err(EnrollRefusal::Expired));
         }
-        let updated = sqlx::query("UPDATE activations SET uses = uses + 1 WHERE id = $1 AND uses < max_uses")
-            .bind(activation.id.as_str())
-            .execute(&mut *tx.tx)
-            .await
-            .map_err(StoreError::db)?
-            .rows_affected();
+        let updated =
+            sqlx::query("UPDATE activations SET uses = uses + 1 WHERE id = $1 AND uses < max_uses")
+                .bind(activation.id.as_str())
+                .execute(&mut *tx.tx)
+                .await
+                .map_err(StoreError::db)?
+                .rows_affected();
         if updated == 0 {
             return Ok(Err(EnrollRefusal::Exhausted));
         }
@@ -244,7 +268,10 @@ impl Store {
     }
 
     /// The node whose credential hashes to `credential_hash`.
-    pub async fn node_id_by_credential(&self, credential_hash: &str) -> Result<Option<String>, StoreError> {
+    pub async fn node_id_by_credential(
+        &self,
+        credential_hash: &str,
+    ) -> Result<Option<String>, StoreError> {
         sqlx::query_scalar("SELECT id FROM nodes WHERE credential_hash = $1")
             .bind(credential_hash)
             .fetch_optional(&self.pool)
@@ -264,15 +291,21 @@ impl Store {
 
     /// Every node, by hostname then id.
     pub async fn nodes(&self) -> Result<Vec<NodeRecord>, StoreError> {
-        let rows = sqlx::query(&format!("SELECT {NODE_COLUMNS} FROM nodes ORDER BY hostname, id"))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(StoreError::db)?;
+        let rows = sqlx::query(&format!(
+            "SELECT {NODE_COLUMNS} FROM nodes ORDER BY hostname, id"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::db)?;
         rows.iter().map(node_from_row).collect()
     }
 
     /// Replaces a node's tags.
-    pub async fn set_node_tags(&self, id: &str, tags: &[(String, String)]) -> Result<(), StoreError> {
+    pub async fn set_node_tags(
+        &self,
+        id: &str,
+        tags: &[(String, String)],
+    ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         let updated = sqlx::query("UPDATE nodes SET tags_json = $2 WHERE id = $1")
             .bind(id)
@@ -282,7 +315,10 @@ impl Store {
             .map_err(StoreError::db)?
             .rows_affected();
         if updated == 0 {
-            return Err(StoreError::NotFound { what: "node", id: id.to_owned() });
+            return Err(StoreError::NotFound {
+                what: "node",
+                id: id.to_owned(),
+            });
         }
         tx.commit().await
     }
@@ -302,7 +338,10 @@ impl Store {
             .map_err(StoreError::db)?
             .rows_affected();
         if deleted == 0 {
-            return Err(StoreError::NotFound { what: "node", id: id.to_owned() });
+            return Err(StoreError::NotFound {
+                what: "node",
+                id: id.to_owned(),
+            });
         }
         tx.commit().await
     }
@@ -351,7 +390,10 @@ impl Store {
         .map_err(StoreError::db)?
         .rows_affected();
         if updated == 0 {
-            return Err(StoreError::NotFound { what: "node", id: inventory.node_id.clone() });
+            return Err(StoreError::NotFound {
+                what: "node",
+                id: inventory.node_id.clone(),
+            });
         }
         sqlx::query(
             "INSERT INTO inventories (node_id, captured_at, uploaded_at, inventory_json) VALUES ($1, $2, $3, $4) \

@@ -7,7 +7,8 @@ use crate::{
     BaselineRecord, PatchGroupRecord, Store, StoreError, get_opt_str, get_str, get_ts, to_micros,
 };
 
-const BASELINE_COLUMNS: &str = "id, name, operating_system, description, toml, created_at, updated_at";
+const BASELINE_COLUMNS: &str =
+    "id, name, operating_system, description, toml, created_at, updated_at";
 
 fn baseline_from_row(row: &AnyRow) -> Result<BaselineRecord, StoreError> {
     Ok(BaselineRecord {
@@ -60,13 +61,18 @@ impl Store {
         now: Timestamp,
     ) -> Result<BaselineRecord, StoreError> {
         let mut tx = self.begin_write().await?;
-        let current = sqlx::query(&format!("SELECT {BASELINE_COLUMNS} FROM baselines WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&mut *tx.tx)
-            .await
-            .map_err(StoreError::db)?;
+        let current = sqlx::query(&format!(
+            "SELECT {BASELINE_COLUMNS} FROM baselines WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&mut *tx.tx)
+        .await
+        .map_err(StoreError::db)?;
         let Some(current) = current else {
-            return Err(StoreError::NotFound { what: "baseline", id: id.to_owned() });
+            return Err(StoreError::NotFound {
+                what: "baseline",
+                id: id.to_owned(),
+            });
         };
         let current = baseline_from_row(&current)?;
         if current.operating_system != operating_system {
@@ -120,30 +126,36 @@ impl Store {
 
     /// A baseline by id.
     pub async fn baseline(&self, id: &str) -> Result<Option<BaselineRecord>, StoreError> {
-        let row = sqlx::query(&format!("SELECT {BASELINE_COLUMNS} FROM baselines WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(StoreError::db)?;
+        let row = sqlx::query(&format!(
+            "SELECT {BASELINE_COLUMNS} FROM baselines WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::db)?;
         row.as_ref().map(baseline_from_row).transpose()
     }
 
     /// A baseline by name.
     pub async fn baseline_by_name(&self, name: &str) -> Result<Option<BaselineRecord>, StoreError> {
-        let row = sqlx::query(&format!("SELECT {BASELINE_COLUMNS} FROM baselines WHERE name = $1"))
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(StoreError::db)?;
+        let row = sqlx::query(&format!(
+            "SELECT {BASELINE_COLUMNS} FROM baselines WHERE name = $1"
+        ))
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::db)?;
         row.as_ref().map(baseline_from_row).transpose()
     }
 
     /// Every stored baseline, by name.
     pub async fn baselines(&self) -> Result<Vec<BaselineRecord>, StoreError> {
-        let rows = sqlx::query(&format!("SELECT {BASELINE_COLUMNS} FROM baselines ORDER BY name"))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(StoreError::db)?;
+        let rows = sqlx::query(&format!(
+            "SELECT {BASELINE_COLUMNS} FROM baselines ORDER BY name"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::db)?;
         rows.iter().map(baseline_from_row).collect()
     }
 
@@ -173,7 +185,10 @@ impl Store {
             .map_err(StoreError::db)?
             .rows_affected();
         if deleted == 0 {
-            return Err(StoreError::NotFound { what: "baseline", id: id.to_owned() });
+            return Err(StoreError::NotFound {
+                what: "baseline",
+                id: id.to_owned(),
+            });
         }
         tx.commit().await
     }
@@ -215,12 +230,19 @@ impl Store {
 
     /// Registered defaults: (operating system, baseline id), by operating system.
     pub async fn default_baselines(&self) -> Result<Vec<(String, String)>, StoreError> {
-        let rows = sqlx::query("SELECT operating_system, baseline_id FROM default_baselines ORDER BY operating_system")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(StoreError::db)?;
+        let rows = sqlx::query(
+            "SELECT operating_system, baseline_id FROM default_baselines ORDER BY operating_system",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::db)?;
         rows.iter()
-            .map(|row| Ok((get_str(row, "operating_system")?, get_str(row, "baseline_id")?)))
+            .map(|row| {
+                Ok((
+                    get_str(row, "operating_system")?,
+                    get_str(row, "baseline_id")?,
+                ))
+            })
             .collect()
     }
 
@@ -261,13 +283,15 @@ impl Store {
         operating_system: &str,
     ) -> Result<bool, StoreError> {
         let mut tx = self.begin_write().await?;
-        let deleted = sqlx::query("DELETE FROM patch_groups WHERE patch_group = $1 AND operating_system = $2")
-            .bind(patch_group)
-            .bind(operating_system)
-            .execute(&mut *tx.tx)
-            .await
-            .map_err(StoreError::db)?
-            .rows_affected();
+        let deleted = sqlx::query(
+            "DELETE FROM patch_groups WHERE patch_group = $1 AND operating_system = $2",
+        )
+        .bind(patch_group)
+        .bind(operating_system)
+        .execute(&mut *tx.tx)
+        .await
+        .map_err(StoreError::db)?
+        .rows_affected();
         tx.commit().await?;
         Ok(deleted > 0)
     }

@@ -14,7 +14,8 @@ const COMMAND_COLUMNS: &str = "id, node_id, kind, payload_json, state, created_a
      completed_at, ack_deadline_at, finish_deadline_at, result_json, invocation_id";
 
 /// A command may be handed out: waiting, or handed out long enough ago without an ack.
-const DELIVERABLE: &str = "node_id = $1 AND (state = 'pending' OR (state = 'delivered' AND delivered_at < $2))";
+const DELIVERABLE: &str =
+    "node_id = $1 AND (state = 'pending' OR (state = 'delivered' AND delivered_at < $2))";
 
 fn command_from_row(row: &AnyRow) -> Result<CommandRecord, StoreError> {
     Ok(CommandRecord {
@@ -68,11 +69,13 @@ pub(crate) async fn command_in(
     tx: &mut Transaction<'static, Any>,
     id: &str,
 ) -> Result<Option<CommandRecord>, StoreError> {
-    let row = sqlx::query(&format!("SELECT {COMMAND_COLUMNS} FROM agent_commands WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(StoreError::db)?;
+    let row = sqlx::query(&format!(
+        "SELECT {COMMAND_COLUMNS} FROM agent_commands WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(StoreError::db)?;
     row.as_ref().map(command_from_row).transpose()
 }
 
@@ -91,9 +94,13 @@ pub enum AckOutcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CompleteOutcome {
     /// The result was recorded; the command is now in `state`.
-    Recorded { state: String },
+    Recorded {
+        state: String,
+    },
     /// The command had already ended; nothing changed.
-    AlreadyFinal { state: String },
+    AlreadyFinal {
+        state: String,
+    },
     NotFound,
 }
 
@@ -107,16 +114,22 @@ impl Store {
 
     /// A command by id.
     pub async fn command(&self, id: &str) -> Result<Option<CommandRecord>, StoreError> {
-        let row = sqlx::query(&format!("SELECT {COMMAND_COLUMNS} FROM agent_commands WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(StoreError::db)?;
+        let row = sqlx::query(&format!(
+            "SELECT {COMMAND_COLUMNS} FROM agent_commands WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::db)?;
         row.as_ref().map(command_from_row).transpose()
     }
 
     /// A node's commands, newest first.
-    pub async fn node_commands(&self, node_id: &str, limit: i64) -> Result<Vec<CommandRecord>, StoreError> {
+    pub async fn node_commands(
+        &self,
+        node_id: &str,
+        limit: i64,
+    ) -> Result<Vec<CommandRecord>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT {COMMAND_COLUMNS} FROM agent_commands WHERE node_id = $1 ORDER BY created_at DESC, id LIMIT $2"
         ))
@@ -129,14 +142,19 @@ impl Store {
     }
 
     /// Whether a poll of `node_id` would get anything: a cheap read that takes no lock.
-    pub async fn has_deliverable_commands(&self, node_id: &str, redeliver_before: Timestamp) -> Result<bool, StoreError> {
-        let found: Option<String> =
-            sqlx::query_scalar(&format!("SELECT id FROM agent_commands WHERE {DELIVERABLE} LIMIT 1"))
-                .bind(node_id)
-                .bind(to_micros(redeliver_before))
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(StoreError::db)?;
+    pub async fn has_deliverable_commands(
+        &self,
+        node_id: &str,
+        redeliver_before: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let found: Option<String> = sqlx::query_scalar(&format!(
+            "SELECT id FROM agent_commands WHERE {DELIVERABLE} LIMIT 1"
+        ))
+        .bind(node_id)
+        .bind(to_micros(redeliver_before))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::db)?;
         Ok(found.is_some())
     }
 
@@ -179,7 +197,12 @@ impl Store {
     }
 
     /// A node acknowledges a command: the one gate before it runs.
-    pub async fn acknowledge_command(&self, node_id: &str, id: &str, now: Timestamp) -> Result<AckOutcome, StoreError> {
+    pub async fn acknowledge_command(
+        &self,
+        node_id: &str,
+        id: &str,
+        now: Timestamp,
+    ) -> Result<AckOutcome, StoreError> {
         let mut tx = self.begin_write().await?;
         let row = sqlx::query(&format!(
             "SELECT {COMMAND_COLUMNS} FROM agent_commands WHERE id = $1 AND node_id = $2{}",
@@ -190,18 +213,25 @@ impl Store {
         .fetch_optional(&mut *tx.tx)
         .await
         .map_err(StoreError::db)?;
-        let Some(row) = row else { return Ok(AckOutcome::NotFound) };
+        let Some(row) = row else {
+            return Ok(AckOutcome::NotFound);
+        };
         let command = command_from_row(&row)?;
         let outcome = match command.state.as_str() {
             "pending" | "delivered" => {
-                if command.ack_deadline_at.is_some_and(|deadline| deadline < now) {
+                if command
+                    .ack_deadline_at
+                    .is_some_and(|deadline| deadline < now)
+                {
                     sqlx::query("UPDATE agent_commands SET state = 'timed_out', completed_at = $2 WHERE id = $1")
                         .bind(id)
                         .bind(to_micros(now))
                         .execute(&mut *tx.tx)
                         .await
                         .map_err(StoreError::db)?;
-                    AckOutcome::Refused { state: "timed_out".to_owned() }
+                    AckOutcome::Refused {
+                        state: "timed_out".to_owned(),
+                    }
                 } else {
                     sqlx::query(
                         "UPDATE agent_commands SET state = 'acknowledged', acknowledged_at = $2, \
@@ -216,7 +246,9 @@ impl Store {
                 }
             }
             "acknowledged" => AckOutcome::Proceed { repeated: true },
-            other => AckOutcome::Refused { state: other.to_owned() },
+            other => AckOutcome::Refused {
+                state: other.to_owned(),
+            },
         };
         tx.commit().await?;
         Ok(outcome)
@@ -242,18 +274,27 @@ impl Store {
         .fetch_optional(&mut *tx.tx)
         .await
         .map_err(StoreError::db)?;
-        let Some(row) = row else { return Ok(CompleteOutcome::NotFound) };
+        let Some(row) = row else {
+            return Ok(CompleteOutcome::NotFound);
+        };
         let command = command_from_row(&row)?;
-        if !matches!(command.state.as_str(), "pending" | "delivered" | "acknowledged") {
+        if !matches!(
+            command.state.as_str(),
+            "pending" | "delivered" | "acknowledged"
+        ) {
             // Keep a late result for the record, without changing the outcome.
-            sqlx::query("UPDATE agent_commands SET result_json = $2 WHERE id = $1 AND result_json IS NULL")
-                .bind(id)
-                .bind(result_json)
-                .execute(&mut *tx.tx)
-                .await
-                .map_err(StoreError::db)?;
+            sqlx::query(
+                "UPDATE agent_commands SET result_json = $2 WHERE id = $1 AND result_json IS NULL",
+            )
+            .bind(id)
+            .bind(result_json)
+            .execute(&mut *tx.tx)
+            .await
+            .map_err(StoreError::db)?;
             tx.commit().await?;
-            return Ok(CompleteOutcome::AlreadyFinal { state: command.state });
+            return Ok(CompleteOutcome::AlreadyFinal {
+                state: command.state,
+            });
         }
         sqlx::query("UPDATE agent_commands SET state = $2, result_json = $3, completed_at = $4 WHERE id = $1")
             .bind(id)
@@ -281,12 +322,17 @@ impl Store {
             .map_err(StoreError::db)?;
         }
         tx.commit().await?;
-        Ok(CompleteOutcome::Recorded { state: state.to_owned() })
+        Ok(CompleteOutcome::Recorded {
+            state: state.to_owned(),
+        })
     }
 
     /// Pending commands created at or after `since`: (command id, node id). The poll
     /// waiters of every replica use it to learn about commands another replica created.
-    pub async fn recent_pending_commands(&self, since: Timestamp) -> Result<Vec<(String, String)>, StoreError> {
+    pub async fn recent_pending_commands(
+        &self,
+        since: Timestamp,
+    ) -> Result<Vec<(String, String)>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, node_id FROM agent_commands WHERE created_at >= $1 AND state = 'pending' ORDER BY created_at",
         )
@@ -294,6 +340,8 @@ impl Store {
         .fetch_all(&self.pool)
         .await
         .map_err(StoreError::db)?;
-        rows.iter().map(|row| Ok((get_str(row, "id")?, get_str(row, "node_id")?))).collect()
+        rows.iter()
+            .map(|row| Ok((get_str(row, "id")?, get_str(row, "node_id")?)))
+            .collect()
     }
 }

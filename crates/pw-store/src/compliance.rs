@@ -92,7 +92,10 @@ impl Store {
             .map_err(StoreError::db)?
             .rows_affected();
         if updated == 0 {
-            return Err(StoreError::NotFound { what: "node", id: report.node_id.clone() });
+            return Err(StoreError::NotFound {
+                what: "node",
+                id: report.node_id.clone(),
+            });
         }
         tx.commit().await?;
         Ok(id)
@@ -100,11 +103,13 @@ impl Store {
 
     /// One report (without items).
     pub async fn report(&self, id: i64) -> Result<Option<ReportRecord>, StoreError> {
-        let row = sqlx::query(&format!("SELECT {REPORT_COLUMNS} FROM compliance_reports r WHERE r.id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(StoreError::db)?;
+        let row = sqlx::query(&format!(
+            "SELECT {REPORT_COLUMNS} FROM compliance_reports r WHERE r.id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::db)?;
         row.as_ref().map(report_from_row).transpose()
     }
 

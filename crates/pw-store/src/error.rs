@@ -21,7 +21,9 @@ pub enum StoreError {
         #[source]
         source: sqlx::Error,
     },
-    #[error("the database has migration {version}, newer than this server knows ({known}): upgrade the server")]
+    #[error(
+        "the database has migration {version}, newer than this server knows ({known}): upgrade the server"
+    )]
     SchemaTooNew { version: i64, known: i64 },
     #[error("database error")]
     Database(#[source] sqlx::Error),
@@ -51,7 +53,9 @@ impl StoreError {
         match source {
             sqlx::Error::Database(error) => {
                 error.is_unique_violation()
-                    || error.code().is_some_and(|code| code == "23505" || code == "2067" || code == "1555")
+                    || error
+                        .code()
+                        .is_some_and(|code| code == "23505" || code == "2067" || code == "1555")
             }
             _ => false,
         }

@@ -84,7 +84,10 @@ pub struct NewExecution {
     pub invocations: Vec<InvocationRecord>,
 }
 
-async fn insert_execution(tx: &mut WriteTx, execution: &ExecutionRecord) -> Result<(), sqlx::Error> {
+async fn insert_execution(
+    tx: &mut WriteTx,
+    execution: &ExecutionRecord,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO executions (id, window_id, status, status_details, scheduled_at, started_at, ended_at, window_end_at, \
          last_task_start_at, evaluation_instant, cancel_requested, created_at) \
@@ -187,7 +190,10 @@ impl Store {
     }
 
     /// The execution of a window that is not over yet, if any.
-    pub async fn active_execution(&self, window_id: &str) -> Result<Option<ExecutionRecord>, StoreError> {
+    pub async fn active_execution(
+        &self,
+        window_id: &str,
+    ) -> Result<Option<ExecutionRecord>, StoreError> {
         let row = sqlx::query(&format!(
             "SELECT {EXECUTION_COLUMNS} FROM executions WHERE window_id = $1 AND status IN {ACTIVE} ORDER BY scheduled_at LIMIT 1"
         ))
@@ -199,11 +205,17 @@ impl Store {
     }
 
     /// Executions, newest first: of one window, or of all.
-    pub async fn executions(&self, window_id: Option<&str>, limit: i64) -> Result<Vec<ExecutionRecord>, StoreError> {
+    pub async fn executions(
+        &self,
+        window_id: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<ExecutionRecord>, StoreError> {
         let by_window = format!(
             "SELECT {EXECUTION_COLUMNS} FROM executions WHERE window_id = $1 ORDER BY scheduled_at DESC, id LIMIT $2"
         );
-        let all = format!("SELECT {EXECUTION_COLUMNS} FROM executions ORDER BY scheduled_at DESC, id LIMIT $1");
+        let all = format!(
+            "SELECT {EXECUTION_COLUMNS} FROM executions ORDER BY scheduled_at DESC, id LIMIT $1"
+        );
         let rows = match window_id {
             Some(window_id) => sqlx::query(&by_window).bind(window_id).bind(limit),
             None => sqlx::query(&all).bind(limit),
@@ -216,16 +228,21 @@ impl Store {
 
     /// One execution.
     pub async fn execution(&self, id: &str) -> Result<Option<ExecutionRecord>, StoreError> {
-        let row = sqlx::query(&format!("SELECT {EXECUTION_COLUMNS} FROM executions WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(StoreError::db)?;
+        let row = sqlx::query(&format!(
+            "SELECT {EXECUTION_COLUMNS} FROM executions WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::db)?;
         row.as_ref().map(execution_from_row).transpose()
     }
 
     /// The tasks of an execution, by priority.
-    pub async fn task_executions(&self, execution_id: &str) -> Result<Vec<TaskExecutionRecord>, StoreError> {
+    pub async fn task_executions(
+        &self,
+        execution_id: &str,
+    ) -> Result<Vec<TaskExecutionRecord>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT {TASK_COLUMNS} FROM task_executions WHERE execution_id = $1 ORDER BY priority, id"
         ))
@@ -237,7 +254,10 @@ impl Store {
     }
 
     /// The invocations of an execution, by task then dispatch order.
-    pub async fn execution_invocations(&self, execution_id: &str) -> Result<Vec<InvocationRecord>, StoreError> {
+    pub async fn execution_invocations(
+        &self,
+        execution_id: &str,
+    ) -> Result<Vec<InvocationRecord>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT {INVOCATION_COLUMNS} FROM invocations WHERE execution_id = $1 ORDER BY task_execution_id, seq"
         ))
@@ -249,18 +269,28 @@ impl Store {
     }
 
     /// The frozen baseline text of an execution.
-    pub async fn execution_baseline(&self, execution_id: &str, baseline_id: &str) -> Result<Option<String>, StoreError> {
-        sqlx::query_scalar("SELECT toml FROM execution_baselines WHERE execution_id = $1 AND baseline_id = $2")
-            .bind(execution_id)
-            .bind(baseline_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(StoreError::db)
+    pub async fn execution_baseline(
+        &self,
+        execution_id: &str,
+        baseline_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar(
+            "SELECT toml FROM execution_baselines WHERE execution_id = $1 AND baseline_id = $2",
+        )
+        .bind(execution_id)
+        .bind(baseline_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::db)
     }
 
     /// Asks an execution to stop handing out work. `NotFound` for an unknown id; an
     /// execution that is already over is returned unchanged.
-    pub async fn request_cancel(&self, id: &str, details: &str) -> Result<ExecutionRecord, StoreError> {
+    pub async fn request_cancel(
+        &self,
+        id: &str,
+        details: &str,
+    ) -> Result<ExecutionRecord, StoreError> {
         let mut tx = self.begin_write().await?;
         sqlx::query(&format!(
             "UPDATE executions SET cancel_requested = 1, status = 'CANCELLING', status_details = $2 WHERE id = $1 AND status IN {ACTIVE}"
@@ -270,12 +300,19 @@ impl Store {
         .execute(&mut *tx.tx)
         .await
         .map_err(StoreError::db)?;
-        let row = sqlx::query(&format!("SELECT {EXECUTION_COLUMNS} FROM executions WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&mut *tx.tx)
-            .await
-            .map_err(StoreError::db)?;
-        let Some(row) = row else { return Err(StoreError::NotFound { what: "execution", id: id.to_owned() }) };
+        let row = sqlx::query(&format!(
+            "SELECT {EXECUTION_COLUMNS} FROM executions WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&mut *tx.tx)
+        .await
+        .map_err(StoreError::db)?;
+        let Some(row) = row else {
+            return Err(StoreError::NotFound {
+                what: "execution",
+                id: id.to_owned(),
+            });
+        };
         let execution = execution_from_row(&row)?;
         tx.commit().await?;
         Ok(execution)
@@ -298,7 +335,10 @@ impl Store {
 impl WriteTx {
     /// Claims up to `limit` executions that are not over: on PostgreSQL their rows stay
     /// locked until commit and rows another replica holds are skipped.
-    pub async fn claim_active_executions(&mut self, limit: i64) -> Result<Vec<ExecutionRecord>, StoreError> {
+    pub async fn claim_active_executions(
+        &mut self,
+        limit: i64,
+    ) -> Result<Vec<ExecutionRecord>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT {EXECUTION_COLUMNS} FROM executions WHERE status IN {ACTIVE} ORDER BY scheduled_at, id LIMIT $1{}",
             lock_clause(self.backend, true)
@@ -311,7 +351,10 @@ impl WriteTx {
     }
 
     /// The tasks of an execution, by priority.
-    pub async fn task_executions(&mut self, execution_id: &str) -> Result<Vec<TaskExecutionRecord>, StoreError> {
+    pub async fn task_executions(
+        &mut self,
+        execution_id: &str,
+    ) -> Result<Vec<TaskExecutionRecord>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT {TASK_COLUMNS} FROM task_executions WHERE execution_id = $1 ORDER BY priority, id"
         ))
@@ -323,7 +366,10 @@ impl WriteTx {
     }
 
     /// How many invocations of a task are in each status.
-    pub async fn invocation_counts(&mut self, task_execution_id: &str) -> Result<Vec<(String, i64)>, StoreError> {
+    pub async fn invocation_counts(
+        &mut self,
+        task_execution_id: &str,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
         let rows = sqlx::query(
             "SELECT status, COUNT(*) AS n FROM invocations WHERE task_execution_id = $1 GROUP BY status ORDER BY status",
         )
@@ -331,7 +377,9 @@ impl WriteTx {
         .fetch_all(&mut *self.tx)
         .await
         .map_err(StoreError::db)?;
-        rows.iter().map(|row| Ok((get_str(row, "status")?, get_i64(row, "n")?))).collect()
+        rows.iter()
+            .map(|row| Ok((get_str(row, "status")?, get_i64(row, "n")?)))
+            .collect()
     }
 
     /// The invocations of a task in one status, in dispatch order, at most `limit`.
@@ -415,7 +463,10 @@ impl WriteTx {
     /// Moves an invocation from status `from` to `status` (and sets its command), as
     /// [`WriteTx::set_execution_status`]. Returns false, changing nothing, when the
     /// invocation is no longer in `from` (a result arrived meanwhile).
-    #[expect(clippy::too_many_arguments, reason = "one UPDATE with every column it may set")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one UPDATE with every column it may set"
+    )]
     pub async fn set_invocation_status(
         &mut self,
         id: &str,
@@ -470,13 +521,19 @@ impl WriteTx {
     }
 
     /// The frozen baseline text of an execution.
-    pub async fn execution_baseline(&mut self, execution_id: &str, baseline_id: &str) -> Result<Option<String>, StoreError> {
-        sqlx::query_scalar("SELECT toml FROM execution_baselines WHERE execution_id = $1 AND baseline_id = $2")
-            .bind(execution_id)
-            .bind(baseline_id)
-            .fetch_optional(&mut *self.tx)
-            .await
-            .map_err(StoreError::db)
+    pub async fn execution_baseline(
+        &mut self,
+        execution_id: &str,
+        baseline_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar(
+            "SELECT toml FROM execution_baselines WHERE execution_id = $1 AND baseline_id = $2",
+        )
+        .bind(execution_id)
+        .bind(baseline_id)
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(StoreError::db)
     }
 
     /// Inserts a command.
@@ -491,7 +548,12 @@ impl WriteTx {
 
     /// Ends a command that is not final yet with `state` (`cancelled`, `timed_out`).
     /// Returns whether it changed.
-    pub async fn end_command(&mut self, id: &str, state: &str, now: Timestamp) -> Result<bool, StoreError> {
+    pub async fn end_command(
+        &mut self,
+        id: &str,
+        state: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
         let updated = sqlx::query(
             "UPDATE agent_commands SET state = $2, completed_at = $3 WHERE id = $1 \
              AND state IN ('pending', 'delivered', 'acknowledged')",

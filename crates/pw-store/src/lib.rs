@@ -36,12 +36,12 @@ use sqlx::{Any, AnyPool, Executor as _, Row as _};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 pub use crate::access::EnrollRefusal;
-pub use crate::windows::WindowPart;
 pub use crate::commands::{AckOutcome, CompleteOutcome};
 pub use crate::error::StoreError;
 pub use crate::executions::NewExecution;
 pub use crate::lock::SchedulerLock;
 pub use crate::records::*;
+pub use crate::windows::WindowPart;
 
 /// Which database a store talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,8 +85,12 @@ impl StoreSettings {
 
 /// The URL with its password replaced by `***`, for logs and errors.
 pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
-    let Some((userinfo, host)) = rest.split_once('@') else { return url.to_owned() };
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
     match userinfo.split_once(':') {
         Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
         None => url.to_owned(),
@@ -106,7 +110,9 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("backend", &self.backend).finish_non_exhaustive()
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
     }
 }
 
@@ -139,23 +145,35 @@ impl Store {
         } else if settings.url.starts_with("postgres:") || settings.url.starts_with("postgresql:") {
             Backend::Postgres
         } else {
-            return Err(StoreError::UnsupportedUrl { url: redact_url(&settings.url) });
+            return Err(StoreError::UnsupportedUrl {
+                url: redact_url(&settings.url),
+            });
         };
         let schema = match (&settings.schema, backend) {
             (Some(schema), Backend::Postgres) => {
                 if schema.is_empty()
-                    || !schema.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+                    || !schema
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
                 {
-                    return Err(StoreError::InvalidSchema { schema: schema.clone() });
+                    return Err(StoreError::InvalidSchema {
+                        schema: schema.clone(),
+                    });
                 }
                 Some(schema.clone())
             }
             _ => None,
         };
-        let connect_error =
-            |source: sqlx::Error| StoreError::Connect { url: redact_url(&settings.url), source };
+        let connect_error = |source: sqlx::Error| StoreError::Connect {
+            url: redact_url(&settings.url),
+            source,
+        };
         if let Some(schema) = &schema {
-            let setup = AnyPoolOptions::new().max_connections(1).connect(&settings.url).await.map_err(connect_error)?;
+            let setup = AnyPoolOptions::new()
+                .max_connections(1)
+                .connect(&settings.url)
+                .await
+                .map_err(connect_error)?;
             setup
                 .execute(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"").as_str())
                 .await
@@ -186,7 +204,8 @@ impl Store {
                         }
                         Backend::Postgres => {
                             if let Some(schema) = schema {
-                                conn.execute(format!("SET search_path TO \"{schema}\"").as_str()).await?;
+                                conn.execute(format!("SET search_path TO \"{schema}\"").as_str())
+                                    .await?;
                             }
                         }
                     }
@@ -218,14 +237,19 @@ impl Store {
 
     /// Checks that the database answers.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(StoreError::db)?;
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::db)?;
         Ok(())
     }
 
     /// Drops a PostgreSQL schema with everything in it (test clean-up).
     pub async fn drop_schema(&self, schema: &str) -> Result<(), StoreError> {
         if self.backend != Backend::Postgres
-            || !schema.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            || !schema
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
         {
             return Ok(());
         }
@@ -243,9 +267,12 @@ impl Store {
             None => None,
         };
         let tx = self.pool.begin().await.map_err(StoreError::db)?;
-        Ok(WriteTx { tx, backend: self.backend, _guard: guard })
+        Ok(WriteTx {
+            tx,
+            backend: self.backend,
+            _guard: guard,
+        })
     }
-
 }
 
 /// A stable advisory-lock key per schema, in the positive 31-bit range (so the `objid`
@@ -268,12 +295,16 @@ fn lock_clause(backend: Backend, skip: bool) -> &'static str {
 
 /// A timestamp as stored: microseconds since the Unix epoch.
 pub fn to_micros(at: Timestamp) -> i64 {
-    i64::try_from(at.as_microsecond()).unwrap_or(i64::MAX)
+    at.as_microsecond()
 }
 
 /// A stored timestamp back; out-of-range values clamp to the representable range.
 pub fn from_micros(micros: i64) -> Timestamp {
-    Timestamp::from_microsecond(micros).unwrap_or(if micros < 0 { Timestamp::MIN } else { Timestamp::MAX })
+    Timestamp::from_microsecond(micros).unwrap_or(if micros < 0 {
+        Timestamp::MIN
+    } else {
+        Timestamp::MAX
+    })
 }
 
 fn get_str(row: &AnyRow, column: &str) -> Result<String, StoreError> {
@@ -281,7 +312,8 @@ fn get_str(row: &AnyRow, column: &str) -> Result<String, StoreError> {
 }
 
 fn get_opt_str(row: &AnyRow, column: &str) -> Result<Option<String>, StoreError> {
-    row.try_get::<Option<String>, _>(column).map_err(StoreError::db)
+    row.try_get::<Option<String>, _>(column)
+        .map_err(StoreError::db)
 }
 
 fn get_i64(row: &AnyRow, column: &str) -> Result<i64, StoreError> {
@@ -289,7 +321,8 @@ fn get_i64(row: &AnyRow, column: &str) -> Result<i64, StoreError> {
 }
 
 fn get_opt_i64(row: &AnyRow, column: &str) -> Result<Option<i64>, StoreError> {
-    row.try_get::<Option<i64>, _>(column).map_err(StoreError::db)
+    row.try_get::<Option<i64>, _>(column)
+        .map_err(StoreError::db)
 }
 
 fn get_ts(row: &AnyRow, column: &str) -> Result<Timestamp, StoreError> {

@@ -16,7 +16,9 @@ pub struct SchedulerLock {
 
 impl std::fmt::Debug for SchedulerLock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SchedulerLock").field("key", &self.key).finish_non_exhaustive()
+        f.debug_struct("SchedulerLock")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
     }
 }
 
@@ -24,7 +26,10 @@ impl Store {
     /// Takes the scheduler lock if no other replica holds it.
     pub async fn try_scheduler_lock(&self) -> Result<Option<SchedulerLock>, StoreError> {
         if self.backend == Backend::Sqlite {
-            return Ok(Some(SchedulerLock { connection: None, key: 0 }));
+            return Ok(Some(SchedulerLock {
+                connection: None,
+                key: 0,
+            }));
         }
         let mut connection = self.pool.acquire().await.map_err(StoreError::db)?;
         let taken: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
@@ -33,7 +38,10 @@ impl Store {
             .await
             .map_err(StoreError::db)?;
         if taken {
-            Ok(Some(SchedulerLock { connection: Some(connection), key: self.lock_key }))
+            Ok(Some(SchedulerLock {
+                connection: Some(connection),
+                key: self.lock_key,
+            }))
         } else {
             Ok(None)
         }
@@ -54,7 +62,10 @@ impl SchedulerLock {
             .await
             .map_err(StoreError::db)?;
             if !held {
-                return Err(StoreError::Conflict { what: "scheduler lock", detail: "the advisory lock was lost".to_owned() });
+                return Err(StoreError::Conflict {
+                    what: "scheduler lock",
+                    detail: "the advisory lock was lost".to_owned(),
+                });
             }
         }
         Ok(())
@@ -63,7 +74,10 @@ impl SchedulerLock {
     /// Releases the lock.
     pub async fn release(mut self) {
         if let Some(connection) = &mut self.connection {
-            let _ = sqlx::query("SELECT pg_advisory_unlock($1)").bind(self.key).execute(&mut **connection).await;
+            let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(self.key)
+                .execute(&mut **connection)
+                .await;
         }
     }
 }

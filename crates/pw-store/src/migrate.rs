@@ -73,7 +73,10 @@ pub(crate) async fn apply(store: &Store) -> Result<(), StoreError> {
     if let Some(&newest) = applied.last()
         && newest > known
     {
-        return Err(StoreError::SchemaTooNew { version: newest, known });
+        return Err(StoreError::SchemaTooNew {
+            version: newest,
+            known,
+        });
     }
     for migration in MIGRATIONS {
         if applied.contains(&migration.version) {
@@ -83,9 +86,16 @@ pub(crate) async fn apply(store: &Store) -> Result<(), StoreError> {
             Backend::Sqlite => migration.sqlite,
             Backend::Postgres => migration.postgres,
         };
-        let fail = |source| StoreError::Migrate { version: migration.version, name: migration.name, source };
+        let fail = |source| StoreError::Migrate {
+            version: migration.version,
+            name: migration.name,
+            source,
+        };
         for statement in statements(text) {
-            sqlx::query(&statement).execute(&mut *tx.tx).await.map_err(fail)?;
+            sqlx::query(&statement)
+                .execute(&mut *tx.tx)
+                .await
+                .map_err(fail)?;
         }
         sqlx::query("INSERT INTO pw_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
             .bind(migration.version)
@@ -94,7 +104,11 @@ pub(crate) async fn apply(store: &Store) -> Result<(), StoreError> {
             .execute(&mut *tx.tx)
             .await
             .map_err(fail)?;
-        tracing::info!(version = migration.version, name = migration.name, "applied migration");
+        tracing::info!(
+            version = migration.version,
+            name = migration.name,
+            "applied migration"
+        );
     }
     tx.commit().await
 }
@@ -106,6 +120,12 @@ mod tests {
     #[test]
     fn splits_on_line_final_semicolons_and_drops_comments() {
         let parts = statements("-- c\nCREATE TABLE a (\n x TEXT\n);\n\nCREATE INDEX i ON a (x);\n");
-        assert_eq!(parts, vec!["CREATE TABLE a (\n x TEXT\n);\n", "CREATE INDEX i ON a (x);\n"]);
+        assert_eq!(
+            parts,
+            vec![
+                "CREATE TABLE a (\n x TEXT\n);\n",
+                "CREATE INDEX i ON a (x);\n"
+            ]
+        );
     }
 }

@@ -8,7 +8,8 @@ use crate::{
     opt_micros, to_micros,
 };
 
-const WINDOW_COLUMNS: &str = "id, name, enabled, spec_json, created_at, updated_at, schedule_anchor_at, next_execution_at";
+const WINDOW_COLUMNS: &str =
+    "id, name, enabled, spec_json, created_at, updated_at, schedule_anchor_at, next_execution_at";
 
 fn window_from_row(row: &AnyRow) -> Result<WindowRecord, StoreError> {
     Ok(WindowRecord {
@@ -27,7 +28,11 @@ fn part_from_row(row: &AnyRow, has_priority: bool) -> Result<WindowPartRecord, S
     Ok(WindowPartRecord {
         id: get_str(row, "id")?,
         window_id: get_str(row, "window_id")?,
-        priority: if has_priority { get_i64(row, "priority")? } else { 0 },
+        priority: if has_priority {
+            get_i64(row, "priority")?
+        } else {
+            0
+        },
         spec_json: get_str(row, "spec_json")?,
         created_at: get_ts(row, "created_at")?,
     })
@@ -97,13 +102,20 @@ impl Store {
         .map_err(StoreError::db)?
         .rows_affected();
         if updated == 0 {
-            return Err(StoreError::NotFound { what: "window", id: window.id.clone() });
+            return Err(StoreError::NotFound {
+                what: "window",
+                id: window.id.clone(),
+            });
         }
         tx.commit().await
     }
 
     /// Sets the next opening of a window (the scheduler's bookkeeping).
-    pub async fn set_next_execution(&self, id: &str, next: Option<Timestamp>) -> Result<(), StoreError> {
+    pub async fn set_next_execution(
+        &self,
+        id: &str,
+        next: Option<Timestamp>,
+    ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         sqlx::query("UPDATE windows SET next_execution_at = $2 WHERE id = $1")
             .bind(id)
@@ -116,20 +128,24 @@ impl Store {
 
     /// A window by id.
     pub async fn window(&self, id: &str) -> Result<Option<WindowRecord>, StoreError> {
-        let row = sqlx::query(&format!("SELECT {WINDOW_COLUMNS} FROM windows WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(StoreError::db)?;
+        let row = sqlx::query(&format!(
+            "SELECT {WINDOW_COLUMNS} FROM windows WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::db)?;
         row.as_ref().map(window_from_row).transpose()
     }
 
     /// Every window, by name.
     pub async fn windows(&self) -> Result<Vec<WindowRecord>, StoreError> {
-        let rows = sqlx::query(&format!("SELECT {WINDOW_COLUMNS} FROM windows ORDER BY name, id"))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(StoreError::db)?;
+        let rows = sqlx::query(&format!(
+            "SELECT {WINDOW_COLUMNS} FROM windows ORDER BY name, id"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::db)?;
         rows.iter().map(window_from_row).collect()
     }
 
@@ -163,13 +179,20 @@ impl Store {
             .map_err(StoreError::db)?
             .rows_affected();
         if deleted == 0 {
-            return Err(StoreError::NotFound { what: "window", id: id.to_owned() });
+            return Err(StoreError::NotFound {
+                what: "window",
+                id: id.to_owned(),
+            });
         }
         tx.commit().await
     }
 
     /// Adds a target or a task to a window.
-    pub async fn create_window_part(&self, part: WindowPart, record: &WindowPartRecord) -> Result<(), StoreError> {
+    pub async fn create_window_part(
+        &self,
+        part: WindowPart,
+        record: &WindowPartRecord,
+    ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         let exists: Option<String> = sqlx::query_scalar("SELECT id FROM windows WHERE id = $1")
             .bind(record.window_id.as_str())
@@ -177,7 +200,10 @@ impl Store {
             .await
             .map_err(StoreError::db)?;
         if exists.is_none() {
-            return Err(StoreError::NotFound { what: "window", id: record.window_id.clone() });
+            return Err(StoreError::NotFound {
+                what: "window",
+                id: record.window_id.clone(),
+            });
         }
         let query = match part {
             WindowPart::Target => sqlx::query(
@@ -201,7 +227,11 @@ impl Store {
     }
 
     /// Replaces the spec (and priority, for tasks) of a window part.
-    pub async fn update_window_part(&self, part: WindowPart, record: &WindowPartRecord) -> Result<(), StoreError> {
+    pub async fn update_window_part(
+        &self,
+        part: WindowPart,
+        record: &WindowPartRecord,
+    ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         let query = match part {
             WindowPart::Target => sqlx::query("UPDATE window_targets SET spec_json = $3 WHERE id = $1 AND window_id = $2")
@@ -216,15 +246,26 @@ impl Store {
                     .bind(record.priority)
             }
         };
-        let updated = query.execute(&mut *tx.tx).await.map_err(StoreError::db)?.rows_affected();
+        let updated = query
+            .execute(&mut *tx.tx)
+            .await
+            .map_err(StoreError::db)?
+            .rows_affected();
         if updated == 0 {
-            return Err(StoreError::NotFound { what: part.what(), id: record.id.clone() });
+            return Err(StoreError::NotFound {
+                what: part.what(),
+                id: record.id.clone(),
+            });
         }
         tx.commit().await
     }
 
     /// The targets or tasks of a window, tasks by priority, both in creation order.
-    pub async fn window_parts(&self, part: WindowPart, window_id: &str) -> Result<Vec<WindowPartRecord>, StoreError> {
+    pub async fn window_parts(
+        &self,
+        part: WindowPart,
+        window_id: &str,
+    ) -> Result<Vec<WindowPartRecord>, StoreError> {
         let sql = match part {
             WindowPart::Target => {
                 "SELECT id, window_id, spec_json, created_at FROM window_targets WHERE window_id = $1 ORDER BY created_at, id"
@@ -234,22 +275,39 @@ impl Store {
                  ORDER BY priority, created_at, id"
             }
         };
-        let rows = sqlx::query(sql).bind(window_id).fetch_all(&self.pool).await.map_err(StoreError::db)?;
-        rows.iter().map(|row| part_from_row(row, part == WindowPart::Task)).collect()
+        let rows = sqlx::query(sql)
+            .bind(window_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::db)?;
+        rows.iter()
+            .map(|row| part_from_row(row, part == WindowPart::Task))
+            .collect()
     }
 
     /// Removes a target or task from a window.
-    pub async fn delete_window_part(&self, part: WindowPart, window_id: &str, id: &str) -> Result<(), StoreError> {
+    pub async fn delete_window_part(
+        &self,
+        part: WindowPart,
+        window_id: &str,
+        id: &str,
+    ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        let deleted = sqlx::query(&format!("DELETE FROM {} WHERE id = $1 AND window_id = $2", part.table()))
-            .bind(id)
-            .bind(window_id)
-            .execute(&mut *tx.tx)
-            .await
-            .map_err(StoreError::db)?
-            .rows_affected();
+        let deleted = sqlx::query(&format!(
+            "DELETE FROM {} WHERE id = $1 AND window_id = $2",
+            part.table()
+        ))
+        .bind(id)
+        .bind(window_id)
+        .execute(&mut *tx.tx)
+        .await
+        .map_err(StoreError::db)?
+        .rows_affected();
         if deleted == 0 {
-            return Err(StoreError::NotFound { what: part.what(), id: id.to_owned() });
+            return Err(StoreError::NotFound {
+                what: part.what(),
+                id: id.to_owned(),
+            });
         }
         tx.commit().await
     }

@@ -19,7 +19,7 @@ use crate::server::tokens::Tag;
 use crate::server::windows::{RebootOption, TaskOperation};
 
 /// What an agent says about its host, at enrollment and with every inventory upload.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeFacts {
     pub hostname: String,
     /// `AMAZON_LINUX_2`, `REDHAT_ENTERPRISE_LINUX`, ...
@@ -407,7 +407,10 @@ impl CatalogJson {
                 })
             })
             .collect();
-        CatalogJson { packages, advisories }
+        CatalogJson {
+            packages,
+            advisories,
+        }
     }
 
     /// Back to core values, for `Snapshot::build`. Packages carry no dependencies, so
@@ -419,7 +422,11 @@ impl CatalogJson {
             .map(|package| {
                 let nevra = Nevra::new(
                     package.name.clone(),
-                    Evr::new(package.epoch, package.version.clone(), package.release.clone()),
+                    Evr::new(
+                        package.epoch,
+                        package.version.clone(),
+                        package.release.clone(),
+                    ),
                     package.arch.clone(),
                 );
                 let mut core = Package::new(nevra, String::new());
@@ -514,4 +521,22 @@ pub struct NodePreview {
 pub struct PreviewResponse {
     pub evaluated_at: Timestamp,
     pub nodes: Vec<NodePreview>,
+}
+
+/// The agent's credential file (`credential.json`, mode 0600), written after enrollment
+/// and read at every start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentCredential {
+    /// Format version of this file.
+    #[serde(default = "credential_version")]
+    pub version: u32,
+    pub server_url: String,
+    pub node_id: String,
+    pub credential: String,
+    #[serde(default)]
+    pub enrolled_at: Option<Timestamp>,
+}
+
+fn credential_version() -> u32 {
+    1
 }

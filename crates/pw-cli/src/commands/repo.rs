@@ -58,8 +58,13 @@ fn inspect(args: InspectArgs, printer: &Printer) -> anyhow::Result<u8> {
         printer.error("a repository location or --updateinfo FILE is required");
         return Ok(exit_code::USAGE);
     };
-    let repository = pw_repo::load(&location).with_context(|| format!("failed to load repository {location}"))?;
-    report_diagnostics(&repository.diagnostics, repository.suppressed_diagnostics, printer);
+    let repository = pw_repo::load(&location)
+        .with_context(|| format!("failed to load repository {location}"))?;
+    report_diagnostics(
+        &repository.diagnostics,
+        repository.suppressed_diagnostics,
+        printer,
+    );
     let summary = RepositorySummary::new(&repository);
     if args.json {
         printer.line(&serde_json::to_string_pretty(&summary)?);
@@ -80,10 +85,15 @@ fn inspect_updateinfo(path: &PathBuf, json: bool, printer: &Printer) -> anyhow::
     } else {
         let mut text = String::new();
         for advisory in &parsed.value {
-            let issued = advisory.issued.map_or_else(|| "-".to_owned(), |issued| issued.to_string());
+            let issued = advisory
+                .issued
+                .map_or_else(|| "-".to_owned(), |issued| issued.to_string());
             let severity = advisory.severity.as_deref().unwrap_or("-");
             let title = advisory.title.as_deref().unwrap_or("");
-            text.push_str(&format!("{}\t{}\t{severity}\t{issued}\t{title}\n", advisory.id, advisory.kind));
+            text.push_str(&format!(
+                "{}\t{}\t{severity}\t{issued}\t{title}\n",
+                advisory.id, advisory.kind
+            ));
         }
         text.push_str(&format!("{} advisories\n", parsed.value.len()));
         printer.raw(&text);
@@ -132,7 +142,10 @@ impl RepositorySummary {
         let mut advisories_by_severity = BTreeMap::new();
         for advisory in &repository.advisories {
             *advisories_by_type.entry(advisory.kind.clone()).or_insert(0) += 1;
-            let severity = advisory.severity.as_deref().map_or_else(|| "none".to_owned(), str::to_lowercase);
+            let severity = advisory
+                .severity
+                .as_deref()
+                .map_or_else(|| "none".to_owned(), str::to_lowercase);
             *advisories_by_severity.entry(severity).or_insert(0) += 1;
         }
         RepositorySummary {
@@ -143,13 +156,20 @@ impl RepositorySummary {
                 .repomd
                 .records
                 .iter()
-                .map(|record| RecordJson { kind: record.kind.clone(), location: record.location.clone() })
+                .map(|record| RecordJson {
+                    kind: record.kind.clone(),
+                    location: record.location.clone(),
+                })
                 .collect(),
             packages: repository.packages.len(),
             advisories: repository.advisories.len(),
             advisories_by_type,
             advisories_by_severity,
-            diagnostics: repository.diagnostics.iter().map(ToString::to_string).collect(),
+            diagnostics: repository
+                .diagnostics
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
             suppressed_diagnostics: repository.suppressed_diagnostics,
         }
     }
@@ -159,10 +179,17 @@ impl RepositorySummary {
             if map.is_empty() {
                 return "-".to_owned();
             }
-            let parts: Vec<String> = map.iter().map(|(key, count)| format!("{key} {count}")).collect();
+            let parts: Vec<String> = map
+                .iter()
+                .map(|(key, count)| format!("{key} {count}"))
+                .collect();
             parts.join(", ")
         };
-        let records: Vec<&str> = self.records.iter().map(|record| record.kind.as_str()).collect();
+        let records: Vec<&str> = self
+            .records
+            .iter()
+            .map(|record| record.kind.as_str())
+            .collect();
         let diagnostics = self.diagnostics.len() as u64 + self.suppressed_diagnostics;
         format!(
             "repository:   {}\nrevision:     {}\nrecords:      {}\npackages:     {} (from {})\nadvisories:   {}\n  by type:     {}\n  by severity: {}\ndiagnostics:  {diagnostics}\n",
@@ -227,7 +254,10 @@ impl From<&Advisory> for AdvisoryJson {
             references: advisory
                 .references
                 .iter()
-                .map(|reference| ReferenceJson { kind: reference.kind.clone(), id: reference.id.clone() })
+                .map(|reference| ReferenceJson {
+                    kind: reference.kind.clone(),
+                    id: reference.id.clone(),
+                })
                 .collect(),
             packages: advisory
                 .packages

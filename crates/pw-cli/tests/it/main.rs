@@ -1,7 +1,9 @@
 //! Integration tests of the `patchwarden` binary: they run the real executable.
 
+mod agent;
 mod repo;
 mod schedule;
+mod server;
 mod vercmp;
 
 use std::process::{Command, Output};

@@ -10,13 +10,20 @@ use serde_json::{Value, json};
 use crate::patchwarden;
 
 fn repodata(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../pw-core/test_data/repodata").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../pw-core/test_data/repodata")
+        .join(name)
 }
 
 fn run(args: &[&str]) -> (u8, String, String) {
     let output = patchwarden(args, None);
-    let code = output.status.code().and_then(|code| u8::try_from(code).ok()).unwrap_or(255);
-    (code, String::from_utf8(output.stdout).unwrap(), String::from_utf8(output.stderr).unwrap())
+    let code = output
+        .status
+        .code()
+        .and_then(|code| u8::try_from(code).ok())
+        .unwrap_or(255);
+    let text = |bytes: Vec<u8>| String::from_utf8(bytes).expect("patchwarden prints UTF-8");
+    (code, text(output.stdout), text(output.stderr))
 }
 
 fn json_of(args: &[&str]) -> Value {
@@ -28,7 +35,13 @@ fn json_of(args: &[&str]) -> Value {
 #[test]
 fn updateinfo_json_has_exactly_the_documented_keys() {
     let file = repodata("al2/repodata/updateinfo.xml.gz");
-    let advisories = json_of(&["repo", "inspect", "--updateinfo", file.to_str().unwrap(), "--json"]);
+    let advisories = json_of(&[
+        "repo",
+        "inspect",
+        "--updateinfo",
+        file.to_str().unwrap(),
+        "--json",
+    ]);
     let advisories = advisories.as_array().unwrap();
     assert_eq!(advisories.len(), 3);
     assert_eq!(
@@ -62,16 +75,38 @@ fn updateinfo_json_has_exactly_the_documented_keys() {
 #[test]
 fn updateinfo_accepts_plain_files_and_reports_diagnostics_on_stderr() {
     let file = repodata("sources/rhel8/updateinfo.xml");
-    let (code, stdout, stderr) = run(&["repo", "inspect", "--updateinfo", file.to_str().unwrap(), "--json"]);
+    let (code, stdout, stderr) = run(&[
+        "repo",
+        "inspect",
+        "--updateinfo",
+        file.to_str().unwrap(),
+        "--json",
+    ]);
     assert_eq!(code, 0, "{stderr}");
     let advisories: Value = serde_json::from_str(&stdout).unwrap();
-    let sudo = advisories.as_array().unwrap().iter().find(|advisory| advisory["id"] == "RHBA-2021:2600").unwrap();
+    let sudo = advisories
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|advisory| advisory["id"] == "RHBA-2021:2600")
+        .unwrap();
     assert_eq!(sudo["issued"], "2021-07-01T08:00:00Z");
     assert_eq!(sudo["updated"], Value::Null);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.starts_with("warning: updateinfo.xml (line 47"), "{stderr}");
-    assert!(stderr.contains("unparsable updated date \"not a date\""), "{stderr}");
-    let kernel = advisories.as_array().unwrap().iter().find(|advisory| advisory["id"] == "RHSA-2021:2570").unwrap();
+    assert!(
+        stderr.starts_with("warning: updateinfo.xml (line 47"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("unparsable updated date \"not a date\""),
+        "{stderr}"
+    );
+    let kernel = advisories
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|advisory| advisory["id"] == "RHSA-2021:2570")
+        .unwrap();
     assert_eq!(kernel["reboot_suggested"], true);
 }
 
@@ -80,12 +115,29 @@ fn updateinfo_errors_name_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("broken.xml");
     fs_err::write(&path, "<updates>\n<update type=\"security\">\n<id>X").unwrap();
-    let (code, stdout, stderr) = run(&["repo", "inspect", "--updateinfo", path.to_str().unwrap(), "--json"]);
+    let (code, stdout, stderr) = run(&[
+        "repo",
+        "inspect",
+        "--updateinfo",
+        path.to_str().unwrap(),
+        "--json",
+    ]);
     assert_eq!(code, 1);
     assert!(stdout.is_empty());
-    assert!(stderr.contains(&format!("failed to parse {}", path.display())), "{stderr}");
-    assert!(stderr.contains("(line 3, byte 39): document is truncated: it ends inside <id>"), "{stderr}");
-    let (code, _, stderr) = run(&["repo", "inspect", "--updateinfo", "/nonexistent/updateinfo.xml"]);
+    assert!(
+        stderr.contains(&format!("failed to parse {}", path.display())),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("(line 3, byte 39): document is truncated: it ends inside <id>"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = run(&[
+        "repo",
+        "inspect",
+        "--updateinfo",
+        "/nonexistent/updateinfo.xml",
+    ]);
     assert_eq!(code, 1);
     assert!(stderr.contains("/nonexistent/updateinfo.xml"), "{stderr}");
 }
@@ -120,16 +172,27 @@ fn repository_summary_json_from_a_file_url() {
     assert_eq!(summary["primary_source"], "primary");
     assert_eq!(summary["packages"], 4);
     assert_eq!(summary["advisories"], 3);
-    assert_eq!(summary["advisories_by_type"], json!({"bugfix": 1, "security": 2}));
-    assert_eq!(summary["advisories_by_severity"], json!({"important": 1, "moderate": 1, "none": 1}));
+    assert_eq!(
+        summary["advisories_by_type"],
+        json!({"bugfix": 1, "security": 2})
+    );
+    assert_eq!(
+        summary["advisories_by_severity"],
+        json!({"important": 1, "moderate": 1, "none": 1})
+    );
     assert_eq!(summary["diagnostics"].as_array().unwrap().len(), 1);
-    assert_eq!(summary["records"][0], json!({"type": "primary", "location": "repodata/primary.xml.gz".replace(".gz", ".xz")}));
+    assert_eq!(
+        summary["records"][0],
+        json!({"type": "primary", "location": "repodata/primary.xml.gz".replace(".gz", ".xz")})
+    );
 }
 
 /// Serves `root` over HTTP on 127.0.0.1:0 until the test process ends; returns the base URL.
 fn serve(root: PathBuf) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = listener.local_addr().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    let address = listener
+        .local_addr()
+        .expect("a bound listener has an address");
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(stream) = stream else { continue };
@@ -142,16 +205,30 @@ fn serve(root: PathBuf) -> String {
             while reader.read_line(&mut header).is_ok_and(|read| read > 2) {
                 header.clear();
             }
-            let path = request_line.split_whitespace().nth(1).unwrap_or("/").trim_start_matches('/').to_owned();
-            let body = if path.split('/').any(|segment| segment == "..") { None } else { fs_err::read(root.join(&path)).ok() };
+            let path = request_line
+                .split_whitespace()
+                .nth(1)
+                .unwrap_or("/")
+                .trim_start_matches('/')
+                .to_owned();
+            let body = if path.split('/').any(|segment| segment == "..") {
+                None
+            } else {
+                fs_err::read(root.join(&path)).ok()
+            };
             let mut stream = reader.into_inner();
             let response = match body {
                 Some(body) => {
-                    let mut response = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len()).into_bytes();
+                    let mut response = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    )
+                    .into_bytes();
                     response.extend_from_slice(&body);
                     response
                 }
-                None => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
+                None => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    .to_vec(),
             };
             let _ = stream.write_all(&response);
         }
@@ -164,9 +241,20 @@ fn repository_over_http() {
     let base = serve(repodata(""));
     let summary = json_of(&["repo", "inspect", &format!("{base}/al2023"), "--json"]);
     assert_eq!(summary["packages"], 4);
-    assert_eq!(summary["advisories_by_severity"], json!({"critical": 1, "low": 1, "none": 1}));
-    assert_eq!(summary["advisories_by_type"], json!({"enhancement": 1, "security": 2}));
+    assert_eq!(
+        summary["advisories_by_severity"],
+        json!({"critical": 1, "low": 1, "none": 1})
+    );
+    assert_eq!(
+        summary["advisories_by_type"],
+        json!({"enhancement": 1, "security": 2})
+    );
     let (code, _, stderr) = run(&["repo", "inspect", &format!("{base}/nothing-here")]);
     assert_eq!(code, 1);
-    assert!(stderr.contains(&format!("failed to download {base}/nothing-here/repodata/repomd.xml")), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "failed to download {base}/nothing-here/repodata/repomd.xml"
+        )),
+        "{stderr}"
+    );
 }

@@ -464,7 +464,7 @@ fn blocked_requirement(
                     .rejected
                     .match_package(&snapshot.catalog.packages[i].nevra)
                     .is_none()
-        }) || installed_names.contains(capability);
+        });
         if satisfied_by_installed {
             continue;
         }

@@ -78,14 +78,18 @@ pub enum ChecksumError {
     #[error("unsupported checksum type {0:?}")]
     UnsupportedKind(String),
     #[error("{kind} checksum {value:?} is not {expected} hexadecimal digits")]
-    BadValue { kind: ChecksumKind, value: String, expected: usize },
+    BadValue {
+        kind: ChecksumKind,
+        value: String,
+        expected: usize,
+    },
 }
 
 impl Checksum {
     /// Parses a `type` attribute and a hex value (surrounding whitespace ignored, any case).
     pub fn parse(kind: &str, hex: &str) -> Result<Checksum, ChecksumError> {
-        let kind =
-            ChecksumKind::parse(kind).ok_or_else(|| ChecksumError::UnsupportedKind(kind.to_owned()))?;
+        let kind = ChecksumKind::parse(kind)
+            .ok_or_else(|| ChecksumError::UnsupportedKind(kind.to_owned()))?;
         Checksum::from_hex(kind, hex)
     }
 
@@ -107,7 +111,10 @@ impl Checksum {
             };
             digest.push(high << 4 | low);
         }
-        Ok(Checksum { kind, digest: digest.into_boxed_slice() })
+        Ok(Checksum {
+            kind,
+            digest: digest.into_boxed_slice(),
+        })
     }
 
     /// The checksum of `bytes`.
@@ -218,10 +225,18 @@ impl ChecksumHasher {
     pub fn finish(self) -> Checksum {
         let (kind, digest): (ChecksumKind, Box<[u8]>) = match self.state {
             HasherState::Sha1(hasher) => (ChecksumKind::Sha1, hasher.finalize().to_vec().into()),
-            HasherState::Sha224(hasher) => (ChecksumKind::Sha224, hasher.finalize().to_vec().into()),
-            HasherState::Sha256(hasher) => (ChecksumKind::Sha256, hasher.finalize().to_vec().into()),
-            HasherState::Sha384(hasher) => (ChecksumKind::Sha384, hasher.finalize().to_vec().into()),
-            HasherState::Sha512(hasher) => (ChecksumKind::Sha512, hasher.finalize().to_vec().into()),
+            HasherState::Sha224(hasher) => {
+                (ChecksumKind::Sha224, hasher.finalize().to_vec().into())
+            }
+            HasherState::Sha256(hasher) => {
+                (ChecksumKind::Sha256, hasher.finalize().to_vec().into())
+            }
+            HasherState::Sha384(hasher) => {
+                (ChecksumKind::Sha384, hasher.finalize().to_vec().into())
+            }
+            HasherState::Sha512(hasher) => {
+                (ChecksumKind::Sha512, hasher.finalize().to_vec().into())
+            }
         };
         Checksum { kind, digest }
     }

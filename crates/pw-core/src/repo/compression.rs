@@ -66,10 +66,18 @@ impl<R: BufRead> Decompressed<R> {
         let compression = Compression::detect(reader.fill_buf()?);
         let inner = match compression {
             Compression::None => Inner::Plain(reader),
-            Compression::Gzip => Inner::Gzip(buffered(flate2::bufread::MultiGzDecoder::new(reader))),
-            Compression::Xz => Inner::Xz(buffered(liblzma::bufread::XzDecoder::new_multi_decoder(reader))),
-            Compression::Bzip2 => Inner::Bzip2(buffered(bzip2::bufread::MultiBzDecoder::new(reader))),
-            Compression::Zstd => Inner::Zstd(buffered(zstd::stream::read::Decoder::with_buffer(reader)?)),
+            Compression::Gzip => {
+                Inner::Gzip(buffered(flate2::bufread::MultiGzDecoder::new(reader)))
+            }
+            Compression::Xz => Inner::Xz(buffered(liblzma::bufread::XzDecoder::new_multi_decoder(
+                reader,
+            ))),
+            Compression::Bzip2 => {
+                Inner::Bzip2(buffered(bzip2::bufread::MultiBzDecoder::new(reader)))
+            }
+            Compression::Zstd => {
+                Inner::Zstd(buffered(zstd::stream::read::Decoder::with_buffer(reader)?))
+            }
         };
         Ok(Decompressed { inner, compression })
     }
@@ -131,7 +139,9 @@ pub fn decompress_to_vec(bytes: &[u8], limit: Option<u64>) -> io::Result<Vec<u8>
             reader.read_to_end(&mut out)?;
         }
         Some(limit) => {
-            let read = (&mut reader).take(limit.saturating_add(1)).read_to_end(&mut out)?;
+            let read = (&mut reader)
+                .take(limit.saturating_add(1))
+                .read_to_end(&mut out)?;
             if u64::try_from(read).unwrap_or(u64::MAX) > limit {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,

@@ -23,13 +23,21 @@ pub fn parse_advisory_date(text: &str) -> Option<Timestamp> {
     if let Some(timestamp) = parse_epoch_seconds(text) {
         return Some(timestamp);
     }
-    let mut cursor = Cursor { bytes: text.as_bytes(), at: 0 };
+    let mut cursor = Cursor {
+        bytes: text.as_bytes(),
+        at: 0,
+    };
     let year = cursor.digits(4, 4)?;
     cursor.expect(b'-')?;
     let month = cursor.digits(1, 2)?;
     cursor.expect(b'-')?;
     let day = cursor.digits(1, 2)?;
-    let date = Date::new(i16::try_from(year).ok()?, i8::try_from(month).ok()?, i8::try_from(day).ok()?).ok()?;
+    let date = Date::new(
+        i16::try_from(year).ok()?,
+        i8::try_from(month).ok()?,
+        i8::try_from(day).ok()?,
+    )
+    .ok()?;
 
     let mut time = Time::midnight();
     let checkpoint = cursor.at;
@@ -47,7 +55,13 @@ pub fn parse_advisory_date(text: &str) -> Option<Timestamp> {
             }
             // A leap second (`23:59:60`) is read as the last second of the minute.
             let second = second.min(59);
-            time = Time::new(i8::try_from(hour).ok()?, i8::try_from(minute).ok()?, i8::try_from(second).ok()?, 0).ok()?;
+            time = Time::new(
+                i8::try_from(hour).ok()?,
+                i8::try_from(minute).ok()?,
+                i8::try_from(second).ok()?,
+                0,
+            )
+            .ok()?;
         } else {
             // `2018-01-11 UTC`: the space belonged to the zone.
             cursor.at = checkpoint;
@@ -68,10 +82,10 @@ fn parse_epoch_seconds(text: &str) -> Option<Timestamp> {
     if whole.is_empty() || whole.len() > 12 || !whole.bytes().all(|byte| byte.is_ascii_digit()) {
         return None;
     }
-    if let Some(fraction) = fraction {
-        if fraction.is_empty() || !fraction.bytes().all(|byte| byte.is_ascii_digit()) {
-            return None;
-        }
+    if let Some(fraction) = fraction
+        && (fraction.is_empty() || !fraction.bytes().all(|byte| byte.is_ascii_digit()))
+    {
+        return None;
     }
     Timestamp::from_second(whole.parse().ok()?).ok()
 }
@@ -110,7 +124,9 @@ impl Cursor<'_> {
         let start = self.at;
         let mut value: u32 = 0;
         while self.at - start < max {
-            let Some(byte) = self.peek().filter(u8::is_ascii_digit) else { break };
+            let Some(byte) = self.peek().filter(u8::is_ascii_digit) else {
+                break;
+            };
             value = value.checked_mul(10)?.checked_add(u32::from(byte - b'0'))?;
             self.at += 1;
         }

@@ -97,7 +97,11 @@ pub(crate) struct Diagnostics {
 
 impl Diagnostics {
     pub(crate) fn new(document: DocumentKind) -> Diagnostics {
-        Diagnostics { document, kept: Vec::new(), suppressed: 0 }
+        Diagnostics {
+            document,
+            kept: Vec::new(),
+            suppressed: 0,
+        }
     }
 
     pub(crate) fn push(&mut self, position: Option<Position>, item: Option<&str>, message: String) {
@@ -114,7 +118,11 @@ impl Diagnostics {
     }
 
     pub(crate) fn into_parsed<T>(self, value: T) -> Parsed<T> {
-        Parsed { value, diagnostics: self.kept, suppressed_diagnostics: self.suppressed }
+        Parsed {
+            value,
+            diagnostics: self.kept,
+            suppressed_diagnostics: self.suppressed,
+        }
     }
 }
 
@@ -136,14 +144,22 @@ pub(crate) enum ErrorKind {
     /// The document ended inside an element or a markup construct.
     Truncated { inside: String },
     /// A repomd location that points outside the repository.
-    UnsafeLocation { kind: String, href: String, reason: &'static str },
+    UnsafeLocation {
+        kind: String,
+        href: String,
+        reason: &'static str,
+    },
     /// The primary_db file is not a usable sqlite database.
     Sqlite(String),
 }
 
 impl MetadataError {
     pub(crate) fn new(document: DocumentKind, position: Option<Position>, kind: ErrorKind) -> Self {
-        MetadataError { document, position, kind: Box::new(kind) }
+        MetadataError {
+            document,
+            position,
+            kind: Box::new(kind),
+        }
     }
 
     /// The document the error is about.

@@ -41,7 +41,9 @@ pub fn parse_primary_with_options<R: BufRead>(
     reader: R,
     options: PrimaryOptions,
 ) -> Result<Parsed<Vec<Package>>, MetadataError> {
-    let mut sink = CollectSink { packages: Vec::new() };
+    let mut sink = CollectSink {
+        packages: Vec::new(),
+    };
     let diagnostics = run(reader, options, &mut sink)?;
     Ok(diagnostics.into_parsed(sink.packages))
 }
@@ -88,7 +90,11 @@ impl<F: FnMut(Package)> Sink for VisitSink<F> {
     }
 }
 
-fn run<R: BufRead, S: Sink>(reader: R, options: PrimaryOptions, sink: &mut S) -> Result<Diagnostics, MetadataError> {
+fn run<R: BufRead, S: Sink>(
+    reader: R,
+    options: PrimaryOptions,
+    sink: &mut S,
+) -> Result<Diagnostics, MetadataError> {
     let mut handler = PrimaryHandler {
         sink,
         options,
@@ -163,7 +169,10 @@ impl<S: Sink> PrimaryHandler<'_, S> {
         self.in_package = true;
         self.section = Section::Other;
         self.capture = Capture::None;
-        self.draft = Draft { position: Some(ctx.position(element)), ..Draft::default() };
+        self.draft = Draft {
+            position: Some(ctx.position(element)),
+            ..Draft::default()
+        };
         self.provides.clear();
         self.requires.clear();
     }
@@ -173,7 +182,8 @@ impl<S: Sink> PrimaryHandler<'_, S> {
         let draft = std::mem::take(&mut self.draft);
         let item = draft.name.as_deref().map(|name| format!("package {name}"));
         for note in &draft.notes {
-            self.diagnostics.push(draft.position, item.as_deref(), note.clone());
+            self.diagnostics
+                .push(draft.position, item.as_deref(), note.clone());
         }
         let missing = if draft.name.is_none() {
             Some("<name>")
@@ -186,12 +196,19 @@ impl<S: Sink> PrimaryHandler<'_, S> {
         } else {
             None
         };
-        let fatal = draft.fatal.or_else(|| missing.map(|what| format!("missing {what}")));
+        let fatal = draft
+            .fatal
+            .or_else(|| missing.map(|what| format!("missing {what}")));
         if let Some(reason) = fatal {
-            self.diagnostics.push(draft.position, item.as_deref(), format!("{reason}; package skipped"));
+            self.diagnostics.push(
+                draft.position,
+                item.as_deref(),
+                format!("{reason}; package skipped"),
+            );
             return;
         }
-        let (Some(name), Some(arch), Some(evr), Some(location)) = (draft.name, draft.arch, draft.evr, draft.location)
+        let (Some(name), Some(arch), Some(evr), Some(location)) =
+            (draft.name, draft.arch, draft.evr, draft.location)
         else {
             return;
         };
@@ -215,12 +232,17 @@ impl<S: Sink> PrimaryHandler<'_, S> {
         let mut epoch = Ok(0);
         let mut version = None;
         let mut release = None;
-        let result = xml::for_each_attribute(element, &[b"epoch", b"ver", b"rel"], |key, value| match key {
-            b"epoch" => epoch = parse_epoch(&value),
-            b"ver" => version = Some(value.into_owned()),
-            b"rel" => release = Some(value.into_owned()),
-            _ => {}
-        });
+        let result =
+            xml::for_each_attribute(
+                element,
+                &[b"epoch", b"ver", b"rel"],
+                |key, value| match key {
+                    b"epoch" => epoch = parse_epoch(&value),
+                    b"ver" => version = Some(value.into_owned()),
+                    b"rel" => release = Some(value.into_owned()),
+                    _ => {}
+                },
+            );
         if let Err(message) = result {
             return self.fatal(format!("<version>: {message}"));
         }
@@ -234,7 +256,11 @@ impl<S: Sink> PrimaryHandler<'_, S> {
         if version.is_empty() {
             return self.fatal("<version> has an empty ver".to_owned());
         }
-        self.draft.evr = Some(Evr { epoch, version, release });
+        self.draft.evr = Some(Evr {
+            epoch,
+            version,
+            release,
+        });
     }
 
     fn checksum_start(&mut self, element: &Element<'_>) {
@@ -246,11 +272,19 @@ impl<S: Sink> PrimaryHandler<'_, S> {
         });
         self.capture = Capture::Checksum;
         match (result, kind_text) {
-            (Err(message), _) => self.draft.notes.push(format!("<checksum>: {message}; checksum ignored")),
-            (Ok(()), None) => self.draft.notes.push("<checksum> has no type; checksum ignored".to_owned()),
+            (Err(message), _) => self
+                .draft
+                .notes
+                .push(format!("<checksum>: {message}; checksum ignored")),
+            (Ok(()), None) => self
+                .draft
+                .notes
+                .push("<checksum> has no type; checksum ignored".to_owned()),
             (Ok(()), Some(text)) => match ChecksumKind::parse(&text) {
                 Some(kind) => self.draft.checksum_kind = Some(kind),
-                None => self.draft.notes.push(format!("unsupported checksum type {text:?}; checksum ignored")),
+                None => self.draft.notes.push(format!(
+                    "unsupported checksum type {text:?}; checksum ignored"
+                )),
             },
         }
     }
@@ -268,7 +302,10 @@ impl<S: Sink> PrimaryHandler<'_, S> {
         if let Some(text) = build {
             match text.trim().parse::<i64>() {
                 Ok(seconds) => self.draft.build_time = Some(seconds),
-                Err(_) => self.draft.notes.push(format!("build time {text:?} is not a number; ignored")),
+                Err(_) => self
+                    .draft
+                    .notes
+                    .push(format!("build time {text:?} is not a number; ignored")),
             }
         }
     }
@@ -276,11 +313,16 @@ impl<S: Sink> PrimaryHandler<'_, S> {
     fn sizes(&mut self, element: &Element<'_>) {
         let mut package = None;
         let mut installed = None;
-        let result = xml::for_each_attribute(element, &[b"package", b"installed"], |key, value| match key {
-            b"package" => package = Some(value.into_owned()),
-            b"installed" => installed = Some(value.into_owned()),
-            _ => {}
-        });
+        let result =
+            xml::for_each_attribute(
+                element,
+                &[b"package", b"installed"],
+                |key, value| match key {
+                    b"package" => package = Some(value.into_owned()),
+                    b"installed" => installed = Some(value.into_owned()),
+                    _ => {}
+                },
+            );
         if let Err(message) = result {
             return self.draft.notes.push(format!("<size>: {message}"));
         }
@@ -291,7 +333,10 @@ impl<S: Sink> PrimaryHandler<'_, S> {
             if let Some(text) = text {
                 match text.trim().parse::<u64>() {
                     Ok(size) => *target = Some(size),
-                    Err(_) => self.draft.notes.push(format!("{what} size {text:?} is not a number; ignored")),
+                    Err(_) => self
+                        .draft
+                        .notes
+                        .push(format!("{what} size {text:?} is not a number; ignored")),
                 }
             }
         }
@@ -318,20 +363,34 @@ impl<S: Sink> PrimaryHandler<'_, S> {
         let mut epoch = Ok(0);
         let mut version = None;
         let mut release = None;
-        let result = xml::for_each_attribute(element, &[b"name", b"flags", b"epoch", b"ver", b"rel"], |key, value| match key {
-            b"name" => name = Some(value),
-            b"flags" => flags_text = Some(value),
-            b"epoch" => epoch = parse_epoch(&value),
-            b"ver" => version = Some(value),
-            b"rel" => release = Some(value),
-            _ => {}
-        });
-        let what = if section == Section::Provides { "provides" } else { "requires" };
+        let result = xml::for_each_attribute(
+            element,
+            &[b"name", b"flags", b"epoch", b"ver", b"rel"],
+            |key, value| match key {
+                b"name" => name = Some(value),
+                b"flags" => flags_text = Some(value),
+                b"epoch" => epoch = parse_epoch(&value),
+                b"ver" => version = Some(value),
+                b"rel" => release = Some(value),
+                _ => {}
+            },
+        );
+        let what = if section == Section::Provides {
+            "provides"
+        } else {
+            "requires"
+        };
         if let Err(message) = result {
-            return self.draft.notes.push(format!("{what} entry: {message}; entry dropped"));
+            return self
+                .draft
+                .notes
+                .push(format!("{what} entry: {message}; entry dropped"));
         }
         let Some(name) = name.filter(|name| !name.is_empty()) else {
-            return self.draft.notes.push(format!("{what} entry without a name; entry dropped"));
+            return self
+                .draft
+                .notes
+                .push(format!("{what} entry without a name; entry dropped"));
         };
         if section == Section::Requires && name.starts_with("rpmlib(") {
             return;
@@ -350,15 +409,24 @@ impl<S: Sink> PrimaryHandler<'_, S> {
         let evr = match (version, epoch) {
             (None, _) => None,
             (Some(_), Err(message)) => {
-                return self.draft.notes.push(format!("{what} entry {name}: {message}; entry dropped"));
+                return self
+                    .draft
+                    .notes
+                    .push(format!("{what} entry {name}: {message}; entry dropped"));
             }
             (Some(version), Ok(epoch)) => Some(Evr {
                 epoch,
                 version: version.into_owned(),
-                release: release.map(|release| release.into_owned()).unwrap_or_default(),
+                release: release
+                    .map(|release| release.into_owned())
+                    .unwrap_or_default(),
             }),
         };
-        let dependency = Dependency { name: name.into_owned(), flags, evr };
+        let dependency = Dependency {
+            name: name.into_owned(),
+            flags,
+            evr,
+        };
         match section {
             Section::Provides => self.provides.push(dependency),
             Section::Requires => self.requires.push(dependency),
@@ -399,9 +467,15 @@ impl<S: Sink> Handler for PrimaryHandler<'_, S> {
                 b"requires" if self.options.dependencies => self.section = Section::Requires,
                 _ => {}
             },
-            5 if self.in_package && self.section != Section::Other && name == b"entry" => self.entry(element),
+            5 if self.in_package && self.section != Section::Other && name == b"entry" => {
+                self.entry(element)
+            }
             _ => {}
         }
+    }
+
+    fn wants_text(&self) -> bool {
+        self.capture != Capture::None
     }
 
     fn text(&mut self, _depth: usize, text: Text<'_>) {
@@ -456,5 +530,7 @@ pub(crate) fn parse_epoch(text: &str) -> Result<u32, String> {
     if trimmed.is_empty() {
         return Ok(0);
     }
-    trimmed.parse::<u32>().map_err(|_| format!("epoch {text:?} is not a number"))
+    trimmed
+        .parse::<u32>()
+        .map_err(|_| format!("epoch {text:?} is not a number"))
 }

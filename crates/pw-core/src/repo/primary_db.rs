@@ -27,9 +27,12 @@ pub fn parse_primary_db_with_options(
     bytes: &[u8],
     options: PrimaryOptions,
 ) -> Result<Parsed<Vec<Package>>, MetadataError> {
-    let fail = |message: String| MetadataError::new(DocumentKind::PrimaryDb, None, ErrorKind::Sqlite(message));
-    let plain = decompress_to_vec(bytes, None)
-        .map_err(|error| MetadataError::new(DocumentKind::PrimaryDb, None, ErrorKind::Read(error)))?;
+    let fail = |message: String| {
+        MetadataError::new(DocumentKind::PrimaryDb, None, ErrorKind::Sqlite(message))
+    };
+    let plain = decompress_to_vec(bytes, None).map_err(|error| {
+        MetadataError::new(DocumentKind::PrimaryDb, None, ErrorKind::Read(error))
+    })?;
     let database = Database::open(&plain).map_err(fail)?;
     let mut diagnostics = Diagnostics::new(DocumentKind::PrimaryDb);
 
@@ -42,36 +45,58 @@ pub fn parse_primary_db_with_options(
     let mut index_by_key: HashMap<i64, usize> = HashMap::new();
     database
         .scan(packages_table.root, |rowid, values| {
-            let key = column(values, packages_table.rowid_column).integer().unwrap_or(rowid);
+            let key = column(values, packages_table.rowid_column)
+                .integer()
+                .unwrap_or(rowid);
             match columns.package(values) {
                 Ok(package) => {
                     index_by_key.insert(key, packages.len());
                     packages.push(package);
                 }
-                Err(message) => diagnostics.push(None, Some(&format!("packages row {rowid}")), format!("{message}; package skipped")),
+                Err(message) => diagnostics.push(
+                    None,
+                    Some(&format!("packages row {rowid}")),
+                    format!("{message}; package skipped"),
+                ),
             }
             Ok(())
         })
         .map_err(fail)?;
 
-    let tables: &[(&str, bool)] = if options.dependencies { &[("provides", true), ("requires", false)] } else { &[] };
+    let tables: &[(&str, bool)] = if options.dependencies {
+        &[("provides", true), ("requires", false)]
+    } else {
+        &[]
+    };
     for &(table_name, provides) in tables {
         let Some(table) = database.table(table_name).map_err(fail)? else {
-            diagnostics.push(None, None, format!("no `{table_name}` table; packages have no {table_name}"));
+            diagnostics.push(
+                None,
+                None,
+                format!("no `{table_name}` table; packages have no {table_name}"),
+            );
             continue;
         };
         let dependency_columns = DependencyColumns::find(&table).map_err(fail)?;
         database
             .scan(table.root, |rowid, values| {
-                let Some(&index) = column(values, dependency_columns.key).integer().and_then(|key| index_by_key.get(&key)) else {
+                let Some(&index) = column(values, dependency_columns.key)
+                    .integer()
+                    .and_then(|key| index_by_key.get(&key))
+                else {
                     return Ok(());
                 };
                 match dependency_columns.dependency(values) {
                     Ok(None) => {}
-                    Ok(Some(dependency)) if !provides && dependency.name.starts_with("rpmlib(") => {}
+                    Ok(Some(dependency)) if !provides && dependency.name.starts_with("rpmlib(") => {
+                    }
                     Ok(Some(dependency)) => {
                         let package = &mut packages[index];
-                        if provides { package.provides.push(dependency) } else { package.requires.push(dependency) }
+                        if provides {
+                            package.provides.push(dependency)
+                        } else {
+                            package.requires.push(dependency)
+                        }
                     }
                     Err(message) => diagnostics.push(
                         None,
@@ -91,13 +116,18 @@ pub fn parse_primary_db_with_options(
 }
 
 fn column<'v, 'a>(values: &'v [Value<'a>], index: Option<usize>) -> &'v Value<'a> {
-    index.and_then(|index| values.get(index)).unwrap_or(&Value::Null)
+    index
+        .and_then(|index| values.get(index))
+        .unwrap_or(&Value::Null)
 }
 
 fn text(values: &[Value<'_>], index: Option<usize>, what: &str) -> Result<Option<String>, String> {
     column(values, index)
         .text()
-        .map(|text| text.map(|text| text.into_owned()).filter(|text| !text.is_empty()))
+        .map(|text| {
+            text.map(|text| text.into_owned())
+                .filter(|text| !text.is_empty())
+        })
         .map_err(|message| format!("{what}: {message}"))
 }
 
@@ -136,8 +166,14 @@ impl PackageColumns {
             location: table.column("location_href"),
             checksum_type: table.column("checksum_type"),
         };
-        if columns.name.is_none() || columns.arch.is_none() || columns.version.is_none() || columns.location.is_none() {
-            return Err("the `packages` table lacks name, arch, version or location_href".to_owned());
+        if columns.name.is_none()
+            || columns.arch.is_none()
+            || columns.version.is_none()
+            || columns.location.is_none()
+        {
+            return Err(
+                "the `packages` table lacks name, arch, version or location_href".to_owned(),
+            );
         }
         Ok(columns)
     }
@@ -149,13 +185,30 @@ impl PackageColumns {
         let release = text(values, self.release, "release")?.unwrap_or_default();
         let epoch = parse_epoch(&text(values, self.epoch, "epoch")?.unwrap_or_default())?;
         let location = required(values, self.location, "location_href")?;
-        let checksum = match (text(values, self.checksum_type, "checksum_type")?, text(values, self.pkg_id, "pkgId")?) {
-            (Some(kind), Some(value)) => ChecksumKind::parse(&kind).and_then(|kind| Checksum::from_hex(kind, &value).ok()),
+        let checksum = match (
+            text(values, self.checksum_type, "checksum_type")?,
+            text(values, self.pkg_id, "pkgId")?,
+        ) {
+            (Some(kind), Some(value)) => {
+                ChecksumKind::parse(&kind).and_then(|kind| Checksum::from_hex(kind, &value).ok())
+            }
             _ => None,
         };
-        let size = |index| column(values, index).integer().and_then(|size| u64::try_from(size).ok());
+        let size = |index| {
+            column(values, index)
+                .integer()
+                .and_then(|size| u64::try_from(size).ok())
+        };
         Ok(Package {
-            nevra: Nevra { name, evr: Evr { epoch, version, release }, arch },
+            nevra: Nevra {
+                name,
+                evr: Evr {
+                    epoch,
+                    version,
+                    release,
+                },
+                arch,
+            },
             build_time: column(values, self.time_build).integer(),
             location,
             source_rpm: text(values, self.source_rpm, "rpm_sourcerpm")?,
@@ -199,14 +252,21 @@ impl DependencyColumns {
         };
         let flags = match text(values, self.flags, "flags")? {
             None => None,
-            Some(text) => Some(DepFlags::from_rpmmd(&text).ok_or_else(|| format!("{name}: unknown flags {text:?}"))?),
+            Some(text) => Some(
+                DepFlags::from_rpmmd(&text)
+                    .ok_or_else(|| format!("{name}: unknown flags {text:?}"))?,
+            ),
         };
         let evr = match text(values, self.version, "version")? {
             None => None,
             Some(version) => {
                 let epoch = parse_epoch(&text(values, self.epoch, "epoch")?.unwrap_or_default())?;
                 let release = text(values, self.release, "release")?.unwrap_or_default();
-                Some(Evr { epoch, version, release })
+                Some(Evr {
+                    epoch,
+                    version,
+                    release,
+                })
             }
         };
         Ok(Some(Dependency { name, flags, evr }))

@@ -9,7 +9,9 @@
 use std::io::BufRead;
 
 use crate::repo::checksum::{Checksum, ChecksumKind};
-use crate::repo::diagnostics::{Diagnostics, DocumentKind, ErrorKind, MetadataError, Parsed, Position};
+use crate::repo::diagnostics::{
+    Diagnostics, DocumentKind, ErrorKind, MetadataError, Parsed, Position,
+};
 use crate::repo::xml::{self, Ctx, Element, Handler, Text};
 
 /// The parsed repomd.xml.
@@ -82,7 +84,12 @@ pub fn check_location(href: &str) -> Result<(), &'static str> {
     if href.contains('\\') {
         return Err("backslash");
     }
-    if href.contains("://") || href.split('/').next().is_some_and(|first| first.contains(':')) {
+    if href.contains("://")
+        || href
+            .split('/')
+            .next()
+            .is_some_and(|first| first.contains(':'))
+    {
         return Err("URL or scheme");
     }
     if href.chars().any(char::is_control) {
@@ -162,10 +169,13 @@ impl RepomdHandler {
     }
 
     fn finish_data(&mut self) {
-        let Some(record) = self.record.take() else { return };
+        let Some(record) = self.record.take() else {
+            return;
+        };
         let item = record.kind.as_deref().map(|kind| format!("record {kind}"));
         for note in record.notes {
-            self.diagnostics.push(Some(record.position), item.as_deref(), note);
+            self.diagnostics
+                .push(Some(record.position), item.as_deref(), note);
         }
         let (Some(kind), Some(location)) = (record.kind, record.location) else {
             self.diagnostics.push(
@@ -179,7 +189,11 @@ impl RepomdHandler {
             self.error = Some(MetadataError::new(
                 DocumentKind::Repomd,
                 Some(record.position),
-                ErrorKind::UnsafeLocation { kind, href: location, reason },
+                ErrorKind::UnsafeLocation {
+                    kind,
+                    href: location,
+                    reason,
+                },
             ));
             return;
         }
@@ -197,7 +211,9 @@ impl RepomdHandler {
     }
 
     fn start_checksum(&mut self, element: &Element<'_>, open: bool) {
-        let Some(record) = self.record.as_mut() else { return };
+        let Some(record) = self.record.as_mut() else {
+            return;
+        };
         let mut kind_text = None;
         let _ = xml::for_each_attribute(element, &[b"type"], |key, value| {
             if key == b"type" {
@@ -206,21 +222,29 @@ impl RepomdHandler {
         });
         let what = if open { "open-checksum" } else { "checksum" };
         record.checksum_kind = None;
-        match kind_text.as_deref().map(|text| (text, ChecksumKind::parse(text))) {
+        match kind_text
+            .as_deref()
+            .map(|text| (text, ChecksumKind::parse(text)))
+        {
             None => record.notes.push(format!("<{what}> has no type; ignored")),
-            Some((text, None)) => record.notes.push(format!("unsupported {what} type {text:?}; ignored")),
+            Some((text, None)) => record
+                .notes
+                .push(format!("unsupported {what} type {text:?}; ignored")),
             Some((_, Some(kind))) => record.checksum_kind = Some(kind),
         }
         self.capture = Capture::Checksum { open };
     }
 
     fn location(&mut self, element: &Element<'_>) {
-        let Some(record) = self.record.as_mut() else { return };
-        let result = xml::for_each_attribute(element, &[b"href", b"base"], |key, value| match key {
-            b"href" => record.location = Some(value.into_owned()),
-            b"base" => record.location_base = Some(value.into_owned()),
-            _ => {}
-        });
+        let Some(record) = self.record.as_mut() else {
+            return;
+        };
+        let result =
+            xml::for_each_attribute(element, &[b"href", b"base"], |key, value| match key {
+                b"href" => record.location = Some(value.into_owned()),
+                b"base" => record.location_base = Some(value.into_owned()),
+                _ => {}
+            });
         if let Err(message) = result {
             record.notes.push(format!("<location>: {message}"));
         }
@@ -234,7 +258,9 @@ impl RepomdHandler {
             self.repomd.revision = (!text.is_empty()).then(|| text.to_owned());
             return;
         }
-        let Some(record) = self.record.as_mut() else { return };
+        let Some(record) = self.record.as_mut() else {
+            return;
+        };
         match capture {
             Capture::None | Capture::Revision => {}
             Capture::Checksum { open } => {
@@ -250,17 +276,23 @@ impl RepomdHandler {
                 let whole = text.split_once('.').map_or(text, |(whole, _)| whole);
                 match whole.parse::<i64>() {
                     Ok(seconds) => record.timestamp = Some(seconds),
-                    Err(_) => record.notes.push(format!("timestamp {text:?} is not a number; ignored")),
+                    Err(_) => record
+                        .notes
+                        .push(format!("timestamp {text:?} is not a number; ignored")),
                 }
             }
             Capture::Size { open } => match text.parse::<u64>() {
                 Ok(size) if open => record.open_size = Some(size),
                 Ok(size) => record.size = Some(size),
-                Err(_) => record.notes.push(format!("size {text:?} is not a number; ignored")),
+                Err(_) => record
+                    .notes
+                    .push(format!("size {text:?} is not a number; ignored")),
             },
             Capture::DatabaseVersion => match text.parse::<u32>() {
                 Ok(version) => record.database_version = Some(version),
-                Err(_) => record.notes.push(format!("database_version {text:?} is not a number; ignored")),
+                Err(_) => record.notes.push(format!(
+                    "database_version {text:?} is not a number; ignored"
+                )),
             },
         }
     }
@@ -276,10 +308,18 @@ impl Handler for RepomdHandler {
             (3, b"location") => self.location(element),
             (3, b"timestamp") if self.record.is_some() => self.capture = Capture::Timestamp,
             (3, b"size") if self.record.is_some() => self.capture = Capture::Size { open: false },
-            (3, b"open-size") if self.record.is_some() => self.capture = Capture::Size { open: true },
-            (3, b"database_version") if self.record.is_some() => self.capture = Capture::DatabaseVersion,
+            (3, b"open-size") if self.record.is_some() => {
+                self.capture = Capture::Size { open: true }
+            }
+            (3, b"database_version") if self.record.is_some() => {
+                self.capture = Capture::DatabaseVersion
+            }
             _ => {}
         }
+    }
+
+    fn wants_text(&self) -> bool {
+        self.capture != Capture::None
     }
 
     fn text(&mut self, _depth: usize, text: Text<'_>) {

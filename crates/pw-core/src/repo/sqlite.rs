@@ -40,8 +40,12 @@ impl Value<'_> {
     pub(crate) fn integer(&self) -> Option<i64> {
         match self {
             Value::Integer(number) => Some(*number),
-            Value::Real(number) if number.fract() == 0.0 && number.abs() < 9.0e15 => {
-                #[expect(clippy::cast_possible_truncation, reason = "checked integral and in range just above")]
+            Value::Real(number) if number.fract() == 0.0 && number.abs() < 9.0e15 =>
+            {
+                #[expect(
+                    clippy::cast_possible_truncation,
+                    reason = "checked integral and in range just above"
+                )]
                 Some(*number as i64)
             }
             Value::Text(bytes) => std::str::from_utf8(bytes).ok()?.trim().parse().ok(),
@@ -68,7 +72,9 @@ pub(crate) struct Table {
 
 impl Table {
     pub(crate) fn column(&self, name: &str) -> Option<usize> {
-        self.columns.iter().position(|column| column.eq_ignore_ascii_case(name))
+        self.columns
+            .iter()
+            .position(|column| column.eq_ignore_ascii_case(name))
     }
 }
 
@@ -93,7 +99,12 @@ impl<'a> Database<'a> {
         if encoding > 1 {
             return Err(format!("text encoding {encoding} is not UTF-8"));
         }
-        Ok(Database { bytes, page_size, usable, page_count: bytes.len() / page_size })
+        Ok(Database {
+            bytes,
+            page_size,
+            usable,
+            page_count: bytes.len() / page_size,
+        })
     }
 
     /// Finds a table by name in the schema.
@@ -126,7 +137,8 @@ impl<'a> Database<'a> {
         // Pages still to visit, in reverse order, so the leftmost child is popped first.
         let mut stack = vec![root];
         while let Some(number) = stack.pop() {
-            let index = usize::try_from(number).map_err(|_| "page number out of range".to_owned())?;
+            let index =
+                usize::try_from(number).map_err(|_| "page number out of range".to_owned())?;
             if index == 0 || index > self.page_count {
                 return Err(format!("page {number} is out of range"));
             }
@@ -166,7 +178,11 @@ impl<'a> Database<'a> {
         &self.bytes[start..start + self.page_size]
     }
 
-    fn leaf_cell(&self, page: &'a [u8], offset: usize) -> Result<(i64, Cow<'a, [u8]>), SqliteError> {
+    fn leaf_cell(
+        &self,
+        page: &'a [u8],
+        offset: usize,
+    ) -> Result<(i64, Cow<'a, [u8]>), SqliteError> {
         let (payload_len, used) = read_varint(page, offset)?;
         let (rowid, used_rowid) = read_varint(page, offset + used)?;
         let start = offset + used + used_rowid;
@@ -174,22 +190,35 @@ impl<'a> Database<'a> {
             .ok()
             .filter(|len| *len <= self.bytes.len())
             .ok_or("payload larger than the database")?;
-        #[expect(clippy::cast_possible_wrap, reason = "a rowid is a 64-bit two's-complement integer")]
+        #[expect(
+            clippy::cast_possible_wrap,
+            reason = "a rowid is a 64-bit two's-complement integer"
+        )]
         let rowid = rowid as i64;
         let max_local = self.usable - 35;
         if payload_len <= max_local {
-            let payload = page.get(start..start + payload_len).ok_or("cell overflows its page")?;
+            let payload = page
+                .get(start..start + payload_len)
+                .ok_or("cell overflows its page")?;
             return Ok((rowid, Cow::Borrowed(payload)));
         }
         let min_local = (self.usable - 12) * 32 / 255 - 23;
         let candidate = min_local + (payload_len - min_local) % (self.usable - 4);
-        let local = if candidate <= max_local { candidate } else { min_local };
+        let local = if candidate <= max_local {
+            candidate
+        } else {
+            min_local
+        };
         let mut payload = Vec::with_capacity(payload_len);
-        payload.extend_from_slice(page.get(start..start + local).ok_or("cell overflows its page")?);
+        payload.extend_from_slice(
+            page.get(start..start + local)
+                .ok_or("cell overflows its page")?,
+        );
         let mut next = read_u32(page, start + local)?;
         let mut hops = 0;
         while payload.len() < payload_len {
-            let index = usize::try_from(next).map_err(|_| "overflow page out of range".to_owned())?;
+            let index =
+                usize::try_from(next).map_err(|_| "overflow page out of range".to_owned())?;
             hops += 1;
             if index == 0 || index > self.page_count || hops > self.page_count {
                 return Err(format!("overflow page {next} is out of range"));
@@ -248,15 +277,23 @@ fn parse_record<'p>(payload: &'p [u8], values: &mut Vec<Value<'p>>) -> Result<()
             0 => (Value::Null, 0),
             1..=6 => {
                 let len = [0, 1, 2, 3, 4, 6, 8][usize::try_from(serial).unwrap_or(0)];
-                let bytes = payload.get(body..body + len).ok_or("record value past its end")?;
-                let mut number: i64 = if bytes.first().is_some_and(|byte| byte & 0x80 != 0) { -1 } else { 0 };
+                let bytes = payload
+                    .get(body..body + len)
+                    .ok_or("record value past its end")?;
+                let mut number: i64 = if bytes.first().is_some_and(|byte| byte & 0x80 != 0) {
+                    -1
+                } else {
+                    0
+                };
                 for byte in bytes {
                     number = number << 8 | i64::from(*byte);
                 }
                 (Value::Integer(number), len)
             }
             7 => {
-                let bytes = payload.get(body..body + 8).ok_or("record value past its end")?;
+                let bytes = payload
+                    .get(body..body + 8)
+                    .ok_or("record value past its end")?;
                 let mut raw = [0u8; 8];
                 raw.copy_from_slice(bytes);
                 (Value::Real(f64::from_be_bytes(raw)), 8)
@@ -265,9 +302,16 @@ fn parse_record<'p>(payload: &'p [u8], values: &mut Vec<Value<'p>>) -> Result<()
             9 => (Value::Integer(1), 0),
             10 | 11 => return Err(format!("reserved serial type {serial}")),
             _ => {
-                let len = usize::try_from((serial - 12) / 2).map_err(|_| "value too long".to_owned())?;
-                let bytes = payload.get(body..body.saturating_add(len)).ok_or("record value past its end")?;
-                if serial % 2 == 0 { (Value::Blob(bytes), len) } else { (Value::Text(bytes), len) }
+                let len =
+                    usize::try_from((serial - 12) / 2).map_err(|_| "value too long".to_owned())?;
+                let bytes = payload
+                    .get(body..body.saturating_add(len))
+                    .ok_or("record value past its end")?;
+                if serial % 2 == 0 {
+                    (Value::Blob(bytes), len)
+                } else {
+                    (Value::Text(bytes), len)
+                }
             }
         };
         values.push(value);
@@ -280,14 +324,21 @@ fn parse_record<'p>(payload: &'p [u8], values: &mut Vec<Value<'p>>) -> Result<()
 /// `INTEGER PRIMARY KEY` column (an alias of the rowid, stored as NULL in records).
 fn parse_columns(sql: &str) -> Result<(Vec<String>, Option<usize>), SqliteError> {
     let open = sql.find('(').ok_or("table definition without columns")?;
-    let close = sql.rfind(')').filter(|close| *close > open).ok_or("table definition without columns")?;
+    let close = sql
+        .rfind(')')
+        .filter(|close| *close > open)
+        .ok_or("table definition without columns")?;
     let mut columns = Vec::new();
     let mut rowid_column = None;
     for definition in split_top_level(&sql[open + 1..close]) {
         let definition = definition.trim();
         let (name, rest) = first_token(definition);
         let keyword = name.to_ascii_uppercase();
-        if matches!(keyword.as_str(), "CONSTRAINT" | "PRIMARY" | "UNIQUE" | "CHECK" | "FOREIGN") || name.is_empty() {
+        if matches!(
+            keyword.as_str(),
+            "CONSTRAINT" | "PRIMARY" | "UNIQUE" | "CHECK" | "FOREIGN"
+        ) || name.is_empty()
+        {
             continue;
         }
         let rest_upper = rest.to_ascii_uppercase();

@@ -127,33 +127,57 @@ impl<F: FnMut(Advisory)> UpdateinfoHandler<F> {
             collections: Vec::new(),
         };
         let mut has_type = false;
-        let result = xml::for_each_attribute(element, &[b"type", b"status"], |key, value| match key {
-            b"type" => {
-                has_type = true;
-                advisory.kind = value.trim().to_owned();
-            }
-            b"status" => advisory.status = non_empty(&value),
-            _ => {}
-        });
-        let mut draft = AdvisoryDraft { position, advisory, collection: None, package: None, notes: Vec::new(), fatal: None };
+        let result =
+            xml::for_each_attribute(element, &[b"type", b"status"], |key, value| match key {
+                b"type" => {
+                    has_type = true;
+                    advisory.kind = value.trim().to_owned();
+                }
+                b"status" => advisory.status = non_empty(&value),
+                _ => {}
+            });
+        let mut draft = AdvisoryDraft {
+            position,
+            advisory,
+            collection: None,
+            package: None,
+            notes: Vec::new(),
+            fatal: None,
+        };
         if let Err(message) = result {
             draft.fatal = Some(format!("<update>: {message}"));
         } else if !has_type || draft.advisory.kind.is_empty() {
-            draft.notes.push((position, "<update> has no type; kept with an empty type".to_owned()));
+            draft.notes.push((
+                position,
+                "<update> has no type; kept with an empty type".to_owned(),
+            ));
         }
         self.draft = Some(draft);
         self.capture = Capture::None;
     }
 
     fn finish_update(&mut self) {
-        let Some(draft) = self.draft.take() else { return };
-        let item = (!draft.advisory.id.is_empty()).then(|| format!("advisory {}", draft.advisory.id));
+        let Some(draft) = self.draft.take() else {
+            return;
+        };
+        let item =
+            (!draft.advisory.id.is_empty()).then(|| format!("advisory {}", draft.advisory.id));
         for (position, note) in draft.notes {
             self.diagnostics.push(Some(position), item.as_deref(), note);
         }
-        let fatal = draft.fatal.or_else(|| draft.advisory.id.is_empty().then(|| "missing <id>".to_owned()));
+        let fatal = draft.fatal.or_else(|| {
+            draft
+                .advisory
+                .id
+                .is_empty()
+                .then(|| "missing <id>".to_owned())
+        });
         if let Some(reason) = fatal {
-            self.diagnostics.push(Some(draft.position), item.as_deref(), format!("{reason}; advisory skipped"));
+            self.diagnostics.push(
+                Some(draft.position),
+                item.as_deref(),
+                format!("{reason}; advisory skipped"),
+            );
             return;
         }
         let mut advisory = draft.advisory;
@@ -163,7 +187,9 @@ impl<F: FnMut(Advisory)> UpdateinfoHandler<F> {
     }
 
     fn date(&mut self, ctx: &Ctx<'_>, element: &Element<'_>, issued: bool) {
-        let Some(draft) = self.draft.as_mut() else { return };
+        let Some(draft) = self.draft.as_mut() else {
+            return;
+        };
         let what = if issued { "issued" } else { "updated" };
         let mut date = None;
         let result = xml::for_each_attribute(element, &[b"date"], |key, value| {
@@ -174,7 +200,9 @@ impl<F: FnMut(Advisory)> UpdateinfoHandler<F> {
         let position = ctx.position(element);
         let timestamp = match (result, date) {
             (Err(message), _) => {
-                draft.notes.push((position, format!("<{what}>: {message}; recorded as absent")));
+                draft
+                    .notes
+                    .push((position, format!("<{what}>: {message}; recorded as absent")));
                 None
             }
             (Ok(()), None) => None,
@@ -182,7 +210,10 @@ impl<F: FnMut(Advisory)> UpdateinfoHandler<F> {
             (Ok(()), Some(text)) => {
                 let parsed = parse_advisory_date(&text);
                 if parsed.is_none() {
-                    draft.notes.push((position, format!("unparsable {what} date {text:?}; recorded as absent")));
+                    draft.notes.push((
+                        position,
+                        format!("unparsable {what} date {text:?}; recorded as absent"),
+                    ));
                 }
                 parsed
             }
@@ -195,20 +226,29 @@ impl<F: FnMut(Advisory)> UpdateinfoHandler<F> {
     }
 
     fn reference(&mut self, ctx: &Ctx<'_>, element: &Element<'_>) {
-        let Some(draft) = self.draft.as_mut() else { return };
+        let Some(draft) = self.draft.as_mut() else {
+            return;
+        };
         let mut kind = String::new();
         let mut id = None;
         let mut href = None;
         let mut title = None;
-        let result = xml::for_each_attribute(element, &[b"type", b"id", b"href", b"title"], |key, value| match key {
-            b"type" => kind = value.trim().to_owned(),
-            b"id" => id = non_empty(&value),
-            b"href" => href = non_empty(&value),
-            b"title" => title = non_empty(&value),
-            _ => {}
-        });
+        let result = xml::for_each_attribute(
+            element,
+            &[b"type", b"id", b"href", b"title"],
+            |key, value| match key {
+                b"type" => kind = value.trim().to_owned(),
+                b"id" => id = non_empty(&value),
+                b"href" => href = non_empty(&value),
+                b"title" => title = non_empty(&value),
+                _ => {}
+            },
+        );
         if let Err(message) = result {
-            draft.notes.push((ctx.position(element), format!("<reference>: {message}; reference dropped")));
+            draft.notes.push((
+                ctx.position(element),
+                format!("<reference>: {message}; reference dropped"),
+            ));
             return;
         }
         let id = id.or_else(|| {
@@ -218,14 +258,24 @@ impl<F: FnMut(Advisory)> UpdateinfoHandler<F> {
                 .map(str::to_owned)
         });
         let Some(id) = id else {
-            draft.notes.push((ctx.position(element), "<reference> has neither id nor href; reference dropped".to_owned()));
+            draft.notes.push((
+                ctx.position(element),
+                "<reference> has neither id nor href; reference dropped".to_owned(),
+            ));
             return;
         };
-        draft.advisory.references.push(Reference { kind, id, href, title });
+        draft.advisory.references.push(Reference {
+            kind,
+            id,
+            href,
+            title,
+        });
     }
 
     fn start_collection(&mut self, element: &Element<'_>) {
-        let Some(draft) = self.draft.as_mut() else { return };
+        let Some(draft) = self.draft.as_mut() else {
+            return;
+        };
         let mut collection = Collection::default();
         let _ = xml::for_each_attribute(element, &[b"short"], |key, value| {
             if key == b"short" {
@@ -237,87 +287,156 @@ impl<F: FnMut(Advisory)> UpdateinfoHandler<F> {
     }
 
     fn module(&mut self, ctx: &Ctx<'_>, element: &Element<'_>) {
-        let Some(draft) = self.draft.as_mut() else { return };
-        let Some(index) = draft.collection else { return };
-        let (mut name, mut stream, mut version, mut context, mut arch) = (None, None, None, None, None);
-        let result = xml::for_each_attribute(element, &[b"name", b"stream", b"version", b"context", b"arch"], |key, value| match key {
-            b"name" => name = non_empty(&value),
-            b"stream" => stream = non_empty(&value),
-            b"version" => version = Some(value.trim().to_owned()),
-            b"context" => context = non_empty(&value),
-            b"arch" => arch = non_empty(&value),
-            _ => {}
-        });
+        let Some(draft) = self.draft.as_mut() else {
+            return;
+        };
+        let Some(index) = draft.collection else {
+            return;
+        };
+        let (mut name, mut stream, mut version, mut context, mut arch) =
+            (None, None, None, None, None);
+        let result = xml::for_each_attribute(
+            element,
+            &[b"name", b"stream", b"version", b"context", b"arch"],
+            |key, value| match key {
+                b"name" => name = non_empty(&value),
+                b"stream" => stream = non_empty(&value),
+                b"version" => version = Some(value.trim().to_owned()),
+                b"context" => context = non_empty(&value),
+                b"arch" => arch = non_empty(&value),
+                _ => {}
+            },
+        );
         let position = ctx.position(element);
         if let Err(message) = result {
-            draft.notes.push((position, format!("<module>: {message}; module ignored")));
+            draft
+                .notes
+                .push((position, format!("<module>: {message}; module ignored")));
             return;
         }
         let (Some(name), Some(stream)) = (name, stream) else {
-            draft.notes.push((position, "<module> lacks name or stream; module ignored".to_owned()));
+            draft.notes.push((
+                position,
+                "<module> lacks name or stream; module ignored".to_owned(),
+            ));
             return;
         };
         let version = match version.as_deref() {
             None | Some("") => 0,
             Some(text) => text.parse::<u64>().unwrap_or_else(|_| {
-                draft.notes.push((position, format!("module version {text:?} is not a number; read as 0")));
+                draft.notes.push((
+                    position,
+                    format!("module version {text:?} is not a number; read as 0"),
+                ));
                 0
             }),
         };
         if let Some(collection) = draft.advisory.collections.get_mut(index) {
-            collection.module = Some(ModuleStream { name, stream, version, context, arch });
+            collection.module = Some(ModuleStream {
+                name,
+                stream,
+                version,
+                context,
+                arch,
+            });
         }
     }
 
     fn start_package(&mut self, ctx: &Ctx<'_>, depth: usize, element: &Element<'_>) {
-        let Some(draft) = self.draft.as_mut() else { return };
+        let Some(draft) = self.draft.as_mut() else {
+            return;
+        };
         let position = ctx.position(element);
         let (mut name, mut epoch, mut version, mut release, mut arch, mut source_rpm) =
             (None, Ok(0), None, None, None, None);
-        let result = xml::for_each_attribute(element, &[b"name", b"epoch", b"version", b"release", b"arch", b"src"], |key, value| match key {
-            b"name" => name = non_empty(&value),
-            b"epoch" => epoch = parse_epoch(&value),
-            b"version" => version = non_empty(&value),
-            b"release" => release = non_empty(&value),
-            b"arch" => arch = non_empty(&value),
-            b"src" => source_rpm = non_empty(&value),
-            _ => {}
-        });
+        let result = xml::for_each_attribute(
+            element,
+            &[b"name", b"epoch", b"version", b"release", b"arch", b"src"],
+            |key, value| match key {
+                b"name" => name = non_empty(&value),
+                b"epoch" => epoch = parse_epoch(&value),
+                b"version" => version = non_empty(&value),
+                b"release" => release = non_empty(&value),
+                b"arch" => arch = non_empty(&value),
+                b"src" => source_rpm = non_empty(&value),
+                _ => {}
+            },
+        );
         let nevra = match (result, name, epoch, version, release, arch) {
             (Err(message), ..) => {
-                draft.notes.push((position, format!("<package>: {message}; package dropped")));
+                draft
+                    .notes
+                    .push((position, format!("<package>: {message}; package dropped")));
                 None
             }
             (Ok(()), Some(name), Ok(epoch), Some(version), Some(release), Some(arch)) => {
-                Some(Nevra { name, evr: Evr { epoch, version, release }, arch })
+                Some(Nevra {
+                    name,
+                    evr: Evr {
+                        epoch,
+                        version,
+                        release,
+                    },
+                    arch,
+                })
             }
             (Ok(()), name, Err(message), ..) => {
                 let name = name.unwrap_or_default();
-                draft.notes.push((position, format!("<package> {name}: {message}; package dropped")));
+                draft.notes.push((
+                    position,
+                    format!("<package> {name}: {message}; package dropped"),
+                ));
                 None
             }
             (Ok(()), name, Ok(_), version, release, arch) => {
-                let missing: Vec<&str> = [("name", name.is_none()), ("version", version.is_none()), ("release", release.is_none()), ("arch", arch.is_none())]
-                    .into_iter()
-                    .filter_map(|(what, absent)| absent.then_some(what))
-                    .collect();
+                let missing: Vec<&str> = [
+                    ("name", name.is_none()),
+                    ("version", version.is_none()),
+                    ("release", release.is_none()),
+                    ("arch", arch.is_none()),
+                ]
+                .into_iter()
+                .filter_map(|(what, absent)| absent.then_some(what))
+                .collect();
                 let name = name.unwrap_or_default();
-                draft.notes.push((position, format!("<package> {name} lacks {}; package dropped", missing.join(", "))));
+                draft.notes.push((
+                    position,
+                    format!(
+                        "<package> {name} lacks {}; package dropped",
+                        missing.join(", ")
+                    ),
+                ));
                 None
             }
         };
-        draft.package = Some(PackageDraft { position, depth, nevra, source_rpm, filename: None, reboot_suggested: false });
+        draft.package = Some(PackageDraft {
+            position,
+            depth,
+            nevra,
+            source_rpm,
+            filename: None,
+            reboot_suggested: false,
+        });
     }
 
     fn finish_package(&mut self) {
-        let Some(draft) = self.draft.as_mut() else { return };
-        let Some(package) = draft.package.take() else { return };
+        let Some(draft) = self.draft.as_mut() else {
+            return;
+        };
+        let Some(package) = draft.package.take() else {
+            return;
+        };
         let Some(nevra) = package.nevra else { return };
         let collection = match draft.collection {
             Some(index) => index,
             None => {
                 // A package outside any collection: give it an implicit one.
-                if draft.advisory.collections.last().is_none_or(|last| *last != Collection::default()) {
+                if draft
+                    .advisory
+                    .collections
+                    .last()
+                    .is_none_or(|last| *last != Collection::default())
+                {
                     draft.advisory.collections.push(Collection::default());
                 }
                 draft.advisory.collections.len() - 1
@@ -344,15 +463,24 @@ impl<F: FnMut(Advisory)> UpdateinfoHandler<F> {
     fn finish_capture(&mut self) {
         let capture = std::mem::replace(&mut self.capture, Capture::None);
         let text = self.text.take();
-        let Some(draft) = self.draft.as_mut() else { return };
+        let Some(draft) = self.draft.as_mut() else {
+            return;
+        };
         match capture {
             Capture::None => {}
-            Capture::Id => draft.advisory.id = text.map(|text| text.trim().to_owned()).unwrap_or_default(),
+            Capture::Id => {
+                draft.advisory.id = text.map(|text| text.trim().to_owned()).unwrap_or_default()
+            }
             Capture::Title => draft.advisory.title = text.filter(|text| !text.is_empty()),
             Capture::Severity => draft.advisory.severity = text.and_then(|text| non_empty(&text)),
-            Capture::Description => draft.advisory.description = text.filter(|text| !text.is_empty()),
+            Capture::Description => {
+                draft.advisory.description = text.filter(|text| !text.is_empty())
+            }
             Capture::CollectionName => {
-                if let Some(collection) = draft.collection.and_then(|index| draft.advisory.collections.get_mut(index)) {
+                if let Some(collection) = draft
+                    .collection
+                    .and_then(|index| draft.advisory.collections.get_mut(index))
+                {
                     collection.name = text.and_then(|text| non_empty(&text));
                 }
             }
@@ -364,12 +492,20 @@ impl<F: FnMut(Advisory)> UpdateinfoHandler<F> {
             Capture::RebootSuggested | Capture::PackageRebootSuggested => {
                 let text = text.unwrap_or_default();
                 let flag = parse_reboot_flag(&text).unwrap_or_else(|| {
-                    let position = draft.package.as_ref().map_or(draft.position, |package| package.position);
-                    draft.notes.push((position, format!("unknown reboot_suggested value {text:?}; read as false")));
+                    let position = draft
+                        .package
+                        .as_ref()
+                        .map_or(draft.position, |package| package.position);
+                    draft.notes.push((
+                        position,
+                        format!("unknown reboot_suggested value {text:?}; read as false"),
+                    ));
                     false
                 });
                 match (capture, draft.package.as_mut()) {
-                    (Capture::PackageRebootSuggested, Some(package)) => package.reboot_suggested |= flag,
+                    (Capture::PackageRebootSuggested, Some(package)) => {
+                        package.reboot_suggested |= flag
+                    }
                     _ => draft.advisory.reboot_suggested |= flag,
                 }
             }
@@ -386,7 +522,9 @@ impl<F: FnMut(Advisory)> Handler for UpdateinfoHandler<F> {
             }
             return;
         }
-        let Some(draft) = self.draft.as_ref() else { return };
+        let Some(draft) = self.draft.as_ref() else {
+            return;
+        };
         if let Some(package) = draft.package.as_ref() {
             if depth == package.depth + 1 {
                 match name {
@@ -408,11 +546,19 @@ impl<F: FnMut(Advisory)> Handler for UpdateinfoHandler<F> {
             (4, b"reference") => self.reference(ctx, element),
             (4, b"collection") => self.start_collection(element),
             (4, b"package") => self.start_package(ctx, depth, element),
-            (5, b"name") if draft.collection.is_some() => self.capture(Capture::CollectionName, depth),
+            (5, b"name") if draft.collection.is_some() => {
+                self.capture(Capture::CollectionName, depth)
+            }
             (5, b"module") => self.module(ctx, element),
-            (5, b"package") if draft.collection.is_some() => self.start_package(ctx, depth, element),
+            (5, b"package") if draft.collection.is_some() => {
+                self.start_package(ctx, depth, element)
+            }
             _ => {}
         }
+    }
+
+    fn wants_text(&self) -> bool {
+        self.capture != Capture::None
     }
 
     fn text(&mut self, _depth: usize, text: Text<'_>) {
@@ -425,7 +571,9 @@ impl<F: FnMut(Advisory)> Handler for UpdateinfoHandler<F> {
             if let Some(draft) = self.draft.as_mut() {
                 match capture {
                     Capture::Id => draft.fatal = Some(format!("<id>: {message}")),
-                    _ => draft.notes.push((draft.position, format!("{message}; field ignored"))),
+                    _ => draft
+                        .notes
+                        .push((draft.position, format!("{message}; field ignored"))),
                 }
             }
         }
@@ -438,7 +586,9 @@ impl<F: FnMut(Advisory)> Handler for UpdateinfoHandler<F> {
             }
             return;
         }
-        let Some(draft) = self.draft.as_mut() else { return };
+        let Some(draft) = self.draft.as_mut() else {
+            return;
+        };
         if let Some(package) = draft.package.as_ref() {
             if depth == package.depth {
                 self.finish_package();

@@ -59,11 +59,16 @@ impl Ctx<'_> {
             let start = usize::try_from(from.saturating_sub(self.base)).unwrap_or(usize::MAX);
             let end = usize::try_from(offset - self.base).unwrap_or(usize::MAX);
             if let Some(bytes) = self.buf.get(start..end) {
-                self.lines.newlines.set(self.lines.newlines.get() + count_newlines(bytes));
+                self.lines
+                    .newlines
+                    .set(self.lines.newlines.get() + count_newlines(bytes));
                 self.lines.offset.set(offset);
             }
         }
-        Position { offset, line: 1 + self.lines.newlines.get() }
+        Position {
+            offset,
+            line: 1 + self.lines.newlines.get(),
+        }
     }
 }
 
@@ -87,7 +92,9 @@ impl<'a> Element<'a> {
     }
 
     fn attributes(&self) -> Attributes<'a> {
-        Attributes { rest: &self.raw[self.name_len..] }
+        Attributes {
+            rest: &self.raw[self.name_len..],
+        }
     }
 }
 
@@ -119,24 +126,33 @@ impl<'a> Iterator for Attributes<'a> {
         }
         let Some(equals) = find_byte(rest, b'=') else {
             self.rest = &[];
-            return Some(Err(format!("malformed attribute {:?}", String::from_utf8_lossy(rest))));
+            return Some(Err(format!(
+                "malformed attribute {:?}",
+                String::from_utf8_lossy(rest)
+            )));
         };
         let key = trim_end(&rest[..equals]);
         let after = trim_start(&rest[equals + 1..]);
-        let quote = match after.first() {
-            Some(&quote @ (b'"' | b'\'')) => quote,
-            _ => {
-                self.rest = &[];
-                return Some(Err(format!("attribute {} has an unquoted value", String::from_utf8_lossy(key))));
-            }
+        let Some(&quote @ (b'"' | b'\'')) = after.first() else {
+            self.rest = &[];
+            return Some(Err(format!(
+                "attribute {} has an unquoted value",
+                String::from_utf8_lossy(key)
+            )));
         };
         let Some(close) = find_byte(&after[1..], quote) else {
             self.rest = &[];
-            return Some(Err(format!("attribute {} has an unterminated value", String::from_utf8_lossy(key))));
+            return Some(Err(format!(
+                "attribute {} has an unterminated value",
+                String::from_utf8_lossy(key)
+            )));
         };
         if key.is_empty() || key.iter().any(|byte| is_space(*byte)) {
             self.rest = &[];
-            return Some(Err(format!("malformed attribute name {:?}", String::from_utf8_lossy(key))));
+            return Some(Err(format!(
+                "malformed attribute name {:?}",
+                String::from_utf8_lossy(key)
+            )));
         }
         self.rest = &after[close + 2..];
         Some(Ok((local(key), &after[1..=close])))
@@ -167,6 +183,10 @@ impl Text<'_> {
 pub(crate) trait Handler {
     fn start(&mut self, ctx: &Ctx<'_>, depth: usize, element: &Element<'_>);
     fn text(&mut self, depth: usize, text: Text<'_>);
+    /// Whether [`Handler::text`] would use text now; when false, character data is skipped.
+    fn wants_text(&self) -> bool {
+        true
+    }
     fn end(&mut self, depth: usize, local_name: &[u8]);
     /// Checked before each token; a handler that wants to stop early returns false.
     fn keep_going(&mut self) -> bool {
@@ -182,12 +202,18 @@ pub(crate) fn for_each_attribute<'a>(
     wanted: &[&[u8]],
     mut each: impl FnMut(&[u8], Cow<'a, str>),
 ) -> Result<(), String> {
+    let region = &element.raw[element.name_len..];
+    // One UTF-8 check for the whole tag is much cheaper than one per value.
+    let text = std::str::from_utf8(region).map_err(|_| "attribute values are not UTF-8".to_owned())?;
     for attribute in element.attributes() {
         let (key, raw) = attribute?;
         if !wanted.contains(&key) {
             continue;
         }
-        let value = decode(raw, true)
+        // `raw` lies inside `region` between two ASCII quotes, so these are char boundaries.
+        let start = raw.as_ptr() as usize - region.as_ptr() as usize;
+        let value = text.get(start..start + raw.len()).ok_or("attribute value is not UTF-8")?;
+        let value = decode_str(value, true)
             .map_err(|message| format!("attribute {}: {message}", String::from_utf8_lossy(key)))?;
         each(key, value);
     }
@@ -209,6 +235,12 @@ pub(crate) fn append_text(target: &mut Option<String>, text: &Text<'_>) -> Resul
 /// as spaces, as XML requires. Entities are decoded once: `&amp;lt;` becomes `&lt;`.
 pub(crate) fn decode(raw: &[u8], attribute: bool) -> Result<Cow<'_, str>, String> {
     let text = std::str::from_utf8(raw).map_err(|_| "text is not UTF-8".to_owned())?;
+    decode_str(text, attribute)
+}
+
+/// [`decode`] of text already known to be UTF-8.
+fn decode_str(text: &str, attribute: bool) -> Result<Cow<'_, str>, String> {
+    let raw = text.as_bytes();
     let needs_work = if attribute {
         memchr::memchr3(b'&', b'\r', b'\n', raw).is_some() || memchr::memchr(b'\t', raw).is_some()
     } else {
@@ -225,7 +257,10 @@ pub(crate) fn decode(raw: &[u8], attribute: bool) -> Result<Cow<'_, str>, String
         rest = &rest[index + 1..];
         match special {
             b'&' => {
-                let Some(semicolon) = rest.get(..rest.len().min(12)).and_then(|head| head.find(';')) else {
+                let Some(semicolon) = rest
+                    .get(..rest.len().min(12))
+                    .and_then(|head| head.find(';'))
+                else {
                     return Err("unterminated entity reference".to_owned());
                 };
                 out.push(entity(&rest[..semicolon])?);
@@ -250,13 +285,14 @@ fn entity(name: &str) -> Result<char, String> {
         "quot" => '"',
         "apos" => '\'',
         _ => {
-            let number = if let Some(hex) = name.strip_prefix("#x").or_else(|| name.strip_prefix("#X")) {
-                u32::from_str_radix(hex, 16).ok()
-            } else if let Some(decimal) = name.strip_prefix('#') {
-                decimal.parse::<u32>().ok()
-            } else {
-                return Err(format!("unknown entity &{name};"));
-            };
+            let number =
+                if let Some(hex) = name.strip_prefix("#x").or_else(|| name.strip_prefix("#X")) {
+                    u32::from_str_radix(hex, 16).ok()
+                } else if let Some(decimal) = name.strip_prefix('#') {
+                    decimal.parse::<u32>().ok()
+                } else {
+                    return Err(format!("unknown entity &{name};"));
+                };
             return number
                 .and_then(char::from_u32)
                 .filter(|character| *character != '\0')
@@ -279,12 +315,18 @@ fn is_space(byte: u8) -> bool {
 }
 
 fn trim_start(bytes: &[u8]) -> &[u8] {
-    let start = bytes.iter().position(|byte| !is_space(*byte)).unwrap_or(bytes.len());
+    let start = bytes
+        .iter()
+        .position(|byte| !is_space(*byte))
+        .unwrap_or(bytes.len());
     &bytes[start..]
 }
 
 fn trim_end(bytes: &[u8]) -> &[u8] {
-    let end = bytes.iter().rposition(|byte| !is_space(*byte)).map_or(0, |last| last + 1);
+    let end = bytes
+        .iter()
+        .rposition(|byte| !is_space(*byte))
+        .map_or(0, |last| last + 1);
     &bytes[..end]
 }
 
@@ -319,7 +361,9 @@ impl<R: Read> Scanner<R> {
             let from = self.lines.offset.get();
             if from < discard_end {
                 let start = usize::try_from(from.saturating_sub(self.base)).unwrap_or(0);
-                self.lines.newlines.set(self.lines.newlines.get() + count_newlines(&self.buf[start..self.pos]));
+                self.lines
+                    .newlines
+                    .set(self.lines.newlines.get() + count_newlines(&self.buf[start..self.pos]));
                 self.lines.offset.set(discard_end);
             }
             self.buf.copy_within(self.pos..self.end, 0);
@@ -354,7 +398,11 @@ impl<R: Read> Scanner<R> {
     }
 
     fn ctx(&self) -> Ctx<'_> {
-        Ctx { buf: &self.buf[..self.end], base: self.base, lines: &self.lines }
+        Ctx {
+            buf: &self.buf[..self.end],
+            base: self.base,
+            lines: &self.lines,
+        }
     }
 
     fn offset(&self, index: usize) -> u64 {
@@ -383,7 +431,8 @@ pub(crate) fn drive<R: BufRead, H: Handler>(
     root: &'static str,
     handler: &mut H,
 ) -> Result<(), MetadataError> {
-    let source = Decompressed::new(reader).map_err(|error| MetadataError::new(document, None, ErrorKind::Read(error)))?;
+    let source = Decompressed::new(reader)
+        .map_err(|error| MetadataError::new(document, None, ErrorKind::Read(error)))?;
     let mut scanner = Scanner {
         source,
         buf: vec![0; BUFFER_SIZE],
@@ -393,11 +442,18 @@ pub(crate) fn drive<R: BufRead, H: Handler>(
         eof: false,
         lines: LineCursor::default(),
     };
-    let mut state = State { names: Vec::with_capacity(256), name_starts: Vec::with_capacity(16), root_seen: false, root_closed: false };
+    let mut state = State {
+        names: Vec::with_capacity(256),
+        name_starts: Vec::with_capacity(16),
+        root_seen: false,
+        root_closed: false,
+    };
     match run(&mut scanner, &mut state, root, handler) {
         Ok(()) => Ok(()),
         Err((offset, fault)) => {
-            let position = scanner.ctx().position_at(offset.max(scanner.lines.offset.get()));
+            let position = scanner
+                .ctx()
+                .position_at(offset.max(scanner.lines.offset.get()));
             let kind = match fault {
                 Fault::Read(error) => ErrorKind::Read(error),
                 Fault::Syntax(message) => ErrorKind::Syntax(message),
@@ -429,7 +485,11 @@ type Failure = (u64, Fault);
 
 /// Finds `needle` in `buf[pos + from..]`, reading more as needed; returns its index relative
 /// to `pos`.
-fn find<R: Read>(scanner: &mut Scanner<R>, from: usize, needle: &[u8]) -> Result<Option<usize>, Fault> {
+fn find<R: Read>(
+    scanner: &mut Scanner<R>,
+    from: usize,
+    needle: &[u8],
+) -> Result<Option<usize>, Fault> {
     let mut from = from;
     loop {
         let window = &scanner.buf[scanner.pos + from..scanner.end];
@@ -441,7 +501,9 @@ fn find<R: Read>(scanner: &mut Scanner<R>, from: usize, needle: &[u8]) -> Result
             return Ok(Some(from + found));
         }
         // The needle may straddle the refill; look again from just before the old end.
-        from = (scanner.end - scanner.pos).saturating_sub(needle.len() - 1).max(from);
+        from = (scanner.end - scanner.pos)
+            .saturating_sub(needle.len() - 1)
+            .max(from);
         if !scanner.fill()? {
             return Ok(None);
         }
@@ -477,7 +539,10 @@ fn tag_end<R: Read>(scanner: &mut Scanner<R>) -> Result<Option<usize>, Fault> {
                     Some(found) => {
                         // A `<` outside quotes means this tag was never closed.
                         if let Some(lt) = find_byte(&window[at..at + found], b'<') {
-                            return Err(Fault::Syntax(format!("tag not closed before the `<` at byte {}", scanner.offset(scanner.pos + at + lt))));
+                            return Err(Fault::Syntax(format!(
+                                "tag not closed before the `<` at byte {}",
+                                scanner.offset(scanner.pos + at + lt)
+                            )));
                         }
                         let byte = window[at + found];
                         at += found + 1;
@@ -521,19 +586,32 @@ fn run<R: Read, H: Handler>(
                 break Some(scanner.pos + scanned + found);
             }
             scanned = scanner.end - scanner.pos;
-            if !scanner.fill().map_err(|error| fail(scanner, scanner.pos, Fault::Read(error)))? {
+            if !scanner
+                .fill()
+                .map_err(|error| fail(scanner, scanner.pos, Fault::Read(error)))?
+            {
                 break None;
             }
         };
         let text_start = scanner.pos;
         let text_end = lt.unwrap_or(scanner.end);
-        let text = trim_end(trim_start(&scanner.buf[text_start..text_end]));
+        let depth = state.name_starts.len();
+        // Text the handler does not want (descriptions, file lists) is not even trimmed.
+        let text = if depth == 0 || handler.wants_text() {
+            trim_end(trim_start(&scanner.buf[text_start..text_end]))
+        } else {
+            &[]
+        };
         if !text.is_empty() {
-            let depth = state.name_starts.len();
             if depth == 0 {
-                let index = text_start + (text.as_ptr() as usize - scanner.buf[text_start..].as_ptr() as usize);
+                let index = text_start
+                    + (text.as_ptr() as usize - scanner.buf[text_start..].as_ptr() as usize);
                 return Err(if state.root_seen {
-                    fail(scanner, index, Fault::Syntax("text after the end of the root element".to_owned()))
+                    fail(
+                        scanner,
+                        index,
+                        Fault::Syntax("text after the end of the root element".to_owned()),
+                    )
                 } else {
                     let message = format!(
                         "not an XML document, nor gzip, xz, bzip2 or zstd data (it starts with {})",
@@ -548,48 +626,95 @@ fn run<R: Read, H: Handler>(
             // End of input.
             if state.name_starts.is_empty() {
                 if !state.root_seen {
-                    return Err(fail(scanner, scanner.end, Fault::Syntax("document is empty: no root element".to_owned())));
+                    return Err(fail(
+                        scanner,
+                        scanner.end,
+                        Fault::Syntax("document is empty: no root element".to_owned()),
+                    ));
                 }
                 return Ok(());
             }
-            return Err(fail(scanner, scanner.end, Fault::Truncated(state.innermost())));
+            return Err(fail(
+                scanner,
+                scanner.end,
+                Fault::Truncated(state.innermost()),
+            ));
         };
         scanner.pos = lt;
         want(scanner, 9).map_err(|fault| fail(scanner, scanner.pos, fault))?;
         let head = &scanner.buf[scanner.pos..scanner.end];
         if head.starts_with(b"<!--") {
-            let Some(close) = find(scanner, 4, b"-->").map_err(|fault| fail(scanner, scanner.pos, fault))? else {
-                return Err(fail(scanner, scanner.pos, Fault::Truncated(format!("a comment in {}", state.innermost()))));
+            let Some(close) =
+                find(scanner, 4, b"-->").map_err(|fault| fail(scanner, scanner.pos, fault))?
+            else {
+                return Err(fail(
+                    scanner,
+                    scanner.pos,
+                    Fault::Truncated(format!("a comment in {}", state.innermost())),
+                ));
             };
             scanner.pos += close + 3;
         } else if head.starts_with(b"<![CDATA[") {
-            let Some(close) = find(scanner, 9, b"]]>").map_err(|fault| fail(scanner, scanner.pos, fault))? else {
-                return Err(fail(scanner, scanner.pos, Fault::Truncated(format!("a CDATA section in {}", state.innermost()))));
+            let Some(close) =
+                find(scanner, 9, b"]]>").map_err(|fault| fail(scanner, scanner.pos, fault))?
+            else {
+                return Err(fail(
+                    scanner,
+                    scanner.pos,
+                    Fault::Truncated(format!("a CDATA section in {}", state.innermost())),
+                ));
             };
             let depth = state.name_starts.len();
             if depth == 0 {
-                return Err(fail(scanner, scanner.pos, Fault::Syntax("CDATA outside the root element".to_owned())));
+                return Err(fail(
+                    scanner,
+                    scanner.pos,
+                    Fault::Syntax("CDATA outside the root element".to_owned()),
+                ));
             }
             let data = &scanner.buf[scanner.pos + 9..scanner.pos + close];
             handler.text(depth, Text::CData(data));
             scanner.pos += close + 3;
         } else if head.starts_with(b"<?") {
-            let Some(close) = find(scanner, 2, b"?>").map_err(|fault| fail(scanner, scanner.pos, fault))? else {
-                return Err(fail(scanner, scanner.pos, Fault::Truncated("a processing instruction".to_owned())));
+            let Some(close) =
+                find(scanner, 2, b"?>").map_err(|fault| fail(scanner, scanner.pos, fault))?
+            else {
+                return Err(fail(
+                    scanner,
+                    scanner.pos,
+                    Fault::Truncated("a processing instruction".to_owned()),
+                ));
             };
             scanner.pos += close + 2;
         } else if head.starts_with(b"<!") {
             if state.root_seen {
-                return Err(fail(scanner, scanner.pos, Fault::Syntax("markup declaration inside the document".to_owned())));
+                return Err(fail(
+                    scanner,
+                    scanner.pos,
+                    Fault::Syntax("markup declaration inside the document".to_owned()),
+                ));
             }
             skip_doctype(scanner).map_err(|fault| fail(scanner, scanner.pos, fault))?;
         } else if head.starts_with(b"</") {
-            let Some(gt) = find(scanner, 2, b">").map_err(|fault| fail(scanner, scanner.pos, fault))? else {
-                return Err(fail(scanner, scanner.pos, Fault::Truncated(state.innermost())));
+            let Some(gt) =
+                find(scanner, 2, b">").map_err(|fault| fail(scanner, scanner.pos, fault))?
+            else {
+                return Err(fail(
+                    scanner,
+                    scanner.pos,
+                    Fault::Truncated(state.innermost()),
+                ));
             };
             let name = trim_end(&scanner.buf[scanner.pos + 2..scanner.pos + gt]);
             let Some(&start) = state.name_starts.last() else {
-                return Err(fail(scanner, scanner.pos, Fault::Syntax(format!("end tag </{}> without a start tag", String::from_utf8_lossy(name)))));
+                return Err(fail(
+                    scanner,
+                    scanner.pos,
+                    Fault::Syntax(format!(
+                        "end tag </{}> without a start tag",
+                        String::from_utf8_lossy(name)
+                    )),
+                ));
             };
             if state.names[start..] != *name {
                 return Err(fail(
@@ -611,8 +736,13 @@ fn run<R: Read, H: Handler>(
             }
             scanner.pos += gt + 1;
         } else {
-            let Some(gt) = tag_end(scanner).map_err(|fault| fail(scanner, scanner.pos, fault))? else {
-                return Err(fail(scanner, scanner.pos, Fault::Truncated(format!("a tag in {}", state.innermost()))));
+            let Some(gt) = tag_end(scanner).map_err(|fault| fail(scanner, scanner.pos, fault))?
+            else {
+                return Err(fail(
+                    scanner,
+                    scanner.pos,
+                    Fault::Truncated(format!("a tag in {}", state.innermost())),
+                ));
             };
             let offset = scanner.offset(scanner.pos);
             let inner = &scanner.buf[scanner.pos + 1..scanner.pos + gt];
@@ -620,23 +750,49 @@ fn run<R: Read, H: Handler>(
                 Some(raw) => (raw, true),
                 None => (inner, false),
             };
-            let name_len = raw.iter().position(|byte| is_space(*byte)).unwrap_or(raw.len());
+            let name_len = raw
+                .iter()
+                .position(|byte| is_space(*byte))
+                .unwrap_or(raw.len());
             if name_len == 0 || !is_name_start(raw[0]) {
-                return Err(fail(scanner, scanner.pos, Fault::Syntax(format!("malformed tag <{}>", String::from_utf8_lossy(&raw[..raw.len().min(40)])))));
+                return Err(fail(
+                    scanner,
+                    scanner.pos,
+                    Fault::Syntax(format!(
+                        "malformed tag <{}>",
+                        String::from_utf8_lossy(&raw[..raw.len().min(40)])
+                    )),
+                ));
             }
             if state.root_closed {
-                return Err(fail(scanner, scanner.pos, Fault::Syntax("element after the end of the root element".to_owned())));
+                return Err(fail(
+                    scanner,
+                    scanner.pos,
+                    Fault::Syntax("element after the end of the root element".to_owned()),
+                ));
             }
-            let element = Element { raw, name_len, offset };
+            let element = Element {
+                raw,
+                name_len,
+                offset,
+            };
             if !state.root_seen {
                 if element.local_name() != root.as_bytes() {
                     let found = String::from_utf8_lossy(element.name()).into_owned();
-                    return Err(fail(scanner, scanner.pos, Fault::Syntax(format!("root element is <{found}>, expected <{root}>"))));
+                    return Err(fail(
+                        scanner,
+                        scanner.pos,
+                        Fault::Syntax(format!("root element is <{found}>, expected <{root}>")),
+                    ));
                 }
                 state.root_seen = true;
             }
             let depth = state.name_starts.len() + 1;
-            let ctx = Ctx { buf: &scanner.buf[..scanner.end], base: scanner.base, lines: &scanner.lines };
+            let ctx = Ctx {
+                buf: &scanner.buf[..scanner.end],
+                base: scanner.base,
+                lines: &scanner.lines,
+            };
             handler.start(&ctx, depth, &element);
             if empty {
                 handler.end(depth, element.local_name());
@@ -684,7 +840,10 @@ fn skip_doctype<R: Read>(scanner: &mut Scanner<R>) -> Result<(), Fault> {
 /// anything else as hex.
 fn describe_bytes(bytes: &[u8]) -> String {
     let head = &bytes[..bytes.len().min(8)];
-    if head.iter().all(|byte| byte.is_ascii_graphic() || *byte == b' ') {
+    if head
+        .iter()
+        .all(|byte| byte.is_ascii_graphic() || *byte == b' ')
+    {
         format!("{:?}", String::from_utf8_lossy(head))
     } else {
         let hex: Vec<String> = head.iter().map(|byte| format!("{byte:02x}")).collect();

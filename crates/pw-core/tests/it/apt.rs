@@ -373,3 +373,27 @@ fn dpkg_status_malformed_entries() {
         ]
     );
 }
+
+proptest::proptest! {
+    /// Arbitrary bytes (and arbitrary control-like text) never panic any apt parser, and
+    /// every reported diagnostic points at a line that exists.
+    #[test]
+    fn parsers_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+        let _ = parse_release(&bytes);
+        let _ = parse_packages(&bytes);
+        let _ = parse_status(&bytes);
+        if let Ok(parsed) = parse_paragraphs(&bytes, AptDocument::Control) {
+            let lines = u64::try_from(bytes.split(|&b| b == b'\n').count()).expect("small");
+            for diagnostic in parsed.diagnostics {
+                proptest::prop_assert!(diagnostic.line >= 1 && diagnostic.line <= lines);
+            }
+        }
+    }
+
+    #[test]
+    fn control_like_text_never_panics(text in "((Package|Version|Architecture|Status|Depends|SHA256|#x| x|-y|Bad Name)(: ?[a-z0-9 ~+.:()<>=|,-]{0,12})?\n{1,2}){0,12}") {
+        let _ = parse_packages(text.as_bytes());
+        let _ = parse_status(text.as_bytes());
+        let _ = parse_release(text.as_bytes());
+    }
+}

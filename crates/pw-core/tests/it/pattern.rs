@@ -180,11 +180,14 @@ fn a_bugzilla_id_can_match_a_version() {
 
 #[test]
 fn very_long_names_still_match() {
-    let name = "x".repeat(300);
+    let name = "x".repeat(600);
     let nevra = format!("{name}-1.0-1.x86_64");
     check_rpm(&["x*1.0*"], &nevra, Some("x*1.0*"));
     check_rpm(&["1:x*"], &nevra, None);
     check_rpm(&["0:x*"], &nevra, Some("0:x*"));
+    let name_arch = format!("{name}.X86_64");
+    check_rpm(&["kernel", &name_arch], &nevra, Some(name_arch.as_str()));
+    check_rpm(&[&format!("{name}.i686")], &nevra, None);
 }
 
 #[test]

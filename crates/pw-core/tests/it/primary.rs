@@ -3,7 +3,9 @@
 use std::io::Read;
 
 use pw_core::repo::compression::decompress_to_vec;
-use pw_core::repo::primary::{PrimaryOptions, parse_primary, parse_primary_with, parse_primary_with_options};
+use pw_core::repo::primary::{
+    PrimaryOptions, parse_primary, parse_primary_with, parse_primary_with_options,
+};
 use pw_core::repo::primary_db::parse_primary_db;
 use pw_core::repo::{ChecksumKind, DepFlags, Dependency, Package, Parsed};
 use pw_core::version::rpm::Evr;
@@ -15,7 +17,10 @@ const RHEL8: &[u8] = include_bytes!("../../test_data/repodata/rhel8/repodata/pri
 
 fn nevra(package: &Package) -> String {
     let evr = &package.nevra.evr;
-    format!("{}-{}:{}-{}.{}", package.nevra.name, evr.epoch, evr.version, evr.release, package.nevra.arch)
+    format!(
+        "{}-{}:{}-{}.{}",
+        package.nevra.name, evr.epoch, evr.version, evr.release, package.nevra.arch
+    )
 }
 
 fn parse(xml: &str) -> Parsed<Vec<Package>> {
@@ -53,7 +58,11 @@ fn dependency(name: &str, flags: Option<DepFlags>, evr: Option<(u32, &str, &str)
     Dependency {
         name: name.to_owned(),
         flags,
-        evr: evr.map(|(epoch, version, release)| Evr { epoch, version: version.to_owned(), release: release.to_owned() }),
+        evr: evr.map(|(epoch, version, release)| Evr {
+            epoch,
+            version: version.to_owned(),
+            release: release.to_owned(),
+        }),
     }
 }
 
@@ -73,20 +82,50 @@ fn al2023_fixture() {
     );
     let curl = &parsed.value[0];
     assert_eq!(curl.location, "Packages/curl-8.0.1-1.amzn2023.x86_64.rpm");
-    assert_eq!(curl.source_rpm.as_deref(), Some("curl-8.0.1-1.amzn2023.src.rpm"));
+    assert_eq!(
+        curl.source_rpm.as_deref(),
+        Some("curl-8.0.1-1.amzn2023.src.rpm")
+    );
     assert_eq!(curl.checksum.as_ref().unwrap().kind(), ChecksumKind::Sha256);
-    assert!(curl.build_time.is_some() && curl.package_size.is_some() && curl.installed_size == Some(0));
-    assert_eq!(curl.requires, [dependency("libcurl(x86-64)", Some(DepFlags::Eq), Some((0, "8.0.1", "1.amzn2023")))]);
-    assert!(curl.provides.contains(&dependency("curl", Some(DepFlags::Eq), Some((0, "8.0.1", "1.amzn2023")))));
+    assert!(
+        curl.build_time.is_some() && curl.package_size.is_some() && curl.installed_size == Some(0)
+    );
+    assert_eq!(
+        curl.requires,
+        [dependency(
+            "libcurl(x86-64)",
+            Some(DepFlags::Eq),
+            Some((0, "8.0.1", "1.amzn2023"))
+        )]
+    );
+    assert!(curl.provides.contains(&dependency(
+        "curl",
+        Some(DepFlags::Eq),
+        Some((0, "8.0.1", "1.amzn2023"))
+    )));
 }
 
 #[test]
 fn rhel8_fixture_is_xz_with_epochs() {
     let parsed = parse_primary(RHEL8).unwrap();
     let names: Vec<String> = parsed.value.iter().map(nevra).collect();
-    assert!(names.contains(&"nodejs-1:14.17.0-1.module+el8.4.0+11087+fd0da4b3.x86_64".to_owned()), "{names:?}");
-    let nodejs = parsed.value.iter().find(|package| package.nevra.name == "nodejs").unwrap();
-    assert_eq!(nodejs.requires, [dependency("openssl-libs", Some(DepFlags::Ge), Some((1, "1.1.1", "")))]);
+    assert!(
+        names.contains(&"nodejs-1:14.17.0-1.module+el8.4.0+11087+fd0da4b3.x86_64".to_owned()),
+        "{names:?}"
+    );
+    let nodejs = parsed
+        .value
+        .iter()
+        .find(|package| package.nevra.name == "nodejs")
+        .unwrap();
+    assert_eq!(
+        nodejs.requires,
+        [dependency(
+            "openssl-libs",
+            Some(DepFlags::Ge),
+            Some((1, "1.1.1", ""))
+        )]
+    );
 }
 
 #[test]
@@ -106,11 +145,25 @@ fn primary_db_matches_its_xml_twin() {
     let from_xml = normalise(from_xml.value);
     assert_eq!(from_db.len(), 5);
     assert_eq!(from_db, from_xml);
-    let openssl = from_db.iter().find(|package| package.nevra.name == "openssl-libs").unwrap();
+    let openssl = from_db
+        .iter()
+        .find(|package| package.nevra.name == "openssl-libs")
+        .unwrap();
     assert_eq!(openssl.nevra.evr.epoch, 1);
-    assert!(openssl.provides.contains(&dependency("libssl.so.10()(64bit)", None, None)));
-    let kernel = from_db.iter().find(|package| package.nevra.name == "kernel").unwrap();
-    assert!(kernel.requires.contains(&dependency("dracut", Some(DepFlags::Ge), Some((0, "033", "")))));
+    assert!(
+        openssl
+            .provides
+            .contains(&dependency("libssl.so.10()(64bit)", None, None))
+    );
+    let kernel = from_db
+        .iter()
+        .find(|package| package.nevra.name == "kernel")
+        .unwrap();
+    assert!(kernel.requires.contains(&dependency(
+        "dracut",
+        Some(DepFlags::Ge),
+        Some((0, "033", ""))
+    )));
 }
 
 #[test]
@@ -118,7 +171,12 @@ fn primary_db_accepts_plain_sqlite_and_rejects_garbage() {
     let plain = decompress_to_vec(AL2_DB, None).unwrap();
     assert_eq!(parse_primary_db(&plain).unwrap().value.len(), 5);
     let error = parse_primary_db(b"not a database at all, certainly not one of 100 bytes or more .....................................").unwrap_err();
-    assert!(error.to_string().contains("primary.sqlite: not a usable sqlite database"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("primary.sqlite: not a usable sqlite database"),
+        "{error}"
+    );
     // Every truncation is an error or a partial read, never a panic.
     for length in (0..plain.len()).step_by(97) {
         let _ = parse_primary_db(&plain[..length]);
@@ -137,36 +195,50 @@ fn every_compression_gives_the_same_packages() {
     let expected = parse_primary(plain.as_slice()).unwrap().value;
     let gzip = {
         let mut out = Vec::new();
-        flate2::read::GzEncoder::new(plain.as_slice(), flate2::Compression::fast()).read_to_end(&mut out).unwrap();
+        flate2::read::GzEncoder::new(plain.as_slice(), flate2::Compression::fast())
+            .read_to_end(&mut out)
+            .unwrap();
         out
     };
     let xz = {
         let mut out = Vec::new();
-        liblzma::read::XzEncoder::new(plain.as_slice(), 1).read_to_end(&mut out).unwrap();
+        liblzma::read::XzEncoder::new(plain.as_slice(), 1)
+            .read_to_end(&mut out)
+            .unwrap();
         out
     };
     let bzip2 = {
         let mut out = Vec::new();
-        bzip2::read::BzEncoder::new(plain.as_slice(), bzip2::Compression::fast()).read_to_end(&mut out).unwrap();
+        bzip2::read::BzEncoder::new(plain.as_slice(), bzip2::Compression::fast())
+            .read_to_end(&mut out)
+            .unwrap();
         out
     };
     let zstd = zstd::stream::encode_all(plain.as_slice(), 1).unwrap();
     for compressed in [gzip, xz, bzip2, zstd] {
-        assert_eq!(parse_primary(compressed.as_slice()).unwrap().value, expected);
+        assert_eq!(
+            parse_primary(compressed.as_slice()).unwrap().value,
+            expected
+        );
     }
 }
 
 #[test]
 fn streaming_visits_the_same_packages() {
     let mut visited = Vec::new();
-    let parsed = parse_primary_with(RHEL8, PrimaryOptions::default(), |package| visited.push(package)).unwrap();
+    let parsed = parse_primary_with(RHEL8, PrimaryOptions::default(), |package| {
+        visited.push(package)
+    })
+    .unwrap();
     assert!(parsed.diagnostics.is_empty());
     assert_eq!(visited, parse_primary(RHEL8).unwrap().value);
 }
 
 #[test]
 fn dependencies_can_be_left_out() {
-    let options = PrimaryOptions { dependencies: false };
+    let options = PrimaryOptions {
+        dependencies: false,
+    };
     let without = parse_primary_with_options(AL2023, options).unwrap().value;
     let mut with = parse_primary(AL2023).unwrap().value;
     for package in &mut with {
@@ -183,13 +255,26 @@ fn malformed_packages_are_skipped_with_their_position() {
     let bad_epoch = package("badepoch", r#"<version epoch="x" ver="1.0" rel="1"/>"#, "");
     let xml = document(&format!("{good}{no_version}{bad_epoch}"));
     let parsed = parse(&xml);
-    let names: Vec<&str> = parsed.value.iter().map(|package| package.nevra.name.as_str()).collect();
+    let names: Vec<&str> = parsed
+        .value
+        .iter()
+        .map(|package| package.nevra.name.as_str())
+        .collect();
     assert_eq!(names, ["good"]);
     let messages: Vec<String> = parsed.diagnostics.iter().map(ToString::to_string).collect();
     assert_eq!(messages.len(), 2, "{messages:?}");
-    assert!(messages[0].starts_with("primary.xml (line 14, byte "), "{messages:?}");
-    assert!(messages[0].contains("package noversion: missing <version>; package skipped"), "{messages:?}");
-    assert!(messages[1].contains("line 25") && messages[1].contains("epoch \"x\" is not a number"), "{messages:?}");
+    assert!(
+        messages[0].starts_with("primary.xml (line 14, byte "),
+        "{messages:?}"
+    );
+    assert!(
+        messages[0].contains("package noversion: missing <version>; package skipped"),
+        "{messages:?}"
+    );
+    assert!(
+        messages[1].contains("line 25") && messages[1].contains("epoch \"x\" is not a number"),
+        "{messages:?}"
+    );
 }
 
 #[test]
@@ -209,7 +294,11 @@ fn dependency_entries() {
     </rpm:requires>
     <rpm:conflicts><rpm:entry name="ignored"/></rpm:conflicts>
     <file>/usr/bin/foo</file>"#;
-    let xml = document(&package("foo", r#"<version epoch="2" ver="1.0" rel="3.el9"/>"#, format));
+    let xml = document(&package(
+        "foo",
+        r#"<version epoch="2" ver="1.0" rel="3.el9"/>"#,
+        format,
+    ));
     let parsed = parse(&xml);
     let foo = &parsed.value[0];
     assert_eq!(
@@ -229,17 +318,31 @@ fn dependency_entries() {
         ]
     );
     assert_eq!(parsed.diagnostics.len(), 1);
-    assert!(parsed.diagnostics[0].message.contains("unknown flags \"XX\"; entry dropped"));
-    assert_eq!((foo.package_size, foo.installed_size, foo.build_time), (Some(100), Some(200), Some(1_700_000_000)));
+    assert!(
+        parsed.diagnostics[0]
+            .message
+            .contains("unknown flags \"XX\"; entry dropped")
+    );
+    assert_eq!(
+        (foo.package_size, foo.installed_size, foo.build_time),
+        (Some(100), Some(200), Some(1_700_000_000))
+    );
 }
 
 #[test]
 fn text_is_decoded_once() {
-    let xml = document(&package("a&amp;amp;b", r#"<version ver="1&#46;0" rel="1&#x2e;el9"/>"#, "<rpm:sourcerpm><![CDATA[x<y>.src.rpm]]></rpm:sourcerpm>"));
+    let xml = document(&package(
+        "a&amp;amp;b",
+        r#"<version ver="1&#46;0" rel="1&#x2e;el9"/>"#,
+        "<rpm:sourcerpm><![CDATA[x<y>.src.rpm]]></rpm:sourcerpm>",
+    ));
     let parsed = parse(&xml);
     let package = &parsed.value[0];
     assert_eq!(package.nevra.name, "a&amp;b");
-    assert_eq!((package.nevra.evr.epoch, package.nevra.evr.version.as_str()), (0, "1.0"));
+    assert_eq!(
+        (package.nevra.evr.epoch, package.nevra.evr.version.as_str()),
+        (0, "1.0")
+    );
     assert_eq!(package.nevra.evr.release, "1.el9");
     assert_eq!(package.source_rpm.as_deref(), Some("x<y>.src.rpm"));
 }
@@ -253,7 +356,13 @@ fn unknown_entity_skips_only_that_package() {
     ));
     let parsed = parse(&xml);
     assert_eq!(parsed.value.len(), 1);
-    assert!(parsed.diagnostics[0].message.contains("unknown entity &nbsp;"), "{:?}", parsed.diagnostics);
+    assert!(
+        parsed.diagnostics[0]
+            .message
+            .contains("unknown entity &nbsp;"),
+        "{:?}",
+        parsed.diagnostics
+    );
 }
 
 #[test]
@@ -263,15 +372,42 @@ fn whole_document_errors_name_file_and_position() {
         let error = parse_primary(input).unwrap_err();
         assert_eq!(error.to_string(), expected);
     }
-    check(b"<updates></updates>", "primary.xml (line 1, byte 0): root element is <updates>, expected <metadata>");
-    check(b"hello", "primary.xml (line 1, byte 0): not an XML document, nor gzip, xz, bzip2 or zstd data (it starts with \"hello\")");
-    check(b"<metadata>\n<package>\n<name>x</name>\n", "primary.xml (line 4, byte 36): document is truncated: it ends inside <package>");
-    check(b"<metadata>\n<package>\n</name>\n", "primary.xml (line 3, byte 21): end tag </name> does not match <package>");
-    check(b"<metadata>\n<package <name>", "primary.xml (line 2, byte 11): tag not closed before the `<` at byte 20");
-    check(b"<metadata>\n<package name='x", "primary.xml (line 2, byte 11): document is truncated: it ends inside a tag in <metadata>");
-    check(b"<metadata/><metadata/>", "primary.xml (line 1, byte 11): element after the end of the root element");
-    check(b"<metadata>\n<!-- unterminated", "primary.xml (line 2, byte 11): document is truncated: it ends inside a comment in <metadata>");
-    check(b"", "primary.xml (line 1, byte 0): document is empty: no root element");
+    check(
+        b"<updates></updates>",
+        "primary.xml (line 1, byte 0): root element is <updates>, expected <metadata>",
+    );
+    check(
+        b"hello",
+        "primary.xml (line 1, byte 0): not an XML document, nor gzip, xz, bzip2 or zstd data (it starts with \"hello\")",
+    );
+    check(
+        b"<metadata>\n<package>\n<name>x</name>\n",
+        "primary.xml (line 4, byte 36): document is truncated: it ends inside <package>",
+    );
+    check(
+        b"<metadata>\n<package>\n</name>\n",
+        "primary.xml (line 3, byte 21): end tag </name> does not match <package>",
+    );
+    check(
+        b"<metadata>\n<package <name>",
+        "primary.xml (line 2, byte 11): tag not closed before the `<` at byte 20",
+    );
+    check(
+        b"<metadata>\n<package name='x",
+        "primary.xml (line 2, byte 11): document is truncated: it ends inside a tag in <metadata>",
+    );
+    check(
+        b"<metadata/><metadata/>",
+        "primary.xml (line 1, byte 11): element after the end of the root element",
+    );
+    check(
+        b"<metadata>\n<!-- unterminated",
+        "primary.xml (line 2, byte 11): document is truncated: it ends inside a comment in <metadata>",
+    );
+    check(
+        b"",
+        "primary.xml (line 1, byte 0): document is empty: no root element",
+    );
     let error = parse_primary(&b"<metadata>\n<package>"[..]).unwrap_err();
     assert!(error.is_truncated());
 }

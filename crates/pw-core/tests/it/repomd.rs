@@ -38,12 +38,22 @@ fn al2_fixture_has_primary_db_only() {
     let primary_db = repomd.record("primary_db").unwrap();
     assert_eq!(primary_db.location, "repodata/primary.sqlite.bz2");
     assert_eq!(primary_db.database_version, Some(10));
-    assert_eq!(primary_db.checksum.as_ref().unwrap().kind(), ChecksumKind::Sha256);
+    assert_eq!(
+        primary_db.checksum.as_ref().unwrap().kind(),
+        ChecksumKind::Sha256
+    );
     assert!(primary_db.open_checksum.is_some());
     assert!(primary_db.size.is_some() && primary_db.open_size.is_some());
     assert_eq!(primary_db.timestamp, Some(1_700_000_000));
-    let kinds: Vec<&str> = repomd.records.iter().map(|record| record.kind.as_str()).collect();
-    assert_eq!(kinds, ["primary_db", "filelists_db", "other_db", "updateinfo"]);
+    let kinds: Vec<&str> = repomd
+        .records
+        .iter()
+        .map(|record| record.kind.as_str())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["primary_db", "filelists_db", "other_db", "updateinfo"]
+    );
 }
 
 #[test]
@@ -51,19 +61,45 @@ fn xml_fixtures_list_every_record() {
     for bytes in [AL2023, RHEL8] {
         let parsed = parse_repomd(bytes).unwrap();
         assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);
-        let kinds: Vec<&str> = parsed.value.records.iter().map(|record| record.kind.as_str()).collect();
+        let kinds: Vec<&str> = parsed
+            .value
+            .records
+            .iter()
+            .map(|record| record.kind.as_str())
+            .collect();
         assert_eq!(kinds, ["primary", "filelists", "other", "updateinfo"]);
     }
 }
 
 #[test]
 fn keeps_every_record_type() {
-    let kinds = ["primary", "filelists", "other", "primary_db", "updateinfo", "group", "group_gz", "modules", "primary_zck", "productid"];
-    let records: String = kinds.iter().map(|kind| record(kind, &format!("repodata/{kind}.gz"))).collect();
+    let kinds = [
+        "primary",
+        "filelists",
+        "other",
+        "primary_db",
+        "updateinfo",
+        "group",
+        "group_gz",
+        "modules",
+        "primary_zck",
+        "productid",
+    ];
+    let records: String = kinds
+        .iter()
+        .map(|kind| record(kind, &format!("repodata/{kind}.gz")))
+        .collect();
     let repomd = parse(&repomd_with(&records));
-    let parsed: Vec<&str> = repomd.records.iter().map(|record| record.kind.as_str()).collect();
+    let parsed: Vec<&str> = repomd
+        .records
+        .iter()
+        .map(|record| record.kind.as_str())
+        .collect();
     assert_eq!(parsed, kinds);
-    assert_eq!(repomd.record("modules").unwrap().location, "repodata/modules.gz");
+    assert_eq!(
+        repomd.record("modules").unwrap().location,
+        "repodata/modules.gz"
+    );
 }
 
 #[test]
@@ -77,9 +113,22 @@ fn checksum_types() {
         ));
         let parsed = parse_repomd(xml.as_bytes()).unwrap();
         let record = parsed.value.record("primary").unwrap();
-        assert_eq!(record.checksum.as_ref().map(Checksum::kind), expected, "{kind}");
-        assert_eq!(record.open_checksum.as_ref().map(Checksum::kind), expected, "{kind}");
-        assert_eq!(parsed.diagnostics.is_empty(), expected.is_some(), "{kind}: {:?}", parsed.diagnostics);
+        assert_eq!(
+            record.checksum.as_ref().map(Checksum::kind),
+            expected,
+            "{kind}"
+        );
+        assert_eq!(
+            record.open_checksum.as_ref().map(Checksum::kind),
+            expected,
+            "{kind}"
+        );
+        assert_eq!(
+            parsed.diagnostics.is_empty(),
+            expected.is_some(),
+            "{kind}: {:?}",
+            parsed.diagnostics
+        );
     }
     check("sha", 40, Some(ChecksumKind::Sha1));
     check("sha1", 40, Some(ChecksumKind::Sha1));
@@ -100,8 +149,14 @@ fn rejects_locations_that_escape_the_repository() {
         let xml = repomd_with(&record("primary", href));
         let error = parse_repomd(xml.as_bytes()).unwrap_err();
         let message = error.to_string();
-        assert!(message.contains("outside the repository"), "{href}: {message}");
-        assert!(message.contains("repomd.xml") && message.contains("line 4"), "{href}: {message}");
+        assert!(
+            message.contains("outside the repository"),
+            "{href}: {message}"
+        );
+        assert!(
+            message.contains("repomd.xml") && message.contains("line 4"),
+            "{href}: {message}"
+        );
     }
     for href in [
         "../primary.xml.gz",
@@ -119,7 +174,12 @@ fn rejects_locations_that_escape_the_repository() {
 
 #[test]
 fn check_location_accepts_plain_relative_paths() {
-    for href in ["repodata/primary.xml.gz", "repodata/abc-primary.xml.zst", "sub/dir/file.xml", "repodata/a..b.xml"] {
+    for href in [
+        "repodata/primary.xml.gz",
+        "repodata/abc-primary.xml.zst",
+        "sub/dir/file.xml",
+        "repodata/a..b.xml",
+    ] {
         assert_eq!(check_location(href), Ok(()), "{href}");
     }
 }
@@ -136,7 +196,12 @@ fn record_without_location_is_a_diagnostic() {
 #[test]
 fn wrong_root_and_garbage_are_errors() {
     let error = parse_repomd(&b"<metadata packages=\"0\"/>"[..]).unwrap_err();
-    assert!(error.to_string().contains("root element is <metadata>, expected <repomd>"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("root element is <metadata>, expected <repomd>"),
+        "{error}"
+    );
     let error = parse_repomd(&b"\x00\x01garbage"[..]).unwrap_err();
     assert!(error.to_string().contains("not an XML document"), "{error}");
     let error = parse_repomd(&b""[..]).unwrap_err();
@@ -146,20 +211,44 @@ fn wrong_root_and_garbage_are_errors() {
 #[test]
 fn checksums_compute_and_verify() {
     let checksum = Checksum::compute(ChecksumKind::Sha256, b"abc");
-    assert_eq!(checksum.to_hex(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    assert_eq!(
+        checksum.to_hex(),
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
     assert!(checksum.matches(b"abc"));
     assert!(!checksum.matches(b"abd"));
-    let parsed = Checksum::parse("sha256", "BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD").unwrap();
+    let parsed = Checksum::parse(
+        "sha256",
+        "BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD",
+    )
+    .unwrap();
     assert_eq!(parsed, checksum);
     let mut hasher = ChecksumHasher::new(ChecksumKind::Sha1);
     hasher.update(b"a");
     hasher.update(b"bc");
-    assert_eq!(hasher.finish().to_hex(), "a9993e364706816aba3e25717850c26c9cd0d89d");
-    assert_eq!(Checksum::compute(ChecksumKind::Sha512, b"").digest().len(), 64);
-    assert_eq!(Checksum::compute(ChecksumKind::Sha384, b"").digest().len(), 48);
-    assert_eq!(Checksum::compute(ChecksumKind::Sha224, b"").digest().len(), 28);
+    assert_eq!(
+        hasher.finish().to_hex(),
+        "a9993e364706816aba3e25717850c26c9cd0d89d"
+    );
+    assert_eq!(
+        Checksum::compute(ChecksumKind::Sha512, b"").digest().len(),
+        64
+    );
+    assert_eq!(
+        Checksum::compute(ChecksumKind::Sha384, b"").digest().len(),
+        48
+    );
+    assert_eq!(
+        Checksum::compute(ChecksumKind::Sha224, b"").digest().len(),
+        28
+    );
     assert!(Checksum::parse("sha256", "xyz").is_err());
-    assert!(Checksum::parse("md5", "00").unwrap_err().to_string().contains("unsupported checksum type"));
+    assert!(
+        Checksum::parse("md5", "00")
+            .unwrap_err()
+            .to_string()
+            .contains("unsupported checksum type")
+    );
 }
 
 #[test]
@@ -174,13 +263,17 @@ fn compression_is_detected_by_magic_bytes() {
     let xz = {
         use std::io::Read;
         let mut out = Vec::new();
-        liblzma::read::XzEncoder::new(plain.as_slice(), 6).read_to_end(&mut out).unwrap();
+        liblzma::read::XzEncoder::new(plain.as_slice(), 6)
+            .read_to_end(&mut out)
+            .unwrap();
         out
     };
     let bzip2 = {
         use std::io::Read;
         let mut out = Vec::new();
-        bzip2::read::BzEncoder::new(plain.as_slice(), bzip2::Compression::default()).read_to_end(&mut out).unwrap();
+        bzip2::read::BzEncoder::new(plain.as_slice(), bzip2::Compression::default())
+            .read_to_end(&mut out)
+            .unwrap();
         out
     };
     let zstd = zstd::stream::encode_all(plain.as_slice(), 3).unwrap();
@@ -192,13 +285,28 @@ fn compression_is_detected_by_magic_bytes() {
         (&zstd, Compression::Zstd),
     ] {
         assert_eq!(Compression::detect(bytes), expected);
-        assert_eq!(decompress_to_vec(bytes, None).unwrap(), plain, "{}", expected.name());
-        assert!(parse_repomd(bytes.as_slice()).is_ok(), "{}", expected.name());
+        assert_eq!(
+            decompress_to_vec(bytes, None).unwrap(),
+            plain,
+            "{}",
+            expected.name()
+        );
+        assert!(
+            parse_repomd(bytes.as_slice()).is_ok(),
+            "{}",
+            expected.name()
+        );
     }
-    assert!(decompress_to_vec(&gzip, Some(10)).is_err(), "limit is enforced");
+    assert!(
+        decompress_to_vec(&gzip, Some(10)).is_err(),
+        "limit is enforced"
+    );
     // A gzip header followed by garbage is a read error, not a panic.
     let mut broken = gzip[..12].to_vec();
     broken.extend_from_slice(b"garbage garbage");
     let error = parse_repomd(broken.as_slice()).unwrap_err();
-    assert!(error.to_string().contains("failed to read or decompress"), "{error}");
+    assert!(
+        error.to_string().contains("failed to read or decompress"),
+        "{error}"
+    );
 }

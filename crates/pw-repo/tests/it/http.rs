@@ -11,8 +11,10 @@ use crate::fixture;
 /// Serves files under `root` over HTTP/1.1 on a loopback port until the test process ends.
 /// `/broken/...` answers 500. Returns the base URL.
 fn serve(root: PathBuf) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = listener.local_addr().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    let address = listener
+        .local_addr()
+        .expect("a bound listener has an address");
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(stream) = stream else { continue };
@@ -25,22 +27,35 @@ fn serve(root: PathBuf) -> String {
             while reader.read_line(&mut header).is_ok_and(|read| read > 2) {
                 header.clear();
             }
-            let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_owned();
+            let path = request_line
+                .split_whitespace()
+                .nth(1)
+                .unwrap_or("/")
+                .to_owned();
             let mut stream = reader.into_inner();
             let relative = path.trim_start_matches('/');
-            let body = if relative.split('/').any(|segment| segment == "..") || relative.starts_with("broken") {
+            let body = if relative.split('/').any(|segment| segment == "..")
+                || relative.starts_with("broken")
+            {
                 None
             } else {
                 fs_err::read(root.join(relative)).ok()
             };
             let response = match body {
                 Some(body) => {
-                    let mut response = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len()).into_bytes();
+                    let mut response = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    )
+                    .into_bytes();
                     response.extend_from_slice(&body);
                     response
                 }
-                None if relative.starts_with("broken") => b"HTTP/1.1 500 Oops\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
-                None => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
+                None if relative.starts_with("broken") => {
+                    b"HTTP/1.1 500 Oops\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec()
+                }
+                None => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    .to_vec(),
             };
             let _ = stream.write_all(&response);
         }
@@ -67,7 +82,10 @@ fn http_errors_name_the_url() {
     let base = serve(fixture(""));
     let error = load(&format!("{base}/missing")).unwrap_err();
     assert!(matches!(error, RepoError::Download { .. }), "{error}");
-    assert_eq!(error.to_string(), format!("failed to download {base}/missing/repodata/repomd.xml"));
+    assert_eq!(
+        error.to_string(),
+        format!("failed to download {base}/missing/repodata/repomd.xml")
+    );
     let error = load(&format!("{base}/broken")).unwrap_err();
     assert!(matches!(error, RepoError::Download { .. }), "{error}");
 }

@@ -4,7 +4,9 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use jiff::SignedDuration;
-use pw_api::server::tokens::{ActivationCreated, ActivationInfo, CreateActivation, CreateToken, Role, TokenCreated, TokenInfo};
+use pw_api::server::tokens::{
+    ActivationCreated, ActivationInfo, CreateActivation, CreateToken, Role, TokenCreated, TokenInfo,
+};
 use pw_store::{ActivationRecord, TokenRecord, ids};
 use serde::Serialize;
 
@@ -25,15 +27,42 @@ fn token_to_wire(record: &TokenRecord) -> TokenInfo {
 }
 
 /// Creates a token and returns its secret (also used by `patchwarden server token create`).
-pub(crate) async fn create_token_in(store: &pw_store::Store, role: Role, name: Option<String>, now: jiff::Timestamp) -> Result<TokenCreated, pw_store::StoreError> {
+pub(crate) async fn create_token_in(
+    store: &pw_store::Store,
+    role: Role,
+    name: Option<String>,
+    now: jiff::Timestamp,
+) -> Result<TokenCreated, pw_store::StoreError> {
     let secret = ids::secret(TOKEN_PREFIX);
-    let record = TokenRecord { id: ids::short_id("tok-"), name, role: role.as_str().to_owned(), created_at: now, revoked_at: None };
-    store.create_token(&record, &ids::hash_secret(&secret)).await?;
-    Ok(TokenCreated { info: token_to_wire(&record), token: secret })
+    let record = TokenRecord {
+        id: ids::short_id("tok-"),
+        name,
+        role: role.as_str().to_owned(),
+        created_at: now,
+        revoked_at: None,
+    };
+    store
+        .create_token(&record, &ids::hash_secret(&secret))
+        .await?;
+    Ok(TokenCreated {
+        info: token_to_wire(&record),
+        token: secret,
+    })
 }
 
-pub(crate) async fn list_tokens(State(state): State<AppState>, _caller: Admin) -> Result<Json<Vec<TokenInfo>>, ApiError> {
-    Ok(Json(state.store().tokens().await?.iter().map(token_to_wire).collect()))
+pub(crate) async fn list_tokens(
+    State(state): State<AppState>,
+    _caller: Admin,
+) -> Result<Json<Vec<TokenInfo>>, ApiError> {
+    Ok(Json(
+        state
+            .store()
+            .tokens()
+            .await?
+            .iter()
+            .map(token_to_wire)
+            .collect(),
+    ))
 }
 
 pub(crate) async fn create_token(
@@ -41,20 +70,40 @@ pub(crate) async fn create_token(
     Admin(caller): Admin,
     ApiJson(body): ApiJson<CreateToken>,
 ) -> Result<(StatusCode, Json<TokenCreated>), ApiError> {
-    if body.name.as_ref().is_some_and(|name| name.chars().count() > 128) {
+    if body
+        .name
+        .as_ref()
+        .is_some_and(|name| name.chars().count() > 128)
+    {
         return Err(ApiError::field("name", "must be at most 128 characters"));
     }
     let now = state.now();
     let created = create_token_in(state.store(), body.role, body.name, now).await?;
-    state.store().audit(now, &caller.actor(), "token.create", Some(&created.info.id), None).await?;
+    state
+        .store()
+        .audit(
+            now,
+            &caller.actor(),
+            "token.create",
+            Some(&created.info.id),
+            None,
+        )
+        .await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
-pub(crate) async fn revoke_token(State(state): State<AppState>, Admin(caller): Admin, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub(crate) async fn revoke_token(
+    State(state): State<AppState>,
+    Admin(caller): Admin,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     let now = state.now();
     state.store().revoke_token(&id, now).await?;
     state.auth_cache_clear();
-    state.store().audit(now, &caller.actor(), "token.revoke", Some(&id), None).await?;
+    state
+        .store()
+        .audit(now, &caller.actor(), "token.revoke", Some(&id), None)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -70,8 +119,19 @@ fn activation_to_wire(record: &ActivationRecord) -> ActivationInfo {
     }
 }
 
-pub(crate) async fn list_activations(State(state): State<AppState>, _caller: Admin) -> Result<Json<Vec<ActivationInfo>>, ApiError> {
-    Ok(Json(state.store().activations().await?.iter().map(activation_to_wire).collect()))
+pub(crate) async fn list_activations(
+    State(state): State<AppState>,
+    _caller: Admin,
+) -> Result<Json<Vec<ActivationInfo>>, ApiError> {
+    Ok(Json(
+        state
+            .store()
+            .activations()
+            .await?
+            .iter()
+            .map(activation_to_wire)
+            .collect(),
+    ))
 }
 
 pub(crate) async fn create_activation(
@@ -87,8 +147,15 @@ pub(crate) async fn create_activation(
     if !(1..=100_000).contains(&max_uses) {
         return Err(ApiError::field("max_uses", "must be 1 to 100000"));
     }
-    if body.description.as_ref().is_some_and(|d| d.chars().count() > 256) {
-        return Err(ApiError::field("description", "must be at most 256 characters"));
+    if body
+        .description
+        .as_ref()
+        .is_some_and(|d| d.chars().count() > 256)
+    {
+        return Err(ApiError::field(
+            "description",
+            "must be at most 256 characters",
+        ));
     }
     let tags = tags_from_wire("tags", &body.tags)?;
     let now = state.now();
@@ -102,14 +169,45 @@ pub(crate) async fn create_activation(
         uses: 0,
         created_at: now,
     };
-    state.store().create_activation(&record, &ids::hash_secret(&code)).await?;
-    state.store().audit(now, &caller.actor(), "activation.create", Some(&record.id), None).await?;
-    Ok((StatusCode::CREATED, Json(ActivationCreated { info: activation_to_wire(&record), code })))
+    state
+        .store()
+        .create_activation(&record, &ids::hash_secret(&code))
+        .await?;
+    state
+        .store()
+        .audit(
+            now,
+            &caller.actor(),
+            "activation.create",
+            Some(&record.id),
+            None,
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(ActivationCreated {
+            info: activation_to_wire(&record),
+            code,
+        }),
+    ))
 }
 
-pub(crate) async fn delete_activation(State(state): State<AppState>, Admin(caller): Admin, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub(crate) async fn delete_activation(
+    State(state): State<AppState>,
+    Admin(caller): Admin,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     state.store().delete_activation(&id).await?;
-    state.store().audit(state.now(), &caller.actor(), "activation.delete", Some(&id), None).await?;
+    state
+        .store()
+        .audit(
+            state.now(),
+            &caller.actor(),
+            "activation.delete",
+            Some(&id),
+            None,
+        )
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -123,7 +221,11 @@ pub(crate) struct AuditEventJson {
     target: Option<String>,
 }
 
-pub(crate) async fn audit(State(state): State<AppState>, _caller: Admin, params: Params) -> Result<Json<Vec<AuditEventJson>>, ApiError> {
+pub(crate) async fn audit(
+    State(state): State<AppState>,
+    _caller: Admin,
+    params: Params,
+) -> Result<Json<Vec<AuditEventJson>>, ApiError> {
     let limit = params.int("limit", 100, 1..=10_000)?;
     Ok(Json(
         state
@@ -131,7 +233,13 @@ pub(crate) async fn audit(State(state): State<AppState>, _caller: Admin, params:
             .audit_events(limit)
             .await?
             .into_iter()
-            .map(|event| AuditEventJson { id: event.id, at: event.at, actor: event.actor, action: event.action, target: event.target })
+            .map(|event| AuditEventJson {
+                id: event.id,
+                at: event.at,
+                actor: event.actor,
+                action: event.action,
+                target: event.target,
+            })
             .collect(),
     ))
 }

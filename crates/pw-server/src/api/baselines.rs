@@ -38,7 +38,11 @@ fn summary(record: &BaselineRecord, registrations: &Registrations) -> BaselineSu
     }
 }
 
-fn predefined_summary(name: &str, os: OperatingSystem, registrations: &Registrations) -> BaselineSummary {
+fn predefined_summary(
+    name: &str,
+    os: OperatingSystem,
+    registrations: &Registrations,
+) -> BaselineSummary {
     BaselineSummary {
         id: name.to_owned(),
         name: name.to_owned(),
@@ -51,10 +55,23 @@ fn predefined_summary(name: &str, os: OperatingSystem, registrations: &Registrat
     }
 }
 
-pub(crate) async fn list(State(state): State<AppState>, _caller: ReadOnly) -> Result<Json<Vec<BaselineSummary>>, ApiError> {
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    _caller: ReadOnly,
+) -> Result<Json<Vec<BaselineSummary>>, ApiError> {
     let registrations = Registrations::load(state.store()).await?;
-    let mut all: Vec<BaselineSummary> = state.store().baselines().await?.iter().map(|b| summary(b, &registrations)).collect();
-    all.extend(default_baseline_names().into_iter().map(|(name, os)| predefined_summary(name, os, &registrations)));
+    let mut all: Vec<BaselineSummary> = state
+        .store()
+        .baselines()
+        .await?
+        .iter()
+        .map(|b| summary(b, &registrations))
+        .collect();
+    all.extend(
+        default_baseline_names()
+            .into_iter()
+            .map(|(name, os)| predefined_summary(name, os, &registrations)),
+    );
     Ok(Json(all))
 }
 
@@ -65,7 +82,10 @@ pub(crate) async fn create(
 ) -> Result<(StatusCode, Json<BaselineDetail>), ApiError> {
     let loaded = read_baseline(&text)?;
     if predefined(&loaded.baseline.name).is_some() {
-        return Err(ApiError::conflict(format!("`{}` is the name of a built-in baseline", loaded.baseline.name)));
+        return Err(ApiError::conflict(format!(
+            "`{}` is the name of a built-in baseline",
+            loaded.baseline.name
+        )));
     }
     let now = state.now();
     let record = BaselineRecord {
@@ -78,7 +98,16 @@ pub(crate) async fn create(
         updated_at: now,
     };
     state.store().create_baseline(&record).await?;
-    state.store().audit(now, &caller.actor(), "baseline.create", Some(&record.id), None).await?;
+    state
+        .store()
+        .audit(
+            now,
+            &caller.actor(),
+            "baseline.create",
+            Some(&record.id),
+            None,
+        )
+        .await?;
     let registrations = Registrations::load(state.store()).await?;
     Ok((
         StatusCode::CREATED,
@@ -99,9 +128,17 @@ pub(crate) async fn show(
 ) -> Result<Response, ApiError> {
     let registrations = Registrations::load(state.store()).await?;
     let (summary, baseline, text) = if let Some((os, baseline)) = predefined(&id) {
-        (predefined_summary(&id, os, &registrations), baseline.clone(), to_toml(&baseline))
+        (
+            predefined_summary(&id, os, &registrations),
+            baseline.clone(),
+            to_toml(&baseline),
+        )
     } else {
-        let record = state.store().baseline(&id).await?.ok_or_else(|| ApiError::not_found("baseline", &id))?;
+        let record = state
+            .store()
+            .baseline(&id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("baseline", &id))?;
         let baseline = crate::resolve::parse_stored(&id, &record.toml)?;
         (summary(&record, &registrations), baseline, record.toml)
     };
@@ -114,10 +151,15 @@ pub(crate) async fn show(
         })
         .into_response()),
         Some("toml") => Ok(([(header::CONTENT_TYPE, "application/toml")], text).into_response()),
-        Some("aws-json") => {
-            Ok(([(header::CONTENT_TYPE, "application/json")], to_aws_json(&baseline, state.now())).into_response())
-        }
-        Some(other) => Err(ApiError::field("format", format!("`{other}` is not one of json, toml, aws-json"))),
+        Some("aws-json") => Ok((
+            [(header::CONTENT_TYPE, "application/json")],
+            to_aws_json(&baseline, state.now()),
+        )
+            .into_response()),
+        Some(other) => Err(ApiError::field(
+            "format",
+            format!("`{other}` is not one of json, toml, aws-json"),
+        )),
     }
 }
 
@@ -128,11 +170,16 @@ pub(crate) async fn update(
     TextBody(text): TextBody,
 ) -> Result<Json<BaselineDetail>, ApiError> {
     if predefined(&id).is_some() {
-        return Err(ApiError::conflict(format!("`{id}` is a built-in baseline and cannot change")));
+        return Err(ApiError::conflict(format!(
+            "`{id}` is a built-in baseline and cannot change"
+        )));
     }
     let loaded = read_baseline(&text)?;
     if predefined(&loaded.baseline.name).is_some() {
-        return Err(ApiError::conflict(format!("`{}` is the name of a built-in baseline", loaded.baseline.name)));
+        return Err(ApiError::conflict(format!(
+            "`{}` is the name of a built-in baseline",
+            loaded.baseline.name
+        )));
     }
     let now = state.now();
     let record = state
@@ -146,7 +193,10 @@ pub(crate) async fn update(
             now,
         )
         .await?;
-    state.store().audit(now, &caller.actor(), "baseline.update", Some(&id), None).await?;
+    state
+        .store()
+        .audit(now, &caller.actor(), "baseline.update", Some(&id), None)
+        .await?;
     let registrations = Registrations::load(state.store()).await?;
     Ok(Json(BaselineDetail {
         summary: summary(&record, &registrations),
@@ -162,10 +212,21 @@ pub(crate) async fn remove(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     if predefined(&id).is_some() {
-        return Err(ApiError::conflict(format!("`{id}` is a built-in baseline and cannot be deleted")));
+        return Err(ApiError::conflict(format!(
+            "`{id}` is a built-in baseline and cannot be deleted"
+        )));
     }
     state.store().delete_baseline(&id).await?;
-    state.store().audit(state.now(), &caller.actor(), "baseline.delete", Some(&id), None).await?;
+    state
+        .store()
+        .audit(
+            state.now(),
+            &caller.actor(),
+            "baseline.delete",
+            Some(&id),
+            None,
+        )
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -180,18 +241,27 @@ async fn baseline_os(state: &AppState, field: &str, id: &str) -> Result<Operatin
         .baseline(id)
         .await?
         .ok_or_else(|| ApiError::field(field, format!("baseline `{id}` does not exist")))?;
-    OperatingSystem::parse(&record.operating_system)
-        .ok_or_else(|| ApiError::internal(format!("stored baseline `{id}` has an unknown operating system")))
+    OperatingSystem::parse(&record.operating_system).ok_or_else(|| {
+        ApiError::internal(format!(
+            "stored baseline `{id}` has an unknown operating system"
+        ))
+    })
 }
 
 fn parse_os(field: &str, text: &str) -> Result<OperatingSystem, ApiError> {
     OperatingSystem::parse(text).ok_or_else(|| {
         let names: Vec<_> = OperatingSystem::ALL.iter().map(|os| os.as_str()).collect();
-        ApiError::field(field, format!("`{text}` is not one of {}", names.join(", ")))
+        ApiError::field(
+            field,
+            format!("`{text}` is not one of {}", names.join(", ")),
+        )
     })
 }
 
-pub(crate) async fn list_defaults(State(state): State<AppState>, _caller: ReadOnly) -> Result<Json<Vec<DefaultBaseline>>, ApiError> {
+pub(crate) async fn list_defaults(
+    State(state): State<AppState>,
+    _caller: ReadOnly,
+) -> Result<Json<Vec<DefaultBaseline>>, ApiError> {
     let registrations = Registrations::load(state.store()).await?;
     Ok(Json(
         OperatingSystem::ALL
@@ -216,16 +286,33 @@ pub(crate) async fn register_default(
     if baseline_os != os {
         return Err(ApiError::field(
             "baseline_id",
-            format!("baseline `{}` is for {}, not {}", body.baseline_id, baseline_os.as_str(), os.as_str()),
+            format!(
+                "baseline `{}` is for {}, not {}",
+                body.baseline_id,
+                baseline_os.as_str(),
+                os.as_str()
+            ),
         ));
     }
     let now = state.now();
     if predefined(&body.baseline_id).is_some() {
         state.store().clear_default_baseline(os.as_str()).await?;
     } else {
-        state.store().set_default_baseline(os.as_str(), &body.baseline_id, now).await?;
+        state
+            .store()
+            .set_default_baseline(os.as_str(), &body.baseline_id, now)
+            .await?;
     }
-    state.store().audit(now, &caller.actor(), "default_baseline.register", Some(os.as_str()), None).await?;
+    state
+        .store()
+        .audit(
+            now,
+            &caller.actor(),
+            "default_baseline.register",
+            Some(os.as_str()),
+            None,
+        )
+        .await?;
     Ok(Json(DefaultBaseline {
         operating_system: os.as_str().to_owned(),
         predefined: predefined(&body.baseline_id).is_some(),
@@ -240,7 +327,16 @@ pub(crate) async fn clear_default(
 ) -> Result<StatusCode, ApiError> {
     let os = parse_os("operating_system", &os)?;
     state.store().clear_default_baseline(os.as_str()).await?;
-    state.store().audit(state.now(), &caller.actor(), "default_baseline.clear", Some(os.as_str()), None).await?;
+    state
+        .store()
+        .audit(
+            state.now(),
+            &caller.actor(),
+            "default_baseline.clear",
+            Some(os.as_str()),
+            None,
+        )
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -267,7 +363,9 @@ pub(crate) async fn list_patch_groups(
 fn valid_patch_group(group: &str) -> bool {
     let n = group.chars().count();
     (1..=256).contains(&n)
-        && group.chars().all(|c| c.is_alphabetic() || c.is_numeric() || c.is_whitespace() || "_.:/=+-@".contains(c))
+        && group.chars().all(|c| {
+            c.is_alphabetic() || c.is_numeric() || c.is_whitespace() || "_.:/=+-@".contains(c)
+        })
 }
 
 pub(crate) async fn register_patch_group(
@@ -289,7 +387,16 @@ pub(crate) async fn register_patch_group(
     };
     let now = state.now();
     state.store().register_patch_group(&record, now).await?;
-    state.store().audit(now, &caller.actor(), "patch_group.register", Some(&record.patch_group), None).await?;
+    state
+        .store()
+        .audit(
+            now,
+            &caller.actor(),
+            "patch_group.register",
+            Some(&record.patch_group),
+            None,
+        )
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(PatchGroupRegistration {
@@ -305,11 +412,32 @@ pub(crate) async fn deregister_patch_group(
     Operator(caller): Operator,
     params: Params,
 ) -> Result<StatusCode, ApiError> {
-    let group = params.get("patch_group").ok_or_else(|| ApiError::field("patch_group", "is required"))?;
-    let os = parse_os("operating_system", params.get("operating_system").unwrap_or(""))?;
-    if !state.store().deregister_patch_group(group, os.as_str()).await? {
-        return Err(ApiError::not_found("patch group registration", &format!("{group} ({})", os.as_str())));
+    let group = params
+        .get("patch_group")
+        .ok_or_else(|| ApiError::field("patch_group", "is required"))?;
+    let os = parse_os(
+        "operating_system",
+        params.get("operating_system").unwrap_or(""),
+    )?;
+    if !state
+        .store()
+        .deregister_patch_group(group, os.as_str())
+        .await?
+    {
+        return Err(ApiError::not_found(
+            "patch group registration",
+            &format!("{group} ({})", os.as_str()),
+        ));
     }
-    state.store().audit(state.now(), &caller.actor(), "patch_group.deregister", Some(group), None).await?;
+    state
+        .store()
+        .audit(
+            state.now(),
+            &caller.actor(),
+            "patch_group.deregister",
+            Some(group),
+            None,
+        )
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -55,7 +55,12 @@ fn parse_filters(params: &Params) -> Result<Vec<CountFilter>, ApiError> {
     for (name, text) in params.0.iter().filter(|(name, _)| name == "filter") {
         let parts: Vec<&str> = text.split(':').collect();
         let [key, comparison, value] = parts.as_slice() else {
-            return Err(ApiError::field(name.as_str(), format!("`{text}` is not `<count>:<Equal|NotEqual|LessThan|GreaterThan>:<integer>`")));
+            return Err(ApiError::field(
+                name.as_str(),
+                format!(
+                    "`{text}` is not `<count>:<Equal|NotEqual|LessThan|GreaterThan>:<integer>`"
+                ),
+            ));
         };
         let key = COUNT_KEYS
             .iter()
@@ -63,7 +68,10 @@ fn parse_filters(params: &Params) -> Result<Vec<CountFilter>, ApiError> {
             .map(|(snake, _)| *snake)
             .ok_or_else(|| {
                 let keys: Vec<&str> = COUNT_KEYS.iter().map(|(snake, _)| *snake).collect();
-                ApiError::field("filter", format!("`{key}` is not one of {}", keys.join(", ")))
+                ApiError::field(
+                    "filter",
+                    format!("`{key}` is not one of {}", keys.join(", ")),
+                )
             })?;
         let comparison = match *comparison {
             "Equal" => Comparison::Equal,
@@ -71,13 +79,20 @@ fn parse_filters(params: &Params) -> Result<Vec<CountFilter>, ApiError> {
             "LessThan" => Comparison::LessThan,
             "GreaterThan" => Comparison::GreaterThan,
             other => {
-                return Err(ApiError::field("filter", format!("`{other}` is not one of Equal, NotEqual, LessThan, GreaterThan")));
+                return Err(ApiError::field(
+                    "filter",
+                    format!("`{other}` is not one of Equal, NotEqual, LessThan, GreaterThan"),
+                ));
             }
         };
         let value = value
             .parse::<i64>()
             .map_err(|_| ApiError::field("filter", format!("`{value}` is not an integer")))?;
-        filters.push(CountFilter { key, comparison, value });
+        filters.push(CountFilter {
+            key,
+            comparison,
+            value,
+        });
     }
     Ok(filters)
 }
@@ -112,14 +127,20 @@ fn passes(report: &ReportRecord, filters: &[CountFilter]) -> bool {
 
 /// The nodes (by the node filters) with their latest report, filtered by status,
 /// baseline and the count filters.
-async fn selected(state: &AppState, params: &Params) -> Result<Vec<(NodeRecord, ReportRecord)>, ApiError> {
+async fn selected(
+    state: &AppState,
+    params: &Params,
+) -> Result<Vec<(NodeRecord, ReportRecord)>, ApiError> {
     let filters = parse_filters(params)?;
     let status = params.get("status").map(str::to_ascii_uppercase);
     if let Some(status) = &status
         && status != "COMPLIANT"
         && status != "NON_COMPLIANT"
     {
-        return Err(ApiError::field("status", format!("`{status}` is not COMPLIANT or NON_COMPLIANT")));
+        return Err(ApiError::field(
+            "status",
+            format!("`{status}` is not COMPLIANT or NON_COMPLIANT"),
+        ));
     }
     let baseline = params.get("baseline_id");
     let keep = node_filter(params);
@@ -129,8 +150,12 @@ async fn selected(state: &AppState, params: &Params) -> Result<Vec<(NodeRecord, 
         if !keep(&node) {
             continue;
         }
-        let Some(report) = reports.remove(&node.id) else { continue };
-        if status.as_ref().is_some_and(|status| *status != report.status)
+        let Some(report) = reports.remove(&node.id) else {
+            continue;
+        };
+        if status
+            .as_ref()
+            .is_some_and(|status| *status != report.status)
             || baseline.is_some_and(|baseline| report.baseline_id.as_deref() != Some(baseline))
             || !passes(&report, &filters)
         {
@@ -146,7 +171,13 @@ pub(crate) async fn node_summaries(
     _caller: ReadOnly,
     params: Params,
 ) -> Result<Json<Vec<ComplianceSummary>>, ApiError> {
-    Ok(Json(selected(&state, &params).await?.iter().map(|(_, report)| summary_to_wire(report)).collect()))
+    Ok(Json(
+        selected(&state, &params)
+            .await?
+            .iter()
+            .map(|(_, report)| summary_to_wire(report))
+            .collect(),
+    ))
 }
 
 /// Item filters: `state=`, `classification=`, `severity=` (comma-separated, any case).
@@ -155,12 +186,16 @@ fn item_filter(params: &Params) -> impl Fn(&PatchJson) -> bool + use<> {
     let classifications = params.all("classification");
     let severities = params.all("severity");
     let any = |wanted: &[String], value: Option<&str>| {
-        wanted.is_empty() || value.is_some_and(|value| wanted.iter().any(|w| w.eq_ignore_ascii_case(value)))
+        wanted.is_empty()
+            || value.is_some_and(|value| wanted.iter().any(|w| w.eq_ignore_ascii_case(value)))
     };
     move |item: &PatchJson| {
         any(&states, Some(&item.state))
             && any(&classifications, item.classification.as_deref())
-            && any(&severities, item.severity.as_deref().or(Some(&item.compliance_level)))
+            && any(
+                &severities,
+                item.severity.as_deref().or(Some(&item.compliance_level)),
+            )
     }
 }
 
@@ -179,7 +214,11 @@ pub(crate) async fn node_items(
     Path(id): Path<String>,
     params: Params,
 ) -> Result<Json<NodeCompliance>, ApiError> {
-    let node = state.store().node(&id).await?.ok_or_else(|| ApiError::not_found("node", &id))?;
+    let node = state
+        .store()
+        .node(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("node", &id))?;
     let report_id = node
         .latest_report_id
         .ok_or_else(|| ApiError::not_found("compliance report of node", &id))?;
@@ -189,8 +228,15 @@ pub(crate) async fn node_items(
         .await?
         .ok_or_else(|| ApiError::not_found("compliance report", &report_id.to_string()))?;
     let keep = item_filter(&params);
-    let items = items_of(&state, report_id).await?.into_iter().filter(|item| keep(item)).collect();
-    Ok(Json(NodeCompliance { summary: summary_to_wire(&report), items }))
+    let items = items_of(&state, report_id)
+        .await?
+        .into_iter()
+        .filter(|item| keep(item))
+        .collect();
+    Ok(Json(NodeCompliance {
+        summary: summary_to_wire(&report),
+        items,
+    }))
 }
 
 pub(crate) async fn node_history(
@@ -218,15 +264,33 @@ fn add(group: &mut GroupCompliance, report: Option<&ReportRecord>) {
     }
     for (count, field) in [
         (counts.installed, &mut group.nodes_with_installed),
-        (counts.installed_other, &mut group.nodes_with_installed_other),
-        (counts.installed_pending_reboot, &mut group.nodes_with_installed_pending_reboot),
-        (counts.installed_rejected, &mut group.nodes_with_installed_rejected),
+        (
+            counts.installed_other,
+            &mut group.nodes_with_installed_other,
+        ),
+        (
+            counts.installed_pending_reboot,
+            &mut group.nodes_with_installed_pending_reboot,
+        ),
+        (
+            counts.installed_rejected,
+            &mut group.nodes_with_installed_rejected,
+        ),
         (counts.missing, &mut group.nodes_with_missing),
         (counts.failed, &mut group.nodes_with_failed),
         (counts.not_applicable, &mut group.nodes_with_not_applicable),
-        (counts.critical_non_compliant, &mut group.nodes_with_critical_non_compliant),
-        (counts.security_non_compliant, &mut group.nodes_with_security_non_compliant),
-        (counts.other_non_compliant, &mut group.nodes_with_other_non_compliant),
+        (
+            counts.critical_non_compliant,
+            &mut group.nodes_with_critical_non_compliant,
+        ),
+        (
+            counts.security_non_compliant,
+            &mut group.nodes_with_security_non_compliant,
+        ),
+        (
+            counts.other_non_compliant,
+            &mut group.nodes_with_other_non_compliant,
+        ),
     ] {
         if count > 0 {
             *field += 1;
@@ -249,7 +313,12 @@ async fn roll_up(
         }
         let report = reports.get(&node.id);
         if let Some(key) = key(&node, report) {
-            let group = groups.entry(key.clone()).or_insert_with(|| GroupCompliance { key, ..GroupCompliance::default() });
+            let group = groups
+                .entry(key.clone())
+                .or_insert_with(|| GroupCompliance {
+                    key,
+                    ..GroupCompliance::default()
+                });
             add(group, report);
         }
     }
@@ -261,7 +330,9 @@ pub(crate) async fn patch_groups(
     _caller: ReadOnly,
     params: Params,
 ) -> Result<Json<Vec<GroupCompliance>>, ApiError> {
-    Ok(Json(roll_up(&state, &params, |node, _| node_patch_group(node)).await?))
+    Ok(Json(
+        roll_up(&state, &params, |node, _| node_patch_group(node)).await?,
+    ))
 }
 
 pub(crate) async fn baselines(
@@ -336,7 +407,10 @@ pub(crate) async fn export(
 ) -> Result<Response, ApiError> {
     let format = params.get("format").unwrap_or("json").to_owned();
     if format != "json" && format != "csv" {
-        return Err(ApiError::field("format", format!("`{format}` is not json or csv")));
+        return Err(ApiError::field(
+            "format",
+            format!("`{format}` is not json or csv"),
+        ));
     }
     let keep = item_filter(&params);
     let mut rows = Vec::new();
@@ -347,7 +421,10 @@ pub(crate) async fn export(
                 rows.push(ExportRow {
                     node_id: node.id.clone(),
                     hostname: node.hostname.clone(),
-                    patch_group: report.patch_group.clone().or_else(|| node_patch_group(&node)),
+                    patch_group: report
+                        .patch_group
+                        .clone()
+                        .or_else(|| node_patch_group(&node)),
                     baseline_id: report.baseline_id.clone(),
                     reported_at: report.reported_at,
                     operation: summary.operation,
@@ -359,7 +436,13 @@ pub(crate) async fn export(
     }
     if format == "csv" {
         Ok((
-            [(header::CONTENT_TYPE, "text/csv; charset=utf-8"), (header::CONTENT_DISPOSITION, "attachment; filename=\"compliance.csv\"")],
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"compliance.csv\"",
+                ),
+            ],
             csv(&rows),
         )
             .into_response())

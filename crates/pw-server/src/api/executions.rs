@@ -3,7 +3,9 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use pw_api::server::windows::{Execution, ExecutionStatus, Invocation, TaskExecution, TaskOperation};
+use pw_api::server::windows::{
+    Execution, ExecutionStatus, Invocation, TaskExecution, TaskOperation,
+};
 use pw_store::{ExecutionRecord, InvocationRecord, TaskExecutionRecord};
 
 use crate::AppState;
@@ -36,7 +38,11 @@ fn task_to_wire(record: &TaskExecutionRecord, invocations: Vec<Invocation>) -> T
         id: record.id.clone(),
         task_id: record.task_id.clone(),
         priority: u32::try_from(record.priority).unwrap_or(0),
-        operation: if record.operation == "Install" { TaskOperation::Install } else { TaskOperation::Scan },
+        operation: if record.operation == "Install" {
+            TaskOperation::Install
+        } else {
+            TaskOperation::Scan
+        },
         status: ExecutionStatus::parse(&record.status),
         status_details: record.status_details.clone(),
         started_at: record.started_at,
@@ -64,14 +70,30 @@ fn invocation_to_wire(record: &InvocationRecord) -> Invocation {
     }
 }
 
-pub(crate) async fn list(State(state): State<AppState>, _caller: ReadOnly, params: Params) -> Result<Json<Vec<Execution>>, ApiError> {
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    _caller: ReadOnly,
+    params: Params,
+) -> Result<Json<Vec<Execution>>, ApiError> {
     let limit = params.int("limit", 50, 1..=1000)?;
-    let records = state.store().executions(params.get("window_id"), limit).await?;
-    Ok(Json(records.iter().map(|record| execution_to_wire(record, Vec::new())).collect()))
+    let records = state
+        .store()
+        .executions(params.get("window_id"), limit)
+        .await?;
+    Ok(Json(
+        records
+            .iter()
+            .map(|record| execution_to_wire(record, Vec::new()))
+            .collect(),
+    ))
 }
 
 pub(crate) async fn load(state: &AppState, id: &str) -> Result<Execution, ApiError> {
-    let record = state.store().execution(id).await?.ok_or_else(|| ApiError::not_found("execution", id))?;
+    let record = state
+        .store()
+        .execution(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("execution", id))?;
     let invocations = state.store().execution_invocations(id).await?;
     let tasks = state
         .store()
@@ -79,21 +101,42 @@ pub(crate) async fn load(state: &AppState, id: &str) -> Result<Execution, ApiErr
         .await?
         .iter()
         .map(|task| {
-            let mine = invocations.iter().filter(|i| i.task_execution_id == task.id).map(invocation_to_wire).collect();
+            let mine = invocations
+                .iter()
+                .filter(|i| i.task_execution_id == task.id)
+                .map(invocation_to_wire)
+                .collect();
             task_to_wire(task, mine)
         })
         .collect();
     Ok(execution_to_wire(&record, tasks))
 }
 
-pub(crate) async fn show(State(state): State<AppState>, _caller: ReadOnly, Path(id): Path<String>) -> Result<Json<Execution>, ApiError> {
+pub(crate) async fn show(
+    State(state): State<AppState>,
+    _caller: ReadOnly,
+    Path(id): Path<String>,
+) -> Result<Json<Execution>, ApiError> {
     Ok(Json(load(&state, &id).await?))
 }
 
-pub(crate) async fn cancel(State(state): State<AppState>, Operator(caller): Operator, Path(id): Path<String>) -> Result<Json<Execution>, ApiError> {
+pub(crate) async fn cancel(
+    State(state): State<AppState>,
+    Operator(caller): Operator,
+    Path(id): Path<String>,
+) -> Result<Json<Execution>, ApiError> {
     let details = format!("cancelled by {}", caller.actor());
     state.store().request_cancel(&id, &details).await?;
-    state.store().audit(state.now(), &caller.actor(), "execution.cancel", Some(&id), None).await?;
+    state
+        .store()
+        .audit(
+            state.now(),
+            &caller.actor(),
+            "execution.cancel",
+            Some(&id),
+            None,
+        )
+        .await?;
     state.runner_tick().await?;
     Ok(Json(load(&state, &id).await?))
 }

@@ -23,44 +23,91 @@ use crate::error::ApiError;
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/baselines", get(baselines::list).post(baselines::create))
-        .route("/baselines/{id}", get(baselines::show).put(baselines::update).delete(baselines::remove))
+        .route(
+            "/baselines/{id}",
+            get(baselines::show)
+                .put(baselines::update)
+                .delete(baselines::remove),
+        )
         .route("/default-baselines", get(baselines::list_defaults))
-        .route("/default-baselines/{os}", put(baselines::register_default).delete(baselines::clear_default))
-        .route("/patch-groups", get(baselines::list_patch_groups).post(baselines::register_patch_group).delete(baselines::deregister_patch_group))
+        .route(
+            "/default-baselines/{os}",
+            put(baselines::register_default).delete(baselines::clear_default),
+        )
+        .route(
+            "/patch-groups",
+            get(baselines::list_patch_groups)
+                .post(baselines::register_patch_group)
+                .delete(baselines::deregister_patch_group),
+        )
         .route("/nodes", get(nodes::list))
         .route("/nodes/{id}", get(nodes::show).delete(nodes::remove))
         .route("/nodes/{id}/tags", put(nodes::set_tags))
         .route("/nodes/{id}/inventory", get(nodes::inventory))
-        .route("/nodes/{id}/commands", get(nodes::commands).post(nodes::create_command))
+        .route(
+            "/nodes/{id}/commands",
+            get(nodes::commands).post(nodes::create_command),
+        )
         .route("/compliance/nodes", get(compliance::node_summaries))
         .route("/compliance/nodes/{id}", get(compliance::node_items))
-        .route("/compliance/nodes/{id}/history", get(compliance::node_history))
+        .route(
+            "/compliance/nodes/{id}/history",
+            get(compliance::node_history),
+        )
         .route("/compliance/patch-groups", get(compliance::patch_groups))
         .route("/compliance/baselines", get(compliance::baselines))
         .route("/compliance/export", get(compliance::export))
         .route("/preview", post(preview::preview))
         .route("/windows", get(windows::list).post(windows::create))
-        .route("/windows/{id}", get(windows::show).put(windows::update).delete(windows::remove))
+        .route(
+            "/windows/{id}",
+            get(windows::show)
+                .put(windows::update)
+                .delete(windows::remove),
+        )
         .route("/windows/{id}/enable", post(windows::enable))
         .route("/windows/{id}/disable", post(windows::disable))
         .route("/windows/{id}/next", get(windows::next))
-        .route("/windows/{id}/targets", get(windows::list_targets).post(windows::create_target))
-        .route("/windows/{id}/targets/{target_id}", delete(windows::delete_target))
-        .route("/windows/{id}/tasks", get(windows::list_tasks).post(windows::create_task))
-        .route("/windows/{id}/tasks/{task_id}", delete(windows::delete_task))
+        .route(
+            "/windows/{id}/targets",
+            get(windows::list_targets).post(windows::create_target),
+        )
+        .route(
+            "/windows/{id}/targets/{target_id}",
+            delete(windows::delete_target),
+        )
+        .route(
+            "/windows/{id}/tasks",
+            get(windows::list_tasks).post(windows::create_task),
+        )
+        .route(
+            "/windows/{id}/tasks/{task_id}",
+            delete(windows::delete_task),
+        )
         .route("/executions", get(executions::list))
         .route("/executions/{id}", get(executions::show))
         .route("/executions/{id}/cancel", post(executions::cancel))
-        .route("/tokens", get(access::list_tokens).post(access::create_token))
+        .route(
+            "/tokens",
+            get(access::list_tokens).post(access::create_token),
+        )
         .route("/tokens/{id}", delete(access::revoke_token))
-        .route("/activations", get(access::list_activations).post(access::create_activation))
+        .route(
+            "/activations",
+            get(access::list_activations).post(access::create_activation),
+        )
         .route("/activations/{id}", delete(access::delete_activation))
         .route("/audit", get(access::audit))
 }
 
 /// Tags from the store's pairs.
 pub(crate) fn tags_to_wire(tags: &[(String, String)]) -> Vec<Tag> {
-    tags.iter().map(|(key, value)| Tag { key: key.clone(), value: value.clone() }).collect()
+    tags.iter()
+        .map(|(key, value)| Tag {
+            key: key.clone(),
+            value: value.clone(),
+        })
+        .collect()
 }
 
 /// Tags to the store's pairs, validated: keys 1-128 characters, values up to 256, unique
@@ -72,13 +119,22 @@ pub(crate) fn tags_from_wire(field: &str, tags: &[Tag]) -> Result<Vec<(String, S
     let mut pairs: Vec<(String, String)> = Vec::with_capacity(tags.len());
     for (index, tag) in tags.iter().enumerate() {
         if tag.key.is_empty() || tag.key.chars().count() > 128 {
-            return Err(ApiError::field(format!("{field}[{index}].key"), "must be 1 to 128 characters"));
+            return Err(ApiError::field(
+                format!("{field}[{index}].key"),
+                "must be 1 to 128 characters",
+            ));
         }
         if tag.value.chars().count() > 256 {
-            return Err(ApiError::field(format!("{field}[{index}].value"), "must be at most 256 characters"));
+            return Err(ApiError::field(
+                format!("{field}[{index}].value"),
+                "must be at most 256 characters",
+            ));
         }
         if pairs.iter().any(|(key, _)| *key == tag.key) {
-            return Err(ApiError::field(format!("{field}[{index}].key"), format!("`{}` appears twice", tag.key)));
+            return Err(ApiError::field(
+                format!("{field}[{index}].key"),
+                format!("`{}` appears twice", tag.key),
+            ));
         }
         pairs.push((tag.key.clone(), tag.value.clone()));
     }
@@ -124,8 +180,12 @@ pub(crate) fn summary_to_wire(report: &ReportRecord) -> ComplianceSummary {
 }
 
 /// Parses a JSON column written by this server.
-pub(crate) fn stored_json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T, ApiError> {
-    serde_json::from_str(text).map_err(|error| ApiError::internal(format!("stored {what} is unreadable: {error}")))
+pub(crate) fn stored_json<T: serde::de::DeserializeOwned>(
+    what: &str,
+    text: &str,
+) -> Result<T, ApiError> {
+    serde_json::from_str(text)
+        .map_err(|error| ApiError::internal(format!("stored {what} is unreadable: {error}")))
 }
 
 /// Serializes a wire value for a JSON column.

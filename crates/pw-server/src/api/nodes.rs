@@ -7,7 +7,9 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jiff::SignedDuration;
-use pw_api::server::agent::{AgentCommand, CommandInfo, CommandKind, CommandState, CreateNodeCommand, PatchCommand};
+use pw_api::server::agent::{
+    AgentCommand, CommandInfo, CommandKind, CommandState, CreateNodeCommand, PatchCommand,
+};
 use pw_api::server::nodes::{NodeSummary, SetTags};
 use pw_api::server::windows::TaskOperation;
 use pw_store::{CommandRecord, NodeRecord, ReportRecord, ids};
@@ -41,8 +43,16 @@ pub(crate) fn node_to_wire(
     }
 }
 
-pub(crate) async fn latest_reports(state: &AppState) -> Result<HashMap<String, ReportRecord>, ApiError> {
-    Ok(state.store().latest_reports().await?.into_iter().map(|report| (report.node_id.clone(), report)).collect())
+pub(crate) async fn latest_reports(
+    state: &AppState,
+) -> Result<HashMap<String, ReportRecord>, ApiError> {
+    Ok(state
+        .store()
+        .latest_reports()
+        .await?
+        .into_iter()
+        .map(|report| (report.node_id.clone(), report))
+        .collect())
 }
 
 /// `tag=Key=Value` (or `tag=Key` for any value), `os=`, `patch_group=`.
@@ -59,9 +69,15 @@ pub(crate) fn node_filter(params: &Params) -> impl Fn(&NodeRecord) -> bool + use
     let group = params.get("patch_group").map(ToOwned::to_owned);
     move |node: &NodeRecord| {
         tags.iter().all(|(key, value)| {
-            node.tags.iter().any(|(k, v)| k == key && value.as_ref().is_none_or(|value| value == v))
-        }) && os.as_ref().is_none_or(|os| node.operating_system.eq_ignore_ascii_case(os))
-            && group.as_ref().is_none_or(|group| crate::resolve::node_patch_group(node).as_ref() == Some(group))
+            node.tags
+                .iter()
+                .any(|(k, v)| k == key && value.as_ref().is_none_or(|value| value == v))
+        }) && os
+            .as_ref()
+            .is_none_or(|os| node.operating_system.eq_ignore_ascii_case(os))
+            && group
+                .as_ref()
+                .is_none_or(|group| crate::resolve::node_patch_group(node).as_ref() == Some(group))
     }
 }
 
@@ -86,7 +102,11 @@ pub(crate) async fn list(
 }
 
 async fn load_node(state: &AppState, id: &str) -> Result<NodeRecord, ApiError> {
-    state.store().node(id).await?.ok_or_else(|| ApiError::not_found("node", id))
+    state
+        .store()
+        .node(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("node", id))
 }
 
 pub(crate) async fn show(
@@ -112,7 +132,10 @@ pub(crate) async fn remove(
 ) -> Result<StatusCode, ApiError> {
     state.store().delete_node(&id).await?;
     state.auth_cache_clear();
-    state.store().audit(state.now(), &caller.actor(), "node.delete", Some(&id), None).await?;
+    state
+        .store()
+        .audit(state.now(), &caller.actor(), "node.delete", Some(&id), None)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -124,7 +147,16 @@ pub(crate) async fn set_tags(
 ) -> Result<Json<NodeSummary>, ApiError> {
     let tags = tags_from_wire("tags", &body.tags)?;
     state.store().set_node_tags(&id, &tags).await?;
-    state.store().audit(state.now(), &caller.actor(), "node.set_tags", Some(&id), None).await?;
+    state
+        .store()
+        .audit(
+            state.now(),
+            &caller.actor(),
+            "node.set_tags",
+            Some(&id),
+            None,
+        )
+        .await?;
     show(State(state), ReadOnly(caller), Path(id)).await
 }
 
@@ -133,12 +165,24 @@ pub(crate) async fn inventory(
     _caller: ReadOnly,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let inventory = state.store().inventory(&id).await?.ok_or_else(|| ApiError::not_found("inventory of node", &id))?;
-    Ok(([(header::CONTENT_TYPE, "application/json")], inventory.inventory_json).into_response())
+    let inventory = state
+        .store()
+        .inventory(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("inventory of node", &id))?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        inventory.inventory_json,
+    )
+        .into_response())
 }
 
 pub(crate) fn command_to_wire(record: &CommandRecord) -> Result<CommandInfo, ApiError> {
-    let kind = if record.kind == "patch" { CommandKind::Patch } else { CommandKind::Unknown };
+    let kind = if record.kind == "patch" {
+        CommandKind::Patch
+    } else {
+        CommandKind::Unknown
+    };
     Ok(CommandInfo {
         id: record.id.clone(),
         node_id: record.node_id.clone(),
@@ -150,15 +194,27 @@ pub(crate) fn command_to_wire(record: &CommandRecord) -> Result<CommandInfo, Api
         acknowledged_at: record.acknowledged_at,
         completed_at: record.completed_at,
         invocation_id: record.invocation_id.clone(),
-        result: record.result_json.as_deref().map(|text| stored_json("command result", text)).transpose()?,
-        patch: (kind == CommandKind::Patch).then(|| stored_json("command payload", &record.payload_json)).transpose()?,
+        result: record
+            .result_json
+            .as_deref()
+            .map(|text| stored_json("command result", text))
+            .transpose()?,
+        patch: (kind == CommandKind::Patch)
+            .then(|| stored_json("command payload", &record.payload_json))
+            .transpose()?,
     })
 }
 
 /// The agent's view of a command.
 pub(crate) fn agent_command(record: &CommandRecord) -> Result<AgentCommand, ApiError> {
     let info = command_to_wire(record)?;
-    Ok(AgentCommand { id: info.id, kind: info.kind, created_at: info.created_at, delivery: info.deliveries, patch: info.patch })
+    Ok(AgentCommand {
+        id: info.id,
+        kind: info.kind,
+        created_at: info.created_at,
+        delivery: info.deliveries,
+        patch: info.patch,
+    })
 }
 
 pub(crate) async fn commands(
@@ -169,7 +225,12 @@ pub(crate) async fn commands(
 ) -> Result<Json<Vec<CommandInfo>>, ApiError> {
     let limit = params.int("limit", 100, 1..=1000)?;
     let records = state.store().node_commands(&id, limit).await?;
-    Ok(Json(records.iter().map(command_to_wire).collect::<Result<_, _>>()?))
+    Ok(Json(
+        records
+            .iter()
+            .map(command_to_wire)
+            .collect::<Result<_, _>>()?,
+    ))
 }
 
 /// Default time a command may wait for its node before it is not run.
@@ -183,14 +244,22 @@ pub(crate) async fn create_command(
 ) -> Result<(StatusCode, Json<CommandInfo>), ApiError> {
     let node = load_node(&state, &id).await?;
     if body.operation == TaskOperation::Scan && !body.install_override_list.is_empty() {
-        return Err(ApiError::field("install_override_list", "applies to Install only"));
+        return Err(ApiError::field(
+            "install_override_list",
+            "applies to Install only",
+        ));
     }
     let registrations = Registrations::load(state.store()).await?;
     let (patch_group, resolved) = registrations.for_node(&node)?;
     let baseline_id = body.baseline_id.clone().unwrap_or(resolved);
     let baseline_toml = baseline_text(state.store(), &baseline_id)
         .await?
-        .ok_or_else(|| ApiError::field("baseline_id", format!("baseline `{baseline_id}` does not exist")))?;
+        .ok_or_else(|| {
+            ApiError::field(
+                "baseline_id",
+                format!("baseline `{baseline_id}` does not exist"),
+            )
+        })?;
     let now = state.now();
     let command_id = ids::guid();
     let payload = PatchCommand {
@@ -223,6 +292,9 @@ pub(crate) async fn create_command(
     };
     state.store().create_command(&record).await?;
     state.wake_node(&node.id);
-    state.store().audit(now, &caller.actor(), "node.command", Some(&node.id), None).await?;
+    state
+        .store()
+        .audit(now, &caller.actor(), "node.command", Some(&node.id), None)
+        .await?;
     Ok((StatusCode::CREATED, Json(command_to_wire(&record)?)))
 }

@@ -20,13 +20,21 @@ use crate::extract::ApiJson;
 use crate::resolve::{Registrations, baseline_text, matches, parse_stored, validate_filters};
 
 /// Evaluates one node (CPU work: runs on the blocking pool).
-fn evaluate_node(baseline: &Baseline, inventory: &InventoryUpload, at: Timestamp, include_not_applicable: bool) -> Result<EvaluationJson, String> {
-    let catalog = inventory
-        .catalog
-        .as_ref()
-        .ok_or_else(|| "the node's inventory has no catalog (agent too old, or no repository data)".to_owned())?;
-    let os = OperatingSystem::parse(&inventory.facts.operating_system)
-        .ok_or_else(|| format!("operating system `{}` is not supported", inventory.facts.operating_system))?;
+fn evaluate_node(
+    baseline: &Baseline,
+    inventory: &InventoryUpload,
+    at: Timestamp,
+    include_not_applicable: bool,
+) -> Result<EvaluationJson, String> {
+    let catalog = inventory.catalog.as_ref().ok_or_else(|| {
+        "the node's inventory has no catalog (agent too old, or no repository data)".to_owned()
+    })?;
+    let os = OperatingSystem::parse(&inventory.facts.operating_system).ok_or_else(|| {
+        format!(
+            "operating system `{}` is not supported",
+            inventory.facts.operating_system
+        )
+    })?;
     if os != baseline.operating_system {
         return Err(format!(
             "baseline `{}` is for {}, the node runs {}",
@@ -39,16 +47,36 @@ fn evaluate_node(baseline: &Baseline, inventory: &InventoryUpload, at: Timestamp
     let installed: Vec<InstalledPackage> = inventory
         .packages
         .iter()
-        .map(|package| InstalledPackage { nevra: package.nevra(), install_time: package.install_time })
+        .map(|package| InstalledPackage {
+            nevra: package.nevra(),
+            install_time: package.install_time,
+        })
         .collect();
-    let pending: Vec<Nevra> = inventory.pending_reboot.iter().filter_map(|text| Nevra::parse(text).ok()).collect();
+    let pending: Vec<Nevra> = inventory
+        .pending_reboot
+        .iter()
+        .filter_map(|text| Nevra::parse(text).ok())
+        .collect();
     let context = Context {
         product: inventory.facts.product.clone(),
         family: os.family_for_product(&inventory.facts.product),
         now: at,
     };
-    let snapshot = Snapshot::build(baseline, Catalog { packages: &packages, advisories: &advisories }, context);
-    let evaluation = snapshot.evaluate(&installed, &pending, &EvaluateOptions { include_not_applicable });
+    let snapshot = Snapshot::build(
+        baseline,
+        Catalog {
+            packages: &packages,
+            advisories: &advisories,
+        },
+        context,
+    );
+    let evaluation = snapshot.evaluate(
+        &installed,
+        &pending,
+        &EvaluateOptions {
+            include_not_applicable,
+        },
+    );
     Ok(EvaluationJson::from_core(&evaluation))
 }
 
@@ -58,7 +86,10 @@ pub(crate) async fn preview(
     ApiJson(request): ApiJson<PreviewRequest>,
 ) -> Result<Json<PreviewResponse>, ApiError> {
     if request.node_ids.is_empty() && request.targets.is_empty() {
-        return Err(ApiError::field("node_ids", "name nodes, or select them with `targets`"));
+        return Err(ApiError::field(
+            "node_ids",
+            "name nodes, or select them with `targets`",
+        ));
     }
     if !request.targets.is_empty() {
         validate_filters("targets", &request.targets, false)?;
@@ -68,22 +99,37 @@ pub(crate) async fn preview(
     let all = state.store().nodes().await?;
     let mut nodes: Vec<NodeRecord> = Vec::new();
     for id in &request.node_ids {
-        let node = all.iter().find(|node| node.id == *id).ok_or_else(|| ApiError::field("node_ids", format!("node `{id}` does not exist")))?;
+        let node = all
+            .iter()
+            .find(|node| node.id == *id)
+            .ok_or_else(|| ApiError::field("node_ids", format!("node `{id}` does not exist")))?;
         nodes.push(node.clone());
     }
     if !request.targets.is_empty() {
-        nodes.extend(all.iter().filter(|node| matches(node, &request.targets) && !request.node_ids.contains(&node.id)).cloned());
+        nodes.extend(
+            all.iter()
+                .filter(|node| {
+                    matches(node, &request.targets) && !request.node_ids.contains(&node.id)
+                })
+                .cloned(),
+        );
     }
     if let Some(id) = &request.baseline_id
         && baseline_text(state.store(), id).await?.is_none()
     {
-        return Err(ApiError::field("baseline_id", format!("baseline `{id}` does not exist")));
+        return Err(ApiError::field(
+            "baseline_id",
+            format!("baseline `{id}` does not exist"),
+        ));
     }
     let mut previews = Vec::with_capacity(nodes.len());
     for node in nodes {
         let baseline_id = match &request.baseline_id {
             Some(id) => Ok(id.clone()),
-            None => registrations.for_node(&node).map(|(_, id)| id).map_err(|error| error.message),
+            None => registrations
+                .for_node(&node)
+                .map(|(_, id)| id)
+                .map_err(|error| error.message),
         };
         let inventory = state.store().inventory(&node.id).await?;
         let mut preview = NodePreview {
@@ -100,7 +146,9 @@ pub(crate) async fn preview(
             (Ok(baseline_id), Some(inventory)) => {
                 let text = baseline_text(state.store(), &baseline_id)
                     .await?
-                    .ok_or_else(|| ApiError::internal(format!("baseline `{baseline_id}` vanished")))?;
+                    .ok_or_else(|| {
+                        ApiError::internal(format!("baseline `{baseline_id}` vanished"))
+                    })?;
                 let baseline = parse_stored(&baseline_id, &text)?;
                 let upload: InventoryUpload = stored_json("inventory", &inventory.inventory_json)?;
                 let include = request.include_not_applicable;
@@ -115,5 +163,8 @@ pub(crate) async fn preview(
         }
         previews.push(preview);
     }
-    Ok(Json(PreviewResponse { evaluated_at: at, nodes: previews }))
+    Ok(Json(PreviewResponse {
+        evaluated_at: at,
+        nodes: previews,
+    }))
 }

@@ -7,9 +7,12 @@ use axum::http::StatusCode;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use pw_api::server::windows::{
-    NextExecutions, Occurrence, TaskOperation, TaskSpec, Window, WindowSpec, WindowTarget, WindowTargetSpec, WindowTask,
+    NextExecutions, Occurrence, TaskOperation, TaskSpec, Window, WindowSpec, WindowTarget,
+    WindowTargetSpec, WindowTask,
 };
-use pw_core::schedule::{Schedule, ScheduledWindow, WindowSchedule, WindowScheduleSettings, WindowTiming};
+use pw_core::schedule::{
+    Schedule, ScheduledWindow, WindowSchedule, WindowScheduleSettings, WindowTiming,
+};
 use pw_store::{WindowPart, WindowPartRecord, WindowRecord, ids};
 
 use crate::AppState;
@@ -24,26 +27,47 @@ use crate::resolve::validate_filters;
 pub(crate) fn time_zone(name: Option<&str>) -> Result<TimeZone, ApiError> {
     match name {
         None | Some("UTC") => Ok(TimeZone::UTC),
-        Some(name) => TimeZone::get(name)
-            .map_err(|_| ApiError::field("schedule_timezone", format!("`{name}` is not an IANA time zone"))),
+        Some(name) => TimeZone::get(name).map_err(|_| {
+            ApiError::field(
+                "schedule_timezone",
+                format!("`{name}` is not an IANA time zone"),
+            )
+        }),
     }
 }
 
 /// Checks every field of a window and builds its schedule, anchored at `anchor` (when the
 /// schedule took effect).
-pub(crate) fn scheduled_window(spec: &WindowSpec, anchor: Timestamp) -> Result<ScheduledWindow, ApiError> {
+pub(crate) fn scheduled_window(
+    spec: &WindowSpec,
+    anchor: Timestamp,
+) -> Result<ScheduledWindow, ApiError> {
     let name_ok = (3..=128).contains(&spec.name.len())
-        && spec.name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+        && spec
+            .name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
     if !name_ok {
-        return Err(ApiError::field("name", "must be 3 to 128 of [a-zA-Z0-9_.-]"));
+        return Err(ApiError::field(
+            "name",
+            "must be 3 to 128 of [a-zA-Z0-9_.-]",
+        ));
     }
-    if spec.description.as_ref().is_some_and(|d| d.chars().count() > 128) {
-        return Err(ApiError::field("description", "must be at most 128 characters"));
+    if spec
+        .description
+        .as_ref()
+        .is_some_and(|d| d.chars().count() > 128)
+    {
+        return Err(ApiError::field(
+            "description",
+            "must be at most 128 characters",
+        ));
     }
     if spec.schedule.is_empty() || spec.schedule.len() > 256 {
         return Err(ApiError::field("schedule", "must be 1 to 256 characters"));
     }
-    let schedule = Schedule::parse(&spec.schedule).map_err(|error| ApiError::field("schedule", error))?;
+    let schedule =
+        Schedule::parse(&spec.schedule).map_err(|error| ApiError::field("schedule", error))?;
     let time_zone = time_zone(spec.schedule_timezone.as_deref())?;
     let timing = WindowTiming::new(spec.duration_hours, spec.cutoff_hours).map_err(|error| {
         let field = match error {
@@ -73,12 +97,18 @@ pub(crate) fn scheduled_window(spec: &WindowSpec, anchor: Timestamp) -> Result<S
 }
 
 /// The next opening strictly after `after`, if the window is enabled.
-pub(crate) fn next_opening(record: &WindowRecord, spec: &WindowSpec, after: Timestamp) -> Result<Option<Timestamp>, ApiError> {
+pub(crate) fn next_opening(
+    record: &WindowRecord,
+    spec: &WindowSpec,
+    after: Timestamp,
+) -> Result<Option<Timestamp>, ApiError> {
     if !record.enabled {
         return Ok(None);
     }
     let window = scheduled_window(spec, record.schedule_anchor_at)?;
-    Ok(window.next_after(after).map(|occurrence| occurrence.start().timestamp()))
+    Ok(window
+        .next_after(after)
+        .map(|occurrence| occurrence.start().timestamp()))
 }
 
 pub(crate) fn window_to_wire(record: &WindowRecord) -> Result<Window, ApiError> {
@@ -87,7 +117,11 @@ pub(crate) fn window_to_wire(record: &WindowRecord) -> Result<Window, ApiError> 
     let next_execution_time = match record.next_execution_at {
         Some(next) => {
             let zone = time_zone(spec.schedule_timezone.as_deref()).unwrap_or(TimeZone::UTC);
-            Some(next.to_zoned(zone).strftime("%Y-%m-%dT%H:%M%:z").to_string())
+            Some(
+                next.to_zoned(zone)
+                    .strftime("%Y-%m-%dT%H:%M%:z")
+                    .to_string(),
+            )
         }
         None => None,
     };
@@ -102,14 +136,33 @@ pub(crate) fn window_to_wire(record: &WindowRecord) -> Result<Window, ApiError> 
 }
 
 async fn load(state: &AppState, id: &str) -> Result<WindowRecord, ApiError> {
-    state.store().window(id).await?.ok_or_else(|| ApiError::not_found("window", id))
+    state
+        .store()
+        .window(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("window", id))
 }
 
-pub(crate) async fn list(State(state): State<AppState>, _caller: ReadOnly) -> Result<Json<Vec<Window>>, ApiError> {
-    Ok(Json(state.store().windows().await?.iter().map(window_to_wire).collect::<Result<_, _>>()?))
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    _caller: ReadOnly,
+) -> Result<Json<Vec<Window>>, ApiError> {
+    Ok(Json(
+        state
+            .store()
+            .windows()
+            .await?
+            .iter()
+            .map(window_to_wire)
+            .collect::<Result<_, _>>()?,
+    ))
 }
 
-pub(crate) async fn show(State(state): State<AppState>, _caller: ReadOnly, Path(id): Path<String>) -> Result<Json<Window>, ApiError> {
+pub(crate) async fn show(
+    State(state): State<AppState>,
+    _caller: ReadOnly,
+    Path(id): Path<String>,
+) -> Result<Json<Window>, ApiError> {
     Ok(Json(window_to_wire(&load(&state, &id).await?)?))
 }
 
@@ -132,7 +185,16 @@ pub(crate) async fn create(
     };
     record.next_execution_at = next_opening(&record, &spec, now)?;
     state.store().create_window(&record).await?;
-    state.store().audit(now, &caller.actor(), "window.create", Some(&record.id), None).await?;
+    state
+        .store()
+        .audit(
+            now,
+            &caller.actor(),
+            "window.create",
+            Some(&record.id),
+            None,
+        )
+        .await?;
     Ok((StatusCode::CREATED, Json(window_to_wire(&record)?)))
 }
 
@@ -160,17 +222,38 @@ pub(crate) async fn update(
     record.updated_at = now;
     record.next_execution_at = next_opening(&record, &spec, now)?;
     state.store().update_window(&record).await?;
-    state.store().audit(now, &caller.actor(), "window.update", Some(&id), None).await?;
+    state
+        .store()
+        .audit(now, &caller.actor(), "window.update", Some(&id), None)
+        .await?;
     Ok(Json(window_to_wire(&record)?))
 }
 
-pub(crate) async fn remove(State(state): State<AppState>, Admin(caller): Admin, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub(crate) async fn remove(
+    State(state): State<AppState>,
+    Admin(caller): Admin,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     state.store().delete_window(&id).await?;
-    state.store().audit(state.now(), &caller.actor(), "window.delete", Some(&id), None).await?;
+    state
+        .store()
+        .audit(
+            state.now(),
+            &caller.actor(),
+            "window.delete",
+            Some(&id),
+            None,
+        )
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn set_enabled(state: &AppState, caller: &crate::auth::Caller, id: &str, enabled: bool) -> Result<Json<Window>, ApiError> {
+async fn set_enabled(
+    state: &AppState,
+    caller: &crate::auth::Caller,
+    id: &str,
+    enabled: bool,
+) -> Result<Json<Window>, ApiError> {
     let now = state.now();
     let mut record = load(state, id).await?;
     let mut spec: WindowSpec = stored_json("window", &record.spec_json)?;
@@ -180,16 +263,31 @@ async fn set_enabled(state: &AppState, caller: &crate::auth::Caller, id: &str, e
     record.updated_at = now;
     record.next_execution_at = next_opening(&record, &spec, now)?;
     state.store().update_window(&record).await?;
-    let action = if enabled { "window.enable" } else { "window.disable" };
-    state.store().audit(now, &caller.actor(), action, Some(id), None).await?;
+    let action = if enabled {
+        "window.enable"
+    } else {
+        "window.disable"
+    };
+    state
+        .store()
+        .audit(now, &caller.actor(), action, Some(id), None)
+        .await?;
     Ok(Json(window_to_wire(&record)?))
 }
 
-pub(crate) async fn enable(State(state): State<AppState>, Operator(caller): Operator, Path(id): Path<String>) -> Result<Json<Window>, ApiError> {
+pub(crate) async fn enable(
+    State(state): State<AppState>,
+    Operator(caller): Operator,
+    Path(id): Path<String>,
+) -> Result<Json<Window>, ApiError> {
     set_enabled(&state, &caller, &id, true).await
 }
 
-pub(crate) async fn disable(State(state): State<AppState>, Operator(caller): Operator, Path(id): Path<String>) -> Result<Json<Window>, ApiError> {
+pub(crate) async fn disable(
+    State(state): State<AppState>,
+    Operator(caller): Operator,
+    Path(id): Path<String>,
+) -> Result<Json<Window>, ApiError> {
     set_enabled(&state, &caller, &id, false).await
 }
 
@@ -214,13 +312,23 @@ pub(crate) async fn next(
             local_start: occurrence.start().to_string(),
         })
         .collect();
-    Ok(Json(NextExecutions { window_id: id, occurrences }))
+    Ok(Json(NextExecutions {
+        window_id: id,
+        occurrences,
+    }))
 }
 
 fn validate_target(spec: &WindowTargetSpec) -> Result<(), ApiError> {
     validate_filters("targets", &spec.targets, false)?;
-    if spec.owner_information.as_ref().is_some_and(|o| o.chars().count() > 128) {
-        return Err(ApiError::field("owner_information", "must be at most 128 characters"));
+    if spec
+        .owner_information
+        .as_ref()
+        .is_some_and(|o| o.chars().count() > 128)
+    {
+        return Err(ApiError::field(
+            "owner_information",
+            "must be at most 128 characters",
+        ));
     }
     if spec.name.as_ref().is_some_and(|n| n.chars().count() > 128) {
         return Err(ApiError::field("name", "must be at most 128 characters"));
@@ -229,17 +337,31 @@ fn validate_target(spec: &WindowTargetSpec) -> Result<(), ApiError> {
 }
 
 fn part_to_target(record: &WindowPartRecord) -> Result<WindowTarget, ApiError> {
-    Ok(WindowTarget { id: record.id.clone(), window_id: record.window_id.clone(), spec: stored_json("window target", &record.spec_json)? })
+    Ok(WindowTarget {
+        id: record.id.clone(),
+        window_id: record.window_id.clone(),
+        spec: stored_json("window target", &record.spec_json)?,
+    })
 }
 
 fn part_to_task(record: &WindowPartRecord) -> Result<WindowTask, ApiError> {
-    Ok(WindowTask { id: record.id.clone(), window_id: record.window_id.clone(), spec: stored_json("window task", &record.spec_json)? })
+    Ok(WindowTask {
+        id: record.id.clone(),
+        window_id: record.window_id.clone(),
+        spec: stored_json("window task", &record.spec_json)?,
+    })
 }
 
-pub(crate) async fn list_targets(State(state): State<AppState>, _caller: ReadOnly, Path(id): Path<String>) -> Result<Json<Vec<WindowTarget>>, ApiError> {
+pub(crate) async fn list_targets(
+    State(state): State<AppState>,
+    _caller: ReadOnly,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<WindowTarget>>, ApiError> {
     load(&state, &id).await?;
     let parts = state.store().window_parts(WindowPart::Target, &id).await?;
-    Ok(Json(parts.iter().map(part_to_target).collect::<Result<_, _>>()?))
+    Ok(Json(
+        parts.iter().map(part_to_target).collect::<Result<_, _>>()?,
+    ))
 }
 
 pub(crate) async fn create_target(
@@ -250,9 +372,27 @@ pub(crate) async fn create_target(
 ) -> Result<(StatusCode, Json<WindowTarget>), ApiError> {
     validate_target(&spec)?;
     let now = state.now();
-    let record = WindowPartRecord { id: ids::guid(), window_id: id.clone(), priority: 0, spec_json: to_json(&spec)?, created_at: now };
-    state.store().create_window_part(WindowPart::Target, &record).await?;
-    state.store().audit(now, &caller.actor(), "window.target.create", Some(&record.id), None).await?;
+    let record = WindowPartRecord {
+        id: ids::guid(),
+        window_id: id.clone(),
+        priority: 0,
+        spec_json: to_json(&spec)?,
+        created_at: now,
+    };
+    state
+        .store()
+        .create_window_part(WindowPart::Target, &record)
+        .await?;
+    state
+        .store()
+        .audit(
+            now,
+            &caller.actor(),
+            "window.target.create",
+            Some(&record.id),
+            None,
+        )
+        .await?;
     Ok((StatusCode::CREATED, Json(part_to_target(&record)?)))
 }
 
@@ -264,25 +404,57 @@ pub(crate) async fn delete_target(
     let tasks = state.store().window_parts(WindowPart::Task, &id).await?;
     for task in &tasks {
         let spec: TaskSpec = stored_json("window task", &task.spec_json)?;
-        if spec.targets.iter().any(|t| t.key == "WindowTargetIds" && t.values.contains(&target_id)) {
-            return Err(ApiError::conflict(format!("task `{}` uses target `{target_id}`; remove it from the task first", task.id)));
+        if spec
+            .targets
+            .iter()
+            .any(|t| t.key == "WindowTargetIds" && t.values.contains(&target_id))
+        {
+            return Err(ApiError::conflict(format!(
+                "task `{}` uses target `{target_id}`; remove it from the task first",
+                task.id
+            )));
         }
     }
-    state.store().delete_window_part(WindowPart::Target, &id, &target_id).await?;
-    state.store().audit(state.now(), &caller.actor(), "window.target.delete", Some(&target_id), None).await?;
+    state
+        .store()
+        .delete_window_part(WindowPart::Target, &id, &target_id)
+        .await?;
+    state
+        .store()
+        .audit(
+            state.now(),
+            &caller.actor(),
+            "window.target.delete",
+            Some(&target_id),
+            None,
+        )
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub(crate) async fn list_tasks(State(state): State<AppState>, _caller: ReadOnly, Path(id): Path<String>) -> Result<Json<Vec<WindowTask>>, ApiError> {
+pub(crate) async fn list_tasks(
+    State(state): State<AppState>,
+    _caller: ReadOnly,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<WindowTask>>, ApiError> {
     load(&state, &id).await?;
     let parts = state.store().window_parts(WindowPart::Task, &id).await?;
-    Ok(Json(parts.iter().map(part_to_task).collect::<Result<_, _>>()?))
+    Ok(Json(
+        parts.iter().map(part_to_task).collect::<Result<_, _>>()?,
+    ))
 }
 
-async fn validate_task(state: &AppState, window: &WindowRecord, spec: &TaskSpec) -> Result<(), ApiError> {
+async fn validate_task(
+    state: &AppState,
+    window: &WindowRecord,
+    spec: &TaskSpec,
+) -> Result<(), ApiError> {
     let window_spec: WindowSpec = stored_json("window", &window.spec_json)?;
     validate_filters("targets", &spec.targets, true)?;
-    let registered = state.store().window_parts(WindowPart::Target, &window.id).await?;
+    let registered = state
+        .store()
+        .window_parts(WindowPart::Target, &window.id)
+        .await?;
     for (index, filter) in spec.targets.iter().enumerate() {
         match filter.key.as_str() {
             "WindowTargetIds" => {
@@ -305,15 +477,21 @@ async fn validate_task(state: &AppState, window: &WindowRecord, spec: &TaskSpec)
             other => {
                 return Err(ApiError::field(
                     format!("targets[{index}].key"),
-                    format!("`{other}` is not a task target key: expected `WindowTargetIds`, `InstanceIds` or `NodeIds`"),
+                    format!(
+                        "`{other}` is not a task target key: expected `WindowTargetIds`, `InstanceIds` or `NodeIds`"
+                    ),
                 ));
             }
         }
     }
-    parse_max_concurrency(&spec.max_concurrency).map_err(|error| ApiError::field("max_concurrency", error))?;
+    parse_max_concurrency(&spec.max_concurrency)
+        .map_err(|error| ApiError::field("max_concurrency", error))?;
     parse_max_errors(&spec.max_errors).map_err(|error| ApiError::field("max_errors", error))?;
     if spec.operation == TaskOperation::Scan && !spec.install_override_list.is_empty() {
-        return Err(ApiError::field("install_override_list", "applies to Install tasks only"));
+        return Err(ApiError::field(
+            "install_override_list",
+            "applies to Install tasks only",
+        ));
     }
     if let Some(seconds) = spec.timeout_seconds
         && !(30..=2_592_000).contains(&seconds)
@@ -323,15 +501,23 @@ async fn validate_task(state: &AppState, window: &WindowRecord, spec: &TaskSpec)
     if let Some(seconds) = spec.execution_timeout_seconds
         && !(60..=172_800).contains(&seconds)
     {
-        return Err(ApiError::field("execution_timeout_seconds", "must be 60 to 172800"));
+        return Err(ApiError::field(
+            "execution_timeout_seconds",
+            "must be 60 to 172800",
+        ));
     }
     if spec.name.as_ref().is_some_and(|n| n.chars().count() > 128) {
         return Err(ApiError::field("name", "must be at most 128 characters"));
     }
     if let Some(baseline_id) = &spec.baseline_override
-        && crate::resolve::baseline_text(state.store(), baseline_id).await?.is_none()
+        && crate::resolve::baseline_text(state.store(), baseline_id)
+            .await?
+            .is_none()
     {
-        return Err(ApiError::field("baseline_override", format!("baseline `{baseline_id}` does not exist")));
+        return Err(ApiError::field(
+            "baseline_override",
+            format!("baseline `{baseline_id}` does not exist"),
+        ));
     }
     Ok(())
 }
@@ -352,8 +538,20 @@ pub(crate) async fn create_task(
         spec_json: to_json(&spec)?,
         created_at: now,
     };
-    state.store().create_window_part(WindowPart::Task, &record).await?;
-    state.store().audit(now, &caller.actor(), "window.task.create", Some(&record.id), None).await?;
+    state
+        .store()
+        .create_window_part(WindowPart::Task, &record)
+        .await?;
+    state
+        .store()
+        .audit(
+            now,
+            &caller.actor(),
+            "window.task.create",
+            Some(&record.id),
+            None,
+        )
+        .await?;
     Ok((StatusCode::CREATED, Json(part_to_task(&record)?)))
 }
 
@@ -362,7 +560,19 @@ pub(crate) async fn delete_task(
     Operator(caller): Operator,
     Path((id, task_id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    state.store().delete_window_part(WindowPart::Task, &id, &task_id).await?;
-    state.store().audit(state.now(), &caller.actor(), "window.task.delete", Some(&task_id), None).await?;
+    state
+        .store()
+        .delete_window_part(WindowPart::Task, &id, &task_id)
+        .await?;
+    state
+        .store()
+        .audit(
+            state.now(),
+            &caller.actor(),
+            "window.task.delete",
+            Some(&task_id),
+            None,
+        )
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -27,8 +27,14 @@ impl TestStore {
 
 async fn sqlite() -> TestStore {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::connect(&StoreSettings::sqlite(&dir.path().join("test.db"))).await.unwrap();
-    TestStore { store, _dir: Some(dir), schema: None }
+    let store = Store::connect(&StoreSettings::sqlite(&dir.path().join("test.db")))
+        .await
+        .unwrap();
+    TestStore {
+        store,
+        _dir: Some(dir),
+        schema: None,
+    }
 }
 
 fn pg_url() -> Option<String> {
@@ -38,10 +44,18 @@ fn pg_url() -> Option<String> {
 async fn postgres() -> Option<TestStore> {
     let url = pg_url()?;
     let schema = format!("pw_test_{}", ids::short_id("").to_lowercase());
-    let store = Store::connect(&StoreSettings { url, max_connections: Some(4), schema: Some(schema.clone()) })
-        .await
-        .unwrap();
-    Some(TestStore { store, _dir: None, schema: Some(schema) })
+    let store = Store::connect(&StoreSettings {
+        url,
+        max_connections: Some(4),
+        schema: Some(schema.clone()),
+    })
+    .await
+    .unwrap();
+    Some(TestStore {
+        store,
+        _dir: None,
+        schema: Some(schema),
+    })
 }
 
 macro_rules! suite {
@@ -112,7 +126,10 @@ fn facts(hostname: &str) -> NodeFacts {
 }
 
 fn tags(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
 }
 
 async fn activation(store: &Store, code: &str, max_uses: i64, expires: &str) {
@@ -125,7 +142,10 @@ async fn activation(store: &Store, code: &str, max_uses: i64, expires: &str) {
         uses: 0,
         created_at: at("2025-01-01T00:00:00Z"),
     };
-    store.create_activation(&record, &ids::hash_secret(code)).await.unwrap();
+    store
+        .create_activation(&record, &ids::hash_secret(code))
+        .await
+        .unwrap();
 }
 
 /// Enrolls a node with a fresh one-use code; returns its id.
@@ -135,7 +155,14 @@ async fn node(store: &Store, hostname: &str) -> String {
     let id = ids::short_id("mi-");
     let credential = ids::secret("pwn_");
     store
-        .enroll_node(&ids::hash_secret(&code), &id, &ids::hash_secret(&credential), &facts(hostname), &[], at("2025-01-02T00:00:00Z"))
+        .enroll_node(
+            &ids::hash_secret(&code),
+            &id,
+            &ids::hash_secret(&credential),
+            &facts(hostname),
+            &[],
+            at("2025-01-02T00:00:00Z"),
+        )
         .await
         .unwrap()
         .unwrap();
@@ -145,34 +172,94 @@ async fn node(store: &Store, hostname: &str) -> String {
 async fn migrations_are_idempotent(store: &Store) {
     // Connecting ran the migrations; running them again (another replica) changes nothing.
     store.ping().await.unwrap();
-    store.create_baseline(&baseline("pb-1", "one", "AMAZON_LINUX_2")).await.unwrap();
+    store
+        .create_baseline(&baseline("pb-1", "one", "AMAZON_LINUX_2"))
+        .await
+        .unwrap();
     assert_eq!(store.baselines().await.unwrap().len(), 1);
 }
 
 async fn baselines_and_registrations(store: &Store) {
-    store.create_baseline(&baseline("pb-1", "prod-al2", "AMAZON_LINUX_2")).await.unwrap();
-    store.create_baseline(&baseline("pb-2", "stg-al2", "AMAZON_LINUX_2")).await.unwrap();
-    let duplicate = store.create_baseline(&baseline("pb-3", "prod-al2", "AMAZON_LINUX_2")).await;
-    assert!(matches!(duplicate, Err(StoreError::Conflict { .. })), "{duplicate:?}");
+    store
+        .create_baseline(&baseline("pb-1", "prod-al2", "AMAZON_LINUX_2"))
+        .await
+        .unwrap();
+    store
+        .create_baseline(&baseline("pb-2", "stg-al2", "AMAZON_LINUX_2"))
+        .await
+        .unwrap();
+    let duplicate = store
+        .create_baseline(&baseline("pb-3", "prod-al2", "AMAZON_LINUX_2"))
+        .await;
+    assert!(
+        matches!(duplicate, Err(StoreError::Conflict { .. })),
+        "{duplicate:?}"
+    );
 
-    let names: Vec<_> = store.baselines().await.unwrap().into_iter().map(|b| b.name).collect();
+    let names: Vec<_> = store
+        .baselines()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| b.name)
+        .collect();
     assert_eq!(names, ["prod-al2", "stg-al2"]);
-    assert_eq!(store.baseline_by_name("stg-al2").await.unwrap().unwrap().id, "pb-2");
+    assert_eq!(
+        store.baseline_by_name("stg-al2").await.unwrap().unwrap().id,
+        "pb-2"
+    );
     assert!(store.baseline("pb-9").await.unwrap().is_none());
 
     let updated = store
-        .update_baseline("pb-2", "stg-al2-v2", "AMAZON_LINUX_2", Some("staging"), "text", at("2025-02-01T00:00:00Z"))
+        .update_baseline(
+            "pb-2",
+            "stg-al2-v2",
+            "AMAZON_LINUX_2",
+            Some("staging"),
+            "text",
+            at("2025-02-01T00:00:00Z"),
+        )
         .await
         .unwrap();
-    assert_eq!((updated.name.as_str(), updated.toml.as_str()), ("stg-al2-v2", "text"));
-    assert_eq!(store.baseline("pb-2").await.unwrap().unwrap().description.as_deref(), Some("staging"));
-    let missing = store.update_baseline("pb-9", "x-y-z", "AMAZON_LINUX_2", None, "t", at("2025-02-01T00:00:00Z")).await;
+    assert_eq!(
+        (updated.name.as_str(), updated.toml.as_str()),
+        ("stg-al2-v2", "text")
+    );
+    assert_eq!(
+        store
+            .baseline("pb-2")
+            .await
+            .unwrap()
+            .unwrap()
+            .description
+            .as_deref(),
+        Some("staging")
+    );
+    let missing = store
+        .update_baseline(
+            "pb-9",
+            "x-y-z",
+            "AMAZON_LINUX_2",
+            None,
+            "t",
+            at("2025-02-01T00:00:00Z"),
+        )
+        .await;
     assert!(matches!(missing, Err(StoreError::NotFound { .. })));
 
     // Defaults: one per OS, replaced on re-registration.
-    store.set_default_baseline("AMAZON_LINUX_2", "pb-1", at("2025-01-01T00:00:00Z")).await.unwrap();
-    store.set_default_baseline("AMAZON_LINUX_2", "pb-2", at("2025-01-01T00:00:00Z")).await.unwrap();
-    assert_eq!(store.default_baselines().await.unwrap(), [("AMAZON_LINUX_2".to_owned(), "pb-2".to_owned())]);
+    store
+        .set_default_baseline("AMAZON_LINUX_2", "pb-1", at("2025-01-01T00:00:00Z"))
+        .await
+        .unwrap();
+    store
+        .set_default_baseline("AMAZON_LINUX_2", "pb-2", at("2025-01-01T00:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.default_baselines().await.unwrap(),
+        [("AMAZON_LINUX_2".to_owned(), "pb-2".to_owned())]
+    );
 
     // Patch groups: one baseline per group per OS.
     let registration = PatchGroupRecord {
@@ -180,25 +267,81 @@ async fn baselines_and_registrations(store: &Store) {
         operating_system: "AMAZON_LINUX_2".to_owned(),
         baseline_id: "pb-1".to_owned(),
     };
-    store.register_patch_group(&registration, at("2025-01-01T00:00:00Z")).await.unwrap();
+    store
+        .register_patch_group(&registration, at("2025-01-01T00:00:00Z"))
+        .await
+        .unwrap();
     let again = store
-        .register_patch_group(&PatchGroupRecord { baseline_id: "pb-2".to_owned(), ..registration.clone() }, at("2025-01-01T00:00:00Z"))
+        .register_patch_group(
+            &PatchGroupRecord {
+                baseline_id: "pb-2".to_owned(),
+                ..registration.clone()
+            },
+            at("2025-01-01T00:00:00Z"),
+        )
         .await;
-    assert!(matches!(again, Err(StoreError::Conflict { .. })), "{again:?}");
-    let other_os = PatchGroupRecord { operating_system: "UBUNTU".to_owned(), ..registration.clone() };
-    store.register_patch_group(&other_os, at("2025-01-01T00:00:00Z")).await.unwrap();
+    assert!(
+        matches!(again, Err(StoreError::Conflict { .. })),
+        "{again:?}"
+    );
+    let other_os = PatchGroupRecord {
+        operating_system: "UBUNTU".to_owned(),
+        ..registration.clone()
+    };
+    store
+        .register_patch_group(&other_os, at("2025-01-01T00:00:00Z"))
+        .await
+        .unwrap();
     assert_eq!(store.patch_groups().await.unwrap().len(), 2);
 
     // A registered baseline can be neither deleted nor moved to another OS.
-    assert!(matches!(store.delete_baseline("pb-1").await, Err(StoreError::Conflict { .. })));
-    let moved = store.update_baseline("pb-2", "stg", "UBUNTU", None, "t", at("2025-02-01T00:00:00Z")).await;
-    assert!(matches!(moved, Err(StoreError::Conflict { .. })), "{moved:?}");
-    assert!(store.deregister_patch_group("web servers/prod", "AMAZON_LINUX_2").await.unwrap());
-    assert!(store.deregister_patch_group("web servers/prod", "UBUNTU").await.unwrap());
-    assert!(!store.deregister_patch_group("web servers/prod", "UBUNTU").await.unwrap());
+    assert!(matches!(
+        store.delete_baseline("pb-1").await,
+        Err(StoreError::Conflict { .. })
+    ));
+    let moved = store
+        .update_baseline(
+            "pb-2",
+            "stg",
+            "UBUNTU",
+            None,
+            "t",
+            at("2025-02-01T00:00:00Z"),
+        )
+        .await;
+    assert!(
+        matches!(moved, Err(StoreError::Conflict { .. })),
+        "{moved:?}"
+    );
+    assert!(
+        store
+            .deregister_patch_group("web servers/prod", "AMAZON_LINUX_2")
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .deregister_patch_group("web servers/prod", "UBUNTU")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .deregister_patch_group("web servers/prod", "UBUNTU")
+            .await
+            .unwrap()
+    );
     store.delete_baseline("pb-1").await.unwrap();
-    assert!(matches!(store.delete_baseline("pb-1").await, Err(StoreError::NotFound { .. })));
-    assert!(store.clear_default_baseline("AMAZON_LINUX_2").await.unwrap());
+    assert!(matches!(
+        store.delete_baseline("pb-1").await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(
+        store
+            .clear_default_baseline("AMAZON_LINUX_2")
+            .await
+            .unwrap()
+    );
     store.delete_baseline("pb-2").await.unwrap();
     assert!(store.baselines().await.unwrap().is_empty());
 }
@@ -212,12 +355,41 @@ async fn tokens(store: &Store) {
         created_at: at("2025-01-01T00:00:00Z"),
         revoked_at: None,
     };
-    store.create_token(&token, &ids::hash_secret(&secret)).await.unwrap();
-    assert_eq!(store.token_by_hash(&ids::hash_secret(&secret)).await.unwrap(), Some(token.clone()));
-    assert_eq!(store.token_by_hash(&ids::hash_secret("pwt_other")).await.unwrap(), None);
-    store.revoke_token("tok-1", at("2025-01-02T00:00:00Z")).await.unwrap();
-    assert_eq!(store.token_by_hash(&ids::hash_secret(&secret)).await.unwrap(), None);
-    assert!(matches!(store.revoke_token("tok-1", at("2025-01-02T00:00:00Z")).await, Err(StoreError::NotFound { .. })));
+    store
+        .create_token(&token, &ids::hash_secret(&secret))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .token_by_hash(&ids::hash_secret(&secret))
+            .await
+            .unwrap(),
+        Some(token.clone())
+    );
+    assert_eq!(
+        store
+            .token_by_hash(&ids::hash_secret("pwt_other"))
+            .await
+            .unwrap(),
+        None
+    );
+    store
+        .revoke_token("tok-1", at("2025-01-02T00:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .token_by_hash(&ids::hash_secret(&secret))
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(matches!(
+        store
+            .revoke_token("tok-1", at("2025-01-02T00:00:00Z"))
+            .await,
+        Err(StoreError::NotFound { .. })
+    ));
     let listed = store.tokens().await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].revoked_at, Some(at("2025-01-02T00:00:00Z")));
@@ -229,7 +401,14 @@ async fn enrollment(store: &Store) {
     activation(store, "code-expired", 5, "2025-05-31T00:00:00Z").await;
     let enroll = |code: &'static str, id: &'static str| async move {
         store
-            .enroll_node(&ids::hash_secret(code), id, &ids::hash_secret(&format!("cred-{id}")), &facts(id), &tags(&[("Patch Group", "own")]), now)
+            .enroll_node(
+                &ids::hash_secret(code),
+                id,
+                &ids::hash_secret(&format!("cred-{id}")),
+                &facts(id),
+                &tags(&[("Patch Group", "own")]),
+                now,
+            )
             .await
             .unwrap()
     };
@@ -238,26 +417,72 @@ async fn enrollment(store: &Store) {
     assert_eq!(first.tags, tags(&[("Env", "test"), ("Patch Group", "own")]));
     assert_eq!(first.last_seen_at, Some(now));
     enroll("code-two-uses", "mi-2").await.unwrap();
-    assert_eq!(enroll("code-two-uses", "mi-3").await, Err(EnrollRefusal::Exhausted));
-    assert_eq!(enroll("code-expired", "mi-4").await, Err(EnrollRefusal::Expired));
-    assert_eq!(enroll("no-such-code", "mi-5").await, Err(EnrollRefusal::UnknownCode));
+    assert_eq!(
+        enroll("code-two-uses", "mi-3").await,
+        Err(EnrollRefusal::Exhausted)
+    );
+    assert_eq!(
+        enroll("code-expired", "mi-4").await,
+        Err(EnrollRefusal::Expired)
+    );
+    assert_eq!(
+        enroll("no-such-code", "mi-5").await,
+        Err(EnrollRefusal::UnknownCode)
+    );
     assert_eq!(store.nodes().await.unwrap().len(), 2);
-    let uses: Vec<_> = store.activations().await.unwrap().into_iter().map(|a| (a.max_uses, a.uses)).collect();
+    let uses: Vec<_> = store
+        .activations()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.max_uses, a.uses))
+        .collect();
     assert!(uses.contains(&(2, 2)) && uses.contains(&(5, 0)), "{uses:?}");
-    assert_eq!(store.node_id_by_credential(&ids::hash_secret("cred-mi-2")).await.unwrap().as_deref(), Some("mi-2"));
-    assert_eq!(store.node_id_by_credential(&ids::hash_secret("cred-mi-3")).await.unwrap(), None);
+    assert_eq!(
+        store
+            .node_id_by_credential(&ids::hash_secret("cred-mi-2"))
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("mi-2")
+    );
+    assert_eq!(
+        store
+            .node_id_by_credential(&ids::hash_secret("cred-mi-3"))
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 async fn nodes_and_inventories(store: &Store) {
     let id = node(store, "web-1").await;
-    store.set_node_tags(&id, &tags(&[("Role", "web")])).await.unwrap();
-    assert_eq!(store.node(&id).await.unwrap().unwrap().tags, tags(&[("Role", "web")]));
-    assert!(matches!(store.set_node_tags("mi-none", &[]).await, Err(StoreError::NotFound { .. })));
+    store
+        .set_node_tags(&id, &tags(&[("Role", "web")]))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.node(&id).await.unwrap().unwrap().tags,
+        tags(&[("Role", "web")])
+    );
+    assert!(matches!(
+        store.set_node_tags("mi-none", &[]).await,
+        Err(StoreError::NotFound { .. })
+    ));
 
     // Check-ins only move forward.
-    store.touch_nodes(&[(id.clone(), at("2025-03-01T00:00:00Z"))]).await.unwrap();
-    store.touch_nodes(&[(id.clone(), at("2025-02-01T00:00:00Z"))]).await.unwrap();
-    assert_eq!(store.node(&id).await.unwrap().unwrap().last_seen_at, Some(at("2025-03-01T00:00:00Z")));
+    store
+        .touch_nodes(&[(id.clone(), at("2025-03-01T00:00:00Z"))])
+        .await
+        .unwrap();
+    store
+        .touch_nodes(&[(id.clone(), at("2025-02-01T00:00:00Z"))])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.node(&id).await.unwrap().unwrap().last_seen_at,
+        Some(at("2025-03-01T00:00:00Z"))
+    );
 
     let mut inventory = InventoryRecord {
         node_id: id.clone(),
@@ -270,9 +495,15 @@ async fn nodes_and_inventories(store: &Store) {
     store.put_inventory(&inventory, &new_facts).await.unwrap();
     inventory.inventory_json = "{\"v\":2}".to_owned();
     store.put_inventory(&inventory, &new_facts).await.unwrap();
-    assert_eq!(store.inventory(&id).await.unwrap().unwrap().inventory_json, "{\"v\":2}");
+    assert_eq!(
+        store.inventory(&id).await.unwrap().unwrap().inventory_json,
+        "{\"v\":2}"
+    );
     let record = store.node(&id).await.unwrap().unwrap();
-    assert_eq!((record.hostname.as_str(), record.agent_version.as_str()), ("web-1.example", "0.2.0"));
+    assert_eq!(
+        (record.hostname.as_str(), record.agent_version.as_str()),
+        ("web-1.example", "0.2.0")
+    );
     assert_eq!(record.inventory_at, Some(at("2025-03-02T00:00:00Z")));
     assert_eq!(record.last_seen_at, Some(at("2025-03-02T00:00:01Z")));
 
@@ -293,8 +524,17 @@ fn report(node_id: &str, reported_at: &str, missing: i64) -> NewReport {
         operation_start: Some(at(reported_at)),
         operation_end: Some(at(reported_at)),
         evaluated_at: Some(at(reported_at)),
-        status: if missing > 0 { "NON_COMPLIANT" } else { "COMPLIANT" }.to_owned(),
-        counts: ComplianceCounts { installed: 10, missing, ..ComplianceCounts::default() },
+        status: if missing > 0 {
+            "NON_COMPLIANT"
+        } else {
+            "COMPLIANT"
+        }
+        .to_owned(),
+        counts: ComplianceCounts {
+            installed: 10,
+            missing,
+            ..ComplianceCounts::default()
+        },
         non_compliant_severity: None,
         items_json: format!("[{missing}]"),
         report_json: "{}".to_owned(),
@@ -304,24 +544,60 @@ fn report(node_id: &str, reported_at: &str, missing: i64) -> NewReport {
 async fn compliance_history(store: &Store) {
     let a = node(store, "a").await;
     let b = node(store, "b").await;
-    let first = store.append_report(&report(&a, "2025-01-01T00:00:00Z", 3)).await.unwrap();
-    let second = store.append_report(&report(&a, "2025-02-01T00:00:00Z", 1)).await.unwrap();
-    let third = store.append_report(&report(&a, "2025-03-01T00:00:00Z", 0)).await.unwrap();
-    store.append_report(&report(&b, "2025-01-15T00:00:00Z", 2)).await.unwrap();
+    let first = store
+        .append_report(&report(&a, "2025-01-01T00:00:00Z", 3))
+        .await
+        .unwrap();
+    let second = store
+        .append_report(&report(&a, "2025-02-01T00:00:00Z", 1))
+        .await
+        .unwrap();
+    let third = store
+        .append_report(&report(&a, "2025-03-01T00:00:00Z", 0))
+        .await
+        .unwrap();
+    store
+        .append_report(&report(&b, "2025-01-15T00:00:00Z", 2))
+        .await
+        .unwrap();
     assert!(first < second && second < third);
 
-    assert_eq!(store.node(&a).await.unwrap().unwrap().latest_report_id, Some(third));
+    assert_eq!(
+        store.node(&a).await.unwrap().unwrap().latest_report_id,
+        Some(third)
+    );
     let latest = store.latest_reports().await.unwrap();
     assert_eq!(latest.len(), 2);
     let latest_a = latest.iter().find(|r| r.node_id == a).unwrap();
-    assert_eq!((latest_a.id, latest_a.status.as_str(), latest_a.counts.missing), (third, "COMPLIANT", 0));
-    assert_eq!(store.report_items(second).await.unwrap().as_deref(), Some("[1]"));
+    assert_eq!(
+        (
+            latest_a.id,
+            latest_a.status.as_str(),
+            latest_a.counts.missing
+        ),
+        (third, "COMPLIANT", 0)
+    );
+    assert_eq!(
+        store.report_items(second).await.unwrap().as_deref(),
+        Some("[1]")
+    );
 
     // History is newest first, filtered by [from, to).
-    let history: Vec<_> = store.node_history(&a, None, None, 10).await.unwrap().into_iter().map(|r| r.id).collect();
+    let history: Vec<_> = store
+        .node_history(&a, None, None, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
     assert_eq!(history, [third, second, first]);
     let window: Vec<_> = store
-        .node_history(&a, Some(at("2025-01-01T00:00:00Z")), Some(at("2025-03-01T00:00:00Z")), 10)
+        .node_history(
+            &a,
+            Some(at("2025-01-01T00:00:00Z")),
+            Some(at("2025-03-01T00:00:00Z")),
+            10,
+        )
         .await
         .unwrap()
         .into_iter()
@@ -330,10 +606,24 @@ async fn compliance_history(store: &Store) {
     assert_eq!(window, [second, first]);
 
     // Retention keeps every node's latest report, however old.
-    assert_eq!(store.prune_reports(at("2026-01-01T00:00:00Z")).await.unwrap(), 2);
-    assert_eq!(store.node_history(&a, None, None, 10).await.unwrap().len(), 1);
-    assert_eq!(store.node_history(&b, None, None, 10).await.unwrap().len(), 1);
-    let orphan = store.append_report(&report("mi-unknown", "2025-01-01T00:00:00Z", 0)).await;
+    assert_eq!(
+        store
+            .prune_reports(at("2026-01-01T00:00:00Z"))
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        store.node_history(&a, None, None, 10).await.unwrap().len(),
+        1
+    );
+    assert_eq!(
+        store.node_history(&b, None, None, 10).await.unwrap().len(),
+        1
+    );
+    let orphan = store
+        .append_report(&report("mi-unknown", "2025-01-01T00:00:00Z", 0))
+        .await;
     assert!(matches!(orphan, Err(StoreError::NotFound { .. })));
 }
 
@@ -351,19 +641,43 @@ fn window(id: &str, next: Option<&str>, enabled: bool) -> WindowRecord {
 }
 
 async fn windows_and_parts(store: &Store) {
-    store.create_window(&window("mw-1", Some("2025-01-02T00:00:00Z"), true)).await.unwrap();
-    store.create_window(&window("mw-2", Some("2025-01-03T00:00:00Z"), true)).await.unwrap();
-    store.create_window(&window("mw-3", Some("2025-01-01T00:00:00Z"), false)).await.unwrap();
-    let due: Vec<_> = store.windows_due(at("2025-01-02T00:00:00Z")).await.unwrap().into_iter().map(|w| w.id).collect();
+    store
+        .create_window(&window("mw-1", Some("2025-01-02T00:00:00Z"), true))
+        .await
+        .unwrap();
+    store
+        .create_window(&window("mw-2", Some("2025-01-03T00:00:00Z"), true))
+        .await
+        .unwrap();
+    store
+        .create_window(&window("mw-3", Some("2025-01-01T00:00:00Z"), false))
+        .await
+        .unwrap();
+    let due: Vec<_> = store
+        .windows_due(at("2025-01-02T00:00:00Z"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|w| w.id)
+        .collect();
     assert_eq!(due, ["mw-1"]);
     store.set_next_execution("mw-1", None).await.unwrap();
-    assert!(store.windows_due(at("2025-01-02T00:00:00Z")).await.unwrap().is_empty());
+    assert!(
+        store
+            .windows_due(at("2025-01-02T00:00:00Z"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     let mut changed = window("mw-2", None, false);
     changed.spec_json = "{\"x\":1}".to_owned();
     store.update_window(&changed).await.unwrap();
     assert_eq!(store.window("mw-2").await.unwrap().unwrap(), changed);
-    assert!(matches!(store.update_window(&window("mw-9", None, true)).await, Err(StoreError::NotFound { .. })));
+    assert!(matches!(
+        store.update_window(&window("mw-9", None, true)).await,
+        Err(StoreError::NotFound { .. })
+    ));
 
     let part = |id: &str, priority: i64| WindowPartRecord {
         id: id.to_owned(),
@@ -372,21 +686,65 @@ async fn windows_and_parts(store: &Store) {
         spec_json: "{}".to_owned(),
         created_at: at("2025-01-01T00:00:00Z"),
     };
-    store.create_window_part(WindowPart::Target, &part("t-1", 0)).await.unwrap();
-    store.create_window_part(WindowPart::Task, &part("k-2", 5)).await.unwrap();
-    store.create_window_part(WindowPart::Task, &part("k-1", 1)).await.unwrap();
-    let orphan = WindowPartRecord { window_id: "mw-9".to_owned(), ..part("t-9", 0) };
-    assert!(matches!(store.create_window_part(WindowPart::Target, &orphan).await, Err(StoreError::NotFound { .. })));
-    let tasks: Vec<_> = store.window_parts(WindowPart::Task, "mw-1").await.unwrap().into_iter().map(|t| t.id).collect();
+    store
+        .create_window_part(WindowPart::Target, &part("t-1", 0))
+        .await
+        .unwrap();
+    store
+        .create_window_part(WindowPart::Task, &part("k-2", 5))
+        .await
+        .unwrap();
+    store
+        .create_window_part(WindowPart::Task, &part("k-1", 1))
+        .await
+        .unwrap();
+    let orphan = WindowPartRecord {
+        window_id: "mw-9".to_owned(),
+        ..part("t-9", 0)
+    };
+    assert!(matches!(
+        store.create_window_part(WindowPart::Target, &orphan).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    let tasks: Vec<_> = store
+        .window_parts(WindowPart::Task, "mw-1")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
     assert_eq!(tasks, ["k-1", "k-2"]);
-    store.update_window_part(WindowPart::Task, &part("k-2", 0)).await.unwrap();
-    let tasks: Vec<_> = store.window_parts(WindowPart::Task, "mw-1").await.unwrap().into_iter().map(|t| t.id).collect();
+    store
+        .update_window_part(WindowPart::Task, &part("k-2", 0))
+        .await
+        .unwrap();
+    let tasks: Vec<_> = store
+        .window_parts(WindowPart::Task, "mw-1")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
     assert_eq!(tasks, ["k-2", "k-1"]);
-    store.delete_window_part(WindowPart::Task, "mw-1", "k-2").await.unwrap();
-    assert!(matches!(store.delete_window_part(WindowPart::Task, "mw-1", "k-2").await, Err(StoreError::NotFound { .. })));
+    store
+        .delete_window_part(WindowPart::Task, "mw-1", "k-2")
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .delete_window_part(WindowPart::Task, "mw-1", "k-2")
+            .await,
+        Err(StoreError::NotFound { .. })
+    ));
 
     store.delete_window("mw-1").await.unwrap();
-    assert!(store.window_parts(WindowPart::Target, "mw-1").await.unwrap().is_empty());
+    assert!(
+        store
+            .window_parts(WindowPart::Target, "mw-1")
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(store.windows().await.unwrap().len(), 2);
 }
 
@@ -407,7 +765,13 @@ fn execution(id: &str, window_id: &str, scheduled: &str, status: &str) -> Execut
     }
 }
 
-fn invocation(id: &str, task: &str, execution_id: &str, node_id: &str, seq: i64) -> InvocationRecord {
+fn invocation(
+    id: &str,
+    task: &str,
+    execution_id: &str,
+    node_id: &str,
+    seq: i64,
+) -> InvocationRecord {
     InvocationRecord {
         id: id.to_owned(),
         task_execution_id: task.to_owned(),
@@ -446,57 +810,148 @@ async fn executions(store: &Store) {
             outcome: None,
             spec_json: "{}".to_owned(),
         }],
-        invocations: (0..3).map(|i| invocation(&format!("in-{i}"), "te-1", "ex-1", &format!("mi-{i}"), i)).collect(),
+        invocations: (0..3)
+            .map(|i| invocation(&format!("in-{i}"), "te-1", "ex-1", &format!("mi-{i}"), i))
+            .collect(),
     };
     store.open_execution(&new).await.unwrap();
     // The same occurrence again (another replica): a conflict, nothing written twice.
-    let again = NewExecution { execution: execution("ex-2", "mw-1", "2025-01-01T02:00:00Z", "IN_PROGRESS"), ..new.clone() };
-    assert!(matches!(store.open_execution(&again).await, Err(StoreError::Conflict { .. })));
-    store.record_execution(&execution("ex-3", "mw-1", "2025-01-01T03:00:00Z", "SKIPPED_OVERLAPPING")).await.unwrap();
+    let again = NewExecution {
+        execution: execution("ex-2", "mw-1", "2025-01-01T02:00:00Z", "IN_PROGRESS"),
+        ..new.clone()
+    };
+    assert!(matches!(
+        store.open_execution(&again).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    store
+        .record_execution(&execution(
+            "ex-3",
+            "mw-1",
+            "2025-01-01T03:00:00Z",
+            "SKIPPED_OVERLAPPING",
+        ))
+        .await
+        .unwrap();
 
-    assert_eq!(store.active_execution("mw-1").await.unwrap().unwrap().id, "ex-1");
-    let listed: Vec<_> = store.executions(Some("mw-1"), 10).await.unwrap().into_iter().map(|e| e.id).collect();
+    assert_eq!(
+        store.active_execution("mw-1").await.unwrap().unwrap().id,
+        "ex-1"
+    );
+    let listed: Vec<_> = store
+        .executions(Some("mw-1"), 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
     assert_eq!(listed, ["ex-3", "ex-1"]);
-    assert_eq!(store.execution_baseline("ex-1", "pb-1").await.unwrap().as_deref(), Some("toml text"));
+    assert_eq!(
+        store
+            .execution_baseline("ex-1", "pb-1")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("toml text")
+    );
 
     let now = at("2025-01-01T02:00:05Z");
     let mut tx = store.begin_write().await.unwrap();
     let claimed = tx.claim_active_executions(10).await.unwrap();
-    assert_eq!(claimed.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["ex-1"]);
+    assert_eq!(
+        claimed.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+        ["ex-1"]
+    );
     let tasks = tx.task_executions("ex-1").await.unwrap();
     assert_eq!(tasks.len(), 1);
-    tx.set_task_status("te-1", "IN_PROGRESS", None, Some(now), None).await.unwrap();
+    tx.set_task_status("te-1", "IN_PROGRESS", None, Some(now), None)
+        .await
+        .unwrap();
     tx.set_task_outcome("te-1", "FAILED").await.unwrap();
     tx.set_task_outcome("te-1", "TIMED_OUT").await.unwrap();
-    let pending = tx.invocations_in_status("te-1", "PENDING", 2).await.unwrap();
+    let pending = tx
+        .invocations_in_status("te-1", "PENDING", 2)
+        .await
+        .unwrap();
     assert_eq!(pending.iter().map(|i| i.seq).collect::<Vec<_>>(), [0, 1]);
-    assert!(tx.set_invocation_status("in-0", "PENDING", "IN_PROGRESS", Some("sent"), Some("cmd-0"), Some(now), None).await.unwrap());
-    assert!(!tx.set_invocation_status("in-0", "PENDING", "FAILED", None, None, None, None).await.unwrap());
+    assert!(
+        tx.set_invocation_status(
+            "in-0",
+            "PENDING",
+            "IN_PROGRESS",
+            Some("sent"),
+            Some("cmd-0"),
+            Some(now),
+            None
+        )
+        .await
+        .unwrap()
+    );
+    assert!(
+        !tx.set_invocation_status("in-0", "PENDING", "FAILED", None, None, None, None)
+            .await
+            .unwrap()
+    );
     assert_eq!(
         tx.invocation_counts("te-1").await.unwrap(),
         [("IN_PROGRESS".to_owned(), 1), ("PENDING".to_owned(), 2)]
     );
-    assert_eq!(tx.finish_invocations_in_status("te-1", "PENDING", "CANCELLED", "stopped", now).await.unwrap(), 2);
-    assert_eq!(tx.execution_baseline("ex-1", "pb-1").await.unwrap().as_deref(), Some("toml text"));
+    assert_eq!(
+        tx.finish_invocations_in_status("te-1", "PENDING", "CANCELLED", "stopped", now)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        tx.execution_baseline("ex-1", "pb-1")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("toml text")
+    );
     tx.commit().await.unwrap();
 
     let invocations = store.execution_invocations("ex-1").await.unwrap();
     assert_eq!(
-        invocations.iter().map(|i| (i.status.as_str(), i.command_id.as_deref())).collect::<Vec<_>>(),
-        [("IN_PROGRESS", Some("cmd-0")), ("CANCELLED", None), ("CANCELLED", None)]
+        invocations
+            .iter()
+            .map(|i| (i.status.as_str(), i.command_id.as_deref()))
+            .collect::<Vec<_>>(),
+        [
+            ("IN_PROGRESS", Some("cmd-0")),
+            ("CANCELLED", None),
+            ("CANCELLED", None)
+        ]
     );
     let task = &store.task_executions("ex-1").await.unwrap()[0];
-    assert_eq!((task.started_at, task.outcome.as_deref()), (Some(now), Some("FAILED")));
+    assert_eq!(
+        (task.started_at, task.outcome.as_deref()),
+        (Some(now), Some("FAILED"))
+    );
 
-    let cancelled = store.request_cancel("ex-1", "cancelled by test").await.unwrap();
-    assert_eq!((cancelled.status.as_str(), cancelled.cancel_requested), ("CANCELLING", true));
+    let cancelled = store
+        .request_cancel("ex-1", "cancelled by test")
+        .await
+        .unwrap();
+    assert_eq!(
+        (cancelled.status.as_str(), cancelled.cancel_requested),
+        ("CANCELLING", true)
+    );
     let mut tx = store.begin_write().await.unwrap();
-    tx.set_execution_status("ex-1", "CANCELLED", None, None, Some(now)).await.unwrap();
+    tx.set_execution_status("ex-1", "CANCELLED", None, None, Some(now))
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     assert!(store.active_execution("mw-1").await.unwrap().is_none());
     // Cancelling a finished execution changes nothing.
-    assert_eq!(store.request_cancel("ex-1", "again").await.unwrap().status, "CANCELLED");
-    assert!(matches!(store.request_cancel("ex-9", "x").await, Err(StoreError::NotFound { .. })));
+    assert_eq!(
+        store.request_cancel("ex-1", "again").await.unwrap().status,
+        "CANCELLED"
+    );
+    assert!(matches!(
+        store.request_cancel("ex-9", "x").await,
+        Err(StoreError::NotFound { .. })
+    ));
 }
 
 fn command(id: &str, node_id: &str, created: &str, invocation_id: Option<&str>) -> CommandRecord {
@@ -545,61 +1000,170 @@ async fn commands_exactly_once(store: &Store) {
     });
     new.invocations[0].status = "IN_PROGRESS".to_owned();
     store.open_execution(&new).await.unwrap();
-    store.create_command(&command("cmd-1", "mi-a", "2025-01-01T00:00:00Z", Some("in-1"))).await.unwrap();
-    store.create_command(&command("cmd-2", "mi-b", "2025-01-01T00:00:01Z", None)).await.unwrap();
+    store
+        .create_command(&command(
+            "cmd-1",
+            "mi-a",
+            "2025-01-01T00:00:00Z",
+            Some("in-1"),
+        ))
+        .await
+        .unwrap();
+    store
+        .create_command(&command("cmd-2", "mi-b", "2025-01-01T00:00:01Z", None))
+        .await
+        .unwrap();
     assert_eq!(
         store.recent_pending_commands(t0).await.unwrap(),
-        [("cmd-1".to_owned(), "mi-a".to_owned()), ("cmd-2".to_owned(), "mi-b".to_owned())]
+        [
+            ("cmd-1".to_owned(), "mi-a".to_owned()),
+            ("cmd-2".to_owned(), "mi-b".to_owned())
+        ]
     );
 
     // Handed out once; not again until the redelivery delay has passed without an ack.
-    assert!(store.has_deliverable_commands("mi-a", seconds(10)).await.unwrap());
-    let first = store.deliver_commands("mi-a", seconds(10), seconds(10), 10).await.unwrap();
-    assert_eq!(first.iter().map(|c| (c.id.as_str(), c.deliveries)).collect::<Vec<_>>(), [("cmd-1", 1)]);
-    assert!(!store.has_deliverable_commands("mi-a", seconds(10)).await.unwrap());
-    assert!(store.deliver_commands("mi-a", seconds(20), seconds(5), 10).await.unwrap().is_empty());
-    let again = store.deliver_commands("mi-a", seconds(100), seconds(40), 10).await.unwrap();
+    assert!(
+        store
+            .has_deliverable_commands("mi-a", seconds(10))
+            .await
+            .unwrap()
+    );
+    let first = store
+        .deliver_commands("mi-a", seconds(10), seconds(10), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        first
+            .iter()
+            .map(|c| (c.id.as_str(), c.deliveries))
+            .collect::<Vec<_>>(),
+        [("cmd-1", 1)]
+    );
+    assert!(
+        !store
+            .has_deliverable_commands("mi-a", seconds(10))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .deliver_commands("mi-a", seconds(20), seconds(5), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let again = store
+        .deliver_commands("mi-a", seconds(100), seconds(40), 10)
+        .await
+        .unwrap();
     assert_eq!(again.iter().map(|c| c.deliveries).collect::<Vec<_>>(), [2]);
 
     // Another node can neither acknowledge nor finish it.
-    assert_eq!(store.acknowledge_command("mi-b", "cmd-1", seconds(101)).await.unwrap(), AckOutcome::NotFound);
     assert_eq!(
-        store.complete_command("mi-b", "cmd-1", "succeeded", "{}", seconds(101)).await.unwrap(),
+        store
+            .acknowledge_command("mi-b", "cmd-1", seconds(101))
+            .await
+            .unwrap(),
+        AckOutcome::NotFound
+    );
+    assert_eq!(
+        store
+            .complete_command("mi-b", "cmd-1", "succeeded", "{}", seconds(101))
+            .await
+            .unwrap(),
         CompleteOutcome::NotFound
     );
     // The first ack proceeds; a repeated ack (lost answer) says so; no more deliveries.
-    assert_eq!(store.acknowledge_command("mi-a", "cmd-1", seconds(101)).await.unwrap(), AckOutcome::Proceed { repeated: false });
-    assert_eq!(store.acknowledge_command("mi-a", "cmd-1", seconds(102)).await.unwrap(), AckOutcome::Proceed { repeated: true });
-    assert!(store.deliver_commands("mi-a", seconds(1000), seconds(1000), 10).await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .acknowledge_command("mi-a", "cmd-1", seconds(101))
+            .await
+            .unwrap(),
+        AckOutcome::Proceed { repeated: false }
+    );
+    assert_eq!(
+        store
+            .acknowledge_command("mi-a", "cmd-1", seconds(102))
+            .await
+            .unwrap(),
+        AckOutcome::Proceed { repeated: true }
+    );
+    assert!(
+        store
+            .deliver_commands("mi-a", seconds(1000), seconds(1000), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // The first result counts and ends the invocation; a repeated result changes nothing.
     assert_eq!(
-        store.complete_command("mi-a", "cmd-1", "succeeded", "{\"ok\":1}", seconds(200)).await.unwrap(),
-        CompleteOutcome::Recorded { state: "succeeded".to_owned() }
+        store
+            .complete_command("mi-a", "cmd-1", "succeeded", "{\"ok\":1}", seconds(200))
+            .await
+            .unwrap(),
+        CompleteOutcome::Recorded {
+            state: "succeeded".to_owned()
+        }
     );
     assert_eq!(
-        store.complete_command("mi-a", "cmd-1", "failed", "{}", seconds(201)).await.unwrap(),
-        CompleteOutcome::AlreadyFinal { state: "succeeded".to_owned() }
+        store
+            .complete_command("mi-a", "cmd-1", "failed", "{}", seconds(201))
+            .await
+            .unwrap(),
+        CompleteOutcome::AlreadyFinal {
+            state: "succeeded".to_owned()
+        }
     );
     let invocations = store.execution_invocations("ex-1").await.unwrap();
-    assert_eq!((invocations[0].status.as_str(), invocations[0].ended_at), ("SUCCESS", Some(seconds(200))));
+    assert_eq!(
+        (invocations[0].status.as_str(), invocations[0].ended_at),
+        ("SUCCESS", Some(seconds(200)))
+    );
     let stored = store.command("cmd-1").await.unwrap().unwrap();
-    assert_eq!((stored.state.as_str(), stored.result_json.as_deref()), ("succeeded", Some("{\"ok\":1}")));
+    assert_eq!(
+        (stored.state.as_str(), stored.result_json.as_deref()),
+        ("succeeded", Some("{\"ok\":1}"))
+    );
 
     // Not acknowledged before its deadline: refused, never run.
     assert_eq!(
-        store.acknowledge_command("mi-b", "cmd-2", at("2025-01-01T02:00:00Z")).await.unwrap(),
-        AckOutcome::Refused { state: "timed_out".to_owned() }
+        store
+            .acknowledge_command("mi-b", "cmd-2", at("2025-01-01T02:00:00Z"))
+            .await
+            .unwrap(),
+        AckOutcome::Refused {
+            state: "timed_out".to_owned()
+        }
     );
-    store.create_command(&command("cmd-3", "mi-b", "2025-01-01T00:00:02Z", None)).await.unwrap();
+    store
+        .create_command(&command("cmd-3", "mi-b", "2025-01-01T00:00:02Z", None))
+        .await
+        .unwrap();
     let mut tx = store.begin_write().await.unwrap();
-    assert!(tx.end_command("cmd-3", "cancelled", seconds(3)).await.unwrap());
-    assert!(!tx.end_command("cmd-3", "timed_out", seconds(4)).await.unwrap());
-    assert_eq!(tx.command("cmd-3").await.unwrap().unwrap().state, "cancelled");
+    assert!(
+        tx.end_command("cmd-3", "cancelled", seconds(3))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !tx.end_command("cmd-3", "timed_out", seconds(4))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        tx.command("cmd-3").await.unwrap().unwrap().state,
+        "cancelled"
+    );
     tx.commit().await.unwrap();
     assert_eq!(
-        store.acknowledge_command("mi-b", "cmd-3", seconds(5)).await.unwrap(),
-        AckOutcome::Refused { state: "cancelled".to_owned() }
+        store
+            .acknowledge_command("mi-b", "cmd-3", seconds(5))
+            .await
+            .unwrap(),
+        AckOutcome::Refused {
+            state: "cancelled".to_owned()
+        }
     );
     assert_eq!(store.node_commands("mi-b", 10).await.unwrap().len(), 2);
 }
@@ -611,35 +1175,81 @@ async fn concurrent_writers(store: &Store) {
         let store = store.clone();
         let id = id.clone();
         handles.push(tokio::spawn(async move {
-            store.append_report(&report(&id, &format!("2025-01-01T00:00:{i:02}Z"), i)).await.unwrap();
-            store.touch_nodes(&[(id.clone(), at("2025-01-01T00:00:00Z"))]).await.unwrap();
+            store
+                .append_report(&report(&id, &format!("2025-01-01T00:00:{i:02}Z"), i))
+                .await
+                .unwrap();
+            store
+                .touch_nodes(&[(id.clone(), at("2025-01-01T00:00:00Z"))])
+                .await
+                .unwrap();
         }));
     }
     for handle in handles {
         handle.await.unwrap();
     }
-    assert_eq!(store.node_history(&id, None, None, 100).await.unwrap().len(), 16);
+    assert_eq!(
+        store
+            .node_history(&id, None, None, 100)
+            .await
+            .unwrap()
+            .len(),
+        16
+    );
 }
 
 async fn audit_log(store: &Store) {
-    store.audit(at("2025-01-01T00:00:00Z"), "token:t1", "baseline.create", Some("pb-1"), None).await.unwrap();
-    store.audit(at("2025-01-01T00:00:01Z"), "scheduler", "execution.open", Some("ex-1"), Some("{}")).await.unwrap();
+    store
+        .audit(
+            at("2025-01-01T00:00:00Z"),
+            "token:t1",
+            "baseline.create",
+            Some("pb-1"),
+            None,
+        )
+        .await
+        .unwrap();
+    store
+        .audit(
+            at("2025-01-01T00:00:01Z"),
+            "scheduler",
+            "execution.open",
+            Some("ex-1"),
+            Some("{}"),
+        )
+        .await
+        .unwrap();
     let events = store.audit_events(10).await.unwrap();
-    assert_eq!(events.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(), ["execution.open", "baseline.create"]);
+    assert_eq!(
+        events.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+        ["execution.open", "baseline.create"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pg_scheduler_lock_is_held_by_one_store_at_a_time() {
     let Some(url) = pg_url() else { return };
     let schema = format!("pw_test_{}", ids::short_id("").to_lowercase());
-    let settings = StoreSettings { url, max_connections: Some(3), schema: Some(schema.clone()) };
+    let settings = StoreSettings {
+        url,
+        max_connections: Some(3),
+        schema: Some(schema.clone()),
+    };
     let one = Store::connect(&settings).await.unwrap();
     let two = Store::connect(&settings).await.unwrap();
-    let mut lock = one.try_scheduler_lock().await.unwrap().expect("the first replica takes the lock");
+    let mut lock = one
+        .try_scheduler_lock()
+        .await
+        .unwrap()
+        .expect("the first replica takes the lock");
     assert!(two.try_scheduler_lock().await.unwrap().is_none());
     lock.check().await.unwrap();
     lock.release().await;
-    let lock = two.try_scheduler_lock().await.unwrap().expect("released, so the second replica takes it");
+    let lock = two
+        .try_scheduler_lock()
+        .await
+        .unwrap()
+        .expect("released, so the second replica takes it");
     lock.release().await;
     one.drop_schema(&schema).await.unwrap();
 }
@@ -655,9 +1265,13 @@ async fn sqlite_scheduler_lock_is_always_held() {
 
 #[tokio::test]
 async fn unsupported_urls_are_named() {
-    let error = Store::connect(&StoreSettings { url: "mysql://u:secret@h/db".to_owned(), max_connections: None, schema: None })
-        .await
-        .unwrap_err();
+    let error = Store::connect(&StoreSettings {
+        url: "mysql://u:secret@h/db".to_owned(),
+        max_connections: None,
+        schema: None,
+    })
+    .await
+    .unwrap_err();
     assert_eq!(
         error.to_string(),
         "database url `mysql://u:***@h/db` is not supported: expected `sqlite://...` or `postgres://...`"

@@ -1,0 +1,354 @@
+//! Scan and install under the strategies, rejections, failures, reboots and interruptions.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use pw_agent::override_list::OverrideList;
+use pw_agent::{AgentExit, AgentSettings, Hooks, OperationKind, OperationOutcome, RebootOption};
+use pw_core::baseline::OperatingSystem;
+use pw_pkgmgr::PackageManager;
+use pw_pkgmgr::hooks::ShellCommand;
+use pw_test_support::InstallRoot;
+
+/// One host under test: an installroot with the old versions, its state and proc dirs.
+struct Host {
+    root: InstallRoot,
+    dir: tempfile::TempDir,
+}
+
+impl Host {
+    fn new() -> Host {
+        let fixture = pw_test_support::standard().unwrap();
+        let host = Host {
+            root: fixture.old_root().unwrap(),
+            dir: tempfile::tempdir().unwrap(),
+        };
+        host.boot_at("2024-01-01T00:00:00Z");
+        host
+    }
+
+    fn proc_dir(&self) -> PathBuf {
+        self.dir.path().join("proc")
+    }
+
+    /// Pretends the host booted at `at`.
+    fn boot_at(&self, at: &str) {
+        let t: Timestamp = at.parse().unwrap();
+        fs_err::create_dir_all(self.proc_dir()).unwrap();
+        fs_err::write(self.proc_dir().join("stat"), format!("cpu 1 2 3\nbtime {}\n", t.as_second())).unwrap();
+    }
+
+    fn marker(&self) -> PathBuf {
+        self.dir.path().join("rebooted")
+    }
+
+    fn settings(&self, baseline_toml: &str) -> AgentSettings {
+        let baseline = pw_api::baseline::parse_toml(baseline_toml).unwrap().baseline;
+        let mut settings = AgentSettings::new(baseline);
+        settings.root = self.root.root();
+        settings.state_dir = self.dir.path().join("state");
+        settings.proc_dir = self.proc_dir();
+        settings.operating_system = Some(OperatingSystem::AmazonLinux2023);
+        settings.product = Some("AmazonLinux2023".to_owned());
+        settings.package_manager = Some(PackageManager::Dnf);
+        settings.releasever = Some("1".to_owned());
+        settings.reboot_command = ShellCommand {
+            command: format!("touch {}", self.marker().display()),
+            timeout: Duration::from_secs(10),
+        };
+        settings
+    }
+
+    fn installed(&self) -> BTreeMap<String, String> {
+        let mut map = BTreeMap::new();
+        for p in pw_pkgmgr::rpm::installed_packages(&self.root.settings()).unwrap() {
+            let entry: &mut String = map.entry(p.nevra.name.clone()).or_default();
+            let evr = p.nevra.evr.to_string();
+            if entry.is_empty() {
+                *entry = evr;
+            } else {
+                *entry = format!("{entry},{evr}");
+            }
+        }
+        map
+    }
+}
+
+fn run(settings: &AgentSettings, kind: OperationKind, at: &str) -> OperationOutcome {
+    let now: Timestamp = at.parse().unwrap();
+    pw_agent::run(settings, kind, &move || now).unwrap()
+}
+
+/// `name → state` of every item.
+fn states(outcome: &OperationOutcome) -> BTreeMap<String, String> {
+    outcome
+        .evaluation
+        .items
+        .iter()
+        .map(|i| (i.name.clone(), i.state.to_string()))
+        .collect()
+}
+
+#[track_caller]
+fn check_states(outcome: &OperationOutcome, expected: &[(&str, &str)]) {
+    let actual = states(outcome);
+    let expected: BTreeMap<String, String> = expected.iter().map(|(n, s)| ((*n).to_owned(), (*s).to_owned())).collect();
+    assert_eq!(actual, expected, "notes: {:#?}", outcome.report.notes);
+}
+
+fn days_baseline(name: &str, days: u32) -> String {
+    format!(
+        r#"version = "1"
+name = "{name}"
+operating_system = "AMAZON_LINUX_2023"
+[[rules]]
+classification = ["Security"]
+severity = ["Critical", "Important"]
+approve_after_days = {days}
+[[rules]]
+classification = ["Bugfix"]
+approve_after_days = {days}
+"#
+    )
+}
+
+const DEFAULT_AL2023: &str = r#"version = "1"
+name = "al2023-default-equivalent"
+operating_system = "AMAZON_LINUX_2023"
+[[rules]]
+product = ["*"]
+classification = ["Security"]
+severity = ["Critical", "Important"]
+approve_after_days = 7
+[[rules]]
+product = ["*"]
+classification = ["Bugfix"]
+approve_after_days = 7
+"#;
+
+#[test]
+fn scan_strategy_1_default_baseline_waits_seven_days() {
+    let host = Host::new();
+    let settings = host.settings(DEFAULT_AL2023);
+    // Three days after foo's advisory (updated 2024-03-02): nothing approved yet.
+    let early = run(&settings, OperationKind::Scan, "2024-03-05T00:00:00Z");
+    assert_eq!(early.evaluation.summary.missing, 0, "{:#?}", early.evaluation.items);
+    // After everything is a week old: foo, bar (bugfix), kernel, glibc; broken is Moderate.
+    let later = run(&settings, OperationKind::Scan, "2024-05-01T00:00:00Z");
+    check_states(&later, &[
+        ("foo", "Missing"),
+        ("bar", "Missing"),
+        ("kernel", "Missing"),
+        ("glibc", "Missing"),
+        ("broken", "InstalledOther"),
+        ("withepoch", "InstalledOther"),
+    ]);
+    // A scan never changes the host.
+    assert_eq!(host.installed()["foo"], "1.0-1");
+    assert_eq!(later.exit, AgentExit::Success);
+}
+
+#[test]
+fn strategy_2_stg_gets_day_1_prd_gets_day_31_and_rejects_what_broke() {
+    let stg_host = Host::new();
+    let prd_host = Host::new();
+    let stg = stg_host.settings(&days_baseline("AL2-STG", 1));
+    let at = "2024-03-03T12:00:00Z"; // one day after foo's advisory was updated
+    let outcome = run(&stg, OperationKind::Install, at);
+    assert_eq!(stg_host.installed()["foo"], "1.1-1", "{:#?}", outcome.report);
+    let prd = prd_host.settings(&days_baseline("AL2-PRD", 31));
+    let outcome = run(&prd, OperationKind::Install, at);
+    assert_eq!(prd_host.installed()["foo"], "1.0-1");
+    assert_eq!(outcome.evaluation.summary.missing + outcome.evaluation.summary.failed, 0);
+    // foo 1.1 broke STG: PRD rejects it (BLOCK) before day 31. At day 31 PRD installs the
+    // rest; bar 1.1 needs foo >= 1.1, which foo 2.0 satisfies, so foo 1.1 never lands.
+    let text = days_baseline("AL2-PRD", 31).replacen(
+        "operating_system = \"AMAZON_LINUX_2023\"\n",
+        "operating_system = \"AMAZON_LINUX_2023\"\nrejected_patches_action = \"BLOCK\"\n[[rejected_patches]]\nid = \"foo-1.1-1*\"\n",
+        1,
+    );
+    let prd = prd_host.settings(&text);
+    let outcome = run(&prd, OperationKind::Install, "2024-04-20T00:00:00Z");
+    let installed = prd_host.installed();
+    assert_ne!(installed["foo"], "1.1-1", "{:#?}", outcome.report);
+    assert_eq!(installed["glibc"], "2.28-2");
+    assert_eq!(installed["bar"], "1.1-1");
+}
+
+#[test]
+fn strategy_4_explicit_cve_approval_installs_only_that() {
+    let host = Host::new();
+    let settings = host.settings(
+        r#"version = "1"
+name = "AL2-STG-explicit"
+operating_system = "AMAZON_LINUX_2023"
+[[approved_patches]]
+id = "CVE-2024-1005"
+"#,
+    );
+    let outcome = run(&settings, OperationKind::Install, "2024-03-16T00:00:00Z");
+    let installed = host.installed();
+    assert_eq!(installed["glibc"], "2.28-2");
+    assert_eq!(installed["foo"], "1.0-1");
+    assert_eq!(installed["kernel"], "5.0-1");
+    let glibc = outcome.evaluation.items.iter().find(|i| i.name == "glibc").unwrap();
+    assert_eq!(glibc.state.to_string(), "Installed");
+}
+
+#[test]
+fn approve_after_days_depends_on_the_instant() {
+    let host = Host::new();
+    let settings = host.settings(&days_baseline("after-10", 10));
+    // kernel's advisory is from 2024-03-10: 9 days later not yet, 11 days later yes.
+    let outcome = run(&settings, OperationKind::Scan, "2024-03-19T00:00:00Z");
+    assert_eq!(states(&outcome)["kernel"], "InstalledOther");
+    let outcome = run(&settings, OperationKind::Scan, "2024-03-21T00:00:00Z");
+    assert_eq!(states(&outcome)["kernel"], "Missing");
+}
+
+#[test]
+fn rejected_with_allow_as_dependency_and_with_block() {
+    // bar 1.1 needs foo >= 1.1; every foo is rejected.
+    for (action, bar_updated) in [("ALLOW_AS_DEPENDENCY", true), ("BLOCK", false)] {
+        let host = Host::new();
+        let text = format!(
+            r#"version = "1"
+name = "rejecting"
+operating_system = "AMAZON_LINUX_2023"
+rejected_patches_action = "{action}"
+[[rules]]
+classification = ["Security", "Bugfix"]
+approve_after_days = 0
+[[rejected_patches]]
+id = "foo"
+"#
+        );
+        let settings = host.settings(&text);
+        let outcome = run(&settings, OperationKind::Install, "2024-05-01T00:00:00Z");
+        let installed = host.installed();
+        assert_eq!(installed["bar"] == "1.1-1", bar_updated, "{action}: {installed:?} {:#?}", outcome.report);
+        if !bar_updated {
+            let bar = outcome.evaluation.items.iter().find(|i| i.name == "bar").unwrap();
+            assert_eq!(bar.state.to_string(), "Failed", "{bar:#?}");
+            assert!(bar.reason.to_string().contains("foo"), "{}", bar.reason);
+            assert_eq!(installed["foo"], "1.0-1");
+            let foo = outcome.evaluation.items.iter().find(|i| i.name == "foo").unwrap();
+            assert_eq!(foo.state.to_string(), "InstalledRejected");
+        }
+    }
+}
+
+#[test]
+fn broken_package_is_failed_and_the_rest_installs() {
+    let host = Host::new();
+    let text = r#"version = "1"
+name = "moderate-too"
+operating_system = "AMAZON_LINUX_2023"
+[[rules]]
+classification = ["Security"]
+approve_after_days = 0
+"#;
+    let outcome = run(&host.settings(text), OperationKind::Install, "2024-05-01T00:00:00Z");
+    let s = states(&outcome);
+    assert_eq!(s["broken"], "Failed", "{:#?}", outcome.report);
+    assert_eq!(s["foo"], "Installed");
+    assert_eq!(host.installed()["broken"], "1.0-1");
+    assert!(matches!(outcome.exit, AgentExit::InstallFailures | AgentExit::RebootRequestedWithFailures), "{:?}", outcome.exit);
+}
+
+#[test]
+fn no_reboot_leaves_pending_until_the_host_boots() {
+    let host = Host::new();
+    let mut settings = host.settings(&days_baseline("stg", 0));
+    settings.reboot_option = RebootOption::NoReboot;
+    let outcome = run(&settings, OperationKind::Install, "2024-05-01T00:00:00Z");
+    assert_eq!(states(&outcome)["foo"], "InstalledPendingReboot", "{:#?}", outcome.report);
+    assert_eq!(outcome.evaluation.summary.status.as_str(), "NON_COMPLIANT");
+    assert!(!host.marker().exists());
+    // A scan before any reboot still says pending.
+    let scan = run(&settings, OperationKind::Scan, "2024-05-01T01:00:00Z");
+    assert_eq!(states(&scan)["foo"], "InstalledPendingReboot");
+    // After a boot, compliant.
+    host.boot_at("2024-05-01T02:00:00Z");
+    let scan = run(&settings, OperationKind::Scan, "2024-05-01T03:00:00Z");
+    assert_eq!(states(&scan)["foo"], "Installed");
+    assert_eq!(scan.evaluation.summary.status.as_str(), "COMPLIANT", "{:#?}", scan.evaluation.items);
+}
+
+#[test]
+fn reboot_if_needed_reboots_only_when_required() {
+    // Only foo (no reboot needed): installed, no reboot.
+    let host = Host::new();
+    let text = r#"version = "1"
+name = "foo-only"
+operating_system = "AMAZON_LINUX_2023"
+[[approved_patches]]
+id = "foo-1.1-1*"
+"#;
+    let outcome = run(&host.settings(text), OperationKind::Install, "2024-05-01T00:00:00Z");
+    assert_eq!(host.installed()["foo"], "1.1-1");
+    assert!(!host.marker().exists(), "{:#?}", outcome.report);
+    assert_eq!(outcome.exit, AgentExit::Success);
+    assert_eq!(states(&outcome)["foo"], "Installed");
+    // The kernel needs one.
+    let text = text.replace("foo-1.1-1*", "kernel-5.1-1*");
+    let outcome = run(&host.settings(&text), OperationKind::Install, "2024-05-01T00:00:00Z");
+    assert!(host.marker().exists());
+    assert_eq!(outcome.exit, AgentExit::RebootRequested);
+    let reasons = &outcome.report.reboot.as_ref().unwrap().reasons;
+    assert!(reasons.iter().any(|r| r.contains("kernel")), "{reasons:?}");
+    assert_eq!(host.installed()["kernel"], "5.0-1,5.1-1");
+}
+
+#[test]
+fn reboot_if_needed_reboots_for_earlier_no_reboot_installs() {
+    let host = Host::new();
+    let text = r#"version = "1"
+name = "glibc-only"
+operating_system = "AMAZON_LINUX_2023"
+[[approved_patches]]
+id = "glibc"
+"#;
+    let mut settings = host.settings(text);
+    settings.reboot_option = RebootOption::NoReboot;
+    run(&settings, OperationKind::Install, "2024-05-01T00:00:00Z");
+    assert!(!host.marker().exists());
+    settings.reboot_option = RebootOption::RebootIfNeeded;
+    let outcome = run(&settings, OperationKind::Install, "2024-05-02T00:00:00Z");
+    assert!(host.marker().exists(), "{:#?}", outcome.report);
+}
+
+#[test]
+fn failing_pre_install_hook_stops_the_install() {
+    let host = Host::new();
+    let mut settings = host.settings(&days_baseline("hooked", 0));
+    let on_exit = host.dir.path().join("on-exit");
+    settings.hooks = Hooks {
+        pre_install: Some(ShellCommand { command: "exit 3".to_owned(), timeout: Duration::from_secs(10) }),
+        post_install: None,
+        on_exit: Some(ShellCommand { command: format!("touch {}", on_exit.display()), timeout: Duration::from_secs(10) }),
+    };
+    let outcome = run(&settings, OperationKind::Install, "2024-05-01T00:00:00Z");
+    assert_eq!(outcome.exit, AgentExit::PreInstallHookFailed);
+    assert_eq!(host.installed()["foo"], "1.0-1");
+    assert!(on_exit.exists());
+}
+
+#[test]
+fn install_override_list_installs_what_it_lists() {
+    let host = Host::new();
+    let mut settings = host.settings(&days_baseline("override", 0));
+    settings.install_override = Some((
+        "inline".to_owned(),
+        OverrideList::parse("patches:\n  - id: 'withepoch.*'\n").unwrap(),
+    ));
+    let outcome = run(&settings, OperationKind::Install, "2024-05-01T00:00:00Z");
+    let installed = host.installed();
+    assert_eq!(installed["withepoch"], "1:1.1-1", "{:#?}", outcome.report);
+    assert_eq!(installed["foo"], "1.0-1");
+    // Baseline items not on the list stay Missing (not Failed).
+    assert_eq!(states(&outcome)["foo"], "Missing");
+}
+
