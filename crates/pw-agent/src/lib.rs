@@ -9,11 +9,11 @@
 //! This crate makes no patch decisions (pw-core does) and starts no processes itself
 //! (pw-pkgmgr does). It takes the clock as a parameter.
 
+mod backend;
 pub mod override_list;
 pub mod reboot;
 pub mod state;
 
-use std::collections::HashSet;
 use std::path::PathBuf;
 
 use jiff::Timestamp;
@@ -21,17 +21,15 @@ use pw_api::agent::{
     AgentState, HostFacts, InstallOutcome, OperationRecord, OperationReport, RebootDecision,
 };
 use pw_api::evaluation::{PatchJson, SummaryJson};
-use pw_core::baseline::{Baseline, OperatingSystem};
-use pw_core::evaluate::{
-    Catalog, Context, EvaluateOptions, Evaluation, InstalledPackage, PatchState, Reason, Snapshot,
-};
+use pw_core::baseline::{Baseline, Family, OperatingSystem};
+use pw_core::evaluate::{EvaluateOptions, Evaluation, PatchState, Reason};
 use pw_core::nevra::Nevra;
-use pw_core::repo::{Advisory, Package};
 use pw_pkgmgr::hooks::ShellCommand;
 use pw_pkgmgr::{PackageManager, Root, Settings};
 
+use crate::backend::{AptBackend, Backend, RpmBackend};
 use crate::override_list::OverrideList;
-use crate::state::{StateStore, nevra_key, parse_nevra_key, pending_reboot};
+use crate::state::{StateStore, pending_reboot};
 
 /// Scan or Install.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,8 +170,12 @@ pub struct OperationOutcome {
 pub enum AgentError {
     #[error("cannot tell the host's operating system")]
     HostOs(#[source] pw_pkgmgr::host::HostError),
-    #[error("operating system `{0}` is not managed through dnf or yum")]
-    NotRpm(String),
+    #[error("operating system `{0}` is not supported by the agent")]
+    Unsupported(String),
+    #[error("failed to read apt's lists: {0}")]
+    AptLists(String),
+    #[error("failed to read dpkg's database: {0}")]
+    Dpkg(String),
     #[error("failed to read the rpm database")]
     Inventory(#[source] pw_pkgmgr::rpm::InventoryError),
     #[error("failed to locate the package manager's repository cache")]
@@ -193,19 +195,24 @@ pub enum AgentError {
 struct HostView {
     os: OperatingSystem,
     product: String,
-    package_manager: PackageManager,
+    package_manager: Option<PackageManager>,
 }
 
 fn host_view(settings: &AgentSettings) -> Result<HostView, AgentError> {
-    let detected = match (&settings.operating_system, &settings.product, settings.package_manager) {
-        (Some(_), Some(_), Some(_)) => None,
-        _ => Some(pw_pkgmgr::host::host_os(&settings.root).map_err(AgentError::HostOs)?),
+    let known = settings.operating_system.is_some()
+        && settings.product.is_some()
+        && (settings.package_manager.is_some()
+            || settings.operating_system.is_some_and(|os| os.family() == Family::Apt));
+    let detected = if known {
+        None
+    } else {
+        Some(pw_pkgmgr::host::host_os(&settings.root).map_err(AgentError::HostOs)?)
     };
     let os = match settings.operating_system {
         Some(os) => os,
         None => {
             let name = detected.as_ref().map_or("", |d| d.operating_system);
-            OperatingSystem::parse(name).ok_or_else(|| AgentError::NotRpm(name.to_owned()))?
+            OperatingSystem::parse(name).ok_or_else(|| AgentError::Unsupported(name.to_owned()))?
         }
     };
     let product = settings
@@ -215,8 +222,10 @@ fn host_view(settings: &AgentSettings) -> Result<HostView, AgentError> {
         .unwrap_or_default();
     let package_manager = settings
         .package_manager
-        .or_else(|| detected.as_ref().and_then(|d| d.package_manager))
-        .ok_or_else(|| AgentError::NotRpm(os.as_str().to_owned()))?;
+        .or_else(|| detected.as_ref().and_then(|d| d.package_manager));
+    if os.family() != Family::Apt && package_manager.is_none() {
+        return Err(AgentError::Unsupported(os.as_str().to_owned()));
+    }
     Ok(HostView {
         os,
         product,
@@ -224,57 +233,60 @@ fn host_view(settings: &AgentSettings) -> Result<HostView, AgentError> {
     })
 }
 
-/// The catalog as the package manager's cache holds it, plus notes on what was skipped.
-fn load_catalog(
-    settings: &AgentSettings,
-    pm: &Settings,
-    notes: &mut Vec<String>,
-) -> Result<(Vec<Package>, Vec<Advisory>), AgentError> {
-    if settings.refresh {
-        match pw_pkgmgr::repo_cache::refresh(pm, false) {
-            Ok(run) if run.success() => {}
-            Ok(run) => notes.push(format!(
-                "`{}` failed ({}); using the metadata already cached: {}",
-                run.argv.join(" "),
-                run.termination,
-                run.stderr_tail.trim()
-            )),
-            Err(error) => notes.push(format!("refreshing the metadata cache failed: {error}")),
-        }
-    }
-    let repositories = pw_pkgmgr::repo_cache::cached_repositories(pm).map_err(AgentError::RepoCache)?;
-    let mut packages = Vec::new();
-    let mut advisories = Vec::new();
-    let mut n_loaded = 0;
-    for repository in repositories {
-        let Some(cache) = repository.cache else {
-            notes.push(format!("repository `{}` has no cached metadata; skipped", repository.id));
-            continue;
-        };
-        let loaded = match cache.layout {
-            pw_pkgmgr::repo_cache::CacheLayout::Dnf => pw_repo::load_dir(&cache.dir),
-            pw_pkgmgr::repo_cache::CacheLayout::Yum => pw_repo::load_flat_dir(&cache.dir),
-        };
-        match loaded {
-            Ok(repo) => {
-                for diagnostic in repo.diagnostics.iter().take(20) {
-                    notes.push(format!("{}: {diagnostic}", repository.id));
-                }
-                packages.extend(repo.packages);
-                advisories.extend(repo.advisories);
-                n_loaded += 1;
-            }
-            Err(error) => notes.push(format!("repository `{}`: {error}", repository.id)),
-        }
-    }
-    if n_loaded == 0 {
-        return Err(AgentError::NoRepositories);
-    }
-    Ok((packages, advisories))
-}
-
 fn rfc3339(t: Timestamp) -> String {
     t.to_string()
+}
+
+pub(crate) const FIRST_SEEN_FILE: &str = "apt-first-seen.json";
+
+fn backend_for(
+    settings: &AgentSettings,
+    host: &HostView,
+    started: Timestamp,
+) -> Result<Box<dyn Backend>, AgentError> {
+    let family = host.os.family_for_product(&host.product);
+    if family == Family::Apt {
+        let first_seen_path = settings.state_dir.join(FIRST_SEEN_FILE);
+        let first_seen = match fs_err::read(&first_seen_path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
+            Err(_) => Default::default(),
+        };
+        let native_arch = pw_pkgmgr::dpkg::native_architecture().unwrap_or_else(|_| "amd64".to_owned());
+        return Ok(Box::new(AptBackend {
+            settings: pw_pkgmgr::apt::AptSettings::new(settings.root.clone()),
+            root: settings.root.clone(),
+            product: host.product.clone(),
+            native_arch,
+            available: Vec::new(),
+            installed: Vec::new(),
+            installed_debs: Vec::new(),
+            first_seen,
+            release_dates: Vec::new(),
+            now: started,
+        }));
+    }
+    let package_manager = host
+        .package_manager
+        .ok_or_else(|| AgentError::Unsupported(host.os.as_str().to_owned()))?;
+    let mut pm = Settings::new(package_manager, settings.root.clone());
+    pm.releasever.clone_from(&settings.releasever);
+    if settings.baseline.rejected_action == pw_core::baseline::RejectedAction::Block {
+        pm.excludes = settings
+            .baseline
+            .rejected
+            .iter()
+            .filter(|e| e.is_active(started))
+            .map(|e| e.entry.clone())
+            .collect();
+    }
+    Ok(Box::new(RpmBackend {
+        settings: pm,
+        product: host.product.clone(),
+        family,
+        packages: Vec::new(),
+        advisories: Vec::new(),
+        installed: Vec::new(),
+    }))
 }
 
 /// Runs one scan or install operation. `clock` gives the current time (tests pin it).
@@ -293,18 +305,8 @@ pub fn run(
             host_os: host.os.as_str().to_owned(),
         });
     }
-    let mut pm = Settings::new(host.package_manager, settings.root.clone());
-    pm.releasever.clone_from(&settings.releasever);
-    if settings.baseline.rejected_action == pw_core::baseline::RejectedAction::Block {
-        let now = started;
-        pm.excludes = settings
-            .baseline
-            .rejected
-            .iter()
-            .filter(|e| e.is_active(now))
-            .map(|e| e.entry.clone())
-            .collect();
-    }
+    let apt = host.os.family() == Family::Apt;
+    let mut backend = backend_for(settings, &host, started)?;
     let store = StateStore::new(&settings.state_dir);
     let mut state = store.load()?;
     let mut notes = Vec::new();
@@ -316,30 +318,21 @@ pub fn run(
         }
     };
 
-    let (packages, advisories) = load_catalog(settings, &pm, &mut notes)?;
-    let installed = pw_pkgmgr::rpm::installed_packages(&pm).map_err(AgentError::Inventory)?;
-    recover_interrupted(&mut state, &installed, boot_time, &mut notes, &settings.reboot_packages);
+    // On apt hosts a scan is read-only: it uses the lists apt already has.
+    if settings.refresh && !(apt && kind == OperationKind::Scan) {
+        backend.refresh(&mut notes);
+    }
+    backend.load_catalog(&mut notes)?;
+    backend.read_inventory()?;
+    recover_interrupted(&mut state, backend.as_ref(), boot_time, &mut notes, &settings.reboot_packages);
 
-    let context = Context {
-        product: host.product.clone(),
-        family: host.os.family_for_product(&host.product),
-        // One instant for the whole operation, so the re-scan after an install judges by
-        // the same approvals as the install did.
-        now: started,
-    };
-    let snapshot = Snapshot::build(
-        &settings.baseline,
-        Catalog {
-            packages: &packages,
-            advisories: &advisories,
-        },
-        context,
-    );
     let options = EvaluateOptions {
         include_not_applicable: settings.include_not_applicable,
     };
+    // One instant for the whole operation, so the re-scan after an install judges by the
+    // same approvals as the install did.
     let pending_before = pending_reboot(&state, boot_time);
-    let evaluation = snapshot.evaluate(&installed, &pending_before, &options);
+    let evaluation = backend.evaluate(&settings.baseline, started, &pending_before, &options);
     let facts = HostFacts {
         hostname: settings.hostname.clone(),
         operating_system: host.os.as_str().to_owned(),
@@ -359,15 +352,12 @@ pub fn run(
         }
         OperationKind::Install => install(
             settings,
-            &pm,
+            backend.as_mut(),
             &store,
             &mut state,
-            &snapshot,
-            &packages,
             InstallInputs {
                 operation_id: &operation_id,
                 started,
-                installed: &installed,
                 pending_before: &pending_before,
                 evaluation,
                 options: &options,
@@ -394,15 +384,25 @@ pub fn run(
         let excess = state.executed_commands.len().saturating_sub(200);
         state.executed_commands.drain(..excess);
     }
-    store.save(&state)?;
-    Ok(outcome)
+    let mut report = outcome.report;
+    // A scan must work where the state directory is not writable (an unprivileged user
+    // trying the agent out); an install must record its state.
+    let saved = store.save(&state).and_then(|()| backend.save_extra(&settings.state_dir));
+    match saved {
+        Ok(()) => {}
+        Err(error) if kind == OperationKind::Scan => {
+            report.notes.push(format!("the agent state was not saved: {error}"));
+        }
+        Err(error) => return Err(error.into()),
+    }
+    Ok(OperationOutcome { report, ..outcome })
 }
 
 /// An install interrupted earlier (killed, power loss): say so, and keep its installed
 /// packages pending a reboot when they need one and the host has not rebooted since.
 fn recover_interrupted(
     state: &mut AgentState,
-    installed: &[InstalledPackage],
+    backend: &dyn Backend,
     boot_time: Option<Timestamp>,
     notes: &mut Vec<String>,
     reboot_packages: &[String],
@@ -411,7 +411,7 @@ fn recover_interrupted(
         return;
     };
     notes.push(format!(
-        "the previous install operation {} (started {}) was interrupted while {}; its results were re-read from the rpm database",
+        "the previous install operation {} (started {}) was interrupted while {}; its results were re-read from the package database",
         record.id, record.started_at, record.phase
     ));
     let started = record.started_at.parse::<Timestamp>().ok();
@@ -419,27 +419,20 @@ fn recover_interrupted(
     if rebooted_since {
         return;
     }
-    let installed_set: HashSet<&Nevra> = installed.iter().map(|p| &p.nevra).collect();
-    let done: Vec<Nevra> = record
+    let installed = backend.installed_keys();
+    let no_reboot = record.reboot_option == RebootOption::NoReboot.as_str();
+    let needing: Vec<&String> = record
         .targets
         .iter()
-        .filter_map(|k| parse_nevra_key(k))
-        .filter(|n| installed_set.contains(n))
+        .filter(|k| installed.contains(*k))
+        .filter(|k| no_reboot || backend.key_needs_reboot(k, reboot_packages))
         .collect();
-    let needing: Vec<Nevra> = if record.reboot_option == RebootOption::NoReboot.as_str() {
-        done
-    } else {
-        done.into_iter()
-            .filter(|n| !reboot::reboot_reasons(std::slice::from_ref(n), &[], &[], reboot_packages).is_empty())
-            .collect()
-    };
     if needing.is_empty() {
         return;
     }
-    for nevra in &needing {
-        let key = nevra_key(nevra);
-        if !state.pending_reboot.contains(&key) {
-            state.pending_reboot.push(key);
+    for key in needing {
+        if !state.pending_reboot.contains(key) {
+            state.pending_reboot.push(key.clone());
         }
     }
     state.last_no_reboot_install_time = Some(record.started_at);
@@ -448,35 +441,10 @@ fn recover_interrupted(
 struct InstallInputs<'a> {
     operation_id: &'a str,
     started: Timestamp,
-    installed: &'a [InstalledPackage],
-    pending_before: &'a [Nevra],
+    pending_before: &'a [String],
     evaluation: Evaluation,
     options: &'a EvaluateOptions,
     facts: HostFacts,
-}
-
-/// The override list's targets: per installed (name, arch), the highest available version
-/// on the list that is newer than what is installed.
-fn override_targets(list: &OverrideList, packages: &[Package], installed: &[InstalledPackage]) -> Vec<Nevra> {
-    let mut targets: Vec<Nevra> = Vec::new();
-    for package in installed {
-        let best = packages
-            .iter()
-            .filter(|p| {
-                p.nevra.name == package.nevra.name
-                    && p.nevra.arch == package.nevra.arch
-                    && p.nevra.evr > package.nevra.evr
-                    && list.matches(&p.nevra)
-            })
-            .map(|p| &p.nevra)
-            .max_by(|a, b| a.evr.cmp(&b.evr));
-        if let Some(best) = best
-            && !targets.iter().any(|t| t.name == best.name && t.arch == best.arch)
-        {
-            targets.push(best.clone());
-        }
-    }
-    targets
 }
 
 fn hook_env<'a>(operation_id: &'a str, phase: &'a str) -> [(&'a str, &'a str); 2] {
@@ -506,11 +474,9 @@ fn run_hook(name: &str, hook: Option<&ShellCommand>, operation_id: &str, notes: 
 #[expect(clippy::too_many_arguments, reason = "one call site; the pieces are the operation's context")]
 fn install(
     settings: &AgentSettings,
-    pm: &Settings,
+    backend: &mut dyn Backend,
     store: &StateStore,
     state: &mut AgentState,
-    snapshot: &Snapshot<'_>,
-    packages: &[Package],
     inputs: InstallInputs<'_>,
     mut notes: Vec<String>,
     clock: &dyn Fn() -> Timestamp,
@@ -518,22 +484,19 @@ fn install(
     let InstallInputs {
         operation_id,
         started,
-        installed,
         pending_before,
         evaluation,
         options,
         facts,
     } = inputs;
-    let targets = match &settings.install_override {
-        Some((_, list)) => override_targets(list, packages, installed),
-        None => evaluation.install_targets(),
-    };
+    let override_list = settings.install_override.as_ref().map(|(_, list)| list);
+    let targets = backend.targets(&evaluation, override_list);
+    let before = backend.installed_keys();
 
     let mut install_outcome = InstallOutcome {
-        requested: targets.iter().map(ToString::to_string).collect(),
+        requested: targets.clone(),
         ..InstallOutcome::default()
     };
-    let mut after = installed.to_vec();
     if !targets.is_empty() {
         if !run_hook("pre-install", settings.hooks.pre_install.as_ref(), operation_id, &mut notes) {
             run_hook("on-exit", settings.hooks.on_exit.as_ref(), operation_id, &mut notes);
@@ -550,84 +513,65 @@ fn install(
             started_at: rfc3339(started),
             ended_at: None,
             phase: "installing".to_owned(),
-            targets: targets.iter().map(nevra_key).collect(),
+            targets: targets.clone(),
             reboot_option: settings.reboot_option.as_str().to_owned(),
             command_id: settings.command_id.clone(),
         });
         store.save(state)?;
-        match pw_pkgmgr::install::install(pm, &targets) {
-            Ok(run) => {
-                install_outcome.package_manager_exit = run.termination.exit_code();
-                if !run.success() {
-                    install_outcome.package_manager_output_tail = Some(format!("{}\n{}", run.stdout_tail, run.stderr_tail));
-                    notes.push(format!("`{}` ended with {}", run.argv.join(" "), run.termination));
-                }
-            }
-            Err(error) => notes.push(format!("the install could not run: {error}")),
-        }
-        after = match pw_pkgmgr::rpm::installed_packages(pm) {
-            Ok(after) => after,
-            Err(error) => {
-                // The transaction may have happened; keep the in-progress record so the
-                // next run re-reads the database and recovers.
-                return Err(AgentError::Inventory(error));
-            }
-        };
+        let run = backend.install(&targets, &mut notes);
+        install_outcome.package_manager_exit = run.exit_code;
+        install_outcome.package_manager_output_tail = run.output_tail;
+        // If this fails the transaction may have happened: the in-progress record stays,
+        // and the next run re-reads the database and recovers.
+        backend.read_inventory()?;
         if let Some(record) = state.in_progress.as_mut() {
             record.phase = "verifying".to_owned();
         }
         store.save(state)?;
     }
-    let before: HashSet<&Nevra> = installed.iter().map(|p| &p.nevra).collect();
-    let installed_now: Vec<Nevra> = after
-        .iter()
-        .filter(|p| !before.contains(&p.nevra))
-        .map(|p| p.nevra.clone())
-        .collect();
-    for status in pw_pkgmgr::install::verify(&targets, &after) {
-        match status.state {
-            pw_pkgmgr::install::TargetState::NotInstalled(_) => install_outcome.failed.push(status.target.to_string()),
-            _ => install_outcome.installed.push(status.target.to_string()),
-        }
-    }
+    let mut installed_now: Vec<String> = backend.installed_keys().difference(&before).cloned().collect();
+    installed_now.sort();
+    let (verified, failed) = backend.verify(&targets);
+    install_outcome.installed = verified;
+    install_outcome.failed = failed;
     let mut hooks_ok = true;
     if !targets.is_empty() {
         hooks_ok = run_hook("post-install", settings.hooks.post_install.as_ref(), operation_id, &mut notes);
     }
 
     // Decide on reboots, then record pending ones.
-    let probe = snapshot.evaluate(&after, &[], options);
+    let probe = backend.evaluate(&settings.baseline, started, &[], options);
     let reasons = match settings.reboot_option {
         RebootOption::RebootIfNeeded => {
-            reboot::reboot_reasons(&installed_now, &probe.items, pending_before, &settings.reboot_packages)
+            backend.reboot_reasons(&installed_now, &probe, pending_before, &settings.reboot_packages)
         }
         RebootOption::NoReboot => Vec::new(),
     };
     let now = clock();
-    let mut pending: Vec<Nevra> = pending_before.to_vec();
+    let mut pending: Vec<String> = pending_before.to_vec();
     let record_pending = match settings.reboot_option {
         RebootOption::NoReboot => true,
         // About to reboot: keep the record in case the reboot command fails.
         RebootOption::RebootIfNeeded => !reasons.is_empty(),
     };
     if record_pending && !installed_now.is_empty() {
-        for nevra in &installed_now {
-            if !pending.contains(nevra) {
-                pending.push(nevra.clone());
+        for key in &installed_now {
+            if !pending.contains(key) {
+                pending.push(key.clone());
             }
         }
         state.last_no_reboot_install_time = Some(rfc3339(now));
     }
-    state.pending_reboot = pending.iter().map(nevra_key).collect();
+    state.pending_reboot.clone_from(&pending);
     state.in_progress = None;
     store.save(state)?;
 
     // The report: pending reboots show only when no reboot is coming (as in the original).
-    let report_pending: &[Nevra] = if reasons.is_empty() { &pending } else { &[] };
-    let rescan = snapshot.evaluate(&after, report_pending, options);
-    let final_evaluation = match &settings.install_override {
+    let report_pending: &[String] = if reasons.is_empty() { &pending } else { &[] };
+    let rescan = backend.evaluate(&settings.baseline, started, report_pending, options);
+    let final_evaluation = match override_list {
         None => rescan.into_install_report(),
-        Some(_) => mark_override_failures(rescan, &targets, &install_outcome.failed),
+        Some(_) => mark_override_failures(rescan, &install_outcome.failed),
     };
     let failures = final_evaluation.summary.failed > 0 || !hooks_ok;
 
@@ -673,11 +617,11 @@ fn install(
 
 /// With an override list: override targets that did not install are Failed; everything
 /// else keeps its scan state.
-fn mark_override_failures(mut evaluation: Evaluation, targets: &[Nevra], failed: &[String]) -> Evaluation {
+fn mark_override_failures(mut evaluation: Evaluation, failed: &[String]) -> Evaluation {
     for item in &mut evaluation.items {
-        let failed_target = targets
-            .iter()
-            .any(|t| t.name == item.name && t.arch == item.arch && failed.contains(&t.to_string()));
+        let failed_target = failed.iter().any(|key| {
+            Nevra::parse(key).is_ok_and(|t| t.name == item.name && t.arch == item.arch)
+        });
         if failed_target {
             item.state = PatchState::Failed;
             item.reason = Reason::InstallFailed;

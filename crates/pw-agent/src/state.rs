@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
 use pw_api::agent::AgentState;
-use pw_core::nevra::Nevra;
 
 /// The state file could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -88,25 +87,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The form packages take in the state file: `name-[epoch:]version-release.arch`.
-pub fn nevra_key(nevra: &Nevra) -> String {
-    nevra.to_string()
-}
-
-/// Parses a state-file package key back; unparsable keys are dropped (and logged).
-pub fn parse_nevra_key(key: &str) -> Option<Nevra> {
-    match Nevra::parse(key) {
-        Ok(nevra) => Some(nevra),
-        Err(error) => {
-            tracing::warn!(key, error = %error, "ignoring unreadable package in the state file");
-            None
-        }
-    }
-}
-
-/// Packages still waiting for a reboot: the recorded ones, unless the host booted after the
-/// last NoReboot install.
-pub fn pending_reboot(state: &AgentState, boot_time: Option<Timestamp>) -> Vec<Nevra> {
+/// Packages (state-file keys) still waiting for a reboot: the recorded ones, unless the
+/// host booted after the last NoReboot install.
+pub fn pending_reboot(state: &AgentState, boot_time: Option<Timestamp>) -> Vec<String> {
     let last = state
         .last_no_reboot_install_time
         .as_deref()
@@ -114,6 +97,6 @@ pub fn pending_reboot(state: &AgentState, boot_time: Option<Timestamp>) -> Vec<N
     match (last, boot_time) {
         (Some(last), Some(boot)) if boot > last => Vec::new(),
         (None, _) => Vec::new(),
-        _ => state.pending_reboot.iter().filter_map(|k| parse_nevra_key(k)).collect(),
+        _ => state.pending_reboot.clone(),
     }
 }

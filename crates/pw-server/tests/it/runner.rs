@@ -478,3 +478,66 @@ async fn priorities_run_in_order(server: &TestServer) {
         .collect();
     assert_eq!(tasks, [("Scan", "SUCCESS"), ("Install", "SUCCESS")]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_two_replicas_share_one_schedule_and_any_serves_any_agent() {
+    // Without PATCHWARDEN_TEST_PG_URL there is no shared database: nothing to check.
+    let Some(a) = TestServer::postgres().await else {
+        return;
+    };
+    let b = a.replica().await;
+    let (n1, c1) = a.enroll("n1", "AMAZON_LINUX_2", &[("Env", "prod")]).await;
+    let (_, c2) = b.enroll("n2", "AMAZON_LINUX_2", &[("Env", "prod")]).await;
+    let window = window(&a, "rate(1 day)", 4, 1).await;
+    let target = window.target(&a, "Env", "prod").await;
+    window
+        .task(
+            &a,
+            &target,
+            json!({"max_concurrency": "2", "max_errors": "0"}),
+        )
+        .await;
+    let next = a
+        .admin("GET", &format!("/api/v1/windows/{}", window.id), None)
+        .await["next_execution_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    a.clock.set(next);
+    // Both replicas try to open the occurrence at once: one execution.
+    let (one, two) = tokio::join!(a.state.scheduler_tick(), b.state.scheduler_tick());
+    one.unwrap();
+    two.unwrap();
+    let executions = b
+        .admin(
+            "GET",
+            &format!("/api/v1/executions?window_id={}", window.id),
+            None,
+        )
+        .await;
+    assert_eq!(executions.as_array().unwrap().len(), 1, "{executions}");
+    let execution_id = executions[0]["id"].as_str().unwrap().to_owned();
+    // Both runners advance concurrently; agents talk to either replica.
+    for _ in 0..6 {
+        a.clock.advance(SignedDuration::from_secs(1));
+        let (one, two) = tokio::join!(a.state.runner_tick(), b.state.runner_tick());
+        one.unwrap();
+        two.unwrap();
+        agent(&b, &c1, Some("success")).await;
+        agent(&a, &c2, Some("success")).await;
+    }
+    let shown = execution(&a, &execution_id).await;
+    assert_eq!(shown["status"], "SUCCESS", "{shown}");
+    assert_eq!(statuses(&shown, 0), ["SUCCESS", "SUCCESS"]);
+    let commands = b
+        .admin("GET", &format!("/api/v1/nodes/{n1}/commands"), None)
+        .await;
+    assert_eq!(
+        commands.as_array().unwrap().len(),
+        1,
+        "one command per invocation, whichever replica dispatched it"
+    );
+    b.finish().await;
+    a.finish().await;
+}

@@ -76,6 +76,30 @@ impl TestServer {
         Some(TestServer::with_store(store, None, Some(schema)).await)
     }
 
+    /// Another replica on the same PostgreSQL schema, with the same clock and admin token.
+    pub(crate) async fn replica(&self) -> TestServer {
+        let url = pg_url().expect("replicas need PostgreSQL");
+        let schema = self
+            .schema
+            .clone()
+            .expect("replicas need a PostgreSQL schema");
+        let store = Store::connect(&StoreSettings {
+            url,
+            max_connections: Some(6),
+            schema: Some(schema),
+        })
+        .await
+        .unwrap();
+        let state = AppState::new(store, self.clock.clone(), ServerSettings::default());
+        TestServer {
+            state,
+            clock: self.clock.clone(),
+            admin: self.admin.clone(),
+            _dir: None,
+            schema: None,
+        }
+    }
+
     pub(crate) async fn finish(self) {
         if let Some(schema) = &self.schema {
             self.state.store().drop_schema(schema).await.unwrap();

@@ -1,0 +1,419 @@
+//! The two package families behind one interface: rpm hosts (dnf or yum) and apt hosts
+//! (Debian, Ubuntu). The operation flow in `lib.rs` is written once against [`Backend`];
+//! packages cross it as keys (`name-[epoch:]version-release.arch` for rpm,
+//! `name:arch=version` for apt), which is also how the state file stores them.
+
+use std::collections::{BTreeMap, HashSet};
+
+use jiff::Timestamp;
+use pw_core::baseline::Baseline;
+use pw_core::evaluate::apt::{AptAvailable, AptContext, AptHost, AptInstalled, DebTarget};
+use pw_core::evaluate::{Catalog, Context, EvaluateOptions, Evaluation, InstalledPackage, Snapshot};
+use pw_core::nevra::Nevra;
+use pw_core::repo::{Advisory, Package};
+use pw_core::version::deb::DebVersion;
+use pw_pkgmgr::apt::AptSettings;
+use pw_pkgmgr::{Root, Settings};
+
+use crate::AgentError;
+use crate::override_list::OverrideList;
+use crate::reboot;
+
+/// What one package-manager run did.
+#[derive(Debug, Default)]
+pub(crate) struct RunInfo {
+    pub(crate) exit_code: Option<i32>,
+    pub(crate) output_tail: Option<String>,
+}
+
+/// One family's inventory, catalog, evaluation and install.
+pub(crate) trait Backend {
+    /// Asks the package manager to refresh its metadata; problems become notes.
+    fn refresh(&mut self, notes: &mut Vec<String>);
+    /// Reads the repositories (after a refresh) into memory.
+    fn load_catalog(&mut self, notes: &mut Vec<String>) -> Result<(), AgentError>;
+    /// Reads the installed packages.
+    fn read_inventory(&mut self) -> Result<(), AgentError>;
+    /// Keys of the installed packages.
+    fn installed_keys(&self) -> HashSet<String>;
+    /// Evaluates the host as it is now.
+    fn evaluate(&self, baseline: &Baseline, now: Timestamp, pending: &[String], options: &EvaluateOptions) -> Evaluation;
+    /// The versions to install: the evaluation's targets, or the override list's.
+    fn targets(&self, evaluation: &Evaluation, override_list: Option<&OverrideList>) -> Vec<String>;
+    /// Installs exactly `targets`.
+    fn install(&self, targets: &[String], notes: &mut Vec<String>) -> RunInfo;
+    /// After [`Backend::read_inventory`] again: which targets are installed and which not.
+    fn verify(&self, targets: &[String]) -> (Vec<String>, Vec<String>);
+    /// Why a reboot is needed after installing `installed_now` (keys).
+    fn reboot_reasons(&self, installed_now: &[String], evaluation: &Evaluation, pending: &[String], extra: &[String]) -> Vec<String>;
+    /// Whether `key` (a package installed by an interrupted operation) needs a reboot.
+    fn key_needs_reboot(&self, key: &str, extra: &[String]) -> bool;
+    /// Saves what the backend keeps between runs in the state directory.
+    fn save_extra(&self, _state_dir: &std::path::Path) -> Result<(), crate::state::StateError> {
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// rpm
+
+pub(crate) struct RpmBackend {
+    pub(crate) settings: Settings,
+    pub(crate) product: String,
+    pub(crate) family: pw_core::baseline::Family,
+    pub(crate) packages: Vec<Package>,
+    pub(crate) advisories: Vec<Advisory>,
+    pub(crate) installed: Vec<InstalledPackage>,
+}
+
+fn parse_nevra(key: &str) -> Option<Nevra> {
+    Nevra::parse(key).ok()
+}
+
+impl Backend for RpmBackend {
+    fn refresh(&mut self, notes: &mut Vec<String>) {
+        match pw_pkgmgr::repo_cache::refresh(&self.settings, false) {
+            Ok(run) if run.success() => {}
+            Ok(run) => notes.push(format!(
+                "`{}` failed ({}); using the metadata already cached: {}",
+                run.argv.join(" "),
+                run.termination,
+                run.stderr_tail.trim()
+            )),
+            Err(error) => notes.push(format!("refreshing the metadata cache failed: {error}")),
+        }
+    }
+
+    fn load_catalog(&mut self, notes: &mut Vec<String>) -> Result<(), AgentError> {
+        let repositories =
+            pw_pkgmgr::repo_cache::cached_repositories(&self.settings).map_err(AgentError::RepoCache)?;
+        let mut n_loaded = 0;
+        for repository in repositories {
+            let Some(cache) = repository.cache else {
+                notes.push(format!("repository `{}` has no cached metadata; skipped", repository.id));
+                continue;
+            };
+            let loaded = match cache.layout {
+                pw_pkgmgr::repo_cache::CacheLayout::Dnf => pw_repo::load_dir(&cache.dir),
+                pw_pkgmgr::repo_cache::CacheLayout::Yum => pw_repo::load_flat_dir(&cache.dir),
+            };
+            match loaded {
+                Ok(repo) => {
+                    for diagnostic in repo.diagnostics.iter().take(20) {
+                        notes.push(format!("{}: {diagnostic}", repository.id));
+                    }
+                    self.packages.extend(repo.packages);
+                    self.advisories.extend(repo.advisories);
+                    n_loaded += 1;
+                }
+                Err(error) => notes.push(format!("repository `{}`: {error}", repository.id)),
+            }
+        }
+        if n_loaded == 0 {
+            return Err(AgentError::NoRepositories);
+        }
+        Ok(())
+    }
+
+    fn read_inventory(&mut self) -> Result<(), AgentError> {
+        self.installed = pw_pkgmgr::rpm::installed_packages(&self.settings).map_err(AgentError::Inventory)?;
+        Ok(())
+    }
+
+    fn installed_keys(&self) -> HashSet<String> {
+        self.installed.iter().map(|p| p.nevra.to_string()).collect()
+    }
+
+    fn evaluate(&self, baseline: &Baseline, now: Timestamp, pending: &[String], options: &EvaluateOptions) -> Evaluation {
+        let snapshot = Snapshot::build(
+            baseline,
+            Catalog {
+                packages: &self.packages,
+                advisories: &self.advisories,
+            },
+            Context {
+                product: self.product.clone(),
+                family: self.family,
+                now,
+            },
+        );
+        let pending: Vec<Nevra> = pending.iter().filter_map(|k| parse_nevra(k)).collect();
+        snapshot.evaluate(&self.installed, &pending, options)
+    }
+
+    fn targets(&self, evaluation: &Evaluation, override_list: Option<&OverrideList>) -> Vec<String> {
+        let Some(list) = override_list else {
+            return evaluation.install_targets().iter().map(ToString::to_string).collect();
+        };
+        // Per installed (name, arch), the highest listed version newer than what is installed.
+        let mut best: BTreeMap<(&str, &str), &Nevra> = BTreeMap::new();
+        for package in &self.installed {
+            for candidate in &self.packages {
+                let c = &candidate.nevra;
+                if c.name == package.nevra.name
+                    && c.arch == package.nevra.arch
+                    && c.evr > package.nevra.evr
+                    && list.matches(c)
+                {
+                    let slot = best.entry((c.name.as_str(), c.arch.as_str())).or_insert(c);
+                    if c.evr > slot.evr {
+                        *slot = c;
+                    }
+                }
+            }
+        }
+        best.values().map(ToString::to_string).collect()
+    }
+
+    fn install(&self, targets: &[String], notes: &mut Vec<String>) -> RunInfo {
+        let nevras: Vec<Nevra> = targets.iter().filter_map(|k| parse_nevra(k)).collect();
+        match pw_pkgmgr::install::install(&self.settings, &nevras) {
+            Ok(run) => {
+                let mut info = RunInfo {
+                    exit_code: run.termination.exit_code(),
+                    output_tail: None,
+                };
+                if !run.success() {
+                    info.output_tail = Some(format!("{}\n{}", run.stdout_tail, run.stderr_tail));
+                    notes.push(format!("`{}` ended with {}", run.argv.join(" "), run.termination));
+                }
+                info
+            }
+            Err(error) => {
+                notes.push(format!("the install could not run: {error}"));
+                RunInfo::default()
+            }
+        }
+    }
+
+    fn verify(&self, targets: &[String]) -> (Vec<String>, Vec<String>) {
+        let nevras: Vec<Nevra> = targets.iter().filter_map(|k| parse_nevra(k)).collect();
+        let mut installed = Vec::new();
+        let mut failed = Vec::new();
+        for status in pw_pkgmgr::install::verify(&nevras, &self.installed) {
+            match status.state {
+                pw_pkgmgr::install::TargetState::NotInstalled(_) => failed.push(status.target.to_string()),
+                _ => installed.push(status.target.to_string()),
+            }
+        }
+        (installed, failed)
+    }
+
+    fn reboot_reasons(&self, installed_now: &[String], evaluation: &Evaluation, pending: &[String], extra: &[String]) -> Vec<String> {
+        let installed: Vec<Nevra> = installed_now.iter().filter_map(|k| parse_nevra(k)).collect();
+        let pending: Vec<Nevra> = pending.iter().filter_map(|k| parse_nevra(k)).collect();
+        reboot::reboot_reasons(&installed, &evaluation.items, &pending, extra)
+    }
+
+    fn key_needs_reboot(&self, key: &str, extra: &[String]) -> bool {
+        parse_nevra(key).is_some_and(|n| !reboot::reboot_reasons(&[n], &[], &[], extra).is_empty())
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// apt
+
+pub(crate) struct AptBackend {
+    pub(crate) settings: AptSettings,
+    pub(crate) root: Root,
+    pub(crate) product: String,
+    pub(crate) native_arch: String,
+    pub(crate) available: Vec<AptAvailable>,
+    pub(crate) installed: Vec<AptInstalled>,
+    pub(crate) installed_debs: Vec<pw_pkgmgr::dpkg::InstalledDeb>,
+    /// First-seen instants per `name:arch=version`, maintained in the state directory.
+    pub(crate) first_seen: BTreeMap<String, Option<String>>,
+    pub(crate) release_dates: Vec<Option<Timestamp>>,
+    pub(crate) now: Timestamp,
+}
+
+pub(crate) fn deb_key(name: &str, arch: &str, version: &DebVersion) -> String {
+    format!("{name}:{arch}={version}")
+}
+
+fn parse_deb_key(key: &str) -> Option<DebTarget> {
+    let (name_arch, version) = key.split_once('=')?;
+    let (name, arch) = name_arch.split_once(':')?;
+    Some(DebTarget {
+        name: name.to_owned(),
+        arch: arch.to_owned(),
+        version: DebVersion::parse(version).ok()?,
+    })
+}
+
+impl AptBackend {
+    /// Records the first time each candidate version (newer than what is installed) was
+    /// seen: the Release date of its newest suite. On the very first run nothing is known
+    /// (versions already published before the agent arrived count as "date unknown", which
+    /// approves them without delay, as the original does on Debian and Ubuntu).
+    fn apply_first_seen(&mut self) {
+        let now = self.now;
+        let release_dates = std::mem::take(&mut self.release_dates);
+        let first_run = self.first_seen.is_empty();
+        let installed: BTreeMap<(&str, &str), &DebVersion> = self
+            .installed
+            .iter()
+            .map(|p| ((p.name.as_str(), p.arch.as_str()), &p.version))
+            .collect();
+        for (index, available) in self.available.iter_mut().enumerate() {
+            let newer = installed
+                .get(&(available.name.as_str(), available.arch.as_str()))
+                .is_some_and(|v| available.version > **v);
+            if !newer {
+                continue;
+            }
+            let key = deb_key(&available.name, &available.arch, &available.version);
+            let recorded = self.first_seen.entry(key).or_insert_with(|| {
+                if first_run {
+                    None
+                } else {
+                    Some(release_dates.get(index).copied().flatten().unwrap_or(now).to_string())
+                }
+            });
+            available.first_seen = recorded.as_deref().and_then(|t| t.parse().ok());
+        }
+    }
+}
+
+impl Backend for AptBackend {
+    fn refresh(&mut self, notes: &mut Vec<String>) {
+        match pw_pkgmgr::apt::update(&self.settings) {
+            Ok(run) if run.success() => {}
+            Ok(run) => notes.push(format!(
+                "`apt-get update` failed ({}); using the lists apt already has: {}",
+                run.termination,
+                run.stderr_tail.trim()
+            )),
+            Err(error) => notes.push(format!("`apt-get update` could not run: {error}")),
+        }
+    }
+
+    fn load_catalog(&mut self, notes: &mut Vec<String>) -> Result<(), AgentError> {
+        let lists = pw_pkgmgr::apt::read_lists(&self.root).map_err(|e| AgentError::AptLists(e.to_string()))?;
+        notes.extend(lists.diagnostics.iter().take(20).cloned());
+        if lists.available.is_empty() {
+            return Err(AgentError::NoRepositories);
+        }
+        self.release_dates = lists.release_dates();
+        self.available = lists.available;
+        Ok(())
+    }
+
+    fn read_inventory(&mut self) -> Result<(), AgentError> {
+        let inventory = pw_pkgmgr::dpkg::read_inventory(&self.root).map_err(|e| AgentError::Dpkg(e.to_string()))?;
+        self.installed = inventory.apt_installed();
+        self.installed_debs = inventory.packages;
+        if !self.release_dates.is_empty() {
+            self.apply_first_seen();
+        }
+        Ok(())
+    }
+
+    fn installed_keys(&self) -> HashSet<String> {
+        self.installed
+            .iter()
+            .map(|p| deb_key(&p.name, &p.arch, &p.version))
+            .collect()
+    }
+
+    fn evaluate(&self, baseline: &Baseline, now: Timestamp, pending: &[String], options: &EvaluateOptions) -> Evaluation {
+        let pending: Vec<DebTarget> = pending.iter().filter_map(|k| parse_deb_key(k)).collect();
+        pw_core::evaluate::apt::evaluate_apt(
+            baseline,
+            AptHost {
+                installed: &self.installed,
+                available: &self.available,
+                pending_reboot: &pending,
+            },
+            &AptContext {
+                product: self.product.clone(),
+                native_arch: self.native_arch.clone(),
+                now,
+            },
+            options,
+        )
+    }
+
+    fn targets(&self, evaluation: &Evaluation, _override_list: Option<&OverrideList>) -> Vec<String> {
+        pw_core::evaluate::apt::install_targets(evaluation)
+            .iter()
+            .map(|t| deb_key(&t.name, &t.arch, &t.version))
+            .collect()
+    }
+
+    fn install(&self, targets: &[String], notes: &mut Vec<String>) -> RunInfo {
+        let targets: Vec<DebTarget> = targets.iter().filter_map(|k| parse_deb_key(k)).collect();
+        match pw_pkgmgr::apt::install(&self.settings, &targets) {
+            Ok(run) => {
+                let mut info = RunInfo {
+                    exit_code: run.termination.exit_code(),
+                    output_tail: None,
+                };
+                if !run.success() {
+                    info.output_tail = Some(format!("{}\n{}", run.stdout_tail, run.stderr_tail));
+                    notes.push(format!("`{}` ended with {}", run.argv.join(" "), run.termination));
+                }
+                info
+            }
+            Err(error) => {
+                notes.push(format!("the install could not run: {error}"));
+                RunInfo::default()
+            }
+        }
+    }
+
+    fn verify(&self, targets: &[String]) -> (Vec<String>, Vec<String>) {
+        let parsed: Vec<DebTarget> = targets.iter().filter_map(|k| parse_deb_key(k)).collect();
+        let mut installed = Vec::new();
+        let mut failed = Vec::new();
+        for status in pw_pkgmgr::apt::verify(&parsed, &self.installed_debs) {
+            let key = deb_key(&status.target.name, &status.target.arch, &status.target.version);
+            match status.state {
+                pw_pkgmgr::apt::DebTargetState::Installed => installed.push(key),
+                _ => failed.push(key),
+            }
+        }
+        (installed, failed)
+    }
+
+    fn reboot_reasons(&self, installed_now: &[String], _evaluation: &Evaluation, pending: &[String], extra: &[String]) -> Vec<String> {
+        let mut reasons = Vec::new();
+        if let Ok(required) = pw_pkgmgr::apt::reboot_required(&self.root)
+            && required.required
+        {
+            let packages = if required.packages.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", required.packages.join(", "))
+            };
+            reasons.push(format!("/var/run/reboot-required is present{packages}"));
+        }
+        for key in installed_now {
+            if self.key_needs_reboot(key, extra) {
+                reasons.push(format!("{key} was installed and needs a reboot"));
+            }
+        }
+        for key in pending {
+            reasons.push(format!("{key} was installed earlier without a reboot"));
+        }
+        reasons
+    }
+
+    fn save_extra(&self, state_dir: &std::path::Path) -> Result<(), crate::state::StateError> {
+        let bytes = serde_json::to_vec(&self.first_seen).map_err(|source| crate::state::StateError::Corrupt {
+            path: state_dir.join(crate::FIRST_SEEN_FILE),
+            source,
+        })?;
+        crate::state::write_atomic(&state_dir.join(crate::FIRST_SEEN_FILE), &bytes)?;
+        Ok(())
+    }
+
+    fn key_needs_reboot(&self, key: &str, extra: &[String]) -> bool {
+        let name = key.split(':').next().unwrap_or(key);
+        pw_core::apt::reboot::needs_reboot(name)
+            || extra.iter().any(|p| match p.strip_suffix('*') {
+                Some(prefix) => name.starts_with(prefix),
+                None => p == name,
+            })
+    }
+}
