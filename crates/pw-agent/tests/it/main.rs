@@ -7,4 +7,5 @@
 //! Important); broken 1.0 → 1.1 (security, Moderate, its `%pre` fails); withepoch 1:1.0 →
 //! 1:1.1 (no advisory).
 
+mod apt;
 mod operations;

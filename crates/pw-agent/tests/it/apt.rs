@@ -1,0 +1,98 @@
+//! The agent on a Debian root: real .deb files, a normal and a security suite, apt-get and
+//! dpkg installing into the root, through the same operation flow as rpm hosts.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use pw_agent::{AgentExit, AgentSettings, OperationKind, OperationOutcome, RebootOption};
+use pw_core::baseline::{OperatingSystem, default_baseline};
+use pw_pkgmgr::hooks::ShellCommand;
+use pw_test_support::deb::{DebRoot, DebSpec, Postinst, SuiteSpec, build_deb, build_repo, deb_root};
+
+struct Host {
+    dir: tempfile::TempDir,
+    root: DebRoot,
+}
+
+/// openssl 3.0.1 → 3.0.2 in the security suite; curl 7.1 → 7.2 only in the normal suite;
+/// linux-image-6.1 1 → 2 in the security suite, asking for a reboot.
+fn host() -> Host {
+    let dir = tempfile::tempdir().unwrap();
+    let suites = vec![
+        (
+            SuiteSpec::debian_bookworm(),
+            vec![DebSpec::new("openssl", "3.0.1-1"), DebSpec::new("curl", "7.1-1"), DebSpec::new("curl", "7.2-1"), DebSpec::new("linux-image-6.1-amd64", "1")],
+        ),
+        (
+            SuiteSpec::debian_bookworm_security(),
+            vec![DebSpec::new("openssl", "3.0.2-1"), DebSpec::new("linux-image-6.1-amd64", "2").postinst(Postinst::RequestReboot)],
+        ),
+    ];
+    let repo = build_repo(&dir.path().join("repo"), &suites).unwrap();
+    let root = deb_root(&dir.path().join("root"), &repo).unwrap();
+    let base: Vec<_> = [DebSpec::new("openssl", "3.0.1-1"), DebSpec::new("curl", "7.1-1"), DebSpec::new("linux-image-6.1-amd64", "1")]
+        .iter()
+        .map(|spec| build_deb(spec, &dir.path().join("base-build"), &dir.path().join("base")).unwrap().path)
+        .collect();
+    root.dpkg_install(&base.iter().map(|p| p.as_path()).collect::<Vec<_>>()).unwrap();
+    fs_err::create_dir_all(dir.path().join("proc")).unwrap();
+    fs_err::write(dir.path().join("proc/stat"), "btime 1704067200\n").unwrap();
+    Host { dir, root }
+}
+
+impl Host {
+    fn settings(&self) -> AgentSettings {
+        let mut settings = AgentSettings::new(default_baseline(OperatingSystem::Debian));
+        settings.root = self.root.root.clone();
+        settings.state_dir = self.dir.path().join("state");
+        settings.proc_dir = self.dir.path().join("proc");
+        settings.operating_system = Some(OperatingSystem::Debian);
+        settings.product = Some("Debian12".to_owned());
+        settings.reboot_command = ShellCommand {
+            command: format!("touch {}", self.dir.path().join("rebooted").display()),
+            timeout: Duration::from_secs(10),
+        };
+        settings
+    }
+}
+
+fn run(settings: &AgentSettings, kind: OperationKind) -> OperationOutcome {
+    let now: Timestamp = "2024-10-01T00:00:00Z".parse().unwrap();
+    pw_agent::run(settings, kind, &move || now).unwrap()
+}
+
+fn states(outcome: &OperationOutcome) -> BTreeMap<String, String> {
+    outcome.evaluation.items.iter().map(|i| (i.name.clone(), i.state.to_string())).collect()
+}
+
+#[test]
+fn default_debian_baseline_installs_security_updates_only_and_reboots_for_the_kernel() {
+    let host = host();
+    let settings = host.settings();
+    // apt-get update happens on install; a first install refreshes the lists.
+    let outcome = run(&settings, OperationKind::Install);
+    let s = states(&outcome);
+    assert_eq!(s["openssl"], "Installed", "{:#?}", outcome.report);
+    assert_eq!(s["linux-image-6.1-amd64"], "Installed");
+    // curl's update is not from a security suite.
+    assert_eq!(s["curl"], "InstalledOther");
+    assert_eq!(outcome.exit, AgentExit::RebootRequested);
+    let reasons = outcome.report.reboot.as_ref().unwrap().reasons.join("; ");
+    assert!(reasons.contains("linux-image"), "{reasons}");
+    assert!(host.dir.path().join("rebooted").exists());
+}
+
+#[test]
+fn no_reboot_on_debian_marks_pending() {
+    let host = host();
+    let mut settings = host.settings();
+    settings.reboot_option = RebootOption::NoReboot;
+    let outcome = run(&settings, OperationKind::Install);
+    let s = states(&outcome);
+    assert_eq!(s["linux-image-6.1-amd64"], "InstalledPendingReboot", "{:#?}", outcome.report);
+    assert!(!host.dir.path().join("rebooted").exists());
+    // A read-only scan afterwards agrees.
+    let scan = run(&settings, OperationKind::Scan);
+    assert_eq!(states(&scan)["openssl"], "InstalledPendingReboot");
+}
