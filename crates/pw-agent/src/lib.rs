@@ -471,7 +471,6 @@ fn run_hook(name: &str, hook: Option<&ShellCommand>, operation_id: &str, notes: 
     }
 }
 
-#[expect(clippy::too_many_arguments, reason = "one call site; the pieces are the operation's context")]
 fn install(
     settings: &AgentSettings,
     backend: &mut dyn Backend,

@@ -20,6 +20,7 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[expect(clippy::large_enum_variant, reason = "parsed once per process")]
 enum Command {
     /// Compare two versions (rpm or deb) and print -1, 0 or 1.
     Vercmp(commands::vercmp::VercmpArgs),
@@ -50,10 +51,10 @@ fn main() -> ExitCode {
     };
     let printer = Printer;
     let result = match cli.command {
-        Command::Vercmp(args) => commands::vercmp::run(args, &printer),
+        Command::Vercmp(args) => commands::vercmp::run(&args, &printer),
         Command::Repo(command) => commands::repo::run(command, &printer),
         Command::Schedule(command) => commands::schedule::run(command, &printer),
-        Command::Evaluate(args) => commands::evaluate::run(args, &printer),
+        Command::Evaluate(args) => commands::evaluate::run(&args, &printer),
         Command::Agent(command) => commands::agent::run(command, &printer),
         Command::Server(args) => commands::server::run(args, &printer),
     };

@@ -6,6 +6,10 @@
 //! kernel 5.0 → 5.1 (security, Critical, reboot suggested); glibc 2.28-1 → 2.28-2 (security,
 //! Important); broken 1.0 → 1.1 (security, Moderate, its `%pre` fails); withepoch 1:1.0 →
 //! 1:1.1 (no advisory).
+#![expect(
+    clippy::unwrap_used,
+    reason = "fixture helpers fail the test the same way `#[test]` bodies do"
+)]
 
 mod apt;
 mod operations;

@@ -266,7 +266,7 @@ fn no_reboot_leaves_pending_until_the_host_boots() {
     let outcome = run(&settings, OperationKind::Install, "2024-05-01T00:00:00Z");
     assert_eq!(states(&outcome)["foo"], "InstalledPendingReboot", "{:#?}", outcome.report);
     assert_eq!(outcome.evaluation.summary.status.as_str(), "NON_COMPLIANT");
-    assert!(!host.marker().exists());
+    assert!(fs_err::metadata(host.marker()).is_err());
     // A scan before any reboot still says pending.
     let scan = run(&settings, OperationKind::Scan, "2024-05-01T01:00:00Z");
     assert_eq!(states(&scan)["foo"], "InstalledPendingReboot");
@@ -289,13 +289,13 @@ id = "foo-1.1-1*"
 "#;
     let outcome = run(&host.settings(text), OperationKind::Install, "2024-05-01T00:00:00Z");
     assert_eq!(host.installed()["foo"], "1.1-1");
-    assert!(!host.marker().exists(), "{:#?}", outcome.report);
+    assert!(fs_err::metadata(host.marker()).is_err(), "{:#?}", outcome.report);
     assert_eq!(outcome.exit, AgentExit::Success);
     assert_eq!(states(&outcome)["foo"], "Installed");
     // The kernel needs one.
     let text = text.replace("foo-1.1-1*", "kernel-5.1-1*");
     let outcome = run(&host.settings(&text), OperationKind::Install, "2024-05-01T00:00:00Z");
-    assert!(host.marker().exists());
+    assert!(fs_err::metadata(host.marker()).is_ok());
     assert_eq!(outcome.exit, AgentExit::RebootRequested);
     let reasons = &outcome.report.reboot.as_ref().unwrap().reasons;
     assert!(reasons.iter().any(|r| r.contains("kernel")), "{reasons:?}");
@@ -314,10 +314,10 @@ id = "glibc"
     let mut settings = host.settings(text);
     settings.reboot_option = RebootOption::NoReboot;
     run(&settings, OperationKind::Install, "2024-05-01T00:00:00Z");
-    assert!(!host.marker().exists());
+    assert!(fs_err::metadata(host.marker()).is_err());
     settings.reboot_option = RebootOption::RebootIfNeeded;
     let outcome = run(&settings, OperationKind::Install, "2024-05-02T00:00:00Z");
-    assert!(host.marker().exists(), "{:#?}", outcome.report);
+    assert!(fs_err::metadata(host.marker()).is_ok(), "{:#?}", outcome.report);
 }
 
 #[test]
@@ -333,7 +333,7 @@ fn failing_pre_install_hook_stops_the_install() {
     let outcome = run(&settings, OperationKind::Install, "2024-05-01T00:00:00Z");
     assert_eq!(outcome.exit, AgentExit::PreInstallHookFailed);
     assert_eq!(host.installed()["foo"], "1.0-1");
-    assert!(on_exit.exists());
+    assert!(fs_err::metadata(&on_exit).is_ok());
 }
 
 #[test]

@@ -89,7 +89,7 @@ pub(crate) fn parse_at(at: Option<&str>) -> Result<Timestamp, String> {
     }
 }
 
-pub(crate) fn run(args: EvaluateArgs, printer: &Printer) -> anyhow::Result<u8> {
+pub(crate) fn run(args: &EvaluateArgs, printer: &Printer) -> anyhow::Result<u8> {
     let baseline = match (&args.baseline, &args.default_baseline) {
         (Some(path), _) => load_baseline(path, printer)?,
         (None, Some(os)) => match parse_os_arg(os) {

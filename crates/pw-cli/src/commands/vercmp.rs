@@ -40,7 +40,7 @@ enum VersionKind {
 /// Flush batch output once this much has accumulated.
 const BATCH_FLUSH_BYTES: usize = 64 * 1024;
 
-pub(crate) fn run(args: VercmpArgs, printer: &Printer) -> anyhow::Result<u8> {
+pub(crate) fn run(args: &VercmpArgs, printer: &Printer) -> anyhow::Result<u8> {
     if args.batch {
         return run_batch(args.kind, printer);
     }

@@ -1,7 +1,6 @@
 //! `patchwarden agent` through the real binary on a real installroot: exit codes, reports,
 //! and an install killed in the middle.
 
-use std::path::Path;
 
 use pw_agent::state::StateStore;
 use pw_test_support::InstallRoot;
@@ -83,7 +82,7 @@ fn install_exit_code_says_reboot_with_failures() {
     let output = host.run("install", "2024-05-01T00:00:00Z", &[]);
     // kernel needs a reboot; broken fails.
     assert_eq!(output.status.code(), Some(31), "{}", String::from_utf8_lossy(&output.stderr));
-    assert!(Path::new(&host.path("rebooted")).exists());
+    assert!(fs_err::metadata(host.path("rebooted")).is_ok());
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("Failed") && stdout.contains("broken.noarch"), "{stdout}");
 }

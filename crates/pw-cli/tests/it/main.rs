@@ -1,4 +1,8 @@
 //! Integration tests of the `patchwarden` binary: they run the real executable.
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers fail the test the same way `#[test]` bodies do"
+)]
 
 mod agent;
 mod repo;

@@ -1,4 +1,8 @@
 //! Integration tests of pw-core: one test binary, one module per area.
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers fail the test the same way `#[test]` bodies do"
+)]
 
 mod nevra;
 mod pattern;
