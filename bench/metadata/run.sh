@@ -48,7 +48,7 @@ results="$work/results.txt"
 measure() {
   local label="$1" input="$2"
   shift 2
-  /usr/bin/time -f "%e %M" -o "$work/time.txt" "$@" < "$input" > "$work/out.txt"
+  /usr/bin/time -f "%e %M %U %S" -o "$work/time.txt" "$@" < "$input" > "$work/out.txt"
   echo "$label $(cat "$work/time.txt")" >> "$results"
 }
 
@@ -71,21 +71,21 @@ python3 - "$results" "$work/primary.xml" "$work/updateinfo.xml" <<'PY'
 import os, statistics, sys
 rows = {}
 for line in open(sys.argv[1]):
-    label, seconds, kb = line.split()
-    rows.setdefault(label, []).append((float(seconds), int(kb)))
+    label, seconds, kb, user, system = line.split()
+    rows.setdefault(label, []).append((float(seconds), int(kb), float(user) + float(system)))
 sizes = {"primary": os.path.getsize(sys.argv[2]), "updateinfo": os.path.getsize(sys.argv[3])}
-print(f"load average: {os.getloadavg()[0]:.2f} (2-core machine); runs per tool: {len(rows['libsolv-primary'])}")
+print(f"load average at the end: {os.getloadavg()[0]:.2f} (2-core machine shared with other jobs); runs per tool: {len(rows['libsolv-primary'])}, interleaved; medians")
 print()
-print("| file | tool | median wall s | MB/s | peak RSS MB | throughput vs libsolv | RSS vs libsolv |")
-print("|---|---|---:|---:|---:|---:|---:|")
+print("| file | tool | wall s | CPU s (user+sys) | MB/s (wall) | peak RSS MB | speed-up, wall | speed-up, CPU | RSS vs libsolv |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
 for kind in ("primary", "updateinfo"):
     base = f"libsolv-{kind}"
-    base_time = statistics.median(s for s, _ in rows[base])
-    base_rss = statistics.median(k for _, k in rows[base])
-    for label in [l for l in rows if l.endswith(kind) or f"-{kind}-" in l]:
-        t = statistics.median(s for s, _ in rows[label])
-        rss = statistics.median(k for _, k in rows[label])
-        mbs = sizes[kind] / 1e6 / t if t > 0 else float("inf")
-        name = "libsolv " + ("rpmmd2solv" if kind == "primary" else "updateinfoxml2solv") if label == base else "patchwarden " + label.split("-")[-1]
-        print(f"| {kind}.xml ({sizes[kind]/1e6:.1f} MB) | {name} | {t:.3f} | {mbs:.0f} | {rss/1024:.1f} | {base_time/t if t else float('inf'):.2f}x | {rss/base_rss:.2f}x |")
+    median = lambda label, index: statistics.median(row[index] for row in rows[label])
+    base_wall, base_rss, base_cpu = median(base, 0), median(base, 1), median(base, 2)
+    for label in [l for l in rows if l == base or l.startswith(f"ours-{kind}-")]:
+        wall, rss, cpu = median(label, 0), median(label, 1), median(label, 2)
+        name = ("libsolv " + ("rpmmd2solv" if kind == "primary" else "updateinfoxml2solv")) if label == base else "patchwarden " + label.split("-")[-1]
+        ratio = lambda a, b: f"{a / b:.2f}x" if b > 0 else "n/a"
+        mbs = f"{sizes[kind] / 1e6 / wall:.0f}" if wall > 0 else "n/a"
+        print(f"| {kind}.xml ({sizes[kind] / 1e6:.1f} MB) | {name} | {wall:.2f} | {cpu:.2f} | {mbs} | {rss / 1024:.1f} | {ratio(base_wall, wall)} | {ratio(base_cpu, cpu)} | {rss / base_rss:.2f}x |")
 PY

@@ -13,6 +13,7 @@
 //! Output: `key<TAB>value` lines, one per figure, then one `node` line per inventory
 //! (`node<TAB>file<TAB>packages<TAB>median_seconds<TAB>missing<TAB>installed_other`).
 
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::hint::black_box;
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -92,11 +93,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let build_time = build_started.elapsed();
 
     let options = EvaluateOptions::default();
-    // One warm-up pass, also the source of the per-node counts.
+    // One warm-up pass, also the source of the per-node counts and of a digest of every
+    // evaluation (its `Debug` text), which must not change when the engine is optimised.
+    let mut digest = DefaultHasher::new();
     let counts: Vec<(usize, usize)> = inventories
         .iter()
         .map(|installed| {
             let evaluation = snapshot.evaluate(installed, &[], &options);
+            format!("{evaluation:?}").hash(&mut digest);
+            let with_not_applicable = EvaluateOptions {
+                include_not_applicable: true,
+            };
+            let full = snapshot.evaluate(installed, &[], &with_not_applicable);
+            format!("{full:?}").hash(&mut digest);
+            format!("{:?}", full.into_install_report()).hash(&mut digest);
             (
                 evaluation.summary.missing,
                 evaluation.summary.installed_other,
@@ -135,6 +145,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     line(&mut out, "installed_per_node_mean", (packages / inventories.len()).to_string())?;
     line(&mut out, "repetitions", repetitions.to_string())?;
     line(&mut out, "evaluated_at", now.to_string())?;
+    line(&mut out, "evaluations_digest", format!("{:016x}", digest.finish()))?;
     line(&mut out, "load_seconds", secs(load_time))?;
     line(&mut out, "snapshot_seconds", secs(build_time))?;
     line(&mut out, "inventory_parse_seconds_per_node", secs(parse_time / inventories.len() as u32))?;

@@ -32,6 +32,7 @@ struct Options {
     threads: usize,
     report_every: usize,
     database: Option<String>,
+    auth_cache_seconds: u64,
 }
 
 fn options() -> Result<Options, String> {
@@ -41,6 +42,7 @@ fn options() -> Result<Options, String> {
         threads: 32,
         report_every: 100,
         database: None,
+        auth_cache_seconds: 120,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -55,9 +57,10 @@ fn options() -> Result<Options, String> {
             "--threads" => options.threads = number(value()?)?.max(1),
             "--report-every" => options.report_every = number(value()?)?,
             "--database" => options.database = Some(value()?),
+            "--auth-cache-seconds" => options.auth_cache_seconds = number(value()?)? as u64,
             other => {
                 return Err(format!(
-                    "unknown flag `{other}`; flags: --agents --seconds --threads --report-every --database"
+                    "unknown flag `{other}`; flags: --agents --seconds --threads --report-every --database --auth-cache-seconds"
                 ));
             }
         }
@@ -157,7 +160,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let admin = pw_server::create_token(&store, Role::Admin, None, jiff::Timestamp::now())
             .await?
             .token;
-        let state = AppState::new(store, Arc::new(SystemClock), ServerSettings::default());
+        let server_settings = ServerSettings {
+            auth_cache_ttl: Duration::from_secs(options.auth_cache_seconds),
+            ..ServerSettings::default()
+        };
+        let state = AppState::new(store, Arc::new(SystemClock), server_settings);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}", listener.local_addr()?);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -6,7 +6,7 @@
 //!   and only for itself.
 //!
 //! Secrets are stored as sha256 hashes; a lookup result is cached for a short time
-//! (`auth_cache_ttl`) so that polls do not each cost a database read. Revoking a token or
+//! (`auth_cache_ttl`, 120 s) so that polls do not each cost a database read. Revoking a token or
 //! deleting a node clears this replica's cache at once; other replicas within the TTL.
 
 use std::time::Instant;

@@ -61,7 +61,7 @@ pub struct ServerSettings {
     pub tick_interval: Duration,
     /// How often check-ins (`last_seen_at`) are written. Default 5 s.
     pub check_in_flush_interval: Duration,
-    /// How long an authenticated secret is remembered. Default 30 s.
+    /// How long an authenticated secret is remembered (per replica). Default 120 s.
     pub auth_cache_ttl: Duration,
     /// Compliance reports older than this are pruned (each node's latest is kept).
     /// Default: keep everything.
@@ -77,7 +77,7 @@ impl Default for ServerSettings {
             redelivery_after: Duration::from_secs(60),
             tick_interval: Duration::from_secs(1),
             check_in_flush_interval: Duration::from_secs(5),
-            auth_cache_ttl: Duration::from_secs(30),
+            auth_cache_ttl: Duration::from_secs(120),
             report_retention: None,
             body_limit: 64 << 20,
         }

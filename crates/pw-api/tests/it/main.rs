@@ -6,3 +6,4 @@
 )]
 
 mod baseline;
+mod server;

@@ -129,7 +129,7 @@ fn updateinfo_errors_name_the_file() {
         "{stderr}"
     );
     assert!(
-        stderr.contains("(line 3, byte 39): document is truncated: it ends inside <id>"),
+        stderr.contains("(line 3, byte 40): document is truncated: it ends inside <id>"),
         "{stderr}"
     );
     let (code, _, stderr) = run(&[

@@ -77,18 +77,19 @@ fn invalid_version_is_a_usage_error() {
 
 #[test]
 fn usage_errors() {
+    // No stdin here: the binary exits before reading it, and writing to it could then fail.
     check(&["rpm", "1.0"], None, 2, "", "required");
     check(&["rpm"], None, 2, "", "required");
     check(
         &["rpm", "1.0", "2.0", "--batch"],
-        Some("1\t2\n"),
+        None,
         2,
         "",
         "cannot be used with",
     );
     check(
         &["rpm", "--batch", "1.0"],
-        Some("1\t2\n"),
+        None,
         2,
         "",
         "cannot be used with",

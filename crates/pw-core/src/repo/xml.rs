@@ -106,11 +106,6 @@ fn local(name: &[u8]) -> &[u8] {
     }
 }
 
-/// The first `byte` in a short slice (attribute syntax).
-fn find_byte(bytes: &[u8], byte: u8) -> Option<usize> {
-    bytes.iter().position(|candidate| *candidate == byte)
-}
-
 struct Attributes<'a> {
     rest: &'a [u8],
 }
@@ -120,42 +115,42 @@ impl<'a> Iterator for Attributes<'a> {
     type Item = Result<(&'a [u8], &'a [u8]), String>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let rest = trim_start(self.rest);
-        if rest.is_empty() {
+        // One index-based pass: key, optional spaces, `=`, optional spaces, quoted value.
+        let bytes = self.rest;
+        let mut at = 0;
+        while bytes.get(at).is_some_and(|byte| is_space(*byte)) {
+            at += 1;
+        }
+        if at == bytes.len() {
+            self.rest = &[];
             return None;
         }
-        let Some(equals) = find_byte(rest, b'=') else {
-            self.rest = &[];
-            return Some(Err(format!(
-                "malformed attribute {:?}",
-                String::from_utf8_lossy(rest)
-            )));
-        };
-        let key = trim_end(&rest[..equals]);
-        let after = trim_start(&rest[equals + 1..]);
-        let Some(&quote @ (b'"' | b'\'')) = after.first() else {
-            self.rest = &[];
-            return Some(Err(format!(
-                "attribute {} has an unquoted value",
-                String::from_utf8_lossy(key)
-            )));
-        };
-        let Some(close) = find_byte(&after[1..], quote) else {
-            self.rest = &[];
-            return Some(Err(format!(
-                "attribute {} has an unterminated value",
-                String::from_utf8_lossy(key)
-            )));
-        };
-        if key.is_empty() || key.iter().any(|byte| is_space(*byte)) {
-            self.rest = &[];
-            return Some(Err(format!(
-                "malformed attribute name {:?}",
-                String::from_utf8_lossy(key)
-            )));
+        let key_start = at;
+        while bytes.get(at).is_some_and(|byte| *byte != b'=' && !is_space(*byte)) {
+            at += 1;
         }
-        self.rest = &after[close + 2..];
-        Some(Ok((local(key), &after[1..=close])))
+        let key = &bytes[key_start..at];
+        while bytes.get(at).is_some_and(|byte| is_space(*byte)) {
+            at += 1;
+        }
+        self.rest = &[];
+        if key.is_empty() || bytes.get(at) != Some(&b'=') {
+            let shown = &bytes[key_start..bytes.len().min(key_start + 40)];
+            return Some(Err(format!("malformed attribute {:?}", String::from_utf8_lossy(shown))));
+        }
+        at += 1;
+        while bytes.get(at).is_some_and(|byte| is_space(*byte)) {
+            at += 1;
+        }
+        let Some(&quote @ (b'"' | b'\'')) = bytes.get(at) else {
+            return Some(Err(format!("attribute {} has an unquoted value", String::from_utf8_lossy(key))));
+        };
+        let value_start = at + 1;
+        let Some(length) = memchr::memchr(quote, &bytes[value_start..]) else {
+            return Some(Err(format!("attribute {} has an unterminated value", String::from_utf8_lossy(key))));
+        };
+        self.rest = &bytes[value_start + length + 1..];
+        Some(Ok((local(key), &bytes[value_start..value_start + length])))
     }
 }
 
@@ -204,7 +199,8 @@ pub(crate) fn for_each_attribute<'a>(
 ) -> Result<(), String> {
     let region = &element.raw[element.name_len..];
     // One UTF-8 check for the whole tag is much cheaper than one per value.
-    let text = std::str::from_utf8(region).map_err(|_| "attribute values are not UTF-8".to_owned())?;
+    let text =
+        std::str::from_utf8(region).map_err(|_| "attribute values are not UTF-8".to_owned())?;
     for attribute in element.attributes() {
         let (key, raw) = attribute?;
         if !wanted.contains(&key) {
@@ -212,7 +208,9 @@ pub(crate) fn for_each_attribute<'a>(
         }
         // `raw` lies inside `region` between two ASCII quotes, so these are char boundaries.
         let start = raw.as_ptr() as usize - region.as_ptr() as usize;
-        let value = text.get(start..start + raw.len()).ok_or("attribute value is not UTF-8")?;
+        let value = text
+            .get(start..start + raw.len())
+            .ok_or("attribute value is not UTF-8")?;
         let value = decode_str(value, true)
             .map_err(|message| format!("attribute {}: {message}", String::from_utf8_lossy(key)))?;
         each(key, value);
@@ -522,38 +520,36 @@ fn want<R: Read>(scanner: &mut Scanner<R>, count: usize) -> Result<(), Fault> {
 
 /// Finds the `>` that ends the tag starting at `pos`, skipping quoted attribute values.
 fn tag_end<R: Read>(scanner: &mut Scanner<R>) -> Result<Option<usize>, Fault> {
+    // Tags are short: a byte loop beats repeated vectorised searches that each stop after a
+    // few bytes at the next quote.
     let mut at = 1;
     let mut quote: Option<u8> = None;
     loop {
         let window = &scanner.buf[scanner.pos..scanner.end];
-        while at < window.len() {
+        while let Some(&byte) = window.get(at) {
             match quote {
+                // Values can be long (hrefs, checksums): search for their end.
                 Some(open) => match memchr::memchr(open, &window[at..]) {
                     Some(found) => {
-                        at += found + 1;
+                        at += found;
                         quote = None;
                     }
-                    None => at = window.len(),
+                    None => at = window.len() - 1,
                 },
-                None => match memchr::memchr3(b'>', b'"', b'\'', &window[at..]) {
-                    Some(found) => {
-                        // A `<` outside quotes means this tag was never closed.
-                        if let Some(lt) = find_byte(&window[at..at + found], b'<') {
-                            return Err(Fault::Syntax(format!(
-                                "tag not closed before the `<` at byte {}",
-                                scanner.offset(scanner.pos + at + lt)
-                            )));
-                        }
-                        let byte = window[at + found];
-                        at += found + 1;
-                        if byte == b'>' {
-                            return Ok(Some(at - 1));
-                        }
-                        quote = Some(byte);
+                None => match byte {
+                    b'>' => return Ok(Some(at)),
+                    b'"' | b'\'' => quote = Some(byte),
+                    // A `<` outside quotes means this tag was never closed.
+                    b'<' => {
+                        return Err(Fault::Syntax(format!(
+                            "tag not closed before the `<` at byte {}",
+                            scanner.offset(scanner.pos + at)
+                        )));
                     }
-                    None => at = window.len(),
+                    _ => {}
                 },
             }
+            at += 1;
         }
         if !scanner.fill()? {
             return Ok(None);
@@ -641,9 +637,13 @@ fn run<R: Read, H: Handler>(
             ));
         };
         scanner.pos = lt;
-        want(scanner, 9).map_err(|fault| fail(scanner, scanner.pos, fault))?;
+        want(scanner, 2).map_err(|fault| fail(scanner, scanner.pos, fault))?;
+        let second = scanner.buf.get(scanner.pos + 1).copied().filter(|_| scanner.pos + 1 < scanner.end);
+        if second == Some(b'!') {
+            want(scanner, 9).map_err(|fault| fail(scanner, scanner.pos, fault))?;
+        }
         let head = &scanner.buf[scanner.pos..scanner.end];
-        if head.starts_with(b"<!--") {
+        if second == Some(b'!') && head.starts_with(b"<!--") {
             let Some(close) =
                 find(scanner, 4, b"-->").map_err(|fault| fail(scanner, scanner.pos, fault))?
             else {
@@ -654,7 +654,7 @@ fn run<R: Read, H: Handler>(
                 ));
             };
             scanner.pos += close + 3;
-        } else if head.starts_with(b"<![CDATA[") {
+        } else if second == Some(b'!') && head.starts_with(b"<![CDATA[") {
             let Some(close) =
                 find(scanner, 9, b"]]>").map_err(|fault| fail(scanner, scanner.pos, fault))?
             else {
@@ -675,7 +675,7 @@ fn run<R: Read, H: Handler>(
             let data = &scanner.buf[scanner.pos + 9..scanner.pos + close];
             handler.text(depth, Text::CData(data));
             scanner.pos += close + 3;
-        } else if head.starts_with(b"<?") {
+        } else if second == Some(b'?') {
             let Some(close) =
                 find(scanner, 2, b"?>").map_err(|fault| fail(scanner, scanner.pos, fault))?
             else {
@@ -686,7 +686,7 @@ fn run<R: Read, H: Handler>(
                 ));
             };
             scanner.pos += close + 2;
-        } else if head.starts_with(b"<!") {
+        } else if second == Some(b'!') {
             if state.root_seen {
                 return Err(fail(
                     scanner,
@@ -695,7 +695,7 @@ fn run<R: Read, H: Handler>(
                 ));
             }
             skip_doctype(scanner).map_err(|fault| fail(scanner, scanner.pos, fault))?;
-        } else if head.starts_with(b"</") {
+        } else if second == Some(b'/') {
             let Some(gt) =
                 find(scanner, 2, b">").map_err(|fault| fail(scanner, scanner.pos, fault))?
             else {
