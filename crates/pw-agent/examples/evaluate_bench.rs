@@ -42,8 +42,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             _ => return Err(format!("unexpected argument `{arg}`").into()),
         }
     }
-    let data_dir = data_dir
-        .ok_or("usage: evaluate_bench DATA_DIR [--repetitions N] [--at RFC3339]")?;
+    let data_dir =
+        data_dir.ok_or("usage: evaluate_bench DATA_DIR [--repetitions N] [--at RFC3339]")?;
     let repetitions = repetitions.max(1);
     let now: Timestamp = at.parse()?;
     let mut out = io::stdout().lock();
@@ -138,23 +138,58 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         writeln!(out, "{key}\t{value}")
     };
     line(&mut out, "packages", repository.packages.len().to_string())?;
-    line(&mut out, "advisories", repository.advisories.len().to_string())?;
-    line(&mut out, "diagnostics", repository.diagnostics.len().to_string())?;
+    line(
+        &mut out,
+        "advisories",
+        repository.advisories.len().to_string(),
+    )?;
+    line(
+        &mut out,
+        "diagnostics",
+        repository.diagnostics.len().to_string(),
+    )?;
     line(&mut out, "snapshot_entries", snapshot.len().to_string())?;
     line(&mut out, "nodes", inventories.len().to_string())?;
-    line(&mut out, "installed_per_node_mean", (packages / inventories.len()).to_string())?;
+    line(
+        &mut out,
+        "installed_per_node_mean",
+        (packages / inventories.len()).to_string(),
+    )?;
     line(&mut out, "repetitions", repetitions.to_string())?;
     line(&mut out, "evaluated_at", now.to_string())?;
-    line(&mut out, "evaluations_digest", format!("{:016x}", digest.finish()))?;
+    line(
+        &mut out,
+        "evaluations_digest",
+        format!("{:016x}", digest.finish()),
+    )?;
     line(&mut out, "load_seconds", secs(load_time))?;
     line(&mut out, "snapshot_seconds", secs(build_time))?;
-    line(&mut out, "inventory_parse_seconds_per_node", secs(parse_time / inventories.len() as u32))?;
-    line(&mut out, "evaluate_median_seconds_per_node", secs(overall_median))?;
-    line(&mut out, "evaluate_mean_of_node_medians_seconds", secs(mean_of_medians))?;
+    line(
+        &mut out,
+        "inventory_parse_seconds_per_node",
+        secs(parse_time / inventories.len() as u32),
+    )?;
+    line(
+        &mut out,
+        "evaluate_median_seconds_per_node",
+        secs(overall_median),
+    )?;
+    line(
+        &mut out,
+        "evaluate_mean_of_node_medians_seconds",
+        secs(mean_of_medians),
+    )?;
     line(&mut out, "evaluate_mean_seconds_per_node", secs(mean))?;
-    line(&mut out, "projected_10000_nodes_seconds", secs(mean_of_medians * 10_000))?;
+    line(
+        &mut out,
+        "projected_10000_nodes_seconds",
+        secs(mean_of_medians * 10_000),
+    )?;
     for (index, path) in files.iter().enumerate() {
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         writeln!(
             out,
             "node\t{name}\t{}\t{}\t{}\t{}",

@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use jiff::Timestamp;
+use pw_api::server::agent::{CatalogJson, InstalledPackageJson};
 use pw_core::baseline::Baseline;
 use pw_core::evaluate::apt::{AptAvailable, AptContext, AptHost, AptInstalled, DebTarget};
 use pw_core::evaluate::{Catalog, Context, EvaluateOptions, Evaluation, InstalledPackage, Snapshot};
@@ -48,6 +49,10 @@ pub(crate) trait Backend {
     fn reboot_reasons(&self, installed_now: &[String], evaluation: &Evaluation, pending: &[String], extra: &[String]) -> Vec<String>;
     /// Whether `key` (a package installed by an interrupted operation) needs a reboot.
     fn key_needs_reboot(&self, key: &str, extra: &[String]) -> bool;
+    /// The installed packages and compact catalog the server keeps for previews (rpm only).
+    fn inventory_upload(&self) -> Option<(Vec<InstalledPackageJson>, CatalogJson)> {
+        None
+    }
     /// Saves what the backend keeps between runs in the state directory.
     fn save_extra(&self, _state_dir: &std::path::Path) -> Result<(), crate::state::StateError> {
         Ok(())
@@ -203,6 +208,20 @@ impl Backend for RpmBackend {
         let installed: Vec<Nevra> = installed_now.iter().filter_map(|k| parse_nevra(k)).collect();
         let pending: Vec<Nevra> = pending.iter().filter_map(|k| parse_nevra(k)).collect();
         reboot::reboot_reasons(&installed, &evaluation.items, &pending, extra)
+    }
+
+    fn inventory_upload(&self) -> Option<(Vec<InstalledPackageJson>, CatalogJson)> {
+        let installed = self
+            .installed
+            .iter()
+            .map(|p| InstalledPackageJson::from_core(&p.nevra, p.install_time))
+            .collect();
+        let catalog = CatalogJson::subset(
+            &self.packages,
+            &self.advisories,
+            self.installed.iter().map(|p| p.nevra.name.as_str()),
+        );
+        Some((installed, catalog))
     }
 
     fn key_needs_reboot(&self, key: &str, extra: &[String]) -> bool {

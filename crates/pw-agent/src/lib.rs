@@ -10,6 +10,7 @@
 //! (pw-pkgmgr does). It takes the clock as a parameter.
 
 mod backend;
+pub mod daemon;
 pub mod override_list;
 pub mod reboot;
 pub mod state;
@@ -21,6 +22,7 @@ use pw_api::agent::{
     AgentState, HostFacts, InstallOutcome, OperationRecord, OperationReport, RebootDecision,
 };
 use pw_api::evaluation::{PatchJson, SummaryJson};
+use pw_api::server::agent::{CatalogJson, InstalledPackageJson};
 use pw_core::baseline::{Baseline, Family, OperatingSystem};
 use pw_core::evaluate::{EvaluateOptions, Evaluation, PatchState, Reason};
 use pw_core::nevra::Nevra;
@@ -114,6 +116,12 @@ pub struct AgentSettings {
     /// The server's command id, when the operation came from one.
     pub command_id: Option<String>,
     pub hostname: Option<String>,
+    /// The instant approvals are judged at; the operation's start when `None`. A window
+    /// execution gives every host the same one.
+    pub evaluation_instant: Option<Timestamp>,
+    /// Decide on a reboot but leave running the reboot command to the caller (the daemon
+    /// reports its results to the server first).
+    pub defer_reboot: bool,
 }
 
 impl AgentSettings {
@@ -138,6 +146,8 @@ impl AgentSettings {
             include_not_applicable: false,
             command_id: None,
             hostname: None,
+            evaluation_instant: None,
+            defer_reboot: false,
         }
     }
 }
@@ -163,6 +173,8 @@ pub struct OperationOutcome {
     pub report: OperationReport,
     pub evaluation: Evaluation,
     pub exit: AgentExit,
+    /// rpm hosts: the installed packages and the compact catalog, for the server's previews.
+    pub inventory: Option<(Vec<InstalledPackageJson>, CatalogJson)>,
 }
 
 /// An operation that could not run at all.
@@ -331,8 +343,9 @@ pub fn run(
     };
     // One instant for the whole operation, so the re-scan after an install judges by the
     // same approvals as the install did.
+    let instant = settings.evaluation_instant.unwrap_or(started);
     let pending_before = pending_reboot(&state, boot_time);
-    let evaluation = backend.evaluate(&settings.baseline, started, &pending_before, &options);
+    let evaluation = backend.evaluate(&settings.baseline, instant, &pending_before, &options);
     let facts = HostFacts {
         hostname: settings.hostname.clone(),
         operating_system: host.os.as_str().to_owned(),
@@ -348,6 +361,7 @@ pub fn run(
                 report,
                 evaluation,
                 exit: AgentExit::Success,
+                inventory: None,
             }
         }
         OperationKind::Install => install(
@@ -358,6 +372,7 @@ pub fn run(
             InstallInputs {
                 operation_id: &operation_id,
                 started,
+                instant,
                 pending_before: &pending_before,
                 evaluation,
                 options: &options,
@@ -395,7 +410,12 @@ pub fn run(
         }
         Err(error) => return Err(error.into()),
     }
-    Ok(OperationOutcome { report, ..outcome })
+    let inventory = backend.inventory_upload();
+    Ok(OperationOutcome {
+        report,
+        inventory,
+        ..outcome
+    })
 }
 
 /// An install interrupted earlier (killed, power loss): say so, and keep its installed
@@ -441,6 +461,7 @@ fn recover_interrupted(
 struct InstallInputs<'a> {
     operation_id: &'a str,
     started: Timestamp,
+    instant: Timestamp,
     pending_before: &'a [String],
     evaluation: Evaluation,
     options: &'a EvaluateOptions,
@@ -483,6 +504,7 @@ fn install(
     let InstallInputs {
         operation_id,
         started,
+        instant,
         pending_before,
         evaluation,
         options,
@@ -504,6 +526,7 @@ fn install(
                 report,
                 evaluation,
                 exit: AgentExit::PreInstallHookFailed,
+                inventory: None,
             });
         }
         state.in_progress = Some(OperationRecord {
@@ -539,7 +562,7 @@ fn install(
     }
 
     // Decide on reboots, then record pending ones.
-    let probe = backend.evaluate(&settings.baseline, started, &[], options);
+    let probe = backend.evaluate(&settings.baseline, instant, &[], options);
     let reasons = match settings.reboot_option {
         RebootOption::RebootIfNeeded => {
             backend.reboot_reasons(&installed_now, &probe, pending_before, &settings.reboot_packages)
@@ -567,7 +590,7 @@ fn install(
 
     // The report: pending reboots show only when no reboot is coming (as in the original).
     let report_pending: &[String] = if reasons.is_empty() { &pending } else { &[] };
-    let rescan = backend.evaluate(&settings.baseline, started, report_pending, options);
+    let rescan = backend.evaluate(&settings.baseline, instant, report_pending, options);
     let final_evaluation = match override_list {
         None => rescan.into_install_report(),
         Some(_) => mark_override_failures(rescan, &install_outcome.failed),
@@ -581,9 +604,11 @@ fn install(
             command: settings.reboot_command.command.clone(),
             exit_code: None,
         };
-        match pw_pkgmgr::hooks::reboot(&settings.reboot_command, hook_env(operation_id, "reboot")) {
-            Ok(output) => decision.exit_code = output.termination.exit_code(),
-            Err(error) => notes.push(format!("the reboot command failed: {error}")),
+        if !settings.defer_reboot {
+            match pw_pkgmgr::hooks::reboot(&settings.reboot_command, hook_env(operation_id, "reboot")) {
+                Ok(output) => decision.exit_code = output.termination.exit_code(),
+                Err(error) => notes.push(format!("the reboot command failed: {error}")),
+            }
         }
         reboot_decision = Some(decision);
     }
@@ -611,6 +636,7 @@ fn install(
         report,
         evaluation: final_evaluation,
         exit,
+        inventory: None,
     })
 }
 

@@ -10,6 +10,7 @@
 //! into the installroot to run scriptlets. See `docs/package-managers.md`.
 
 pub mod deb;
+pub mod differential;
 pub mod install_root;
 pub mod repo_builder;
 pub mod rpm_builder;

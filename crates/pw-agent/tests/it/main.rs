@@ -12,4 +12,6 @@
 )]
 
 mod apt;
+mod differential;
 mod operations;
+mod server;

@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use jiff::Timestamp;
 use pw_agent::override_list::OverrideList;
 use pw_agent::{AgentExit, AgentSettings, Hooks, OperationKind, RebootOption};
+use pw_api::server::agent::NodeFacts;
 use pw_core::baseline::{OperatingSystem, default_baseline};
 use pw_pkgmgr::hooks::ShellCommand;
 use pw_pkgmgr::{PackageManager, Root};
@@ -23,6 +24,10 @@ pub(crate) enum AgentCommand {
     Scan(AgentArgs),
     /// Install the approved missing patches, re-scan, report, reboot if required.
     Install(AgentArgs),
+    /// Enroll this host with a server (stores the credential in the state directory).
+    Enroll(EnrollArgs),
+    /// Serve the server: poll for commands and run them.
+    Run(RunArgs),
 }
 
 /// Options shared by `agent scan` and `agent install`.
@@ -37,18 +42,12 @@ pub(crate) struct AgentArgs {
     /// The host's patch group (recorded in the report).
     #[arg(long, value_name = "NAME")]
     patch_group: Option<String>,
-    /// Operate on this root directory instead of `/` (`dnf --installroot`, `rpm --root`).
-    #[arg(long, value_name = "DIR")]
-    root: Option<PathBuf>,
     /// `RebootIfNeeded` (default: only when something installed needs it) or `NoReboot`.
     #[arg(long, value_name = "OPTION", default_value = "RebootIfNeeded")]
     reboot_option: String,
     /// Install these patches instead of the baseline's (YAML `patches: - id: ... title: ...`).
     #[arg(long, value_name = "FILE")]
     install_override: Option<PathBuf>,
-    /// Where the agent keeps its state.
-    #[arg(long, value_name = "DIR", default_value = "/var/lib/patchwarden")]
-    state_dir: PathBuf,
     /// Also write the report (JSON) to this file.
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
@@ -58,6 +57,22 @@ pub(crate) struct AgentArgs {
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// Also list NotApplicable items.
+    #[arg(long)]
+    include_not_applicable: bool,
+    #[command(flatten)]
+    host: HostArgs,
+}
+
+/// How to reach and treat this host: shared by every agent subcommand.
+#[derive(Debug, clap::Args)]
+pub(crate) struct HostArgs {
+    /// Operate on this root directory instead of `/` (`dnf --installroot`, `rpm --root`).
+    #[arg(long, value_name = "DIR")]
+    root: Option<PathBuf>,
+    /// Where the agent keeps its state (and, once enrolled, its credential).
+    #[arg(long, value_name = "DIR", default_value = "/var/lib/patchwarden")]
+    state_dir: PathBuf,
     /// Operating system, instead of reading `/etc/os-release` under the root.
     #[arg(long, value_name = "OS")]
     os: Option<String>,
@@ -94,9 +109,35 @@ pub(crate) struct AgentArgs {
     /// Directory holding `stat` for the boot time (tests point it elsewhere).
     #[arg(long, value_name = "DIR", default_value = "/proc", hide = true)]
     proc_dir: PathBuf,
-    /// Also list NotApplicable items.
+}
+
+/// `agent enroll`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct EnrollArgs {
+    /// The server's URL (`https://patchwarden.example:8440`).
+    #[arg(long, value_name = "URL", env = "PATCHWARDEN_SERVER")]
+    server: String,
+    /// An activation code created by an administrator.
+    #[arg(long, value_name = "CODE")]
+    activation_code: String,
+    /// A tag for this host, `KEY=VALUE` (repeat; `Patch Group=AL2-PRD` picks the baseline).
+    #[arg(long = "tag", value_name = "KEY=VALUE")]
+    tags: Vec<String>,
+    #[command(flatten)]
+    host: HostArgs,
+}
+
+/// `agent run`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct RunArgs {
+    /// Handle one poll's commands, then exit.
     #[arg(long)]
-    include_not_applicable: bool,
+    once: bool,
+    /// How long one poll waits for commands, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    poll_wait: u64,
+    #[command(flatten)]
+    host: HostArgs,
 }
 
 fn usage(printer: &Printer, message: &str) -> anyhow::Result<u8> {
@@ -104,33 +145,94 @@ fn usage(printer: &Printer, message: &str) -> anyhow::Result<u8> {
     Ok(exit_code::USAGE)
 }
 
-pub(crate) fn run(command: AgentCommand, printer: &Printer) -> anyhow::Result<u8> {
-    let (kind, args) = match command {
-        AgentCommand::Scan(args) => (OperationKind::Scan, args),
-        AgentCommand::Install(args) => (OperationKind::Install, args),
-    };
-    let Some(reboot_option) = RebootOption::parse(&args.reboot_option) else {
-        return usage(printer, &format!("--reboot-option `{}`: use RebootIfNeeded or NoReboot", args.reboot_option));
-    };
-    let root = match &args.root {
+/// Host settings resolved from the command line; `Err` carries a usage message.
+struct Host {
+    root: Root,
+    os: Option<OperatingSystem>,
+    package_manager: Option<PackageManager>,
+}
+
+fn resolve_host(host: &HostArgs) -> anyhow::Result<Result<Host, String>> {
+    let root = match &host.root {
         None => Root::host(),
         Some(dir) => {
             let absolute = std::path::absolute(dir).with_context(|| format!("failed to resolve `{}`", dir.display()))?;
             match Root::new(absolute) {
                 Ok(root) => root,
-                Err(error) => return usage(printer, &format!("--root: {error}")),
+                Err(error) => return Ok(Err(format!("--root: {error}"))),
             }
         }
     };
-    let os = match args.os.as_deref().map(parse_os_arg).transpose() {
+    let os = match host.os.as_deref().map(parse_os_arg).transpose() {
         Ok(os) => os,
-        Err(message) => return usage(printer, &message),
+        Err(message) => return Ok(Err(message)),
     };
-    let package_manager = match args.package_manager.as_deref() {
+    let package_manager = match host.package_manager.as_deref() {
         None => None,
         Some("dnf") => Some(PackageManager::Dnf),
         Some("yum") => Some(PackageManager::Yum),
-        Some(other) => return usage(printer, &format!("--package-manager `{other}`: use dnf or yum")),
+        Some(other) => return Ok(Err(format!("--package-manager `{other}`: use dnf or yum"))),
+    };
+    Ok(Ok(Host {
+        root,
+        os,
+        package_manager,
+    }))
+}
+
+/// The host's operating system: `--os`, else `/etc/os-release` under the root.
+fn host_os(host: &Host) -> anyhow::Result<Result<OperatingSystem, String>> {
+    if let Some(os) = host.os {
+        return Ok(Ok(os));
+    }
+    let detected = pw_pkgmgr::host::host_os(&host.root).context("failed to detect the operating system")?;
+    Ok(OperatingSystem::parse(detected.operating_system)
+        .ok_or_else(|| format!("unsupported operating system `{}`", detected.operating_system)))
+}
+
+/// Agent settings for `baseline` with everything `HostArgs` says.
+fn settings_for(host_args: &HostArgs, host: &Host, baseline: pw_core::baseline::Baseline) -> AgentSettings {
+    let hook = |command: &Option<String>| {
+        command.as_ref().map(|c| ShellCommand {
+            command: c.clone(),
+            timeout: Duration::from_secs(host_args.hook_timeout),
+        })
+    };
+    let mut settings = AgentSettings::new(baseline);
+    settings.root = host.root.clone();
+    settings.state_dir = host_args.state_dir.clone();
+    settings.proc_dir = host_args.proc_dir.clone();
+    settings.operating_system = host.os;
+    settings.product = host_args.product.clone();
+    settings.package_manager = host.package_manager;
+    settings.releasever = host_args.releasever.clone();
+    settings.hooks = Hooks {
+        pre_install: hook(&host_args.pre_install_hook),
+        post_install: hook(&host_args.post_install_hook),
+        on_exit: hook(&host_args.on_exit_hook),
+    };
+    settings.reboot_command = ShellCommand {
+        command: host_args.reboot_command.clone(),
+        timeout: Duration::from_secs(120),
+    };
+    settings.reboot_packages = host_args.reboot_packages.clone();
+    settings.refresh = !host_args.no_refresh;
+    settings
+}
+
+pub(crate) fn run(command: AgentCommand, printer: &Printer) -> anyhow::Result<u8> {
+    let (kind, args) = match command {
+        AgentCommand::Scan(args) => (OperationKind::Scan, args),
+        AgentCommand::Install(args) => (OperationKind::Install, args),
+        AgentCommand::Enroll(args) => return enroll(&args, printer),
+        AgentCommand::Run(args) => return serve(&args, printer),
+    };
+    let Some(reboot_option) = RebootOption::parse(&args.reboot_option) else {
+        return usage(printer, &format!("--reboot-option `{}`: use RebootIfNeeded or NoReboot", args.reboot_option));
+    };
+    let host = match resolve_host(&args.host)? {
+        Ok(host) => host,
+        Err(message) => return usage(printer, &message),
     };
     let now = match parse_at(args.at.as_deref()) {
         Ok(now) => now,
@@ -139,25 +241,10 @@ pub(crate) fn run(command: AgentCommand, printer: &Printer) -> anyhow::Result<u8
     let pinned = args.at.is_some();
     let baseline = match &args.baseline {
         Some(path) => load_baseline(path, printer)?,
-        None => {
-            let os = match os {
-                Some(os) => os,
-                None => {
-                    let host = pw_pkgmgr::host::host_os(&root).context("failed to detect the operating system for `--default-baseline`")?;
-                    match OperatingSystem::parse(host.operating_system) {
-                        Some(os) => os,
-                        None => return usage(printer, &format!("no default baseline for `{}`", host.operating_system)),
-                    }
-                }
-            };
-            default_baseline(os)
-        }
-    };
-    let hook = |command: &Option<String>| {
-        command.as_ref().map(|c| ShellCommand {
-            command: c.clone(),
-            timeout: Duration::from_secs(args.hook_timeout),
-        })
+        None => match host_os(&host)? {
+            Ok(os) => default_baseline(os),
+            Err(message) => return usage(printer, &message),
+        },
     };
     let install_override = match &args.install_override {
         None => None,
@@ -167,28 +254,10 @@ pub(crate) fn run(command: AgentCommand, printer: &Printer) -> anyhow::Result<u8
             Some((path.display().to_string(), list))
         }
     };
-    let mut settings = AgentSettings::new(baseline);
-    settings.root = root;
-    settings.state_dir = args.state_dir.clone();
-    settings.proc_dir = args.proc_dir.clone();
-    settings.operating_system = os;
-    settings.product = args.product.clone();
-    settings.package_manager = package_manager;
-    settings.releasever = args.releasever.clone();
+    let mut settings = settings_for(&args.host, &host, baseline);
     settings.patch_group = args.patch_group.clone();
     settings.reboot_option = reboot_option;
     settings.install_override = install_override;
-    settings.hooks = Hooks {
-        pre_install: hook(&args.pre_install_hook),
-        post_install: hook(&args.post_install_hook),
-        on_exit: hook(&args.on_exit_hook),
-    };
-    settings.reboot_command = ShellCommand {
-        command: args.reboot_command.clone(),
-        timeout: Duration::from_secs(120),
-    };
-    settings.reboot_packages = args.reboot_packages.clone();
-    settings.refresh = !args.no_refresh;
     settings.include_not_applicable = args.include_not_applicable;
 
     let clock = move || if pinned { now } else { Timestamp::now() };
@@ -216,4 +285,101 @@ pub(crate) fn run(command: AgentCommand, printer: &Printer) -> anyhow::Result<u8
         AgentExit::RebootRequested => exit_code::REBOOT_REQUESTED,
         AgentExit::RebootRequestedWithFailures => exit_code::REBOOT_REQUESTED_WITH_FAILURES,
     })
+}
+
+/// Facts the server records about this host.
+fn facts(host_args: &HostArgs, host: &Host, os: OperatingSystem) -> NodeFacts {
+    let detected = pw_pkgmgr::host::host_os(&host.root).ok();
+    let product = host_args
+        .product
+        .clone()
+        .or_else(|| detected.as_ref().map(|d| d.product.clone()))
+        .unwrap_or_else(|| crate::commands::evaluate::default_product(os).to_owned());
+    let hostname = fs_err::read_to_string(host.root.join("/etc/hostname"))
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_default();
+    let machine_id = fs_err::read_to_string(host.root.join("/etc/machine-id"))
+        .ok()
+        .map(|m| m.trim().to_owned())
+        .filter(|m| !m.is_empty());
+    NodeFacts {
+        hostname,
+        operating_system: os.as_str().to_owned(),
+        product,
+        agent_version: env!("CARGO_PKG_VERSION").to_owned(),
+        arch: Some(std::env::consts::ARCH.to_owned()),
+        machine_id,
+    }
+}
+
+fn enroll(args: &EnrollArgs, printer: &Printer) -> anyhow::Result<u8> {
+    let host = match resolve_host(&args.host)? {
+        Ok(host) => host,
+        Err(message) => return usage(printer, &message),
+    };
+    let os = match host_os(&host)? {
+        Ok(os) => os,
+        Err(message) => return usage(printer, &message),
+    };
+    let mut tags = Vec::new();
+    for tag in &args.tags {
+        let Some((key, value)) = tag.split_once('=') else {
+            return usage(printer, &format!("--tag `{tag}`: expected KEY=VALUE"));
+        };
+        tags.push(pw_api::server::tokens::Tag {
+            key: key.to_owned(),
+            value: value.to_owned(),
+        });
+    }
+    let stored = pw_agent::daemon::enroll(
+        &args.server,
+        &args.activation_code,
+        facts(&args.host, &host, os),
+        tags,
+        &args.host.state_dir,
+        Timestamp::now(),
+    )
+    .context("enrollment failed")?;
+    printer.line(&format!("enrolled as node {}", stored.node_id));
+    Ok(exit_code::OK)
+}
+
+fn serve(args: &RunArgs, printer: &Printer) -> anyhow::Result<u8> {
+    let host = match resolve_host(&args.host)? {
+        Ok(host) => host,
+        Err(message) => return usage(printer, &message),
+    };
+    let os = match host_os(&host)? {
+        Ok(os) => os,
+        Err(message) => return usage(printer, &message),
+    };
+    let (client, stored) = pw_agent::daemon::client(&args.host.state_dir)
+        .context("not enrolled; run `patchwarden agent enroll` first")?;
+    let facts = facts(&args.host, &host, os);
+    let template = settings_for(&args.host, &host, default_baseline(os));
+    let clock = Timestamp::now;
+    let wait = Duration::from_secs(args.poll_wait);
+    let mut failures: u32 = 0;
+    loop {
+        match pw_agent::daemon::poll_once(&client, &facts, &template, wait, &clock) {
+            Ok(summary) => {
+                failures = 0;
+                for id in &summary.ran {
+                    printer.line(&format!("ran command {id}"));
+                }
+                if args.once {
+                    return Ok(exit_code::OK);
+                }
+            }
+            Err(error) => {
+                if args.once {
+                    return Err(anyhow::Error::new(error).context(format!("polling {} failed", stored.server_url)));
+                }
+                failures = failures.saturating_add(1);
+                let backoff = Duration::from_secs(u64::from(failures.min(6)) * 10);
+                printer.warn(&format!("polling {} failed ({error}); retrying in {}s", stored.server_url, backoff.as_secs()));
+                std::thread::sleep(backoff);
+            }
+        }
+    }
 }

@@ -1,7 +1,7 @@
 //! Per-host evaluation against a [`Snapshot`]: patch states, reasons and the host summary
 //! (ssm-reference §3.3, §5).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashSet, btree_map};
 use std::fmt;
 
 use jiff::Timestamp;
@@ -262,7 +262,7 @@ impl Evaluation {
                 }
             }
         }
-        self.items.sort_by(item_order);
+        sort_items(&mut self.items);
         self.summary = summarise(&self.items, self.summary.not_applicable);
         self
     }
@@ -271,6 +271,28 @@ impl Evaluation {
     pub fn non_compliant(&self) -> impl Iterator<Item = &PatchItem> {
         self.items.iter().filter(|i| i.state.is_non_compliant())
     }
+}
+
+/// Sorts `items` by [`item_order`], stably, like `items.sort_by(item_order)`. It sorts indices
+/// and then moves each item once: an item is a few hundred bytes, and moving items inside the
+/// sort cost more than all the comparisons (a third of an evaluation, measured with callgrind
+/// in `bench/evaluate`).
+pub(crate) fn sort_items(items: &mut Vec<PatchItem>) {
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by(|&a, &b| item_order(&items[a], &items[b]));
+    if order
+        .iter()
+        .enumerate()
+        .all(|(position, &index)| position == index)
+    {
+        return;
+    }
+    let mut slots: Vec<Option<PatchItem>> = std::mem::take(items).into_iter().map(Some).collect();
+    items.extend(order.iter().map(|&index| {
+        slots[index]
+            .take()
+            .expect("a permutation names each index once")
+    }));
 }
 
 pub(crate) fn item_order(a: &PatchItem, b: &PatchItem) -> std::cmp::Ordering {
@@ -290,15 +312,25 @@ pub(crate) fn evaluate(
     let mut highest: BTreeMap<(&str, &str), &InstalledPackage> = BTreeMap::new();
     for package in installed {
         let key = (package.nevra.name.as_str(), package.nevra.arch.as_str());
-        match highest.get(&key) {
-            Some(existing) if existing.nevra.evr >= package.nevra.evr => {}
-            _ => {
-                highest.insert(key, package);
+        // One search per package; the first of equal highest versions stays.
+        match highest.entry(key) {
+            btree_map::Entry::Vacant(slot) => {
+                slot.insert(package);
+            }
+            btree_map::Entry::Occupied(mut slot) => {
+                if package.nevra.evr > slot.get().nevra.evr {
+                    slot.insert(package);
+                }
             }
         }
     }
     let pending: HashSet<&Nevra> = pending_reboot.iter().collect();
-    let installed_names: HashSet<&str> = installed.iter().map(|p| p.nevra.name.as_str()).collect();
+    // Only the BLOCK dependency check reads these, and only when it has providers to check.
+    let installed_names: HashSet<&str> = if snapshot.providers.is_empty() {
+        HashSet::new()
+    } else {
+        installed.iter().map(|p| p.nevra.name.as_str()).collect()
+    };
     let block = snapshot.baseline.rejected_action == RejectedAction::Block;
 
     let mut items = Vec::with_capacity(highest.len());
@@ -356,7 +388,7 @@ pub(crate) fn evaluate(
             });
         }
     }
-    items.sort_by(item_order);
+    sort_items(&mut items);
     let summary = summarise(&items, not_applicable);
     Evaluation {
         baseline: snapshot.baseline.name.clone(),

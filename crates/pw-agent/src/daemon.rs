@@ -1,0 +1,262 @@
+//! The agent under a server: enrollment, then a loop that long-polls for commands, runs each
+//! patch command exactly once, and reports back.
+//!
+//! A command is run at most once per host, even when the server hands it out again after a
+//! lost answer: the agent acknowledges it first (the server refuses to let a command that
+//! was cancelled, or whose window closed, start), records its id in the state file as it
+//! finishes, and answers an already-executed id with its result without running it again.
+//! Results, the report and the inventory are posted before any reboot.
+
+use std::path::Path;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use pw_api::server::agent::{
+    AgentCommand, CommandKind, CommandOutcome, CommandResult, EnrollRequest, InventoryUpload,
+    NodeFacts,
+};
+use pw_api::server::tokens::Tag;
+use pw_api::server::compliance::ComplianceReportUpload;
+use pw_api::server::windows::{RebootOption as WireRebootOption, TaskOperation};
+use pw_api::server::agent::AgentCredential;
+use pw_client::credential;
+use pw_client::{Client, ClientSettings};
+
+use crate::override_list::{OverrideEntry, OverrideList};
+use crate::state::StateStore;
+use crate::{AgentExit, AgentSettings, OperationKind, RebootOption};
+
+/// The credential file in the state directory.
+pub const CREDENTIAL_FILE: &str = "credential.json";
+
+/// Enrollment or the loop failed in a way the caller must hear about.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("the server refused or could not be reached")]
+    Client(#[from] pw_client::ClientError),
+    #[error("the agent credential")]
+    Credential(#[from] pw_client::credential::CredentialError),
+    #[error("agent state")]
+    State(#[from] crate::state::StateError),
+}
+
+/// Enrolls this host with an activation code and stores the credential (mode 0600).
+pub fn enroll(
+    server_url: &str,
+    activation_code: &str,
+    facts: NodeFacts,
+    tags: Vec<Tag>,
+    state_dir: &Path,
+    now: Timestamp,
+) -> Result<AgentCredential, DaemonError> {
+    let client = Client::new(ClientSettings::new(server_url))?;
+    let response = client.enroll(&EnrollRequest {
+        activation_code: activation_code.to_owned(),
+        facts,
+        tags,
+    })?;
+    let stored = AgentCredential {
+        version: 1,
+        server_url: server_url.to_owned(),
+        node_id: response.node_id,
+        credential: response.credential,
+        enrolled_at: Some(now),
+    };
+    credential::save(&state_dir.join(CREDENTIAL_FILE), &stored)?;
+    Ok(stored)
+}
+
+/// The client of an enrolled agent.
+pub fn client(state_dir: &Path) -> Result<(Client, AgentCredential), DaemonError> {
+    let stored = credential::load(&state_dir.join(CREDENTIAL_FILE))?;
+    let client = Client::new(ClientSettings::new(stored.server_url.clone()).with_secret(stored.credential.clone()))?;
+    Ok((client, stored))
+}
+
+/// What one poll did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PollSummary {
+    /// Commands run now.
+    pub ran: Vec<String>,
+    /// Commands answered from an earlier run (redelivered after a lost answer).
+    pub already_done: Vec<String>,
+    /// Commands the server said not to start.
+    pub dropped: Vec<String>,
+}
+
+/// Polls once (waiting up to `wait`) and handles every command received. `template` holds
+/// the host settings; each command supplies its baseline, instant and options.
+pub fn poll_once(
+    client: &Client,
+    facts: &NodeFacts,
+    template: &AgentSettings,
+    wait: Duration,
+    clock: &dyn Fn() -> Timestamp,
+) -> Result<PollSummary, DaemonError> {
+    let mut summary = PollSummary::default();
+    for command in client.poll_commands(wait)? {
+        let store = StateStore::new(&template.state_dir);
+        if store.load()?.executed_commands.contains(&command.id) {
+            // Ran already; the answer was lost. Report again, never run again.
+            client.post_command_result(
+                &command.id,
+                &CommandResult {
+                    outcome: CommandOutcome::Success,
+                    message: Some("already executed on this host; not run again".to_owned()),
+                    exit_code: None,
+                    started_at: None,
+                    finished_at: Some(clock()),
+                    report_id: None,
+                    summary: None,
+                },
+            )?;
+            summary.already_done.push(command.id);
+            continue;
+        }
+        let ack = client.acknowledge_command(&command.id)?;
+        if !ack.proceed {
+            tracing::info!(command_id = %command.id, reason = ?ack.reason, "command dropped on the server's word");
+            summary.dropped.push(command.id);
+            continue;
+        }
+        run_command(client, facts, template, &command, clock)?;
+        summary.ran.push(command.id);
+    }
+    Ok(summary)
+}
+
+fn failed(message: String, started: Timestamp, finished: Timestamp) -> CommandResult {
+    CommandResult {
+        outcome: CommandOutcome::Failed,
+        message: Some(message),
+        exit_code: None,
+        started_at: Some(started),
+        finished_at: Some(finished),
+        report_id: None,
+        summary: None,
+    }
+}
+
+fn run_command(
+    client: &Client,
+    facts: &NodeFacts,
+    template: &AgentSettings,
+    command: &AgentCommand,
+    clock: &dyn Fn() -> Timestamp,
+) -> Result<(), DaemonError> {
+    let started = clock();
+    let patch = match (&command.kind, &command.patch) {
+        (CommandKind::Patch, Some(patch)) => patch,
+        _ => {
+            let result = failed(format!("this agent does not know commands of kind {:?}", command.kind), started, clock());
+            client.post_command_result(&command.id, &result)?;
+            return Ok(());
+        }
+    };
+    let baseline = match pw_api::baseline::parse_toml(&patch.baseline_toml) {
+        Ok(loaded) => loaded.baseline,
+        Err(error) => {
+            let result = failed(format!("the command's baseline is invalid: {error}"), started, clock());
+            client.post_command_result(&command.id, &result)?;
+            return Ok(());
+        }
+    };
+    let mut settings = template.clone();
+    settings.baseline = baseline;
+    settings.patch_group.clone_from(&patch.patch_group);
+    settings.reboot_option = match patch.reboot_option {
+        WireRebootOption::RebootIfNeeded => RebootOption::RebootIfNeeded,
+        WireRebootOption::NoReboot => RebootOption::NoReboot,
+    };
+    settings.install_override = (!patch.install_override_list.is_empty()).then(|| {
+        (
+            "server".to_owned(),
+            OverrideList {
+                entries: patch
+                    .install_override_list
+                    .iter()
+                    .map(|id| OverrideEntry {
+                        id: id.clone(),
+                        title: None,
+                    })
+                    .collect(),
+            },
+        )
+    });
+    settings.command_id = Some(command.id.clone());
+    settings.evaluation_instant = Some(patch.evaluation_instant);
+    settings.defer_reboot = true;
+    let kind = match patch.operation {
+        TaskOperation::Scan => OperationKind::Scan,
+        TaskOperation::Install => OperationKind::Install,
+    };
+    let outcome = match crate::run(&settings, kind, clock) {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            let result = failed(format!("{error}: {}", error_chain(&error)), started, clock());
+            client.post_command_result(&command.id, &result)?;
+            return Ok(());
+        }
+    };
+    let accepted = client.post_report(&ComplianceReportUpload {
+        command_id: Some(command.id.clone()),
+        execution_id: patch.execution_id.clone(),
+        baseline_id: Some(patch.baseline_id.clone()),
+        report: outcome.report.clone(),
+    })?;
+    if let Some((packages, catalog)) = &outcome.inventory {
+        let upload = InventoryUpload {
+            captured_at: clock(),
+            facts: facts.clone(),
+            packages: packages.clone(),
+            pending_reboot: Vec::new(),
+            last_boot_at: outcome
+                .report
+                .host
+                .boot_time
+                .as_deref()
+                .and_then(|t| t.parse().ok()),
+            catalog: Some(catalog.clone()),
+        };
+        if let Err(error) = client.put_inventory(&upload) {
+            tracing::warn!(error = %error, "inventory upload failed; the next operation sends it again");
+        }
+    }
+    let (outcome_kind, message) = match outcome.exit {
+        AgentExit::Success | AgentExit::RebootRequested => (CommandOutcome::Success, None),
+        AgentExit::PreInstallHookFailed => (CommandOutcome::Failed, Some("the pre-install hook failed; nothing was installed".to_owned())),
+        AgentExit::InstallFailures | AgentExit::RebootRequestedWithFailures => (
+            CommandOutcome::Failed,
+            Some(format!("{} patches failed to install", outcome.report.summary.failed)),
+        ),
+    };
+    client.post_command_result(
+        &command.id,
+        &CommandResult {
+            outcome: outcome_kind,
+            message,
+            exit_code: None,
+            started_at: Some(started),
+            finished_at: Some(clock()),
+            report_id: Some(accepted.report_id),
+            summary: Some(outcome.report.summary.clone()),
+        },
+    )?;
+    // Everything is reported: now the reboot, if one was decided.
+    if let Some(decision) = &outcome.report.reboot
+        && let Err(error) = pw_pkgmgr::hooks::reboot(&settings.reboot_command, [("PATCHWARDEN_PHASE", "reboot")])
+    {
+        tracing::error!(error = %error, reasons = ?decision.reasons, "the reboot command failed");
+    }
+    Ok(())
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut parts = Vec::new();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        parts.push(cause.to_string());
+        source = cause.source();
+    }
+    parts.join(": ")
+}
