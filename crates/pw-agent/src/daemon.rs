@@ -33,11 +33,17 @@ pub const CREDENTIAL_FILE: &str = "credential.json";
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
     #[error("the server refused or could not be reached")]
-    Client(#[from] pw_client::ClientError),
+    Client(#[source] Box<pw_client::ClientError>),
     #[error("the agent credential")]
     Credential(#[from] pw_client::credential::CredentialError),
     #[error("agent state")]
     State(#[from] crate::state::StateError),
+}
+
+impl From<pw_client::ClientError> for DaemonError {
+    fn from(error: pw_client::ClientError) -> DaemonError {
+        DaemonError::Client(Box::new(error))
+    }
 }
 
 /// Enrolls this host with an activation code and stores the credential (mode 0600).
@@ -145,13 +151,10 @@ fn run_command(
     clock: &dyn Fn() -> Timestamp,
 ) -> Result<(), DaemonError> {
     let started = clock();
-    let patch = match (&command.kind, &command.patch) {
-        (CommandKind::Patch, Some(patch)) => patch,
-        _ => {
-            let result = failed(format!("this agent does not know commands of kind {:?}", command.kind), started, clock());
-            client.post_command_result(&command.id, &result)?;
-            return Ok(());
-        }
+    let (CommandKind::Patch, Some(patch)) = (&command.kind, &command.patch) else {
+        let result = failed(format!("this agent does not know commands of kind {:?}", command.kind), started, clock());
+        client.post_command_result(&command.id, &result)?;
+        return Ok(());
     };
     let baseline = match pw_api::baseline::parse_toml(&patch.baseline_toml) {
         Ok(loaded) => loaded.baseline,

@@ -158,7 +158,7 @@ fn agents_enroll_run_commands_and_report_compliance() {
         )
         .unwrap();
     let summary = one.poll();
-    assert_eq!(summary.ran, [install.id.clone()]);
+    assert_eq!(summary.ran, std::slice::from_ref(&install.id));
     assert_eq!(one.installed("foo"), ["1.1-1"]);
     assert_eq!(one.installed("glibc"), ["2.28-2"]);
     // glibc and the kernel need a reboot; it ran after the results were posted.

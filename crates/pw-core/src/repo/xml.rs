@@ -126,7 +126,10 @@ impl<'a> Iterator for Attributes<'a> {
             return None;
         }
         let key_start = at;
-        while bytes.get(at).is_some_and(|byte| *byte != b'=' && !is_space(*byte)) {
+        while bytes
+            .get(at)
+            .is_some_and(|byte| *byte != b'=' && !is_space(*byte))
+        {
             at += 1;
         }
         let key = &bytes[key_start..at];
@@ -136,18 +139,27 @@ impl<'a> Iterator for Attributes<'a> {
         self.rest = &[];
         if key.is_empty() || bytes.get(at) != Some(&b'=') {
             let shown = &bytes[key_start..bytes.len().min(key_start + 40)];
-            return Some(Err(format!("malformed attribute {:?}", String::from_utf8_lossy(shown))));
+            return Some(Err(format!(
+                "malformed attribute {:?}",
+                String::from_utf8_lossy(shown)
+            )));
         }
         at += 1;
         while bytes.get(at).is_some_and(|byte| is_space(*byte)) {
             at += 1;
         }
         let Some(&quote @ (b'"' | b'\'')) = bytes.get(at) else {
-            return Some(Err(format!("attribute {} has an unquoted value", String::from_utf8_lossy(key))));
+            return Some(Err(format!(
+                "attribute {} has an unquoted value",
+                String::from_utf8_lossy(key)
+            )));
         };
         let value_start = at + 1;
         let Some(length) = memchr::memchr(quote, &bytes[value_start..]) else {
-            return Some(Err(format!("attribute {} has an unterminated value", String::from_utf8_lossy(key))));
+            return Some(Err(format!(
+                "attribute {} has an unterminated value",
+                String::from_utf8_lossy(key)
+            )));
         };
         self.rest = &bytes[value_start + length + 1..];
         Some(Ok((local(key), &bytes[value_start..value_start + length])))
@@ -638,7 +650,11 @@ fn run<R: Read, H: Handler>(
         };
         scanner.pos = lt;
         want(scanner, 2).map_err(|fault| fail(scanner, scanner.pos, fault))?;
-        let second = scanner.buf.get(scanner.pos + 1).copied().filter(|_| scanner.pos + 1 < scanner.end);
+        let second = scanner
+            .buf
+            .get(scanner.pos + 1)
+            .copied()
+            .filter(|_| scanner.pos + 1 < scanner.end);
         if second == Some(b'!') {
             want(scanner, 9).map_err(|fault| fail(scanner, scanner.pos, fault))?;
         }
