@@ -64,6 +64,8 @@ pub(crate) trait Backend {
 
 pub(crate) struct RpmBackend {
     pub(crate) settings: Settings,
+    /// Whether to keep provides and requires (the baseline blocks rejected packages).
+    pub(crate) needs_dependencies: bool,
     pub(crate) product: String,
     pub(crate) family: pw_core::baseline::Family,
     pub(crate) packages: Vec<Package>,
@@ -98,9 +100,15 @@ impl Backend for RpmBackend {
                 notes.push(format!("repository `{}` has no cached metadata; skipped", repository.id));
                 continue;
             };
+            // Provides and requires are most of primary's size; only BLOCK's dependency
+            // check reads them.
+            let options = pw_repo::LoadOptions {
+                dependencies: self.needs_dependencies,
+                ..pw_repo::LoadOptions::default()
+            };
             let loaded = match cache.layout {
-                pw_pkgmgr::repo_cache::CacheLayout::Dnf => pw_repo::load_dir(&cache.dir),
-                pw_pkgmgr::repo_cache::CacheLayout::Yum => pw_repo::load_flat_dir(&cache.dir),
+                pw_pkgmgr::repo_cache::CacheLayout::Dnf => pw_repo::load_dir_with(&cache.dir, &options),
+                pw_pkgmgr::repo_cache::CacheLayout::Yum => pw_repo::load_flat_dir_with(&cache.dir, &options),
             };
             match loaded {
                 Ok(repo) => {

@@ -291,8 +291,11 @@ fn backend_for(
             .map(|e| e.entry.clone())
             .collect();
     }
+    let needs_dependencies = settings.baseline.rejected_action == pw_core::baseline::RejectedAction::Block
+        && !settings.baseline.rejected.is_empty();
     Ok(Box::new(RpmBackend {
         settings: pm,
+        needs_dependencies,
         product: host.product.clone(),
         family,
         packages: Vec::new(),
