@@ -9,7 +9,9 @@ use jiff::Timestamp;
 use pw_api::server::agent::{CatalogJson, InstalledPackageJson};
 use pw_core::baseline::Baseline;
 use pw_core::evaluate::apt::{AptAvailable, AptContext, AptHost, AptInstalled, DebTarget};
-use pw_core::evaluate::{Catalog, Context, EvaluateOptions, Evaluation, InstalledPackage, Snapshot};
+use pw_core::evaluate::{
+    Catalog, Context, EvaluateOptions, Evaluation, InstalledPackage, Snapshot,
+};
 use pw_core::nevra::Nevra;
 use pw_core::repo::{Advisory, Package};
 use pw_core::version::deb::DebVersion;
@@ -38,15 +40,28 @@ pub(crate) trait Backend {
     /// Keys of the installed packages.
     fn installed_keys(&self) -> HashSet<String>;
     /// Evaluates the host as it is now.
-    fn evaluate(&self, baseline: &Baseline, now: Timestamp, pending: &[String], options: &EvaluateOptions) -> Evaluation;
+    fn evaluate(
+        &self,
+        baseline: &Baseline,
+        now: Timestamp,
+        pending: &[String],
+        options: &EvaluateOptions,
+    ) -> Evaluation;
     /// The versions to install: the evaluation's targets, or the override list's.
-    fn targets(&self, evaluation: &Evaluation, override_list: Option<&OverrideList>) -> Vec<String>;
+    fn targets(&self, evaluation: &Evaluation, override_list: Option<&OverrideList>)
+    -> Vec<String>;
     /// Installs exactly `targets`.
     fn install(&self, targets: &[String], notes: &mut Vec<String>) -> RunInfo;
     /// After [`Backend::read_inventory`] again: which targets are installed and which not.
     fn verify(&self, targets: &[String]) -> (Vec<String>, Vec<String>);
     /// Why a reboot is needed after installing `installed_now` (keys).
-    fn reboot_reasons(&self, installed_now: &[String], evaluation: &Evaluation, pending: &[String], extra: &[String]) -> Vec<String>;
+    fn reboot_reasons(
+        &self,
+        installed_now: &[String],
+        evaluation: &Evaluation,
+        pending: &[String],
+        extra: &[String],
+    ) -> Vec<String>;
     /// Whether `key` (a package installed by an interrupted operation) needs a reboot.
     fn key_needs_reboot(&self, key: &str, extra: &[String]) -> bool;
     /// The installed packages and compact catalog the server keeps for previews (rpm only).
@@ -92,12 +107,15 @@ impl Backend for RpmBackend {
     }
 
     fn load_catalog(&mut self, notes: &mut Vec<String>) -> Result<(), AgentError> {
-        let repositories =
-            pw_pkgmgr::repo_cache::cached_repositories(&self.settings).map_err(AgentError::RepoCache)?;
+        let repositories = pw_pkgmgr::repo_cache::cached_repositories(&self.settings)
+            .map_err(AgentError::RepoCache)?;
         let mut n_loaded = 0;
         for repository in repositories {
             let Some(cache) = repository.cache else {
-                notes.push(format!("repository `{}` has no cached metadata; skipped", repository.id));
+                notes.push(format!(
+                    "repository `{}` has no cached metadata; skipped",
+                    repository.id
+                ));
                 continue;
             };
             // Provides and requires are most of primary's size; only BLOCK's dependency
@@ -107,8 +125,12 @@ impl Backend for RpmBackend {
                 ..pw_repo::LoadOptions::default()
             };
             let loaded = match cache.layout {
-                pw_pkgmgr::repo_cache::CacheLayout::Dnf => pw_repo::load_dir_with(&cache.dir, &options),
-                pw_pkgmgr::repo_cache::CacheLayout::Yum => pw_repo::load_flat_dir_with(&cache.dir, &options),
+                pw_pkgmgr::repo_cache::CacheLayout::Dnf => {
+                    pw_repo::load_dir_with(&cache.dir, &options)
+                }
+                pw_pkgmgr::repo_cache::CacheLayout::Yum => {
+                    pw_repo::load_flat_dir_with(&cache.dir, &options)
+                }
             };
             match loaded {
                 Ok(repo) => {
@@ -129,7 +151,8 @@ impl Backend for RpmBackend {
     }
 
     fn read_inventory(&mut self) -> Result<(), AgentError> {
-        self.installed = pw_pkgmgr::rpm::installed_packages(&self.settings).map_err(AgentError::Inventory)?;
+        self.installed =
+            pw_pkgmgr::rpm::installed_packages(&self.settings).map_err(AgentError::Inventory)?;
         Ok(())
     }
 
@@ -137,7 +160,13 @@ impl Backend for RpmBackend {
         self.installed.iter().map(|p| p.nevra.to_string()).collect()
     }
 
-    fn evaluate(&self, baseline: &Baseline, now: Timestamp, pending: &[String], options: &EvaluateOptions) -> Evaluation {
+    fn evaluate(
+        &self,
+        baseline: &Baseline,
+        now: Timestamp,
+        pending: &[String],
+        options: &EvaluateOptions,
+    ) -> Evaluation {
         let snapshot = Snapshot::build(
             baseline,
             Catalog {
@@ -154,9 +183,17 @@ impl Backend for RpmBackend {
         snapshot.evaluate(&self.installed, &pending, options)
     }
 
-    fn targets(&self, evaluation: &Evaluation, override_list: Option<&OverrideList>) -> Vec<String> {
+    fn targets(
+        &self,
+        evaluation: &Evaluation,
+        override_list: Option<&OverrideList>,
+    ) -> Vec<String> {
         let Some(list) = override_list else {
-            return evaluation.install_targets().iter().map(ToString::to_string).collect();
+            return evaluation
+                .install_targets()
+                .iter()
+                .map(ToString::to_string)
+                .collect();
         };
         // Per installed (name, arch), the highest listed version newer than what is installed.
         let mut best: BTreeMap<(&str, &str), &Nevra> = BTreeMap::new();
@@ -188,7 +225,11 @@ impl Backend for RpmBackend {
                 };
                 if !run.success() {
                     info.output_tail = Some(format!("{}\n{}", run.stdout_tail, run.stderr_tail));
-                    notes.push(format!("`{}` ended with {}", run.argv.join(" "), run.termination));
+                    notes.push(format!(
+                        "`{}` ended with {}",
+                        run.argv.join(" "),
+                        run.termination
+                    ));
                 }
                 info
             }
@@ -205,15 +246,26 @@ impl Backend for RpmBackend {
         let mut failed = Vec::new();
         for status in pw_pkgmgr::install::verify(&nevras, &self.installed) {
             match status.state {
-                pw_pkgmgr::install::TargetState::NotInstalled(_) => failed.push(status.target.to_string()),
+                pw_pkgmgr::install::TargetState::NotInstalled(_) => {
+                    failed.push(status.target.to_string())
+                }
                 _ => installed.push(status.target.to_string()),
             }
         }
         (installed, failed)
     }
 
-    fn reboot_reasons(&self, installed_now: &[String], evaluation: &Evaluation, pending: &[String], extra: &[String]) -> Vec<String> {
-        let installed: Vec<Nevra> = installed_now.iter().filter_map(|k| parse_nevra(k)).collect();
+    fn reboot_reasons(
+        &self,
+        installed_now: &[String],
+        evaluation: &Evaluation,
+        pending: &[String],
+        extra: &[String],
+    ) -> Vec<String> {
+        let installed: Vec<Nevra> = installed_now
+            .iter()
+            .filter_map(|k| parse_nevra(k))
+            .collect();
         let pending: Vec<Nevra> = pending.iter().filter_map(|k| parse_nevra(k)).collect();
         reboot::reboot_reasons(&installed, &evaluation.items, &pending, extra)
     }
@@ -294,7 +346,14 @@ impl AptBackend {
                 if first_run {
                     None
                 } else {
-                    Some(release_dates.get(index).copied().flatten().unwrap_or(now).to_string())
+                    Some(
+                        release_dates
+                            .get(index)
+                            .copied()
+                            .flatten()
+                            .unwrap_or(now)
+                            .to_string(),
+                    )
                 }
             });
             available.first_seen = recorded.as_deref().and_then(|t| t.parse().ok());
@@ -316,7 +375,8 @@ impl Backend for AptBackend {
     }
 
     fn load_catalog(&mut self, notes: &mut Vec<String>) -> Result<(), AgentError> {
-        let lists = pw_pkgmgr::apt::read_lists(&self.root).map_err(|e| AgentError::AptLists(e.to_string()))?;
+        let lists = pw_pkgmgr::apt::read_lists(&self.root)
+            .map_err(|e| AgentError::AptLists(e.to_string()))?;
         notes.extend(lists.diagnostics.iter().take(20).cloned());
         if lists.available.is_empty() {
             return Err(AgentError::NoRepositories);
@@ -327,7 +387,8 @@ impl Backend for AptBackend {
     }
 
     fn read_inventory(&mut self) -> Result<(), AgentError> {
-        let inventory = pw_pkgmgr::dpkg::read_inventory(&self.root).map_err(|e| AgentError::Dpkg(e.to_string()))?;
+        let inventory = pw_pkgmgr::dpkg::read_inventory(&self.root)
+            .map_err(|e| AgentError::Dpkg(e.to_string()))?;
         self.installed = inventory.apt_installed();
         self.installed_debs = inventory.packages;
         if !self.release_dates.is_empty() {
@@ -343,7 +404,13 @@ impl Backend for AptBackend {
             .collect()
     }
 
-    fn evaluate(&self, baseline: &Baseline, now: Timestamp, pending: &[String], options: &EvaluateOptions) -> Evaluation {
+    fn evaluate(
+        &self,
+        baseline: &Baseline,
+        now: Timestamp,
+        pending: &[String],
+        options: &EvaluateOptions,
+    ) -> Evaluation {
         let pending: Vec<DebTarget> = pending.iter().filter_map(|k| parse_deb_key(k)).collect();
         pw_core::evaluate::apt::evaluate_apt(
             baseline,
@@ -361,7 +428,11 @@ impl Backend for AptBackend {
         )
     }
 
-    fn targets(&self, evaluation: &Evaluation, _override_list: Option<&OverrideList>) -> Vec<String> {
+    fn targets(
+        &self,
+        evaluation: &Evaluation,
+        _override_list: Option<&OverrideList>,
+    ) -> Vec<String> {
         pw_core::evaluate::apt::install_targets(evaluation)
             .iter()
             .map(|t| deb_key(&t.name, &t.arch, &t.version))
@@ -378,7 +449,11 @@ impl Backend for AptBackend {
                 };
                 if !run.success() {
                     info.output_tail = Some(format!("{}\n{}", run.stdout_tail, run.stderr_tail));
-                    notes.push(format!("`{}` ended with {}", run.argv.join(" "), run.termination));
+                    notes.push(format!(
+                        "`{}` ended with {}",
+                        run.argv.join(" "),
+                        run.termination
+                    ));
                 }
                 info
             }
@@ -394,7 +469,11 @@ impl Backend for AptBackend {
         let mut installed = Vec::new();
         let mut failed = Vec::new();
         for status in pw_pkgmgr::apt::verify(&parsed, &self.installed_debs) {
-            let key = deb_key(&status.target.name, &status.target.arch, &status.target.version);
+            let key = deb_key(
+                &status.target.name,
+                &status.target.arch,
+                &status.target.version,
+            );
             match status.state {
                 pw_pkgmgr::apt::DebTargetState::Installed => installed.push(key),
                 _ => failed.push(key),
@@ -403,7 +482,13 @@ impl Backend for AptBackend {
         (installed, failed)
     }
 
-    fn reboot_reasons(&self, installed_now: &[String], _evaluation: &Evaluation, pending: &[String], extra: &[String]) -> Vec<String> {
+    fn reboot_reasons(
+        &self,
+        installed_now: &[String],
+        _evaluation: &Evaluation,
+        pending: &[String],
+        extra: &[String],
+    ) -> Vec<String> {
         let mut reasons = Vec::new();
         if let Ok(required) = pw_pkgmgr::apt::reboot_required(&self.root)
             && required.required
@@ -427,9 +512,11 @@ impl Backend for AptBackend {
     }
 
     fn save_extra(&self, state_dir: &std::path::Path) -> Result<(), crate::state::StateError> {
-        let bytes = serde_json::to_vec(&self.first_seen).map_err(|source| crate::state::StateError::Corrupt {
-            path: state_dir.join(crate::FIRST_SEEN_FILE),
-            source,
+        let bytes = serde_json::to_vec(&self.first_seen).map_err(|source| {
+            crate::state::StateError::Corrupt {
+                path: state_dir.join(crate::FIRST_SEEN_FILE),
+                source,
+            }
         })?;
         crate::state::write_atomic(&state_dir.join(crate::FIRST_SEEN_FILE), &bytes)?;
         Ok(())

@@ -11,14 +11,14 @@ use std::path::Path;
 use std::time::Duration;
 
 use jiff::Timestamp;
+use pw_api::server::agent::AgentCredential;
 use pw_api::server::agent::{
     AgentCommand, CommandKind, CommandOutcome, CommandResult, EnrollRequest, InventoryUpload,
     NodeFacts,
 };
-use pw_api::server::tokens::Tag;
 use pw_api::server::compliance::ComplianceReportUpload;
+use pw_api::server::tokens::Tag;
 use pw_api::server::windows::{RebootOption as WireRebootOption, TaskOperation};
-use pw_api::server::agent::AgentCredential;
 use pw_client::credential;
 use pw_client::{Client, ClientSettings};
 
@@ -75,7 +75,9 @@ pub fn enroll(
 /// The client of an enrolled agent.
 pub fn client(state_dir: &Path) -> Result<(Client, AgentCredential), DaemonError> {
     let stored = credential::load(&state_dir.join(CREDENTIAL_FILE))?;
-    let client = Client::new(ClientSettings::new(stored.server_url.clone()).with_secret(stored.credential.clone()))?;
+    let client = Client::new(
+        ClientSettings::new(stored.server_url.clone()).with_secret(stored.credential.clone()),
+    )?;
     Ok((client, stored))
 }
 
@@ -152,14 +154,25 @@ fn run_command(
 ) -> Result<(), DaemonError> {
     let started = clock();
     let (CommandKind::Patch, Some(patch)) = (&command.kind, &command.patch) else {
-        let result = failed(format!("this agent does not know commands of kind {:?}", command.kind), started, clock());
+        let result = failed(
+            format!(
+                "this agent does not know commands of kind {:?}",
+                command.kind
+            ),
+            started,
+            clock(),
+        );
         client.post_command_result(&command.id, &result)?;
         return Ok(());
     };
     let baseline = match pw_api::baseline::parse_toml(&patch.baseline_toml) {
         Ok(loaded) => loaded.baseline,
         Err(error) => {
-            let result = failed(format!("the command's baseline is invalid: {error}"), started, clock());
+            let result = failed(
+                format!("the command's baseline is invalid: {error}"),
+                started,
+                clock(),
+            );
             client.post_command_result(&command.id, &result)?;
             return Ok(());
         }
@@ -196,7 +209,11 @@ fn run_command(
     let outcome = match crate::run(&settings, kind, clock) {
         Ok(outcome) => outcome,
         Err(error) => {
-            let result = failed(format!("{error}: {}", error_chain(&error)), started, clock());
+            let result = failed(
+                format!("{error}: {}", error_chain(&error)),
+                started,
+                clock(),
+            );
             client.post_command_result(&command.id, &result)?;
             return Ok(());
         }
@@ -227,10 +244,16 @@ fn run_command(
     }
     let (outcome_kind, message) = match outcome.exit {
         AgentExit::Success | AgentExit::RebootRequested => (CommandOutcome::Success, None),
-        AgentExit::PreInstallHookFailed => (CommandOutcome::Failed, Some("the pre-install hook failed; nothing was installed".to_owned())),
+        AgentExit::PreInstallHookFailed => (
+            CommandOutcome::Failed,
+            Some("the pre-install hook failed; nothing was installed".to_owned()),
+        ),
         AgentExit::InstallFailures | AgentExit::RebootRequestedWithFailures => (
             CommandOutcome::Failed,
-            Some(format!("{} patches failed to install", outcome.report.summary.failed)),
+            Some(format!(
+                "{} patches failed to install",
+                outcome.report.summary.failed
+            )),
         ),
     };
     client.post_command_result(
@@ -247,7 +270,8 @@ fn run_command(
     )?;
     // Everything is reported: now the reboot, if one was decided.
     if let Some(decision) = &outcome.report.reboot
-        && let Err(error) = pw_pkgmgr::hooks::reboot(&settings.reboot_command, [("PATCHWARDEN_PHASE", "reboot")])
+        && let Err(error) =
+            pw_pkgmgr::hooks::reboot(&settings.reboot_command, [("PATCHWARDEN_PHASE", "reboot")])
     {
         tracing::error!(error = %error, reasons = ?decision.reasons, "the reboot command failed");
     }

@@ -192,7 +192,9 @@ pub enum AgentError {
     Inventory(#[source] pw_pkgmgr::rpm::InventoryError),
     #[error("failed to locate the package manager's repository cache")]
     RepoCache(#[source] pw_pkgmgr::repo_cache::RepoCacheError),
-    #[error("no repository metadata is available (run without `--no-refresh`, or check the repository configuration)")]
+    #[error(
+        "no repository metadata is available (run without `--no-refresh`, or check the repository configuration)"
+    )]
     NoRepositories,
     #[error("agent state")]
     State(#[from] state::StateError),
@@ -214,7 +216,9 @@ fn host_view(settings: &AgentSettings) -> Result<HostView, AgentError> {
     let known = settings.operating_system.is_some()
         && settings.product.is_some()
         && (settings.package_manager.is_some()
-            || settings.operating_system.is_some_and(|os| os.family() == Family::Apt));
+            || settings
+                .operating_system
+                .is_some_and(|os| os.family() == Family::Apt));
     let detected = if known {
         None
     } else {
@@ -263,7 +267,8 @@ fn backend_for(
             Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
             Err(_) => Default::default(),
         };
-        let native_arch = pw_pkgmgr::dpkg::native_architecture().unwrap_or_else(|_| "amd64".to_owned());
+        let native_arch =
+            pw_pkgmgr::dpkg::native_architecture().unwrap_or_else(|_| "amd64".to_owned());
         return Ok(Box::new(AptBackend {
             settings: pw_pkgmgr::apt::AptSettings::new(settings.root.clone()),
             root: settings.root.clone(),
@@ -291,7 +296,8 @@ fn backend_for(
             .map(|e| e.entry.clone())
             .collect();
     }
-    let needs_dependencies = settings.baseline.rejected_action == pw_core::baseline::RejectedAction::Block
+    let needs_dependencies = settings.baseline.rejected_action
+        == pw_core::baseline::RejectedAction::Block
         && !settings.baseline.rejected.is_empty();
     Ok(Box::new(RpmBackend {
         settings: pm,
@@ -328,7 +334,9 @@ pub fn run(
     let boot_time = match pw_pkgmgr::host::boot_time(&settings.proc_dir) {
         Ok(t) => Some(t),
         Err(error) => {
-            notes.push(format!("boot time unknown ({error}); pending reboots are kept"));
+            notes.push(format!(
+                "boot time unknown ({error}); pending reboots are kept"
+            ));
             None
         }
     };
@@ -339,7 +347,13 @@ pub fn run(
     }
     backend.load_catalog(&mut notes)?;
     backend.read_inventory()?;
-    recover_interrupted(&mut state, backend.as_ref(), boot_time, &mut notes, &settings.reboot_packages);
+    recover_interrupted(
+        &mut state,
+        backend.as_ref(),
+        boot_time,
+        &mut notes,
+        &settings.reboot_packages,
+    );
 
     let options = EvaluateOptions {
         include_not_applicable: settings.include_not_applicable,
@@ -359,7 +373,19 @@ pub fn run(
 
     let outcome = match kind {
         OperationKind::Scan => {
-            let report = build_report(settings, kind, &operation_id, started, clock(), facts, &state, &evaluation, None, None, notes);
+            let report = build_report(
+                settings,
+                kind,
+                &operation_id,
+                started,
+                clock(),
+                facts,
+                &state,
+                &evaluation,
+                None,
+                None,
+                notes,
+            );
             OperationOutcome {
                 report,
                 evaluation,
@@ -405,11 +431,15 @@ pub fn run(
     let mut report = outcome.report;
     // A scan must work where the state directory is not writable (an unprivileged user
     // trying the agent out); an install must record its state.
-    let saved = store.save(&state).and_then(|()| backend.save_extra(&settings.state_dir));
+    let saved = store
+        .save(&state)
+        .and_then(|()| backend.save_extra(&settings.state_dir));
     match saved {
         Ok(()) => {}
         Err(error) if kind == OperationKind::Scan => {
-            report.notes.push(format!("the agent state was not saved: {error}"));
+            report
+                .notes
+                .push(format!("the agent state was not saved: {error}"));
         }
         Err(error) => return Err(error.into()),
     }
@@ -472,10 +502,18 @@ struct InstallInputs<'a> {
 }
 
 fn hook_env<'a>(operation_id: &'a str, phase: &'a str) -> [(&'a str, &'a str); 2] {
-    [("PATCHWARDEN_OPERATION_ID", operation_id), ("PATCHWARDEN_PHASE", phase)]
+    [
+        ("PATCHWARDEN_OPERATION_ID", operation_id),
+        ("PATCHWARDEN_PHASE", phase),
+    ]
 }
 
-fn run_hook(name: &str, hook: Option<&ShellCommand>, operation_id: &str, notes: &mut Vec<String>) -> bool {
+fn run_hook(
+    name: &str,
+    hook: Option<&ShellCommand>,
+    operation_id: &str,
+    notes: &mut Vec<String>,
+) -> bool {
     let Some(hook) = hook else { return true };
     match pw_pkgmgr::hooks::run_hook(hook, hook_env(operation_id, name)) {
         Ok(output) if output.success() => true,
@@ -489,7 +527,10 @@ fn run_hook(name: &str, hook: Option<&ShellCommand>, operation_id: &str, notes: 
             false
         }
         Err(error) => {
-            notes.push(format!("{name} hook `{}` could not run: {error}", hook.command));
+            notes.push(format!(
+                "{name} hook `{}` could not run: {error}",
+                hook.command
+            ));
             false
         }
     }
@@ -522,9 +563,31 @@ fn install(
         ..InstallOutcome::default()
     };
     if !targets.is_empty() {
-        if !run_hook("pre-install", settings.hooks.pre_install.as_ref(), operation_id, &mut notes) {
-            run_hook("on-exit", settings.hooks.on_exit.as_ref(), operation_id, &mut notes);
-            let report = build_report(settings, OperationKind::Install, operation_id, started, clock(), facts, state, &evaluation, Some(install_outcome), None, notes);
+        if !run_hook(
+            "pre-install",
+            settings.hooks.pre_install.as_ref(),
+            operation_id,
+            &mut notes,
+        ) {
+            run_hook(
+                "on-exit",
+                settings.hooks.on_exit.as_ref(),
+                operation_id,
+                &mut notes,
+            );
+            let report = build_report(
+                settings,
+                OperationKind::Install,
+                operation_id,
+                started,
+                clock(),
+                facts,
+                state,
+                &evaluation,
+                Some(install_outcome),
+                None,
+                notes,
+            );
             return Ok(OperationOutcome {
                 report,
                 evaluation,
@@ -554,22 +617,34 @@ fn install(
         }
         store.save(state)?;
     }
-    let mut installed_now: Vec<String> = backend.installed_keys().difference(&before).cloned().collect();
+    let mut installed_now: Vec<String> = backend
+        .installed_keys()
+        .difference(&before)
+        .cloned()
+        .collect();
     installed_now.sort();
     let (verified, failed) = backend.verify(&targets);
     install_outcome.installed = verified;
     install_outcome.failed = failed;
     let mut hooks_ok = true;
     if !targets.is_empty() {
-        hooks_ok = run_hook("post-install", settings.hooks.post_install.as_ref(), operation_id, &mut notes);
+        hooks_ok = run_hook(
+            "post-install",
+            settings.hooks.post_install.as_ref(),
+            operation_id,
+            &mut notes,
+        );
     }
 
     // Decide on reboots, then record pending ones.
     let probe = backend.evaluate(&settings.baseline, instant, &[], options);
     let reasons = match settings.reboot_option {
-        RebootOption::RebootIfNeeded => {
-            backend.reboot_reasons(&installed_now, &probe, pending_before, &settings.reboot_packages)
-        }
+        RebootOption::RebootIfNeeded => backend.reboot_reasons(
+            &installed_now,
+            &probe,
+            pending_before,
+            &settings.reboot_packages,
+        ),
         RebootOption::NoReboot => Vec::new(),
     };
     let now = clock();
@@ -608,14 +683,22 @@ fn install(
             exit_code: None,
         };
         if !settings.defer_reboot {
-            match pw_pkgmgr::hooks::reboot(&settings.reboot_command, hook_env(operation_id, "reboot")) {
+            match pw_pkgmgr::hooks::reboot(
+                &settings.reboot_command,
+                hook_env(operation_id, "reboot"),
+            ) {
                 Ok(output) => decision.exit_code = output.termination.exit_code(),
                 Err(error) => notes.push(format!("the reboot command failed: {error}")),
             }
         }
         reboot_decision = Some(decision);
     }
-    run_hook("on-exit", settings.hooks.on_exit.as_ref(), operation_id, &mut notes);
+    run_hook(
+        "on-exit",
+        settings.hooks.on_exit.as_ref(),
+        operation_id,
+        &mut notes,
+    );
     let exit = match (reboot_decision.is_some(), failures) {
         (true, false) => AgentExit::RebootRequested,
         (true, true) => AgentExit::RebootRequestedWithFailures,
@@ -647,21 +730,29 @@ fn install(
 /// else keeps its scan state.
 fn mark_override_failures(mut evaluation: Evaluation, failed: &[String]) -> Evaluation {
     for item in &mut evaluation.items {
-        let failed_target = failed.iter().any(|key| {
-            Nevra::parse(key).is_ok_and(|t| t.name == item.name && t.arch == item.arch)
-        });
+        let failed_target = failed
+            .iter()
+            .any(|key| Nevra::parse(key).is_ok_and(|t| t.name == item.name && t.arch == item.arch));
         if failed_target {
             item.state = PatchState::Failed;
             item.reason = Reason::InstallFailed;
         }
     }
     let not_applicable = evaluation.summary.not_applicable;
-    evaluation.items.sort_by(|a, b| a.state.cmp(&b.state).then_with(|| a.name.cmp(&b.name)).then_with(|| a.arch.cmp(&b.arch)));
+    evaluation.items.sort_by(|a, b| {
+        a.state
+            .cmp(&b.state)
+            .then_with(|| a.name.cmp(&b.name))
+            .then_with(|| a.arch.cmp(&b.arch))
+    });
     evaluation.summary = pw_core::evaluate::summarise(&evaluation.items, not_applicable);
     evaluation
 }
 
-#[expect(clippy::too_many_arguments, reason = "assembles one report from its parts")]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "assembles one report from its parts"
+)]
 fn build_report(
     settings: &AgentSettings,
     kind: OperationKind,
@@ -684,12 +775,19 @@ fn build_report(
         patch_group: settings.patch_group.clone(),
         baseline: settings.baseline.name.clone(),
         reboot_option: settings.reboot_option.as_str().to_owned(),
-        install_override_list: settings.install_override.as_ref().map(|(source, _)| source.clone()),
+        install_override_list: settings
+            .install_override
+            .as_ref()
+            .map(|(source, _)| source.clone()),
         last_no_reboot_install_time: state.last_no_reboot_install_time.clone(),
         install,
         reboot,
         notes,
-        summary: SummaryJson::from_core(&evaluation.baseline, evaluation.evaluated_at, &evaluation.summary),
+        summary: SummaryJson::from_core(
+            &evaluation.baseline,
+            evaluation.evaluated_at,
+            &evaluation.summary,
+        ),
         patches: evaluation.items.iter().map(PatchJson::from_core).collect(),
     }
 }

@@ -115,10 +115,11 @@ impl OverrideList {
     }
 
     fn parse_json(text: &str) -> Result<OverrideList, OverrideListError> {
-        let value: serde_json::Value = serde_json::from_str(text).map_err(|error| OverrideListError {
-            line: error.line(),
-            message: error.to_string(),
-        })?;
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|error| OverrideListError {
+                line: error.line(),
+                message: error.to_string(),
+            })?;
         let patches = value
             .get("patches")
             .and_then(|p| p.as_array())
@@ -129,7 +130,11 @@ impl OverrideList {
         let entries = patches
             .iter()
             .map(|p| OverrideEntry {
-                id: p.get("id").and_then(|v| v.as_str()).unwrap_or_default().to_owned(),
+                id: p
+                    .get("id")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_owned(),
                 title: p.get("title").and_then(|v| v.as_str()).map(str::to_owned),
             })
             .collect();
@@ -151,7 +156,9 @@ impl OverrideList {
     /// `bind.x86_64:32:9.8.2-0.62.rc1.57.amzn1` all work.
     pub fn matches(&self, nevra: &Nevra) -> bool {
         self.entries.iter().any(|entry| {
-            PatternSet::parse([entry.id.as_str()]).matches_rpm(nevra).is_some()
+            PatternSet::parse([entry.id.as_str()])
+                .matches_rpm(nevra)
+                .is_some()
                 && entry
                     .title
                     .as_deref()
@@ -169,7 +176,9 @@ mod tests {
         let yaml = "patches:\n    -\n        id: 'bind*.x86_64'\n        title: '32:9.8.2-0.62.rc1.57.amzn1'\n    - id: \"openssl.x86_64\"\n";
         let list = OverrideList::parse(yaml).unwrap();
         assert_eq!(list.entries.len(), 2);
-        assert!(list.matches(&Nevra::parse("bind-libs-32:9.8.2-0.62.rc1.57.amzn1.x86_64").unwrap()));
+        assert!(
+            list.matches(&Nevra::parse("bind-libs-32:9.8.2-0.62.rc1.57.amzn1.x86_64").unwrap())
+        );
         assert!(!list.matches(&Nevra::parse("bind-libs-32:9.8.3-1.amzn1.x86_64").unwrap()));
         assert!(list.matches(&Nevra::parse("openssl-1.0.2k-26.x86_64").unwrap()));
         let json = r#"{"patches": [{"id": "openssl.x86_64"}]}"#;

@@ -47,14 +47,18 @@ pub fn reboot_reasons(
             .chain(extra_packages.iter().map(String::as_str))
             .find(|p| name_matches(p, &nevra.name))
         {
-            reasons.push(format!("{nevra} was installed and `{pattern}` needs a reboot"));
+            reasons.push(format!(
+                "{nevra} was installed and `{pattern}` needs a reboot"
+            ));
             continue;
         }
         if items
             .iter()
             .any(|i| i.name == nevra.name && i.arch == nevra.arch && i.reboot_suggested)
         {
-            reasons.push(format!("{nevra} was installed and its advisory suggests a reboot"));
+            reasons.push(format!(
+                "{nevra} was installed and its advisory suggests a reboot"
+            ));
         }
     }
     for nevra in pending {
@@ -74,9 +78,21 @@ mod tests {
     #[test]
     fn only_reboot_packages_or_suggestions_or_pending_need_one() {
         assert!(reboot_reasons(&[n("curl-7.2-1.x86_64")], &[], &[], &[]).is_empty());
-        assert_eq!(reboot_reasons(&[n("kernel-4.14.2-1.x86_64")], &[], &[], &[]).len(), 1);
-        assert_eq!(reboot_reasons(&[n("glibc-common-2.26-1.x86_64")], &[], &[], &[]).len(), 1);
-        assert_eq!(reboot_reasons(&[n("curl-7.2-1.x86_64")], &[], &[], &["curl".to_owned()]).len(), 1);
-        assert_eq!(reboot_reasons(&[], &[], &[n("openssl-1.0-2.x86_64")], &[]).len(), 1);
+        assert_eq!(
+            reboot_reasons(&[n("kernel-4.14.2-1.x86_64")], &[], &[], &[]).len(),
+            1
+        );
+        assert_eq!(
+            reboot_reasons(&[n("glibc-common-2.26-1.x86_64")], &[], &[], &[]).len(),
+            1
+        );
+        assert_eq!(
+            reboot_reasons(&[n("curl-7.2-1.x86_64")], &[], &[], &["curl".to_owned()]).len(),
+            1
+        );
+        assert_eq!(
+            reboot_reasons(&[], &[], &[n("openssl-1.0-2.x86_64")], &[]).len(),
+            1
+        );
     }
 }

@@ -45,7 +45,8 @@ impl StateStore {
     pub fn load(&self) -> Result<AgentState, StateError> {
         let path = self.path();
         match fs_err::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| StateError::Corrupt { path, source }),
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|source| StateError::Corrupt { path, source }),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(AgentState {
                 version: 1,
                 ..AgentState::default()

@@ -177,7 +177,10 @@ fn parse_os(text: &str, field: &str) -> Result<OperatingSystem, BaselineError> {
         let names: Vec<_> = OperatingSystem::ALL.iter().map(|o| o.as_str()).collect();
         BaselineError::new(
             field,
-            format!("`{text}` is not a supported operating system; use one of {}", names.join(", ")),
+            format!(
+                "`{text}` is not a supported operating system; use one of {}",
+                names.join(", ")
+            ),
         )
     })
 }
@@ -236,12 +239,16 @@ fn parse_until(text: &str, field: &str) -> Result<Approval, BaselineError> {
             rest.strip_prefix('-').and_then(|n| n.parse::<u8>().ok())
         };
         return match months_ago {
-            Some(months_ago) if months_ago <= 24 => Ok(Approval::UntilRelative(
-                RelativeDate::FirstOfMonth { months_ago },
-            )),
+            Some(months_ago) if months_ago <= 24 => {
+                Ok(Approval::UntilRelative(RelativeDate::FirstOfMonth {
+                    months_ago,
+                }))
+            }
             _ => Err(BaselineError::new(
                 field,
-                format!("`{text}`: a rolling date is `first-of-month` or `first-of-month-N` with N from 1 to 24"),
+                format!(
+                    "`{text}`: a rolling date is `first-of-month` or `first-of-month-N` with N from 1 to 24"
+                ),
             )),
         };
     }
@@ -565,7 +572,10 @@ impl AwsPatchBaseline {
             for (index, rule) in group.patch_rules.iter().enumerate() {
                 let path = format!("ApprovalRules.PatchRules[{index}]");
                 rules.push(Rule {
-                    filters: aws_group(&rule.patch_filter_group, &format!("{path}.PatchFilterGroup"))?,
+                    filters: aws_group(
+                        &rule.patch_filter_group,
+                        &format!("{path}.PatchFilterGroup"),
+                    )?,
                     approval: approval(
                         rule.approve_after_days,
                         rule.approve_until_date.as_deref(),
@@ -593,7 +603,9 @@ impl AwsPatchBaseline {
                 self.approved_patches_compliance_level.as_deref(),
                 "ApprovedPatchesComplianceLevel",
             )?,
-            approved_enable_non_security: self.approved_patches_enable_non_security.unwrap_or(false),
+            approved_enable_non_security: self
+                .approved_patches_enable_non_security
+                .unwrap_or(false),
             rejected: self.rejected_patches.iter().map(Exception::new).collect(),
             rejected_action: parse_action(
                 self.rejected_patches_action.as_deref(),
@@ -604,7 +616,9 @@ impl AwsPatchBaseline {
         if !self.sources.is_empty() {
             warnings.push(BaselineWarning {
                 field: "Sources".to_owned(),
-                message: "alternative patch sources are ignored; the host's own repositories are used".to_owned(),
+                message:
+                    "alternative patch sources are ignored; the host's own repositories are used"
+                        .to_owned(),
             });
         }
         Ok((baseline, warnings))
@@ -657,10 +671,9 @@ pub fn parse_aws_json(text: &str) -> Result<LoadedBaseline, BaselineFormatError>
         serde_json::from_str(text).map_err(BaselineFormatError::Json)?;
     // Accept a `{"BaselineIdentity": ..., ...}`-free object as-is; a wrapper such as the
     // output of `get-patch-baseline` is already the flat object.
-    let aws: AwsPatchBaseline = serde_json::from_value(serde_json::Value::Object(
-        value.into_iter().collect(),
-    ))
-    .map_err(BaselineFormatError::Json)?;
+    let aws: AwsPatchBaseline =
+        serde_json::from_value(serde_json::Value::Object(value.into_iter().collect()))
+            .map_err(BaselineFormatError::Json)?;
     let (baseline, remarks) = aws.to_core()?;
     Ok(LoadedBaseline {
         baseline,

@@ -56,7 +56,11 @@ pub struct PatchJson {
 }
 
 impl SummaryJson {
-    pub fn from_core(baseline: &str, evaluated_at: jiff::Timestamp, summary: &Summary) -> SummaryJson {
+    pub fn from_core(
+        baseline: &str,
+        evaluated_at: jiff::Timestamp,
+        summary: &Summary,
+    ) -> SummaryJson {
         SummaryJson {
             baseline: baseline.to_owned(),
             evaluated_at: evaluated_at.to_string(),
@@ -70,7 +74,9 @@ impl SummaryJson {
             critical_non_compliant: summary.critical_non_compliant,
             security_non_compliant: summary.security_non_compliant,
             other_non_compliant: summary.other_non_compliant,
-            non_compliant_severity: summary.non_compliant_severity.map(|l| l.as_str().to_owned()),
+            non_compliant_severity: summary
+                .non_compliant_severity
+                .map(|l| l.as_str().to_owned()),
             status: summary.status.as_str().to_owned(),
         }
     }

@@ -43,7 +43,11 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {
-            let code = if error.use_stderr() { exit_code::USAGE } else { exit_code::OK };
+            let code = if error.use_stderr() {
+                exit_code::USAGE
+            } else {
+                exit_code::OK
+            };
             // clap prints help and errors itself; this is the one place it does.
             let _ = error.print();
             return ExitCode::from(code);

@@ -101,7 +101,9 @@ pub fn install_command(
     // BLOCK: rejected packages are never installed, not even as dependencies.
     for pattern in &settings.excludes {
         if pattern.starts_with('-') || pattern.contains(|c: char| c.is_whitespace()) {
-            return Err(InstallError::InvalidTarget { spec: pattern.clone() });
+            return Err(InstallError::InvalidTarget {
+                spec: pattern.clone(),
+            });
         }
         spec = spec.arg(format!("--exclude={pattern}"));
     }

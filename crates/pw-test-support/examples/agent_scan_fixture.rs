@@ -79,7 +79,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .cve(&format!("CVE-2024-{:05}", 10_001 + 2 * number));
             }
             for &index in chunk {
-                advisory = advisory.package(RpmSpec::new(&name(index), &format!("1.{step}-1")).nevra());
+                advisory =
+                    advisory.package(RpmSpec::new(&name(index), &format!("1.{step}-1")).nevra());
                 n_listed += 1;
             }
             advisories.push(advisory);

@@ -8,7 +8,9 @@ use jiff::Timestamp;
 use pw_agent::{AgentExit, AgentSettings, OperationKind, OperationOutcome, RebootOption};
 use pw_core::baseline::{OperatingSystem, default_baseline};
 use pw_pkgmgr::hooks::ShellCommand;
-use pw_test_support::deb::{DebRoot, DebSpec, Postinst, SuiteSpec, build_deb, build_repo, deb_root};
+use pw_test_support::deb::{
+    DebRoot, DebSpec, Postinst, SuiteSpec, build_deb, build_repo, deb_root,
+};
 
 struct Host {
     dir: tempfile::TempDir,
@@ -22,20 +24,41 @@ fn host() -> Host {
     let suites = vec![
         (
             SuiteSpec::debian_bookworm(),
-            vec![DebSpec::new("openssl", "3.0.1-1"), DebSpec::new("curl", "7.1-1"), DebSpec::new("curl", "7.2-1"), DebSpec::new("linux-image-6.1-amd64", "1")],
+            vec![
+                DebSpec::new("openssl", "3.0.1-1"),
+                DebSpec::new("curl", "7.1-1"),
+                DebSpec::new("curl", "7.2-1"),
+                DebSpec::new("linux-image-6.1-amd64", "1"),
+            ],
         ),
         (
             SuiteSpec::debian_bookworm_security(),
-            vec![DebSpec::new("openssl", "3.0.2-1"), DebSpec::new("linux-image-6.1-amd64", "2").postinst(Postinst::RequestReboot)],
+            vec![
+                DebSpec::new("openssl", "3.0.2-1"),
+                DebSpec::new("linux-image-6.1-amd64", "2").postinst(Postinst::RequestReboot),
+            ],
         ),
     ];
     let repo = build_repo(&dir.path().join("repo"), &suites).unwrap();
     let root = deb_root(&dir.path().join("root"), &repo).unwrap();
-    let base: Vec<_> = [DebSpec::new("openssl", "3.0.1-1"), DebSpec::new("curl", "7.1-1"), DebSpec::new("linux-image-6.1-amd64", "1")]
-        .iter()
-        .map(|spec| build_deb(spec, &dir.path().join("base-build"), &dir.path().join("base")).unwrap().path)
-        .collect();
-    root.dpkg_install(&base.iter().map(|p| p.as_path()).collect::<Vec<_>>()).unwrap();
+    let base: Vec<_> = [
+        DebSpec::new("openssl", "3.0.1-1"),
+        DebSpec::new("curl", "7.1-1"),
+        DebSpec::new("linux-image-6.1-amd64", "1"),
+    ]
+    .iter()
+    .map(|spec| {
+        build_deb(
+            spec,
+            &dir.path().join("base-build"),
+            &dir.path().join("base"),
+        )
+        .unwrap()
+        .path
+    })
+    .collect();
+    root.dpkg_install(&base.iter().map(|p| p.as_path()).collect::<Vec<_>>())
+        .unwrap();
     fs_err::create_dir_all(dir.path().join("proc")).unwrap();
     fs_err::write(dir.path().join("proc/stat"), "btime 1704067200\n").unwrap();
     Host { dir, root }
@@ -63,7 +86,12 @@ fn run(settings: &AgentSettings, kind: OperationKind) -> OperationOutcome {
 }
 
 fn states(outcome: &OperationOutcome) -> BTreeMap<String, String> {
-    outcome.evaluation.items.iter().map(|i| (i.name.clone(), i.state.to_string())).collect()
+    outcome
+        .evaluation
+        .items
+        .iter()
+        .map(|i| (i.name.clone(), i.state.to_string()))
+        .collect()
 }
 
 #[test]
@@ -90,7 +118,11 @@ fn no_reboot_on_debian_marks_pending() {
     settings.reboot_option = RebootOption::NoReboot;
     let outcome = run(&settings, OperationKind::Install);
     let s = states(&outcome);
-    assert_eq!(s["linux-image-6.1-amd64"], "InstalledPendingReboot", "{:#?}", outcome.report);
+    assert_eq!(
+        s["linux-image-6.1-amd64"], "InstalledPendingReboot",
+        "{:#?}",
+        outcome.report
+    );
     assert!(fs_err::metadata(host.dir.path().join("rebooted")).is_err());
     // A read-only scan afterwards agrees.
     let scan = run(&settings, OperationKind::Scan);

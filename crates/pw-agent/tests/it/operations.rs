@@ -37,7 +37,11 @@ impl Host {
     fn boot_at(&self, at: &str) {
         let t: Timestamp = at.parse().unwrap();
         fs_err::create_dir_all(self.proc_dir()).unwrap();
-        fs_err::write(self.proc_dir().join("stat"), format!("cpu 1 2 3\nbtime {}\n", t.as_second())).unwrap();
+        fs_err::write(
+            self.proc_dir().join("stat"),
+            format!("cpu 1 2 3\nbtime {}\n", t.as_second()),
+        )
+        .unwrap();
     }
 
     fn marker(&self) -> PathBuf {
@@ -45,7 +49,9 @@ impl Host {
     }
 
     fn settings(&self, baseline_toml: &str) -> AgentSettings {
-        let baseline = pw_api::baseline::parse_toml(baseline_toml).unwrap().baseline;
+        let baseline = pw_api::baseline::parse_toml(baseline_toml)
+            .unwrap()
+            .baseline;
         let mut settings = AgentSettings::new(baseline);
         settings.root = self.root.root();
         settings.state_dir = self.dir.path().join("state");
@@ -94,7 +100,10 @@ fn states(outcome: &OperationOutcome) -> BTreeMap<String, String> {
 #[track_caller]
 fn check_states(outcome: &OperationOutcome, expected: &[(&str, &str)]) {
     let actual = states(outcome);
-    let expected: BTreeMap<String, String> = expected.iter().map(|(n, s)| ((*n).to_owned(), (*s).to_owned())).collect();
+    let expected: BTreeMap<String, String> = expected
+        .iter()
+        .map(|(n, s)| ((*n).to_owned(), (*s).to_owned()))
+        .collect();
     assert_eq!(actual, expected, "notes: {:#?}", outcome.report.notes);
 }
 
@@ -134,17 +143,24 @@ fn scan_strategy_1_default_baseline_waits_seven_days() {
     let settings = host.settings(DEFAULT_AL2023);
     // Three days after foo's advisory (updated 2024-03-02): nothing approved yet.
     let early = run(&settings, OperationKind::Scan, "2024-03-05T00:00:00Z");
-    assert_eq!(early.evaluation.summary.missing, 0, "{:#?}", early.evaluation.items);
+    assert_eq!(
+        early.evaluation.summary.missing, 0,
+        "{:#?}",
+        early.evaluation.items
+    );
     // After everything is a week old: foo, bar (bugfix), kernel, glibc; broken is Moderate.
     let later = run(&settings, OperationKind::Scan, "2024-05-01T00:00:00Z");
-    check_states(&later, &[
-        ("foo", "Missing"),
-        ("bar", "Missing"),
-        ("kernel", "Missing"),
-        ("glibc", "Missing"),
-        ("broken", "InstalledOther"),
-        ("withepoch", "InstalledOther"),
-    ]);
+    check_states(
+        &later,
+        &[
+            ("foo", "Missing"),
+            ("bar", "Missing"),
+            ("kernel", "Missing"),
+            ("glibc", "Missing"),
+            ("broken", "InstalledOther"),
+            ("withepoch", "InstalledOther"),
+        ],
+    );
     // A scan never changes the host.
     assert_eq!(host.installed()["foo"], "1.0-1");
     assert_eq!(later.exit, AgentExit::Success);
@@ -157,11 +173,19 @@ fn strategy_2_stg_gets_day_1_prd_gets_day_31_and_rejects_what_broke() {
     let stg = stg_host.settings(&days_baseline("AL2-STG", 1));
     let at = "2024-03-03T12:00:00Z"; // one day after foo's advisory was updated
     let outcome = run(&stg, OperationKind::Install, at);
-    assert_eq!(stg_host.installed()["foo"], "1.1-1", "{:#?}", outcome.report);
+    assert_eq!(
+        stg_host.installed()["foo"],
+        "1.1-1",
+        "{:#?}",
+        outcome.report
+    );
     let prd = prd_host.settings(&days_baseline("AL2-PRD", 31));
     let outcome = run(&prd, OperationKind::Install, at);
     assert_eq!(prd_host.installed()["foo"], "1.0-1");
-    assert_eq!(outcome.evaluation.summary.missing + outcome.evaluation.summary.failed, 0);
+    assert_eq!(
+        outcome.evaluation.summary.missing + outcome.evaluation.summary.failed,
+        0
+    );
     // foo 1.1 broke STG: PRD rejects it (BLOCK) before day 31. At day 31 PRD installs the
     // rest; bar 1.1 needs foo >= 1.1, which foo 2.0 satisfies, so foo 1.1 never lands.
     let text = days_baseline("AL2-PRD", 31).replacen(
@@ -193,7 +217,12 @@ id = "CVE-2024-1005"
     assert_eq!(installed["glibc"], "2.28-2");
     assert_eq!(installed["foo"], "1.0-1");
     assert_eq!(installed["kernel"], "5.0-1");
-    let glibc = outcome.evaluation.items.iter().find(|i| i.name == "glibc").unwrap();
+    let glibc = outcome
+        .evaluation
+        .items
+        .iter()
+        .find(|i| i.name == "glibc")
+        .unwrap();
     assert_eq!(glibc.state.to_string(), "Installed");
 }
 
@@ -228,13 +257,28 @@ id = "foo"
         let settings = host.settings(&text);
         let outcome = run(&settings, OperationKind::Install, "2024-05-01T00:00:00Z");
         let installed = host.installed();
-        assert_eq!(installed["bar"] == "1.1-1", bar_updated, "{action}: {installed:?} {:#?}", outcome.report);
+        assert_eq!(
+            installed["bar"] == "1.1-1",
+            bar_updated,
+            "{action}: {installed:?} {:#?}",
+            outcome.report
+        );
         if !bar_updated {
-            let bar = outcome.evaluation.items.iter().find(|i| i.name == "bar").unwrap();
+            let bar = outcome
+                .evaluation
+                .items
+                .iter()
+                .find(|i| i.name == "bar")
+                .unwrap();
             assert_eq!(bar.state.to_string(), "Failed", "{bar:#?}");
             assert!(bar.reason.to_string().contains("foo"), "{}", bar.reason);
             assert_eq!(installed["foo"], "1.0-1");
-            let foo = outcome.evaluation.items.iter().find(|i| i.name == "foo").unwrap();
+            let foo = outcome
+                .evaluation
+                .items
+                .iter()
+                .find(|i| i.name == "foo")
+                .unwrap();
             assert_eq!(foo.state.to_string(), "InstalledRejected");
         }
     }
@@ -250,12 +294,23 @@ operating_system = "AMAZON_LINUX_2023"
 classification = ["Security"]
 approve_after_days = 0
 "#;
-    let outcome = run(&host.settings(text), OperationKind::Install, "2024-05-01T00:00:00Z");
+    let outcome = run(
+        &host.settings(text),
+        OperationKind::Install,
+        "2024-05-01T00:00:00Z",
+    );
     let s = states(&outcome);
     assert_eq!(s["broken"], "Failed", "{:#?}", outcome.report);
     assert_eq!(s["foo"], "Installed");
     assert_eq!(host.installed()["broken"], "1.0-1");
-    assert!(matches!(outcome.exit, AgentExit::InstallFailures | AgentExit::RebootRequestedWithFailures), "{:?}", outcome.exit);
+    assert!(
+        matches!(
+            outcome.exit,
+            AgentExit::InstallFailures | AgentExit::RebootRequestedWithFailures
+        ),
+        "{:?}",
+        outcome.exit
+    );
 }
 
 #[test]
@@ -264,7 +319,12 @@ fn no_reboot_leaves_pending_until_the_host_boots() {
     let mut settings = host.settings(&days_baseline("stg", 0));
     settings.reboot_option = RebootOption::NoReboot;
     let outcome = run(&settings, OperationKind::Install, "2024-05-01T00:00:00Z");
-    assert_eq!(states(&outcome)["foo"], "InstalledPendingReboot", "{:#?}", outcome.report);
+    assert_eq!(
+        states(&outcome)["foo"],
+        "InstalledPendingReboot",
+        "{:#?}",
+        outcome.report
+    );
     assert_eq!(outcome.evaluation.summary.status.as_str(), "NON_COMPLIANT");
     assert!(fs_err::metadata(host.marker()).is_err());
     // A scan before any reboot still says pending.
@@ -274,7 +334,12 @@ fn no_reboot_leaves_pending_until_the_host_boots() {
     host.boot_at("2024-05-01T02:00:00Z");
     let scan = run(&settings, OperationKind::Scan, "2024-05-01T03:00:00Z");
     assert_eq!(states(&scan)["foo"], "Installed");
-    assert_eq!(scan.evaluation.summary.status.as_str(), "COMPLIANT", "{:#?}", scan.evaluation.items);
+    assert_eq!(
+        scan.evaluation.summary.status.as_str(),
+        "COMPLIANT",
+        "{:#?}",
+        scan.evaluation.items
+    );
 }
 
 #[test]
@@ -287,14 +352,26 @@ operating_system = "AMAZON_LINUX_2023"
 [[approved_patches]]
 id = "foo-1.1-1*"
 "#;
-    let outcome = run(&host.settings(text), OperationKind::Install, "2024-05-01T00:00:00Z");
+    let outcome = run(
+        &host.settings(text),
+        OperationKind::Install,
+        "2024-05-01T00:00:00Z",
+    );
     assert_eq!(host.installed()["foo"], "1.1-1");
-    assert!(fs_err::metadata(host.marker()).is_err(), "{:#?}", outcome.report);
+    assert!(
+        fs_err::metadata(host.marker()).is_err(),
+        "{:#?}",
+        outcome.report
+    );
     assert_eq!(outcome.exit, AgentExit::Success);
     assert_eq!(states(&outcome)["foo"], "Installed");
     // The kernel needs one.
     let text = text.replace("foo-1.1-1*", "kernel-5.1-1*");
-    let outcome = run(&host.settings(&text), OperationKind::Install, "2024-05-01T00:00:00Z");
+    let outcome = run(
+        &host.settings(&text),
+        OperationKind::Install,
+        "2024-05-01T00:00:00Z",
+    );
     assert!(fs_err::metadata(host.marker()).is_ok());
     assert_eq!(outcome.exit, AgentExit::RebootRequested);
     let reasons = &outcome.report.reboot.as_ref().unwrap().reasons;
@@ -317,7 +394,11 @@ id = "glibc"
     assert!(fs_err::metadata(host.marker()).is_err());
     settings.reboot_option = RebootOption::RebootIfNeeded;
     let outcome = run(&settings, OperationKind::Install, "2024-05-02T00:00:00Z");
-    assert!(fs_err::metadata(host.marker()).is_ok(), "{:#?}", outcome.report);
+    assert!(
+        fs_err::metadata(host.marker()).is_ok(),
+        "{:#?}",
+        outcome.report
+    );
 }
 
 #[test]
@@ -326,9 +407,15 @@ fn failing_pre_install_hook_stops_the_install() {
     let mut settings = host.settings(&days_baseline("hooked", 0));
     let on_exit = host.dir.path().join("on-exit");
     settings.hooks = Hooks {
-        pre_install: Some(ShellCommand { command: "exit 3".to_owned(), timeout: Duration::from_secs(10) }),
+        pre_install: Some(ShellCommand {
+            command: "exit 3".to_owned(),
+            timeout: Duration::from_secs(10),
+        }),
         post_install: None,
-        on_exit: Some(ShellCommand { command: format!("touch {}", on_exit.display()), timeout: Duration::from_secs(10) }),
+        on_exit: Some(ShellCommand {
+            command: format!("touch {}", on_exit.display()),
+            timeout: Duration::from_secs(10),
+        }),
     };
     let outcome = run(&settings, OperationKind::Install, "2024-05-01T00:00:00Z");
     assert_eq!(outcome.exit, AgentExit::PreInstallHookFailed);
@@ -351,4 +438,3 @@ fn install_override_list_installs_what_it_lists() {
     // Baseline items not on the list stay Missing (not Failed).
     assert_eq!(states(&outcome)["foo"], "Missing");
 }
-

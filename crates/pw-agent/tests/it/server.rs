@@ -39,16 +39,31 @@ struct Server {
 
 fn start_server() -> Server {
     let dir = tempfile::tempdir().unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
     let db = dir.path().join("server.db");
     let (url, admin) = runtime.block_on(async move {
-        let store = pw_store::Store::connect(&pw_store::StoreSettings::sqlite(&db)).await.unwrap();
-        let admin = pw_server::create_token(&store, Role::Admin, None, Timestamp::now()).await.unwrap().token;
-        let state = pw_server::AppState::new(store, Arc::new(pw_server::SystemClock), pw_server::ServerSettings::default());
+        let store = pw_store::Store::connect(&pw_store::StoreSettings::sqlite(&db))
+            .await
+            .unwrap();
+        let admin = pw_server::create_token(&store, Role::Admin, None, Timestamp::now())
+            .await
+            .unwrap()
+            .token;
+        let state = pw_server::AppState::new(
+            store,
+            Arc::new(pw_server::SystemClock),
+            pw_server::ServerSettings::default(),
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
         tokio::spawn(async move {
-            pw_server::serve(state, listener, None, std::future::pending::<()>()).await.unwrap();
+            pw_server::serve(state, listener, None, std::future::pending::<()>())
+                .await
+                .unwrap();
         });
         (url, admin)
     });
@@ -86,7 +101,15 @@ impl Agent {
             key: "Patch Group".to_owned(),
             value: "AL2023-STG".to_owned(),
         }];
-        let stored = daemon::enroll(&server.url, code, facts.clone(), tags, dir.path(), Timestamp::now()).unwrap();
+        let stored = daemon::enroll(
+            &server.url,
+            code,
+            facts.clone(),
+            tags,
+            dir.path(),
+            Timestamp::now(),
+        )
+        .unwrap();
         let (client, _) = daemon::client(dir.path()).unwrap();
         Agent {
             root,
@@ -98,7 +121,9 @@ impl Agent {
     }
 
     fn template(&self) -> AgentSettings {
-        let mut settings = AgentSettings::new(pw_core::baseline::default_baseline(OperatingSystem::AmazonLinux2023));
+        let mut settings = AgentSettings::new(pw_core::baseline::default_baseline(
+            OperatingSystem::AmazonLinux2023,
+        ));
         settings.root = self.root.root();
         settings.state_dir = self.dir.path().to_path_buf();
         settings.proc_dir = self.dir.path().join("proc");
@@ -114,7 +139,14 @@ impl Agent {
     }
 
     fn poll(&self) -> PollSummary {
-        daemon::poll_once(&self.client, &self.facts, &self.template(), Duration::from_secs(5), &Timestamp::now).unwrap()
+        daemon::poll_once(
+            &self.client,
+            &self.facts,
+            &self.template(),
+            Duration::from_secs(5),
+            &Timestamp::now,
+        )
+        .unwrap()
     }
 
     fn installed(&self, name: &str) -> Vec<String> {
@@ -130,9 +162,12 @@ impl Agent {
 #[test]
 fn agents_enroll_run_commands_and_report_compliance() {
     let server = start_server();
-    let admin = Client::new(ClientSettings::new(&server.url).with_secret(server.admin.clone())).unwrap();
+    let admin =
+        Client::new(ClientSettings::new(&server.url).with_secret(server.admin.clone())).unwrap();
     let baseline = admin.create_baseline(STG).unwrap();
-    admin.register_patch_group("AL2023-STG", &baseline.summary.id).unwrap();
+    admin
+        .register_patch_group("AL2023-STG", &baseline.summary.id)
+        .unwrap();
     let code = admin
         .create_activation(&CreateActivation {
             expires_in_hours: None,
@@ -166,7 +201,11 @@ fn agents_enroll_run_commands_and_report_compliance() {
     let commands = admin.node_commands(&one.node_id).unwrap();
     assert_eq!(commands[0].state, CommandState::Succeeded, "{commands:#?}");
     let compliance = admin.node_compliance(&one.node_id, &[]).unwrap();
-    assert_eq!(compliance.summary.status, "COMPLIANT", "{:#?}", compliance.items);
+    assert_eq!(
+        compliance.summary.status, "COMPLIANT",
+        "{:#?}",
+        compliance.items
+    );
 
     // Scan on the other: nothing changes, compliance shows what is missing.
     admin
@@ -197,9 +236,22 @@ fn agents_enroll_run_commands_and_report_compliance() {
             include_not_applicable: false,
         })
         .unwrap();
-    let evaluation = preview.nodes[0].evaluation.as_ref().unwrap_or_else(|| panic!("{:#?}", preview.nodes[0]));
-    let missing: Vec<&str> = evaluation.patches.iter().filter(|p| p.state == "Missing").map(|p| p.name.as_str()).collect();
-    let scanned: Vec<&str> = compliance.items.iter().filter(|p| p.state == "Missing").map(|p| p.name.as_str()).collect();
+    let evaluation = preview.nodes[0]
+        .evaluation
+        .as_ref()
+        .unwrap_or_else(|| panic!("{:#?}", preview.nodes[0]));
+    let missing: Vec<&str> = evaluation
+        .patches
+        .iter()
+        .filter(|p| p.state == "Missing")
+        .map(|p| p.name.as_str())
+        .collect();
+    let scanned: Vec<&str> = compliance
+        .items
+        .iter()
+        .filter(|p| p.state == "Missing")
+        .map(|p| p.name.as_str())
+        .collect();
     assert_eq!(missing, scanned);
 
     // Nothing left to run; a command is never run twice.

@@ -43,8 +43,18 @@ fn native_toml_is_read_and_normalised() {
     assert_eq!(b.rules[0].compliance_level, ComplianceLevel::Critical);
     let severity = b.rules[0].filters.get(FilterKey::Severity).unwrap();
     assert_eq!(severity.values, ["Critical", "Important"]);
-    assert_eq!(b.rules[0].filters.get(FilterKey::Classification).unwrap().values, ["Security"]);
-    assert_eq!(b.rules[1].approval, Approval::UntilRelative(RelativeDate::FirstOfMonth { months_ago: 1 }));
+    assert_eq!(
+        b.rules[0]
+            .filters
+            .get(FilterKey::Classification)
+            .unwrap()
+            .values,
+        ["Security"]
+    );
+    assert_eq!(
+        b.rules[1].approval,
+        Approval::UntilRelative(RelativeDate::FirstOfMonth { months_ago: 1 })
+    );
     assert_eq!(b.approved[0].owner.as_deref(), Some("alice"));
     assert_eq!(b.approved[0].expires, Some("2026-12-31".parse().unwrap()));
 }
@@ -62,7 +72,10 @@ fn native_toml_round_trips() {
 
 #[test]
 fn unknown_keys_are_warnings() {
-    let text = STG.replace("rejected_patches_action", "colour = \"red\"\nrejected_patches_action");
+    let text = STG.replace(
+        "rejected_patches_action",
+        "colour = \"red\"\nrejected_patches_action",
+    );
     let loaded = parse_toml(&text).unwrap();
     assert_eq!(loaded.warnings, ["unknown key `colour` ignored"]);
 }
@@ -71,20 +84,50 @@ fn unknown_keys_are_warnings() {
 fn check_error(text: &str, expected: &str) {
     let error = parse_baseline(text).unwrap_err();
     let message = format!("{error}");
-    assert!(message.contains(expected), "{message:?} does not contain {expected:?}");
+    assert!(
+        message.contains(expected),
+        "{message:?} does not contain {expected:?}"
+    );
 }
 
 #[test]
 fn bad_baselines_are_rejected_with_the_field() {
-    check_error(&STG.replace("approve_after_days = 1", "approve_after_days = 361"), "rules[0].approve_after_days: 361 is out of range");
-    check_error(&STG.replace("\"CRITICAL\"", "\"Urgent\""), "rules[0].filters[2].values[0]: `Urgent` is not a valid SEVERITY value");
-    check_error(&STG.replace("amazon_linux_2", "WINDOWS"), "operating_system: `WINDOWS` is not a supported operating system");
-    check_error(&STG.replace("name = \"AL2-STG\"", "name = \"a b\""), "name: `a b` must be 3 to 128 characters");
-    check_error(&STG.replace("first-of-month-1", "2026-02-30"), "rules[1].approve_until_date: `2026-02-30` is not a date");
-    check_error(&STG.replace("approve_until_date = \"first-of-month-1\"", ""), "rules[1]: a rule needs either approve_after_days or approve_until_date");
-    check_error(&STG.replace("\"block\"", "\"drop\""), "rejected_patches_action: `drop` is not valid");
-    check_error(&STG.replace("product = [\"*\"]", "priority = [\"Required\"]"), "rules[0].filters[2].key: PRIORITY is not a valid filter");
-    check_error("version = \"2\"\nname = \"x\"", "unsupported baseline file version \"2\"");
+    check_error(
+        &STG.replace("approve_after_days = 1", "approve_after_days = 361"),
+        "rules[0].approve_after_days: 361 is out of range",
+    );
+    check_error(
+        &STG.replace("\"CRITICAL\"", "\"Urgent\""),
+        "rules[0].filters[2].values[0]: `Urgent` is not a valid SEVERITY value",
+    );
+    check_error(
+        &STG.replace("amazon_linux_2", "WINDOWS"),
+        "operating_system: `WINDOWS` is not a supported operating system",
+    );
+    check_error(
+        &STG.replace("name = \"AL2-STG\"", "name = \"a b\""),
+        "name: `a b` must be 3 to 128 characters",
+    );
+    check_error(
+        &STG.replace("first-of-month-1", "2026-02-30"),
+        "rules[1].approve_until_date: `2026-02-30` is not a date",
+    );
+    check_error(
+        &STG.replace("approve_until_date = \"first-of-month-1\"", ""),
+        "rules[1]: a rule needs either approve_after_days or approve_until_date",
+    );
+    check_error(
+        &STG.replace("\"block\"", "\"drop\""),
+        "rejected_patches_action: `drop` is not valid",
+    );
+    check_error(
+        &STG.replace("product = [\"*\"]", "priority = [\"Required\"]"),
+        "rules[0].filters[2].key: PRIORITY is not a valid filter",
+    );
+    check_error(
+        "version = \"2\"\nname = \"x\"",
+        "unsupported baseline file version \"2\"",
+    );
     check_error("name = \"x\"", "no `version = \"1\"` line");
 }
 
@@ -120,7 +163,10 @@ fn aws_json_is_accepted_as_is() {
     let b = &loaded.baseline;
     assert_eq!(b.name, "AL2-PRD");
     assert_eq!(b.rules[0].approval, Approval::AfterDays(31));
-    assert_eq!(b.rules[1].approval, Approval::UntilDate("2026-03-01".parse().unwrap()));
+    assert_eq!(
+        b.rules[1].approval,
+        Approval::UntilDate("2026-03-01".parse().unwrap())
+    );
     assert_eq!(b.rejected.len(), 2);
     // The advisory ID in the rejected list has no effect: say so.
     assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
@@ -136,8 +182,20 @@ fn aws_json_round_trips() {
 
 #[test]
 fn aws_json_errors_name_the_field() {
-    check_error(&AWS.replace("\"PRODUCT\"", "\"NAME\""), "ApprovalRules.PatchRules[0].PatchFilterGroup.PatchFilters[0].Key");
-    check_error(&AWS.replace("\"OperatingSystem\": \"AMAZON_LINUX_2\",", ""), "OperatingSystem: missing");
-    check_error(&AWS.replace("\"ApproveUntilDate\": \"2026-03-01\"", "\"ApproveUntilDate\": \"2026-03-01\", \"ApproveAfterDays\": 3"), "give approve_after_days or approve_until_date, not both");
+    check_error(
+        &AWS.replace("\"PRODUCT\"", "\"NAME\""),
+        "ApprovalRules.PatchRules[0].PatchFilterGroup.PatchFilters[0].Key",
+    );
+    check_error(
+        &AWS.replace("\"OperatingSystem\": \"AMAZON_LINUX_2\",", ""),
+        "OperatingSystem: missing",
+    );
+    check_error(
+        &AWS.replace(
+            "\"ApproveUntilDate\": \"2026-03-01\"",
+            "\"ApproveUntilDate\": \"2026-03-01\", \"ApproveAfterDays\": 3",
+        ),
+        "give approve_after_days or approve_until_date, not both",
+    );
     check_error("{\"Name\": 3}", "invalid JSON baseline");
 }

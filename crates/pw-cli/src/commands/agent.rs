@@ -34,7 +34,12 @@ pub(crate) enum AgentCommand {
 #[derive(Debug, clap::Args)]
 pub(crate) struct AgentArgs {
     /// Baseline file (native TOML or AWS JSON).
-    #[arg(long, value_name = "FILE", conflicts_with = "default_baseline", required_unless_present = "default_baseline")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "default_baseline",
+        required_unless_present = "default_baseline"
+    )]
     baseline: Option<PathBuf>,
     /// Use the built-in default baseline of the host's operating system.
     #[arg(long)]
@@ -156,7 +161,8 @@ fn resolve_host(host: &HostArgs) -> anyhow::Result<Result<Host, String>> {
     let root = match &host.root {
         None => Root::host(),
         Some(dir) => {
-            let absolute = std::path::absolute(dir).with_context(|| format!("failed to resolve `{}`", dir.display()))?;
+            let absolute = std::path::absolute(dir)
+                .with_context(|| format!("failed to resolve `{}`", dir.display()))?;
             match Root::new(absolute) {
                 Ok(root) => root,
                 Err(error) => return Ok(Err(format!("--root: {error}"))),
@@ -185,13 +191,24 @@ fn host_os(host: &Host) -> anyhow::Result<Result<OperatingSystem, String>> {
     if let Some(os) = host.os {
         return Ok(Ok(os));
     }
-    let detected = pw_pkgmgr::host::host_os(&host.root).context("failed to detect the operating system")?;
-    Ok(OperatingSystem::parse(detected.operating_system)
-        .ok_or_else(|| format!("unsupported operating system `{}`", detected.operating_system)))
+    let detected =
+        pw_pkgmgr::host::host_os(&host.root).context("failed to detect the operating system")?;
+    Ok(
+        OperatingSystem::parse(detected.operating_system).ok_or_else(|| {
+            format!(
+                "unsupported operating system `{}`",
+                detected.operating_system
+            )
+        }),
+    )
 }
 
 /// Agent settings for `baseline` with everything `HostArgs` says.
-fn settings_for(host_args: &HostArgs, host: &Host, baseline: pw_core::baseline::Baseline) -> AgentSettings {
+fn settings_for(
+    host_args: &HostArgs,
+    host: &Host,
+    baseline: pw_core::baseline::Baseline,
+) -> AgentSettings {
     let hook = |command: &Option<String>| {
         command.as_ref().map(|c| ShellCommand {
             command: c.clone(),
@@ -228,7 +245,13 @@ pub(crate) fn run(command: AgentCommand, printer: &Printer) -> anyhow::Result<u8
         AgentCommand::Run(args) => return serve(&args, printer),
     };
     let Some(reboot_option) = RebootOption::parse(&args.reboot_option) else {
-        return usage(printer, &format!("--reboot-option `{}`: use RebootIfNeeded or NoReboot", args.reboot_option));
+        return usage(
+            printer,
+            &format!(
+                "--reboot-option `{}`: use RebootIfNeeded or NoReboot",
+                args.reboot_option
+            ),
+        );
     };
     let host = match resolve_host(&args.host)? {
         Ok(host) => host,
@@ -250,7 +273,8 @@ pub(crate) fn run(command: AgentCommand, printer: &Printer) -> anyhow::Result<u8
         None => None,
         Some(path) => {
             let text = fs_err::read_to_string(path)?;
-            let list = OverrideList::parse(&text).with_context(|| format!("failed to read `{}`", path.display()))?;
+            let list = OverrideList::parse(&text)
+                .with_context(|| format!("failed to read `{}`", path.display()))?;
             Some((path.display().to_string(), list))
         }
     };
@@ -275,7 +299,11 @@ pub(crate) fn run(command: AgentCommand, printer: &Printer) -> anyhow::Result<u8
             printer.warn(note);
         }
         if let Some(reboot) = &outcome.report.reboot {
-            printer.line(&format!("reboot requested (`{}`): {}", reboot.command, reboot.reasons.join("; ")));
+            printer.line(&format!(
+                "reboot requested (`{}`): {}",
+                reboot.command,
+                reboot.reasons.join("; ")
+            ));
         }
     }
     Ok(match outcome.exit {
@@ -373,11 +401,16 @@ fn serve(args: &RunArgs, printer: &Printer) -> anyhow::Result<u8> {
             }
             Err(error) => {
                 if args.once {
-                    return Err(anyhow::Error::new(error).context(format!("polling {} failed", stored.server_url)));
+                    return Err(anyhow::Error::new(error)
+                        .context(format!("polling {} failed", stored.server_url)));
                 }
                 failures = failures.saturating_add(1);
                 let backoff = Duration::from_secs(u64::from(failures.min(6)) * 10);
-                printer.warn(&format!("polling {} failed ({error}); retrying in {}s", stored.server_url, backoff.as_secs()));
+                printer.warn(&format!(
+                    "polling {} failed ({error}); retrying in {}s",
+                    stored.server_url,
+                    backoff.as_secs()
+                ));
                 std::thread::sleep(backoff);
             }
         }

@@ -8,7 +8,9 @@ use anyhow::Context as _;
 use jiff::Timestamp;
 use pw_api::evaluation::EvaluationJson;
 use pw_core::baseline::{Baseline, OperatingSystem, default_baseline};
-use pw_core::evaluate::{Catalog, Context, EvaluateOptions, Evaluation, InstalledPackage, Snapshot};
+use pw_core::evaluate::{
+    Catalog, Context, EvaluateOptions, Evaluation, InstalledPackage, Snapshot,
+};
 
 use crate::exit_code;
 use crate::printer::Printer;
@@ -17,7 +19,12 @@ use crate::printer::Printer;
 #[derive(Debug, clap::Args)]
 pub(crate) struct EvaluateArgs {
     /// Baseline file: native TOML (`version = "1"`) or AWS JSON (`get-patch-baseline` output).
-    #[arg(long, value_name = "FILE", conflicts_with = "default_baseline", required_unless_present = "default_baseline")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "default_baseline",
+        required_unless_present = "default_baseline"
+    )]
     baseline: Option<PathBuf>,
     /// Use the built-in default baseline of this operating system (`AMAZON_LINUX_2`, ...).
     #[arg(long, value_name = "OS")]
@@ -75,7 +82,10 @@ pub(crate) fn load_baseline(path: &std::path::Path, printer: &Printer) -> anyhow
 pub(crate) fn parse_os_arg(text: &str) -> Result<OperatingSystem, String> {
     OperatingSystem::parse(text).ok_or_else(|| {
         let names: Vec<_> = OperatingSystem::ALL.iter().map(|o| o.as_str()).collect();
-        format!("`{text}` is not a supported operating system; use one of {}", names.join(", "))
+        format!(
+            "`{text}` is not a supported operating system; use one of {}",
+            names.join(", ")
+        )
     })
 }
 
@@ -171,8 +181,12 @@ pub(crate) fn render_table(evaluation: &Evaluation) -> String {
         rows.push([
             item.state.to_string(),
             item.id(),
-            item.installed.as_ref().map_or_else(|| "-".to_owned(), ToString::to_string),
-            item.target.as_ref().map_or_else(|| "-".to_owned(), ToString::to_string),
+            item.installed
+                .as_ref()
+                .map_or_else(|| "-".to_owned(), ToString::to_string),
+            item.target
+                .as_ref()
+                .map_or_else(|| "-".to_owned(), ToString::to_string),
             item.reason.to_string(),
         ]);
     }

@@ -1,7 +1,6 @@
 //! `patchwarden agent` through the real binary on a real installroot: exit codes, reports,
 //! and an install killed in the middle.
 
-
 use pw_agent::state::StateStore;
 use pw_test_support::InstallRoot;
 
@@ -38,13 +37,36 @@ impl Host {
 
     fn run(&self, operation: &str, at: &str, extra: &[&str]) -> std::process::Output {
         let root = self.root.path().display().to_string();
-        let (baseline, state, proc_dir, marker) =
-            (self.path("baseline.toml"), self.path("state"), self.path("proc"), self.path("rebooted"));
+        let (baseline, state, proc_dir, marker) = (
+            self.path("baseline.toml"),
+            self.path("state"),
+            self.path("proc"),
+            self.path("rebooted"),
+        );
         let reboot = format!("touch {marker}");
         let mut args = vec![
-            "agent", operation, "--baseline", &baseline, "--root", &root, "--state-dir", &state,
-            "--proc-dir", &proc_dir, "--os", "AMAZON_LINUX_2023", "--product", "AmazonLinux2023",
-            "--package-manager", "dnf", "--releasever", "1", "--at", at, "--reboot-command", &reboot,
+            "agent",
+            operation,
+            "--baseline",
+            &baseline,
+            "--root",
+            &root,
+            "--state-dir",
+            &state,
+            "--proc-dir",
+            &proc_dir,
+            "--os",
+            "AMAZON_LINUX_2023",
+            "--product",
+            "AmazonLinux2023",
+            "--package-manager",
+            "dnf",
+            "--releasever",
+            "1",
+            "--at",
+            at,
+            "--reboot-command",
+            &reboot,
         ];
         args.extend_from_slice(extra);
         patchwarden(&args, None)
@@ -64,14 +86,29 @@ impl Host {
 fn scan_prints_json_and_writes_the_report() {
     let host = Host::new();
     let report = host.path("report.json");
-    let output = host.run("scan", "2024-05-01T00:00:00Z", &["--json", "--report", &report]);
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = host.run(
+        "scan",
+        "2024-05-01T00:00:00Z",
+        &["--json", "--report", &report],
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let stdout: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    let file: serde_json::Value = serde_json::from_str(&fs_err::read_to_string(&report).unwrap()).unwrap();
+    let file: serde_json::Value =
+        serde_json::from_str(&fs_err::read_to_string(&report).unwrap()).unwrap();
     assert_eq!(stdout, file);
     assert_eq!(stdout["operation"], "Scan");
     assert_eq!(stdout["summary"]["status"], "NON_COMPLIANT");
-    let foo = stdout["patches"].as_array().unwrap().iter().find(|p| p["name"] == "foo").unwrap();
+    let foo = stdout["patches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "foo")
+        .unwrap();
     assert_eq!(foo["state"], "Missing");
     assert_eq!(foo["cves"], serde_json::json!(["CVE-2024-1001"]));
 }
@@ -81,10 +118,18 @@ fn install_exit_code_says_reboot_with_failures() {
     let host = Host::new();
     let output = host.run("install", "2024-05-01T00:00:00Z", &[]);
     // kernel needs a reboot; broken fails.
-    assert_eq!(output.status.code(), Some(31), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(31),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(fs_err::metadata(host.path("rebooted")).is_ok());
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("Failed") && stdout.contains("broken.noarch"), "{stdout}");
+    assert!(
+        stdout.contains("Failed") && stdout.contains("broken.noarch"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -92,26 +137,52 @@ fn killed_install_is_recognised_and_nothing_installs_twice() {
     let host = Host::new();
     // The post-install hook kills the agent: the packages are in, the state still says
     // "installing".
-    let output = host.run("install", "2024-05-01T00:00:00Z", &["--post-install-hook", "kill -9 $PPID"]);
+    let output = host.run(
+        "install",
+        "2024-05-01T00:00:00Z",
+        &["--post-install-hook", "kill -9 $PPID"],
+    );
     assert_eq!(output.status.code(), None, "killed by a signal");
     let state = StateStore::new(host.path("state")).load().unwrap();
     assert!(state.in_progress.is_some(), "{state:#?}");
     assert_eq!(host.installed("foo"), ["1.1-1"]);
     // The next scan explains, keeps the kernel pending a reboot, and clears the record.
     let output = host.run("scan", "2024-05-01T01:00:00Z", &["--json"]);
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let notes = report["notes"].to_string();
     assert!(notes.contains("interrupted"), "{notes}");
     let state_of = |name: &str| {
-        report["patches"].as_array().unwrap().iter().find(|p| p["name"] == name).unwrap()["state"].clone()
+        report["patches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap()["state"]
+            .clone()
     };
     assert_eq!(state_of("foo"), "Installed");
     assert_eq!(state_of("kernel"), "InstalledPendingReboot");
-    assert!(StateStore::new(host.path("state")).load().unwrap().in_progress.is_none());
+    assert!(
+        StateStore::new(host.path("state"))
+            .load()
+            .unwrap()
+            .in_progress
+            .is_none()
+    );
     // Installing again asks only for what is still missing (the broken package).
     let output = host.run("install", "2024-05-01T02:00:00Z", &["--json"]);
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let requested = report["install"]["requested"].as_array().unwrap();
-    assert!(requested.iter().all(|r| r.as_str().unwrap().starts_with("broken")), "{requested:?}");
+    assert!(
+        requested
+            .iter()
+            .all(|r| r.as_str().unwrap().starts_with("broken")),
+        "{requested:?}"
+    );
 }

@@ -12,7 +12,9 @@ use std::fmt;
 
 use jiff::civil::Date;
 
-pub use crate::baseline::defaults::{default_baseline, default_baseline_name, default_baseline_names};
+pub use crate::baseline::defaults::{
+    default_baseline, default_baseline_name, default_baseline_names,
+};
 pub use crate::baseline::os::{Family, OperatingSystem};
 
 /// How much a missing patch matters, from the baseline's point of view.
@@ -320,7 +322,13 @@ pub const MAX_PATCH_ENTRIES: usize = 50;
 pub const MAX_PATCH_ENTRY_LEN: usize = 100;
 pub const MAX_APPROVE_AFTER_DAYS: u16 = 360;
 
-const CLASSIFICATIONS: [&str; 5] = ["Security", "Bugfix", "Enhancement", "Recommended", "Newpackage"];
+const CLASSIFICATIONS: [&str; 5] = [
+    "Security",
+    "Bugfix",
+    "Enhancement",
+    "Recommended",
+    "Newpackage",
+];
 const SEVERITIES: [&str; 6] = ["Critical", "Important", "Medium", "Moderate", "Low", "None"];
 const PRIORITIES: [&str; 5] = ["Required", "Important", "Standard", "Optional", "Extra"];
 
@@ -364,7 +372,10 @@ impl Baseline {
         if self.rules.len() > MAX_RULES {
             return Err(BaselineError::new(
                 "rules",
-                format!("{} rules given, at most {MAX_RULES} allowed", self.rules.len()),
+                format!(
+                    "{} rules given, at most {MAX_RULES} allowed",
+                    self.rules.len()
+                ),
             ));
         }
         for (index, rule) in self.rules.iter_mut().enumerate() {
@@ -445,7 +456,10 @@ fn canonicalise_group(
     if group.filters.len() > MAX_FILTERS {
         return Err(BaselineError::new(
             path,
-            format!("{} filters given, at most {MAX_FILTERS} allowed", group.filters.len()),
+            format!(
+                "{} filters given, at most {MAX_FILTERS} allowed",
+                group.filters.len()
+            ),
         ));
     }
     let mut seen = Vec::new();

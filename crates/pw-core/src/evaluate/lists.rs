@@ -51,7 +51,10 @@ impl<'a> ExceptionList<'a> {
         }
         let index = self.patterns.matches_advisory(
             &advisory.id,
-            advisory.references.iter().map(|r| (r.kind.as_str(), r.id.as_str())),
+            advisory
+                .references
+                .iter()
+                .map(|r| (r.kind.as_str(), r.id.as_str())),
         )?;
         Some(self.entries[index].entry.as_str())
     }

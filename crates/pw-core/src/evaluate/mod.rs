@@ -30,7 +30,7 @@ use crate::repo::{Advisory, Package};
 use crate::version::rpm::Evr;
 
 pub use crate::evaluate::report::{
-    Evaluation, PatchItem, PatchState, Reason, Summary, SummaryStatus, summarise, Version,
+    Evaluation, PatchItem, PatchState, Reason, Summary, SummaryStatus, Version, summarise,
 };
 
 /// A package installed on a host.
@@ -379,11 +379,14 @@ impl<'a> Snapshot<'a> {
                 });
                 if available {
                     n_entries += 1;
-                    entries.entry(name.to_owned()).or_default().push(BaselineEntry {
-                        arch: arch.to_owned(),
-                        target: top.clone(),
-                        approved: approved_versions,
-                    });
+                    entries
+                        .entry(name.to_owned())
+                        .or_default()
+                        .push(BaselineEntry {
+                            arch: arch.to_owned(),
+                            target: top.clone(),
+                            approved: approved_versions,
+                        });
                 } else {
                     unavailable
                         .entry(name.to_owned())
@@ -405,7 +408,10 @@ impl<'a> Snapshot<'a> {
                     .push(index);
                 for provide in &package.provides {
                     if provide.name != package.nevra.name {
-                        providers.entry(provide.name.as_str()).or_default().push(index);
+                        providers
+                            .entry(provide.name.as_str())
+                            .or_default()
+                            .push(index);
                     }
                 }
             }

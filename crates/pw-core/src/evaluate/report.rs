@@ -180,11 +180,14 @@ pub struct PatchItem {
 impl PatchItem {
     /// The target as a full identity, for installing.
     pub fn target_nevra(&self) -> Option<Nevra> {
-        self.target.as_ref().and_then(Version::as_rpm).map(|evr| Nevra {
-            name: self.name.clone(),
-            evr: evr.clone(),
-            arch: self.arch.clone(),
-        })
+        self.target
+            .as_ref()
+            .and_then(Version::as_rpm)
+            .map(|evr| Nevra {
+                name: self.name.clone(),
+                evr: evr.clone(),
+                arch: self.arch.clone(),
+            })
     }
 
     /// `name.arch`, the compliance item id.
@@ -441,7 +444,8 @@ fn item_for_entry(
     let mut reason = approver_reason(&target.approver, &target.advisories);
     if missing
         && snapshot.baseline.rejected_action == RejectedAction::Block
-        && let Some(requirement) = blocked_requirement(snapshot, name, arch, &target.evr, installed_names)
+        && let Some(requirement) =
+            blocked_requirement(snapshot, name, arch, &target.evr, installed_names)
     {
         reason = Reason::BlockedByRejectedDependency { requirement };
     }
@@ -534,7 +538,10 @@ fn item_without_entry(
                 action: snapshot.baseline.rejected_action,
             },
         ),
-        None => (PatchState::InstalledOther, explain_unapproved(snapshot, name, arch, installed)),
+        None => (
+            PatchState::InstalledOther,
+            explain_unapproved(snapshot, name, arch, installed),
+        ),
     };
     PatchItem {
         name: name.to_owned(),

@@ -39,7 +39,10 @@ fn field(text: String, values: impl IntoIterator<Item = u32>) -> Field {
 
 /// Which days of a month match.
 #[derive(Debug, Clone)]
-#[expect(clippy::enum_variant_names, reason = "the names read as the cron fields they model")]
+#[expect(
+    clippy::enum_variant_names,
+    reason = "the names read as the cron fields they model"
+)]
 enum Days {
     MonthDays(BTreeSet<u32>),
     Last,
