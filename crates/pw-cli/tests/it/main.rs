@@ -5,6 +5,7 @@
 )]
 
 mod agent;
+mod evaluate;
 mod repo;
 mod schedule;
 mod server;
