@@ -10,7 +10,8 @@
 #   --keep         keep (and reuse) the generated data in DIR instead of a temporary directory
 #   --at           evaluation instant (default 2026-06-01T00:00:00Z, after every generated date)
 # Needs: python3, cargo; taskset (util-linux) to pin to one core when present.
-# The Rust side is crates/pw-agent/examples/evaluate_bench.rs (release build); see README.md.
+# The Rust side is crates/pw-agent/examples/evaluate_bench.rs (release build); results and the
+# profile in RESULTS.md.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "$0")/../.." && pwd)"
