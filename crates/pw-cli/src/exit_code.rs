@@ -14,3 +14,9 @@ pub(crate) const INSTALL_FAILURES: u8 = 20;
 pub(crate) const REBOOT_REQUESTED: u8 = 30;
 /// `agent install`: a reboot was requested and some patches are Failed.
 pub(crate) const REBOOT_REQUESTED_WITH_FAILURES: u8 = 31;
+/// Server commands: the server answered 404, the named object does not exist.
+pub(crate) const NOT_FOUND: u8 = 3;
+/// Server commands: the server refused the token (401) or its role (403).
+pub(crate) const AUTH: u8 = 4;
+/// Server commands: the server could not be reached (connection refused, DNS, TLS, timeout).
+pub(crate) const UNREACHABLE: u8 = 5;

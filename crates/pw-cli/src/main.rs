@@ -4,6 +4,7 @@
 mod commands;
 mod exit_code;
 mod printer;
+mod table;
 
 use std::process::ExitCode;
 
@@ -37,6 +38,20 @@ enum Command {
     Agent(commands::agent::AgentCommand),
     /// Run the control plane (API, scheduler, runner), or manage its tokens.
     Server(commands::server::ServerArgs),
+    /// Patch baselines on the server.
+    Baseline(commands::baseline::BaselineArgs),
+    /// Nodes enrolled on the server.
+    Node(commands::node::NodeArgs),
+    /// Compliance reported to the server.
+    Compliance(commands::compliance::ComplianceArgs),
+    /// Maintenance windows on the server.
+    Window(commands::window::WindowArgs),
+    /// Executions of maintenance windows.
+    Execution(commands::execution::ExecutionArgs),
+    /// Patch-group registrations on the server.
+    PatchGroup(commands::patch_group::PatchGroupArgs),
+    /// Preview what a baseline would do on nodes, from their inventories.
+    Preview(commands::preview::PreviewArgs),
 }
 
 fn main() -> ExitCode {
@@ -61,6 +76,13 @@ fn main() -> ExitCode {
         Command::Evaluate(args) => commands::evaluate::run(&args, &printer),
         Command::Agent(command) => commands::agent::run(command, &printer),
         Command::Server(args) => commands::server::run(args, &printer),
+        Command::Baseline(args) => Ok(commands::baseline::run(args, &printer)),
+        Command::Node(args) => Ok(commands::node::run(args, &printer)),
+        Command::Compliance(args) => Ok(commands::compliance::run(args, &printer)),
+        Command::Window(args) => Ok(commands::window::run(args, &printer)),
+        Command::Execution(args) => Ok(commands::execution::run(args, &printer)),
+        Command::PatchGroup(args) => Ok(commands::patch_group::run(args, &printer)),
+        Command::Preview(args) => Ok(commands::preview::run(args, &printer)),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -2,8 +2,16 @@
 //! that returns the exit code.
 
 pub(crate) mod agent;
+pub(crate) mod baseline;
+pub(crate) mod client;
+pub(crate) mod compliance;
 pub(crate) mod evaluate;
+pub(crate) mod execution;
+pub(crate) mod node;
+pub(crate) mod patch_group;
+pub(crate) mod preview;
 pub(crate) mod repo;
 pub(crate) mod schedule;
 pub(crate) mod server;
 pub(crate) mod vercmp;
+pub(crate) mod window;

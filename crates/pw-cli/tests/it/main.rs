@@ -4,6 +4,7 @@
     reason = "test helpers fail the test the same way `#[test]` bodies do"
 )]
 
+mod admin;
 mod agent;
 mod evaluate;
 mod repo;

@@ -1,0 +1,170 @@
+//! `patchwarden window`: maintenance windows on the server: list, show, create from a JSON
+//! `WindowSpec` file, enable, disable, the next occurrences, delete.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+use pw_api::server::windows::{Window, WindowSpec};
+
+use crate::commands::client::{ConnectionArgs, Output, print_json, run_with, time};
+use crate::printer::Printer;
+use crate::table::{Table, fields, opt};
+
+/// Maintenance windows on the server.
+#[derive(Debug, Args)]
+pub(crate) struct WindowArgs {
+    #[command(flatten)]
+    connection: ConnectionArgs,
+    #[command(subcommand)]
+    command: WindowCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum WindowCommand {
+    /// List windows.
+    List,
+    /// Show one window with its targets and tasks.
+    Show { id: String },
+    /// Create a window from a JSON file holding a `WindowSpec` (see docs/api.md).
+    Create {
+        #[arg(short = 'f', long = "file")]
+        file: PathBuf,
+    },
+    /// Let the scheduler open executions of a window.
+    Enable { id: String },
+    /// Stop the scheduler from opening executions of a window.
+    Disable { id: String },
+    /// The next occurrences of a window's schedule.
+    Next {
+        id: String,
+        /// How many occurrences.
+        #[arg(short = 'n', default_value_t = 5)]
+        count: u32,
+    },
+    /// Delete a window.
+    Delete { id: String },
+}
+
+fn print_window(printer: &Printer, output: Output, window: &Window) -> anyhow::Result<()> {
+    if output == Output::Json {
+        return print_json(printer, window);
+    }
+    let s = &window.spec;
+    printer.raw(&fields(&[
+        ("id", window.id.clone()),
+        ("name", s.name.clone()),
+        ("description", opt(s.description.as_deref())),
+        ("schedule", s.schedule.clone()),
+        ("timezone", opt(s.schedule_timezone.as_deref())),
+        ("duration hours", s.duration_hours.to_string()),
+        ("cutoff hours", s.cutoff_hours.to_string()),
+        ("enabled", s.enabled.to_string()),
+        ("next execution", time(window.next_execution_at)),
+    ]));
+    Ok(())
+}
+
+/// Runs a `window` subcommand.
+pub(crate) fn run(args: WindowArgs, printer: &Printer) -> u8 {
+    let output = args.connection.output;
+    run_with(printer, || {
+        let client = args.connection.client(printer)?;
+        match args.command {
+            WindowCommand::List => {
+                let windows = client.windows()?;
+                if output == Output::Json {
+                    return print_json(printer, &windows);
+                }
+                let mut table =
+                    Table::new(&["ID", "NAME", "SCHEDULE", "ENABLED", "NEXT EXECUTION"]);
+                for w in &windows {
+                    table.row(vec![
+                        w.id.clone(),
+                        w.spec.name.clone(),
+                        w.spec.schedule.clone(),
+                        if w.spec.enabled { "yes" } else { "no" }.to_owned(),
+                        time(w.next_execution_at),
+                    ]);
+                }
+                printer.raw(&table.render());
+            }
+            WindowCommand::Show { id } => {
+                let window = client.window(&id)?;
+                if output == Output::Json {
+                    // The answer to `GET /api/v1/windows/{id}`; targets and tasks are
+                    // separate resources.
+                    return print_json(printer, &window);
+                }
+                let targets = client.window_targets(&id)?;
+                let tasks = client.window_tasks(&id)?;
+                print_window(printer, output, &window)?;
+                let mut table = Table::new(&["TARGET", "NAME", "FILTERS"]);
+                for t in &targets {
+                    let filters: Vec<String> = t
+                        .spec
+                        .targets
+                        .iter()
+                        .map(|f| format!("{}={}", f.key, f.values.join(",")))
+                        .collect();
+                    table.row(vec![
+                        t.id.clone(),
+                        opt(t.spec.name.as_deref()),
+                        filters.join(" "),
+                    ]);
+                }
+                printer.line("");
+                printer.raw(&table.render());
+                let mut table = Table::new(&["TASK", "PRIORITY", "OPERATION", "REBOOT", "NAME"]);
+                for t in &tasks {
+                    table.row(vec![
+                        t.id.clone(),
+                        t.spec.priority.to_string(),
+                        t.spec.operation.as_str().to_owned(),
+                        t.spec.reboot_option.as_str().to_owned(),
+                        opt(t.spec.name.as_deref()),
+                    ]);
+                }
+                printer.line("");
+                printer.raw(&table.render());
+            }
+            WindowCommand::Create { file } => {
+                let text = fs_err::read_to_string(&file)?;
+                let spec: WindowSpec = serde_json::from_str(&text)
+                    .with_context(|| format!("{} is not a window spec", file.display()))?;
+                print_window(printer, output, &client.create_window(&spec)?)?;
+            }
+            WindowCommand::Enable { id } => {
+                print_window(printer, output, &client.set_window_enabled(&id, true)?)?;
+            }
+            WindowCommand::Disable { id } => {
+                print_window(printer, output, &client.set_window_enabled(&id, false)?)?;
+            }
+            WindowCommand::Next { id, count } => {
+                let next = client.next_executions(&id, count)?;
+                if output == Output::Json {
+                    return print_json(printer, &next);
+                }
+                let mut table = Table::new(&["START", "END", "LAST TASK START", "LOCAL START"]);
+                for o in &next.occurrences {
+                    table.row(vec![
+                        time(Some(o.start)),
+                        time(Some(o.end)),
+                        time(Some(o.last_task_start)),
+                        o.local_start.clone(),
+                    ]);
+                }
+                printer.raw(&table.render());
+            }
+            WindowCommand::Delete { id } => {
+                client.delete_window(&id)?;
+                if output == Output::Json {
+                    // The API answers 204 with no body.
+                    return Ok(());
+                }
+                printer.line(&format!("deleted window {id}"));
+            }
+        }
+        Ok(())
+    })
+}
