@@ -52,6 +52,10 @@ enum Command {
     PatchGroup(commands::patch_group::PatchGroupArgs),
     /// Preview what a baseline would do on nodes, from their inventories.
     Preview(commands::preview::PreviewArgs),
+    /// Show what applying a directory of declarative files would change.
+    Plan(commands::declare::DeclareArgs),
+    /// Apply a directory of declarative files to the server.
+    Apply(commands::declare::DeclareArgs),
 }
 
 fn main() -> ExitCode {
@@ -83,6 +87,8 @@ fn main() -> ExitCode {
         Command::Execution(args) => Ok(commands::execution::run(args, &printer)),
         Command::PatchGroup(args) => Ok(commands::patch_group::run(args, &printer)),
         Command::Preview(args) => Ok(commands::preview::run(args, &printer)),
+        Command::Plan(args) => Ok(commands::declare::run_plan(&args, &printer)),
+        Command::Apply(args) => Ok(commands::declare::run_apply(&args, &printer)),
     };
     match result {
         Ok(code) => ExitCode::from(code),

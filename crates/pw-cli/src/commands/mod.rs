@@ -5,6 +5,7 @@ pub(crate) mod agent;
 pub(crate) mod baseline;
 pub(crate) mod client;
 pub(crate) mod compliance;
+pub(crate) mod declare;
 pub(crate) mod evaluate;
 pub(crate) mod execution;
 pub(crate) mod node;

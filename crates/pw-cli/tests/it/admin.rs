@@ -21,14 +21,14 @@ severity = ["Critical", "Important"]
 approve_after_days = 1
 "#;
 
-struct Server {
-    url: String,
-    admin: String,
-    dir: tempfile::TempDir,
+pub(crate) struct Server {
+    pub(crate) url: String,
+    pub(crate) admin: String,
+    pub(crate) dir: tempfile::TempDir,
     _runtime: tokio::runtime::Runtime,
 }
 
-fn start_server() -> Server {
+pub(crate) fn start_server() -> Server {
     let dir = tempfile::tempdir().unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -84,18 +84,18 @@ fn run(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
 
 impl Server {
     /// Runs a command against this server with the admin token given as flags.
-    fn cli(&self, args: &[&str]) -> Output {
+    pub(crate) fn cli(&self, args: &[&str]) -> Output {
         let mut all = args.to_vec();
         all.extend(["--server", &self.url, "--token", &self.admin]);
         run(self.dir.path(), &all, &[])
     }
 }
 
-fn stdout(output: &Output) -> String {
+pub(crate) fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-fn check(output: &Output, code: i32) {
+pub(crate) fn check(output: &Output, code: i32) {
     assert_eq!(
         output.status.code(),
         Some(code),
@@ -397,7 +397,7 @@ fn patch_group_register_list_deregister_and_set_default() {
 }
 
 /// Enrolls a node named `hostname` tagged `Env=stg` through the API, returning its id.
-fn enroll(server: &Server, hostname: &str) -> String {
+pub(crate) fn enroll(server: &Server, hostname: &str) -> String {
     let admin = Client::new(ClientSettings::new(&server.url).with_secret(&server.admin)).unwrap();
     let code = admin
         .create_activation(&CreateActivation {

@@ -6,6 +6,7 @@
 
 mod admin;
 mod agent;
+mod declare;
 mod evaluate;
 mod repo;
 mod schedule;
