@@ -56,6 +56,8 @@ enum Command {
     Plan(commands::declare::DeclareArgs),
     /// Apply a directory of declarative files to the server.
     Apply(commands::declare::DeclareArgs),
+    /// Approve in PRD what STG verified; reject in PRD what failed on STG.
+    Promote(commands::promote::PromoteArgs),
 }
 
 fn main() -> ExitCode {
@@ -89,6 +91,7 @@ fn main() -> ExitCode {
         Command::Preview(args) => Ok(commands::preview::run(args, &printer)),
         Command::Plan(args) => Ok(commands::declare::run_plan(&args, &printer)),
         Command::Apply(args) => Ok(commands::declare::run_apply(&args, &printer)),
+        Command::Promote(args) => Ok(commands::promote::run(&args, &printer)),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -11,6 +11,7 @@ pub(crate) mod execution;
 pub(crate) mod node;
 pub(crate) mod patch_group;
 pub(crate) mod preview;
+pub(crate) mod promote;
 pub(crate) mod repo;
 pub(crate) mod schedule;
 pub(crate) mod server;

@@ -8,6 +8,7 @@ mod admin;
 mod agent;
 mod declare;
 mod evaluate;
+mod promote;
 mod repo;
 mod schedule;
 mod server;
