@@ -135,6 +135,15 @@ pub(crate) struct EnrollArgs {
 /// `agent run`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct RunArgs {
+    /// The server's URL; with `--activation-code`, enrolls first when not enrolled yet.
+    #[arg(long, value_name = "URL", env = "PATCHWARDEN_SERVER")]
+    server: Option<String>,
+    /// Activation code for the first start (ignored once enrolled).
+    #[arg(long, visible_alias = "activation", value_name = "CODE")]
+    activation_code: Option<String>,
+    /// A tag for this host at enrollment, `KEY=VALUE` (repeat).
+    #[arg(long = "tag", value_name = "KEY=VALUE")]
+    tags: Vec<String>,
     /// Handle one poll's commands, then exit.
     #[arg(long)]
     once: bool,
@@ -323,9 +332,23 @@ fn facts(host_args: &HostArgs, host: &Host, os: OperatingSystem) -> NodeFacts {
         .clone()
         .or_else(|| detected.as_ref().map(|d| d.product.clone()))
         .unwrap_or_else(|| crate::commands::evaluate::default_product(os).to_owned());
-    let hostname = fs_err::read_to_string(host.root.join("/etc/hostname"))
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_default();
+    // /etc/hostname under the root; the running kernel's name for the host itself; an
+    // installroot without one is named after its directory.
+    let read = |path: std::path::PathBuf| {
+        fs_err::read_to_string(path)
+            .map(|h| h.trim().to_owned())
+            .unwrap_or_default()
+    };
+    let mut hostname = read(host.root.join("/etc/hostname"));
+    if hostname.is_empty() && host.root.is_host() {
+        hostname = read(std::path::PathBuf::from("/proc/sys/kernel/hostname"));
+    }
+    if hostname.is_empty() {
+        hostname = host.root.path().file_name().map_or_else(
+            || "unnamed-host".to_owned(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+    }
     let machine_id = fs_err::read_to_string(host.root.join("/etc/machine-id"))
         .ok()
         .map(|m| m.trim().to_owned())
@@ -349,16 +372,10 @@ fn enroll(args: &EnrollArgs, printer: &Printer) -> anyhow::Result<u8> {
         Ok(os) => os,
         Err(message) => return usage(printer, &message),
     };
-    let mut tags = Vec::new();
-    for tag in &args.tags {
-        let Some((key, value)) = tag.split_once('=') else {
-            return usage(printer, &format!("--tag `{tag}`: expected KEY=VALUE"));
-        };
-        tags.push(pw_api::server::tokens::Tag {
-            key: key.to_owned(),
-            value: value.to_owned(),
-        });
-    }
+    let tags = match parse_tags(&args.tags) {
+        Ok(tags) => tags,
+        Err(message) => return usage(printer, &message),
+    };
     let stored = pw_agent::daemon::enroll(
         &args.server,
         &args.activation_code,
@@ -372,6 +389,21 @@ fn enroll(args: &EnrollArgs, printer: &Printer) -> anyhow::Result<u8> {
     Ok(exit_code::OK)
 }
 
+fn parse_tags(texts: &[String]) -> Result<Vec<pw_api::server::tokens::Tag>, String> {
+    texts
+        .iter()
+        .map(|tag| {
+            let (key, value) = tag
+                .split_once('=')
+                .ok_or_else(|| format!("--tag `{tag}`: expected KEY=VALUE"))?;
+            Ok(pw_api::server::tokens::Tag {
+                key: key.to_owned(),
+                value: value.to_owned(),
+            })
+        })
+        .collect()
+}
+
 fn serve(args: &RunArgs, printer: &Printer) -> anyhow::Result<u8> {
     let host = match resolve_host(&args.host)? {
         Ok(host) => host,
@@ -381,14 +413,50 @@ fn serve(args: &RunArgs, printer: &Printer) -> anyhow::Result<u8> {
         Ok(os) => os,
         Err(message) => return usage(printer, &message),
     };
+    let credential_path = args.host.state_dir.join(pw_agent::daemon::CREDENTIAL_FILE);
+    let enrolled = pw_client::credential::exists(&credential_path)
+        .context("failed to read the agent credential")?;
+    if !enrolled {
+        let (Some(server), Some(code)) = (&args.server, &args.activation_code) else {
+            return usage(
+                printer,
+                "not enrolled: give `--server URL --activation-code CODE`, or run `patchwarden agent enroll` first",
+            );
+        };
+        let tags = match parse_tags(&args.tags) {
+            Ok(tags) => tags,
+            Err(message) => return usage(printer, &message),
+        };
+        let stored = pw_agent::daemon::enroll(
+            server,
+            code,
+            facts(&args.host, &host, os),
+            tags,
+            &args.host.state_dir,
+            Timestamp::now(),
+        )
+        .context("enrollment failed")?;
+        printer.line(&format!("enrolled as node {}", stored.node_id));
+    }
     let (client, stored) = pw_agent::daemon::client(&args.host.state_dir)
         .context("not enrolled; run `patchwarden agent enroll` first")?;
     let facts = facts(&args.host, &host, os);
+    // SIGTERM and SIGINT end the loop between polls: a command in progress always finishes
+    // and reports first.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(signal, std::sync::Arc::clone(&stop))
+            .context("failed to install the signal handler")?;
+    }
     let template = settings_for(&args.host, &host, default_baseline(os));
     let clock = Timestamp::now;
     let wait = Duration::from_secs(args.poll_wait);
     let mut failures: u32 = 0;
     loop {
+        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+            printer.line("stopping on signal");
+            return Ok(exit_code::OK);
+        }
         match pw_agent::daemon::poll_once(&client, &facts, &template, wait, &clock) {
             Ok(summary) => {
                 failures = 0;

@@ -186,3 +186,97 @@ fn killed_install_is_recognised_and_nothing_installs_twice() {
         "{requested:?}"
     );
 }
+
+/// `agent run --once` enrolls on first start with `--server` and `--activation-code`, runs
+/// the scan the server queued, and reports; a second start uses the stored credential.
+#[test]
+fn agent_run_enrolls_on_first_start_and_runs_queued_commands() {
+    use pw_api::server::agent::{CommandState, CreateNodeCommand};
+    use pw_api::server::tokens::CreateActivation;
+    use pw_api::server::windows::{RebootOption, TaskOperation};
+
+    let server = crate::admin::start_server();
+    let admin = pw_client::Client::new(
+        pw_client::ClientSettings::new(&server.url).with_secret(server.admin.clone()),
+    )
+    .unwrap();
+    let code = admin
+        .create_activation(&CreateActivation {
+            expires_in_hours: None,
+            max_uses: Some(1),
+            description: None,
+            tags: Vec::new(),
+        })
+        .unwrap()
+        .code;
+    let host = Host::new();
+    let root = host.root.path().display().to_string();
+    let state = host.path("state");
+    let proc_dir = host.path("proc");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "agent",
+            "run",
+            "--once",
+            "--poll-wait",
+            "2",
+            "--root",
+            &root,
+            "--state-dir",
+            &state,
+            "--proc-dir",
+            &proc_dir,
+            "--os",
+            "AMAZON_LINUX_2023",
+            "--product",
+            "AmazonLinux2023",
+            "--package-manager",
+            "dnf",
+            "--releasever",
+            "1",
+        ];
+        args.extend_from_slice(extra);
+        patchwarden(&args, None)
+    };
+    // Not enrolled and no code: a usage error that says what to do.
+    let output = run(&[]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--activation-code"));
+    let output = run(&[
+        "--server",
+        &server.url,
+        "--activation-code",
+        &code,
+        "--tag",
+        "Patch Group=STG",
+    ]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let node = admin.nodes(&[]).unwrap().into_iter().next().unwrap();
+    let command = admin
+        .create_node_command(
+            &node.id,
+            &CreateNodeCommand {
+                operation: TaskOperation::Scan,
+                baseline_id: None,
+                reboot_option: RebootOption::RebootIfNeeded,
+                install_override_list: Vec::new(),
+            },
+        )
+        .unwrap();
+    let output = run(&[]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains(&command.id));
+    let commands = admin.node_commands(&node.id).unwrap();
+    assert_eq!(commands[0].state, CommandState::Succeeded, "{commands:#?}");
+    assert!(admin.node_compliance(&node.id, &[]).is_ok());
+}
