@@ -15,3 +15,4 @@ mod apt;
 mod differential;
 mod operations;
 mod server;
+mod window;
