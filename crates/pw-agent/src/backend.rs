@@ -74,6 +74,34 @@ pub(crate) trait Backend {
     }
 }
 
+/// What an install run did, for the report; a failed or impossible run becomes a note.
+fn run_info(
+    result: Result<pw_pkgmgr::install::PackageManagerRun, impl std::fmt::Display>,
+    notes: &mut Vec<String>,
+) -> RunInfo {
+    match result {
+        Ok(run) => {
+            let mut info = RunInfo {
+                exit_code: run.termination.exit_code(),
+                output_tail: None,
+            };
+            if !run.success() {
+                info.output_tail = Some(format!("{}\n{}", run.stdout_tail, run.stderr_tail));
+                notes.push(format!(
+                    "`{}` ended with {}",
+                    run.argv.join(" "),
+                    run.termination
+                ));
+            }
+            info
+        }
+        Err(error) => {
+            notes.push(format!("the install could not run: {error}"));
+            RunInfo::default()
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // rpm
 
@@ -217,27 +245,7 @@ impl Backend for RpmBackend {
 
     fn install(&self, targets: &[String], notes: &mut Vec<String>) -> RunInfo {
         let nevras: Vec<Nevra> = targets.iter().filter_map(|k| parse_nevra(k)).collect();
-        match pw_pkgmgr::install::install(&self.settings, &nevras) {
-            Ok(run) => {
-                let mut info = RunInfo {
-                    exit_code: run.termination.exit_code(),
-                    output_tail: None,
-                };
-                if !run.success() {
-                    info.output_tail = Some(format!("{}\n{}", run.stdout_tail, run.stderr_tail));
-                    notes.push(format!(
-                        "`{}` ended with {}",
-                        run.argv.join(" "),
-                        run.termination
-                    ));
-                }
-                info
-            }
-            Err(error) => {
-                notes.push(format!("the install could not run: {error}"));
-                RunInfo::default()
-            }
-        }
+        run_info(pw_pkgmgr::install::install(&self.settings, &nevras), notes)
     }
 
     fn verify(&self, targets: &[String]) -> (Vec<String>, Vec<String>) {
@@ -441,27 +449,7 @@ impl Backend for AptBackend {
 
     fn install(&self, targets: &[String], notes: &mut Vec<String>) -> RunInfo {
         let targets: Vec<DebTarget> = targets.iter().filter_map(|k| parse_deb_key(k)).collect();
-        match pw_pkgmgr::apt::install(&self.settings, &targets) {
-            Ok(run) => {
-                let mut info = RunInfo {
-                    exit_code: run.termination.exit_code(),
-                    output_tail: None,
-                };
-                if !run.success() {
-                    info.output_tail = Some(format!("{}\n{}", run.stdout_tail, run.stderr_tail));
-                    notes.push(format!(
-                        "`{}` ended with {}",
-                        run.argv.join(" "),
-                        run.termination
-                    ));
-                }
-                info
-            }
-            Err(error) => {
-                notes.push(format!("the install could not run: {error}"));
-                RunInfo::default()
-            }
-        }
+        run_info(pw_pkgmgr::apt::install(&self.settings, &targets), notes)
     }
 
     fn verify(&self, targets: &[String]) -> (Vec<String>, Vec<String>) {
@@ -525,9 +513,6 @@ impl Backend for AptBackend {
     fn key_needs_reboot(&self, key: &str, extra: &[String]) -> bool {
         let name = key.split(':').next().unwrap_or(key);
         pw_core::apt::reboot::needs_reboot(name)
-            || extra.iter().any(|p| match p.strip_suffix('*') {
-                Some(prefix) => name.starts_with(prefix),
-                None => p == name,
-            })
+            || extra.iter().any(|p| reboot::name_matches(p, name))
     }
 }

@@ -24,7 +24,7 @@ use pw_api::agent::{
 use pw_api::evaluation::{PatchJson, SummaryJson};
 use pw_api::server::agent::{CatalogJson, InstalledPackageJson};
 use pw_core::baseline::{Baseline, Family, OperatingSystem};
-use pw_core::evaluate::{EvaluateOptions, Evaluation, PatchState, Reason};
+use pw_core::evaluate::{EvaluateOptions, Evaluation};
 use pw_core::nevra::Nevra;
 use pw_pkgmgr::hooks::ShellCommand;
 use pw_pkgmgr::{PackageManager, Root, Settings};
@@ -728,25 +728,16 @@ fn install(
 
 /// With an override list: override targets that did not install are Failed; everything
 /// else keeps its scan state.
-fn mark_override_failures(mut evaluation: Evaluation, failed: &[String]) -> Evaluation {
-    for item in &mut evaluation.items {
-        let failed_target = failed
+fn mark_override_failures(evaluation: Evaluation, failed: &[String]) -> Evaluation {
+    let failed: Vec<Nevra> = failed
+        .iter()
+        .filter_map(|key| Nevra::parse(key).ok())
+        .collect();
+    evaluation.mark_failed(|item| {
+        failed
             .iter()
-            .any(|key| Nevra::parse(key).is_ok_and(|t| t.name == item.name && t.arch == item.arch));
-        if failed_target {
-            item.state = PatchState::Failed;
-            item.reason = Reason::InstallFailed;
-        }
-    }
-    let not_applicable = evaluation.summary.not_applicable;
-    evaluation.items.sort_by(|a, b| {
-        a.state
-            .cmp(&b.state)
-            .then_with(|| a.name.cmp(&b.name))
-            .then_with(|| a.arch.cmp(&b.arch))
-    });
-    evaluation.summary = pw_core::evaluate::summarise(&evaluation.items, not_applicable);
-    evaluation
+            .any(|t| t.name == item.name && t.arch == item.arch)
+    })
 }
 
 #[expect(

@@ -24,7 +24,8 @@ pub const REBOOT_PACKAGES: &[&str] = &[
     "microcode_ctl",
 ];
 
-fn name_matches(pattern: &str, name: &str) -> bool {
+/// `name` is `pattern`, or starts with its prefix when it ends in `*`.
+pub(crate) fn name_matches(pattern: &str, name: &str) -> bool {
     match pattern.strip_suffix('*') {
         Some(prefix) => name.starts_with(prefix),
         None => pattern == name,

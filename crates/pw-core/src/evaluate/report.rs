@@ -256,9 +256,15 @@ impl Evaluation {
     }
 
     /// After an install operation: what is still Missing becomes Failed (ssm-reference §3.3).
-    pub fn into_install_report(mut self) -> Evaluation {
+    pub fn into_install_report(self) -> Evaluation {
+        self.mark_failed(|item| item.state == PatchState::Missing)
+    }
+
+    /// After an install operation: the items `failed` selects become Failed (a blocked
+    /// item keeps saying why it was not attempted); order and summary follow.
+    pub fn mark_failed(mut self, failed: impl Fn(&PatchItem) -> bool) -> Evaluation {
         for item in &mut self.items {
-            if item.state == PatchState::Missing {
+            if failed(item) {
                 item.state = PatchState::Failed;
                 if !matches!(item.reason, Reason::BlockedByRejectedDependency { .. }) {
                     item.reason = Reason::InstallFailed;
