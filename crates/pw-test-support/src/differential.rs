@@ -46,11 +46,11 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use jiff::Timestamp;
-use sha2::{Digest, Sha256};
 
-use crate::repo_builder::{AdvisoryKind, AdvisorySpec, Repo, RepoBuilder, updateinfo_xml};
+use crate::cache::{built_in, cached_dir, fixture_hash, repo_in};
+use crate::repo_builder::{AdvisoryKind, AdvisorySpec, Repo, RepoBuilder};
 use crate::rpm_builder::{BuiltRpm, RpmSpec, build_rpms};
-use crate::{FixtureError, InstallRoot, io_error};
+use crate::{FixtureError, InstallRoot};
 
 /// Bump when the layout of the cached directory changes.
 const CACHE_FORMAT: &str = "1";
@@ -249,59 +249,16 @@ fn load_or_build() -> Result<DifferentialFixture, FixtureError> {
     let specs = differential_specs();
     let advisories = differential_advisories();
     let divergent = divergent_advisories();
-    let mut hasher = Sha256::new();
-    hasher.update(CACHE_FORMAT);
-    for spec in &specs {
-        hasher.update(spec.spec_text());
-        hasher.update(spec.build_time.to_string());
-    }
-    hasher.update(updateinfo_xml(&advisories));
-    hasher.update(updateinfo_xml(&divergent));
-    let digest = hasher.finalize();
-    let hash: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-    let cache_root = std::env::temp_dir().join("pw-test-support");
-    let dir = cache_root.join(format!("differential-{hash}"));
-
-    let complete = dir.join("complete");
-    if fs_err::metadata(&complete).is_err() {
-        fs_err::create_dir_all(&cache_root).map_err(io_error(&cache_root))?;
-        let staging = tempfile::Builder::new()
-            .prefix("staging-")
-            .tempdir_in(&cache_root)
-            .map_err(io_error(&cache_root))?;
-        build_into(staging.path(), &specs, &advisories, &divergent)?;
-        fs_err::write(staging.path().join("complete"), "").map_err(io_error(staging.path()))?;
-        // Another process may have won the race; its copy is as good as ours.
-        let staging = staging.keep();
-        if fs_err::rename(&staging, &dir).is_err() {
-            let _ = fs_err::remove_dir_all(&staging);
-            if fs_err::metadata(&complete).is_err() {
-                return Err(FixtureError::Invalid(format!(
-                    "could not move the differential fixture into {}",
-                    dir.display()
-                )));
-            }
-        }
-    }
-    let in_dir = |sub: &str| -> Vec<BuiltRpm> {
-        specs
-            .iter()
-            .map(|spec| BuiltRpm {
-                nevra: spec.nevra(),
-                path: dir.join(sub).join(spec.file_name()),
-            })
-            .collect()
-    };
-    let repo = |sub: &str| Repo {
-        dir: dir.join(sub),
-        rpms: in_dir(sub),
-    };
+    let hash = fixture_hash(CACHE_FORMAT, &specs, &[&advisories, &divergent]);
+    let dir = cached_dir("differential", &hash, |dir| {
+        build_into(dir, &specs, &advisories, &divergent)
+    })?;
     Ok(DifferentialFixture {
-        rpms: in_dir("rpms"),
+        rpms: built_in(&dir, "rpms", &specs),
         advisories,
         divergent_advisories: divergent,
-        repo: repo("repo"),
-        divergent_repo: repo("repo-divergent"),
+        repo: repo_in(&dir, "repo", &specs),
+        divergent_repo: repo_in(&dir, "repo-divergent", &specs),
     })
 }
 

@@ -9,12 +9,14 @@
 //! (rpmbuild), `createrepo-c` and `dnf` packages; the tests run as root because rpm chroots
 //! into the installroot to run scriptlets. See `docs/package-managers.md`.
 
+mod cache;
 pub mod deb;
 pub mod differential;
 pub mod install_root;
 pub mod repo_builder;
 pub mod rpm_builder;
 pub mod standard;
+pub mod strategies;
 
 use std::io;
 use std::path::PathBuf;
@@ -25,6 +27,7 @@ pub use install_root::InstallRoot;
 pub use repo_builder::{AdvisoryKind, AdvisorySpec, Metadata, Repo, RepoBuilder};
 pub use rpm_builder::{BuiltRpm, RpmSpec, Scriptlet, build_rpms};
 pub use standard::{StandardFixture, standard};
+pub use strategies::{StrategiesFixture, strategies};
 
 /// Anything that stopped a fixture from being built.
 #[derive(Debug, thiserror::Error)]

@@ -26,13 +26,11 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use jiff::Timestamp;
-use sha2::{Digest, Sha256};
 
-use crate::repo_builder::{
-    AdvisoryKind, AdvisorySpec, Metadata, Repo, RepoBuilder, updateinfo_xml,
-};
+use crate::cache::{built_in, cached_dir, fixture_hash, repo_in};
+use crate::repo_builder::{AdvisoryKind, AdvisorySpec, Metadata, Repo, RepoBuilder};
 use crate::rpm_builder::{BuiltRpm, RpmSpec, Scriptlet, build_rpms};
-use crate::{FixtureError, InstallRoot, io_error};
+use crate::{FixtureError, InstallRoot};
 
 /// Bump when the layout of the cached directory changes.
 const CACHE_FORMAT: &str = "1";
@@ -189,40 +187,14 @@ pub fn standard() -> Result<&'static StandardFixture, FixtureError> {
 fn load_or_build() -> Result<StandardFixture, FixtureError> {
     let specs = standard_specs();
     let advisories = standard_advisories();
-    let mut hasher = Sha256::new();
-    hasher.update(CACHE_FORMAT);
-    for spec in &specs {
-        hasher.update(spec.spec_text());
-        hasher.update(spec.build_time.to_string());
-    }
-    hasher.update(updateinfo_xml(&advisories));
-    let digest = hasher.finalize();
-    let hash: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-    let cache_root = std::env::temp_dir().join("pw-test-support");
-    let dir = cache_root.join(format!("standard-{hash}"));
-
-    let complete = dir.join("complete");
-    if fs_err::metadata(&complete).is_err() {
-        fs_err::create_dir_all(&cache_root).map_err(io_error(&cache_root))?;
-        let staging = tempfile::Builder::new()
-            .prefix("staging-")
-            .tempdir_in(&cache_root)
-            .map_err(io_error(&cache_root))?;
-        build_into(staging.path(), &specs, &advisories)?;
-        fs_err::write(staging.path().join("complete"), "").map_err(io_error(staging.path()))?;
-        // Another process may have won the race; its copy is as good as ours.
-        let staging = staging.keep();
-        if fs_err::rename(&staging, &dir).is_err() {
-            let _ = fs_err::remove_dir_all(&staging);
-            if fs_err::metadata(&complete).is_err() {
-                return Err(FixtureError::Invalid(format!(
-                    "could not move the standard fixture into {}",
-                    dir.display()
-                )));
-            }
-        }
-    }
-    Ok(describe(&dir, &specs, advisories))
+    let hash = fixture_hash(CACHE_FORMAT, &specs, &[&advisories]);
+    let dir = cached_dir("standard", &hash, |dir| build_into(dir, &specs, &advisories))?;
+    Ok(StandardFixture {
+        rpms: built_in(&dir, "rpms", &specs),
+        advisories,
+        repo: repo_in(&dir, "repo", &specs),
+        sqlite_only_repo: repo_in(&dir, "repo-sqlite", &specs),
+    })
 }
 
 fn build_into(
@@ -245,27 +217,4 @@ fn build_into(
     )
     .build(&dir.join("repo-sqlite"))?;
     Ok(())
-}
-
-/// The fixture's paths in a complete cache directory.
-fn describe(dir: &Path, specs: &[RpmSpec], advisories: Vec<AdvisorySpec>) -> StandardFixture {
-    let in_dir = |sub: &str| -> Vec<BuiltRpm> {
-        specs
-            .iter()
-            .map(|spec| BuiltRpm {
-                nevra: spec.nevra(),
-                path: dir.join(sub).join(spec.file_name()),
-            })
-            .collect()
-    };
-    let repo = |sub: &str| Repo {
-        dir: dir.join(sub),
-        rpms: in_dir(sub),
-    };
-    StandardFixture {
-        rpms: in_dir("rpms"),
-        advisories,
-        repo: repo("repo"),
-        sqlite_only_repo: repo("repo-sqlite"),
-    }
 }
