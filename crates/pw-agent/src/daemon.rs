@@ -177,6 +177,16 @@ fn run_command(
             return Ok(());
         }
     };
+    if template.scan_only && matches!(patch.operation, TaskOperation::Install) {
+        let result = failed(
+            "this agent runs with --scan-only: it refuses Install commands; nothing was changed"
+                .to_owned(),
+            started,
+            clock(),
+        );
+        client.post_command_result(&command.id, &result)?;
+        return Ok(());
+    }
     let mut settings = template.clone();
     settings.baseline = baseline;
     settings.patch_group.clone_from(&patch.patch_group);

@@ -19,7 +19,8 @@ use std::path::PathBuf;
 
 use jiff::Timestamp;
 use pw_api::agent::{
-    AgentState, HostFacts, InstallOutcome, OperationRecord, OperationReport, RebootDecision,
+    AgentState, HookFailure, HostFacts, InstallOutcome, OperationRecord, OperationReport,
+    RebootDecision,
 };
 use pw_api::evaluation::{PatchJson, SummaryJson};
 use pw_api::server::agent::{CatalogJson, InstalledPackageJson};
@@ -122,6 +123,8 @@ pub struct AgentSettings {
     /// Decide on a reboot but leave running the reboot command to the caller (the daemon
     /// reports its results to the server first).
     pub defer_reboot: bool,
+    /// Under a server: refuse Install commands (answered failed, nothing changed); scans run.
+    pub scan_only: bool,
 }
 
 impl AgentSettings {
@@ -147,6 +150,7 @@ impl AgentSettings {
             command_id: None,
             hostname: None,
             evaluation_instant: None,
+            scan_only: false,
             defer_reboot: false,
         }
     }
@@ -514,9 +518,19 @@ fn run_hook(
     operation_id: &str,
     notes: &mut Vec<String>,
 ) -> bool {
-    let Some(hook) = hook else { return true };
+    hook_failure(name, hook, operation_id, notes).is_none()
+}
+
+/// Runs a hook (if configured); on failure notes it and returns what failed.
+fn hook_failure(
+    name: &str,
+    hook: Option<&ShellCommand>,
+    operation_id: &str,
+    notes: &mut Vec<String>,
+) -> Option<HookFailure> {
+    let hook = hook?;
     match pw_pkgmgr::hooks::run_hook(hook, hook_env(operation_id, name)) {
-        Ok(output) if output.success() => true,
+        Ok(output) if output.success() => None,
         Ok(output) => {
             notes.push(format!(
                 "{name} hook `{}` failed ({}): {}",
@@ -524,14 +538,22 @@ fn run_hook(
                 output.termination,
                 output.stderr_tail(2000).trim()
             ));
-            false
+            Some(HookFailure {
+                command: hook.command.clone(),
+                exit_code: output.termination.exit_code(),
+                termination: output.termination.to_string(),
+            })
         }
         Err(error) => {
             notes.push(format!(
                 "{name} hook `{}` could not run: {error}",
                 hook.command
             ));
-            false
+            Some(HookFailure {
+                command: hook.command.clone(),
+                exit_code: None,
+                termination: format!("could not run: {error}"),
+            })
         }
     }
 }
@@ -628,12 +650,13 @@ fn install(
     install_outcome.failed = failed;
     let mut hooks_ok = true;
     if !targets.is_empty() {
-        hooks_ok = run_hook(
+        install_outcome.post_install_hook_failure = hook_failure(
             "post-install",
             settings.hooks.post_install.as_ref(),
             operation_id,
             &mut notes,
         );
+        hooks_ok = install_outcome.post_install_hook_failure.is_none();
     }
 
     // Decide on reboots, then record pending ones.

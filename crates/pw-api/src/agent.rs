@@ -115,6 +115,25 @@ pub struct InstallOutcome {
     pub package_manager_exit: Option<i32>,
     #[serde(default)]
     pub package_manager_output_tail: Option<String>,
+    /// The post-install hook, when it ran and failed (exited non-zero, was killed, timed out
+    /// or could not start); null when it succeeded, did not run or none is configured. Every
+    /// version in `installed` is then suspect: `patchwarden promote` rejects them
+    /// (docs/promotion.md).
+    #[serde(default)]
+    pub post_install_hook_failure: Option<HookFailure>,
+}
+
+/// A hook that failed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HookFailure {
+    /// The hook's command line.
+    pub command: String,
+    /// Its exit code, when it exited by itself.
+    #[serde(default)]
+    pub exit_code: Option<i32>,
+    /// How it ended: `exit code 3`, `killed by signal 9`, `timed out after 30s and was
+    /// killed`, or `could not run: ...`.
+    pub termination: String,
 }
 
 /// A reboot the agent requested, and why.

@@ -48,6 +48,8 @@ enum Command {
     Window(commands::window::WindowArgs),
     /// Executions of maintenance windows.
     Execution(commands::execution::ExecutionArgs),
+    /// Activation codes with which agents enroll.
+    Activation(commands::activation::ActivationArgs),
     /// Patch-group registrations on the server.
     PatchGroup(commands::patch_group::PatchGroupArgs),
     /// Preview what a baseline would do on nodes, from their inventories.
@@ -87,6 +89,7 @@ fn main() -> ExitCode {
         Command::Compliance(args) => Ok(commands::compliance::run(args, &printer)),
         Command::Window(args) => Ok(commands::window::run(args, &printer)),
         Command::Execution(args) => Ok(commands::execution::run(args, &printer)),
+        Command::Activation(args) => Ok(commands::activation::run(args, &printer)),
         Command::PatchGroup(args) => Ok(commands::patch_group::run(args, &printer)),
         Command::Preview(args) => Ok(commands::preview::run(args, &printer)),
         Command::Plan(args) => Ok(commands::declare::run_plan(&args, &printer)),

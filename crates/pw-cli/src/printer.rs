@@ -26,6 +26,12 @@ impl Printer {
         let _ = writeln!(err, "warning: {text}");
     }
 
+    /// Prints an informational line on stderr, beside results that go alone on stdout.
+    pub(crate) fn note(&self, text: &str) {
+        let mut err = io::stderr().lock();
+        let _ = writeln!(err, "{text}");
+    }
+
     /// Prints an error line on stderr.
     pub(crate) fn error(&self, text: &str) {
         let mut err = io::stderr().lock();

@@ -17,6 +17,7 @@ pub mod credential;
 use std::fmt;
 use std::time::Duration;
 
+use pw_api::agent::OperationReport;
 use pw_api::server::agent::{
     AckResponse, AgentCommand, CommandInfo, CommandResult, CommandsResponse, CreateNodeCommand,
     EnrollRequest, EnrollResponse, InventoryUpload, PreviewRequest, PreviewResponse,
@@ -595,6 +596,11 @@ impl Client {
         ))
     }
 
+    /// One stored report whole (`report_id` from a summary), as the agent uploaded it.
+    pub fn compliance_report(&self, report_id: i64) -> Result<OperationReport, ClientError> {
+        self.get(&format!("/api/v1/compliance/reports/{report_id}"))
+    }
+
     pub fn compliance_patch_groups(&self) -> Result<Vec<GroupCompliance>, ClientError> {
         self.get("/api/v1/compliance/patch-groups")
     }
@@ -724,6 +730,14 @@ impl Client {
 
     pub fn execution(&self, id: &str) -> Result<Execution, ClientError> {
         self.get(&format!("/api/v1/executions/{}", encode(id)))
+    }
+
+    /// Opens an execution of a window now (`POST /api/v1/windows/{id}/run`).
+    pub fn run_window(&self, id: &str) -> Result<Execution, ClientError> {
+        self.post(
+            &format!("/api/v1/windows/{}/run", encode(id)),
+            &serde_json::Value::Null,
+        )
     }
 
     pub fn cancel_execution(&self, id: &str) -> Result<Execution, ClientError> {

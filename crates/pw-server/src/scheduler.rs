@@ -8,6 +8,9 @@
 //! execution of its window still running is recorded as `SKIPPED_OVERLAPPING`. Occurrences
 //! missed while no scheduler ran are not made up, except the one still open (before its
 //! cutoff).
+//!
+//! An operator's "run now" (`POST /windows/{id}/run`, [`run_now`]) opens an execution through
+//! the same path, for an ad-hoc occurrence that starts at the request instant.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -125,7 +128,7 @@ async fn open_due(state: &AppState, window: &WindowRecord, now: Timestamp) -> Re
             }
         }
     }
-    open_execution(state, window, &spec, &occurrence, now).await?;
+    open_execution(state, window, &spec, &occurrence, now, Trigger::Schedule).await?;
     let next = scheduled
         .next_after(now.max(occurrence.start().timestamp()))
         .map(|o| o.start().timestamp());
@@ -156,16 +159,79 @@ fn execution_record(
     }
 }
 
-/// Opens (or records as skipped) the execution of one occurrence.
+/// Who opens an execution.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Trigger<'a> {
+    /// The scheduler, for a scheduled occurrence.
+    Schedule,
+    /// An operator's "run now"; the actor as the audit log names it.
+    Operator(&'a str),
+}
+
+/// What [`open_execution`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Opened {
+    /// A new execution, by id.
+    Execution(String),
+    /// The occurrence was recorded as `SKIPPED_OVERLAPPING` (scheduler only).
+    Skipped,
+    /// Another replica already opened this occurrence (scheduler only).
+    AlreadyOpen,
+}
+
+/// Opens an execution of `window` now, for an ad-hoc occurrence that starts at `now` and
+/// lasts the window's duration (cutoff included), as the scheduler would open a scheduled
+/// one. Disabled windows run too (an explicit operator action); a window whose execution
+/// still runs is refused (conflict), as is a run at the exact instant another execution of
+/// the window is scheduled at.
+pub(crate) async fn run_now(
+    state: &AppState,
+    window: &WindowRecord,
+    actor: &str,
+    now: Timestamp,
+) -> Result<String, ApiError> {
+    let spec: WindowSpec = stored_json("window", &window.spec_json)?;
+    let scheduled = crate::api::windows::scheduled_window(&spec, window.schedule_anchor_at)?;
+    let zone = crate::api::windows::time_zone(spec.schedule_timezone.as_deref())?;
+    let occurrence = scheduled.timing().occurrence(now.to_zoned(zone));
+    match open_execution(
+        state,
+        window,
+        &spec,
+        &occurrence,
+        now,
+        Trigger::Operator(actor),
+    )
+    .await?
+    {
+        Opened::Execution(id) => Ok(id),
+        Opened::Skipped | Opened::AlreadyOpen => Err(ApiError::conflict(format!(
+            "window `{}` already has an execution at {now}; retry",
+            window.id
+        ))),
+    }
+}
+
+/// Opens (or records as skipped) the execution of one occurrence. An operator's run is
+/// refused (conflict) instead of recorded as skipped when an execution of the window still
+/// runs.
 pub(crate) async fn open_execution(
     state: &AppState,
     window: &WindowRecord,
     spec: &WindowSpec,
     occurrence: &WindowOccurrence,
     now: Timestamp,
-) -> Result<(), ApiError> {
+    trigger: Trigger<'_>,
+) -> Result<Opened, ApiError> {
     let store = state.store();
-    if let Some(active) = store.active_execution(&window.id).await? {
+    let active = store.active_execution(&window.id).await?;
+    if let (Some(active), Trigger::Operator(_)) = (&active, trigger) {
+        return Err(ApiError::conflict(format!(
+            "execution `{}` of window `{}` is still running: wait for it to end or cancel it",
+            active.id, window.id
+        )));
+    }
+    if let Some(active) = active {
         let mut skipped = execution_record(
             ids::guid(),
             &window.id,
@@ -191,7 +257,7 @@ pub(crate) async fn open_execution(
                     "status=\"SKIPPED_OVERLAPPING\"".to_owned(),
                     1,
                 );
-                Ok(())
+                Ok(Opened::Skipped)
             }
             Err(error) => Err(error.into()),
         };
@@ -334,12 +400,17 @@ pub(crate) async fn open_execution(
     };
     match store.open_execution(&new).await {
         Ok(()) => {}
-        Err(StoreError::Conflict { .. }) => return Ok(()),
+        Err(StoreError::Conflict { .. }) => return Ok(Opened::AlreadyOpen),
         Err(error) => return Err(error.into()),
     }
+    let (actor, manual) = match trigger {
+        Trigger::Schedule => ("scheduler", false),
+        Trigger::Operator(actor) => (actor, true),
+    };
     tracing::info!(
         window_id = window.id,
         execution_id,
+        manual,
         tasks = new.tasks.len(),
         invocations = new.invocations.len(),
         "execution opened"
@@ -352,12 +423,12 @@ pub(crate) async fn open_execution(
     store
         .audit(
             now,
-            "scheduler",
+            actor,
             "execution.open",
             Some(&execution_id),
-            None,
+            manual.then_some(r#"{"trigger":"run"}"#),
         )
         .await?;
     state.wake_runner();
-    Ok(())
+    Ok(Opened::Execution(execution_id))
 }

@@ -122,6 +122,16 @@ impl Store {
             .map_err(StoreError::db)
     }
 
+    /// The whole report (JSON of pw-api `OperationReport`, as the agent uploaded it) of one
+    /// report.
+    pub async fn report_json(&self, id: i64) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar("SELECT report_json FROM compliance_reports WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::db)
+    }
+
     /// The latest report of every node that has one.
     pub async fn latest_reports(&self) -> Result<Vec<ReportRecord>, StoreError> {
         let rows = sqlx::query(&format!(

@@ -113,7 +113,7 @@ async fn insert_execution(
 impl Store {
     /// Writes a new execution with its frozen baselines, tasks and invocations. `Conflict`
     /// when this window already has an execution for this occurrence (another replica
-    /// opened it).
+    /// opened it), or one still running (at most one runs per window).
     pub async fn open_execution(&self, new: &NewExecution) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         match insert_execution(&mut tx, &new.execution).await {
@@ -122,7 +122,7 @@ impl Store {
                 return Err(StoreError::Conflict {
                     what: "execution",
                     detail: format!(
-                        "window `{}` already has an execution scheduled at {}",
+                        "window `{}` already has an execution scheduled at {} or one still running",
                         new.execution.window_id, new.execution.scheduled_at
                     ),
                 });

@@ -14,12 +14,20 @@ struct Migration {
     postgres: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sqlite: include_str!("../migrations/sqlite/0001_initial.sql"),
-    postgres: include_str!("../migrations/postgres/0001_initial.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sqlite: include_str!("../migrations/sqlite/0001_initial.sql"),
+        postgres: include_str!("../migrations/postgres/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "one_active_execution",
+        sqlite: include_str!("../migrations/sqlite/0002_one_active_execution.sql"),
+        postgres: include_str!("../migrations/postgres/0002_one_active_execution.sql"),
+    },
+];
 
 /// An arbitrary constant: the advisory lock that serialises migrations of replicas.
 const MIGRATION_LOCK: i64 = 0x7077_6d69_6772;

@@ -188,7 +188,9 @@ fn load_or_build() -> Result<StandardFixture, FixtureError> {
     let specs = standard_specs();
     let advisories = standard_advisories();
     let hash = fixture_hash(CACHE_FORMAT, &specs, &[&advisories]);
-    let dir = cached_dir("standard", &hash, |dir| build_into(dir, &specs, &advisories))?;
+    let dir = cached_dir("standard", &hash, |dir| {
+        build_into(dir, &specs, &advisories)
+    })?;
     Ok(StandardFixture {
         rpms: built_in(&dir, "rpms", &specs),
         advisories,

@@ -25,8 +25,8 @@ use crate::{FixtureError, InstallRoot};
 /// Bump when the layout of the cached directory changes.
 const CACHE_FORMAT: &str = "1";
 
-/// The installed version of every package.
-const OLD: [(&str, &str); 5] = [
+/// The installed version (`version-release`) of every package.
+pub const OLD: [(&str, &str); 5] = [
     ("bash", "4.2.46-1.amzn2"),
     ("openssl", "1.0.2k-1.amzn2"),
     ("curl", "8.3.0-1.amzn2"),
@@ -72,7 +72,8 @@ fn at(date: &str) -> Timestamp {
 /// The package specs of the strategies fixture.
 pub fn strategies_specs() -> Vec<RpmSpec> {
     let old = at("2025-01-01");
-    let spec = |name: &str, evr: &str, date| RpmSpec::new(name, evr).arch("x86_64").build_time(date);
+    let spec =
+        |name: &str, evr: &str, date| RpmSpec::new(name, evr).arch("x86_64").build_time(date);
     vec![
         spec("bash", "4.2.46-1.amzn2", old),
         spec("bash", "4.2.46-2.amzn2", at("2025-02-10")),

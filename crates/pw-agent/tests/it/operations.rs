@@ -424,6 +424,39 @@ fn failing_pre_install_hook_stops_the_install() {
 }
 
 #[test]
+fn failing_post_install_hook_is_reported_with_what_was_installed() {
+    let host = Host::new();
+    let mut settings = host.settings(&days_baseline("hooked", 0));
+    settings.reboot_option = RebootOption::NoReboot;
+    settings.hooks = Hooks {
+        pre_install: None,
+        post_install: Some(ShellCommand {
+            command: "exit 4".to_owned(),
+            timeout: Duration::from_secs(10),
+        }),
+        on_exit: None,
+    };
+    let outcome = run(&settings, OperationKind::Install, "2024-05-01T00:00:00Z");
+    assert_eq!(outcome.exit, AgentExit::InstallFailures);
+    let install = outcome.report.install.as_ref().unwrap();
+    let failure = install.post_install_hook_failure.as_ref().unwrap();
+    assert_eq!(failure.command, "exit 4");
+    assert_eq!(failure.exit_code, Some(4));
+    assert_eq!(failure.termination, "exit code 4");
+    // The install itself went through: what it put on the host is listed.
+    let foo = format!("foo-{}.", host.installed()["foo"]);
+    assert_ne!(foo, "foo-1.0-1.");
+    assert!(
+        install.installed.iter().any(|key| key.starts_with(&foo)),
+        "{:#?}",
+        install.installed
+    );
+    // It travels in the report JSON the server stores.
+    let json = serde_json::to_value(&outcome.report).unwrap();
+    assert_eq!(json["install"]["post_install_hook_failure"]["exit_code"], 4);
+}
+
+#[test]
 fn install_override_list_installs_what_it_lists() {
     let host = Host::new();
     let mut settings = host.settings(&days_baseline("override", 0));

@@ -254,6 +254,39 @@ fn agents_enroll_run_commands_and_report_compliance() {
         .collect();
     assert_eq!(missing, scanned);
 
+    // A scan-only agent refuses an install: the command fails, saying why, and nothing
+    // changes on the host.
+    let refused = admin
+        .create_node_command(
+            &two.node_id,
+            &CreateNodeCommand {
+                operation: TaskOperation::Install,
+                baseline_id: None,
+                reboot_option: RebootOption::NoReboot,
+                install_override_list: Vec::new(),
+            },
+        )
+        .unwrap();
+    let mut scan_only = two.template();
+    scan_only.scan_only = true;
+    let summary = daemon::poll_once(
+        &two.client,
+        &two.facts,
+        &scan_only,
+        Duration::from_secs(5),
+        &Timestamp::now,
+    )
+    .unwrap();
+    assert_eq!(summary.ran, std::slice::from_ref(&refused.id));
+    assert_eq!(two.installed("foo"), ["1.0-1"]);
+    let commands = admin.node_commands(&two.node_id).unwrap();
+    let answered = commands.iter().find(|c| c.id == refused.id).unwrap();
+    assert_eq!(answered.state, CommandState::Failed, "{answered:#?}");
+    assert!(
+        format!("{answered:?}").contains("--scan-only"),
+        "{answered:#?}"
+    );
+
     // Nothing left to run; a command is never run twice.
     assert!(one.poll().ran.is_empty());
 }

@@ -42,6 +42,20 @@ pub struct BaselineDetail {
     /// effect). Only on create and update.
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// Approved and rejected entries whose expiry date has passed at the server's clock:
+    /// they no longer apply.
+    #[serde(default)]
+    pub expired_exceptions: Vec<ExpiredException>,
+}
+
+/// An approved or rejected entry that no longer applies: its `expires` day is over.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpiredException {
+    /// `approved` or `rejected`.
+    pub list: String,
+    pub entry: String,
+    /// The last day (UTC) it applied.
+    pub expires: jiff::civil::Date,
 }
 
 /// The default baseline of one operating system.

@@ -147,6 +147,10 @@ pub(crate) struct RunArgs {
     /// Handle one poll's commands, then exit.
     #[arg(long)]
     once: bool,
+    /// Never install: Install commands are refused (answered failed, nothing changed); scans
+    /// run. For hosts that are only watched, such as a workstation trying Patchwarden.
+    #[arg(long)]
+    scan_only: bool,
     /// How long one poll waits for commands, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     poll_wait: u64,
@@ -448,7 +452,8 @@ fn serve(args: &RunArgs, printer: &Printer) -> anyhow::Result<u8> {
         signal_hook::flag::register(signal, std::sync::Arc::clone(&stop))
             .context("failed to install the signal handler")?;
     }
-    let template = settings_for(&args.host, &host, default_baseline(os));
+    let mut template = settings_for(&args.host, &host, default_baseline(os));
+    template.scan_only = args.scan_only;
     let clock = Timestamp::now;
     let wait = Duration::from_secs(args.poll_wait);
     let mut failures: u32 = 0;

@@ -1,5 +1,6 @@
 //! `patchwarden baseline`: list, show, create, update and delete patch baselines on the
-//! server, and make one the default for its operating system.
+//! server, and make one the default for its operating system. `show` lists the approved and
+//! rejected entries with their owner, reason, expiry and whether they still apply.
 
 use std::path::PathBuf;
 
@@ -72,10 +73,50 @@ fn print_detail(printer: &Printer, output: Output, detail: &BaselineDetail) -> a
         ("created", time(s.created_at)),
         ("updated", time(s.updated_at)),
     ]));
+    match pw_api::baseline::parse_toml(&detail.toml) {
+        Ok(loaded) => {
+            let now = jiff::Timestamp::now();
+            for (title, list) in [
+                ("approved patches", &loaded.baseline.approved),
+                ("rejected patches", &loaded.baseline.rejected),
+            ] {
+                if list.is_empty() {
+                    continue;
+                }
+                printer.line("");
+                printer.line(&format!("{title}:"));
+                printer.raw(&exceptions_table(list, now).render());
+            }
+        }
+        Err(error) => printer.warn(&format!(
+            "baseline `{}`: its text is unreadable, approved and rejected entries not shown: {error}",
+            s.id
+        )),
+    }
     for warning in &detail.warnings {
         printer.warn(warning);
     }
     Ok(())
+}
+
+/// Approved or rejected entries with whether each still applies at `now`.
+fn exceptions_table(list: &[pw_core::baseline::Exception], now: jiff::Timestamp) -> Table {
+    let mut table = Table::new(&["ENTRY", "OWNER", "REASON", "EXPIRES", "STATUS"]);
+    for exception in list {
+        table.row(vec![
+            exception.entry.clone(),
+            opt(exception.owner.as_deref()),
+            opt(exception.reason.as_deref()),
+            opt(exception.expires),
+            if exception.is_active(now) {
+                "active"
+            } else {
+                "expired"
+            }
+            .to_owned(),
+        ]);
+    }
+    table
 }
 
 /// Runs a `baseline` subcommand.

@@ -136,10 +136,76 @@ pub(crate) fn print_json<T: Serialize>(printer: &Printer, value: &T) -> anyhow::
     Ok(())
 }
 
+/// Nothing on the server has the id or name the user gave (exit code 3, like a 404).
+#[derive(Debug)]
+pub(crate) struct NotFound {
+    kind: &'static str,
+    wanted: String,
+}
+
+impl std::fmt::Display for NotFound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "no {} has the id or name `{}`", self.kind, self.wanted)
+    }
+}
+
+impl std::error::Error for NotFound {}
+
+/// The one item whose id is `wanted`, else whose name is: for commands that take either.
+fn pick<'a, T>(
+    items: &'a [T],
+    kind: &'static str,
+    wanted: &str,
+    id: impl Fn(&T) -> &str,
+    name: impl Fn(&T) -> &str,
+) -> anyhow::Result<&'a T> {
+    if let Some(item) = items.iter().find(|item| id(item) == wanted) {
+        return Ok(item);
+    }
+    let named: Vec<&T> = items.iter().filter(|item| name(item) == wanted).collect();
+    match named.as_slice() {
+        [one] => Ok(one),
+        [] => Err(NotFound {
+            kind,
+            wanted: wanted.to_owned(),
+        }
+        .into()),
+        many => {
+            let ids: Vec<&str> = many.iter().map(|item| id(item)).collect();
+            anyhow::bail!(
+                "{} {kind}s are named `{wanted}` ({}): give the id",
+                many.len(),
+                ids.join(", ")
+            )
+        }
+    }
+}
+
+/// The id of the node with id or hostname `wanted`.
+pub(crate) fn resolve_node(client: &Client, wanted: &str) -> anyhow::Result<String> {
+    let nodes = client.nodes(&[])?;
+    Ok(pick(&nodes, "node", wanted, |n| &n.id, |n| &n.hostname)?
+        .id
+        .clone())
+}
+
+/// The id of the maintenance window with id or name `wanted`.
+pub(crate) fn resolve_window(client: &Client, wanted: &str) -> anyhow::Result<String> {
+    let windows = client.windows()?;
+    Ok(
+        pick(&windows, "window", wanted, |w| &w.id, |w| &w.spec.name)?
+            .id
+            .clone(),
+    )
+}
+
 /// Prints the error and returns the exit code for it: 3 not found, 4 refused for
 /// authentication or permission, 5 server unreachable, 2 bad server URL, 1 otherwise.
 pub(crate) fn error_exit(printer: &Printer, error: &anyhow::Error) -> u8 {
     printer.error(&format!("{error:#}"));
+    if error.downcast_ref::<NotFound>().is_some() {
+        return exit_code::NOT_FOUND;
+    }
     match error.downcast_ref::<ClientError>() {
         Some(ClientError::Api { status: 404, .. }) => exit_code::NOT_FOUND,
         Some(ClientError::Api {

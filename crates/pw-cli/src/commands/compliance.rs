@@ -4,7 +4,7 @@
 use clap::{Args, Subcommand};
 use pw_api::server::compliance::ComplianceSummary;
 
-use crate::commands::client::{ConnectionArgs, Output, print_json, run_with, time};
+use crate::commands::client::{ConnectionArgs, Output, print_json, resolve_node, run_with, time};
 use crate::printer::Printer;
 use crate::table::{Table, opt};
 
@@ -23,6 +23,7 @@ enum ComplianceCommand {
     Summary,
     /// One node's patches from its latest report.
     Node {
+        /// Node id or hostname.
         id: String,
         /// Only patches in this state (Installed, Missing, Failed, ...).
         #[arg(long)]
@@ -30,6 +31,7 @@ enum ComplianceCommand {
     },
     /// One node's past reports, newest first.
     History {
+        /// Node id or hostname.
         id: String,
         /// At most this many reports.
         #[arg(long)]
@@ -85,6 +87,7 @@ pub(crate) fn run(args: ComplianceArgs, printer: &Printer) -> u8 {
                 printer.raw(&summary_table(&summaries));
             }
             ComplianceCommand::Node { id, state } => {
+                let id = resolve_node(&client, &id)?;
                 let filters: Vec<(&str, &str)> =
                     state.iter().map(|s| ("state", s.as_str())).collect();
                 let compliance = client.node_compliance(&id, &filters)?;
@@ -124,6 +127,7 @@ pub(crate) fn run(args: ComplianceArgs, printer: &Printer) -> u8 {
                 printer.raw(&table.render());
             }
             ComplianceCommand::History { id, limit } => {
+                let id = resolve_node(&client, &id)?;
                 let limit_text = limit.map(|n| n.to_string());
                 let filters: Vec<(&str, &str)> =
                     limit_text.iter().map(|n| ("limit", n.as_str())).collect();

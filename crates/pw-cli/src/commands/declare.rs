@@ -164,6 +164,20 @@ fn load_inner(dir: &Path, printer: &Printer) -> anyhow::Result<Desired> {
             for warning in &loaded.warnings {
                 printer.warn(&format!("{shown}: {warning}"));
             }
+            // Expired approvals and rejections no longer apply: say so before they ship.
+            let now = jiff::Timestamp::now();
+            for (list, entries) in [
+                ("approved_patches", &loaded.baseline.approved),
+                ("rejected_patches", &loaded.baseline.rejected),
+            ] {
+                for exception in entries.iter().filter(|e| !e.is_active(now)) {
+                    printer.warn(&format!(
+                        "{shown}: {list} entry `{}` expired on {}: it no longer applies",
+                        exception.entry,
+                        crate::table::opt(exception.expires)
+                    ));
+                }
+            }
             let name = loaded.baseline.name.clone();
             let canonical = pw_api::baseline::to_toml(&loaded.baseline);
             let canonical_table: toml::Table = toml::from_str(&canonical).unwrap_or_default();
@@ -319,8 +333,14 @@ struct Change {
 #[derive(Debug, Clone)]
 enum Step {
     CreateBaseline,
-    UpdateBaseline { id: String },
-    RegisterGroup { replace_os: Option<String> },
+    /// `text`: the file's baseline with the promoted entries kept.
+    UpdateBaseline {
+        id: String,
+        text: String,
+    },
+    RegisterGroup {
+        replace_os: Option<String>,
+    },
     Window(WindowStep),
 }
 
@@ -375,7 +395,41 @@ fn window_fields(want: &WindowSpec, have: &WindowSpec) -> Vec<String> {
     fields
 }
 
-fn compare(client: &Client, desired: &Desired) -> anyhow::Result<Vec<Change>> {
+/// The owner `patchwarden promote` writes on every entry it adds.
+const PROMOTE_OWNER: &str = "patchwarden promote";
+
+/// The desired baseline (canonical TOML) with the approved and rejected entries that
+/// `patchwarden promote` added on the server, and the file does not list, put back: applying
+/// the files never undoes a promotion. Returns the text to apply and how many were kept.
+fn keep_promoted(want: &str, have: &str) -> (String, usize) {
+    let (Ok(wanted), Ok(current)) = (
+        pw_api::baseline::parse_toml(want),
+        pw_api::baseline::parse_toml(have),
+    ) else {
+        return (want.to_owned(), 0);
+    };
+    let mut merged = wanted.baseline;
+    let mut kept = 0;
+    for (into, from) in [
+        (&mut merged.approved, &current.baseline.approved),
+        (&mut merged.rejected, &current.baseline.rejected),
+    ] {
+        for exception in from {
+            if exception.owner.as_deref() == Some(PROMOTE_OWNER)
+                && !into.iter().any(|e| e.entry == exception.entry)
+            {
+                into.push(exception.clone());
+                kept += 1;
+            }
+        }
+    }
+    if kept == 0 {
+        return (want.to_owned(), 0);
+    }
+    (pw_api::baseline::to_toml(&merged), kept)
+}
+
+fn compare(client: &Client, desired: &Desired, printer: &Printer) -> anyhow::Result<Vec<Change>> {
     let mut changes = Vec::new();
     let summaries = client.baselines()?;
     let mut baseline_ids: BTreeMap<String, String> = BTreeMap::new();
@@ -391,14 +445,23 @@ fn compare(client: &Client, desired: &Desired) -> anyhow::Result<Vec<Change>> {
             Some(summary) => {
                 baseline_ids.insert(name.clone(), summary.id.clone());
                 let detail = client.baseline(&summary.id)?;
-                if detail.toml != want.canonical {
+                let (text, kept) = keep_promoted(&want.canonical, &detail.toml);
+                if kept > 0 {
+                    printer.note(&format!(
+                        "baseline {name}: keeping {kept} entr{} that `patchwarden promote` added \
+                         on the server (docs/declarative.md)",
+                        if kept == 1 { "y" } else { "ies" }
+                    ));
+                }
+                if detail.toml != text {
                     changes.push(Change {
                         kind: "baseline",
                         name: name.clone(),
                         action: "update",
-                        fields: toml_fields(&want.canonical, &detail.toml),
+                        fields: toml_fields(&text, &detail.toml),
                         step: Step::UpdateBaseline {
                             id: summary.id.clone(),
+                            text,
                         },
                     });
                 }
@@ -614,8 +677,8 @@ fn apply_change(client: &Client, desired: &Desired, change: &Change) -> anyhow::
         Step::CreateBaseline => {
             client.create_baseline(&desired.baselines[&change.name].text)?;
         }
-        Step::UpdateBaseline { id } => {
-            client.update_baseline(id, &desired.baselines[&change.name].text)?;
+        Step::UpdateBaseline { id, text } => {
+            client.update_baseline(id, text)?;
         }
         Step::RegisterGroup { replace_os } => {
             let baseline = &desired.patch_groups[&change.name];
@@ -706,7 +769,7 @@ pub(crate) fn run_plan(args: &DeclareArgs, printer: &Printer) -> u8 {
     let output = args.connection.output;
     let body = || -> anyhow::Result<()> {
         let client = args.connection.client(printer)?;
-        let changes = compare(&client, &desired)?;
+        let changes = compare(&client, &desired, printer)?;
         let impact = impact(&client, &desired);
         if output == Output::Json {
             return print_json(printer, &PlanOutput { changes, impact });
@@ -752,7 +815,7 @@ pub(crate) fn run_apply(args: &DeclareArgs, printer: &Printer) -> u8 {
     let output = args.connection.output;
     let body = || -> anyhow::Result<()> {
         let client = args.connection.client(printer)?;
-        let changes = compare(&client, &desired)?;
+        let changes = compare(&client, &desired, printer)?;
         for change in &changes {
             apply_change(&client, &desired, change)
                 .with_context(|| format!("{} {} {}", change.action, change.kind, change.name))?;

@@ -1,6 +1,7 @@
 //! One module per subcommand. Each has an `*Args`/`*Command` clap type and a `run` function
 //! that returns the exit code.
 
+pub(crate) mod activation;
 pub(crate) mod agent;
 pub(crate) mod baseline;
 pub(crate) mod client;

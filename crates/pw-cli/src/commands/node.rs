@@ -7,7 +7,9 @@ use pw_api::server::nodes::NodeSummary;
 use pw_api::server::tokens::Tag;
 use pw_api::server::windows::{RebootOption, TaskOperation};
 
-use crate::commands::client::{ConnectionArgs, Output, parse_tag, print_json, run_with, time};
+use crate::commands::client::{
+    ConnectionArgs, Output, parse_tag, print_json, resolve_node, run_with, time,
+};
 use crate::printer::Printer;
 use crate::table::{Table, fields, opt};
 
@@ -29,15 +31,20 @@ enum NodeCommand {
         tag: Vec<Tag>,
     },
     /// Show one node.
-    Show { id: String },
+    Show {
+        /// Node id or hostname.
+        id: String,
+    },
     /// Replace a node's tags.
     Tag {
+        /// Node id or hostname.
         id: String,
         #[arg(value_name = "KEY=VALUE", value_parser = parse_tag)]
         tags: Vec<Tag>,
     },
     /// Queue a scan on a node.
     Scan {
+        /// Node id or hostname.
         id: String,
         /// Evaluate against this baseline instead of the one that applies to the node.
         #[arg(long)]
@@ -45,6 +52,7 @@ enum NodeCommand {
     },
     /// Queue an install on a node.
     Install {
+        /// Node id or hostname.
         id: String,
         /// Install against this baseline instead of the one that applies to the node.
         #[arg(long)]
@@ -135,11 +143,16 @@ pub(crate) fn run(args: NodeArgs, printer: &Printer) -> u8 {
                 }
                 printer.raw(&table.render());
             }
-            NodeCommand::Show { id } => print_node(printer, output, &client.node(&id)?)?,
+            NodeCommand::Show { id } => {
+                let id = resolve_node(&client, &id)?;
+                print_node(printer, output, &client.node(&id)?)?;
+            }
             NodeCommand::Tag { id, tags } => {
+                let id = resolve_node(&client, &id)?;
                 print_node(printer, output, &client.set_node_tags(&id, tags)?)?;
             }
             NodeCommand::Scan { id, baseline } => {
+                let id = resolve_node(&client, &id)?;
                 let command = CreateNodeCommand {
                     operation: TaskOperation::Scan,
                     baseline_id: baseline,
@@ -153,6 +166,7 @@ pub(crate) fn run(args: NodeArgs, printer: &Printer) -> u8 {
                 baseline,
                 reboot_option,
             } => {
+                let id = resolve_node(&client, &id)?;
                 let reboot_option = if reboot_option == "NoReboot" {
                     RebootOption::NoReboot
                 } else {

@@ -4,7 +4,7 @@
 use clap::Args;
 use pw_api::server::agent::PreviewRequest;
 
-use crate::commands::client::{ConnectionArgs, Output, print_json, run_with};
+use crate::commands::client::{ConnectionArgs, Output, print_json, resolve_node, run_with};
 use crate::printer::Printer;
 use crate::table::{Table, opt};
 
@@ -16,7 +16,7 @@ pub(crate) struct PreviewArgs {
     /// The baseline to evaluate [default: the one that applies to each node].
     #[arg(long)]
     baseline: Option<String>,
-    /// A node to evaluate (repeatable).
+    /// A node to evaluate, by id or hostname (repeatable).
     #[arg(long = "node", value_name = "ID", required = true)]
     nodes: Vec<String>,
     /// Also list patches that are not applicable.
@@ -37,7 +37,10 @@ pub(crate) fn run(args: PreviewArgs, printer: &Printer) -> u8 {
         let client = connection.client(printer)?;
         let request = PreviewRequest {
             baseline_id: baseline,
-            node_ids: nodes,
+            node_ids: nodes
+                .iter()
+                .map(|node| resolve_node(&client, node))
+                .collect::<anyhow::Result<_>>()?,
             targets: Vec::new(),
             at: None,
             include_not_applicable,

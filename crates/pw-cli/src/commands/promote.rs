@@ -1,12 +1,18 @@
 //! `patchwarden promote`: carry what STG verified over to PRD's baseline.
 //!
 //! Reads the latest compliance report of every node whose baseline is `--from` (or whose
-//! patch group is `--patch-group`) and sorts each patch, a (name, arch) at its target version:
+//! patch group is `--patch-group`), and the Install reports in those nodes' recent history
+//! (each report whole, for its post-install hook outcome), and sorts each patch, a
+//! (name, arch) at its target version:
 //!
 //! * Installed on at least one node and Failed on none: "verified on STG", added to PRD's
-//!   approved list as the exact version entry `name-[epoch:]version-release.arch`.
-//! * Failed on any node: "broke STG", added to PRD's rejected list as the exact version entry
-//!   (the automatic-rejection policy; `--reject-failures-only` runs only this half).
+//!   approved list as the exact version entry.
+//! * Failed on any node, or put on a node by an install whose post-install hook failed: "broke
+//!   STG", added to PRD's rejected list as the exact version entry (the automatic-rejection
+//!   policy; `--reject-failures-only` runs only this half). Rejection wins over approval.
+//!
+//! The exact version entry follows PRD's family ([`Exact`], the one place rpm and apt differ):
+//! rpm's `name-[epoch:]version-release.arch`, apt's `name.arch:version` (the `nav` form).
 //!
 //! Entries PRD already has (an active entry that matches the exact version) are not added
 //! again, nothing is ever removed, and the 50-entry limit of each list is respected: what does
@@ -20,10 +26,12 @@ use anyhow::Context as _;
 use clap::Args;
 use jiff::Timestamp;
 use pw_api::server::baselines::BaselineSummary;
+use pw_api::server::compliance::{ComplianceSummary, Operation};
 use pw_client::Client;
 use pw_core::baseline::{Baseline, Exception, Family, MAX_PATCH_ENTRIES};
 use pw_core::nevra::Nevra;
 use pw_core::pattern::PatternSet;
+use pw_core::version::deb::DebVersion;
 use pw_core::version::rpm::Evr;
 use serde::Serialize;
 
@@ -34,6 +42,9 @@ use crate::table::Table;
 
 /// The owner written on every entry this command adds.
 const OWNER: &str = "patchwarden promote";
+
+/// How many of each node's most recent reports are searched for post-install hook failures.
+const HISTORY_LIMIT: &str = "100";
 
 /// Approve in PRD what STG verified; reject in PRD what failed on STG.
 #[derive(Debug, Args)]
@@ -52,6 +63,10 @@ pub(crate) struct PromoteArgs {
     /// Only add failures to PRD's rejected list (the policy to run on a schedule).
     #[arg(long)]
     reject_failures_only: bool,
+    /// Read post-install hook failures only from Install reports made at or after this
+    /// instant (RFC 3339); at most each node's last 100 reports are read in any case.
+    #[arg(long, value_name = "TIMESTAMP")]
+    since: Option<Timestamp>,
     /// Show what would be added; change nothing.
     #[arg(long)]
     dry_run: bool,
@@ -74,6 +89,8 @@ struct PromoteReport {
     to: String,
     dry_run: bool,
     nodes_read: usize,
+    /// Install reports of those nodes read for post-install hook failures.
+    install_reports_read: usize,
     added: Vec<Change>,
     /// Entries that were due but did not fit under the 50-entry limit of their list.
     not_added: Vec<Change>,
@@ -88,8 +105,131 @@ type Observations = BTreeMap<(String, String, String), Observed>;
 #[derive(Debug, Default)]
 struct Observed {
     installed_on: BTreeSet<String>,
+    /// Hosts whose latest report has the patch Failed; the latest such report's time.
     failed_on: BTreeSet<String>,
     failed_at: Option<Timestamp>,
+    /// Hosts where an install put this version on and then its post-install hook failed;
+    /// the latest such report's time.
+    hook_failed_on: BTreeSet<String>,
+    hook_failed_at: Option<Timestamp>,
+}
+
+impl Observed {
+    /// Whether the patch broke STG: Failed somewhere, or a post-install hook failed after it.
+    fn broke(&self) -> bool {
+        !self.failed_on.is_empty() || !self.hook_failed_on.is_empty()
+    }
+
+    /// `failed on STG node(s) H at T`, `post-install hook failed on STG node(s) H at T`, or
+    /// both joined by `; `.
+    fn reject_reason(&self) -> String {
+        let part = |what: &str, hosts: &BTreeSet<String>, at: Option<Timestamp>| {
+            let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
+            let at = at.map_or_else(
+                || "-".to_owned(),
+                |t| t.strftime("%Y-%m-%d %H:%M:%SZ").to_string(),
+            );
+            format!("{what} on STG node(s) {} at {at}", hosts.join(", "))
+        };
+        let mut parts = Vec::new();
+        if !self.failed_on.is_empty() {
+            parts.push(part("failed", &self.failed_on, self.failed_at));
+        }
+        if !self.hook_failed_on.is_empty() {
+            parts.push(part(
+                "post-install hook failed",
+                &self.hook_failed_on,
+                self.hook_failed_at,
+            ));
+        }
+        parts.join("; ")
+    }
+}
+
+/// Keeps the later of `slot` and `at`.
+fn keep_latest(slot: &mut Option<Timestamp>, at: Timestamp) {
+    *slot = Some(slot.map_or(at, |t| t.max(at)));
+}
+
+/// One package at one exact version, in the terms of PRD's family: how the target is read,
+/// how the list entry is written and how lists and install keys match it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Exact {
+    /// yum and dnf: entry `name-[epoch:]version-release.arch` (rpm's `nvra` / `nevra`).
+    Rpm(Nevra),
+    /// apt (Debian, Ubuntu): entry `name.arch:version` (apt's `nav`), the version as apt
+    /// shows it (with its epoch when not 0).
+    Apt {
+        name: String,
+        arch: String,
+        version: DebVersion,
+    },
+}
+
+impl Exact {
+    fn parse(family: Family, name: &str, arch: &str, target: &str) -> anyhow::Result<Exact> {
+        match family {
+            Family::Yum | Family::Dnf => {
+                let evr = Evr::parse(target).with_context(|| {
+                    format!("{name}.{arch}: target `{target}` is not an rpm version")
+                })?;
+                Ok(Exact::Rpm(Nevra::new(name, evr, arch)))
+            }
+            Family::Apt => {
+                let version = DebVersion::parse(target).with_context(|| {
+                    format!("{name}.{arch}: target `{target}` is not a Debian version")
+                })?;
+                Ok(Exact::Apt {
+                    name: name.to_owned(),
+                    arch: arch.to_owned(),
+                    version,
+                })
+            }
+        }
+    }
+
+    /// The list entry that names exactly this version.
+    fn entry(&self) -> String {
+        match self {
+            Exact::Rpm(nevra) => nevra.to_string(),
+            Exact::Apt {
+                name,
+                arch,
+                version,
+            } => format!("{name}.{arch}:{version}"),
+        }
+    }
+
+    /// Whether an entry of `list` matches this version, as the evaluator matches it.
+    fn matched_by(&self, list: &PatternSet) -> bool {
+        match self {
+            Exact::Rpm(nevra) => list.matches_rpm(nevra).is_some(),
+            Exact::Apt {
+                name,
+                arch,
+                version,
+            } => list.matches_apt(name, &version.to_string(), arch).is_some(),
+        }
+    }
+
+    /// Whether `key`, one of a report's `install.installed` (the agent writes rpm packages as
+    /// `name-[epoch:]version-release.arch`, Debian ones as `name:arch=version`), is this
+    /// version.
+    fn is_install_key(&self, key: &str) -> bool {
+        match self {
+            Exact::Rpm(nevra) => Nevra::parse(key).is_ok_and(|k| k == *nevra),
+            Exact::Apt {
+                name,
+                arch,
+                version,
+            } => key
+                .split_once('=')
+                .and_then(|(name_arch, v)| Some((name_arch.split_once(':')?, v)))
+                .is_some_and(|((n, a), v)| {
+                    n == name && a == arch && DebVersion::parse(v).is_ok_and(|v| v == *version)
+                }),
+        }
+    }
 }
 
 fn find_baseline<'a>(
@@ -104,25 +244,44 @@ fn find_baseline<'a>(
         .with_context(|| format!("{flag}: no baseline has the id or name `{wanted}`"))
 }
 
-/// Reads the STG reports: per (name, arch, target), the hosts it is installed and failed on.
+/// Whether a report is STG's: it names `--patch-group` when given, else the `--from` baseline.
+fn is_stg(summary: &ComplianceSummary, args: &PromoteArgs, from_id: &str) -> bool {
+    match &args.patch_group {
+        Some(group) => summary.patch_group.as_deref() == Some(group.as_str()),
+        None => summary.baseline_id.as_deref() == Some(from_id),
+    }
+}
+
+/// What the STG reports say, and how much was read.
+struct Reading {
+    nodes: usize,
+    install_reports: usize,
+    observed: Observations,
+}
+
+/// Reads the STG reports: per (name, arch, target), the hosts it is installed and failed on
+/// (latest reports) and those where the install that put it there had its post-install hook
+/// fail (the Install reports among each node's last [`HISTORY_LIMIT`], since `--since`).
 fn observe(
     client: &Client,
     args: &PromoteArgs,
     from_id: &str,
-) -> anyhow::Result<(usize, Observations)> {
+    family: Family,
+) -> anyhow::Result<Reading> {
     let hostnames: HashMap<String, String> = client
         .nodes(&[])?
         .into_iter()
         .map(|n| (n.id, n.hostname))
         .collect();
     let summaries = client.compliance_nodes(&[])?;
-    let selected = summaries.iter().filter(|s| match &args.patch_group {
-        Some(group) => s.patch_group.as_deref() == Some(group.as_str()),
-        None => s.baseline_id.as_deref() == Some(from_id),
-    });
+    let since = args.since.map(|t| t.to_string());
+    let mut history_filters = vec![("limit", HISTORY_LIMIT)];
+    if let Some(since) = &since {
+        history_filters.push(("from", since.as_str()));
+    }
     let mut observed: Observations = BTreeMap::new();
-    let mut nodes = 0;
-    for summary in selected {
+    let (mut nodes, mut install_reports) = (0, 0);
+    for summary in summaries.iter().filter(|s| is_stg(s, args, from_id)) {
         nodes += 1;
         let host = hostnames
             .get(&summary.node_id)
@@ -143,14 +302,42 @@ fn observe(
                 "Failed" => {
                     let seen = observed.entry(key).or_default();
                     seen.failed_on.insert(host.clone());
-                    let at = compliance.summary.reported_at;
-                    seen.failed_at = Some(seen.failed_at.map_or(at, |t| t.max(at)));
+                    keep_latest(&mut seen.failed_at, compliance.summary.reported_at);
                 }
                 _ => {}
             }
         }
+        let history = client.node_compliance_history(&summary.node_id, &history_filters)?;
+        for past in history
+            .iter()
+            .filter(|s| s.operation == Operation::Install && is_stg(s, args, from_id))
+        {
+            install_reports += 1;
+            let report = client.compliance_report(past.report_id)?;
+            let Some(install) = report.install else {
+                continue;
+            };
+            if install.post_install_hook_failure.is_none() {
+                continue;
+            }
+            for item in report.patches {
+                let Some(target) = item.target else { continue };
+                let exact = Exact::parse(family, &item.name, &item.arch, &target)
+                    .with_context(|| format!("compliance report {}", past.report_id))?;
+                if !install.installed.iter().any(|k| exact.is_install_key(k)) {
+                    continue;
+                }
+                let seen = observed.entry((item.name, item.arch, target)).or_default();
+                seen.hook_failed_on.insert(host.clone());
+                keep_latest(&mut seen.hook_failed_at, past.reported_at);
+            }
+        }
     }
-    Ok((nodes, observed))
+    Ok(Reading {
+        nodes,
+        install_reports,
+        observed,
+    })
 }
 
 /// Decides the entries to add, appends those that fit to `prd`, and returns (added, not added).
@@ -171,29 +358,18 @@ fn plan(
     };
     let approved = active(&prd.approved);
     let rejected = active(&prd.rejected);
+    let family = prd.operating_system.family();
     let today = now.strftime("%Y-%m-%d").to_string();
     let (mut added, mut not_added) = (Vec::new(), Vec::new());
     for ((name, arch, target), seen) in observed {
-        let evr = Evr::parse(target)
-            .with_context(|| format!("{name}.{arch}: target `{target}` is not an rpm version"))?;
-        let nevra = Nevra::new(name.clone(), evr, arch.clone());
-        let entry = format!("{name}-{target}.{arch}");
-        let (list, reason) = if !seen.failed_on.is_empty() {
-            if rejected.matches_rpm(&nevra).is_some() {
+        let exact = Exact::parse(family, name, arch, target)?;
+        let (list, reason) = if seen.broke() {
+            if exact.matched_by(&rejected) {
                 continue;
             }
-            let hosts: Vec<&str> = seen.failed_on.iter().map(String::as_str).collect();
-            let at = seen.failed_at.map_or_else(
-                || "-".to_owned(),
-                |t| t.strftime("%Y-%m-%d %H:%M:%SZ").to_string(),
-            );
-            let reason = format!("failed on STG node(s) {} at {at}", hosts.join(", "));
-            ("reject", reason)
+            ("reject", seen.reject_reason())
         } else {
-            if reject_only
-                || approved.matches_rpm(&nevra).is_some()
-                || rejected.matches_rpm(&nevra).is_some()
-            {
+            if reject_only || exact.matched_by(&approved) || exact.matched_by(&rejected) {
                 continue;
             }
             let reason = format!(
@@ -204,7 +380,7 @@ fn plan(
         };
         let change = Change {
             list,
-            entry,
+            entry: exact.entry(),
             owner: OWNER.to_owned(),
             reason,
         };
@@ -248,24 +424,18 @@ fn promote(args: &PromoteArgs, printer: &Printer) -> anyhow::Result<u8> {
     if from.id == to.id {
         anyhow::bail!("--from and --to name the same baseline `{}`", to.id);
     }
-    let (nodes_read, observed) = observe(&client, args, &from.id)?;
     let detail = client.baseline(&to.id)?;
     let mut prd = pw_api::baseline::parse_toml(&detail.toml)
         .with_context(|| format!("baseline `{}` from the server", to.id))?
         .baseline;
-    if prd.operating_system.family() == Family::Apt {
-        anyhow::bail!(
-            "--to: baseline `{}` is for Debian/Ubuntu; promote writes rpm version entries only",
-            to.name
-        );
-    }
+    let reading = observe(&client, args, &from.id, prd.operating_system.family())?;
     let source = match &args.patch_group {
         Some(group) => format!("patch group {group}"),
         None => format!("baseline {}", from.name),
     };
     let (added, not_added) = plan(
         &mut prd,
-        &observed,
+        &reading.observed,
         &source,
         args.reject_failures_only,
         Timestamp::now(),
@@ -281,7 +451,8 @@ fn promote(args: &PromoteArgs, printer: &Printer) -> anyhow::Result<u8> {
                 from: from.id.clone(),
                 to: to.id.clone(),
                 dry_run: args.dry_run,
-                nodes_read,
+                nodes_read: reading.nodes,
+                install_reports_read: reading.install_reports,
                 added,
                 not_added: not_added.clone(),
                 updated,
@@ -290,7 +461,8 @@ fn promote(args: &PromoteArgs, printer: &Printer) -> anyhow::Result<u8> {
     } else {
         let verb = if args.dry_run { "would add" } else { "added" };
         printer.line(&format!(
-            "read {nodes_read} STG node report(s); {verb} {} entr{} to baseline {}",
+            "read {} STG node report(s); {verb} {} entr{} to baseline {}",
+            reading.nodes,
             added.len(),
             if added.len() == 1 { "y" } else { "ies" },
             to.name
@@ -333,11 +505,16 @@ mod tests {
             installed_on: installed.iter().map(|h| (*h).to_owned()).collect(),
             failed_on: failed.iter().map(|h| (*h).to_owned()).collect(),
             failed_at: (!failed.is_empty()).then(|| Timestamp::from_second(0).unwrap()),
+            ..Observed::default()
         }
     }
 
     fn key(name: &str, target: &str) -> (String, String, String) {
         (name.to_owned(), "x86_64".to_owned(), target.to_owned())
+    }
+
+    fn apt_key(name: &str, target: &str) -> (String, String, String) {
+        (name.to_owned(), "amd64".to_owned(), target.to_owned())
     }
 
     #[test]
@@ -380,6 +557,96 @@ mod tests {
             added[0]
                 .reason
                 .starts_with("installed on 2 STG nodes (baseline STG)")
+        );
+    }
+
+    #[test]
+    fn family_switch_writes_and_matches_each_familys_exact_form() {
+        let rpm = Exact::parse(Family::Dnf, "bar", "x86_64", "1:2.0-3.el9").unwrap();
+        assert_eq!(rpm.entry(), "bar-1:2.0-3.el9.x86_64");
+        assert!(rpm.is_install_key("bar-1:2.0-3.el9.x86_64"));
+        assert!(!rpm.is_install_key("bar-1:2.0-4.el9.x86_64"));
+        assert!(!rpm.is_install_key("bar:x86_64=1:2.0-3.el9"));
+        let zero_epoch = Exact::parse(Family::Yum, "foo", "noarch", "0:1.0-1").unwrap();
+        assert_eq!(zero_epoch.entry(), "foo-1.0-1.noarch");
+
+        let apt = Exact::parse(Family::Apt, "openssl", "amd64", "3.0.2-0ubuntu1.15").unwrap();
+        assert_eq!(apt.entry(), "openssl.amd64:3.0.2-0ubuntu1.15");
+        assert!(apt.is_install_key("openssl:amd64=3.0.2-0ubuntu1.15"));
+        assert!(!apt.is_install_key("openssl:arm64=3.0.2-0ubuntu1.15"));
+        assert!(!apt.is_install_key("openssl:amd64=3.0.2-0ubuntu1.16"));
+        assert!(!apt.is_install_key("openssl-3.0.2-0ubuntu1.15.amd64"));
+        let epoch = Exact::parse(Family::Apt, "libc6", "amd64", "1:2.36-9").unwrap();
+        assert_eq!(epoch.entry(), "libc6.amd64:1:2.36-9");
+
+        // The entry each family writes is matched by that family's list matching, for that
+        // version only.
+        for exact in [&rpm, &zero_epoch, &apt, &epoch] {
+            assert!(exact.matched_by(&PatternSet::parse([exact.entry()])));
+        }
+        let next = Exact::parse(Family::Apt, "openssl", "amd64", "3.0.2-0ubuntu1.16").unwrap();
+        assert!(!next.matched_by(&PatternSet::parse([apt.entry()])));
+        assert!(apt.matched_by(&PatternSet::parse(["openssl"])));
+
+        // Versions are read by the family's rules.
+        assert!(Exact::parse(Family::Apt, "foo", "amd64", "1.0 beta").is_err());
+        let error = Exact::parse(Family::Dnf, "foo", "x86_64", "").unwrap_err();
+        assert!(
+            error.to_string().contains("is not an rpm version"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn apt_baselines_get_nav_entries_and_hook_failures_reject() {
+        let now = Timestamp::now();
+        let mut prd = Baseline::empty("PRD", OperatingSystem::Ubuntu);
+        prd.approved = vec![Exception::new("curl.amd64:7.81.0-1ubuntu1.15")];
+        let hook_failed = Observed {
+            installed_on: BTreeSet::from(["a".to_owned()]),
+            hook_failed_on: BTreeSet::from(["a".to_owned()]),
+            hook_failed_at: Some(Timestamp::from_second(0).unwrap()),
+            ..Observed::default()
+        };
+        let observed = BTreeMap::from([
+            (apt_key("curl", "7.81.0-1ubuntu1.15"), seen(&["a"], &[])),
+            (apt_key("openssl", "3.0.2-0ubuntu1.15"), seen(&["a"], &[])),
+            (apt_key("libssl3", "3.0.2-0ubuntu1.15"), seen(&[], &["b"])),
+            (apt_key("bash", "5.1-6ubuntu1.1"), hook_failed),
+        ]);
+        let (added, not_added) = plan(&mut prd, &observed, "baseline STG", false, now).unwrap();
+        assert!(not_added.is_empty());
+        let got: Vec<(&str, &str)> = added.iter().map(|c| (c.list, c.entry.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                ("reject", "bash.amd64:5.1-6ubuntu1.1"),
+                ("reject", "libssl3.amd64:3.0.2-0ubuntu1.15"),
+                ("approve", "openssl.amd64:3.0.2-0ubuntu1.15"),
+            ]
+        );
+        assert_eq!(
+            added[0].reason,
+            "post-install hook failed on STG node(s) a at 1970-01-01 00:00:00Z"
+        );
+        assert_eq!(
+            added[1].reason,
+            "failed on STG node(s) b at 1970-01-01 00:00:00Z"
+        );
+        // A second run adds nothing.
+        let (again, _) = plan(&mut prd, &observed, "baseline STG", false, now).unwrap();
+        assert!(again.is_empty());
+    }
+
+    #[test]
+    fn both_failures_are_named_in_one_reason() {
+        let mut both = seen(&[], &["b"]);
+        both.hook_failed_on.insert("a".to_owned());
+        both.hook_failed_at = Some(Timestamp::from_second(60).unwrap());
+        assert_eq!(
+            both.reject_reason(),
+            "failed on STG node(s) b at 1970-01-01 00:00:00Z; \
+             post-install hook failed on STG node(s) a at 1970-01-01 00:01:00Z"
         );
     }
 }

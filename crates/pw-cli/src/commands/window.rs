@@ -1,13 +1,16 @@
 //! `patchwarden window`: maintenance windows on the server: list, show, create from a JSON
-//! `WindowSpec` file, enable, disable, the next occurrences, delete.
+//! `WindowSpec` file, enable, disable, the next occurrences, delete, run now (optionally
+//! following the execution to its end).
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use pw_api::server::windows::{Window, WindowSpec};
 
-use crate::commands::client::{ConnectionArgs, Output, print_json, run_with, time};
+use crate::commands::client::{ConnectionArgs, Output, print_json, resolve_window, run_with, time};
+use crate::commands::execution::{follow, follow_exit, parse_interval, print_execution};
 use crate::printer::Printer;
 use crate::table::{Table, fields, opt};
 
@@ -24,26 +27,57 @@ pub(crate) struct WindowArgs {
 enum WindowCommand {
     /// List windows.
     List,
-    /// Show one window with its targets and tasks.
+    /// Show one window (id or name) with its targets and tasks.
     Show { id: String },
     /// Create a window from a JSON file holding a `WindowSpec` (see docs/api.md).
     Create {
         #[arg(short = 'f', long = "file")]
         file: PathBuf,
     },
-    /// Let the scheduler open executions of a window.
+    /// Replace a window's own fields (schedule, duration, ...) from a `WindowSpec` JSON file;
+    /// its targets and tasks stay.
+    Update {
+        /// The window's id or name.
+        id: String,
+        #[arg(short = 'f', long = "file")]
+        file: PathBuf,
+    },
+    /// Let the scheduler open executions of a window (id or name).
     Enable { id: String },
-    /// Stop the scheduler from opening executions of a window.
+    /// Stop the scheduler from opening executions of a window (id or name).
     Disable { id: String },
     /// The next occurrences of a window's schedule.
     Next {
+        /// The window's id or name.
         id: String,
         /// How many occurrences.
         #[arg(short = 'n', default_value_t = 5)]
         count: u32,
     },
-    /// Delete a window.
+    /// Delete a window (id or name).
     Delete { id: String },
+    /// Open an execution of a window now (even a disabled one), as the scheduler would.
+    Run {
+        /// The window's id or name.
+        id: String,
+        /// Follow the execution until it ends (as `execution follow`); exit code 0 when it
+        /// ends `SUCCESS`, 1 otherwise.
+        #[arg(long)]
+        follow: bool,
+        /// With `--follow`: seconds between polls (fractions allowed).
+        #[arg(long, default_value = "2", value_parser = parse_interval, value_name = "SECS")]
+        interval: Duration,
+    },
+}
+
+/// A `WindowSpec` from a JSON file (`-` reads standard input).
+fn read_spec(file: &std::path::Path) -> anyhow::Result<WindowSpec> {
+    let text = if file.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin())?
+    } else {
+        fs_err::read_to_string(file)?
+    };
+    serde_json::from_str(&text).with_context(|| format!("{} is not a window spec", file.display()))
 }
 
 fn print_window(printer: &Printer, output: Output, window: &Window) -> anyhow::Result<()> {
@@ -68,7 +102,8 @@ fn print_window(printer: &Printer, output: Output, window: &Window) -> anyhow::R
 /// Runs a `window` subcommand.
 pub(crate) fn run(args: WindowArgs, printer: &Printer) -> u8 {
     let output = args.connection.output;
-    run_with(printer, || {
+    let mut followed = None;
+    let code = run_with(printer, || {
         let client = args.connection.client(printer)?;
         match args.command {
             WindowCommand::List => {
@@ -90,6 +125,7 @@ pub(crate) fn run(args: WindowArgs, printer: &Printer) -> u8 {
                 printer.raw(&table.render());
             }
             WindowCommand::Show { id } => {
+                let id = resolve_window(&client, &id)?;
                 let window = client.window(&id)?;
                 if output == Output::Json {
                     // The answer to `GET /api/v1/windows/{id}`; targets and tasks are
@@ -129,18 +165,23 @@ pub(crate) fn run(args: WindowArgs, printer: &Printer) -> u8 {
                 printer.raw(&table.render());
             }
             WindowCommand::Create { file } => {
-                let text = fs_err::read_to_string(&file)?;
-                let spec: WindowSpec = serde_json::from_str(&text)
-                    .with_context(|| format!("{} is not a window spec", file.display()))?;
-                print_window(printer, output, &client.create_window(&spec)?)?;
+                print_window(printer, output, &client.create_window(&read_spec(&file)?)?)?;
+            }
+            WindowCommand::Update { id, file } => {
+                let spec = read_spec(&file)?;
+                let id = resolve_window(&client, &id)?;
+                print_window(printer, output, &client.update_window(&id, &spec)?)?;
             }
             WindowCommand::Enable { id } => {
+                let id = resolve_window(&client, &id)?;
                 print_window(printer, output, &client.set_window_enabled(&id, true)?)?;
             }
             WindowCommand::Disable { id } => {
+                let id = resolve_window(&client, &id)?;
                 print_window(printer, output, &client.set_window_enabled(&id, false)?)?;
             }
             WindowCommand::Next { id, count } => {
+                let id = resolve_window(&client, &id)?;
                 let next = client.next_executions(&id, count)?;
                 if output == Output::Json {
                     return print_json(printer, &next);
@@ -157,6 +198,7 @@ pub(crate) fn run(args: WindowArgs, printer: &Printer) -> u8 {
                 printer.raw(&table.render());
             }
             WindowCommand::Delete { id } => {
+                let id = resolve_window(&client, &id)?;
                 client.delete_window(&id)?;
                 if output == Output::Json {
                     // The API answers 204 with no body.
@@ -164,7 +206,23 @@ pub(crate) fn run(args: WindowArgs, printer: &Printer) -> u8 {
                 }
                 printer.line(&format!("deleted window {id}"));
             }
+            WindowCommand::Run {
+                id,
+                follow: follow_it,
+                interval,
+            } => {
+                let id = resolve_window(&client, &id)?;
+                let execution = client.run_window(&id)?;
+                if !follow_it {
+                    return print_execution(printer, output, &execution);
+                }
+                if output == Output::Table {
+                    printer.line(&format!("execution {} of window {id} opened", execution.id));
+                }
+                followed = Some(follow(&client, printer, output, &execution.id, interval)?);
+            }
         }
         Ok(())
-    })
+    });
+    follow_exit(followed, code)
 }

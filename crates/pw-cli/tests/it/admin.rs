@@ -67,7 +67,7 @@ pub(crate) fn start_server() -> Server {
 }
 
 /// Runs `patchwarden` with HOME in `home`, the connection variables removed, then `env` set.
-fn run(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+pub(crate) fn run(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     #[expect(clippy::disallowed_methods, reason = "tests run the real binary")]
     let mut command = Command::new(env!("CARGO_BIN_EXE_patchwarden"));
     command
@@ -345,8 +345,100 @@ fn window_create_next_disable_delete_and_executions() {
     assert_eq!(stdout(&executions).trim(), "[]");
     check(&server.cli(&["execution", "show", "no-such-execution"]), 3);
 
-    check(&server.cli(&["window", "delete", &id]), 0);
+    // By name: update the window's own fields; show, next and delete by name too.
+    fs_err::write(
+        &file,
+        r#"{"name": "prod-tuesday", "schedule": "cron(0 3 ? * TUE *)",
+            "schedule_timezone": "Europe/Paris", "duration_hours": 4, "cutoff_hours": 1,
+            "enabled": false}"#,
+    )
+    .unwrap();
+    let updated = server.cli(&[
+        "window",
+        "update",
+        "prod-tuesday",
+        "-f",
+        file.to_str().unwrap(),
+    ]);
+    check(&updated, 0);
+    assert!(
+        stdout(&updated).contains("cron(0 3 ? * TUE *)"),
+        "{}",
+        stdout(&updated)
+    );
+    assert!(stdout(&updated).contains(&id), "{}", stdout(&updated));
+    check(
+        &server.cli(&["window", "next", "prod-tuesday", "-n", "1"]),
+        0,
+    );
+    let missing = server.cli(&["window", "show", "no-such-window"]);
+    check(&missing, 3);
+    assert!(
+        String::from_utf8_lossy(&missing.stderr)
+            .contains("no window has the id or name `no-such-window`")
+    );
+
+    check(&server.cli(&["window", "delete", "prod-tuesday"]), 0);
     check(&server.cli(&["window", "show", &id]), 3);
+}
+
+#[test]
+fn activation_create_list_delete_and_nodes_by_hostname() {
+    let server = start_server();
+    let created = server.cli(&[
+        "activation",
+        "create",
+        "--tag",
+        "Patch Group=AL2-STG",
+        "--max-uses",
+        "2",
+        "--description",
+        "ci",
+    ]);
+    check(&created, 0);
+    // The code alone on stdout, so `CODE=$(patchwarden activation create ...)` works.
+    let code = stdout(&created).trim().to_owned();
+    assert!(code.starts_with("pwa_") && !code.contains(' '), "{code}");
+    assert!(String::from_utf8_lossy(&created.stderr).contains("up to 2 host(s)"));
+
+    let list = server.cli(&["activation", "list"]);
+    check(&list, 0);
+    let text = stdout(&list);
+    assert!(
+        text.contains("0/2") && text.contains("Patch Group=AL2-STG"),
+        "{text}"
+    );
+    assert!(!text.contains(&code), "a listing never shows the code");
+
+    // A node enrolled with it carries the code's tag and is found by its hostname.
+    let enrolled = Client::new(ClientSettings::new(&server.url))
+        .unwrap()
+        .enroll(&EnrollRequest {
+            activation_code: code,
+            facts: NodeFacts {
+                hostname: "stg-9".to_owned(),
+                operating_system: "AMAZON_LINUX_2".to_owned(),
+                product: "AmazonLinux2".to_owned(),
+                agent_version: "test".to_owned(),
+                arch: None,
+                machine_id: None,
+            },
+            tags: Vec::new(),
+        })
+        .unwrap();
+    let shown = server.cli(&["node", "show", "stg-9", "-o", "json"]);
+    check(&shown, 0);
+    let node: serde_json::Value = serde_json::from_str(&stdout(&shown)).unwrap();
+    assert_eq!(node["id"], enrolled.node_id.as_str());
+    assert_eq!(node["patch_group"], "AL2-STG");
+
+    let listed: serde_json::Value =
+        serde_json::from_str(&stdout(&server.cli(&["activation", "list", "-o", "json"]))).unwrap();
+    let activation_id = listed[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(listed[0]["uses"], 1);
+    check(&server.cli(&["activation", "delete", &activation_id]), 0);
+    let after = server.cli(&["activation", "list", "-o", "json"]);
+    assert_eq!(stdout(&after).trim(), "[]");
 }
 
 #[test]
@@ -390,10 +482,13 @@ fn patch_group_register_list_deregister_and_set_default() {
     let detail: serde_json::Value = serde_json::from_str(&stdout(&shown)).unwrap();
     assert_eq!(detail["summary"]["default_for_os"], true);
 
-    // A preview of a node that does not exist is refused (a 400 naming the field: 1).
+    // A preview of a node that does not exist: not found (3), naming what was asked for.
     let preview = server.cli(&["preview", "--baseline", &id, "--node", "no-such-node"]);
-    check(&preview, 1);
-    assert!(String::from_utf8_lossy(&preview.stderr).contains("does not exist"));
+    check(&preview, 3);
+    assert!(
+        String::from_utf8_lossy(&preview.stderr)
+            .contains("no node has the id or name `no-such-node`")
+    );
 }
 
 /// Enrolls a node named `hostname` tagged `Env=stg` through the API, returning its id.

@@ -8,10 +8,12 @@ mod admin;
 mod agent;
 mod declare;
 mod evaluate;
+mod follow;
 mod promote;
 mod repo;
 mod schedule;
 mod server;
+mod strategies;
 mod vercmp;
 
 use std::process::{Command, Output};

@@ -5,6 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use pw_api::baseline::{BaselineFormatError, LoadedBaseline, parse_baseline, to_aws_json, to_toml};
+use pw_api::server::baselines::ExpiredException;
 use pw_api::server::baselines::{
     BaselineDetail, BaselineSummary, DefaultBaseline, PatchGroupRegistration, RegisterDefault,
     RegisterPatchGroup,
@@ -23,6 +24,29 @@ fn read_baseline(text: &str) -> Result<LoadedBaseline, ApiError> {
         BaselineFormatError::Invalid(invalid) => ApiError::field(invalid.field, invalid.message),
         other => ApiError::bad_request(chain(&other)),
     })
+}
+
+/// The approved and rejected entries of `baseline` that no longer apply at `now`.
+fn expired_exceptions(
+    baseline: &pw_core::baseline::Baseline,
+    now: jiff::Timestamp,
+) -> Vec<ExpiredException> {
+    [
+        ("approved", &baseline.approved),
+        ("rejected", &baseline.rejected),
+    ]
+    .into_iter()
+    .flat_map(|(list, entries)| {
+        entries.iter().filter_map(move |exception| {
+            let expires = exception.expires?;
+            (!exception.is_active(now)).then(|| ExpiredException {
+                list: list.to_owned(),
+                entry: exception.entry.clone(),
+                expires,
+            })
+        })
+    })
+    .collect()
 }
 
 fn summary(record: &BaselineRecord, registrations: &Registrations) -> BaselineSummary {
@@ -115,6 +139,7 @@ pub(crate) async fn create(
             summary: summary(&record, &registrations),
             toml: record.toml.clone(),
             patch_groups: Vec::new(),
+            expired_exceptions: expired_exceptions(&loaded.baseline, now),
             warnings: loaded.warnings,
         }),
     ))
@@ -148,6 +173,7 @@ pub(crate) async fn show(
             summary,
             toml: text,
             warnings: Vec::new(),
+            expired_exceptions: expired_exceptions(&baseline, state.now()),
         })
         .into_response()),
         Some("toml") => Ok(([(header::CONTENT_TYPE, "application/toml")], text).into_response()),
@@ -202,6 +228,7 @@ pub(crate) async fn update(
         summary: summary(&record, &registrations),
         toml: record.toml.clone(),
         patch_groups: registrations.groups_of(&id),
+        expired_exceptions: expired_exceptions(&loaded.baseline, now),
         warnings: loaded.warnings,
     }))
 }

@@ -1,6 +1,6 @@
 //! `/compliance/...`: node summaries with the count filters of ssm-reference §5.4, items
 //! with state / classification / severity filters, history, roll-ups per patch group and
-//! per baseline, and CSV / JSON export.
+//! per baseline, CSV / JSON export, and single reports whole.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -9,6 +9,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use pw_api::agent::OperationReport;
 use pw_api::evaluation::PatchJson;
 use pw_api::server::compliance::{ComplianceSummary, ExportRow, GroupCompliance, NodeCompliance};
 use pw_store::{NodeRecord, ReportRecord};
@@ -250,6 +251,24 @@ pub(crate) async fn node_history(
     let limit = params.int("limit", 100, 1..=10_000)?;
     let history = state.store().node_history(&id, from, to, limit).await?;
     Ok(Json(history.iter().map(summary_to_wire).collect()))
+}
+
+/// `GET /compliance/reports/{report_id}`: one stored report whole, as the agent uploaded it
+/// (install outcome, hook failures, notes), for readers such as `patchwarden promote`.
+pub(crate) async fn report(
+    State(state): State<AppState>,
+    _caller: ReadOnly,
+    Path(id): Path<String>,
+) -> Result<Json<OperationReport>, ApiError> {
+    let report_id: i64 = id
+        .parse()
+        .map_err(|_| ApiError::not_found("compliance report", &id))?;
+    let text = state
+        .store()
+        .report_json(report_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("compliance report", &id))?;
+    Ok(Json(stored_json("report", &text)?))
 }
 
 fn add(group: &mut GroupCompliance, report: Option<&ReportRecord>) {

@@ -57,6 +57,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/compliance/patch-groups", get(compliance::patch_groups))
         .route("/compliance/baselines", get(compliance::baselines))
         .route("/compliance/export", get(compliance::export))
+        .route("/compliance/reports/{id}", get(compliance::report))
         .route("/preview", post(preview::preview))
         .route("/windows", get(windows::list).post(windows::create))
         .route(
@@ -68,6 +69,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/windows/{id}/enable", post(windows::enable))
         .route("/windows/{id}/disable", post(windows::disable))
         .route("/windows/{id}/next", get(windows::next))
+        .route("/windows/{id}/run", post(windows::run))
         .route(
             "/windows/{id}/targets",
             get(windows::list_targets).post(windows::create_target),

@@ -1,5 +1,5 @@
 //! `/windows`: maintenance windows (ssm-reference §7.1), their targets (§7.3) and tasks
-//! (§7.4); enable, disable, next openings.
+//! (§7.4); enable, disable, next openings; run now.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -7,8 +7,8 @@ use axum::http::StatusCode;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use pw_api::server::windows::{
-    NextExecutions, Occurrence, TaskOperation, TaskSpec, Window, WindowSpec, WindowTarget,
-    WindowTargetSpec, WindowTask,
+    Execution, NextExecutions, Occurrence, TaskOperation, TaskSpec, Window, WindowSpec,
+    WindowTarget, WindowTargetSpec, WindowTask,
 };
 use pw_core::schedule::{
     Schedule, ScheduledWindow, WindowSchedule, WindowScheduleSettings, WindowTiming,
@@ -316,6 +316,20 @@ pub(crate) async fn next(
         window_id: id,
         occurrences,
     }))
+}
+
+/// `POST /windows/{id}/run`: opens an execution of the window now, through the scheduler's
+/// path (see [`crate::scheduler::run_now`]).
+pub(crate) async fn run(
+    State(state): State<AppState>,
+    Operator(caller): Operator,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Execution>), ApiError> {
+    let record = load(&state, &id).await?;
+    let execution_id =
+        crate::scheduler::run_now(&state, &record, &caller.actor(), state.now()).await?;
+    let execution = super::executions::load(&state, &execution_id).await?;
+    Ok((StatusCode::CREATED, Json(execution)))
 }
 
 fn validate_target(spec: &WindowTargetSpec) -> Result<(), ApiError> {

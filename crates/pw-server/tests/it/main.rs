@@ -11,5 +11,6 @@
 mod agent;
 mod api;
 mod e2e;
+mod run_now;
 mod runner;
 mod support;

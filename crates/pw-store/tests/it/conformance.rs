@@ -833,6 +833,16 @@ async fn executions(store: &Store) {
         ))
         .await
         .unwrap();
+    // Another occurrence (or an operator's run) while ex-1 still runs: at most one execution
+    // of a window runs at a time, whichever replica races to open it.
+    let concurrent = NewExecution {
+        execution: execution("ex-4", "mw-1", "2025-01-01T04:00:00Z", "IN_PROGRESS"),
+        ..new.clone()
+    };
+    assert!(matches!(
+        store.open_execution(&concurrent).await,
+        Err(StoreError::Conflict { .. })
+    ));
 
     assert_eq!(
         store.active_execution("mw-1").await.unwrap().unwrap().id,

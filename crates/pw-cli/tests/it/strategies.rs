@@ -1,0 +1,612 @@
+//! The four patch strategies of `examples/strategy-1` to `examples/strategy-4`, walked end to
+//! end as an operator runs them: the real server (its clock set by the test, so the windows
+//! open and the approval delays run out at chosen instants), the example files applied with
+//! `patchwarden apply`, real agents on real Amazon Linux 2-shaped installroots answering the
+//! window executions with real dnf installs, `patchwarden promote` between STG and PRD, and
+//! compliance read back from the server.
+//!
+//! The packages are those of `pw_test_support::strategies`: bash (bugfix, 2025-02-10),
+//! openssl (security Important, 2025-03-03), curl (security Critical, 2025-03-04, its
+//! install fails), sudo (security Moderate, CVE-2021-3156, 2025-03-05), tzdata (no advisory).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use pw_agent::AgentSettings;
+use pw_agent::daemon;
+use pw_api::server::agent::NodeFacts;
+use pw_api::server::tokens::{CreateActivation, Tag};
+use pw_api::server::windows::{Execution, ExecutionStatus};
+use pw_client::{Client, ClientSettings};
+use pw_core::baseline::OperatingSystem;
+use pw_pkgmgr::PackageManager;
+use pw_pkgmgr::hooks::ShellCommand;
+use pw_server::{AppState, ManualClock, ServerSettings};
+use pw_test_support::InstallRoot;
+use pw_test_support::strategies::OLD;
+
+use crate::admin::{check, run, stdout};
+
+/// The server with a clock the test sets, and the agents of the fleet.
+struct Lab {
+    runtime: tokio::runtime::Runtime,
+    clock: Arc<ManualClock>,
+    state: AppState,
+    url: String,
+    admin: String,
+    dir: tempfile::TempDir,
+    nodes: Vec<Node>,
+}
+
+/// One enrolled Amazon Linux 2 node on its own installroot.
+struct Node {
+    id: String,
+    hostname: String,
+    root: InstallRoot,
+    state_dir: tempfile::TempDir,
+    client: Client,
+    facts: NodeFacts,
+}
+
+fn is_final(status: ExecutionStatus) -> bool {
+    matches!(
+        status,
+        ExecutionStatus::Success
+            | ExecutionStatus::Failed
+            | ExecutionStatus::TimedOut
+            | ExecutionStatus::Cancelled
+            | ExecutionStatus::SkippedOverlapping
+    )
+}
+
+fn at(text: &str) -> Timestamp {
+    text.parse().unwrap()
+}
+
+impl Lab {
+    fn new(start: &str) -> Lab {
+        let dir = tempfile::tempdir().unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let clock = Arc::new(ManualClock::new(at(start)));
+        let db = dir.path().join("server.db");
+        let (state, url, admin) = runtime.block_on(async {
+            let store = pw_store::Store::connect(&pw_store::StoreSettings::sqlite(&db))
+                .await
+                .unwrap();
+            let admin = pw_server::create_token(
+                &store,
+                pw_api::server::tokens::Role::Admin,
+                None,
+                Timestamp::now(),
+            )
+            .await
+            .unwrap()
+            .token;
+            let state = AppState::new(store, clock.clone(), ServerSettings::default());
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+            let serving = state.clone();
+            tokio::spawn(async move {
+                pw_server::serve(serving, listener, None, std::future::pending::<()>())
+                    .await
+                    .unwrap();
+            });
+            (state, url, admin)
+        });
+        Lab {
+            runtime,
+            clock,
+            state,
+            url,
+            admin,
+            dir,
+            nodes: Vec::new(),
+        }
+    }
+
+    fn client(&self) -> Client {
+        Client::new(ClientSettings::new(&self.url).with_secret(&self.admin)).unwrap()
+    }
+
+    /// Runs `patchwarden ARGS --server URL --token ADMIN`; requires exit code 0.
+    fn cli(&self, args: &[&str]) -> String {
+        let mut all = args.to_vec();
+        all.extend(["--server", &self.url, "--token", &self.admin]);
+        let output = run(self.dir.path(), &all, &[]);
+        check(&output, 0);
+        stdout(&output)
+    }
+
+    /// `patchwarden apply -f DIR`.
+    fn apply(&self, dir: &Path) {
+        let applied = self.cli(&["apply", "-f", dir.to_str().unwrap()]);
+        assert!(applied.contains("change(s) applied"), "{applied}");
+    }
+
+    /// Enrolls a node tagged `Patch Group=GROUP` on a fresh installroot of the fixture.
+    fn enroll(&mut self, hostname: &str, group: &str) {
+        let fixture = pw_test_support::strategies().unwrap();
+        let root = fixture.old_root().unwrap();
+        let state_dir = tempfile::tempdir().unwrap();
+        fs_err::create_dir_all(state_dir.path().join("proc")).unwrap();
+        fs_err::write(state_dir.path().join("proc/stat"), "btime 1735689600\n").unwrap();
+        let code = self
+            .client()
+            .create_activation(&CreateActivation {
+                expires_in_hours: None,
+                max_uses: Some(1),
+                description: None,
+                tags: Vec::new(),
+            })
+            .unwrap()
+            .code;
+        let facts = NodeFacts {
+            hostname: hostname.to_owned(),
+            operating_system: "AMAZON_LINUX_2".to_owned(),
+            product: "AmazonLinux2".to_owned(),
+            agent_version: "test".to_owned(),
+            arch: Some("x86_64".to_owned()),
+            machine_id: None,
+        };
+        let tags = vec![Tag {
+            key: "Patch Group".to_owned(),
+            value: group.to_owned(),
+        }];
+        let credential = daemon::enroll(
+            &self.url,
+            &code,
+            facts.clone(),
+            tags,
+            state_dir.path(),
+            Timestamp::now(),
+        )
+        .unwrap();
+        let (client, _) = daemon::client(state_dir.path()).unwrap();
+        self.nodes.push(Node {
+            id: credential.node_id,
+            hostname: hostname.to_owned(),
+            root,
+            state_dir,
+            client,
+            facts,
+        });
+    }
+
+    fn node(&self, hostname: &str) -> &Node {
+        self.nodes.iter().find(|n| n.hostname == hostname).unwrap()
+    }
+
+    /// The scheduler and the runner, once each, one second later.
+    fn tick(&self) {
+        self.clock.advance(SignedDuration::from_secs(1));
+        self.runtime.block_on(async {
+            self.state.scheduler_tick().await.unwrap();
+            self.state.runner_tick().await.unwrap();
+        });
+    }
+
+    /// Sets the server clock to `instant`, lets the windows due then open, and has every
+    /// agent answer its commands until every execution opened at `instant` has ended.
+    /// Returns those executions.
+    fn windows_at(&self, instant: &str) -> Vec<Execution> {
+        let instant = at(instant);
+        self.clock.set(instant);
+        self.tick();
+        for _ in 0..12 {
+            let mut ran = 0;
+            for node in &self.nodes {
+                ran += node.poll();
+                self.tick();
+            }
+            let executions: Vec<Execution> = self
+                .client()
+                .executions(None)
+                .unwrap()
+                .into_iter()
+                .filter(|e| e.scheduled_at == instant)
+                .collect();
+            if ran == 0 && executions.iter().all(|e| is_final(e.status)) {
+                assert!(!executions.is_empty(), "no window opened at {instant}");
+                return executions;
+            }
+        }
+        panic!("the executions opened at {instant} did not end");
+    }
+
+    /// The execution of the window named `window` among `executions`.
+    #[track_caller]
+    fn execution_of<'a>(&self, executions: &'a [Execution], window: &str) -> &'a Execution {
+        let id = self
+            .client()
+            .windows()
+            .unwrap()
+            .into_iter()
+            .find(|w| w.spec.name == window)
+            .unwrap()
+            .id;
+        executions
+            .iter()
+            .find(|e| e.window_id == id)
+            .unwrap_or_else(|| panic!("no execution of {window}: {executions:#?}"))
+    }
+
+    /// The state of every patch of the node's latest report, by package name.
+    fn states(&self, hostname: &str) -> BTreeMap<String, String> {
+        self.client()
+            .node_compliance(&self.node(hostname).id, &[])
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|item| (item.name, item.state))
+            .collect()
+    }
+
+    fn status(&self, hostname: &str) -> String {
+        self.client()
+            .node_compliance(&self.node(hostname).id, &[])
+            .unwrap()
+            .summary
+            .status
+    }
+
+    /// The entries of a baseline's approved or rejected list, by baseline name.
+    fn baseline(&self, name: &str) -> pw_core::baseline::Baseline {
+        let client = self.client();
+        let summary = client
+            .baselines()
+            .unwrap()
+            .into_iter()
+            .find(|b| b.name == name)
+            .unwrap();
+        pw_api::baseline::parse_toml(&client.baseline(&summary.id).unwrap().toml)
+            .unwrap()
+            .baseline
+    }
+}
+
+impl Node {
+    /// One poll: runs the commands waiting for this node; returns how many.
+    fn poll(&self) -> usize {
+        let mut settings = AgentSettings::new(pw_core::baseline::default_baseline(
+            OperatingSystem::AmazonLinux2,
+        ));
+        settings.root = self.root.root();
+        settings.state_dir = self.state_dir.path().to_path_buf();
+        settings.proc_dir = self.state_dir.path().join("proc");
+        settings.operating_system = Some(OperatingSystem::AmazonLinux2);
+        settings.product = Some("AmazonLinux2".to_owned());
+        settings.package_manager = Some(PackageManager::Dnf);
+        settings.releasever = Some("2".to_owned());
+        settings.reboot_command = ShellCommand {
+            command: format!("touch {}", self.state_dir.path().join("rebooted").display()),
+            timeout: Duration::from_secs(10),
+        };
+        daemon::poll_once(
+            &self.client,
+            &self.facts,
+            &settings,
+            Duration::from_secs(0),
+            &Timestamp::now,
+        )
+        .unwrap()
+        .ran
+        .len()
+    }
+
+    /// Installed `version-release` of every package of the root.
+    fn versions(&self) -> BTreeMap<String, String> {
+        pw_pkgmgr::rpm::installed_packages(&self.root.settings())
+            .unwrap()
+            .into_iter()
+            .map(|p| {
+                let evr = p.nevra.evr;
+                (p.nevra.name, format!("{}-{}", evr.version, evr.release))
+            })
+            .collect()
+    }
+}
+
+fn example(n: u32) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../examples/strategy-{n}"))
+}
+
+/// Asserts the installed versions of `(package, version-release)` pairs on a node.
+#[track_caller]
+fn assert_versions(lab: &Lab, hostname: &str, expected: &[(&str, &str)]) {
+    let versions = lab.node(hostname).versions();
+    for (name, version) in expected {
+        assert_eq!(
+            versions.get(*name).map(String::as_str),
+            Some(*version),
+            "{hostname}: {name} (all: {versions:?})"
+        );
+    }
+}
+
+/// `OLD` with some packages at other versions.
+fn old_but(changed: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+    OLD.iter()
+        .map(|&(name, version)| {
+            changed
+                .iter()
+                .find(|(n, _)| *n == name)
+                .copied()
+                .unwrap_or((name, version))
+        })
+        .collect()
+}
+
+/// Strategy 1: the near-default baseline, every 12 hours from 12:00; Security
+/// Critical/Important and Bugfix 7 days after release; no exceptions.
+#[test]
+fn strategy_1_near_default() {
+    let mut lab = Lab::new("2025-03-08T00:00:00Z");
+    lab.apply(&example(1));
+    lab.enroll("al2-1", "AL2");
+
+    // 2025-03-08 12:00: bash (bugfix, 26 days old) is due; openssl (5 days) is not yet.
+    let executions = lab.windows_at("2025-03-08T12:00:00Z");
+    assert_eq!(executions[0].status, ExecutionStatus::Success);
+    assert_versions(&lab, "al2-1", &old_but(&[("bash", "4.2.46-2.amzn2")]));
+    assert_eq!(lab.status("al2-1"), "COMPLIANT");
+
+    // 2025-03-12 00:00: openssl (9 days) and curl (8 days, Critical) are due; curl's install
+    // fails on the node, which the report and the execution show.
+    let executions = lab.windows_at("2025-03-12T00:00:00Z");
+    assert_eq!(executions[0].status, ExecutionStatus::Failed);
+    assert_versions(
+        &lab,
+        "al2-1",
+        &old_but(&[("bash", "4.2.46-2.amzn2"), ("openssl", "1.0.2k-2.amzn2")]),
+    );
+    let states = lab.states("al2-1");
+    assert_eq!(states["openssl"], "Installed", "{states:?}");
+    assert_eq!(states["curl"], "Failed", "{states:?}");
+    // sudo's advisory is Moderate and tzdata has none: neither is approved, neither missing.
+    assert_eq!(
+        states.get("sudo").map(String::as_str),
+        Some("InstalledOther")
+    );
+    assert_eq!(
+        states.get("tzdata").map(String::as_str),
+        Some("InstalledOther")
+    );
+    assert_eq!(lab.status("al2-1"), "NON_COMPLIANT");
+}
+
+/// Strategy 2: STG 1 day after release, PRD 31 days; a patch that breaks STG is rejected on
+/// PRD before PRD's 31 days run out, by the promotion policy.
+#[test]
+fn strategy_2_days_after_release_with_staging_ahead() {
+    let mut lab = Lab::new("2025-03-01T00:00:00Z");
+    lab.apply(&example(2));
+    lab.enroll("stg-1", "AL2-STG");
+    lab.enroll("prd-1", "AL2-PRD");
+
+    // Day 0 of openssl (released 03-03 00:00, window 02:00): STG gets bash (21 days), not
+    // openssl; PRD gets nothing (bash is 21 days old, PRD waits 31).
+    lab.windows_at("2025-03-03T02:00:00Z");
+    assert_versions(&lab, "stg-1", &old_but(&[("bash", "4.2.46-2.amzn2")]));
+    assert_versions(&lab, "prd-1", &OLD);
+
+    // Day 1: STG gets openssl.
+    lab.windows_at("2025-03-04T02:00:00Z");
+    assert_versions(
+        &lab,
+        "stg-1",
+        &old_but(&[("bash", "4.2.46-2.amzn2"), ("openssl", "1.0.2k-2.amzn2")]),
+    );
+    assert_versions(&lab, "prd-1", &OLD);
+
+    // Day 1 of curl: its install breaks on STG.
+    let executions = lab.windows_at("2025-03-05T02:00:00Z");
+    assert_eq!(
+        lab.execution_of(&executions, "AL2-STG-daily").status,
+        ExecutionStatus::Failed
+    );
+    assert_eq!(lab.states("stg-1")["curl"], "Failed");
+
+    // The promotion policy (run by cron in practice): what failed on STG is rejected on PRD,
+    // at that exact version, with who and why.
+    let promoted = lab.cli(&[
+        "promote",
+        "--from",
+        "AL2-STG",
+        "--to",
+        "AL2-PRD",
+        "--reject-failures-only",
+        "--output",
+        "json",
+    ]);
+    let promoted: serde_json::Value = serde_json::from_str(&promoted).unwrap();
+    assert_eq!(promoted["updated"], true, "{promoted:#}");
+    let prd = lab.baseline("AL2-PRD");
+    let rejected = prd
+        .rejected
+        .iter()
+        .find(|e| e.entry == "curl-8.3.0-2.amzn2.x86_64")
+        .unwrap_or_else(|| panic!("{:?}", prd.rejected));
+    assert_eq!(rejected.owner.as_deref(), Some("patchwarden promote"));
+    assert!(
+        rejected
+            .reason
+            .as_deref()
+            .unwrap()
+            .starts_with("failed on STG node(s) stg-1"),
+        "{rejected:?}"
+    );
+
+    // Day 30 of openssl: PRD has bash (51 days) but not openssl yet.
+    lab.windows_at("2025-04-02T02:00:00Z");
+    assert_versions(&lab, "prd-1", &old_but(&[("bash", "4.2.46-2.amzn2")]));
+
+    // An hour before day 31's window: the preview (from the inventory the agent uploaded)
+    // and the plan's impact both say PRD gets exactly openssl, and not the rejected curl.
+    lab.clock.set(at("2025-04-03T01:00:00Z"));
+    let preview = lab.cli(&["preview", "--node", "prd-1", "--output", "json"]);
+    let preview: serde_json::Value = serde_json::from_str(&preview).unwrap();
+    let missing: Vec<&str> = preview["nodes"][0]["evaluation"]["patches"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{preview:#}"))
+        .iter()
+        .filter(|p| p["state"] == "Missing")
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(missing, ["openssl"], "{preview:#}");
+    let plan = lab.cli(&[
+        "plan",
+        "-f",
+        example(2).to_str().unwrap(),
+        "--output",
+        "json",
+    ]);
+    let plan: serde_json::Value = serde_json::from_str(&plan).unwrap();
+    let impact = |hostname: &str| {
+        plan["impact"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["hostname"] == hostname)
+            .unwrap_or_else(|| panic!("{plan:#}"))["patches"]
+            .clone()
+    };
+    assert_eq!(
+        impact("prd-1"),
+        serde_json::json!(["openssl.x86_64 1.0.2k-2.amzn2"])
+    );
+    assert_eq!(
+        impact("stg-1"),
+        serde_json::json!(["curl.x86_64 8.3.0-2.amzn2"])
+    );
+    // The files do not list the promoted rejection, and they need not: applying them keeps
+    // what `promote` added, so the server matches the files.
+    assert_eq!(plan["changes"], serde_json::json!([]), "{plan:#}");
+    lab.apply(&example(2));
+    assert!(
+        lab.baseline("AL2-PRD")
+            .rejected
+            .iter()
+            .any(|e| e.entry == "curl-8.3.0-2.amzn2.x86_64")
+    );
+
+    // Day 31 of openssl: PRD gets it.
+    lab.windows_at("2025-04-03T02:00:00Z");
+    assert_versions(
+        &lab,
+        "prd-1",
+        &old_but(&[("bash", "4.2.46-2.amzn2"), ("openssl", "1.0.2k-2.amzn2")]),
+    );
+
+    // Day 32 of curl: its 31 days have run out, but it is rejected: PRD keeps 8.3.0-1 and
+    // stays compliant (STG, meanwhile, keeps failing on it every night).
+    let executions = lab.windows_at("2025-04-05T02:00:00Z");
+    assert_eq!(
+        lab.execution_of(&executions, "AL2-PRD-daily").status,
+        ExecutionStatus::Success
+    );
+    assert_eq!(
+        lab.execution_of(&executions, "AL2-STG-daily").status,
+        ExecutionStatus::Failed
+    );
+    assert_versions(
+        &lab,
+        "prd-1",
+        &old_but(&[("bash", "4.2.46-2.amzn2"), ("openssl", "1.0.2k-2.amzn2")]),
+    );
+    assert_eq!(lab.status("prd-1"), "COMPLIANT");
+    assert_eq!(lab.states("prd-1")["curl"], "InstalledOther");
+    let why = lab.cli(&["compliance", "node", &lab.node("prd-1").id]);
+    assert!(why.contains("curl"), "{why}");
+}
+
+/// Strategy 3: approve patches released up to a date that moves by itself every month: STG
+/// up to the first of this month, PRD up to the first of last month.
+#[test]
+fn strategy_3_until_dates_move_with_the_month() {
+    let mut lab = Lab::new("2025-03-01T00:00:00Z");
+    lab.apply(&example(3));
+    lab.enroll("stg-1", "AL2-STG");
+    lab.enroll("prd-1", "AL2-PRD");
+
+    // Step 1 (March): STG up to March 1 → bash (02-10); PRD up to February 1 → nothing.
+    lab.windows_at("2025-03-02T02:00:00Z");
+    assert_versions(&lab, "stg-1", &old_but(&[("bash", "4.2.46-2.amzn2")]));
+    assert_versions(&lab, "prd-1", &OLD);
+
+    // Still March: openssl (03-03) is out, so every STG node stays at the same level.
+    lab.windows_at("2025-03-20T02:00:00Z");
+    assert_versions(&lab, "stg-1", &old_but(&[("bash", "4.2.46-2.amzn2")]));
+    assert_eq!(lab.status("stg-1"), "COMPLIANT");
+
+    // Step 2 (April), nothing edited: STG up to April 1 → openssl, and curl, which breaks
+    // STG; PRD up to March 1 → bash.
+    lab.windows_at("2025-04-02T02:00:00Z");
+    assert_versions(
+        &lab,
+        "stg-1",
+        &old_but(&[("bash", "4.2.46-2.amzn2"), ("openssl", "1.0.2k-2.amzn2")]),
+    );
+    assert_eq!(lab.states("stg-1")["curl"], "Failed");
+    assert_versions(&lab, "prd-1", &old_but(&[("bash", "4.2.46-2.amzn2")]));
+
+    // The same "broke STG, so rejected on PRD" flow.
+    lab.cli(&[
+        "promote",
+        "--from",
+        "AL2-STG",
+        "--to",
+        "AL2-PRD",
+        "--reject-failures-only",
+    ]);
+
+    // May: PRD up to April 1 → openssl, but not the rejected curl.
+    lab.windows_at("2025-05-02T02:00:00Z");
+    assert_versions(
+        &lab,
+        "prd-1",
+        &old_but(&[("bash", "4.2.46-2.amzn2"), ("openssl", "1.0.2k-2.amzn2")]),
+    );
+    assert_eq!(lab.status("prd-1"), "COMPLIANT");
+}
+
+/// Strategy 4: no rules; a CVE approved on STG installs there only, then, promoted, on PRD
+/// only; nothing else is ever installed.
+#[test]
+fn strategy_4_explicit_approval_then_promotion() {
+    let mut lab = Lab::new("2025-03-01T00:00:00Z");
+    lab.apply(&example(4));
+    lab.enroll("stg-1", "AL2-STG");
+    lab.enroll("prd-1", "AL2-PRD");
+
+    // Step 1: STG approves CVE-2021-3156 (sudo's advisory, Moderate: no rule would).
+    lab.windows_at("2025-03-10T02:00:00Z");
+    assert_versions(&lab, "stg-1", &old_but(&[("sudo", "1.9.5p2-1.amzn2")]));
+    assert_versions(&lab, "prd-1", &OLD);
+    assert_eq!(lab.states("stg-1")["sudo"], "Installed");
+
+    // Step 2: promote what STG verified; PRD gets exactly that version, nothing else.
+    let promoted = lab.cli(&[
+        "promote", "--from", "AL2-STG", "--to", "AL2-PRD", "--output", "json",
+    ]);
+    let promoted: serde_json::Value = serde_json::from_str(&promoted).unwrap();
+    let added: Vec<&str> = promoted["added"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["entry"].as_str().unwrap())
+        .collect();
+    assert_eq!(added, ["sudo-1.9.5p2-1.amzn2.x86_64"], "{promoted:#}");
+
+    lab.windows_at("2025-03-11T02:00:00Z");
+    assert_versions(&lab, "prd-1", &old_but(&[("sudo", "1.9.5p2-1.amzn2")]));
+    assert_versions(&lab, "stg-1", &old_but(&[("sudo", "1.9.5p2-1.amzn2")]));
+    assert_eq!(lab.states("prd-1")["sudo"], "Installed");
+    assert_eq!(lab.status("prd-1"), "COMPLIANT");
+}
