@@ -8,6 +8,7 @@
 //! The packages are those of `pw_test_support::strategies`: bash (bugfix, 2025-02-10),
 //! openssl (security Important, 2025-03-03), curl (security Critical, 2025-03-04, its
 //! install fails), sudo (security Moderate, CVE-2021-3156, 2025-03-05), tzdata (no advisory).
+//! A last test walks staging ahead of production on Debian roots (dpkg, apt-get).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -41,14 +42,39 @@ struct Lab {
     nodes: Vec<Node>,
 }
 
-/// One enrolled Amazon Linux 2 node on its own installroot.
+/// One enrolled node on its own root.
 struct Node {
     id: String,
     hostname: String,
-    root: InstallRoot,
+    root: NodeRoot,
     state_dir: tempfile::TempDir,
     client: Client,
     facts: NodeFacts,
+}
+
+/// A node's root: an Amazon Linux 2-shaped rpm installroot, or a Debian 12 root (dpkg, apt).
+enum NodeRoot {
+    Rpm(InstallRoot),
+    Deb {
+        root: pw_pkgmgr::Root,
+        _dir: tempfile::TempDir,
+    },
+}
+
+impl NodeRoot {
+    fn os(&self) -> OperatingSystem {
+        match self {
+            NodeRoot::Rpm(_) => OperatingSystem::AmazonLinux2,
+            NodeRoot::Deb { .. } => OperatingSystem::Debian,
+        }
+    }
+
+    fn product(&self) -> &'static str {
+        match self {
+            NodeRoot::Rpm(_) => "AmazonLinux2",
+            NodeRoot::Deb { .. } => "Debian12",
+        }
+    }
 }
 
 fn is_final(status: ExecutionStatus) -> bool {
@@ -133,7 +159,11 @@ impl Lab {
     /// Enrolls a node tagged `Patch Group=GROUP` on a fresh installroot of the fixture.
     fn enroll(&mut self, hostname: &str, group: &str) {
         let fixture = pw_test_support::strategies().unwrap();
-        let root = fixture.old_root().unwrap();
+        self.enroll_root(hostname, group, NodeRoot::Rpm(fixture.old_root().unwrap()));
+    }
+
+    /// Enrolls a node tagged `Patch Group=GROUP` on `root`.
+    fn enroll_root(&mut self, hostname: &str, group: &str, root: NodeRoot) {
         let state_dir = tempfile::tempdir().unwrap();
         fs_err::create_dir_all(state_dir.path().join("proc")).unwrap();
         fs_err::write(state_dir.path().join("proc/stat"), "btime 1735689600\n").unwrap();
@@ -149,8 +179,8 @@ impl Lab {
             .code;
         let facts = NodeFacts {
             hostname: hostname.to_owned(),
-            operating_system: "AMAZON_LINUX_2".to_owned(),
-            product: "AmazonLinux2".to_owned(),
+            operating_system: root.os().as_str().to_owned(),
+            product: root.product().to_owned(),
             agent_version: "test".to_owned(),
             arch: Some("x86_64".to_owned()),
             machine_id: None,
@@ -274,16 +304,20 @@ impl Lab {
 impl Node {
     /// One poll: runs the commands waiting for this node; returns how many.
     fn poll(&self) -> usize {
-        let mut settings = AgentSettings::new(pw_core::baseline::default_baseline(
-            OperatingSystem::AmazonLinux2,
-        ));
-        settings.root = self.root.root();
+        let os = self.root.os();
+        let mut settings = AgentSettings::new(pw_core::baseline::default_baseline(os));
         settings.state_dir = self.state_dir.path().to_path_buf();
         settings.proc_dir = self.state_dir.path().join("proc");
-        settings.operating_system = Some(OperatingSystem::AmazonLinux2);
-        settings.product = Some("AmazonLinux2".to_owned());
-        settings.package_manager = Some(PackageManager::Dnf);
-        settings.releasever = Some("2".to_owned());
+        settings.operating_system = Some(os);
+        settings.product = Some(self.root.product().to_owned());
+        match &self.root {
+            NodeRoot::Rpm(root) => {
+                settings.root = root.root();
+                settings.package_manager = Some(PackageManager::Dnf);
+                settings.releasever = Some("2".to_owned());
+            }
+            NodeRoot::Deb { root, .. } => settings.root = root.clone(),
+        }
         settings.reboot_command = ShellCommand {
             command: format!("touch {}", self.state_dir.path().join("rebooted").display()),
             timeout: Duration::from_secs(10),
@@ -300,16 +334,24 @@ impl Node {
         .len()
     }
 
-    /// Installed `version-release` of every package of the root.
+    /// Installed `version-release` (Debian: the version) of every package of the root.
     fn versions(&self) -> BTreeMap<String, String> {
-        pw_pkgmgr::rpm::installed_packages(&self.root.settings())
-            .unwrap()
-            .into_iter()
-            .map(|p| {
-                let evr = p.nevra.evr;
-                (p.nevra.name, format!("{}-{}", evr.version, evr.release))
-            })
-            .collect()
+        match &self.root {
+            NodeRoot::Rpm(root) => pw_pkgmgr::rpm::installed_packages(&root.settings())
+                .unwrap()
+                .into_iter()
+                .map(|p| {
+                    let evr = p.nevra.evr;
+                    (p.nevra.name, format!("{}-{}", evr.version, evr.release))
+                })
+                .collect(),
+            NodeRoot::Deb { root, .. } => pw_pkgmgr::dpkg::read_inventory(root)
+                .unwrap()
+                .packages
+                .into_iter()
+                .map(|p| (p.name, p.version.to_string()))
+                .collect(),
+        }
     }
 }
 
@@ -609,4 +651,181 @@ fn strategy_4_explicit_approval_then_promotion() {
     assert_versions(&lab, "stg-1", &old_but(&[("sudo", "1.9.5p2-1.amzn2")]));
     assert_eq!(lab.states("prd-1")["sudo"], "Installed");
     assert_eq!(lab.status("prd-1"), "COMPLIANT");
+}
+
+const DEBIAN_STG: &str = r#"version = "1"
+name = "DEB-STG"
+operating_system = "DEBIAN"
+description = "STG: security updates at once"
+
+[[rules]]
+priority = ["Required", "Important", "Standard", "Optional", "Extra"]
+approve_after_days = 0
+"#;
+
+const DEBIAN_PRD: &str = r#"version = "1"
+name = "DEB-PRD"
+operating_system = "DEBIAN"
+description = "PRD: the same approvals, a week later (its window is weekly)"
+
+[[rules]]
+priority = ["Required", "Important", "Standard", "Optional", "Extra"]
+approve_after_days = 0
+"#;
+
+const DEBIAN_FLEET: &str = r#"version = "1"
+
+[[patch_group]]
+name = "DEB-STG"
+baseline = "DEB-STG"
+
+[[patch_group]]
+name = "DEB-PRD"
+baseline = "DEB-PRD"
+
+[[window]]
+name = "DEB-STG-daily"
+schedule = "cron(0 2 * * ? *)"
+duration_hours = 1
+cutoff_hours = 0
+
+[[window.target]]
+name = "stg-nodes"
+tags = { "Patch Group" = ["DEB-STG"] }
+
+[[window.task]]
+name = "install"
+operation = "Install"
+reboot = "RebootIfNeeded"
+max_concurrency = "1"
+max_errors = "1"
+
+[[window]]
+name = "DEB-PRD-sunday"
+schedule = "cron(0 2 ? * SUN *)"
+duration_hours = 1
+cutoff_hours = 0
+
+[[window.target]]
+name = "prd-nodes"
+tags = { "Patch Group" = ["DEB-PRD"] }
+
+[[window.task]]
+name = "install"
+operation = "Install"
+reboot = "RebootIfNeeded"
+max_concurrency = "1"
+max_errors = "0"
+"#;
+
+/// A Debian 12 root with openssl 3.0.1-1 and libxml2 2.9.14-1 installed, whose sources offer
+/// security updates openssl 3.0.2-1 and libxml2 2.9.14-2 (whose postinst fails).
+fn debian_root(repo: &pw_test_support::deb::DebRepo, base: &[PathBuf]) -> NodeRoot {
+    let dir = tempfile::tempdir().unwrap();
+    let root = pw_test_support::deb::deb_root(&dir.path().join("root"), repo).unwrap();
+    root.dpkg_install(&base.iter().map(PathBuf::as_path).collect::<Vec<_>>())
+        .unwrap();
+    NodeRoot::Deb {
+        root: root.root,
+        _dir: dir,
+    }
+}
+
+/// Staging ahead of production on Debian: STG's daily window installs the security updates;
+/// one breaks STG (its postinst fails) and the promotion policy rejects it on PRD, at that
+/// exact version (`name.arch:version`); PRD's weekly window then installs the rest, not it.
+#[test]
+fn debian_staging_ahead_with_promotion() {
+    use pw_test_support::deb::{DebSpec, Postinst, SuiteSpec, build_deb, build_repo};
+
+    let mut lab = Lab::new("2025-06-01T00:00:00Z");
+    let config = lab.dir.path().join("debian");
+    fs_err::create_dir_all(&config).unwrap();
+    for (file, text) in [
+        ("deb-stg.toml", DEBIAN_STG),
+        ("deb-prd.toml", DEBIAN_PRD),
+        ("fleet.toml", DEBIAN_FLEET),
+    ] {
+        fs_err::write(config.join(file), text).unwrap();
+    }
+    lab.apply(&config);
+
+    let work = lab.dir.path().join("deb-build");
+    let repo = build_repo(
+        &work.join("repo"),
+        &[
+            (
+                SuiteSpec::debian_bookworm(),
+                vec![
+                    DebSpec::new("openssl", "3.0.1-1"),
+                    DebSpec::new("libxml2", "2.9.14-1"),
+                ],
+            ),
+            (
+                SuiteSpec::debian_bookworm_security(),
+                vec![
+                    DebSpec::new("openssl", "3.0.2-1"),
+                    DebSpec::new("libxml2", "2.9.14-2").postinst(Postinst::Fail),
+                ],
+            ),
+        ],
+    )
+    .unwrap();
+    let base: Vec<PathBuf> = [
+        DebSpec::new("openssl", "3.0.1-1"),
+        DebSpec::new("libxml2", "2.9.14-1"),
+    ]
+    .iter()
+    .map(|spec| {
+        build_deb(spec, &work.join("base-build"), &work.join("base"))
+            .unwrap()
+            .path
+    })
+    .collect();
+    lab.enroll_root("deb-stg-1", "DEB-STG", debian_root(&repo, &base));
+    lab.enroll_root("deb-prd-1", "DEB-PRD", debian_root(&repo, &base));
+
+    // Monday: STG's window; openssl's update installs, libxml2's breaks (half-configured).
+    let executions = lab.windows_at("2025-06-02T02:00:00Z");
+    assert_eq!(
+        executions.len(),
+        1,
+        "only STG's daily window opens on a Monday"
+    );
+    let stg = lab.node("deb-stg-1").versions();
+    assert_eq!(stg["openssl"], "3.0.2-1");
+    assert_eq!(lab.states("deb-stg-1")["libxml2"], "Failed");
+    assert_eq!(lab.node("deb-prd-1").versions()["openssl"], "3.0.1-1");
+
+    // The promotion policy: what failed on STG is rejected on PRD, as `name.arch:version`.
+    let promoted = lab.cli(&[
+        "promote",
+        "--from",
+        "DEB-STG",
+        "--to",
+        "DEB-PRD",
+        "--reject-failures-only",
+        "--output",
+        "json",
+    ]);
+    let promoted: serde_json::Value = serde_json::from_str(&promoted).unwrap();
+    let added: Vec<&str> = promoted["added"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["entry"].as_str().unwrap())
+        .collect();
+    assert_eq!(added, ["libxml2.amd64:2.9.14-2"], "{promoted:#}");
+
+    // Sunday: PRD's weekly window gets openssl and keeps libxml2 at 2.9.14-1, compliant.
+    let executions = lab.windows_at("2025-06-08T02:00:00Z");
+    assert_eq!(
+        lab.execution_of(&executions, "DEB-PRD-sunday").status,
+        ExecutionStatus::Success
+    );
+    let prd = lab.node("deb-prd-1").versions();
+    assert_eq!(prd["openssl"], "3.0.2-1");
+    assert_eq!(prd["libxml2"], "2.9.14-1");
+    assert_eq!(lab.status("deb-prd-1"), "COMPLIANT");
+    assert_eq!(lab.states("deb-prd-1")["libxml2"], "InstalledOther");
 }
