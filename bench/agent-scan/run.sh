@@ -2,7 +2,10 @@
 # Agent scan benchmark (issue 5): on an installroot with a few hundred real packages, the wall
 # time and peak RSS of `patchwarden agent scan --no-refresh` side by side with
 # `dnf -C updateinfo list --available`, both on a warm metadata cache (`dnf makecache` first),
-# interleaved, medians of --runs repetitions.
+# interleaved, medians of --runs repetitions. patchwarden runs twice per repetition: with its
+# catalog cache warm (`<state-dir>/catalog`, the normal case: the metadata did not change
+# since the last scan) and cold (the cache removed first: the first scan after a refresh that
+# brought new metadata, which parses the XML and writes the cache).
 #
 # Usage: bench/agent-scan/run.sh [--packages N] [--runs N] [--keep DIR] [--generator PATH] [--small-only]
 #   --packages    packages installed in the root (default 300); the repository has ~2.5x as many
@@ -68,7 +71,7 @@ results="$work/results.tsv"
 : > "$results"
 for scenario in "${scenarios[@]}"; do
   root="$work/root-$scenario"
-  rm -rf "$root" "$work/state-$scenario"
+  rm -rf "$root" "$work/state-$scenario" "$work/state-$scenario-cold"
   cp -a "$fixture/root" "$root"
   if [[ "$scenario" == large ]]; then
     printf '[al2like]\nname=generated Amazon Linux 2 sized metadata\nbaseurl=file://%s\nenabled=1\ngpgcheck=0\n' \
@@ -77,20 +80,33 @@ for scenario in "${scenarios[@]}"; do
   echo "[$scenario] dnf makecache..." >&2
   dnf -q --installroot="$root" --releasever=1 makecache > /dev/null
   dnf_cmd=(dnf --installroot="$root" --releasever=1 -C updateinfo list --available)
-  pw_cmd=("$patchwarden" agent scan --root "$root" --default-baseline --os AMAZON_LINUX_2023
-          --product AmazonLinux2023 --package-manager dnf --releasever 1 --no-refresh
-          --state-dir "$work/state-$scenario" --at 2024-06-01T00:00:00Z)
-  # What each side reports, once (also the warm-up run).
+  pw_base=("$patchwarden" agent scan --root "$root" --default-baseline --os AMAZON_LINUX_2023
+           --product AmazonLinux2023 --package-manager dnf --releasever 1 --no-refresh
+           --at 2024-06-01T00:00:00Z)
+  cold_state="$work/state-$scenario-cold"
+  pw_cmd=("${pw_base[@]}" --state-dir "$work/state-$scenario")
+  pw_cold_cmd=("${pw_base[@]}" --state-dir "$cold_state")
+  # What each side reports, once (also the warm-up run, which writes the catalog cache).
   "${dnf_cmd[@]}" > "$work/dnf-$scenario.txt"
   "${pw_cmd[@]}" > "$work/pw-$scenario.txt"
+  "${pw_cold_cmd[@]}" > "$work/pw-$scenario-cold.txt"
+  "${pw_cmd[@]}" > "$work/pw-$scenario-warm.txt"
+  cmp -s "$work/pw-$scenario-warm.txt" "$work/pw-$scenario-cold.txt" \
+    || echo "[$scenario] warning: the reports with the cache warm and cold differ" >&2
   echo "[$scenario] $runs runs each, interleaved..." >&2
-  python3 - "$scenario" "$runs" "$results" "${#dnf_cmd[@]}" "${dnf_cmd[@]}" "${pw_cmd[@]}" <<'PY'
-import os, subprocess, sys, time
-scenario, runs, results, n_dnf = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
-commands = {"dnf": sys.argv[5:5 + n_dnf], "patchwarden": sys.argv[5 + n_dnf:]}
+  python3 - "$scenario" "$runs" "$results" "$cold_state" "${#dnf_cmd[@]}" "${#pw_cmd[@]}" \
+    "${dnf_cmd[@]}" "${pw_cmd[@]}" "${pw_cold_cmd[@]}" <<'PY'
+import os, shutil, subprocess, sys, time
+scenario, runs, results, cold_state = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+n_dnf, n_pw = int(sys.argv[5]), int(sys.argv[6])
+argv = sys.argv[7:]
+commands = {"dnf": argv[:n_dnf], "patchwarden": argv[n_dnf:n_dnf + n_pw],
+            "patchwarden-cold": argv[n_dnf + n_pw:]}
 with open(results, "a") as out:
     for _ in range(runs):
         for tool, argv in commands.items():
+            if tool == "patchwarden-cold":
+                shutil.rmtree(os.path.join(cold_state, "catalog"), ignore_errors=True)
             # /usr/bin/time gives the peak RSS (wait4's ru_maxrss: the largest of the process
             # and the children it waited for, such as `rpm -qa`); the wall time is taken here,
             # in finer steps than time's 10 ms.
@@ -137,7 +153,9 @@ for scenario in ("small", "large"):
     print("|---|---:|---:|---:|---:|---:|")
     base_t = statistics.median(s for s, _ in rows[(scenario, "dnf")])
     base_m = statistics.median(k for _, k in rows[(scenario, "dnf")])
-    for tool, label in (("dnf", "`dnf -C updateinfo list --available`"), ("patchwarden", "`patchwarden agent scan --no-refresh`")):
+    for tool, label in (("dnf", "`dnf -C updateinfo list --available`"),
+                        ("patchwarden", "`patchwarden agent scan --no-refresh`, catalog cache warm"),
+                        ("patchwarden-cold", "`patchwarden agent scan --no-refresh`, catalog cache cold")):
         times = [s for s, _ in rows[(scenario, tool)]]
         t = statistics.median(times)
         m = statistics.median(k for _, k in rows[(scenario, tool)])

@@ -4,6 +4,7 @@
 //! `name:arch=version` for apt), which is also how the state file stores them.
 
 use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
 use pw_api::server::agent::{CatalogJson, InstalledPackageJson};
@@ -107,6 +108,9 @@ fn run_info(
 
 pub(crate) struct RpmBackend {
     pub(crate) settings: Settings,
+    /// Where the parsed catalog of each repository is cached (`<state dir>/catalog`), one
+    /// file per repository id (see `pw_repo::catalog_cache`).
+    pub(crate) catalog_cache_dir: PathBuf,
     /// Whether to keep provides and requires (the baseline blocks rejected packages).
     pub(crate) needs_dependencies: bool,
     pub(crate) product: String,
@@ -114,6 +118,70 @@ pub(crate) struct RpmBackend {
     pub(crate) packages: Vec<Package>,
     pub(crate) advisories: Vec<Advisory>,
     pub(crate) installed: Vec<InstalledPackage>,
+}
+
+/// The catalog cache file name of a repository: its id with anything but ASCII letters,
+/// digits, `-`, `_` and a non-leading `.` written as `%XX`, then `+deps` when the catalog
+/// holds provides and requires (so that baselines with and without BLOCK do not evict each
+/// other's file), then `.bin`.
+pub(crate) fn catalog_cache_file_name(id: &str, dependencies: bool) -> String {
+    let mut name = String::with_capacity(id.len() + 4);
+    for (index, byte) in id.bytes().enumerate() {
+        if byte.is_ascii_alphanumeric()
+            || byte == b'-'
+            || byte == b'_'
+            || (byte == b'.' && index > 0)
+        {
+            name.push(char::from(byte));
+        } else {
+            name.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    if dependencies {
+        name.push_str("+deps");
+    }
+    name.push_str(".bin");
+    name
+}
+
+/// Removes the cache files (and leftover temporary files) of repositories that are no longer
+/// configured. Best effort: a file that cannot be removed is only stale, never used.
+fn remove_stale_catalog_caches<'a>(dir: &Path, ids: impl Iterator<Item = &'a str>) {
+    let Ok(entries) = fs_err::read_dir(dir) else {
+        return;
+    };
+    let mut keep = HashSet::new();
+    for id in ids {
+        for dependencies in [false, true] {
+            let name = catalog_cache_file_name(id, dependencies);
+            keep.insert(format!(".{name}.tmp"));
+            keep.insert(name);
+        }
+    }
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ours = name.ends_with(".bin") || (name.starts_with('.') && name.ends_with(".bin.tmp"));
+        if ours && !keep.contains(&name) {
+            match fs_err::remove_file(entry.path()) {
+                Ok(()) => {
+                    tracing::debug!(file = %entry.path().display(), "stale catalog cache removed")
+                }
+                Err(error) => tracing::debug!(%error, "stale catalog cache not removed"),
+            }
+        }
+    }
+}
+
+/// Appends `more` to `into`, keeping the order, without copying the larger of the two into
+/// a new allocation (one large repository among small ones is the usual case, and its
+/// catalog is most of the agent's memory).
+fn append_in_order<T>(into: &mut Vec<T>, mut more: Vec<T>) {
+    if more.len() > into.len() {
+        more.splice(0..0, std::mem::take(into));
+        *into = more;
+    } else {
+        into.extend(more);
+    }
 }
 
 fn parse_nevra(key: &str) -> Option<Nevra> {
@@ -137,6 +205,10 @@ impl Backend for RpmBackend {
     fn load_catalog(&mut self, notes: &mut Vec<String>) -> Result<(), AgentError> {
         let repositories = pw_pkgmgr::repo_cache::cached_repositories(&self.settings)
             .map_err(AgentError::RepoCache)?;
+        remove_stale_catalog_caches(
+            &self.catalog_cache_dir,
+            repositories.iter().map(|r| r.id.as_str()),
+        );
         let mut n_loaded = 0;
         for repository in repositories {
             let Some(cache) = repository.cache else {
@@ -147,26 +219,52 @@ impl Backend for RpmBackend {
                 continue;
             };
             // Provides and requires are most of primary's size; only BLOCK's dependency
-            // check reads them.
+            // check reads them. Locations, checksums and advisory texts nobody here reads.
             let options = pw_repo::LoadOptions {
                 dependencies: self.needs_dependencies,
+                details: false,
                 ..pw_repo::LoadOptions::default()
             };
+            let cache_file = self.catalog_cache_dir.join(catalog_cache_file_name(
+                &repository.id,
+                options.dependencies,
+            ));
             let loaded = match cache.layout {
                 pw_pkgmgr::repo_cache::CacheLayout::Dnf => {
-                    pw_repo::load_dir_with(&cache.dir, &options)
+                    pw_repo::load_dir_cached(&cache.dir, &options, &cache_file)
                 }
                 pw_pkgmgr::repo_cache::CacheLayout::Yum => {
-                    pw_repo::load_flat_dir_with(&cache.dir, &options)
+                    pw_repo::load_flat_dir_cached(&cache.dir, &options, &cache_file)
                 }
             };
             match loaded {
-                Ok(repo) => {
+                Ok(pw_repo::CachedLoad {
+                    repository: repo,
+                    cache,
+                }) => {
+                    match cache {
+                        pw_repo::CacheStatus::Hit => {
+                            tracing::debug!(repository = %repository.id, "catalog cache hit");
+                        }
+                        pw_repo::CacheStatus::Written { miss }
+                        | pw_repo::CacheStatus::Incomplete { miss } => {
+                            tracing::debug!(repository = %repository.id, %miss, "catalog cache miss");
+                        }
+                        pw_repo::CacheStatus::WriteFailed { error, .. } => {
+                            let reason = std::error::Error::source(&error)
+                                .map(|source| format!(": {source}"))
+                                .unwrap_or_default();
+                            notes.push(format!(
+                                "repository `{}`: {error}{reason}; the next scan parses the metadata again",
+                                repository.id
+                            ));
+                        }
+                    }
                     for diagnostic in repo.diagnostics.iter().take(20) {
                         notes.push(format!("{}: {diagnostic}", repository.id));
                     }
-                    self.packages.extend(repo.packages);
-                    self.advisories.extend(repo.advisories);
+                    append_in_order(&mut self.packages, repo.packages);
+                    append_in_order(&mut self.advisories, repo.advisories);
                     n_loaded += 1;
                 }
                 Err(error) => notes.push(format!("repository `{}`: {error}", repository.id)),
@@ -514,5 +612,38 @@ impl Backend for AptBackend {
         let name = key.split(':').next().unwrap_or(key);
         pw_core::apt::reboot::needs_reboot(name)
             || extra.iter().any(|p| reboot::name_matches(p, name))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalog_cache_file_names_are_plain_and_distinct() {
+        assert_eq!(
+            catalog_cache_file_name("amzn2-core", false),
+            "amzn2-core.bin"
+        );
+        assert_eq!(
+            catalog_cache_file_name("amzn2-core", true),
+            "amzn2-core+deps.bin"
+        );
+        assert_eq!(catalog_cache_file_name("a.b_c", false), "a.b_c.bin");
+        assert_eq!(catalog_cache_file_name(".x/y:z", false), "%2Ex%2Fy%3Az.bin");
+        // An id that ends in `+deps` cannot collide with another id's dependencies file.
+        assert_eq!(catalog_cache_file_name("a+deps", false), "a%2Bdeps.bin");
+    }
+
+    #[test]
+    fn append_in_order_keeps_the_order() {
+        let mut into = vec![1, 2];
+        append_in_order(&mut into, vec![3, 4, 5]);
+        assert_eq!(into, [1, 2, 3, 4, 5]);
+        append_in_order(&mut into, vec![6]);
+        assert_eq!(into, [1, 2, 3, 4, 5, 6]);
+        let mut empty = Vec::new();
+        append_in_order(&mut empty, vec![1]);
+        assert_eq!(empty, [1]);
     }
 }

@@ -38,6 +38,14 @@ pub enum DaemonError {
     Credential(#[from] pw_client::credential::CredentialError),
     #[error("agent state")]
     State(#[from] crate::state::StateError),
+    #[error("the local scan failed")]
+    Scan(#[source] Box<crate::AgentError>),
+}
+
+impl From<crate::AgentError> for DaemonError {
+    fn from(error: crate::AgentError) -> DaemonError {
+        DaemonError::Scan(Box::new(error))
+    }
 }
 
 impl From<pw_client::ClientError> for DaemonError {
@@ -234,23 +242,8 @@ fn run_command(
         baseline_id: Some(patch.baseline_id.clone()),
         report: outcome.report.clone(),
     })?;
-    if let Some((packages, catalog)) = &outcome.inventory {
-        let upload = InventoryUpload {
-            captured_at: clock(),
-            facts: facts.clone(),
-            packages: packages.clone(),
-            pending_reboot: Vec::new(),
-            last_boot_at: outcome
-                .report
-                .host
-                .boot_time
-                .as_deref()
-                .and_then(|t| t.parse().ok()),
-            catalog: Some(catalog.clone()),
-        };
-        if let Err(error) = client.put_inventory(&upload) {
-            tracing::warn!(error = %error, "inventory upload failed; the next operation sends it again");
-        }
+    if let Err(error) = upload_inventory(client, facts, &outcome, clock) {
+        tracing::warn!(error = %error, "inventory upload failed; the next operation sends it again");
     }
     let (outcome_kind, message) = match outcome.exit {
         AgentExit::Success | AgentExit::RebootRequested => (CommandOutcome::Success, None),
@@ -286,6 +279,50 @@ fn run_command(
         tracing::error!(error = %error, reasons = ?decision.reasons, "the reboot command failed");
     }
     Ok(())
+}
+
+/// Uploads the inventory (installed packages and the compact catalog previews evaluate)
+/// an operation read, when its backend provides one (rpm hosts). `Ok(false)` when none.
+fn upload_inventory(
+    client: &Client,
+    facts: &NodeFacts,
+    outcome: &crate::OperationOutcome,
+    clock: &dyn Fn() -> Timestamp,
+) -> Result<bool, DaemonError> {
+    let Some((packages, catalog)) = &outcome.inventory else {
+        return Ok(false);
+    };
+    let upload = InventoryUpload {
+        captured_at: clock(),
+        facts: facts.clone(),
+        packages: packages.clone(),
+        pending_reboot: Vec::new(),
+        last_boot_at: outcome
+            .report
+            .host
+            .boot_time
+            .as_deref()
+            .and_then(|t| t.parse().ok()),
+        catalog: Some(catalog.clone()),
+    };
+    client.put_inventory(&upload)?;
+    Ok(true)
+}
+
+/// Reads the host (a local, read-only scan with the template's settings; nothing is
+/// reported as compliance) and uploads its inventory, so previews and `plan` know the node
+/// before any command ran on it. `agent run` calls it at start and then periodically.
+/// `Ok(false)` when the host's backend has no inventory to upload (apt hosts, for now).
+pub fn refresh_inventory(
+    client: &Client,
+    facts: &NodeFacts,
+    template: &AgentSettings,
+    clock: &dyn Fn() -> Timestamp,
+) -> Result<bool, DaemonError> {
+    let mut settings = template.clone();
+    settings.defer_reboot = true;
+    let outcome = crate::run(&settings, OperationKind::Scan, clock)?;
+    upload_inventory(client, facts, &outcome, clock)
 }
 
 fn error_chain(error: &dyn std::error::Error) -> String {

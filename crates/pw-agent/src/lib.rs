@@ -305,6 +305,7 @@ fn backend_for(
         && !settings.baseline.rejected.is_empty();
     Ok(Box::new(RpmBackend {
         settings: pm,
+        catalog_cache_dir: settings.state_dir.join("catalog"),
         needs_dependencies,
         product: host.product.clone(),
         family,

@@ -7,6 +7,7 @@ use crate::evaluation::{PatchJson, SummaryJson};
 
 /// `state.json` in the agent's state directory.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct AgentState {
     /// Format version of this file.
     #[serde(default = "state_version")]
@@ -37,6 +38,7 @@ fn state_version() -> u32 {
 
 /// One operation as recorded in the state file.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct OperationRecord {
     pub id: String,
     /// `Scan` or `Install`.
@@ -60,6 +62,7 @@ pub struct OperationRecord {
 
 /// The report of one scan or install (`--report FILE`, stdout with `--json`, uploads).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct OperationReport {
     pub operation_id: String,
     /// `Scan` or `Install`.
@@ -91,6 +94,7 @@ pub struct OperationReport {
 
 /// Facts about the host the report was made on.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct HostFacts {
     #[serde(default)]
     pub hostname: Option<String>,
@@ -104,6 +108,7 @@ pub struct HostFacts {
 
 /// What an install operation did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct InstallOutcome {
     /// Versions asked of the package manager.
     pub requested: Vec<String>,
@@ -125,6 +130,7 @@ pub struct InstallOutcome {
 
 /// A hook that failed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct HookFailure {
     /// The hook's command line.
     pub command: String,
@@ -138,6 +144,7 @@ pub struct HookFailure {
 
 /// A reboot the agent requested, and why.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct RebootDecision {
     pub reasons: Vec<String>,
     /// The command that was run.

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// `{"summary": {...}, "patches": [...]}`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct EvaluationJson {
     pub summary: SummaryJson,
     pub patches: Vec<PatchJson>,
@@ -12,6 +13,7 @@ pub struct EvaluationJson {
 
 /// Host summary with every count and the status.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SummaryJson {
     pub baseline: String,
     /// RFC 3339 UTC.
@@ -34,6 +36,7 @@ pub struct SummaryJson {
 
 /// One (name, arch).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct PatchJson {
     pub name: String,
     pub arch: String,

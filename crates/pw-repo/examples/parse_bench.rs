@@ -1,8 +1,10 @@
 //! Parses one metadata file and prints what it found: the Rust side of
 //! `bench/metadata/run.sh` (run it under `/usr/bin/time -v`).
 //!
-//! Usage: `parse_bench primary|updateinfo|primary-db FILE [--stream] [--no-dependencies]`, or
-//! `parse_bench repo LOCATION`. `--stream` visits each value and drops it instead of
+//! Usage: `parse_bench primary|updateinfo|primary-db FILE [--stream] [--no-dependencies]`,
+//! `parse_bench repo LOCATION`, or `parse_bench repo-cached DIR CACHE_FILE [--no-dependencies]
+//! [--no-details]` (a load through the catalog cache file: the first run writes it, later
+//! ones read it; both flags give the agent's options). `--stream` visits each value and drops it instead of
 //! collecting a `Vec` (the bounded-memory mode).
 
 use std::io::{self, BufReader, Write};
@@ -81,6 +83,30 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "packages {} diagnostics {}",
                 parsed.value.len(),
                 parsed.diagnostics.len()
+            )
+        }
+        ("repo-cached", _) => {
+            let cache_file = args
+                .get(2)
+                .filter(|arg| !arg.starts_with("--"))
+                .ok_or("repo-cached needs DIR CACHE_FILE")?;
+            let load_options = pw_repo::LoadOptions {
+                dependencies: options.dependencies,
+                details: !args.iter().any(|arg| arg == "--no-details"),
+                ..pw_repo::LoadOptions::default()
+            };
+            let load = pw_repo::load_dir_cached(
+                std::path::Path::new(path),
+                &load_options,
+                std::path::Path::new(cache_file),
+            )?;
+            let repository = load.repository;
+            format!(
+                "packages {} advisories {} diagnostics {} cache {:?}",
+                repository.packages.len(),
+                repository.advisories.len(),
+                repository.diagnostics.len(),
+                load.cache
             )
         }
         ("repo", _) => {

@@ -11,8 +11,14 @@
 //! [`load`]. An updateinfo file that repomd lists but a local directory lacks is a
 //! diagnostic (no advisories), not an error.
 //!
+//! [`load_dir_cached`] and [`load_flat_dir_cached`] go through a [`catalog_cache`] file:
+//! when it was written for the same repomd.xml bytes and options, nothing but repomd.xml is
+//! read.
+//!
 //! **Invariant:** metadata is never used unverified. A record without a supported checksum
 //! in repomd.xml is an error ([`RepoError::Unverifiable`]); so is a mismatch.
+
+pub mod catalog_cache;
 
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read};
@@ -24,7 +30,7 @@ use pw_core::repo::primary_db::parse_primary_db_with_options;
 use pw_core::repo::repomd::{RepoMd, RepoMdRecord, parse_repomd};
 use pw_core::repo::updateinfo::parse_updateinfo;
 use pw_core::repo::{
-    Advisory, Checksum, ChecksumHasher, Diagnostic, DocumentKind, MetadataError, Package,
+    Advisory, Checksum, ChecksumHasher, Diagnostic, DocumentKind, MetadataError, Package, Parsed,
 };
 
 /// Buffer between the (verifying) file or network reader and the parser.
@@ -77,6 +83,11 @@ pub struct LoadOptions {
     /// Read packages' provides and requires (about two thirds of the memory of a package
     /// list; evaluation by name and version does not need them).
     pub dependencies: bool,
+    /// Keep what listings show but evaluation never reads: each package's location, source
+    /// rpm and checksum; each advisory's status, title, description, reference links and
+    /// titles, and its packages' file names and source rpms. Without them (the agent) a
+    /// large catalog takes less memory and its cache file loads faster.
+    pub details: bool,
 }
 
 impl Default for LoadOptions {
@@ -86,6 +97,7 @@ impl Default for LoadOptions {
             max_file_size: 4 << 30,
             updateinfo: true,
             dependencies: true,
+            details: true,
         }
     }
 }
@@ -190,21 +202,143 @@ pub fn load_with(location: &str, options: &LoadOptions) -> Result<Repository, Re
     load_from(location, &source, options)
 }
 
+/// The result of a load through a cache file.
+#[derive(Debug)]
+pub struct CachedLoad {
+    pub repository: Repository,
+    pub cache: CacheStatus,
+}
+
+/// What a load did with its cache file.
+#[derive(Debug)]
+pub enum CacheStatus {
+    /// The catalog came from the cache file; only repomd.xml was read.
+    Hit,
+    /// The metadata was parsed (the cache file was not usable) and the cache file written.
+    Written { miss: catalog_cache::CacheMiss },
+    /// The metadata was parsed and the cache file not written: the load was incomplete (a
+    /// file repomd.xml lists is missing locally, so a later load may find more).
+    Incomplete { miss: catalog_cache::CacheMiss },
+    /// The metadata was parsed; writing the cache file failed.
+    WriteFailed {
+        miss: catalog_cache::CacheMiss,
+        error: catalog_cache::CacheWriteError,
+    },
+}
+
+/// [`load_dir_with`] through the cache file `cache_file`: a valid file written for these
+/// repomd.xml bytes and options is used instead of the metadata; otherwise the metadata is
+/// parsed and the file (re)written. Problems with the cache file are never an error.
+pub fn load_dir_cached(
+    path: &Path,
+    options: &LoadOptions,
+    cache_file: &Path,
+) -> Result<CachedLoad, RepoError> {
+    let source = Source::directory(path)?;
+    load_cached(&path.display().to_string(), &source, options, cache_file)
+}
+
+/// [`load_flat_dir_with`] through a cache file, as [`load_dir_cached`].
+pub fn load_flat_dir_cached(
+    path: &Path,
+    options: &LoadOptions,
+    cache_file: &Path,
+) -> Result<CachedLoad, RepoError> {
+    let metadata = fs_err::metadata(path).map_err(|source| RepoError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    if !metadata.is_dir() {
+        return Err(RepoError::InvalidLocation {
+            location: path.display().to_string(),
+            reason: "not a directory",
+        });
+    }
+    let source = Source::Flat(path.to_path_buf());
+    load_cached(&path.display().to_string(), &source, options, cache_file)
+}
+
+fn load_cached(
+    location: &str,
+    source: &Source,
+    options: &LoadOptions,
+    cache_file: &Path,
+) -> Result<CachedLoad, RepoError> {
+    let repomd_bytes = read_repomd(source, options)?;
+    let key = catalog_cache::CacheKey::new(&repomd_bytes, options);
+    let miss = match catalog_cache::read(cache_file, &key) {
+        Ok(cached) => {
+            let repomd = parse_repomd_bytes(source, &repomd_bytes)?.value;
+            return Ok(CachedLoad {
+                repository: Repository {
+                    location: location.to_owned(),
+                    repomd,
+                    primary_source: cached.primary_source,
+                    packages: cached.packages,
+                    advisories: cached.advisories,
+                    diagnostics: cached.diagnostics,
+                    suppressed_diagnostics: cached.suppressed_diagnostics,
+                },
+                cache: CacheStatus::Hit,
+            });
+        }
+        Err(miss) => miss,
+    };
+    let loaded = load_parsed(location, source, options, &repomd_bytes)?;
+    let cache = if !loaded.complete {
+        CacheStatus::Incomplete { miss }
+    } else {
+        match catalog_cache::write(cache_file, &key, &loaded.repository) {
+            Ok(()) => CacheStatus::Written { miss },
+            Err(error) => CacheStatus::WriteFailed { miss, error },
+        }
+    };
+    Ok(CachedLoad {
+        repository: loaded.repository,
+        cache,
+    })
+}
+
+const REPOMD_NAME: &str = "repodata/repomd.xml";
+
+fn read_repomd(source: &Source, options: &LoadOptions) -> Result<Vec<u8>, RepoError> {
+    source.read_all(REPOMD_NAME, options.max_file_size.min(64 << 20))
+}
+
+fn parse_repomd_bytes(source: &Source, bytes: &[u8]) -> Result<Parsed<RepoMd>, RepoError> {
+    parse_repomd(bytes).map_err(|source_error| RepoError::Parse {
+        file: source.describe(REPOMD_NAME),
+        source: source_error,
+    })
+}
+
 fn load_from(
     location: &str,
     source: &Source,
     options: &LoadOptions,
 ) -> Result<Repository, RepoError> {
-    let repomd_name = "repodata/repomd.xml";
-    let repomd_bytes = source.read_all(repomd_name, options.max_file_size.min(64 << 20))?;
-    let parsed =
-        parse_repomd(repomd_bytes.as_slice()).map_err(|source_error| RepoError::Parse {
-            file: source.describe(repomd_name),
-            source: source_error,
-        })?;
+    let repomd_bytes = read_repomd(source, options)?;
+    Ok(load_parsed(location, source, options, &repomd_bytes)?.repository)
+}
+
+/// A repository parsed from its metadata.
+struct Loaded {
+    repository: Repository,
+    /// Every file repomd.xml lists (and the load reads) was there.
+    complete: bool,
+}
+
+fn load_parsed(
+    location: &str,
+    source: &Source,
+    options: &LoadOptions,
+    repomd_bytes: &[u8],
+) -> Result<Loaded, RepoError> {
+    let parsed = parse_repomd_bytes(source, repomd_bytes)?;
     let repomd = parsed.value;
     let mut diagnostics = parsed.diagnostics;
     let mut suppressed = parsed.suppressed_diagnostics;
+    let mut complete = true;
 
     let primary_options = PrimaryOptions {
         dependencies: options.dependencies,
@@ -247,6 +381,7 @@ fn load_from(
                     path,
                     source: error,
                 }) if error.kind() == io::ErrorKind::NotFound => {
+                    complete = false;
                     diagnostics.push(Diagnostic {
                         document: DocumentKind::Updateinfo,
                         position: None,
@@ -262,16 +397,45 @@ fn load_from(
         }
         _ => Vec::new(),
     };
+    let (mut packages, mut advisories) = (packages, advisories);
+    if !options.details {
+        strip_details(&mut packages, &mut advisories);
+    }
 
-    Ok(Repository {
-        location: location.to_owned(),
-        repomd,
-        primary_source,
-        packages,
-        advisories,
-        diagnostics,
-        suppressed_diagnostics: suppressed,
+    Ok(Loaded {
+        repository: Repository {
+            location: location.to_owned(),
+            repomd,
+            primary_source,
+            packages,
+            advisories,
+            diagnostics,
+            suppressed_diagnostics: suppressed,
+        },
+        complete,
     })
+}
+
+/// Drops what [`LoadOptions::details`] leaves out.
+fn strip_details(packages: &mut [Package], advisories: &mut [Advisory]) {
+    for package in packages {
+        package.location = String::new();
+        package.source_rpm = None;
+        package.checksum = None;
+    }
+    for advisory in advisories {
+        advisory.status = None;
+        advisory.title = None;
+        advisory.description = None;
+        for reference in &mut advisory.references {
+            reference.href = None;
+            reference.title = None;
+        }
+        for package in &mut advisory.packages {
+            package.filename = None;
+            package.source_rpm = None;
+        }
+    }
 }
 
 /// Where the repository's files come from.

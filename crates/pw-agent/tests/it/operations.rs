@@ -471,3 +471,80 @@ fn install_override_list_installs_what_it_lists() {
     // Baseline items not on the list stay Missing (not Failed).
     assert_eq!(states(&outcome)["foo"], "Missing");
 }
+
+#[test]
+fn second_scan_uses_the_catalog_cache_and_a_new_repomd_invalidates_it() {
+    let standard = pw_test_support::standard().unwrap();
+    let host = Host::new();
+    // The fixture repository without glibc's update, at a path we can rebuild.
+    let repo_dir = host.dir.path().join("repo");
+    let without_update = pw_test_support::RepoBuilder::new().rpms(
+        standard
+            .rpms
+            .iter()
+            .filter(|rpm| !(rpm.nevra.name == "glibc" && rpm.nevra.evr.release == "2")),
+    );
+    let without_update = standard
+        .advisories
+        .iter()
+        .fold(without_update, |builder, advisory| {
+            builder.advisory(advisory.clone())
+        })
+        .build(&repo_dir)
+        .unwrap();
+    host.root.add_repo("fixture", &without_update).unwrap();
+    let mut settings = host.settings(DEFAULT_AL2023);
+    let catalog = settings.state_dir.join("catalog");
+    // A cache file of a repository that is no longer configured.
+    fs_err::create_dir_all(&catalog).unwrap();
+    fs_err::write(catalog.join("gone.bin"), b"stale").unwrap();
+
+    let first = run(&settings, OperationKind::Scan, "2024-05-01T00:00:00Z");
+    assert_ne!(states(&first)["glibc"], "Missing");
+    assert_eq!(states(&first)["foo"], "Missing");
+    let cache_file = catalog.join("fixture.bin");
+    let written = fs_err::read(&cache_file).unwrap();
+    assert!(fs_err::metadata(catalog.join("gone.bin")).is_err());
+
+    // Ruin primary and updateinfo in dnf's cache, repomd.xml unchanged: only the catalog
+    // cache can answer now.
+    let repositories = pw_pkgmgr::repo_cache::cached_repositories(&host.root.settings()).unwrap();
+    let dnf_cache = repositories[0].cache.as_ref().unwrap();
+    let mut ruined = 0;
+    for entry in fs_err::read_dir(dnf_cache.dir.join("repodata")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.contains("primary") || name.contains("updateinfo") {
+            fs_err::write(&path, b"not metadata").unwrap();
+            ruined += 1;
+        }
+    }
+    assert_eq!(ruined, 2);
+    settings.refresh = false;
+    let second = run(&settings, OperationKind::Scan, "2024-05-01T00:00:00Z");
+    assert_eq!(
+        states(&second),
+        states(&first),
+        "{:#?}",
+        second.report.notes
+    );
+    assert_eq!(second.report.notes, first.report.notes);
+    assert_eq!(fs_err::read(&cache_file).unwrap(), written);
+
+    // The repository gets glibc's update: a new repomd.xml, so the cache is stale.
+    fs_err::remove_dir_all(&repo_dir).unwrap();
+    let with_update = standard
+        .advisories
+        .iter()
+        .fold(
+            pw_test_support::RepoBuilder::new().rpms(&standard.rpms),
+            |builder, advisory| builder.advisory(advisory.clone()),
+        )
+        .build(&repo_dir)
+        .unwrap();
+    assert_eq!(with_update.url(), without_update.url());
+    pw_pkgmgr::repo_cache::refresh(&host.root.settings(), true).unwrap();
+    let third = run(&settings, OperationKind::Scan, "2024-05-01T00:00:00Z");
+    assert_eq!(states(&third)["glibc"], "Missing");
+    assert_ne!(fs_err::read(&cache_file).unwrap(), written);
+}

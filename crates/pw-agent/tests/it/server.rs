@@ -180,6 +180,16 @@ fn agents_enroll_run_commands_and_report_compliance() {
     let one = Agent::enroll(&server, &code, "stg-1");
     let two = Agent::enroll(&server, &code, "stg-2");
 
+    // Before any command: `agent run` reads the host and uploads its inventory at start, so
+    // previews know the node; nothing is reported as compliance.
+    assert!(
+        daemon::refresh_inventory(&two.client, &two.facts, &two.template(), &Timestamp::now)
+            .unwrap()
+    );
+    let inventory = admin.node_inventory(&two.node_id).unwrap();
+    assert!(inventory.packages.iter().any(|p| p.name == "foo"));
+    assert!(admin.node_compliance(&two.node_id, &[]).is_err());
+
     // Install on one: the baseline comes from its patch group.
     let install = admin
         .create_node_command(

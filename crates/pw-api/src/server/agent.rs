@@ -20,6 +20,7 @@ use crate::server::windows::{RebootOption, TaskOperation};
 
 /// What an agent says about its host, at enrollment and with every inventory upload.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct NodeFacts {
     pub hostname: String,
     /// `AMAZON_LINUX_2`, `REDHAT_ENTERPRISE_LINUX`, ...
@@ -37,6 +38,7 @@ pub struct NodeFacts {
 
 /// `POST /api/v1/agent/enroll` (no credential: the activation code is the proof).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct EnrollRequest {
     pub activation_code: String,
     pub facts: NodeFacts,
@@ -48,6 +50,7 @@ pub struct EnrollRequest {
 /// The answer to an enrollment. The credential is shown this once; the agent stores it
 /// with mode 0600 (`pw_client::credential::save`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct EnrollResponse {
     pub node_id: String,
     pub credential: String,
@@ -58,6 +61,7 @@ pub struct EnrollResponse {
 
 /// What a command asks the agent to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CommandKind {
     /// Run a patch operation: scan or install, per [`PatchCommand`].
@@ -69,6 +73,7 @@ pub enum CommandKind {
 
 /// One command for one node.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct AgentCommand {
     pub id: String,
     pub kind: CommandKind,
@@ -83,6 +88,7 @@ pub struct AgentCommand {
 /// A scan or install with a frozen baseline. Every node of one window execution receives the
 /// same evaluation instant, so they all decide against one snapshot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct PatchCommand {
     pub operation: TaskOperation,
     pub baseline_id: String,
@@ -106,12 +112,14 @@ pub struct PatchCommand {
 
 /// `GET /api/v1/agent/commands?wait=N`: the commands to run now (empty after the wait).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CommandsResponse {
     pub commands: Vec<AgentCommand>,
 }
 
 /// The answer to `POST /api/v1/agent/commands/{id}/ack`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct AckResponse {
     /// Run the command now. False when it was cancelled, timed out, or the window's cutoff
     /// has passed; the agent then drops it without reporting.
@@ -122,6 +130,7 @@ pub struct AckResponse {
 
 /// How a command ended on the node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CommandOutcome {
     Success,
@@ -133,6 +142,7 @@ pub enum CommandOutcome {
 /// `POST /api/v1/agent/commands/{id}/result`. Idempotent: the first result counts; a
 /// repeated post answers with the state already recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CommandResult {
     pub outcome: CommandOutcome,
     #[serde(default)]
@@ -152,6 +162,7 @@ pub struct CommandResult {
 
 /// The state of a command as the server records it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CommandState {
     /// Waiting to be handed out.
@@ -199,12 +210,14 @@ impl CommandState {
 
 /// The answer to a result post.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ResultAccepted {
     pub state: CommandState,
 }
 
 /// A command as the admin API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CommandInfo {
     pub id: String,
     pub node_id: String,
@@ -230,6 +243,7 @@ pub struct CommandInfo {
 /// `POST /api/v1/nodes/{id}/commands`: run a patch operation on one node now, with the
 /// baseline that applies to it (or `baseline_id`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CreateNodeCommand {
     pub operation: TaskOperation,
     #[serde(default)]
@@ -242,6 +256,7 @@ pub struct CreateNodeCommand {
 
 /// An installed package.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct InstalledPackageJson {
     pub name: String,
     #[serde(default)]
@@ -255,6 +270,7 @@ pub struct InstalledPackageJson {
 
 /// An available package of the compact catalog.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct AvailablePackageJson {
     pub name: String,
     #[serde(default)]
@@ -269,6 +285,7 @@ pub struct AvailablePackageJson {
 
 /// A package listed by an advisory.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct AdvisoryPackageJson {
     pub name: String,
     #[serde(default)]
@@ -282,6 +299,7 @@ pub struct AdvisoryPackageJson {
 
 /// A reference of an advisory (`cve`, `bugzilla`, ...).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ReferenceJson {
     pub kind: String,
     pub id: String,
@@ -289,6 +307,7 @@ pub struct ReferenceJson {
 
 /// An advisory of the compact catalog.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct AdvisoryJson {
     pub id: String,
     /// `security`, `bugfix`, ... as written.
@@ -310,6 +329,7 @@ pub struct AdvisoryJson {
 /// available version of every installed name, and every advisory that lists one of them.
 /// The server builds preview snapshots from it (docs/server.md, "Preview").
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CatalogJson {
     pub packages: Vec<AvailablePackageJson>,
     pub advisories: Vec<AdvisoryJson>,
@@ -317,6 +337,7 @@ pub struct CatalogJson {
 
 /// `PUT /api/v1/agent/inventory`: the host's packages after a scan; replaces the previous.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct InventoryUpload {
     pub captured_at: Timestamp,
     pub facts: NodeFacts,
@@ -482,6 +503,7 @@ impl CatalogJson {
 /// `POST /api/v1/preview`: what each node would get from a baseline (or from the baseline
 /// that applies to it), from the inventories the agents uploaded.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct PreviewRequest {
     /// A stored or built-in baseline; when absent, each node's own baseline.
     #[serde(default)]
@@ -502,6 +524,7 @@ pub struct PreviewRequest {
 
 /// One node's preview.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct NodePreview {
     pub node_id: String,
     pub hostname: String,
@@ -518,6 +541,7 @@ pub struct NodePreview {
 
 /// The answer to a preview.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct PreviewResponse {
     pub evaluated_at: Timestamp,
     pub nodes: Vec<NodePreview>,
@@ -526,6 +550,7 @@ pub struct PreviewResponse {
 /// The agent's credential file (`credential.json`, mode 0600), written after enrollment
 /// and read at every start.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct AgentCredential {
     /// Format version of this file.
     #[serde(default = "credential_version")]

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 /// A baseline as listed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct BaselineSummary {
     /// `pb-` and 17 hex digits for stored baselines; the name for built-in defaults.
     pub id: String,
@@ -31,6 +32,7 @@ pub struct BaselineSummary {
 
 /// A baseline with its text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct BaselineDetail {
     pub summary: BaselineSummary,
     /// The native TOML text.
@@ -50,6 +52,7 @@ pub struct BaselineDetail {
 
 /// An approved or rejected entry that no longer applies: its `expires` day is over.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ExpiredException {
     /// `approved` or `rejected`.
     pub list: String,
@@ -60,6 +63,7 @@ pub struct ExpiredException {
 
 /// The default baseline of one operating system.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct DefaultBaseline {
     pub operating_system: String,
     pub baseline_id: String,
@@ -70,12 +74,14 @@ pub struct DefaultBaseline {
 
 /// `PUT /api/v1/default-baselines/{os}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct RegisterDefault {
     pub baseline_id: String,
 }
 
 /// A patch group registered to a baseline for one operating system.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct PatchGroupRegistration {
     pub patch_group: String,
     pub operating_system: String,
@@ -84,6 +90,7 @@ pub struct PatchGroupRegistration {
 
 /// `POST /api/v1/patch-groups`: the operating system is the baseline's.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct RegisterPatchGroup {
     pub patch_group: String,
     pub baseline_id: String,

@@ -9,6 +9,7 @@ use crate::evaluation::PatchJson;
 
 /// `Scan` or `Install`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum Operation {
     Scan,
     Install,
@@ -28,6 +29,7 @@ impl Operation {
 
 /// The compliance summary of one report (one scan or install of one node).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ComplianceSummary {
     pub report_id: i64,
     pub node_id: String,
@@ -65,6 +67,7 @@ pub struct ComplianceSummary {
 
 /// A node's latest report with its items.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct NodeCompliance {
     pub summary: ComplianceSummary,
     pub items: Vec<PatchJson>,
@@ -73,6 +76,7 @@ pub struct NodeCompliance {
 /// How many nodes of a group have at least one patch in each state
 /// (`DescribePatchGroupState`); used for patch groups and for baselines.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct GroupCompliance {
     /// The patch group or baseline id this counts.
     pub key: String,
@@ -95,6 +99,7 @@ pub struct GroupCompliance {
 
 /// One row of a compliance export: one item of one node's latest report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ExportRow {
     pub node_id: String,
     pub hostname: String,
@@ -111,6 +116,7 @@ pub struct ExportRow {
 /// `POST /api/v1/agent/reports`: the agent's report of a scan or install (the same
 /// [`OperationReport`] it writes locally), appended to the node's compliance history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ComplianceReportUpload {
     /// The command this report answers, when it answers one.
     #[serde(default)]
@@ -126,6 +132,7 @@ pub struct ComplianceReportUpload {
 
 /// The answer to a report upload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ReportAccepted {
     pub report_id: i64,
 }

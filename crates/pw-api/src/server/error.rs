@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 /// What went wrong, as a closed set. New codes are added at the end; an old client reads an
 /// unknown code as [`ErrorCode::Unknown`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// The request is malformed or a field is invalid (the message names the field).
@@ -91,6 +92,7 @@ impl fmt::Display for ErrorCode {
 /// "request_id": "...", "field": "duration_hours"}`. The message never contains SQL text or
 /// a backtrace.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ErrorBody {
     pub code: ErrorCode,
     pub message: String,

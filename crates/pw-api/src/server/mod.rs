@@ -18,6 +18,7 @@ pub const API_VERSION: &str = "v1";
 
 /// A page of results with the total before paging.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Page<T> {
     pub items: Vec<T>,
     #[serde(default)]

@@ -8,6 +8,7 @@ use crate::server::tokens::Tag;
 
 /// A node as listed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct NodeSummary {
     pub id: String,
     pub hostname: String,
@@ -35,6 +36,7 @@ pub struct NodeSummary {
 
 /// `PUT /api/v1/nodes/{id}/tags`: replaces every tag.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SetTags {
     pub tags: Vec<Tag>,
 }

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 /// What an API token may do. Ordered: `ReadOnly < Operator < Admin`; a role may do
 /// everything the lower ones may.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Role {
     /// Read everything; change nothing.
@@ -39,6 +40,7 @@ impl Role {
 
 /// `POST /api/v1/tokens`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CreateToken {
     pub role: Role,
     #[serde(default)]
@@ -47,6 +49,7 @@ pub struct CreateToken {
 
 /// A token as listed (never its secret).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TokenInfo {
     pub id: String,
     pub role: Role,
@@ -59,6 +62,7 @@ pub struct TokenInfo {
 
 /// The answer to creating a token: the secret is shown this once.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TokenCreated {
     pub info: TokenInfo,
     pub token: String,
@@ -66,6 +70,7 @@ pub struct TokenCreated {
 
 /// `POST /api/v1/activations`: an activation code agents enroll with.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CreateActivation {
     /// How long the code is valid, in hours (1 to 8760; default 24).
     #[serde(default)]
@@ -82,6 +87,7 @@ pub struct CreateActivation {
 
 /// An activation code as listed (never its secret).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ActivationInfo {
     pub id: String,
     #[serde(default)]
@@ -96,6 +102,7 @@ pub struct ActivationInfo {
 
 /// The answer to creating an activation code: the code is shown this once.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ActivationCreated {
     pub info: ActivationInfo,
     pub code: String,
@@ -103,6 +110,7 @@ pub struct ActivationCreated {
 
 /// A tag: key and value.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Tag {
     pub key: String,
     #[serde(default)]

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// `POST /api/v1/windows` and `PUT /api/v1/windows/{id}` (§7.1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct WindowSpec {
     /// `^[a-zA-Z0-9_\-.]{3,128}$`.
     pub name: String,
@@ -39,6 +40,7 @@ fn yes() -> bool {
 
 /// A window as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Window {
     /// `mw-` and 17 hex digits.
     pub id: String,
@@ -57,6 +59,7 @@ pub struct Window {
 /// `POST /api/v1/windows/{id}/enable` and `/disable` answer with the window.
 /// `GET /api/v1/windows/{id}/next?count=N` answers with this.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct NextExecutions {
     pub window_id: String,
     pub occurrences: Vec<Occurrence>,
@@ -64,6 +67,7 @@ pub struct NextExecutions {
 
 /// One future opening of a window.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Occurrence {
     pub start: Timestamp,
     pub end: Timestamp,
@@ -76,6 +80,7 @@ pub struct Occurrence {
 /// One `Key=...,Values=...` entry of a window target (§7.3). Entries of one target are
 /// combined with AND; the values of one entry with OR.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TargetFilter {
     /// `InstanceIds` (or `NodeIds`): node ids; `tag:<key>`: nodes with that tag and one of
     /// the values; `tag-key`: nodes that have one of the tag keys.
@@ -85,6 +90,7 @@ pub struct TargetFilter {
 
 /// `POST /api/v1/windows/{id}/targets`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct WindowTargetSpec {
     #[serde(default)]
     pub name: Option<String>,
@@ -99,6 +105,7 @@ pub struct WindowTargetSpec {
 
 /// A registered window target.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct WindowTarget {
     pub id: String,
     pub window_id: String,
@@ -107,6 +114,7 @@ pub struct WindowTarget {
 
 /// What a patch task does (the `Operation` parameter of AWS-RunPatchBaseline).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum TaskOperation {
     Scan,
     Install,
@@ -123,6 +131,7 @@ impl TaskOperation {
 
 /// Reboot after an install: `RebootIfNeeded` (default) or `NoReboot`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum RebootOption {
     #[default]
     RebootIfNeeded,
@@ -140,6 +149,7 @@ impl RebootOption {
 
 /// What happens to running invocations at the cutoff (§7.4).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum CutoffBehavior {
     /// Running invocations finish (default).
@@ -160,6 +170,7 @@ impl CutoffBehavior {
 
 /// `POST /api/v1/windows/{id}/tasks` (§7.4).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TaskSpec {
     #[serde(default)]
     pub name: Option<String>,
@@ -208,6 +219,7 @@ fn zero_text() -> String {
 
 /// A registered task.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct WindowTask {
     pub id: String,
     pub window_id: String,
@@ -216,6 +228,7 @@ pub struct WindowTask {
 
 /// The status of a window execution, a task execution or an invocation (§7.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ExecutionStatus {
     Pending,
@@ -274,6 +287,7 @@ impl ExecutionStatus {
 
 /// One window execution.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Execution {
     pub id: String,
     pub window_id: String,
@@ -300,6 +314,7 @@ pub struct Execution {
 
 /// One task of an execution.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TaskExecution {
     pub id: String,
     pub task_id: String,
@@ -323,6 +338,7 @@ pub struct TaskExecution {
 
 /// One node's part of a task execution.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Invocation {
     pub id: String,
     pub node_id: String,

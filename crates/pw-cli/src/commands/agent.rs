@@ -154,6 +154,10 @@ pub(crate) struct RunArgs {
     /// How long one poll waits for commands, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     poll_wait: u64,
+    /// Read the host and upload its inventory (for previews) at start and then every this
+    /// many hours, besides after every command; 0: only after commands.
+    #[arg(long, value_name = "HOURS", default_value_t = 12)]
+    inventory_interval: u64,
     #[command(flatten)]
     host: HostArgs,
 }
@@ -457,10 +461,27 @@ fn serve(args: &RunArgs, printer: &Printer) -> anyhow::Result<u8> {
     let clock = Timestamp::now;
     let wait = Duration::from_secs(args.poll_wait);
     let mut failures: u32 = 0;
+    let inventory_every = Duration::from_secs(args.inventory_interval.saturating_mul(3600));
+    let mut inventory_at: Option<std::time::Instant> = None;
     loop {
         if stop.load(std::sync::atomic::Ordering::Relaxed) {
             printer.line("stopping on signal");
             return Ok(exit_code::OK);
+        }
+        if !args.once
+            && args.inventory_interval > 0
+            && inventory_at.is_none_or(|at| at.elapsed() >= inventory_every)
+        {
+            inventory_at = Some(std::time::Instant::now());
+            match pw_agent::daemon::refresh_inventory(&client, &facts, &template, &clock) {
+                Ok(true) => printer.line("inventory uploaded"),
+                Ok(false) => {}
+                Err(error) => printer.warn(&format!(
+                    "inventory not uploaded ({:#}); retrying in {} h",
+                    anyhow::Error::new(error),
+                    args.inventory_interval
+                )),
+            }
         }
         match pw_agent::daemon::poll_once(&client, &facts, &template, wait, &clock) {
             Ok(summary) => {

@@ -1,6 +1,7 @@
 //! Integration tests of pw-repo: loading the pw-core fixtures from a directory, a `file://`
 //! URL and a loopback HTTP server, and refusing metadata that does not verify.
 
+mod catalog_cache;
 mod http;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,1015 @@
+//! The parsed-catalog cache: a compact binary file holding what loading one repository
+//! produced (packages, advisories, diagnostics), so that a later load of the same
+//! repository skips decompressing and parsing its XML (dnf's `.solv` idea).
+//!
+//! A file is valid for exactly one [`CacheKey`]: the sha256 of the repository's
+//! `repomd.xml` bytes, the [`LoadOptions`] that change what a load returns (dependencies,
+//! updateinfo, details), this crate's version and [`FORMAT_VERSION`]. repomd.xml carries the checksum
+//! of every other metadata file, so equal repomd bytes mean equal metadata.
+//!
+//! Layout (integers little-endian, strings as a `u32` byte length then UTF-8):
+//!
+//! ```text
+//! magic "PWCATLG\0" | format version u32 | key [32] | payload length u64 | sha256(payload) [32] | payload
+//! ```
+//!
+//! Reading checks everything (magic, version, key, exact length, that the payload decodes to
+//! its last byte, and the payload checksum) and turns any failure into a [`CacheMiss`], never
+//! a panic and never partly decoded data. The payload is decoded while it is read and hashed
+//! (no copy of the file in memory); the result is returned only after the checksum matched. Writing is atomic: a temporary file in the same
+//! directory, synced, then renamed over the old file.
+//!
+//! **Bump [`FORMAT_VERSION`]** whenever the encoding changes or pw-core's parsers start to
+//! return something different for the same metadata; otherwise old files would be read as
+//! if they were current.
+
+use std::fmt;
+use std::io::{self, BufRead, Read, Write};
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+use pw_core::nevra::Nevra;
+use pw_core::repo::{
+    Advisory, AdvisoryPackage, Checksum, ChecksumHasher, ChecksumKind, Collection, DepFlags,
+    Dependency, Diagnostic, DocumentKind, ModuleStream, Package, Position, Reference,
+};
+use pw_core::version::rpm::Evr;
+
+use crate::{LoadOptions, PrimarySource, Repository};
+
+/// The version of the file layout and of the parsed content it stands for.
+pub const FORMAT_VERSION: u32 = 1;
+
+const MAGIC: &[u8; 8] = b"PWCATLG\0";
+/// Magic, version, key, payload length, payload checksum.
+const HEADER_LEN: usize = 8 + 4 + 32 + 8 + 32;
+/// Buffer between the cache file and the decoder.
+const READ_BUFFER: usize = 64 * 1024;
+
+/// What a cache file must have been written for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct CacheKey([u8; 32]);
+
+impl CacheKey {
+    /// The key of a load of the repository whose `repomd.xml` is `repomd` (the exact bytes)
+    /// with `options`.
+    pub fn new(repomd: &[u8], options: &LoadOptions) -> CacheKey {
+        let mut hasher = ChecksumHasher::new(ChecksumKind::Sha256);
+        hasher.update(b"patchwarden catalog cache\0");
+        hasher.update(&FORMAT_VERSION.to_le_bytes());
+        hasher.update(env!("CARGO_PKG_VERSION").as_bytes());
+        hasher.update(b"\0");
+        hasher.update(&[
+            u8::from(options.dependencies),
+            u8::from(options.updateinfo),
+            u8::from(options.details),
+        ]);
+        hasher.update(Checksum::compute(ChecksumKind::Sha256, repomd).digest());
+        CacheKey(sha256_array(&hasher.finish()))
+    }
+
+    /// The key as lower-case hex.
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|byte| format!("{byte:02x}")).collect()
+    }
+}
+
+impl fmt::Debug for CacheKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CacheKey({})", self.to_hex())
+    }
+}
+
+fn sha256_array(checksum: &Checksum) -> [u8; 32] {
+    let mut out = [0; 32];
+    // A sha256 digest is 32 bytes; `copy_from_slice` would panic only on another length.
+    for (slot, byte) in out.iter_mut().zip(checksum.digest()) {
+        *slot = *byte;
+    }
+    out
+}
+
+/// What a cache file holds: a [`Repository`] without its location and repomd (which the
+/// caller has, since it computed the key from repomd.xml).
+#[derive(Debug, Clone)]
+pub struct CachedCatalog {
+    pub primary_source: PrimarySource,
+    pub packages: Vec<Package>,
+    pub advisories: Vec<Advisory>,
+    pub diagnostics: Vec<Diagnostic>,
+    pub suppressed_diagnostics: u64,
+}
+
+/// Why a cache file was not used.
+#[derive(Debug)]
+pub enum CacheMiss {
+    /// There is no cache file.
+    Absent,
+    /// The file exists but could not be read.
+    Unreadable(io::Error),
+    /// Not a catalog cache file (too short for the header, or another magic).
+    NotACache,
+    /// Written by another format version.
+    OtherVersion(u32),
+    /// Written for other repository metadata or other load options.
+    OtherKey,
+    /// The file is shorter or longer than its header says.
+    WrongLength { expected: u64, actual: u64 },
+    /// The payload does not match its checksum.
+    ChecksumMismatch,
+    /// The payload is not a valid encoding (only a file written by another encoder with a
+    /// matching checksum gets here).
+    Malformed { offset: usize, what: &'static str },
+}
+
+impl fmt::Display for CacheMiss {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CacheMiss::Absent => f.write_str("no cache file"),
+            CacheMiss::Unreadable(error) => write!(f, "unreadable: {error}"),
+            CacheMiss::NotACache => f.write_str("not a catalog cache file"),
+            CacheMiss::OtherVersion(version) => {
+                write!(
+                    f,
+                    "written by format version {version}, this is {FORMAT_VERSION}"
+                )
+            }
+            CacheMiss::OtherKey => f.write_str("written for other metadata or load options"),
+            CacheMiss::WrongLength { expected, actual } => write!(
+                f,
+                "the header says {expected} bytes of payload, the file has {actual}"
+            ),
+            CacheMiss::ChecksumMismatch => f.write_str("payload checksum mismatch"),
+            CacheMiss::Malformed { offset, what } => {
+                write!(f, "malformed payload at byte {offset}: {what}")
+            }
+        }
+    }
+}
+
+/// Writing a cache file failed.
+#[derive(Debug, thiserror::Error)]
+#[error("failed to write the catalog cache {path}")]
+pub struct CacheWriteError {
+    pub path: PathBuf,
+    #[source]
+    pub source: io::Error,
+}
+
+/// The whole file for `repository` under `key`.
+pub fn encode(key: &CacheKey, repository: &Repository) -> Vec<u8> {
+    let (header, payload) = encode_parts(key, repository);
+    let mut file = Vec::with_capacity(HEADER_LEN + payload.len());
+    file.extend_from_slice(&header);
+    file.extend_from_slice(&payload);
+    file
+}
+
+/// The header and the payload of the file for `repository`.
+fn encode_parts(key: &CacheKey, repository: &Repository) -> ([u8; HEADER_LEN], Vec<u8>) {
+    let mut payload = Encoder::default();
+    payload.catalog(repository);
+    let payload = payload.out;
+    let mut header = [0u8; HEADER_LEN];
+    header[0..8].copy_from_slice(MAGIC);
+    header[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    header[12..44].copy_from_slice(&key.0);
+    header[44..52].copy_from_slice(&(payload.len() as u64).to_le_bytes());
+    header[52..84].copy_from_slice(&sha256_array(&Checksum::compute(
+        ChecksumKind::Sha256,
+        &payload,
+    )));
+    (header, payload)
+}
+
+/// Decodes a whole file written for `key`.
+pub fn decode(bytes: &[u8], key: &CacheKey) -> Result<CachedCatalog, CacheMiss> {
+    decode_from(bytes, bytes.len() as u64, key)
+}
+
+/// Reads the cache file at `path`, written for `key`. The file is decoded as it is read
+/// (no copy of it in memory) and the result returned only once its checksum matched.
+pub fn read(path: &Path, key: &CacheKey) -> Result<CachedCatalog, CacheMiss> {
+    let file = match fs_err::File::open(path) {
+        Ok(file) => file,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Err(CacheMiss::Absent),
+        Err(error) => return Err(CacheMiss::Unreadable(error)),
+    };
+    let size = file.metadata().map_err(CacheMiss::Unreadable)?.len();
+    decode_from(file, size, key)
+}
+
+/// Decodes a file of `size` bytes from `input`.
+fn decode_from(
+    mut input: impl Read,
+    size: u64,
+    key: &CacheKey,
+) -> Result<CachedCatalog, CacheMiss> {
+    let mut header = [0u8; HEADER_LEN];
+    match input.read_exact(&mut header) {
+        Ok(()) => {}
+        Err(error) if error.kind() == io::ErrorKind::UnexpectedEof => {
+            return Err(CacheMiss::NotACache);
+        }
+        Err(error) => return Err(CacheMiss::Unreadable(error)),
+    }
+    let field = |range: std::ops::Range<usize>| &header[range];
+    if field(0..8) != MAGIC {
+        return Err(CacheMiss::NotACache);
+    }
+    let mut version = [0u8; 4];
+    version.copy_from_slice(field(8..12));
+    let version = u32::from_le_bytes(version);
+    if version != FORMAT_VERSION {
+        return Err(CacheMiss::OtherVersion(version));
+    }
+    if field(12..44) != key.0 {
+        return Err(CacheMiss::OtherKey);
+    }
+    let mut expected = [0u8; 8];
+    expected.copy_from_slice(field(44..52));
+    let expected = u64::from_le_bytes(expected);
+    let actual = size.saturating_sub(HEADER_LEN as u64);
+    let len = match usize::try_from(expected) {
+        Ok(len) if expected == actual => len,
+        _ => return Err(CacheMiss::WrongLength { expected, actual }),
+    };
+    let mut reader = Reader {
+        input: io::BufReader::with_capacity(
+            READ_BUFFER,
+            Hashing {
+                inner: input,
+                hasher: ChecksumHasher::new(ChecksumKind::Sha256),
+            },
+        ),
+        at: 0,
+        len,
+        io_error: None,
+    };
+    let decoded = decode_payload_from(&mut reader);
+    if let Some(error) = reader.io_error.take() {
+        return Err(CacheMiss::Unreadable(error));
+    }
+    let catalog = decoded.map_err(|error| CacheMiss::Malformed {
+        offset: HEADER_LEN + error.offset,
+        what: error.what,
+    })?;
+    // Anything after the payload (the file grew while being read) spoils the checksum too.
+    let trailing = reader
+        .input
+        .fill_buf()
+        .map_err(CacheMiss::Unreadable)?
+        .len();
+    if trailing != 0 {
+        return Err(CacheMiss::ChecksumMismatch);
+    }
+    let checksum = reader.input.into_inner().hasher.finish();
+    if checksum.digest() != field(52..84) {
+        return Err(CacheMiss::ChecksumMismatch);
+    }
+    Ok(catalog)
+}
+
+/// Hashes what passes through.
+struct Hashing<R> {
+    inner: R,
+    hasher: ChecksumHasher,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let read = self.inner.read(buf)?;
+        self.hasher.update(&buf[..read]);
+        Ok(read)
+    }
+}
+
+/// Writes the cache file for `repository` at `path` atomically (creating its directory):
+/// readers see the old file or the new one, never a torn one.
+pub fn write(path: &Path, key: &CacheKey, repository: &Repository) -> Result<(), CacheWriteError> {
+    // Header and payload are written one after the other: no second copy of the payload.
+    let (header, payload) = encode_parts(key, repository);
+    write_atomic(path, &[&header, &payload]).map_err(|source| CacheWriteError {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// The temporary file [`write`] uses for `path`: `.<file name>.tmp` next to it.
+pub fn temporary_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "catalog".to_owned());
+    path.with_file_name(format!(".{name}.tmp"))
+}
+
+fn write_atomic(path: &Path, parts: &[&[u8]]) -> io::Result<()> {
+    if let Some(dir) = path.parent()
+        && !dir.as_os_str().is_empty()
+    {
+        fs_err::create_dir_all(dir)?;
+    }
+    let temporary = temporary_path(path);
+    let written = (|| {
+        let mut file = fs_err::File::create(&temporary)?;
+        for part in parts {
+            file.write_all(part)?;
+        }
+        // The rename must not land before the content; a torn file would only be a miss
+        // (the checksum catches it), but a sync keeps it from happening at all.
+        file.sync_all()?;
+        fs_err::rename(&temporary, path)
+    })();
+    if written.is_err() {
+        let _ = fs_err::remove_file(&temporary);
+    }
+    written
+}
+
+// ---------------------------------------------------------------------------------------
+// Encoding
+
+#[derive(Default)]
+struct Encoder {
+    out: Vec<u8>,
+}
+
+impl Encoder {
+    fn u8(&mut self, value: u8) {
+        self.out.push(value);
+    }
+
+    fn bool(&mut self, value: bool) {
+        self.u8(u8::from(value));
+    }
+
+    fn u32(&mut self, value: u32) {
+        self.out.extend_from_slice(&value.to_le_bytes());
+    }
+
+    fn u64(&mut self, value: u64) {
+        self.out.extend_from_slice(&value.to_le_bytes());
+    }
+
+    fn i64(&mut self, value: i64) {
+        self.out.extend_from_slice(&value.to_le_bytes());
+    }
+
+    /// A length or count. Nothing in a repository comes near 4 GiB per string or 4 billion
+    /// entries (pw-repo refuses files over `max_file_size`); saturating keeps the encoder
+    /// total, and the decoder would then refuse the file.
+    fn len(&mut self, len: usize) {
+        self.u32(u32::try_from(len).unwrap_or(u32::MAX));
+    }
+
+    fn str(&mut self, text: &str) {
+        self.len(text.len());
+        self.out.extend_from_slice(text.as_bytes());
+    }
+
+    fn opt_str(&mut self, text: Option<&str>) {
+        match text {
+            Some(text) => {
+                self.u8(1);
+                self.str(text);
+            }
+            None => self.u8(0),
+        }
+    }
+
+    fn opt_u64(&mut self, value: Option<u64>) {
+        match value {
+            Some(value) => {
+                self.u8(1);
+                self.u64(value);
+            }
+            None => self.u8(0),
+        }
+    }
+
+    fn opt_i64(&mut self, value: Option<i64>) {
+        match value {
+            Some(value) => {
+                self.u8(1);
+                self.i64(value);
+            }
+            None => self.u8(0),
+        }
+    }
+
+    fn opt_timestamp(&mut self, value: Option<Timestamp>) {
+        match value {
+            Some(value) => {
+                self.u8(1);
+                self.i64(value.as_second());
+                self.u32(value.subsec_nanosecond().cast_unsigned());
+            }
+            None => self.u8(0),
+        }
+    }
+
+    fn evr(&mut self, evr: &Evr) {
+        self.u32(evr.epoch);
+        self.str(&evr.version);
+        self.str(&evr.release);
+    }
+
+    fn nevra(&mut self, nevra: &Nevra) {
+        self.str(&nevra.name);
+        self.evr(&nevra.evr);
+        self.str(&nevra.arch);
+    }
+
+    fn catalog(&mut self, repository: &Repository) {
+        self.u8(match repository.primary_source {
+            PrimarySource::Xml => 0,
+            PrimarySource::Sqlite => 1,
+        });
+        self.u64(repository.suppressed_diagnostics);
+        self.len(repository.diagnostics.len());
+        for diagnostic in &repository.diagnostics {
+            self.diagnostic(diagnostic);
+        }
+        self.len(repository.packages.len());
+        for package in &repository.packages {
+            self.package(package);
+        }
+        self.len(repository.advisories.len());
+        for advisory in &repository.advisories {
+            self.advisory(advisory);
+        }
+    }
+
+    fn diagnostic(&mut self, diagnostic: &Diagnostic) {
+        self.u8(match diagnostic.document {
+            DocumentKind::Repomd => 0,
+            DocumentKind::Primary => 1,
+            DocumentKind::PrimaryDb => 2,
+            DocumentKind::Updateinfo => 3,
+        });
+        match diagnostic.position {
+            Some(position) => {
+                self.u8(1);
+                self.u64(position.offset);
+                self.u64(position.line);
+            }
+            None => self.u8(0),
+        }
+        self.opt_str(diagnostic.item.as_deref());
+        self.str(&diagnostic.message);
+    }
+
+    fn package(&mut self, package: &Package) {
+        self.nevra(&package.nevra);
+        self.opt_i64(package.build_time);
+        self.str(&package.location);
+        self.opt_str(package.source_rpm.as_deref());
+        for dependencies in [&package.requires, &package.provides] {
+            self.len(dependencies.len());
+            for dependency in dependencies {
+                self.str(&dependency.name);
+                self.u8(match dependency.flags {
+                    None => 0,
+                    Some(DepFlags::Eq) => 1,
+                    Some(DepFlags::Lt) => 2,
+                    Some(DepFlags::Le) => 3,
+                    Some(DepFlags::Gt) => 4,
+                    Some(DepFlags::Ge) => 5,
+                });
+                match &dependency.evr {
+                    Some(evr) => {
+                        self.u8(1);
+                        self.evr(evr);
+                    }
+                    None => self.u8(0),
+                }
+            }
+        }
+        match &package.checksum {
+            Some(checksum) => {
+                self.u8(checksum_kind_tag(checksum.kind()));
+                self.out.extend_from_slice(checksum.digest());
+            }
+            None => self.u8(0),
+        }
+        self.opt_u64(package.package_size);
+        self.opt_u64(package.installed_size);
+    }
+
+    fn advisory(&mut self, advisory: &Advisory) {
+        self.str(&advisory.id);
+        self.str(&advisory.kind);
+        self.opt_str(advisory.status.as_deref());
+        self.opt_str(advisory.severity.as_deref());
+        self.opt_str(advisory.title.as_deref());
+        self.opt_timestamp(advisory.issued);
+        self.opt_timestamp(advisory.updated);
+        self.len(advisory.references.len());
+        for reference in &advisory.references {
+            self.str(&reference.kind);
+            self.str(&reference.id);
+            self.opt_str(reference.href.as_deref());
+            self.opt_str(reference.title.as_deref());
+        }
+        self.len(advisory.packages.len());
+        for package in &advisory.packages {
+            self.nevra(&package.nevra);
+            self.opt_str(package.filename.as_deref());
+            self.bool(package.reboot_suggested);
+            self.opt_str(package.source_rpm.as_deref());
+            self.u64(package.collection as u64);
+        }
+        self.opt_str(advisory.description.as_deref());
+        self.bool(advisory.reboot_suggested);
+        self.len(advisory.collections.len());
+        for collection in &advisory.collections {
+            self.opt_str(collection.short.as_deref());
+            self.opt_str(collection.name.as_deref());
+            match &collection.module {
+                Some(module) => {
+                    self.u8(1);
+                    self.str(&module.name);
+                    self.str(&module.stream);
+                    self.u64(module.version);
+                    self.opt_str(module.context.as_deref());
+                    self.opt_str(module.arch.as_deref());
+                }
+                None => self.u8(0),
+            }
+        }
+    }
+}
+
+fn checksum_kind_tag(kind: ChecksumKind) -> u8 {
+    match kind {
+        ChecksumKind::Sha1 => 1,
+        ChecksumKind::Sha224 => 2,
+        ChecksumKind::Sha256 => 3,
+        ChecksumKind::Sha384 => 4,
+        ChecksumKind::Sha512 => 5,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Decoding
+
+/// Where and why a payload does not decode.
+#[derive(Debug, Clone, Copy)]
+struct Malformed {
+    offset: usize,
+    what: &'static str,
+}
+
+/// Decodes the payload from a buffered reader, counting what it consumed against the
+/// payload length the header gives.
+struct Reader<R> {
+    input: R,
+    at: usize,
+    len: usize,
+    /// The read error behind a "truncated" [`Malformed`], when there was one.
+    io_error: Option<io::Error>,
+}
+
+/// Smallest encodings, to bound what a count may pre-allocate: a package is at least
+/// 3 strings, an epoch, 2 strings, 2 counts, 5 tags; an advisory 2 strings, 5 tags, 2 counts,
+/// 2 tags, 1 count; the rest at least one byte.
+const MIN_PACKAGE: usize = 4 * 3 + 4 + 4 * 2 + 4 * 2 + 5;
+const MIN_ADVISORY: usize = 4 * 2 + 5 + 4 * 2 + 2 + 4;
+
+impl<R: BufRead> Reader<R> {
+    fn error(&self, what: &'static str) -> Malformed {
+        Malformed {
+            offset: self.at,
+            what,
+        }
+    }
+
+    fn remaining(&self) -> usize {
+        self.len - self.at
+    }
+
+    /// Fills `out` from the payload.
+    fn fill(&mut self, out: &mut [u8]) -> Result<(), Malformed> {
+        if out.len() > self.remaining() {
+            return Err(self.error("a value runs past the end of the payload"));
+        }
+        if let Err(error) = self.input.read_exact(out) {
+            if error.kind() != io::ErrorKind::UnexpectedEof {
+                self.io_error = Some(error);
+            }
+            return Err(self.error("truncated"));
+        }
+        self.at += out.len();
+        Ok(())
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], Malformed> {
+        let mut out = [0; N];
+        self.fill(&mut out)?;
+        Ok(out)
+    }
+
+    fn u8(&mut self) -> Result<u8, Malformed> {
+        Ok(self.array::<1>()?[0])
+    }
+
+    fn bool(&mut self) -> Result<bool, Malformed> {
+        match self.u8()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            _ => Err(self.error("a flag is neither 0 nor 1")),
+        }
+    }
+
+    /// A presence tag: 0 absent, 1 present.
+    fn present(&mut self) -> Result<bool, Malformed> {
+        match self.u8()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            _ => Err(self.error("an optional value's tag is neither 0 nor 1")),
+        }
+    }
+
+    fn u32(&mut self) -> Result<u32, Malformed> {
+        Ok(u32::from_le_bytes(self.array()?))
+    }
+
+    fn u64(&mut self) -> Result<u64, Malformed> {
+        Ok(u64::from_le_bytes(self.array()?))
+    }
+
+    fn i64(&mut self) -> Result<i64, Malformed> {
+        Ok(i64::from_le_bytes(self.array()?))
+    }
+
+    /// A count of entries of at least `min_size` bytes each; refused when the remaining
+    /// bytes cannot hold that many, so that reserving room for them is bounded by the file.
+    fn count(&mut self, min_size: usize) -> Result<usize, Malformed> {
+        let count = usize::try_from(self.u32()?).map_err(|_| self.error("count too large"))?;
+        if count > self.remaining() / min_size.max(1) {
+            return Err(self.error("count larger than the remaining bytes allow"));
+        }
+        Ok(count)
+    }
+
+    fn str(&mut self) -> Result<String, Malformed> {
+        let len = usize::try_from(self.u32()?).map_err(|_| self.error("length too large"))?;
+        if len > self.remaining() {
+            return Err(self.error("a string runs past the end of the payload"));
+        }
+        let start = self.at;
+        let mut bytes = vec![0; len];
+        self.fill(&mut bytes)?;
+        String::from_utf8(bytes).map_err(|_| Malformed {
+            offset: start,
+            what: "a string is not UTF-8",
+        })
+    }
+
+    fn opt_str(&mut self) -> Result<Option<String>, Malformed> {
+        if self.present()? {
+            self.str().map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    fn opt_u64(&mut self) -> Result<Option<u64>, Malformed> {
+        if self.present()? {
+            self.u64().map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    fn opt_i64(&mut self) -> Result<Option<i64>, Malformed> {
+        if self.present()? {
+            self.i64().map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    fn opt_timestamp(&mut self) -> Result<Option<Timestamp>, Malformed> {
+        if !self.present()? {
+            return Ok(None);
+        }
+        let second = self.i64()?;
+        let nanosecond = i32::try_from(self.u32()?).map_err(|_| self.error("bad nanoseconds"))?;
+        Timestamp::new(second, nanosecond)
+            .map(Some)
+            .map_err(|_| self.error("a timestamp is out of range"))
+    }
+
+    fn evr(&mut self) -> Result<Evr, Malformed> {
+        let epoch = self.u32()?;
+        let version = self.str()?;
+        let release = self.str()?;
+        Ok(Evr {
+            epoch,
+            version,
+            release,
+        })
+    }
+
+    fn nevra(&mut self) -> Result<Nevra, Malformed> {
+        let name = self.str()?;
+        let evr = self.evr()?;
+        let arch = self.str()?;
+        Ok(Nevra { name, evr, arch })
+    }
+
+    fn diagnostic(&mut self) -> Result<Diagnostic, Malformed> {
+        let document = match self.u8()? {
+            0 => DocumentKind::Repomd,
+            1 => DocumentKind::Primary,
+            2 => DocumentKind::PrimaryDb,
+            3 => DocumentKind::Updateinfo,
+            _ => return Err(self.error("unknown document kind")),
+        };
+        let position = if self.present()? {
+            let offset = self.u64()?;
+            let line = self.u64()?;
+            Some(Position { offset, line })
+        } else {
+            None
+        };
+        let item = self.opt_str()?;
+        let message = self.str()?;
+        Ok(Diagnostic {
+            document,
+            position,
+            item,
+            message,
+        })
+    }
+
+    fn dependencies(&mut self) -> Result<Vec<Dependency>, Malformed> {
+        let count = self.count(4 + 2)?;
+        let mut dependencies = Vec::with_capacity(count);
+        for _ in 0..count {
+            let name = self.str()?;
+            let flags = match self.u8()? {
+                0 => None,
+                1 => Some(DepFlags::Eq),
+                2 => Some(DepFlags::Lt),
+                3 => Some(DepFlags::Le),
+                4 => Some(DepFlags::Gt),
+                5 => Some(DepFlags::Ge),
+                _ => return Err(self.error("unknown dependency flags")),
+            };
+            let evr = if self.present()? {
+                Some(self.evr()?)
+            } else {
+                None
+            };
+            dependencies.push(Dependency { name, flags, evr });
+        }
+        Ok(dependencies)
+    }
+
+    fn checksum(&mut self) -> Result<Option<Checksum>, Malformed> {
+        let kind = match self.u8()? {
+            0 => return Ok(None),
+            1 => ChecksumKind::Sha1,
+            2 => ChecksumKind::Sha224,
+            3 => ChecksumKind::Sha256,
+            4 => ChecksumKind::Sha384,
+            5 => ChecksumKind::Sha512,
+            _ => return Err(self.error("unknown checksum kind")),
+        };
+        let mut buffer = [0u8; 64];
+        let digest = &mut buffer[..kind.digest_len()];
+        self.fill(digest)?;
+        // pw-core builds checksums from hex only; 128 hex digits fit the largest digest.
+        let mut hex = [0u8; 128];
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        for (pair, byte) in hex.chunks_exact_mut(2).zip(digest.iter()) {
+            pair[0] = DIGITS[usize::from(byte >> 4)];
+            pair[1] = DIGITS[usize::from(byte & 0x0f)];
+        }
+        let hex = std::str::from_utf8(&hex[..digest.len() * 2])
+            .map_err(|_| self.error("checksum digest"))?;
+        Checksum::from_hex(kind, hex)
+            .map(Some)
+            .map_err(|_| self.error("checksum digest"))
+    }
+
+    fn package(&mut self) -> Result<Package, Malformed> {
+        let nevra = self.nevra()?;
+        let build_time = self.opt_i64()?;
+        let location = self.str()?;
+        let source_rpm = self.opt_str()?;
+        let requires = self.dependencies()?;
+        let provides = self.dependencies()?;
+        let checksum = self.checksum()?;
+        let package_size = self.opt_u64()?;
+        let installed_size = self.opt_u64()?;
+        Ok(Package {
+            nevra,
+            build_time,
+            location,
+            source_rpm,
+            requires,
+            provides,
+            checksum,
+            package_size,
+            installed_size,
+        })
+    }
+
+    fn advisory(&mut self) -> Result<Advisory, Malformed> {
+        let id = self.str()?;
+        let kind = self.str()?;
+        let status = self.opt_str()?;
+        let severity = self.opt_str()?;
+        let title = self.opt_str()?;
+        let issued = self.opt_timestamp()?;
+        let updated = self.opt_timestamp()?;
+        let count = self.count(4 * 2 + 2)?;
+        let mut references = Vec::with_capacity(count);
+        for _ in 0..count {
+            let kind = self.str()?;
+            let id = self.str()?;
+            let href = self.opt_str()?;
+            let title = self.opt_str()?;
+            references.push(Reference {
+                kind,
+                id,
+                href,
+                title,
+            });
+        }
+        let count = self.count(4 * 3 + 4 + 4 + 1 + 1 + 1 + 8)?;
+        let mut packages = Vec::with_capacity(count);
+        for _ in 0..count {
+            let nevra = self.nevra()?;
+            let filename = self.opt_str()?;
+            let reboot_suggested = self.bool()?;
+            let source_rpm = self.opt_str()?;
+            let collection = usize::try_from(self.u64()?)
+                .map_err(|_| self.error("collection index too large"))?;
+            packages.push(AdvisoryPackage {
+                nevra,
+                filename,
+                reboot_suggested,
+                source_rpm,
+                collection,
+            });
+        }
+        let description = self.opt_str()?;
+        let reboot_suggested = self.bool()?;
+        let count = self.count(3)?;
+        let mut collections = Vec::with_capacity(count);
+        for _ in 0..count {
+            let short = self.opt_str()?;
+            let name = self.opt_str()?;
+            let module = if self.present()? {
+                let name = self.str()?;
+                let stream = self.str()?;
+                let version = self.u64()?;
+                let context = self.opt_str()?;
+                let arch = self.opt_str()?;
+                Some(ModuleStream {
+                    name,
+                    stream,
+                    version,
+                    context,
+                    arch,
+                })
+            } else {
+                None
+            };
+            collections.push(Collection {
+                short,
+                name,
+                module,
+            });
+        }
+        if packages.iter().any(|p| p.collection >= collections.len()) {
+            return Err(self.error("an advisory package names a collection that does not exist"));
+        }
+        Ok(Advisory {
+            id,
+            kind,
+            status,
+            severity,
+            title,
+            issued,
+            updated,
+            references,
+            packages,
+            description,
+            reboot_suggested,
+            collections,
+        })
+    }
+}
+
+fn decode_payload_from(reader: &mut Reader<impl BufRead>) -> Result<CachedCatalog, Malformed> {
+    let primary_source = match reader.u8()? {
+        0 => PrimarySource::Xml,
+        1 => PrimarySource::Sqlite,
+        _ => return Err(reader.error("unknown primary source")),
+    };
+    let suppressed_diagnostics = reader.u64()?;
+    let count = reader.count(1 + 1 + 1 + 4)?;
+    let mut diagnostics = Vec::with_capacity(count);
+    for _ in 0..count {
+        diagnostics.push(reader.diagnostic()?);
+    }
+    let count = reader.count(MIN_PACKAGE)?;
+    let mut packages = Vec::with_capacity(count);
+    for _ in 0..count {
+        packages.push(reader.package()?);
+    }
+    let count = reader.count(MIN_ADVISORY)?;
+    let mut advisories = Vec::with_capacity(count);
+    for _ in 0..count {
+        advisories.push(reader.advisory()?);
+    }
+    if reader.remaining() != 0 {
+        return Err(reader.error("bytes after the last advisory"));
+    }
+    Ok(CachedCatalog {
+        primary_source,
+        packages,
+        advisories,
+        diagnostics,
+        suppressed_diagnostics,
+    })
+}
+
+/// Decodes a payload alone (no header, no checksum).
+#[cfg(test)]
+fn decode_payload(payload: &[u8]) -> Result<CachedCatalog, Malformed> {
+    decode_payload_from(&mut Reader {
+        input: payload,
+        at: 0,
+        len: payload.len(),
+        io_error: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    //! The decoder on payloads whose checksum is right but whose content is not: it must
+    //! refuse them (or decode something), never panic.
+
+    use super::*;
+
+    fn fixture(name: &str) -> Repository {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../pw-core/test_data/repodata")
+            .join(name);
+        crate::load_dir(&path).unwrap()
+    }
+
+    fn payload(repository: &Repository) -> Vec<u8> {
+        let mut encoder = Encoder::default();
+        encoder.catalog(repository);
+        encoder.out
+    }
+
+    #[test]
+    fn every_truncated_payload_is_refused() {
+        for name in ["al2", "al2023", "rhel8"] {
+            let payload = payload(&fixture(name));
+            for len in 0..payload.len() {
+                assert!(
+                    decode_payload(&payload[..len]).is_err(),
+                    "{name}: {len} of {} bytes decoded",
+                    payload.len()
+                );
+            }
+            assert!(decode_payload(&payload).is_ok());
+            let mut longer = payload.clone();
+            longer.push(0);
+            assert!(decode_payload(&longer).is_err());
+        }
+    }
+
+    #[test]
+    fn any_changed_byte_is_refused_or_decoded_without_panic() {
+        let payload = payload(&fixture("rhel8"));
+        for index in 0..payload.len() {
+            for flip in [0x01, 0x80, 0xff] {
+                let mut changed = payload.clone();
+                changed[index] ^= flip;
+                let _ = decode_payload(&changed);
+            }
+        }
+    }
+
+    #[test]
+    fn huge_counts_do_not_allocate() {
+        // A count of 4 billion packages in a few bytes.
+        let mut payload = vec![0u8];
+        payload.extend_from_slice(&0u64.to_le_bytes());
+        payload.extend_from_slice(&0u32.to_le_bytes());
+        payload.extend_from_slice(&u32::MAX.to_le_bytes());
+        let error = decode_payload(&payload).unwrap_err();
+        assert_eq!(error.what, "count larger than the remaining bytes allow");
+    }
+}
