@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
-use pw_api::server::agent::{CatalogJson, InstalledPackageJson};
+use pw_api::server::agent::{AptInventoryJson, CatalogJson, InstalledPackageJson};
 use pw_core::baseline::Baseline;
 use pw_core::evaluate::apt::{AptAvailable, AptContext, AptHost, AptInstalled, DebTarget};
 use pw_core::evaluate::{
@@ -28,6 +28,15 @@ use crate::reboot;
 pub(crate) struct RunInfo {
     pub(crate) exit_code: Option<i32>,
     pub(crate) output_tail: Option<String>,
+}
+
+/// What the server keeps of a host for previews (the parts of `PUT /api/v1/agent/inventory`
+/// that come from the backend): rpm hosts fill `packages` and `catalog`, apt hosts `apt`.
+#[derive(Debug, Clone, Default)]
+pub struct HostInventory {
+    pub packages: Vec<InstalledPackageJson>,
+    pub catalog: Option<CatalogJson>,
+    pub apt: Option<AptInventoryJson>,
 }
 
 /// One family's inventory, catalog, evaluation and install.
@@ -65,8 +74,9 @@ pub(crate) trait Backend {
     ) -> Vec<String>;
     /// Whether `key` (a package installed by an interrupted operation) needs a reboot.
     fn key_needs_reboot(&self, key: &str, extra: &[String]) -> bool;
-    /// The installed packages and compact catalog the server keeps for previews (rpm only).
-    fn inventory_upload(&self) -> Option<(Vec<InstalledPackageJson>, CatalogJson)> {
+    /// What the server keeps for previews: the installed packages and the part of the
+    /// repositories the evaluation looks at for them.
+    fn inventory_upload(&self) -> Option<HostInventory> {
         None
     }
     /// Saves what the backend keeps between runs in the state directory.
@@ -376,7 +386,7 @@ impl Backend for RpmBackend {
         reboot::reboot_reasons(&installed, &evaluation.items, &pending, extra)
     }
 
-    fn inventory_upload(&self) -> Option<(Vec<InstalledPackageJson>, CatalogJson)> {
+    fn inventory_upload(&self) -> Option<HostInventory> {
         let installed = self
             .installed
             .iter()
@@ -387,7 +397,11 @@ impl Backend for RpmBackend {
             &self.advisories,
             self.installed.iter().map(|p| p.nevra.name.as_str()),
         );
-        Some((installed, catalog))
+        Some(HostInventory {
+            packages: installed,
+            catalog: Some(catalog),
+            apt: None,
+        })
     }
 
     fn key_needs_reboot(&self, key: &str, extra: &[String]) -> bool {
@@ -606,6 +620,17 @@ impl Backend for AptBackend {
         })?;
         crate::state::write_atomic(&state_dir.join(crate::FIRST_SEEN_FILE), &bytes)?;
         Ok(())
+    }
+
+    fn inventory_upload(&self) -> Option<HostInventory> {
+        Some(HostInventory {
+            apt: Some(AptInventoryJson::from_core(
+                &self.installed,
+                &self.available,
+                &self.native_arch,
+            )),
+            ..HostInventory::default()
+        })
     }
 
     fn key_needs_reboot(&self, key: &str, extra: &[String]) -> bool {

@@ -282,20 +282,20 @@ fn run_command(
 }
 
 /// Uploads the inventory (installed packages and the compact catalog previews evaluate)
-/// an operation read, when its backend provides one (rpm hosts). `Ok(false)` when none.
+/// an operation read, when its backend provides one. `Ok(false)` when none.
 fn upload_inventory(
     client: &Client,
     facts: &NodeFacts,
     outcome: &crate::OperationOutcome,
     clock: &dyn Fn() -> Timestamp,
 ) -> Result<bool, DaemonError> {
-    let Some((packages, catalog)) = &outcome.inventory else {
+    let Some(inventory) = &outcome.inventory else {
         return Ok(false);
     };
     let upload = InventoryUpload {
         captured_at: clock(),
         facts: facts.clone(),
-        packages: packages.clone(),
+        packages: inventory.packages.clone(),
         pending_reboot: Vec::new(),
         last_boot_at: outcome
             .report
@@ -303,7 +303,8 @@ fn upload_inventory(
             .boot_time
             .as_deref()
             .and_then(|t| t.parse().ok()),
-        catalog: Some(catalog.clone()),
+        catalog: inventory.catalog.clone(),
+        apt: inventory.apt.clone(),
     };
     client.put_inventory(&upload)?;
     Ok(true)
@@ -312,7 +313,7 @@ fn upload_inventory(
 /// Reads the host (a local, read-only scan with the template's settings; nothing is
 /// reported as compliance) and uploads its inventory, so previews and `plan` know the node
 /// before any command ran on it. `agent run` calls it at start and then periodically.
-/// `Ok(false)` when the host's backend has no inventory to upload (apt hosts, for now).
+/// `Ok(false)` when the host's backend has no inventory to upload.
 pub fn refresh_inventory(
     client: &Client,
     facts: &NodeFacts,

@@ -23,13 +23,13 @@ use pw_api::agent::{
     RebootDecision,
 };
 use pw_api::evaluation::{PatchJson, SummaryJson};
-use pw_api::server::agent::{CatalogJson, InstalledPackageJson};
 use pw_core::baseline::{Baseline, Family, OperatingSystem};
 use pw_core::evaluate::{EvaluateOptions, Evaluation};
 use pw_core::nevra::Nevra;
 use pw_pkgmgr::hooks::ShellCommand;
 use pw_pkgmgr::{PackageManager, Root, Settings};
 
+pub use crate::backend::HostInventory;
 use crate::backend::{AptBackend, Backend, RpmBackend};
 use crate::override_list::OverrideList;
 use crate::state::{StateStore, pending_reboot};
@@ -177,8 +177,9 @@ pub struct OperationOutcome {
     pub report: OperationReport,
     pub evaluation: Evaluation,
     pub exit: AgentExit,
-    /// rpm hosts: the installed packages and the compact catalog, for the server's previews.
-    pub inventory: Option<(Vec<InstalledPackageJson>, CatalogJson)>,
+    /// The installed packages and what the evaluation needs of the repositories, for the
+    /// server's previews.
+    pub inventory: Option<HostInventory>,
 }
 
 /// An operation that could not run at all.

@@ -12,6 +12,7 @@
 )]
 
 mod apt;
+mod apt_preview;
 mod differential;
 mod operations;
 mod server;

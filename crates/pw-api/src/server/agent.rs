@@ -9,8 +9,11 @@
 //! ids it has started, so a redelivered command never runs twice.
 
 use jiff::Timestamp;
+use pw_core::apt::Origin;
+use pw_core::evaluate::apt::{AptAvailable, AptInstalled};
 use pw_core::nevra::Nevra;
 use pw_core::repo::{Advisory, AdvisoryPackage, Collection, Package, Reference};
+use pw_core::version::deb::DebVersion;
 use pw_core::version::rpm::Evr;
 use serde::{Deserialize, Serialize};
 
@@ -349,6 +352,9 @@ pub struct InventoryUpload {
     pub last_boot_at: Option<Timestamp>,
     #[serde(default)]
     pub catalog: Option<CatalogJson>,
+    /// What apt hosts (Debian, Ubuntu) evaluate instead of `packages` and `catalog`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub apt: Option<AptInventoryJson>,
 }
 
 impl InstalledPackageJson {
@@ -500,6 +506,254 @@ impl CatalogJson {
     }
 }
 
+/// A package dpkg has on disk, as an apt host uploads it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct DebInstalledJson {
+    pub name: String,
+    /// As dpkg records it: `amd64`, `all`, `i386`.
+    pub arch: String,
+    /// The Debian version (`1:3.0.14-1~deb12u2`).
+    pub version: String,
+    #[serde(default)]
+    pub install_time: Option<Timestamp>,
+    /// False when a maintainer script failed (`half-configured`, `unpacked`, ...).
+    #[serde(default = "configured_default")]
+    pub configured: bool,
+}
+
+fn configured_default() -> bool {
+    true
+}
+
+/// A suite an available version comes from (the fields of its Release file that apt's
+/// policy shows), referenced by index from [`DebAvailableJson::origins`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct AptOriginJson {
+    #[serde(default)]
+    pub origin: Option<String>,
+    #[serde(default)]
+    pub label: Option<String>,
+    /// The suite (`bookworm-security`): a version from a suite containing `security` is a
+    /// security update.
+    #[serde(default)]
+    pub archive: Option<String>,
+    #[serde(default)]
+    pub codename: Option<String>,
+    #[serde(default)]
+    pub component: Option<String>,
+    #[serde(default)]
+    pub site: Option<String>,
+}
+
+/// One available version of a package in the apt inventory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct DebAvailableJson {
+    pub name: String,
+    pub arch: String,
+    pub version: String,
+    #[serde(default)]
+    pub priority: Option<String>,
+    #[serde(default)]
+    pub section: Option<String>,
+    /// Indices into [`AptInventoryJson::origins`]: every suite that offers this version.
+    #[serde(default)]
+    pub origins: Vec<u32>,
+    /// When the agent first saw this version (approval delays are measured from it).
+    #[serde(default)]
+    pub first_seen: Option<Timestamp>,
+    /// The package names of each `Pre-Depends`/`Depends` group, kept only for versions newer
+    /// than the installed one (BLOCK checks them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends: Vec<Vec<String>>,
+}
+
+/// What a Debian or Ubuntu host uploads for previews: its installed packages and the part
+/// of its apt lists that `evaluate_apt` looks at for them: every available version of every
+/// installed name, and of every package a newer one depends on that is not installed (for
+/// BLOCK). Versions of other packages are left out, so a preview counts fewer NotApplicable
+/// patches than the agent's own scan (docs/apt.md, "Previews").
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct AptInventoryJson {
+    /// dpkg's native architecture (`amd64`).
+    pub native_arch: String,
+    pub installed: Vec<DebInstalledJson>,
+    pub origins: Vec<AptOriginJson>,
+    pub available: Vec<DebAvailableJson>,
+}
+
+impl AptOriginJson {
+    fn from_core(origin: &Origin) -> AptOriginJson {
+        AptOriginJson {
+            origin: origin.origin.clone(),
+            label: origin.label.clone(),
+            archive: origin.archive.clone(),
+            codename: origin.codename.clone(),
+            component: origin.component.clone(),
+            site: origin.site.clone(),
+        }
+    }
+
+    fn to_core(&self) -> Origin {
+        Origin {
+            origin: self.origin.clone(),
+            label: self.label.clone(),
+            archive: self.archive.clone(),
+            codename: self.codename.clone(),
+            component: self.component.clone(),
+            site: self.site.clone(),
+        }
+    }
+}
+
+impl AptInventoryJson {
+    /// The inventory of an apt host: `installed`, and of `available` the versions of the
+    /// installed names and of the names their newer versions depend on.
+    pub fn from_core(
+        installed: &[AptInstalled],
+        available: &[AptAvailable],
+        native_arch: &str,
+    ) -> AptInventoryJson {
+        use std::collections::{HashMap, HashSet};
+
+        let mut oldest_installed: HashMap<&str, &DebVersion> = HashMap::new();
+        for package in installed {
+            oldest_installed
+                .entry(package.name.as_str())
+                .and_modify(|version| {
+                    if package.version < **version {
+                        *version = &package.version;
+                    }
+                })
+                .or_insert(&package.version);
+        }
+        let newer = |package: &AptAvailable| {
+            oldest_installed
+                .get(package.name.as_str())
+                .is_some_and(|installed| package.version > **installed)
+        };
+        let dependencies: HashSet<&str> = available
+            .iter()
+            .filter(|package| newer(package))
+            .flat_map(|package| package.depends.iter().flatten())
+            .map(String::as_str)
+            .filter(|name| !oldest_installed.contains_key(name))
+            .collect();
+
+        let mut origins: Vec<AptOriginJson> = Vec::new();
+        let mut origin_index: HashMap<&Origin, u32> = HashMap::new();
+        let mut kept = Vec::new();
+        for package in available {
+            let is_installed = oldest_installed.contains_key(package.name.as_str());
+            if !is_installed && !dependencies.contains(package.name.as_str()) {
+                continue;
+            }
+            let indices = package
+                .origins
+                .iter()
+                .map(|origin| {
+                    *origin_index.entry(origin).or_insert_with(|| {
+                        origins.push(AptOriginJson::from_core(origin));
+                        u32::try_from(origins.len() - 1).unwrap_or(u32::MAX)
+                    })
+                })
+                .collect();
+            kept.push(DebAvailableJson {
+                name: package.name.clone(),
+                arch: package.arch.clone(),
+                version: package.version.to_string(),
+                priority: package.priority.clone(),
+                section: package.section.clone(),
+                origins: indices,
+                first_seen: package.first_seen,
+                depends: if is_installed && newer(package) {
+                    package.depends.clone()
+                } else {
+                    Vec::new()
+                },
+            });
+        }
+        AptInventoryJson {
+            native_arch: native_arch.to_owned(),
+            installed: installed
+                .iter()
+                .map(|package| DebInstalledJson {
+                    name: package.name.clone(),
+                    arch: package.arch.clone(),
+                    version: package.version.to_string(),
+                    install_time: package.install_time,
+                    configured: package.configured,
+                })
+                .collect(),
+            origins,
+            available: kept,
+        }
+    }
+
+    /// Back to core values, for `evaluate_apt`. Errors name the field: an unparsable
+    /// version or an origin index out of range.
+    pub fn to_core(&self) -> Result<(Vec<AptInstalled>, Vec<AptAvailable>), String> {
+        let version = |text: &str, field: String| {
+            DebVersion::parse(text).map_err(|error| format!("{field}: {error}"))
+        };
+        let installed = self
+            .installed
+            .iter()
+            .enumerate()
+            .map(|(index, package)| {
+                Ok(AptInstalled {
+                    name: package.name.clone(),
+                    arch: package.arch.clone(),
+                    version: version(&package.version, format!("apt.installed[{index}].version"))?,
+                    install_time: package.install_time,
+                    configured: package.configured,
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        let origins: Vec<Origin> = self.origins.iter().map(AptOriginJson::to_core).collect();
+        let available = self
+            .available
+            .iter()
+            .enumerate()
+            .map(|(index, package)| {
+                let package_origins = package
+                    .origins
+                    .iter()
+                    .map(|&origin| {
+                        usize::try_from(origin)
+                            .ok()
+                            .and_then(|origin| origins.get(origin))
+                            .cloned()
+                            .ok_or_else(|| {
+                                format!(
+                                    "apt.available[{index}].origins: {origin} is not an index of `apt.origins` ({} entries)",
+                                    origins.len()
+                                )
+                            })
+                    })
+                    .collect::<Result<Vec<_>, String>>()?;
+                Ok(AptAvailable {
+                    name: package.name.clone(),
+                    arch: package.arch.clone(),
+                    version: version(
+                        &package.version,
+                        format!("apt.available[{index}].version"),
+                    )?,
+                    priority: package.priority.clone(),
+                    section: package.section.clone(),
+                    origins: package_origins,
+                    first_seen: package.first_seen,
+                    depends: package.depends.clone(),
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok((installed, available))
+    }
+}
+
 /// `POST /api/v1/preview`: what each node would get from a baseline (or from the baseline
 /// that applies to it), from the inventories the agents uploaded.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -564,4 +818,87 @@ pub struct AgentCredential {
 
 fn credential_version() -> u32 {
     1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn origin(archive: &str) -> Origin {
+        Origin {
+            origin: Some("Debian".to_owned()),
+            label: Some("Debian".to_owned()),
+            archive: Some(archive.to_owned()),
+            codename: Some("bookworm".to_owned()),
+            component: Some("main".to_owned()),
+            site: None,
+        }
+    }
+
+    fn available(name: &str, version: &str, archive: &str, depends: &[&str]) -> AptAvailable {
+        AptAvailable {
+            name: name.to_owned(),
+            arch: "amd64".to_owned(),
+            version: DebVersion::parse(version).unwrap(),
+            priority: Some("optional".to_owned()),
+            section: Some("net".to_owned()),
+            origins: vec![origin(archive)],
+            first_seen: Some("2024-09-01T00:00:00Z".parse().unwrap()),
+            depends: depends.iter().map(|d| vec![(*d).to_owned()]).collect(),
+        }
+    }
+
+    #[test]
+    fn apt_inventory_keeps_what_evaluation_needs_and_round_trips() {
+        let installed = vec![AptInstalled {
+            name: "curl".to_owned(),
+            arch: "amd64".to_owned(),
+            version: DebVersion::parse("7.1-1").unwrap(),
+            install_time: None,
+            configured: true,
+        }];
+        let all = vec![
+            available("curl", "7.1-1", "bookworm", &["libc6"]),
+            available("curl", "1:7.3-1", "bookworm-security", &["libcurl4"]),
+            available("libcurl4", "7.3-1", "bookworm", &["libc6"]),
+            available("unrelated", "1.0-1", "bookworm", &[]),
+        ];
+        let json = AptInventoryJson::from_core(&installed, &all, "amd64");
+        // Two suites, each written once.
+        assert_eq!(json.origins.len(), 2);
+        let text = serde_json::to_string(&json).unwrap();
+        let back: AptInventoryJson = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, json);
+        let (core_installed, core_available) = back.to_core().unwrap();
+        assert_eq!(core_installed, installed);
+        // The installed name and what its newer version depends on; depends only where
+        // BLOCK looks (versions newer than the installed one).
+        let mut expected = vec![all[0].clone(), all[1].clone(), all[2].clone()];
+        expected[0].depends.clear();
+        expected[2].depends.clear();
+        assert_eq!(core_available, expected);
+
+        let mut bad = json.clone();
+        bad.available[1].origins = vec![7];
+        assert_eq!(
+            bad.to_core().unwrap_err(),
+            "apt.available[1].origins: 7 is not an index of `apt.origins` (2 entries)"
+        );
+        bad.installed[0].version = "x y".to_owned();
+        assert!(
+            bad.to_core()
+                .unwrap_err()
+                .starts_with("apt.installed[0].version: ")
+        );
+    }
+
+    #[test]
+    fn an_inventory_without_apt_still_reads() {
+        let text = r#"{"captured_at":"2024-10-01T00:00:00Z",
+            "facts":{"hostname":"h","operating_system":"AMAZON_LINUX_2023","product":"AmazonLinux2023"},
+            "packages":[]}"#;
+        let upload: InventoryUpload = serde_json::from_str(text).unwrap();
+        assert_eq!(upload.apt, None);
+        assert!(!serde_json::to_string(&upload).unwrap().contains("\"apt\""));
+    }
 }

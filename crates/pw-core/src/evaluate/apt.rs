@@ -25,7 +25,9 @@
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use crate::evaluate::{Map, Set};
 
 use jiff::Timestamp;
 
@@ -164,7 +166,7 @@ struct Evaluator<'a> {
     rejected: ExceptionList<'a>,
     cutoffs: Vec<Option<Timestamp>>,
     /// (name, grouping arch) → offers, newest first.
-    offers: HashMap<(&'a str, &'a str), Vec<Offer<'a>>>,
+    offers: Map<(&'a str, &'a str), Vec<Offer<'a>>>,
 }
 
 impl<'a> Evaluator<'a> {
@@ -308,11 +310,7 @@ impl<'a> Evaluator<'a> {
 
     /// Under BLOCK: a dependency group of `offer` that nothing installed satisfies and whose
     /// every alternative is offered only in rejected versions.
-    fn blocked_dependency(
-        &self,
-        offer: &Offer<'a>,
-        installed_names: &HashSet<&str>,
-    ) -> Option<String> {
+    fn blocked_dependency(&self, offer: &Offer<'a>, installed_names: &Set<&str>) -> Option<String> {
         if self.baseline.rejected_action != RejectedAction::Block || self.rejected.is_empty() {
             return None;
         }
@@ -382,11 +380,11 @@ pub fn evaluate_apt(
             .iter()
             .map(|rule| approval_cutoff(rule.approval, now))
             .collect(),
-        offers: HashMap::new(),
+        offers: Map::default(),
     };
 
     // Group the available versions by (name, arch), merging duplicate versions.
-    let mut offers: HashMap<(&str, &str), Vec<Offer<'_>>> = HashMap::new();
+    let mut offers: Map<(&str, &str), Vec<Offer<'_>>> = Map::default();
     for available in host.available {
         let arch = if available.arch == "all" {
             context.native_arch.as_str()
@@ -435,8 +433,8 @@ pub fn evaluate_apt(
             }
         }
     }
-    let installed_names: HashSet<&str> = host.installed.iter().map(|p| p.name.as_str()).collect();
-    let pending: HashSet<(&str, &str, &DebVersion)> = host
+    let installed_names: Set<&str> = host.installed.iter().map(|p| p.name.as_str()).collect();
+    let pending: Set<(&str, &str, &DebVersion)> = host
         .pending_reboot
         .iter()
         .map(|target| (target.name.as_str(), target.arch.as_str(), &target.version))

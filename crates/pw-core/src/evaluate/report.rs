@@ -1,7 +1,9 @@
 //! Per-host evaluation against a [`Snapshot`]: patch states, reasons and the host summary
 //! (ssm-reference §3.3, §5).
 
-use std::collections::{BTreeMap, HashSet, btree_map};
+use std::collections::{BTreeMap, btree_map};
+
+use crate::evaluate::Set;
 use std::fmt;
 
 use jiff::Timestamp;
@@ -333,10 +335,10 @@ pub(crate) fn evaluate(
             }
         }
     }
-    let pending: HashSet<&Nevra> = pending_reboot.iter().collect();
+    let pending: Set<&Nevra> = pending_reboot.iter().collect();
     // Only the BLOCK dependency check reads these, and only when it has providers to check.
-    let installed_names: HashSet<&str> = if snapshot.providers.is_empty() {
-        HashSet::new()
+    let installed_names: Set<&str> = if snapshot.providers.is_empty() {
+        Set::default()
     } else {
         installed.iter().map(|p| p.nevra.name.as_str()).collect()
     };
@@ -425,7 +427,7 @@ fn item_for_entry(
     arch: &str,
     package: &InstalledPackage,
     entry: &BaselineEntry,
-    installed_names: &HashSet<&str>,
+    installed_names: &Set<&str>,
 ) -> PatchItem {
     let target = &entry.target;
     let installed = &package.nevra.evr;
@@ -483,7 +485,7 @@ fn blocked_requirement(
     name: &str,
     arch: &str,
     target: &Evr,
-    installed_names: &HashSet<&str>,
+    installed_names: &Set<&str>,
 ) -> Option<String> {
     if snapshot.providers.is_empty() {
         return None;

@@ -1,15 +1,20 @@
 //! `POST /preview`: what each node would get from a baseline, computed from the
 //! inventories agents uploaded (their installed packages and the compact catalog of their
-//! repositories), with the same core evaluation the agent runs. No node is contacted.
+//! repositories; for Debian and Ubuntu the installed debs and their available versions),
+//! with the same core evaluation the agent runs. No node is contacted.
 
 use axum::Json;
 use axum::extract::State;
 use jiff::Timestamp;
 use pw_api::evaluation::EvaluationJson;
-use pw_api::server::agent::{InventoryUpload, NodePreview, PreviewRequest, PreviewResponse};
-use pw_core::baseline::{Baseline, OperatingSystem};
+use pw_api::server::agent::{
+    AptInventoryJson, InventoryUpload, NodePreview, PreviewRequest, PreviewResponse,
+};
+use pw_core::baseline::{Baseline, Family, OperatingSystem};
+use pw_core::evaluate::apt::{AptContext, AptHost, DebTarget, evaluate_apt};
 use pw_core::evaluate::{Catalog, Context, EvaluateOptions, InstalledPackage, Snapshot};
 use pw_core::nevra::Nevra;
+use pw_core::version::deb::DebVersion;
 use pw_store::NodeRecord;
 
 use crate::AppState;
@@ -26,9 +31,6 @@ fn evaluate_node(
     at: Timestamp,
     include_not_applicable: bool,
 ) -> Result<EvaluationJson, String> {
-    let catalog = inventory.catalog.as_ref().ok_or_else(|| {
-        "the node's inventory has no catalog (agent too old, or no repository data)".to_owned()
-    })?;
     let os = OperatingSystem::parse(&inventory.facts.operating_system).ok_or_else(|| {
         format!(
             "operating system `{}` is not supported",
@@ -43,6 +45,21 @@ fn evaluate_node(
             os.as_str()
         ));
     }
+    let options = EvaluateOptions {
+        include_not_applicable,
+    };
+    if let Some(apt) = &inventory.apt {
+        return evaluate_apt_node(baseline, os, inventory, apt, at, &options);
+    }
+    if os.family() == Family::Apt {
+        return Err(
+            "the node's inventory has no apt packages (agent too old, or no repository data)"
+                .to_owned(),
+        );
+    }
+    let catalog = inventory.catalog.as_ref().ok_or_else(|| {
+        "the node's inventory has no catalog (agent too old, or no repository data)".to_owned()
+    })?;
     let (packages, advisories) = catalog.to_core();
     let installed: Vec<InstalledPackage> = inventory
         .packages
@@ -70,12 +87,55 @@ fn evaluate_node(
         },
         context,
     );
-    let evaluation = snapshot.evaluate(
-        &installed,
-        &pending,
-        &EvaluateOptions {
-            include_not_applicable,
+    let evaluation = snapshot.evaluate(&installed, &pending, &options);
+    Ok(EvaluationJson::from_core(&evaluation))
+}
+
+/// Evaluates a Debian or Ubuntu node with `evaluate_apt`, as its agent does.
+fn evaluate_apt_node(
+    baseline: &Baseline,
+    os: OperatingSystem,
+    inventory: &InventoryUpload,
+    apt: &AptInventoryJson,
+    at: Timestamp,
+    options: &EvaluateOptions,
+) -> Result<EvaluationJson, String> {
+    if os.family() != Family::Apt {
+        return Err(format!(
+            "the node's inventory has apt packages, but the node runs {}",
+            os.as_str()
+        ));
+    }
+    let (installed, available) = apt
+        .to_core()
+        .map_err(|error| format!("the node's inventory is invalid: {error}"))?;
+    // `name:arch=version`, as the agent keeps them.
+    let pending: Vec<DebTarget> = inventory
+        .pending_reboot
+        .iter()
+        .filter_map(|key| {
+            let (name_arch, version) = key.split_once('=')?;
+            let (name, arch) = name_arch.split_once(':')?;
+            Some(DebTarget {
+                name: name.to_owned(),
+                arch: arch.to_owned(),
+                version: DebVersion::parse(version).ok()?,
+            })
+        })
+        .collect();
+    let evaluation = evaluate_apt(
+        baseline,
+        AptHost {
+            installed: &installed,
+            available: &available,
+            pending_reboot: &pending,
         },
+        &AptContext {
+            product: inventory.facts.product.clone(),
+            native_arch: apt.native_arch.clone(),
+            now: at,
+        },
+        options,
     );
     Ok(EvaluationJson::from_core(&evaluation))
 }
