@@ -14,7 +14,7 @@ use crate::printer::Printer;
 
 /// Self-hosted patch management for Linux fleets.
 #[derive(Debug, Parser)]
-#[command(name = "patchwarden", version, about)]
+#[command(name = "patchwarden", version)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

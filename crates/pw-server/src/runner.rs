@@ -348,15 +348,31 @@ async fn advance_task(
                 threshold,
             );
             if n > 0 {
-                for invocation in tx
+                // A task with several window targets runs them one after another
+                // (ssm-reference §7.3): invocations are ordered by target, and the next
+                // target's start only once every invocation of the earlier ones has ended.
+                let next = tx
                     .invocations_in_status(
                         &task.id,
                         "PENDING",
                         i64::try_from(n).unwrap_or(i64::MAX),
                     )
-                    .await?
-                {
-                    dispatch(tx, execution, &spec, &invocation, now, ack_timeout, effects).await?;
+                    .await?;
+                let group = next.first().map(|i| i.window_target_id.clone());
+                let earlier_running = running > 0
+                    && tx
+                        .invocations_in_status(&task.id, "IN_PROGRESS", i64::MAX)
+                        .await?
+                        .iter()
+                        .any(|i| Some(&i.window_target_id) != group.as_ref());
+                if !earlier_running {
+                    for invocation in next
+                        .iter()
+                        .take_while(|i| Some(&i.window_target_id) == group.as_ref())
+                    {
+                        dispatch(tx, execution, &spec, invocation, now, ack_timeout, effects)
+                            .await?;
+                    }
                 }
             }
         }

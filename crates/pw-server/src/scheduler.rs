@@ -12,7 +12,7 @@
 //! An operator's "run now" (`POST /windows/{id}/run`, [`run_now`]) opens an execution through
 //! the same path, for an ad-hoc occurrence that starts at the request instant.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use jiff::{Timestamp, tz::TimeZone};
 use pw_api::server::windows::{TaskSpec, WindowSpec, WindowTargetSpec};
@@ -281,8 +281,12 @@ pub(crate) async fn open_execution(
     let mut invocations = Vec::new();
     for part in store.window_parts(WindowPart::Task, &window.id).await? {
         let task: TaskSpec = stored_json("window task", &part.spec_json)?;
-        // node id → (window target id, owner information), in node order.
-        let mut selected: BTreeMap<usize, (Option<String>, Option<String>)> = BTreeMap::new();
+        // (node index, window target id, owner information), grouped by the task's targets in
+        // the order the task lists them, nodes in node order within a target; a node in
+        // several targets belongs to the first. The runner runs the groups one after another
+        // (ssm-reference §7.3: "its task invocations occur sequentially").
+        let mut selected: Vec<(usize, Option<String>, Option<String>)> = Vec::new();
+        let mut taken: HashSet<usize> = HashSet::new();
         for filter in &task.targets {
             match filter.key.as_str() {
                 "WindowTargetIds" => {
@@ -291,18 +295,22 @@ pub(crate) async fn open_execution(
                             continue;
                         };
                         for (index, node) in nodes.iter().enumerate() {
-                            if matches(node, &target.targets) {
-                                selected.entry(index).or_insert_with(|| {
-                                    (Some(target_id.clone()), target.owner_information.clone())
-                                });
+                            if matches(node, &target.targets) && taken.insert(index) {
+                                selected.push((
+                                    index,
+                                    Some(target_id.clone()),
+                                    target.owner_information.clone(),
+                                ));
                             }
                         }
                     }
                 }
                 _ if spec.allow_unassociated_targets => {
                     for node_id in &filter.values {
-                        if let Some(index) = nodes.iter().position(|node| node.id == *node_id) {
-                            selected.entry(index).or_insert((None, None));
+                        if let Some(index) = nodes.iter().position(|node| node.id == *node_id)
+                            && taken.insert(index)
+                        {
+                            selected.push((index, None, None));
                         }
                     }
                 }
@@ -317,7 +325,7 @@ pub(crate) async fn open_execution(
             .map(|a| error_threshold(a, n))
             .unwrap_or(0);
         let task_execution_id = ids::guid();
-        for (seq, (index, (target_id, owner))) in selected.into_iter().enumerate() {
+        for (seq, (index, target_id, owner)) in selected.into_iter().enumerate() {
             let node: &NodeRecord = &nodes[index];
             let mut invocation = InvocationRecord {
                 id: ids::guid(),

@@ -40,6 +40,7 @@ on_both_backends!(
     cutoff_stops_new_invocations,
     cancel_stops_handing_out_work,
     priorities_run_in_order,
+    several_targets_run_one_after_another,
 );
 
 struct Window {
@@ -477,6 +478,60 @@ async fn priorities_run_in_order(server: &TestServer) {
         })
         .collect();
     assert_eq!(tasks, [("Scan", "SUCCESS"), ("Install", "SUCCESS")]);
+}
+
+/// ssm-reference §7.3: "If a single maintenance window task is registered with multiple
+/// targets, its task invocations occur sequentially": the second target's nodes start only
+/// when every invocation of the first has ended, whatever the concurrency allows.
+async fn several_targets_run_one_after_another(server: &TestServer) {
+    let (_, web1) = server
+        .enroll("web1", "AMAZON_LINUX_2", &[("Role", "web")])
+        .await;
+    let (_, web2) = server
+        .enroll("web2", "AMAZON_LINUX_2", &[("Role", "web")])
+        .await;
+    let (_, db1) = server
+        .enroll("db1", "AMAZON_LINUX_2", &[("Role", "db")])
+        .await;
+    let window = window(server, "rate(1 day)", 4, 1).await;
+    // The db target is registered first, but the task lists web first: the task's order counts.
+    let db = window.target(server, "Role", "db").await;
+    let web = window.target(server, "Role", "web").await;
+    server
+        .admin(
+            "POST",
+            &format!("/api/v1/windows/{}/tasks", window.id),
+            Some(
+                json!({"operation": "Scan", "max_concurrency": "10", "max_errors": "1",
+                "targets": [{"key": "WindowTargetIds", "values": [web, db]}]}),
+            ),
+        )
+        .await;
+    let execution_id = window.open(server).await;
+    tick(server).await;
+    tick(server).await;
+    assert!(
+        agent(server, &db1, None).await.is_empty(),
+        "the db target waits for the web target"
+    );
+    assert_eq!(agent(server, &web1, Some("success")).await.len(), 1);
+    tick(server).await;
+    assert!(
+        agent(server, &db1, None).await.is_empty(),
+        "web2 is still running: the db target still waits"
+    );
+    assert_eq!(agent(server, &web2, Some("failed")).await.len(), 1);
+    tick(server).await;
+    tick(server).await;
+    assert_eq!(agent(server, &db1, Some("success")).await.len(), 1);
+    tick(server).await;
+    let shown = execution(server, &execution_id).await;
+    assert_eq!(
+        statuses(&shown, 0),
+        ["SUCCESS", "FAILED", "SUCCESS"],
+        "{shown}"
+    );
+    assert_eq!(shown["status"], "SUCCESS", "{shown}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
