@@ -426,20 +426,6 @@ pub(crate) struct AptBackend {
     pub(crate) now: Timestamp,
 }
 
-pub(crate) fn deb_key(name: &str, arch: &str, version: &DebVersion) -> String {
-    format!("{name}:{arch}={version}")
-}
-
-fn parse_deb_key(key: &str) -> Option<DebTarget> {
-    let (name_arch, version) = key.split_once('=')?;
-    let (name, arch) = name_arch.split_once(':')?;
-    Some(DebTarget {
-        name: name.to_owned(),
-        arch: arch.to_owned(),
-        version: DebVersion::parse(version).ok()?,
-    })
-}
-
 impl AptBackend {
     /// Records the first time each candidate version (newer than what is installed) was
     /// seen: the Release date of its newest suite. On the very first run nothing is known
@@ -461,7 +447,7 @@ impl AptBackend {
             if !newer {
                 continue;
             }
-            let key = deb_key(&available.name, &available.arch, &available.version);
+            let key = DebTarget::key(&available.name, &available.arch, &available.version);
             let recorded = self.first_seen.entry(key).or_insert_with(|| {
                 if first_run {
                     None
@@ -520,7 +506,7 @@ impl Backend for AptBackend {
     fn installed_keys(&self) -> HashSet<String> {
         self.installed
             .iter()
-            .map(|p| deb_key(&p.name, &p.arch, &p.version))
+            .map(|p| DebTarget::key(&p.name, &p.arch, &p.version))
             .collect()
     }
 
@@ -531,7 +517,10 @@ impl Backend for AptBackend {
         pending: &[String],
         options: &EvaluateOptions,
     ) -> Evaluation {
-        let pending: Vec<DebTarget> = pending.iter().filter_map(|k| parse_deb_key(k)).collect();
+        let pending: Vec<DebTarget> = pending
+            .iter()
+            .filter_map(|k| DebTarget::parse_key(k))
+            .collect();
         pw_core::evaluate::apt::evaluate_apt(
             baseline,
             AptHost {
@@ -555,21 +544,27 @@ impl Backend for AptBackend {
     ) -> Vec<String> {
         pw_core::evaluate::apt::install_targets(evaluation)
             .iter()
-            .map(|t| deb_key(&t.name, &t.arch, &t.version))
+            .map(|t| DebTarget::key(&t.name, &t.arch, &t.version))
             .collect()
     }
 
     fn install(&self, targets: &[String], notes: &mut Vec<String>) -> RunInfo {
-        let targets: Vec<DebTarget> = targets.iter().filter_map(|k| parse_deb_key(k)).collect();
+        let targets: Vec<DebTarget> = targets
+            .iter()
+            .filter_map(|k| DebTarget::parse_key(k))
+            .collect();
         run_info(pw_pkgmgr::apt::install(&self.settings, &targets), notes)
     }
 
     fn verify(&self, targets: &[String]) -> (Vec<String>, Vec<String>) {
-        let parsed: Vec<DebTarget> = targets.iter().filter_map(|k| parse_deb_key(k)).collect();
+        let parsed: Vec<DebTarget> = targets
+            .iter()
+            .filter_map(|k| DebTarget::parse_key(k))
+            .collect();
         let mut installed = Vec::new();
         let mut failed = Vec::new();
         for status in pw_pkgmgr::apt::verify(&parsed, &self.installed_debs) {
-            let key = deb_key(
+            let key = DebTarget::key(
                 &status.target.name,
                 &status.target.arch,
                 &status.target.version,

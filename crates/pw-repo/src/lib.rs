@@ -179,6 +179,11 @@ pub fn load_flat_dir(path: &Path) -> Result<Repository, RepoError> {
 
 /// [`load_flat_dir`] with explicit options.
 pub fn load_flat_dir_with(path: &Path, options: &LoadOptions) -> Result<Repository, RepoError> {
+    load_from(&path.display().to_string(), &flat_source(path)?, options)
+}
+
+/// The source of a flat cache directory; the directory must exist.
+fn flat_source(path: &Path) -> Result<Source, RepoError> {
     let metadata = fs_err::metadata(path).map_err(|source| RepoError::Read {
         path: path.display().to_string(),
         source,
@@ -189,11 +194,7 @@ pub fn load_flat_dir_with(path: &Path, options: &LoadOptions) -> Result<Reposito
             reason: "not a directory",
         });
     }
-    load_from(
-        &path.display().to_string(),
-        &Source::Flat(path.to_path_buf()),
-        options,
-    )
+    Ok(Source::Flat(path.to_path_buf()))
 }
 
 /// [`load`] with explicit options.
@@ -244,18 +245,12 @@ pub fn load_flat_dir_cached(
     options: &LoadOptions,
     cache_file: &Path,
 ) -> Result<CachedLoad, RepoError> {
-    let metadata = fs_err::metadata(path).map_err(|source| RepoError::Read {
-        path: path.display().to_string(),
-        source,
-    })?;
-    if !metadata.is_dir() {
-        return Err(RepoError::InvalidLocation {
-            location: path.display().to_string(),
-            reason: "not a directory",
-        });
-    }
-    let source = Source::Flat(path.to_path_buf());
-    load_cached(&path.display().to_string(), &source, options, cache_file)
+    load_cached(
+        &path.display().to_string(),
+        &flat_source(path)?,
+        options,
+        cache_file,
+    )
 }
 
 fn load_cached(

@@ -189,6 +189,14 @@ pub(crate) fn resolve_node(client: &Client, wanted: &str) -> anyhow::Result<Stri
         .clone())
 }
 
+/// The baseline with id or name `wanted` among `baselines`.
+pub(crate) fn find_baseline<'a>(
+    baselines: &'a [pw_api::server::baselines::BaselineSummary],
+    wanted: &str,
+) -> anyhow::Result<&'a pw_api::server::baselines::BaselineSummary> {
+    pick(baselines, "baseline", wanted, |b| &b.id, |b| &b.name)
+}
+
 /// The id of the maintenance window with id or name `wanted`.
 pub(crate) fn resolve_window(client: &Client, wanted: &str) -> anyhow::Result<String> {
     let windows = client.windows()?;

@@ -395,9 +395,6 @@ fn window_fields(want: &WindowSpec, have: &WindowSpec) -> Vec<String> {
     fields
 }
 
-/// The owner `patchwarden promote` writes on every entry it adds.
-const PROMOTE_OWNER: &str = "patchwarden promote";
-
 /// The desired baseline (canonical TOML) with the approved and rejected entries that
 /// `patchwarden promote` added on the server, and the file does not list, put back: applying
 /// the files never undoes a promotion. Returns the text to apply and how many were kept.
@@ -415,7 +412,7 @@ fn keep_promoted(want: &str, have: &str) -> (String, usize) {
         (&mut merged.rejected, &current.baseline.rejected),
     ] {
         for exception in from {
-            if exception.owner.as_deref() == Some(PROMOTE_OWNER)
+            if exception.owner.as_deref() == Some(crate::commands::promote::OWNER)
                 && !into.iter().any(|e| e.entry == exception.entry)
             {
                 into.push(exception.clone());

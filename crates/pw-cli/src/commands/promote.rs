@@ -25,23 +25,23 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use anyhow::Context as _;
 use clap::Args;
 use jiff::Timestamp;
-use pw_api::server::baselines::BaselineSummary;
 use pw_api::server::compliance::{ComplianceSummary, Operation};
 use pw_client::Client;
 use pw_core::baseline::{Baseline, Exception, Family, MAX_PATCH_ENTRIES};
+use pw_core::evaluate::apt::DebTarget;
 use pw_core::nevra::Nevra;
 use pw_core::pattern::PatternSet;
 use pw_core::version::deb::DebVersion;
 use pw_core::version::rpm::Evr;
 use serde::Serialize;
 
-use crate::commands::client::{ConnectionArgs, Output, error_exit, print_json};
+use crate::commands::client::{ConnectionArgs, Output, error_exit, find_baseline, print_json};
 use crate::exit_code;
 use crate::printer::Printer;
 use crate::table::Table;
 
 /// The owner written on every entry this command adds.
-const OWNER: &str = "patchwarden promote";
+pub(crate) const OWNER: &str = "patchwarden promote";
 
 /// How many of each node's most recent reports are searched for post-install hook failures.
 const HISTORY_LIMIT: &str = "100";
@@ -222,26 +222,10 @@ impl Exact {
                 name,
                 arch,
                 version,
-            } => key
-                .split_once('=')
-                .and_then(|(name_arch, v)| Some((name_arch.split_once(':')?, v)))
-                .is_some_and(|((n, a), v)| {
-                    n == name && a == arch && DebVersion::parse(v).is_ok_and(|v| v == *version)
-                }),
+            } => DebTarget::parse_key(key)
+                .is_some_and(|k| k.name == *name && k.arch == *arch && k.version == *version),
         }
     }
-}
-
-fn find_baseline<'a>(
-    baselines: &'a [BaselineSummary],
-    wanted: &str,
-    flag: &str,
-) -> anyhow::Result<&'a BaselineSummary> {
-    baselines
-        .iter()
-        .find(|b| b.id == wanted)
-        .or_else(|| baselines.iter().find(|b| b.name == wanted))
-        .with_context(|| format!("{flag}: no baseline has the id or name `{wanted}`"))
 }
 
 /// Whether a report is STG's: it names `--patch-group` when given, else the `--from` baseline.
@@ -419,8 +403,8 @@ fn changes_table(changes: &[Change]) -> String {
 fn promote(args: &PromoteArgs, printer: &Printer) -> anyhow::Result<u8> {
     let client = args.connection.client(printer)?;
     let baselines = client.baselines()?;
-    let from = find_baseline(&baselines, &args.from, "--from")?;
-    let to = find_baseline(&baselines, &args.to, "--to")?;
+    let from = find_baseline(&baselines, &args.from).context("--from")?;
+    let to = find_baseline(&baselines, &args.to).context("--to")?;
     if from.id == to.id {
         anyhow::bail!("--from and --to name the same baseline `{}`", to.id);
     }

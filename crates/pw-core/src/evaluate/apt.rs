@@ -120,6 +120,23 @@ impl DebTarget {
             format!("{}:{}={}", self.name, self.arch, self.version)
         }
     }
+
+    /// The key by which agent state, reports (`install.installed`) and inventories name a
+    /// Debian package version: `name:arch=version`, the architecture always present.
+    pub fn key(name: &str, arch: &str, version: &DebVersion) -> String {
+        format!("{name}:{arch}={version}")
+    }
+
+    /// Reads a [`DebTarget::key`]; `None` when it is not one.
+    pub fn parse_key(key: &str) -> Option<DebTarget> {
+        let (name_arch, version) = key.split_once('=')?;
+        let (name, arch) = name_arch.split_once(':')?;
+        Some(DebTarget {
+            name: name.to_owned(),
+            arch: arch.to_owned(),
+            version: DebVersion::parse(version).ok()?,
+        })
+    }
 }
 
 /// What a Debian or Ubuntu host offers to evaluate.

@@ -14,7 +14,6 @@ use pw_core::baseline::{Baseline, Family, OperatingSystem};
 use pw_core::evaluate::apt::{AptContext, AptHost, DebTarget, evaluate_apt};
 use pw_core::evaluate::{Catalog, Context, EvaluateOptions, InstalledPackage, Snapshot};
 use pw_core::nevra::Nevra;
-use pw_core::version::deb::DebVersion;
 use pw_store::NodeRecord;
 
 use crate::AppState;
@@ -113,15 +112,7 @@ fn evaluate_apt_node(
     let pending: Vec<DebTarget> = inventory
         .pending_reboot
         .iter()
-        .filter_map(|key| {
-            let (name_arch, version) = key.split_once('=')?;
-            let (name, arch) = name_arch.split_once(':')?;
-            Some(DebTarget {
-                name: name.to_owned(),
-                arch: arch.to_owned(),
-                version: DebVersion::parse(version).ok()?,
-            })
-        })
+        .filter_map(|key| DebTarget::parse_key(key))
         .collect();
     let evaluation = evaluate_apt(
         baseline,
