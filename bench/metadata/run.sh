@@ -38,18 +38,10 @@ python3 "$generator" --out "$work/data" > "$work/summary.txt"
 gunzip -c "$work"/data/repodata/*-primary.xml.gz > "$work/primary.xml"
 gunzip -c "$work"/data/repodata/*-updateinfo.xml.gz > "$work/updateinfo.xml"
 
-# The release profile plus fat LTO and one codegen unit, as a packaged binary would be built,
-# in its own target directory so that the workspace's release artifacts stay as they are.
-# BENCH_PLAIN_RELEASE=1 measures the workspace's plain release profile instead.
-echo "building parse_bench (release${BENCH_PLAIN_RELEASE:+, plain profile}; LTO takes a few minutes on 2 cores)..." >&2
-if [[ -n "${BENCH_PLAIN_RELEASE:-}" ]]; then
-  (cd "$repo_root" && cargo build --release --quiet -p pw-repo --example parse_bench)
-  ours="$repo_root/target/release/examples/parse_bench"
-else
-  (cd "$repo_root" && CARGO_TARGET_DIR="$repo_root/target/bench-metadata" CARGO_PROFILE_RELEASE_LTO=fat \
-    CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 cargo build --release --quiet -p pw-repo --example parse_bench)
-  ours="$repo_root/target/bench-metadata/release/examples/parse_bench"
-fi
+# The release profile is the shipping profile (fat LTO, one codegen unit): what users run.
+echo "building parse_bench (release: fat LTO takes a few minutes on 2 cores)..." >&2
+(cd "$repo_root" && cargo build --release --quiet -p pw-repo --example parse_bench)
+ours="$repo_root/target/release/examples/parse_bench"
 
 # measure LABEL INPUT COMMAND...: appends "LABEL seconds kilobytes" to results.
 results="$work/results.txt"

@@ -6,7 +6,10 @@
 //! * `openapi`: regenerate `components.schemas` of `crates/pw-server/openapi.json` from the
 //!   pw-api wire types (`openapi.rs`).
 //! * `openapi --check`: fail when the file is not what `openapi` would write.
+//! * `dist [--target T]...`: the shipped binary, tarball and packages in `target/dist/`
+//!   (`dist.rs`, docs/packaging.md).
 
+mod dist;
 mod openapi;
 #[cfg(test)]
 mod openapi_checks;
@@ -27,8 +30,9 @@ fn main() -> ExitCode {
             }
         }),
         ["openapi", "--check"] => check(),
+        ["dist", rest @ ..] => dist::run(rest),
         _ => Err(format!(
-            "unknown command: {}\nusage: cargo run -p xtask -- openapi [--check]",
+            "unknown command: {}\nusage: cargo xtask openapi [--check] | cargo xtask dist [--target T]...",
             args.join(" ")
         )),
     };
@@ -62,6 +66,6 @@ fn check() -> Result<String, String> {
     clippy::print_stderr,
     reason = "xtask is a developer tool; its messages go to the terminal"
 )]
-fn say(message: &str) {
+pub(crate) fn say(message: &str) {
     eprintln!("{message}");
 }

@@ -281,6 +281,21 @@ impl Backend for RpmBackend {
             }
         }
         if n_loaded == 0 {
+            // An empty cache is most often a host without its package manager.
+            let manager = self.settings.package_manager;
+            if manager.locate().is_none() {
+                return Err(AgentError::PackageManagerMissing {
+                    program: manager.program(),
+                    hint: match manager {
+                        pw_pkgmgr::PackageManager::Yum => {
+                            " (Amazon Linux 2, RHEL/CentOS 7: `yum`), or say `--package-manager dnf` if this host uses dnf"
+                        }
+                        pw_pkgmgr::PackageManager::Dnf => {
+                            " (Amazon Linux 2023, RHEL 8 and later: `dnf`), or say `--package-manager yum` if this host uses yum"
+                        }
+                    },
+                });
+            }
             return Err(AgentError::NoRepositories);
         }
         Ok(())

@@ -6,6 +6,14 @@
 //! was cancelled, or whose window closed, start), records its id in the state file as it
 //! finishes, and answers an already-executed id with its result without running it again.
 //! Results, the report and the inventory are posted before any reboot.
+//!
+//! An acknowledged command is written to `<state>/commands/<id>.json` before it runs and
+//! removed once the server has its answer. If the agent dies in between (killed while a
+//! package transaction runs: the transaction, started with its output in files and outside
+//! the service's kill scope, goes on), [`resume_pending`] answers it on the next start: an
+//! operation that finished is answered from the state file; one that did not is run again,
+//! which waits for the package manager's lock, installs only what is still missing and notes
+//! the interruption in its report.
 
 use std::path::Path;
 use std::time::Duration;
@@ -54,6 +62,24 @@ impl From<pw_client::ClientError> for DaemonError {
     }
 }
 
+/// How the agent reaches its server besides the URL: a private CA and a proxy.
+#[derive(Debug, Clone, Default)]
+pub struct Connection {
+    /// PEM certificates trusted for the server instead of the web roots.
+    pub ca_pem: Option<Vec<u8>>,
+    /// An HTTP(S) proxy; without one, `HTTPS_PROXY`/`NO_PROXY` apply.
+    pub proxy: Option<String>,
+}
+
+impl Connection {
+    fn settings(&self, server_url: &str) -> ClientSettings {
+        let mut settings = ClientSettings::new(server_url);
+        settings.ca_pem.clone_from(&self.ca_pem);
+        settings.proxy.clone_from(&self.proxy);
+        settings
+    }
+}
+
 /// Enrolls this host with an activation code and stores the credential (mode 0600).
 pub fn enroll(
     server_url: &str,
@@ -63,7 +89,28 @@ pub fn enroll(
     state_dir: &Path,
     now: Timestamp,
 ) -> Result<AgentCredential, DaemonError> {
-    let client = Client::new(ClientSettings::new(server_url))?;
+    enroll_with(
+        &Connection::default(),
+        server_url,
+        activation_code,
+        facts,
+        tags,
+        state_dir,
+        now,
+    )
+}
+
+/// [`enroll`] through a private CA or a proxy.
+pub fn enroll_with(
+    connection: &Connection,
+    server_url: &str,
+    activation_code: &str,
+    facts: NodeFacts,
+    tags: Vec<Tag>,
+    state_dir: &Path,
+    now: Timestamp,
+) -> Result<AgentCredential, DaemonError> {
+    let client = Client::new(connection.settings(server_url))?;
     let response = client.enroll(&EnrollRequest {
         activation_code: activation_code.to_owned(),
         facts,
@@ -82,9 +129,19 @@ pub fn enroll(
 
 /// The client of an enrolled agent.
 pub fn client(state_dir: &Path) -> Result<(Client, AgentCredential), DaemonError> {
+    client_with(&Connection::default(), state_dir)
+}
+
+/// [`client`] through a private CA or a proxy.
+pub fn client_with(
+    connection: &Connection,
+    state_dir: &Path,
+) -> Result<(Client, AgentCredential), DaemonError> {
     let stored = credential::load(&state_dir.join(CREDENTIAL_FILE))?;
     let client = Client::new(
-        ClientSettings::new(stored.server_url.clone()).with_secret(stored.credential.clone()),
+        connection
+            .settings(&stored.server_url)
+            .with_secret(stored.credential.clone()),
     )?;
     Ok((client, stored))
 }
@@ -110,8 +167,8 @@ pub fn poll_once(
     clock: &dyn Fn() -> Timestamp,
 ) -> Result<PollSummary, DaemonError> {
     let mut summary = PollSummary::default();
+    let store = StateStore::new(&template.state_dir);
     for command in client.poll_commands(wait)? {
-        let store = StateStore::new(&template.state_dir);
         if store.load()?.executed_commands.contains(&command.id) {
             // Ran already; the answer was lost. Report again, never run again.
             client.post_command_result(
@@ -135,10 +192,63 @@ pub fn poll_once(
             summary.dropped.push(command.id);
             continue;
         }
+        store.save_pending_command(&command)?;
         run_command(client, facts, template, &command, clock)?;
+        store.remove_pending_command(&command.id)?;
         summary.ran.push(command.id);
     }
     Ok(summary)
+}
+
+/// Answers the commands a previous run of the agent acknowledged and never answered (see
+/// the module documentation). Call it at start, before polling. Returns their ids.
+pub fn resume_pending(
+    client: &Client,
+    facts: &NodeFacts,
+    template: &AgentSettings,
+    clock: &dyn Fn() -> Timestamp,
+) -> Result<Vec<String>, DaemonError> {
+    let store = StateStore::new(&template.state_dir);
+    let mut resumed = Vec::new();
+    for command in store.pending_commands()? {
+        let answered = if store.load()?.executed_commands.contains(&command.id) {
+            // It finished; only the answer was lost with the process.
+            client
+                .post_command_result(
+                    &command.id,
+                    &CommandResult {
+                        outcome: CommandOutcome::Success,
+                        message: Some(
+                            "finished on this host before the agent restarted; its report was not delivered"
+                                .to_owned(),
+                        ),
+                        exit_code: None,
+                        started_at: None,
+                        finished_at: Some(clock()),
+                        report_id: None,
+                        summary: None,
+                    },
+                )
+                .map(|_| ())
+                .map_err(DaemonError::from)
+        } else {
+            tracing::warn!(command_id = %command.id, "the agent stopped while running this command; running it again");
+            run_command(client, facts, template, &command, clock)
+        };
+        match answered {
+            Ok(()) => {}
+            // The server will not take an answer any more (the command was cancelled or
+            // timed out meanwhile): nothing is left to deliver.
+            Err(DaemonError::Client(error)) if matches!(*error, pw_client::ClientError::Api { status, .. } if (400..500).contains(&status)) =>
+            {
+                tracing::warn!(command_id = %command.id, error = %error, "the server refused the late answer; dropped");
+            }
+            Err(error) => return Err(error),
+        }
+        store.remove_pending_command(&command.id)?;
+        resumed.push(command.id);
+    }
+    Ok(resumed)
 }
 
 fn failed(message: String, started: Timestamp, finished: Timestamp) -> CommandResult {

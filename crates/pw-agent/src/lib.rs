@@ -201,6 +201,13 @@ pub enum AgentError {
         "no repository metadata is available (run without `--no-refresh`, or check the repository configuration)"
     )]
     NoRepositories,
+    #[error(
+        "`{program}` is not installed (not found on PATH): the agent installs and reads metadata through the host's own package manager; install `{program}`{hint}"
+    )]
+    PackageManagerMissing {
+        program: &'static str,
+        hint: &'static str,
+    },
     #[error("agent state")]
     State(#[from] state::StateError),
     #[error("baseline `{baseline}` is for {baseline_os}, but the host runs {host_os}")]

@@ -101,3 +101,120 @@ pub fn pending_reboot(state: &AgentState, boot_time: Option<Timestamp>) -> Vec<S
         _ => state.pending_reboot.clone(),
     }
 }
+
+/// The daemon's status file in the state directory.
+pub const DAEMON_STATUS_FILE: &str = "daemon.json";
+
+impl StateStore {
+    /// Reads `daemon.json`; `None` when `agent run` never wrote it.
+    pub fn load_daemon_status(&self) -> Result<Option<pw_api::agent::DaemonStatus>, StateError> {
+        let path = self.dir.join(DAEMON_STATUS_FILE);
+        match fs_err::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|source| StateError::Corrupt { path, source }),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(StateError::Io(error)),
+        }
+    }
+
+    /// Writes `daemon.json` atomically.
+    pub fn save_daemon_status(
+        &self,
+        status: &pw_api::agent::DaemonStatus,
+    ) -> Result<(), StateError> {
+        let path = self.dir.join(DAEMON_STATUS_FILE);
+        let bytes = serde_json::to_vec_pretty(status).map_err(|source| StateError::Corrupt {
+            path: path.clone(),
+            source,
+        })?;
+        write_atomic(&path, &bytes)?;
+        Ok(())
+    }
+}
+
+/// The directory of commands acknowledged and not yet answered (`<state>/commands/`).
+pub const PENDING_COMMANDS_DIR: &str = "commands";
+
+impl StateStore {
+    fn pending_path(&self, id: &str) -> PathBuf {
+        // Command ids are the server's (uuid-like); anything else is written `_`.
+        let name: String = id
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        self.dir
+            .join(PENDING_COMMANDS_DIR)
+            .join(format!("{name}.json"))
+    }
+
+    /// Records a command the agent acknowledged, before it runs: if the agent dies before
+    /// answering, the next start finds it here and answers it.
+    pub fn save_pending_command(
+        &self,
+        command: &pw_api::server::agent::AgentCommand,
+    ) -> Result<(), StateError> {
+        let path = self.pending_path(&command.id);
+        let bytes = serde_json::to_vec_pretty(command).map_err(|source| StateError::Corrupt {
+            path: path.clone(),
+            source,
+        })?;
+        write_atomic(&path, &bytes)?;
+        Ok(())
+    }
+
+    /// Forgets a command once the server has its answer.
+    pub fn remove_pending_command(&self, id: &str) -> Result<(), StateError> {
+        match fs_err::remove_file(self.pending_path(id)) {
+            Ok(()) => Ok(()),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(error) => Err(StateError::Io(error)),
+        }
+    }
+
+    /// Commands acknowledged and never answered, oldest first. A damaged file is reported
+    /// in the log and removed (it cannot be answered without its id and baseline).
+    pub fn pending_commands(&self) -> Result<Vec<pw_api::server::agent::AgentCommand>, StateError> {
+        let dir = self.dir.join(PENDING_COMMANDS_DIR);
+        let entries = match fs_err::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(error) => return Err(StateError::Io(error)),
+        };
+        let mut found = Vec::new();
+        for entry in entries {
+            let path = entry?.path();
+            if path.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            let parsed = fs_err::read(&path)
+                .map_err(StateError::Io)
+                .and_then(|bytes| {
+                    serde_json::from_slice::<pw_api::server::agent::AgentCommand>(&bytes).map_err(
+                        |source| StateError::Corrupt {
+                            path: path.clone(),
+                            source,
+                        },
+                    )
+                });
+            match parsed {
+                Ok(command) => {
+                    let modified = fs_err::metadata(&path).and_then(|m| m.modified()).ok();
+                    found.push((modified, command));
+                }
+                Err(error) => {
+                    tracing::warn!(file = %path.display(), %error, "unreadable pending command removed");
+                    let _ = fs_err::remove_file(&path);
+                }
+            }
+        }
+        found.sort_by_key(|(modified, _)| *modified);
+        Ok(found.into_iter().map(|(_, command)| command).collect())
+    }
+}

@@ -152,3 +152,29 @@ pub struct RebootDecision {
     #[serde(default)]
     pub exit_code: Option<i32>,
 }
+
+/// `<state-dir>/daemon.json`: what `agent run` is doing, for `patchwarden agent status`.
+/// Written atomically after every poll; informational only (nothing decides on it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct DaemonStatus {
+    #[serde(default = "state_version")]
+    pub version: u32,
+    /// The version of the agent that wrote the file.
+    pub agent_version: String,
+    /// The process id of `agent run`.
+    pub pid: u32,
+    /// When this `agent run` started (RFC 3339).
+    pub started_at: String,
+    /// The last poll that reached the server (RFC 3339).
+    #[serde(default)]
+    pub last_poll_at: Option<String>,
+    /// The last poll that failed, and why, when it came after the last good one.
+    #[serde(default)]
+    pub last_error: Option<String>,
+    #[serde(default)]
+    pub last_error_at: Option<String>,
+    /// The last command this agent ran (id).
+    #[serde(default)]
+    pub last_command: Option<String>,
+}

@@ -20,3 +20,6 @@ pub(crate) const NOT_FOUND: u8 = 3;
 pub(crate) const AUTH: u8 = 4;
 /// Server commands: the server could not be reached (connection refused, DNS, TLS, timeout).
 pub(crate) const UNREACHABLE: u8 = 5;
+/// `agent run`: not enrolled, or the agent config file (or its CA bundle) is unusable. The
+/// unit's `RestartPreventExitStatus=78` keeps systemd from restarting it in a loop (EX_CONFIG).
+pub(crate) const CONFIG: u8 = 78;

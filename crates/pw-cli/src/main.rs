@@ -2,9 +2,12 @@
 //! this file parses arguments, dispatches and turns errors into documented exit codes.
 
 mod commands;
+mod config_file;
 mod exit_code;
+mod notify;
 mod printer;
 mod table;
+mod version;
 
 use std::process::ExitCode;
 
@@ -14,14 +17,13 @@ use crate::printer::Printer;
 
 /// Self-hosted patch management for Linux fleets.
 #[derive(Debug, Parser)]
-#[command(name = "patchwarden", version)]
+#[command(name = "patchwarden", version = version::LONG)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
-#[expect(clippy::large_enum_variant, reason = "parsed once per process")]
 enum Command {
     /// Compare two versions (rpm or deb) and print -1, 0 or 1.
     Vercmp(commands::vercmp::VercmpArgs),

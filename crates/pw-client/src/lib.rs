@@ -73,6 +73,9 @@ pub struct ClientSettings {
     pub secret: Option<Secret>,
     /// Trust this CA (PEM) instead of the built-in web roots (self-signed servers).
     pub ca_pem: Option<Vec<u8>>,
+    /// An HTTP(S) proxy (`http://proxy:3128`); without one, the `HTTPS_PROXY`/`HTTP_PROXY`/
+    /// `NO_PROXY` variables apply.
+    pub proxy: Option<String>,
     /// Time for a whole request, long polls excepted (they add their wait). Default 60 s.
     pub timeout: Duration,
 }
@@ -83,6 +86,7 @@ impl ClientSettings {
             server_url: server_url.into(),
             secret: None,
             ca_pem: None,
+            proxy: None,
             timeout: Duration::from_secs(60),
         }
     }
@@ -100,6 +104,12 @@ pub enum ClientError {
     BadUrl { url: String },
     #[error("the CA certificate is not usable PEM")]
     BadCa,
+    #[error("proxy `{proxy}` is not usable")]
+    BadProxy {
+        proxy: String,
+        #[source]
+        source: Box<ureq::Error>,
+    },
     #[error("failed to reach {url}")]
     Transport {
         url: String,
@@ -233,8 +243,18 @@ impl Client {
             }
             tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
         }
+        let proxy = match &settings.proxy {
+            None => ureq::Proxy::try_from_env(),
+            Some(text) => Some(
+                ureq::Proxy::new(text).map_err(|source| ClientError::BadProxy {
+                    proxy: text.clone(),
+                    source: Box::new(source),
+                })?,
+            ),
+        };
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
+            .proxy(proxy)
             .tls_config(tls.build())
             .user_agent(concat!("patchwarden-client/", env!("CARGO_PKG_VERSION")))
             .max_idle_connections_per_host(8)

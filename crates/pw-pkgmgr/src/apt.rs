@@ -170,7 +170,8 @@ pub fn install_command(
     }
     Ok(spec
         .timeout(settings.timeouts.install)
-        .kill_grace(settings.timeouts.kill_grace))
+        .kill_grace(settings.timeouts.kill_grace)
+        .detached_output())
 }
 
 fn config_path(root: &Root) -> Result<Option<PathBuf>, AptCommandError> {

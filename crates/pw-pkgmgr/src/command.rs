@@ -39,6 +39,7 @@ pub struct CommandSpec {
     timeout: Duration,
     kill_grace: Duration,
     max_output: usize,
+    detached_output: bool,
 }
 
 impl CommandSpec {
@@ -52,7 +53,19 @@ impl CommandSpec {
             timeout: DEFAULT_TIMEOUT,
             kill_grace: DEFAULT_KILL_GRACE,
             max_output: DEFAULT_MAX_OUTPUT,
+            detached_output: false,
         }
+    }
+
+    /// Sends stdout and stderr to unlinked temporary files instead of pipes, read back when
+    /// the process ends. For package transactions: if the agent dies (killed by a service
+    /// manager whose `KillMode=process` spares its children, OOM, a crash), the transaction
+    /// keeps writing to its files and runs to its end instead of dying of `SIGPIPE` halfway
+    /// through an rpm or dpkg run.
+    #[must_use]
+    pub fn detached_output(mut self) -> CommandSpec {
+        self.detached_output = true;
+        self
     }
 
     #[must_use]
@@ -256,10 +269,23 @@ pub fn run(spec: &CommandSpec) -> Result<Output, CommandError> {
     if let Some(dir) = &spec.current_dir {
         command.current_dir(dir);
     }
-    let mut child = command.spawn().map_err(|source| CommandError::Spawn {
+    let spawn_error = |source| CommandError::Spawn {
         argv: argv_text.clone(),
         source,
-    })?;
+    };
+    if spec.detached_output {
+        let files = (|| -> io::Result<_> {
+            let (stdout, stderr) = (tempfile::tempfile()?, tempfile::tempfile()?);
+            command
+                .stdout(stdout.try_clone()?)
+                .stderr(stderr.try_clone()?);
+            Ok((stdout, stderr))
+        })()
+        .map_err(spawn_error)?;
+        let mut child = command.spawn().map_err(spawn_error)?;
+        return finish_detached(&mut child, spec, argv, files, started);
+    }
+    let mut child = command.spawn().map_err(spawn_error)?;
 
     let (done_sender, done_receiver) = mpsc::channel();
     let stdout = Capture::start(child.stdout.take(), spec.max_output, done_sender.clone());
@@ -293,6 +319,54 @@ pub fn run(spec: &CommandSpec) -> Result<Output, CommandError> {
 
     let (stdout, stdout_truncated) = stdout.take();
     let (stderr, stderr_truncated) = stderr.take();
+    let output = Output {
+        argv,
+        termination,
+        stdout,
+        stderr,
+        truncated: stdout_truncated || stderr_truncated,
+        duration: started.elapsed(),
+    };
+    tracing::debug!(
+        argv = %argv_text,
+        termination = %output.termination,
+        duration_ms = u64::try_from(output.duration.as_millis()).unwrap_or(u64::MAX),
+        "command finished"
+    );
+    Ok(output)
+}
+
+/// Waits for a process whose output goes to files (see [`CommandSpec::detached_output`]),
+/// then reads the files back, keeping at most `max_output` bytes of each.
+#[expect(
+    clippy::disallowed_types,
+    reason = "unnamed temporary files: there is no path for fs_err to put in errors"
+)]
+fn finish_detached(
+    child: &mut Child,
+    spec: &CommandSpec,
+    argv: Vec<String>,
+    (stdout, stderr): (std::fs::File, std::fs::File),
+    started: Instant,
+) -> Result<Output, CommandError> {
+    let argv_text = shell_words(&argv);
+    let termination = wait_with_timeout(child, spec).map_err(|source| CommandError::Wait {
+        argv: argv_text.clone(),
+        source,
+    })?;
+    let read_back = |mut file: std::fs::File| -> (Vec<u8>, bool) {
+        use std::io::Seek as _;
+        let mut data = Vec::new();
+        let length = file.seek(io::SeekFrom::End(0)).unwrap_or(0);
+        if file.seek(io::SeekFrom::Start(0)).is_ok() {
+            let limit = u64::try_from(spec.max_output).unwrap_or(u64::MAX);
+            let _ = (&mut file).take(limit).read_to_end(&mut data);
+        }
+        let truncated = length > data.len() as u64;
+        (data, truncated)
+    };
+    let (stdout, stdout_truncated) = read_back(stdout);
+    let (stderr, stderr_truncated) = read_back(stderr);
     let output = Output {
         argv,
         termination,

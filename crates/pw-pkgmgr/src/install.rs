@@ -110,7 +110,8 @@ pub fn install_command(
     Ok(spec
         .args([verb, "--"])
         .args(specs)
-        .timeout(settings.timeouts.install))
+        .timeout(settings.timeouts.install)
+        .detached_output())
 }
 
 /// `dnf`/`yum` with the options every run gets: `-y`, the root, the release version, and

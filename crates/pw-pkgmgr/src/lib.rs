@@ -38,6 +38,25 @@ impl PackageManager {
             PackageManager::Yum => "yum",
         }
     }
+
+    /// Where the program is on `PATH`, if it is there at all. The agent drives the host's
+    /// package manager (an installroot's too: `dnf --installroot` runs the host's dnf), so a
+    /// missing one is named in errors instead of surfacing as an empty cache.
+    pub fn locate(self) -> Option<std::path::PathBuf> {
+        locate_program(self.program())
+    }
+}
+
+/// The first executable file called `name` in a directory of `PATH`.
+pub fn locate_program(name: &str) -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| {
+            std::fs::metadata(candidate)
+                .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+        })
 }
 
 /// Everything the package-manager operations need to know about the node.

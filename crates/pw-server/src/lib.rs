@@ -16,6 +16,7 @@ mod agent;
 mod api;
 pub mod auth;
 pub mod clock;
+pub mod distribution;
 mod error;
 mod extract;
 mod meta;
@@ -68,6 +69,8 @@ pub struct ServerSettings {
     pub report_retention: Option<Duration>,
     /// The largest request body. Default 64 MiB (inventories with catalogs are large).
     pub body_limit: usize,
+    /// What `GET /install.sh` and `/packages/` serve (docs/packaging.md).
+    pub distribution: distribution::Distribution,
 }
 
 impl Default for ServerSettings {
@@ -80,6 +83,7 @@ impl Default for ServerSettings {
             auth_cache_ttl: Duration::from_secs(120),
             report_retention: None,
             body_limit: 64 << 20,
+            distribution: distribution::Distribution::default(),
         }
     }
 }
@@ -397,6 +401,7 @@ pub fn router(state: AppState) -> Router {
     let limit = state.settings().body_limit;
     Router::new()
         .merge(meta::routes())
+        .merge(distribution::routes())
         .nest("/api/v1", api::routes().merge(agent::routes()))
         .layer(middleware::from_fn_with_state(
             state.clone(),

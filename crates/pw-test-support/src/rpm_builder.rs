@@ -45,6 +45,8 @@ pub struct RpmSpec {
     pub with_file: bool,
     /// Seconds since the epoch.
     pub build_time: i64,
+    /// Scriptlets written as given: a section header (`%post -p <lua>`) and its body.
+    pub scriptlets: Vec<(String, String)>,
 }
 
 impl RpmSpec {
@@ -66,7 +68,16 @@ impl RpmSpec {
             failing_scriptlet: None,
             with_file: true,
             build_time: DEFAULT_BUILD_TIME_SECONDS,
+            scriptlets: Vec::new(),
         }
+    }
+
+    /// Adds a scriptlet: `header` is the section line (`%post -p <lua>`; installroots have
+    /// no `/bin/sh`, so Lua is what runs there), `body` its text.
+    #[must_use]
+    pub fn scriptlet(mut self, header: &str, body: &str) -> RpmSpec {
+        self.scriptlets.push((header.to_owned(), body.to_owned()));
+        self
     }
 
     #[must_use]
@@ -213,6 +224,9 @@ impl RpmSpec {
                     "\n%post -p <lua>\nerror(\"pw-test-support: this %post fails on purpose\")\n",
                 );
             }
+        }
+        for (header, body) in &self.scriptlets {
+            text.push_str(&format!("\n{header}\n{body}\n"));
         }
         text
     }

@@ -1,7 +1,7 @@
 //! `patchwarden agent scan|install`: one operation on this host (or an installroot),
 //! standalone, against a baseline file or the built-in default.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -14,6 +14,7 @@ use pw_pkgmgr::hooks::ShellCommand;
 use pw_pkgmgr::{PackageManager, Root};
 
 use crate::commands::evaluate::{load_baseline, parse_at, parse_os_arg, render_table};
+use crate::config_file::{self, AgentConfig};
 use crate::exit_code;
 use crate::printer::Printer;
 
@@ -28,6 +29,8 @@ pub(crate) enum AgentCommand {
     Enroll(EnrollArgs),
     /// Serve the server: poll for commands and run them.
     Run(RunArgs),
+    /// Is this host enrolled, when did it last reach its server, what did it last do.
+    Status(StatusArgs),
 }
 
 /// Options shared by `agent scan` and `agent install`.
@@ -69,15 +72,23 @@ pub(crate) struct AgentArgs {
     host: HostArgs,
 }
 
-/// How to reach and treat this host: shared by every agent subcommand.
+/// How to reach and treat this host: shared by every agent subcommand. Each option given
+/// here wins over the agent config file, which wins over the built-in default.
 #[derive(Debug, clap::Args)]
 pub(crate) struct HostArgs {
+    /// Agent config file [default: /etc/patchwarden/agent.toml when it exists].
+    #[arg(long, value_name = "FILE", env = "PATCHWARDEN_AGENT_CONFIG")]
+    config: Option<PathBuf>,
+    /// Read no agent config file, not even the default one.
+    #[arg(long, conflicts_with = "config")]
+    no_config: bool,
     /// Operate on this root directory instead of `/` (`dnf --installroot`, `rpm --root`).
     #[arg(long, value_name = "DIR")]
     root: Option<PathBuf>,
-    /// Where the agent keeps its state (and, once enrolled, its credential).
-    #[arg(long, value_name = "DIR", default_value = "/var/lib/patchwarden")]
-    state_dir: PathBuf,
+    /// Where the agent keeps its state (and, once enrolled, its credential) [default:
+    /// /var/lib/patchwarden-agent].
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
     /// Operating system, instead of reading `/etc/os-release` under the root.
     #[arg(long, value_name = "OS")]
     os: Option<String>,
@@ -102,12 +113,12 @@ pub(crate) struct HostArgs {
     /// Shell command run at the end, whatever happened.
     #[arg(long, value_name = "COMMAND")]
     on_exit_hook: Option<String>,
-    /// Time limit of each hook, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
-    hook_timeout: u64,
-    /// The command that reboots the host.
-    #[arg(long, value_name = "COMMAND", default_value = pw_pkgmgr::hooks::DEFAULT_REBOOT_COMMAND)]
-    reboot_command: String,
+    /// Time limit of each hook, in seconds [default: 600].
+    #[arg(long, value_name = "SECONDS")]
+    hook_timeout: Option<u64>,
+    /// The command that reboots the host [default: systemctl reboot].
+    #[arg(long, value_name = "COMMAND")]
+    reboot_command: Option<String>,
     /// More package names (or `prefix*`) whose update needs a reboot.
     #[arg(long = "reboot-package", value_name = "NAME")]
     reboot_packages: Vec<String>,
@@ -119,9 +130,10 @@ pub(crate) struct HostArgs {
 /// `agent enroll`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct EnrollArgs {
-    /// The server's URL (`https://patchwarden.example:8440`).
+    /// The server's URL (`https://patchwarden.example:8440`) [default: `server` in the
+    /// config file].
     #[arg(long, value_name = "URL", env = "PATCHWARDEN_SERVER")]
-    server: String,
+    server: Option<String>,
     /// An activation code created by an administrator.
     #[arg(long, value_name = "CODE")]
     activation_code: String,
@@ -151,15 +163,64 @@ pub(crate) struct RunArgs {
     /// run. For hosts that are only watched, such as a workstation trying Patchwarden.
     #[arg(long)]
     scan_only: bool,
-    /// How long one poll waits for commands, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
-    poll_wait: u64,
+    /// How long one poll waits for commands, in seconds [default: 30].
+    #[arg(long, value_name = "SECONDS")]
+    poll_wait: Option<u64>,
     /// Read the host and upload its inventory (for previews) at start and then every this
-    /// many hours, besides after every command; 0: only after commands.
-    #[arg(long, value_name = "HOURS", default_value_t = 12)]
-    inventory_interval: u64,
+    /// many hours, besides after every command; 0: only after commands [default: 12].
+    #[arg(long, value_name = "HOURS")]
+    inventory_interval: Option<u64>,
     #[command(flatten)]
     host: HostArgs,
+}
+
+/// `agent status`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct StatusArgs {
+    /// Agent config file [default: /etc/patchwarden/agent.toml when it exists].
+    #[arg(long, value_name = "FILE", env = "PATCHWARDEN_AGENT_CONFIG")]
+    config: Option<PathBuf>,
+    /// The agent's state directory [default: from the config file, else
+    /// /var/lib/patchwarden-agent].
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Where the agent keeps its state when neither a flag nor the config file says.
+pub(crate) const DEFAULT_STATE_DIR: &str = "/var/lib/patchwarden-agent";
+
+/// The agent config file named by `--config`, else the packaged one when it exists.
+fn load_config(flag: Option<&Path>, none: bool, printer: &Printer) -> anyhow::Result<AgentConfig> {
+    let Some((path, explicit)) = config_file::choose(flag, none, config_file::AGENT_CONFIG) else {
+        return Ok(AgentConfig::default());
+    };
+    let config: AgentConfig = config_file::read(&path, explicit, printer)?.unwrap_or_default();
+    config_file::check_version(&path, config.version.as_deref())?;
+    Ok(config)
+}
+
+fn state_dir(flag: Option<&PathBuf>, config: &AgentConfig) -> PathBuf {
+    flag.cloned()
+        .or_else(|| config.state_dir.clone())
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR))
+}
+
+/// The server connection options of the config file (CA bundle, proxy).
+fn connection(config: &AgentConfig) -> anyhow::Result<pw_agent::daemon::Connection> {
+    let ca_pem = match &config.ca_cert {
+        None => None,
+        Some(path) => Some(
+            fs_err::read(path)
+                .with_context(|| format!("ca_cert `{}` cannot be read", path.display()))?,
+        ),
+    };
+    Ok(pw_agent::daemon::Connection {
+        ca_pem,
+        proxy: config.proxy.clone(),
+    })
 }
 
 fn usage(printer: &Printer, message: &str) -> anyhow::Result<u8> {
@@ -167,14 +228,19 @@ fn usage(printer: &Printer, message: &str) -> anyhow::Result<u8> {
     Ok(exit_code::USAGE)
 }
 
-/// Host settings resolved from the command line; `Err` carries a usage message.
+/// Host settings resolved from the command line and the config file; `Err` carries a usage
+/// message.
 struct Host {
     root: Root,
     os: Option<OperatingSystem>,
     package_manager: Option<PackageManager>,
+    config: AgentConfig,
+    state_dir: PathBuf,
 }
 
-fn resolve_host(host: &HostArgs) -> anyhow::Result<Result<Host, String>> {
+fn resolve_host(host: &HostArgs, printer: &Printer) -> anyhow::Result<Result<Host, String>> {
+    let config = load_config(host.config.as_deref(), host.no_config, printer)?;
+    let state_dir = state_dir(host.state_dir.as_ref(), &config);
     let root = match &host.root {
         None => Root::host(),
         Some(dir) => {
@@ -200,6 +266,8 @@ fn resolve_host(host: &HostArgs) -> anyhow::Result<Result<Host, String>> {
         root,
         os,
         package_manager,
+        config,
+        state_dir,
     }))
 }
 
@@ -226,30 +294,46 @@ fn settings_for(
     host: &Host,
     baseline: pw_core::baseline::Baseline,
 ) -> AgentSettings {
-    let hook = |command: &Option<String>| {
-        command.as_ref().map(|c| ShellCommand {
-            command: c.clone(),
-            timeout: Duration::from_secs(host_args.hook_timeout),
-        })
+    let config = &host.config;
+    let hook_timeout = host_args
+        .hook_timeout
+        .or(config.hook_timeout)
+        .unwrap_or(600);
+    let hook = |flag: &Option<String>, file: &Option<String>| {
+        flag.as_ref()
+            .or(file.as_ref())
+            .filter(|c| !c.trim().is_empty())
+            .map(|c| ShellCommand {
+                command: c.clone(),
+                timeout: Duration::from_secs(hook_timeout),
+            })
     };
     let mut settings = AgentSettings::new(baseline);
     settings.root = host.root.clone();
-    settings.state_dir = host_args.state_dir.clone();
+    settings.state_dir = host.state_dir.clone();
     settings.proc_dir = host_args.proc_dir.clone();
     settings.operating_system = host.os;
     settings.product = host_args.product.clone();
     settings.package_manager = host.package_manager;
     settings.releasever = host_args.releasever.clone();
     settings.hooks = Hooks {
-        pre_install: hook(&host_args.pre_install_hook),
-        post_install: hook(&host_args.post_install_hook),
-        on_exit: hook(&host_args.on_exit_hook),
+        pre_install: hook(&host_args.pre_install_hook, &config.pre_install_hook),
+        post_install: hook(&host_args.post_install_hook, &config.post_install_hook),
+        on_exit: hook(&host_args.on_exit_hook, &config.on_exit_hook),
     };
     settings.reboot_command = ShellCommand {
-        command: host_args.reboot_command.clone(),
+        command: host_args
+            .reboot_command
+            .clone()
+            .or_else(|| config.reboot_command.clone())
+            .unwrap_or_else(|| pw_pkgmgr::hooks::DEFAULT_REBOOT_COMMAND.to_owned()),
         timeout: Duration::from_secs(120),
     };
-    settings.reboot_packages = host_args.reboot_packages.clone();
+    settings.reboot_packages = if host_args.reboot_packages.is_empty() {
+        config.reboot_packages.clone().unwrap_or_default()
+    } else {
+        host_args.reboot_packages.clone()
+    };
     settings.refresh = !host_args.no_refresh;
     settings
 }
@@ -260,6 +344,7 @@ pub(crate) fn run(command: AgentCommand, printer: &Printer) -> anyhow::Result<u8
         AgentCommand::Install(args) => (OperationKind::Install, args),
         AgentCommand::Enroll(args) => return enroll(&args, printer),
         AgentCommand::Run(args) => return serve(&args, printer),
+        AgentCommand::Status(args) => return status(&args, printer),
     };
     let Some(reboot_option) = RebootOption::parse(&args.reboot_option) else {
         return usage(
@@ -270,7 +355,7 @@ pub(crate) fn run(command: AgentCommand, printer: &Printer) -> anyhow::Result<u8
             ),
         );
     };
-    let host = match resolve_host(&args.host)? {
+    let host = match resolve_host(&args.host, printer)? {
         Ok(host) => host,
         Err(message) => return usage(printer, &message),
     };
@@ -365,14 +450,14 @@ fn facts(host_args: &HostArgs, host: &Host, os: OperatingSystem) -> NodeFacts {
         hostname,
         operating_system: os.as_str().to_owned(),
         product,
-        agent_version: env!("CARGO_PKG_VERSION").to_owned(),
+        agent_version: crate::version::VERSION.to_owned(),
         arch: Some(std::env::consts::ARCH.to_owned()),
         machine_id,
     }
 }
 
 fn enroll(args: &EnrollArgs, printer: &Printer) -> anyhow::Result<u8> {
-    let host = match resolve_host(&args.host)? {
+    let host = match resolve_host(&args.host, printer)? {
         Ok(host) => host,
         Err(message) => return usage(printer, &message),
     };
@@ -384,12 +469,19 @@ fn enroll(args: &EnrollArgs, printer: &Printer) -> anyhow::Result<u8> {
         Ok(tags) => tags,
         Err(message) => return usage(printer, &message),
     };
-    let stored = pw_agent::daemon::enroll(
-        &args.server,
+    let Some(server) = args.server.clone().or_else(|| host.config.server.clone()) else {
+        return usage(
+            printer,
+            "no server: give `--server URL` or set `server` in the agent config file",
+        );
+    };
+    let stored = pw_agent::daemon::enroll_with(
+        &connection(&host.config)?,
+        &server,
         &args.activation_code,
         facts(&args.host, &host, os),
         tags,
-        &args.host.state_dir,
+        &host.state_dir,
         Timestamp::now(),
     )
     .context("enrollment failed")?;
@@ -413,41 +505,65 @@ fn parse_tags(texts: &[String]) -> Result<Vec<pw_api::server::tokens::Tag>, Stri
 }
 
 fn serve(args: &RunArgs, printer: &Printer) -> anyhow::Result<u8> {
-    let host = match resolve_host(&args.host)? {
-        Ok(host) => host,
-        Err(message) => return usage(printer, &message),
+    // Configuration problems exit with EX_CONFIG (78): the service manager does not restart
+    // an agent that cannot work until someone changes something (RestartPreventExitStatus).
+    let host = match resolve_host(&args.host, printer) {
+        Ok(Ok(host)) => host,
+        Ok(Err(message)) => return usage(printer, &message),
+        Err(error) => {
+            printer.error(&format!("{error:#}"));
+            return Ok(exit_code::CONFIG);
+        }
     };
     let os = match host_os(&host)? {
         Ok(os) => os,
         Err(message) => return usage(printer, &message),
     };
-    let credential_path = args.host.state_dir.join(pw_agent::daemon::CREDENTIAL_FILE);
+    let connection = match connection(&host.config) {
+        Ok(connection) => connection,
+        Err(error) => {
+            printer.error(&format!("{error:#}"));
+            return Ok(exit_code::CONFIG);
+        }
+    };
+    let credential_path = host.state_dir.join(pw_agent::daemon::CREDENTIAL_FILE);
     let enrolled = pw_client::credential::exists(&credential_path)
         .context("failed to read the agent credential")?;
     if !enrolled {
-        let (Some(server), Some(code)) = (&args.server, &args.activation_code) else {
-            return usage(
-                printer,
-                "not enrolled: give `--server URL --activation-code CODE`, or run `patchwarden agent enroll` first",
-            );
+        let server = args.server.clone().or_else(|| host.config.server.clone());
+        let (Some(server), Some(code)) = (server, &args.activation_code) else {
+            printer.error(&format!(
+                "not enrolled (no {}): run `patchwarden agent enroll --activation-code CODE`, or give `--server URL --activation-code CODE`",
+                credential_path.display()
+            ));
+            return Ok(exit_code::CONFIG);
         };
         let tags = match parse_tags(&args.tags) {
             Ok(tags) => tags,
             Err(message) => return usage(printer, &message),
         };
-        let stored = pw_agent::daemon::enroll(
-            server,
+        let stored = pw_agent::daemon::enroll_with(
+            &connection,
+            &server,
             code,
             facts(&args.host, &host, os),
             tags,
-            &args.host.state_dir,
+            &host.state_dir,
             Timestamp::now(),
         )
         .context("enrollment failed")?;
         printer.line(&format!("enrolled as node {}", stored.node_id));
     }
-    let (client, stored) = pw_agent::daemon::client(&args.host.state_dir)
-        .context("not enrolled; run `patchwarden agent enroll` first")?;
+    let (client, stored) = match pw_agent::daemon::client_with(&connection, &host.state_dir) {
+        Ok(pair) => pair,
+        Err(error) => {
+            printer.error(&format!(
+                "{:#}",
+                anyhow::Error::new(error).context("the agent credential cannot be used")
+            ));
+            return Ok(exit_code::CONFIG);
+        }
+    };
     let facts = facts(&args.host, &host, os);
     // SIGTERM and SIGINT end the loop between polls: a command in progress always finishes
     // and reports first.
@@ -457,19 +573,67 @@ fn serve(args: &RunArgs, printer: &Printer) -> anyhow::Result<u8> {
             .context("failed to install the signal handler")?;
     }
     let mut template = settings_for(&args.host, &host, default_baseline(os));
-    template.scan_only = args.scan_only;
+    template.scan_only = args.scan_only || host.config.scan_only.unwrap_or(false);
     let clock = Timestamp::now;
-    let wait = Duration::from_secs(args.poll_wait);
+    let wait = Duration::from_secs(args.poll_wait.or(host.config.poll_wait).unwrap_or(30));
+    let inventory_interval = args
+        .inventory_interval
+        .or(host.config.inventory_interval)
+        .unwrap_or(12);
     let mut failures: u32 = 0;
-    let inventory_every = Duration::from_secs(args.inventory_interval.saturating_mul(3600));
+    let inventory_every = Duration::from_secs(inventory_interval.saturating_mul(3600));
     let mut inventory_at: Option<std::time::Instant> = None;
+    let store = pw_agent::state::StateStore::new(&host.state_dir);
+    let mut daemon_status = pw_api::agent::DaemonStatus {
+        version: 1,
+        agent_version: crate::version::VERSION.to_owned(),
+        pid: std::process::id(),
+        started_at: Timestamp::now().to_string(),
+        ..pw_api::agent::DaemonStatus::default()
+    };
+    let write_status = |status: &pw_api::agent::DaemonStatus| {
+        if let Err(error) = store.save_daemon_status(status) {
+            tracing::debug!(%error, "daemon.json not written");
+        }
+    };
+    write_status(&daemon_status);
+    crate::notify::ready(&format!(
+        "node {} polling {}",
+        stored.node_id, stored.server_url
+    ));
+    // Commands a previous run acknowledged and never answered come first.
+    loop {
+        match pw_agent::daemon::resume_pending(&client, &facts, &template, &clock) {
+            Ok(resumed) => {
+                for id in resumed {
+                    printer.line(&format!("answered command {id} left by the previous run"));
+                }
+                break;
+            }
+            Err(error) if !args.once => {
+                printer.warn(&format!(
+                    "commands left by the previous run not answered yet ({}); retrying in 30s",
+                    anyhow::Error::new(error)
+                ));
+                std::thread::sleep(Duration::from_secs(30));
+            }
+            Err(error) => {
+                return Err(anyhow::Error::new(error)
+                    .context("answering the commands left by the previous run failed"));
+            }
+        }
+        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(exit_code::OK);
+        }
+    }
     loop {
         if stop.load(std::sync::atomic::Ordering::Relaxed) {
+            crate::notify::stopping();
             printer.line("stopping on signal");
             return Ok(exit_code::OK);
         }
         if !args.once
-            && args.inventory_interval > 0
+            && inventory_interval > 0
             && inventory_at.is_none_or(|at| at.elapsed() >= inventory_every)
         {
             inventory_at = Some(std::time::Instant::now());
@@ -479,7 +643,7 @@ fn serve(args: &RunArgs, printer: &Printer) -> anyhow::Result<u8> {
                 Err(error) => printer.warn(&format!(
                     "inventory not uploaded ({:#}); retrying in {} h",
                     anyhow::Error::new(error),
-                    args.inventory_interval
+                    inventory_interval
                 )),
             }
         }
@@ -489,6 +653,13 @@ fn serve(args: &RunArgs, printer: &Printer) -> anyhow::Result<u8> {
                 for id in &summary.ran {
                     printer.line(&format!("ran command {id}"));
                 }
+                daemon_status.last_poll_at = Some(Timestamp::now().to_string());
+                daemon_status.last_error = None;
+                daemon_status.last_error_at = None;
+                if let Some(id) = summary.ran.last() {
+                    daemon_status.last_command = Some(id.clone());
+                }
+                write_status(&daemon_status);
                 if args.once {
                     return Ok(exit_code::OK);
                 }
@@ -499,6 +670,9 @@ fn serve(args: &RunArgs, printer: &Printer) -> anyhow::Result<u8> {
                         .context(format!("polling {} failed", stored.server_url)));
                 }
                 failures = failures.saturating_add(1);
+                daemon_status.last_error = Some(format!("{error}: {}", error_sources(&error)));
+                daemon_status.last_error_at = Some(Timestamp::now().to_string());
+                write_status(&daemon_status);
                 let backoff = Duration::from_secs(u64::from(failures.min(6)) * 10);
                 printer.warn(&format!(
                     "polling {} failed ({error}); retrying in {}s",
@@ -509,4 +683,110 @@ fn serve(args: &RunArgs, printer: &Printer) -> anyhow::Result<u8> {
             }
         }
     }
+}
+
+/// `agent status`: what an operator on the host asks first.
+fn status(args: &StatusArgs, printer: &Printer) -> anyhow::Result<u8> {
+    let config = load_config(args.config.as_deref(), false, printer)?;
+    let dir = state_dir(args.state_dir.as_ref(), &config);
+    let credential_path = dir.join(pw_agent::daemon::CREDENTIAL_FILE);
+    let credential = if pw_client::credential::exists(&credential_path)? {
+        Some(
+            pw_client::credential::load(&credential_path)
+                .with_context(|| format!("failed to read {}", credential_path.display()))?,
+        )
+    } else {
+        None
+    };
+    let store = pw_agent::state::StateStore::new(&dir);
+    let state = store.load()?;
+    let daemon = store.load_daemon_status()?;
+    let boot = pw_pkgmgr::host::boot_time(Path::new("/proc")).ok();
+    let pending = pw_agent::state::pending_reboot(&state, boot);
+    let value = serde_json::json!({
+        "version": crate::version::VERSION,
+        "state_dir": dir,
+        "enrolled": credential.is_some(),
+        "node_id": credential.as_ref().map(|c| c.node_id.clone()),
+        "server": credential.as_ref().map(|c| c.server_url.clone()).or(config.server.clone()),
+        "enrolled_at": credential.as_ref().and_then(|c| c.enrolled_at),
+        "daemon": daemon,
+        "last_operation": state.last_operation,
+        "operation_in_progress": state.in_progress,
+        "pending_reboot": pending,
+    });
+    if args.json {
+        printer.line(&serde_json::to_string_pretty(&value)?);
+        return Ok(exit_code::OK);
+    }
+    let text = |key: &str| match &value[key] {
+        serde_json::Value::Null => "-".to_owned(),
+        serde_json::Value::String(text) => text.clone(),
+        other => other.to_string(),
+    };
+    printer.line(&format!("version:         {}", crate::version::long()));
+    printer.line(&format!("state directory: {}", dir.display()));
+    match &credential {
+        Some(c) => printer.line(&format!(
+            "enrolled:        yes, node {} on {}",
+            c.node_id, c.server_url
+        )),
+        None => printer.line(&format!(
+            "enrolled:        no (no {}); server in config: {}",
+            credential_path.display(),
+            text("server")
+        )),
+    }
+    match &daemon {
+        None => printer.line("agent run:       never ran with this state directory"),
+        Some(d) => {
+            printer.line(&format!(
+                "agent run:       pid {} ({}), started {}",
+                d.pid, d.agent_version, d.started_at
+            ));
+            printer.line(&format!(
+                "last poll:       {}",
+                d.last_poll_at.as_deref().unwrap_or("never")
+            ));
+            if let Some(error) = &d.last_error {
+                printer.line(&format!(
+                    "last error:      {} at {}",
+                    error,
+                    d.last_error_at.as_deref().unwrap_or("?")
+                ));
+            }
+        }
+    }
+    match &state.last_operation {
+        None => printer.line("last operation:  none"),
+        Some(op) => printer.line(&format!(
+            "last operation:  {} {} started {}, ended {}",
+            op.operation,
+            op.id,
+            op.started_at,
+            op.ended_at.as_deref().unwrap_or("-")
+        )),
+    }
+    if let Some(op) = &state.in_progress {
+        printer.line(&format!(
+            "in progress:     {} {} since {} (if no agent is running, it was interrupted; the next operation recovers it)",
+            op.operation, op.id, op.started_at
+        ));
+    }
+    if pending.is_empty() {
+        printer.line("pending reboot:  no");
+    } else {
+        printer.line(&format!("pending reboot:  yes, for {}", pending.join(", ")));
+    }
+    Ok(exit_code::OK)
+}
+
+fn error_sources(error: &dyn std::error::Error) -> String {
+    let mut parts = Vec::new();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        parts.push(cause.to_string());
+        source = cause.source();
+    }
+    parts.join(": ")
 }

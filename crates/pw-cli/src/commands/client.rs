@@ -69,25 +69,9 @@ fn default_config_path() -> Option<PathBuf> {
 
 /// Reads the config file; unknown keys are reported as warnings, not errors.
 fn read_config(path: &Path, explicit: bool, printer: &Printer) -> anyhow::Result<ConfigFile> {
-    let text = match fs_err::read_to_string(path) {
-        Ok(text) => text,
-        Err(error) if !explicit && error.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(ConfigFile::default());
-        }
-        Err(error) => return Err(error.into()),
+    let Some(config) = crate::config_file::read::<ConfigFile>(path, explicit, printer)? else {
+        return Ok(ConfigFile::default());
     };
-    let mut unknown = Vec::new();
-    let deserializer = toml::Deserializer::new(&text);
-    let config: ConfigFile = serde_ignored::deserialize(deserializer, |key| {
-        unknown.push(key.to_string());
-    })
-    .with_context(|| format!("config file {} is not valid", path.display()))?;
-    for key in unknown {
-        printer.warn(&format!(
-            "config file {}: unknown key `{key}` ignored",
-            path.display()
-        ));
-    }
     if config.version != "1" {
         anyhow::bail!(
             "config file {}: version `{}` is not supported (expected \"1\")",

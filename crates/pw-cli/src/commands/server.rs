@@ -13,6 +13,7 @@ use pw_api::server::tokens::Role;
 use pw_server::{AppState, ServerSettings, SystemClock, TlsFiles};
 use pw_store::{Store, StoreSettings};
 
+use crate::config_file::{self, ServerConfig};
 use crate::exit_code;
 use crate::printer::Printer;
 
@@ -41,22 +42,65 @@ enum TokenCommand {
     Create(TokenCreateArgs),
 }
 
-/// Where the server keeps its state.
+/// Where the server keeps its state. Flags and variables win over the config file.
 #[derive(Debug, Clone, clap::Args)]
 struct StorageArgs {
-    /// Directory for the SQLite database (`patchwarden.db`) and other state.
+    /// Server config file [default: /etc/patchwarden/server.toml when it exists].
+    #[arg(long, value_name = "FILE", env = "PATCHWARDEN_SERVER_CONFIG")]
+    config: Option<PathBuf>,
+    /// Read no server config file, not even the default one.
+    #[arg(long, conflicts_with = "config")]
+    no_config: bool,
+    /// Directory for the SQLite database (`patchwarden.db`) and other state [default:
+    /// `data_dir` of the config file, else ./patchwarden-data].
     #[arg(
         long,
         value_name = "DIR",
         env = "PATCHWARDEN_DATA_DIR",
-        default_value = "patchwarden-data",
         conflicts_with = "database"
     )]
-    data_dir: PathBuf,
+    data_dir: Option<PathBuf>,
     /// A PostgreSQL URL (`postgres://user@host/db`) instead of SQLite; several servers may
     /// share it.
     #[arg(long, value_name = "URL", env = "PATCHWARDEN_DATABASE_URL")]
     database: Option<String>,
+}
+
+/// The data directory when nothing names one: beside where the server was started.
+const DEFAULT_DATA_DIR: &str = "patchwarden-data";
+
+impl StorageArgs {
+    fn load_config(&self, printer: &Printer) -> anyhow::Result<ServerConfig> {
+        let Some((path, explicit)) = config_file::choose(
+            self.config.as_deref(),
+            self.no_config,
+            config_file::SERVER_CONFIG,
+        ) else {
+            return Ok(ServerConfig::default());
+        };
+        let config: ServerConfig = config_file::read(&path, explicit, printer)?.unwrap_or_default();
+        config_file::check_version(&path, config.version.as_deref())?;
+        Ok(config)
+    }
+
+    /// Flags and variables, as a unit, win over the file's storage settings.
+    fn resolve(&self, config: &ServerConfig) -> (Option<String>, PathBuf) {
+        if self.database.is_some() || self.data_dir.is_some() {
+            return (
+                self.database.clone(),
+                self.data_dir
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            );
+        }
+        (
+            config.database.clone(),
+            config
+                .data_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+        )
+    }
 }
 
 /// Arguments of `patchwarden server token create`.
@@ -72,18 +116,13 @@ struct TokenCreateArgs {
     storage: StorageArgs,
 }
 
-/// Arguments of `patchwarden server` (run).
+/// Arguments of `patchwarden server` (run). Each wins over the same key of the config file.
 #[derive(Debug, clap::Args)]
 struct RunArgs {
-    /// Address to listen on. Plain HTTP is meant for loopback; give a certificate and key
-    /// to listen elsewhere.
-    #[arg(
-        long,
-        value_name = "ADDR",
-        env = "PATCHWARDEN_LISTEN",
-        default_value = "127.0.0.1:8440"
-    )]
-    listen: SocketAddr,
+    /// Address to listen on [default: 127.0.0.1:8440]. Plain HTTP is meant for loopback;
+    /// give a certificate and key to listen elsewhere.
+    #[arg(long, value_name = "ADDR", env = "PATCHWARDEN_LISTEN")]
+    listen: Option<SocketAddr>,
     #[command(flatten)]
     storage: StorageArgs,
     /// TLS certificate chain (PEM).
@@ -95,12 +134,18 @@ struct RunArgs {
     /// Delete compliance reports older than this many days (each node's latest is kept).
     #[arg(long, value_name = "DAYS")]
     report_retention_days: Option<u32>,
-    /// Longest long poll, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
-    max_poll_wait: u64,
+    /// Longest long poll, in seconds [default: 30].
+    #[arg(long, value_name = "SECONDS")]
+    max_poll_wait: Option<u64>,
     /// Database pool size [default: 8 for SQLite, 16 for PostgreSQL].
     #[arg(long, value_name = "N")]
     max_connections: Option<u32>,
+    /// Serve the agent packages of this directory under `/packages/`, for `GET /install.sh`.
+    #[arg(long, value_name = "DIR")]
+    packages_dir: Option<PathBuf>,
+    /// The URL install.sh gives nodes [default: the scheme and Host of its request].
+    #[arg(long, value_name = "URL")]
+    public_url: Option<String>,
 }
 
 fn parse_role(text: &str) -> Result<Role, String> {
@@ -108,22 +153,25 @@ fn parse_role(text: &str) -> Result<Role, String> {
         .ok_or_else(|| format!("`{text}` is not a role; use admin, operator or read-only"))
 }
 
-/// The store settings of the arguments; creates the data directory (mode 0700) for SQLite.
+/// The store settings of the arguments and config file; creates the data directory (mode
+/// 0700, unless it exists: the packages create it 0750 for the `patchwarden` user) for
+/// SQLite.
 fn store_settings(
     storage: &StorageArgs,
+    config: &ServerConfig,
     max_connections: Option<u32>,
 ) -> anyhow::Result<StoreSettings> {
-    if let Some(url) = &storage.database {
+    let (database, data_dir) = storage.resolve(config);
+    if let Some(url) = database {
         return Ok(StoreSettings {
-            url: url.clone(),
+            url,
             max_connections,
             schema: None,
         });
     }
-    let dir: &Path = &storage.data_dir;
-    fs_err::create_dir_all(dir)?;
-    #[cfg(unix)]
-    {
+    let dir: &Path = &data_dir;
+    if !dir.is_dir() {
+        fs_err::create_dir_all(dir)?;
         use std::os::unix::fs::PermissionsExt as _;
         fs_err::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
     }
@@ -142,7 +190,8 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 pub(crate) fn run(args: ServerArgs, printer: &Printer) -> anyhow::Result<u8> {
     match args.command {
         Some(ServerCommand::Token(TokenCommand::Create(create))) => {
-            let settings = store_settings(&create.storage, Some(2))?;
+            let config = create.storage.load_config(printer)?;
+            let settings = store_settings(&create.storage, &config, Some(2))?;
             let token = runtime()?.block_on(async {
                 let store = Store::connect(&settings)
                     .await
@@ -192,29 +241,54 @@ async fn shutdown_signal() {
 
 fn serve(args: RunArgs, printer: &Printer) -> anyhow::Result<u8> {
     init_logging();
+    let config = args.storage.load_config(printer)?;
+    let listen = match (args.listen, &config.listen) {
+        (Some(listen), _) => listen,
+        (None, Some(text)) => text
+            .parse()
+            .with_context(|| format!("server config: listen `{text}` is not an address:port"))?,
+        (None, None) => SocketAddr::from(([127, 0, 0, 1], 8440)),
+    };
     let tls = match (args.tls_cert, args.tls_key) {
         (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
-        _ => None,
+        _ => match (&config.tls_cert, &config.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            (None, None) => None,
+            _ => anyhow::bail!("server config: tls_cert and tls_key go together"),
+        },
     };
-    if tls.is_none() && !args.listen.ip().is_loopback() {
+    if tls.is_none() && !listen.ip().is_loopback() {
         printer.warn(&format!(
-            "listening on {} with plain HTTP: tokens and credentials cross the network unencrypted; give --tls-cert and --tls-key",
-            args.listen
+            "listening on {listen} with plain HTTP: tokens and credentials cross the network unencrypted; give --tls-cert and --tls-key",
         ));
     }
-    let store_settings = store_settings(&args.storage, args.max_connections)?;
+    let max_connections = args.max_connections.or(config.max_connections);
+    let store_settings = store_settings(&args.storage, &config, max_connections)?;
+    let mut distribution = pw_server::distribution::Distribution::default();
+    distribution.packages_dir = args.packages_dir.or(config.packages_dir.clone());
+    distribution.public_url = args.public_url.or(config.public_url.clone());
+    distribution.tls = tls.is_some();
     let settings = ServerSettings {
-        max_poll_wait: Duration::from_secs(args.max_poll_wait),
+        max_poll_wait: Duration::from_secs(
+            args.max_poll_wait.or(config.max_poll_wait).unwrap_or(30),
+        ),
         report_retention: args
             .report_retention_days
+            .or(config.report_retention_days)
             .map(|days| Duration::from_secs(u64::from(days) * 86_400)),
+        distribution,
         ..ServerSettings::default()
     };
     runtime()?.block_on(async move {
         let store = Store::connect(&store_settings).await.context("failed to open the server database")?;
-        let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("failed to listen on {}", args.listen))?;
+        let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("failed to listen on {listen}"))?;
         let address = listener.local_addr()?;
-        tracing::info!(%address, tls = tls.is_some(), backend = ?store.backend(), "patchwarden server listening");
+        tracing::info!(%address, tls = tls.is_some(), backend = ?store.backend(), version = crate::version::LONG, "patchwarden server listening");
+        // The database is migrated and the port accepts connections: ready.
+        crate::notify::ready(&format!("listening on {address}"));
         let state = AppState::new(store, Arc::new(SystemClock), settings);
         pw_server::serve(state.clone(), listener, tls, shutdown_signal()).await.context("server failed")?;
         state.store().close().await;

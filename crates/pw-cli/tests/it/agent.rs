@@ -238,9 +238,9 @@ fn agent_run_enrolls_on_first_start_and_runs_queued_commands() {
         args.extend_from_slice(extra);
         patchwarden(&args, None)
     };
-    // Not enrolled and no code: a usage error that says what to do.
+    // Not enrolled and no code: EX_CONFIG (the unit does not restart it), saying what to do.
     let output = run(&[]);
-    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(output.status.code(), Some(78));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--activation-code"));
     let output = run(&[
         "--server",

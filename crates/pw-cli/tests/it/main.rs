@@ -12,6 +12,7 @@ mod follow;
 mod promote;
 mod repo;
 mod schedule;
+mod self_upgrade;
 mod server;
 mod strategies;
 mod vercmp;

@@ -131,3 +131,47 @@ fn is_running(pid: &str) -> bool {
         Err(_) => false,
     }
 }
+
+/// Transactions write to files, not pipes: the same capture, exit codes and limits.
+#[test]
+fn detached_output_is_captured_like_piped_output() {
+    let output = check(
+        &sh("echo out; echo err >&2; exit 3").detached_output(),
+        Termination::Exited(3),
+        "out\n",
+    );
+    assert_eq!(output.stderr, b"err\n");
+    let output = check(
+        &sh("printf '%s' 0123456789").max_output(4).detached_output(),
+        Termination::Exited(0),
+        "0123",
+    );
+    assert!(output.truncated);
+    // A background process holding the files cannot delay the caller: nothing waits for EOF.
+    let output = check(
+        &sh("sleep 600 & echo started").detached_output(),
+        Termination::Exited(0),
+        "started\n",
+    );
+    assert!(
+        output.duration < Duration::from_secs(60),
+        "{:?}",
+        output.duration
+    );
+}
+
+/// With detached output the process has no pipe to the caller: its stdout is a file, so a
+/// caller that dies (and with it every pipe it held) cannot break it with `SIGPIPE`.
+#[test]
+fn detached_output_gives_the_process_files_not_pipes() {
+    let output = run(&sh("readlink /proc/self/fd/1").detached_output()).unwrap();
+    assert_eq!(output.termination, Termination::Exited(0));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!stdout.contains("pipe:"), "{stdout}");
+    assert!(
+        stdout.contains("(deleted)") || stdout.starts_with('/'),
+        "{stdout}"
+    );
+    let piped = run(&sh("readlink /proc/self/fd/1")).unwrap();
+    assert!(String::from_utf8_lossy(&piped.stdout).contains("pipe:"));
+}
