@@ -39,9 +39,14 @@ gunzip -c "$work"/data/repodata/*-primary.xml.gz > "$work/primary.xml"
 gunzip -c "$work"/data/repodata/*-updateinfo.xml.gz > "$work/updateinfo.xml"
 
 # The release profile is the shipping profile (fat LTO, one codegen unit): what users run.
-echo "building parse_bench (release: fat LTO takes a few minutes on 2 cores)..." >&2
-(cd "$repo_root" && cargo build --release --quiet -p pw-repo --example parse_bench)
-ours="$repo_root/target/release/examples/parse_bench"
+# PARSE_BENCH_BIN=path measures a parse_bench built elsewhere (bench/shipping compares profiles).
+if [[ -n "${PARSE_BENCH_BIN:-}" ]]; then
+  ours="$PARSE_BENCH_BIN"
+else
+  echo "building parse_bench (release: fat LTO takes a few minutes on 2 cores)..." >&2
+  (cd "$repo_root" && cargo build --release --quiet -p pw-repo --example parse_bench)
+  ours="$repo_root/target/release/examples/parse_bench"
+fi
 
 # measure LABEL INPUT COMMAND...: appends "LABEL seconds kilobytes" to results.
 results="$work/results.txt"

@@ -280,3 +280,33 @@ fn agent_run_enrolls_on_first_start_and_runs_queued_commands() {
     assert_eq!(commands[0].state, CommandState::Succeeded, "{commands:#?}");
     assert!(admin.node_compliance(&node.id, &[]).is_ok());
 }
+
+/// A host without its package manager (an Amazon Linux 2 root where `yum` is not installed)
+/// hears which program is missing and what to do, not that metadata is missing.
+#[test]
+fn a_missing_package_manager_is_named() {
+    let root = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let empty_path = tempfile::tempdir().unwrap();
+    #[expect(clippy::disallowed_methods, reason = "tests run the real binary")]
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_patchwarden"))
+        .args([
+            "agent",
+            "scan",
+            "--no-config",
+            "--default-baseline",
+            "--root",
+        ])
+        .arg(root.path())
+        .arg("--state-dir")
+        .arg(state.path())
+        .args(["--os", "AMAZON_LINUX_2", "--product", "AmazonLinux2"])
+        .args(["--package-manager", "yum", "--releasever", "2"])
+        .env("PATH", empty_path.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("`yum` is not installed"), "{stderr}");
+    assert!(stderr.contains("--package-manager dnf"), "{stderr}");
+}

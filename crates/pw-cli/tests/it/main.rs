@@ -14,6 +14,7 @@ mod repo;
 mod schedule;
 mod self_upgrade;
 mod server;
+mod service;
 mod strategies;
 mod vercmp;
 
@@ -38,4 +39,32 @@ pub(crate) fn patchwarden(args: &[&str], stdin: Option<&str>) -> Output {
     }
     drop(child.stdin.take());
     child.wait_with_output().expect("wait for patchwarden")
+}
+
+/// Runs a system tool with `stdin`, returning its stdout; fails the test when it fails.
+pub(crate) fn run_tool(program: &str, args: &[&str], stdin: Option<&[u8]>) -> String {
+    use std::io::Write;
+    use std::process::Stdio;
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "tests use system tools as references"
+    )]
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input).unwrap();
+    }
+    drop(child.stdin.take());
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
 }
