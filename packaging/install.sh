@@ -214,8 +214,9 @@ main() {
         IFS=$old_ifs
         set +f
         say "enrolling with $server"
-        /usr/bin/patchwarden agent enroll --config "$config" --server "$server" \
-            --activation-code "$code" "$@" ||
+        # The code goes through the environment, not argv: `ps` shows argv to every user.
+        PATCHWARDEN_ACTIVATION_CODE=$code /usr/bin/patchwarden agent enroll \
+            --config "$config" --server "$server" "$@" ||
             fail "\`patchwarden agent enroll\` failed (see its message above); nothing else was changed by this step"
         enrollment="enrolled with $server"
         changed=yes

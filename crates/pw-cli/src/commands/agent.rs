@@ -134,8 +134,14 @@ pub(crate) struct EnrollArgs {
     /// config file].
     #[arg(long, value_name = "URL", env = "PATCHWARDEN_SERVER")]
     server: Option<String>,
-    /// An activation code created by an administrator.
-    #[arg(long, value_name = "CODE")]
+    /// An activation code created by an administrator (or `PATCHWARDEN_ACTIVATION_CODE`,
+    /// which keeps it out of the process list).
+    #[arg(
+        long,
+        value_name = "CODE",
+        env = "PATCHWARDEN_ACTIVATION_CODE",
+        hide_env_values = true
+    )]
     activation_code: String,
     /// A tag for this host, `KEY=VALUE` (repeat; `Patch Group=AL2-PRD` picks the baseline).
     #[arg(long = "tag", value_name = "KEY=VALUE")]
@@ -151,7 +157,13 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "URL", env = "PATCHWARDEN_SERVER")]
     server: Option<String>,
     /// Activation code for the first start (ignored once enrolled).
-    #[arg(long, visible_alias = "activation", value_name = "CODE")]
+    #[arg(
+        long,
+        visible_alias = "activation",
+        value_name = "CODE",
+        env = "PATCHWARDEN_ACTIVATION_CODE",
+        hide_env_values = true
+    )]
     activation_code: Option<String>,
     /// A tag for this host at enrollment, `KEY=VALUE` (repeat).
     #[arg(long = "tag", value_name = "KEY=VALUE")]
