@@ -237,8 +237,9 @@ fn output(command: &mut Command) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
-/// Moves the line tables into `debug_file` and links it from the binary (gdb and
-/// systemd-coredump find it by the debuglink); the shipped binary carries no debug info.
+/// Moves the line tables and the symbol table into `debug_file` and links it from the
+/// binary (gdb and systemd-coredump find it by the debuglink); the shipped binary is
+/// stripped as distributions strip theirs (lintian's `unstripped-binary-or-object`).
 fn split_debug(binary: &Path, debug_file: &Path, path: &str) -> Result<(), String> {
     status(
         command("objcopy", path)
@@ -248,7 +249,8 @@ fn split_debug(binary: &Path, debug_file: &Path, path: &str) -> Result<(), Strin
     )?;
     status(
         command("objcopy", path)
-            .arg("--strip-debug")
+            .arg("--strip-unneeded")
+            .arg("--remove-section=.comment")
             .arg(format!("--add-gnu-debuglink={}", debug_file.display()))
             .arg(binary),
     )

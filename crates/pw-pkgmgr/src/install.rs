@@ -65,8 +65,10 @@ pub enum InstallError {
 
 /// The argv that upgrades to exactly `targets`; the one place dnf and yum differ for installs.
 ///
-/// * dnf: `dnf -y [--installroot=R] [--releasever=V] --setopt=exit_on_lock=True upgrade -- NEVRA…`
-/// * yum: `yum -y [--installroot=R] [--releasever=V] --setopt=exit_on_lock=False update-to -- NEVRA…`
+/// * dnf: `dnf -y [--installroot=R] [--releasever=V] --setopt=exit_on_lock=True
+///   --setopt=best=False upgrade -- NEVRA…`
+/// * yum: `yum -y [--installroot=R] [--releasever=V] --setopt=exit_on_lock=False
+///   --setopt=skip_broken=True update-to -- NEVRA…`
 pub fn install_command(
     settings: &Settings,
     targets: &[Nevra],
@@ -94,13 +96,19 @@ pub fn install_command(
     let mut spec = package_manager_command(settings);
     // One target that cannot be installed must not stop the others: each target is
     // verified against the rpm database afterwards, and what did not install is Failed.
-    // (yum's default already behaves this way.)
-    if settings.package_manager == PackageManager::Dnf {
-        spec = spec.arg("--setopt=best=False");
-    }
-    // BLOCK: rejected packages are never installed, not even as dependencies.
+    // dnf: best=False lets it take what it can. yum 3: skip_broken is off by default, so
+    // one target with unresolvable dependencies would cancel the whole update-to; with it
+    // on, yum drops the broken targets (and what depends on them) and goes on. File
+    // conflicts and signature failures still abort a yum transaction as a whole.
+    spec = match settings.package_manager {
+        PackageManager::Dnf => spec.arg("--setopt=best=False"),
+        PackageManager::Yum => spec.arg("--setopt=skip_broken=True"),
+    };
+    // BLOCK: rejected packages are never installed, not even as dependencies. yum splits
+    // an exclude value on commas (and dnf on commas and spaces), so a pattern with one
+    // would exclude something else: refused.
     for pattern in &settings.excludes {
-        if pattern.starts_with('-') || pattern.contains(|c: char| c.is_whitespace()) {
+        if pattern.starts_with('-') || pattern.contains(|c: char| c.is_whitespace() || c == ',') {
             return Err(InstallError::InvalidTarget {
                 spec: pattern.clone(),
             });

@@ -100,11 +100,25 @@ pub fn refresh_commands(settings: &Settings, force: bool) -> Vec<CommandSpec> {
         (PackageManager::Yum, true) => {
             vec![
                 base().args(["clean", "expire-cache"]),
-                base().arg("makecache"),
+                yum_makecache(base()),
             ]
         }
-        (PackageManager::Yum, false) => vec![base().arg("makecache")],
+        (PackageManager::Yum, false) => vec![yum_makecache(base())],
     }
+}
+
+/// yum 3's `makecache` without `fast` downloads and unpacks every metadata type of every
+/// repository (filelists and other are most of the bytes) each time. `fast` only fetches
+/// what expired, and `mdpolicy=group:small` limits that to what a scan reads (primary,
+/// updateinfo, groups), set in `[main]` and for every repository (a repository may set its
+/// own `mdpolicy`).
+fn yum_makecache(spec: CommandSpec) -> CommandSpec {
+    spec.args([
+        "--setopt=mdpolicy=group:small",
+        "--setopt=*.mdpolicy=group:small",
+        "makecache",
+        "fast",
+    ])
 }
 
 /// Refreshes the package manager's metadata cache, waiting for its lock first. The outcome

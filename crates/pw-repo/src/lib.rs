@@ -58,9 +58,40 @@ pub struct Repository {
 pub enum PrimarySource {
     /// `primary` (primary.xml).
     Xml,
-    /// `primary_db` (primary.sqlite), used only when there is no `primary` record.
+    /// `primary_db` (primary.sqlite): yum's choice in its flat cache (see
+    /// [`primary_preference`]), and the fallback when the other file is absent.
     Sqlite,
 }
+
+impl PrimarySource {
+    /// The repomd.xml record type.
+    pub fn record(self) -> &'static str {
+        match self {
+            PrimarySource::Xml => "primary",
+            PrimarySource::Sqlite => "primary_db",
+        }
+    }
+}
+
+/// The order in which the primary records are tried. yum 3 keeps a flat cache and reads
+/// `primary_db` whenever repomd.xml lists one of the database version it knows (10), so
+/// that is the file its cache holds; dnf (and a repository read directly) reads the XML.
+fn primary_preference(source: &Source, repomd: &RepoMd) -> [PrimarySource; 2] {
+    let yum_reads_sqlite = matches!(source, Source::Flat(_))
+        && repomd.record("primary_db").is_some_and(|record| {
+            record
+                .database_version
+                .is_none_or(|v| v == YUM_DATABASE_VERSION)
+        });
+    if yum_reads_sqlite {
+        [PrimarySource::Sqlite, PrimarySource::Xml]
+    } else {
+        [PrimarySource::Xml, PrimarySource::Sqlite]
+    }
+}
+
+/// The `database_version` of primary.sqlite that yum 3 reads (`sqlitecachec.DBVERSION`).
+const YUM_DATABASE_VERSION: u32 = 10;
 
 impl fmt::Display for PrimarySource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -338,28 +369,66 @@ fn load_parsed(
     let primary_options = PrimaryOptions {
         dependencies: options.dependencies,
     };
-    let (primary_source, packages) = if let Some(record) = repomd.record("primary") {
-        let parsed = source.parse_streaming(record, options, |reader| {
-            parse_primary_with_options(reader, primary_options)
-        })?;
-        diagnostics.extend(parsed.diagnostics);
-        suppressed += parsed.suppressed_diagnostics;
-        (PrimarySource::Xml, parsed.value)
-    } else if let Some(record) = repomd.record("primary_db") {
-        let bytes = source.read_verified(record, options)?;
-        let parsed = parse_primary_db_with_options(&bytes, primary_options).map_err(|error| {
-            RepoError::Parse {
-                file: source.describe(&record.location),
-                source: error,
+    let (primary_source, packages) = {
+        let mut chosen = None;
+        let mut missing = None;
+        for kind in primary_preference(source, &repomd) {
+            let Some(record) = repomd.record(kind.record()) else {
+                continue;
+            };
+            let parsed = match kind {
+                PrimarySource::Xml => source.parse_streaming(record, options, |reader| {
+                    parse_primary_with_options(reader, primary_options)
+                }),
+                PrimarySource::Sqlite => source.read_verified(record, options).and_then(|bytes| {
+                    parse_primary_db_with_options(&bytes, primary_options).map_err(|error| {
+                        RepoError::Parse {
+                            file: source.describe(&record.location),
+                            source: error,
+                        }
+                    })
+                }),
+            };
+            match parsed {
+                Ok(parsed) => {
+                    diagnostics.extend(parsed.diagnostics);
+                    suppressed += parsed.suppressed_diagnostics;
+                    chosen = Some((kind, parsed.value));
+                    break;
+                }
+                // The chosen file is not in the cache (yum fetched only the other one, or
+                // the cache was trimmed): the other record is as good, when it is there.
+                Err(RepoError::Read {
+                    path,
+                    source: error,
+                }) if error.kind() == io::ErrorKind::NotFound => {
+                    diagnostics.push(Diagnostic {
+                        document: DocumentKind::Repomd,
+                        position: None,
+                        item: None,
+                        message: format!(
+                            "{path} ({}) is listed in repomd.xml but missing; trying the other primary record",
+                            kind.record()
+                        ),
+                    });
+                    missing.get_or_insert(RepoError::Read {
+                        path,
+                        source: error,
+                    });
+                }
+                Err(error) => return Err(error),
             }
-        })?;
-        diagnostics.extend(parsed.diagnostics);
-        suppressed += parsed.suppressed_diagnostics;
-        (PrimarySource::Sqlite, parsed.value)
-    } else {
-        return Err(RepoError::MissingPrimary {
-            location: location.to_owned(),
-        });
+        }
+        match (chosen, missing) {
+            (Some(chosen), _) => chosen,
+            // Nothing to fall back to: the missing file is the error.
+            (None, Some(error)) => return Err(error),
+            (None, None) => {
+                return Err(RepoError::MissingPrimary {
+                    location: location.to_owned(),
+                });
+            }
+        }
     };
 
     let advisories = match repomd.record("updateinfo") {

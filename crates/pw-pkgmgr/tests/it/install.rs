@@ -262,6 +262,8 @@ fn check_argv(
     assert_eq!(spec.timeout_value(), settings.timeouts.install);
 }
 
+/// No real yum runs here (Debian has none): these argv tests are what pins yum's options,
+/// checked against yum 3.4.3's documented behaviour (docs/package-managers.md).
 #[test]
 fn dnf_and_yum_argv() {
     check_argv(
@@ -304,6 +306,7 @@ fn dnf_and_yum_argv() {
             "yum",
             "-y",
             "--setopt=exit_on_lock=False",
+            "--setopt=skip_broken=True",
             "update-to",
             "--",
             "kernel-0:5.1-1.noarch",
@@ -320,6 +323,7 @@ fn dnf_and_yum_argv() {
             "--installroot=/mnt/al2",
             "--releasever=2",
             "--setopt=exit_on_lock=False",
+            "--setopt=skip_broken=True",
             "update-to",
             "--",
             "kernel-0:5.1-1.noarch",
@@ -360,6 +364,13 @@ fn excludes_become_exclude_options() {
     assert!(argv.contains(&"--exclude=foo-1.1*".to_owned()), "{argv:?}");
     assert!(argv.contains(&"--exclude=kernel".to_owned()), "{argv:?}");
     settings.excludes = vec!["--nogpgcheck".to_owned()];
+    assert!(matches!(
+        install_command(&settings, &[nevra("bar", "1.1-1")]),
+        Err(InstallError::InvalidTarget { .. })
+    ));
+    // yum splits exclude values on commas: `a,b` would exclude two other things.
+    settings.package_manager = PackageManager::Yum;
+    settings.excludes = vec!["kernel,glibc".to_owned()];
     assert!(matches!(
         install_command(&settings, &[nevra("bar", "1.1-1")]),
         Err(InstallError::InvalidTarget { .. })

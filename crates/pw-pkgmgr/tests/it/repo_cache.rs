@@ -250,13 +250,24 @@ fn refresh_argv() {
                 "-y",
                 "--installroot=/srv/node",
                 "--setopt=exit_on_lock=False",
-                "makecache"
+                "--setopt=mdpolicy=group:small",
+                "--setopt=*.mdpolicy=group:small",
+                "makecache",
+                "fast"
             ],
         ]
     );
     let host = Settings::new(PackageManager::Yum, Root::host());
     assert_eq!(
         refresh_commands(&host, false)[0].argv(),
-        ["yum", "-y", "--setopt=exit_on_lock=False", "makecache"]
+        [
+            "yum",
+            "-y",
+            "--setopt=exit_on_lock=False",
+            "--setopt=mdpolicy=group:small",
+            "--setopt=*.mdpolicy=group:small",
+            "makecache",
+            "fast"
+        ]
     );
 }

@@ -229,3 +229,96 @@ fn loads_a_flat_yum_cache_directory() {
         RepoError::Read { .. }
     ));
 }
+
+/// A yum 3 cache of a repository that publishes both primary formats: yum downloads only
+/// `primary_db` (database_version 10), so the cache has `repomd.xml`, `*-primary.sqlite.bz2`
+/// and `*-updateinfo.xml.gz` and no XML primary. That is what is read; with both files
+/// present the sqlite one is still yum's choice; a directory (dnf's layout) reads the XML;
+/// a missing chosen file falls back to the other record with a diagnostic.
+#[test]
+fn a_yum_cache_reads_primary_db_as_yum_does() {
+    use pw_test_support::{AdvisoryKind, AdvisorySpec, Metadata, RepoBuilder, RpmSpec};
+    let scratch = tempfile::tempdir().unwrap();
+    let rpms = pw_test_support::build_rpms(
+        &[
+            RpmSpec::new("alpha", "1.0-1"),
+            RpmSpec::new("beta", "2:3.1-4"),
+        ],
+        &scratch.path().join("rpms"),
+    )
+    .unwrap();
+    let repo = RepoBuilder::new()
+        .rpms(&rpms)
+        .metadata(Metadata::XmlAndSqlite)
+        .advisory(
+            AdvisorySpec::new(
+                "ALAS2-2026-1",
+                AdvisoryKind::Security,
+                "2026-01-01T00:00:00Z".parse().unwrap(),
+            )
+            .severity("Important")
+            .package(rpms[0].nevra.clone()),
+        )
+        .build(&scratch.path().join("repo"))
+        .unwrap();
+    let repomd = fs_err::read_to_string(repo.dir.join("repodata/repomd.xml")).unwrap();
+    assert!(repomd.contains("type=\"primary\"") && repomd.contains("type=\"primary_db\""));
+    let directory = load_dir(&repo.dir).unwrap();
+    assert_eq!(directory.primary_source, PrimarySource::Xml);
+
+    // The cache as yum 3 leaves it: no XML primary, filelists or other.
+    let cache = scratch.path().join("cache");
+    fs_err::create_dir_all(&cache).unwrap();
+    let mut xml_primary = None;
+    for entry in fs_err::read_dir(repo.dir.join("repodata")).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with("-primary.xml.gz") {
+            xml_primary = Some(name);
+            continue;
+        }
+        if name == "repomd.xml" || name.contains("primary.sqlite") || name.contains("updateinfo") {
+            fs_err::copy(entry.path(), cache.join(&name)).unwrap();
+        }
+    }
+    let flat = load_flat_dir(&cache).unwrap();
+    assert_eq!(flat.primary_source, PrimarySource::Sqlite);
+    assert_eq!(flat.packages, directory.packages);
+    assert_eq!(flat.advisories, directory.advisories);
+    assert!(flat.diagnostics.is_empty(), "{:?}", flat.diagnostics);
+
+    // Both files there: still yum's choice.
+    let xml_primary = xml_primary.unwrap();
+    fs_err::copy(
+        repo.dir.join("repodata").join(&xml_primary),
+        cache.join(&xml_primary),
+    )
+    .unwrap();
+    assert_eq!(
+        load_flat_dir(&cache).unwrap().primary_source,
+        PrimarySource::Sqlite
+    );
+
+    // The sqlite file gone (a trimmed cache): the XML record, said so.
+    for entry in fs_err::read_dir(&cache).unwrap() {
+        let entry = entry.unwrap();
+        if entry
+            .file_name()
+            .to_string_lossy()
+            .contains("primary.sqlite")
+        {
+            fs_err::remove_file(entry.path()).unwrap();
+        }
+    }
+    let fallback = load_flat_dir(&cache).unwrap();
+    assert_eq!(fallback.primary_source, PrimarySource::Xml);
+    assert_eq!(fallback.packages, directory.packages);
+    assert!(
+        fallback
+            .diagnostics
+            .iter()
+            .any(|d| d.message.contains("trying the other primary record")),
+        "{:?}",
+        fallback.diagnostics
+    );
+}
