@@ -205,8 +205,8 @@ fn the_agent_reads_agent_toml_flags_win_and_it_is_ready_once_configured() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("unknown key `future_key`"), "{stderr}");
-    assert!(from_flag.join("credential.json").exists());
-    assert!(!from_file.exists());
+    assert!(from_flag.join("credential.json").try_exists().unwrap());
+    assert!(!from_file.try_exists().unwrap());
     // Running: READY=1 once the configuration and credential are loaded.
     let mut args = vec![
         "agent",
