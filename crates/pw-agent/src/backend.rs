@@ -128,6 +128,8 @@ pub(crate) struct RpmBackend {
     pub(crate) packages: Vec<Package>,
     pub(crate) advisories: Vec<Advisory>,
     pub(crate) installed: Vec<InstalledPackage>,
+    /// Why the package manager cannot see some versions, by (name, arch).
+    pub(crate) hidden: crate::visibility::Hidden,
 }
 
 /// The catalog cache file name of a repository: its id with anything but ASCII letters,
@@ -213,15 +215,18 @@ impl Backend for RpmBackend {
     }
 
     fn load_catalog(&mut self, notes: &mut Vec<String>) -> Result<(), AgentError> {
-        let repositories = pw_pkgmgr::repo_cache::cached_repositories(&self.settings)
+        let config = pw_pkgmgr::repo_cache::repository_config(&self.settings)
             .map_err(AgentError::RepoCache)?;
+        notes.extend(config.notes.iter().cloned());
+        let mut filter = crate::visibility::Visibility::new(&config);
+        let repositories = config.repositories;
         remove_stale_catalog_caches(
             &self.catalog_cache_dir,
             repositories.iter().map(|r| r.id.as_str()),
         );
         let mut n_loaded = 0;
         for repository in repositories {
-            let Some(cache) = repository.cache else {
+            let Some(cache) = repository.cache.clone() else {
                 notes.push(format!(
                     "repository `{}` has no cached metadata; skipped",
                     repository.id
@@ -273,13 +278,16 @@ impl Backend for RpmBackend {
                     for diagnostic in repo.diagnostics.iter().take(20) {
                         notes.push(format!("{}: {diagnostic}", repository.id));
                     }
-                    append_in_order(&mut self.packages, repo.packages);
+                    let packages = filter.repository(&repository, repo.packages);
+                    append_in_order(&mut self.packages, packages);
                     append_in_order(&mut self.advisories, repo.advisories);
                     n_loaded += 1;
                 }
                 Err(error) => notes.push(format!("repository `{}`: {error}", repository.id)),
             }
         }
+        self.packages = filter.finish(std::mem::take(&mut self.packages), notes);
+        self.hidden = filter.into_hidden();
         if n_loaded == 0 {
             // An empty cache is most often a host without its package manager.
             let manager = self.settings.package_manager;
@@ -331,7 +339,9 @@ impl Backend for RpmBackend {
             },
         );
         let pending: Vec<Nevra> = pending.iter().filter_map(|k| parse_nevra(k)).collect();
-        snapshot.evaluate(&self.installed, &pending, options)
+        let mut evaluation = snapshot.evaluate(&self.installed, &pending, options);
+        self.hidden.explain(&mut evaluation);
+        evaluation
     }
 
     fn targets(

@@ -14,6 +14,7 @@ pub mod daemon;
 pub mod override_list;
 pub mod reboot;
 pub mod state;
+mod visibility;
 
 use std::path::PathBuf;
 
@@ -320,6 +321,7 @@ fn backend_for(
         packages: Vec::new(),
         advisories: Vec::new(),
         installed: Vec::new(),
+        hidden: crate::visibility::Hidden::default(),
     }))
 }
 

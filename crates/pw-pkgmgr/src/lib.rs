@@ -18,6 +18,7 @@ pub mod lock;
 pub mod repo_cache;
 pub mod root;
 pub mod rpm;
+pub mod yum_config;
 
 use std::time::Duration;
 

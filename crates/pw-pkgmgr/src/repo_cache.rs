@@ -3,9 +3,10 @@
 //! We let dnf or yum refresh its own cache (`makecache`), so the system's repository
 //! configuration, mirrors, proxies, `skip_if_unavailable`, `repo_gpgcheck` and credentials
 //! apply unchanged, and then locate the cached `repomd.xml` of every enabled repository for
-//! the core parsers to read. From the configuration we read only which repositories exist and
-//! whether they are enabled (plus `reposdir` and `cachedir` from `[main]`); URLs, mirror lists
-//! and variables stay the package manager's business. See `docs/package-managers.md`.
+//! the core parsers to read. From the configuration (`yum_config`) we read which repositories
+//! exist and are enabled, where they are cached, and what limits the packages the package
+//! manager can see (priorities, excludes, includepkgs, versionlock); URLs and mirror lists
+//! stay the package manager's business. See `docs/package-managers.md`.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -14,7 +15,8 @@ use std::time::SystemTime;
 use crate::command::{self, CommandSpec};
 use crate::install::{PackageManagerRun, package_manager_command};
 use crate::lock::{self, LockError, LockEvent, Operation};
-use crate::{PackageManager, Root, Settings};
+use crate::yum_config::{self, is_dir};
+use crate::{PackageManager, Settings};
 
 /// How the package manager lays out one repository's cache directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +69,12 @@ pub struct CachedRepository {
     /// `None` when nothing is cached: the repository was unreachable and
     /// `skip_if_unavailable` let the refresh go on without it (or no refresh ran yet).
     pub cache: Option<RepoCache>,
+    /// `priority=` (default 99), read by yum's priorities plugin.
+    pub priority: u32,
+    /// `exclude=` patterns of this repository.
+    pub exclude: Vec<String>,
+    /// `includepkgs=` patterns: when any, only matching packages of it exist.
+    pub includepkgs: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -167,11 +175,35 @@ pub fn refresh_observed(
 /// Every enabled repository of the package manager's configuration, in configuration order,
 /// with the cache directory the package manager filled for it.
 pub fn cached_repositories(settings: &Settings) -> Result<Vec<CachedRepository>, RepoCacheError> {
-    let config = read_config(settings.package_manager, &settings.root)?;
+    Ok(repository_config(settings)?.repositories)
+}
+
+/// The enabled repositories with their caches, and what the configuration says about which
+/// packages the package manager can see (docs/package-managers.md, "What yum can see").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepositoryConfig {
+    pub repositories: Vec<CachedRepository>,
+    /// The main configuration file read, if any.
+    pub main_file: Option<PathBuf>,
+    /// `[main] exclude=` patterns.
+    pub main_exclude: Vec<String>,
+    pub priorities: Option<yum_config::PrioritiesPlugin>,
+    pub versionlock: Option<yum_config::VersionLock>,
+    /// Repositories skipped, includes not followed, variables not known.
+    pub notes: Vec<String>,
+}
+
+/// [`cached_repositories`] with the package filters and notes of the configuration.
+pub fn repository_config(settings: &Settings) -> Result<RepositoryConfig, RepoCacheError> {
+    let config = yum_config::read(
+        settings.package_manager,
+        &settings.root,
+        settings.releasever.as_deref(),
+    )?;
     let cache_dirs = expand_variables(&settings.root.join(&config.cachedir));
     let mut repositories: Vec<CachedRepository> = Vec::new();
     for section in config.repositories {
-        if !section.enabled || repositories.iter().any(|r| r.id == section.id) {
+        if !section.enabled {
             continue;
         }
         let cache = find_cache(settings.package_manager, &cache_dirs, &section.id)?;
@@ -179,199 +211,19 @@ pub fn cached_repositories(settings: &Settings) -> Result<Vec<CachedRepository>,
             id: section.id,
             config_file: section.file,
             cache,
+            priority: section.priority,
+            exclude: section.exclude,
+            includepkgs: section.includepkgs,
         });
     }
-    Ok(repositories)
-}
-
-/// What we read from dnf.conf/yum.conf and the `.repo` files.
-#[derive(Debug)]
-struct RepoConfig {
-    cachedir: String,
-    repositories: Vec<RepoSection>,
-}
-
-#[derive(Debug)]
-struct RepoSection {
-    id: String,
-    enabled: bool,
-    file: PathBuf,
-}
-
-/// Reads the configuration the way dnf and yum find it under `--installroot`: the main file
-/// and the repository directories are taken from inside the root when they exist there, and
-/// from the host otherwise.
-fn read_config(package_manager: PackageManager, root: &Root) -> Result<RepoConfig, RepoCacheError> {
-    let (main_file, default_reposdirs, default_cachedir): (&str, &[&str], &str) =
-        match package_manager {
-            PackageManager::Dnf => (
-                "/etc/dnf/dnf.conf",
-                &[
-                    "/etc/yum.repos.d",
-                    "/etc/yum/repos.d",
-                    "/etc/distro.repos.d",
-                ],
-                "/var/cache/dnf",
-            ),
-            PackageManager::Yum => (
-                "/etc/yum.conf",
-                &["/etc/yum.repos.d", "/etc/yum/repos.d"],
-                "/var/cache/yum/$basearch/$releasever",
-            ),
-        };
-    let main_path = inside_root_or_host(root, &[main_file]);
-    let mut repositories = Vec::new();
-    let mut reposdirs: Vec<String> = default_reposdirs.iter().map(|d| (*d).to_owned()).collect();
-    let mut cachedir = default_cachedir.to_owned();
-    if let Some(text) = read_optional(&main_path)? {
-        for section in parse_ini(&text) {
-            if section.name == "main" {
-                if let Some((_, value)) = section.last("reposdir") {
-                    reposdirs = value
-                        .split(|c: char| c == ',' || c.is_whitespace())
-                        .filter(|d| !d.is_empty())
-                        .map(str::to_owned)
-                        .collect();
-                }
-                if let Some((_, value)) = section.last("cachedir") {
-                    cachedir = value.to_owned();
-                }
-            } else {
-                repositories.push(repo_section(&main_path, &section)?);
-            }
-        }
-    }
-    let reposdir_refs: Vec<&str> = reposdirs.iter().map(String::as_str).collect();
-    let base = if root.is_host() || !reposdir_refs.iter().any(|d| is_dir(&root.join(d))) {
-        Root::host()
-    } else {
-        root.clone()
-    };
-    for reposdir in reposdir_refs {
-        let dir = base.join(reposdir);
-        let mut files: Vec<PathBuf> = match fs_err::read_dir(&dir) {
-            Ok(entries) => entries
-                .filter_map(Result::ok)
-                .map(|entry| entry.path())
-                .filter(|path| path.extension().is_some_and(|e| e == "repo"))
-                .collect(),
-            Err(error) if error.kind() == io::ErrorKind::NotFound => continue,
-            Err(source) => return Err(RepoCacheError::Read { path: dir, source }),
-        };
-        files.sort();
-        for file in files {
-            let Some(text) = read_optional(&file)? else {
-                continue;
-            };
-            for section in parse_ini(&text) {
-                if section.name != "main" {
-                    repositories.push(repo_section(&file, &section)?);
-                }
-            }
-        }
-    }
-    Ok(RepoConfig {
-        cachedir,
+    Ok(RepositoryConfig {
         repositories,
+        main_file: config.main_file,
+        main_exclude: config.main_exclude,
+        priorities: config.priorities,
+        versionlock: config.versionlock,
+        notes: config.notes,
     })
-}
-
-fn repo_section(file: &Path, section: &IniSection) -> Result<RepoSection, RepoCacheError> {
-    let enabled = match section.last("enabled") {
-        None => true,
-        Some((line, value)) => parse_bool(value).ok_or_else(|| RepoCacheError::InvalidEnabled {
-            path: file.to_owned(),
-            line,
-            value: value.to_owned(),
-        })?,
-    };
-    Ok(RepoSection {
-        id: section.name.clone(),
-        enabled,
-        file: file.to_owned(),
-    })
-}
-
-/// dnf's and yum's boolean spellings.
-fn parse_bool(value: &str) -> Option<bool> {
-    match value.to_ascii_lowercase().as_str() {
-        "1" | "yes" | "true" | "on" => Some(true),
-        "0" | "no" | "false" | "off" => Some(false),
-        _ => None,
-    }
-}
-
-/// The first of `paths` that exists inside the root, or else the host's.
-fn inside_root_or_host(root: &Root, paths: &[&str]) -> PathBuf {
-    for path in paths {
-        let inside = root.join(path);
-        if fs_err::metadata(&inside).is_ok() {
-            return inside;
-        }
-    }
-    Root::host().join(paths[0])
-}
-
-fn is_dir(path: &Path) -> bool {
-    fs_err::metadata(path).is_ok_and(|m| m.is_dir())
-}
-
-fn read_optional(path: &Path) -> Result<Option<String>, RepoCacheError> {
-    match fs_err::read_to_string(path) {
-        Ok(text) => Ok(Some(text)),
-        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(RepoCacheError::Read {
-            path: path.to_owned(),
-            source,
-        }),
-    }
-}
-
-#[derive(Debug)]
-struct IniSection {
-    name: String,
-    /// (1-based line, key, value)
-    entries: Vec<(usize, String, String)>,
-}
-
-impl IniSection {
-    fn last(&self, key: &str) -> Option<(usize, &str)> {
-        self.entries
-            .iter()
-            .rev()
-            .find(|(_, k, _)| k == key)
-            .map(|(line, _, value)| (*line, value.as_str()))
-    }
-}
-
-/// The small part of INI syntax dnf and yum share: `[section]`, `key=value`, comments with
-/// `#` or `;`. Continuation lines (indented) extend values we do not read, so they are skipped.
-fn parse_ini(text: &str) -> Vec<IniSection> {
-    let mut sections: Vec<IniSection> = Vec::new();
-    for (index, raw) in text.lines().enumerate() {
-        if raw.starts_with([' ', '\t']) {
-            continue;
-        }
-        let line = raw.trim();
-        if line.is_empty() || line.starts_with(['#', ';']) {
-            continue;
-        }
-        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            sections.push(IniSection {
-                name: name.trim().to_owned(),
-                entries: Vec::new(),
-            });
-            continue;
-        }
-        let (Some(section), Some((key, value))) = (sections.last_mut(), line.split_once('='))
-        else {
-            continue;
-        };
-        section
-            .entries
-            .push((index + 1, key.trim().to_owned(), value.trim().to_owned()));
-    }
-    sections
 }
 
 /// Directories matching a path whose components may hold `$variables` (yum's default
@@ -494,19 +346,6 @@ mod tests {
         ));
         assert!(!is_dnf_cache_name("fixture-9fab6356fce7b3f", "fixture"));
         assert!(!is_dnf_cache_name("fixture.solv", "fixture"));
-    }
-
-    #[test]
-    fn ini_sections_and_values() {
-        let text = "[main]\ncachedir = /var/cache/x\n# comment\n[a]\nname=A\nbaseurl=http://x\n  http://y\nenabled=0\n\n[b]\nenabled = 1\n";
-        let sections = parse_ini(text);
-        assert_eq!(sections.len(), 3);
-        assert_eq!(sections[0].last("cachedir"), Some((2, "/var/cache/x")));
-        assert_eq!(sections[1].last("enabled"), Some((8, "0")));
-        assert_eq!(sections[2].name, "b");
-        assert_eq!(parse_bool("True"), Some(true));
-        assert_eq!(parse_bool("off"), Some(false));
-        assert_eq!(parse_bool("maybe"), None);
     }
 
     #[test]

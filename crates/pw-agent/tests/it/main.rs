@@ -17,3 +17,4 @@ mod differential;
 mod operations;
 mod server;
 mod window;
+mod yum;

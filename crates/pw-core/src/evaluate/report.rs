@@ -112,6 +112,10 @@ pub enum Reason {
     },
     /// The baseline approves a version that no repository offers, so nothing is targeted.
     ApprovedVersionUnavailable { version: String },
+    /// The baseline approves a version the host's package manager cannot see: its
+    /// configuration excludes or hides it (`exclude=`, `includepkgs=`, a repository of
+    /// better priority, versionlock). `detail` names the setting and where it is.
+    HiddenByPackageManager { version: String, detail: String },
     /// Newer versions exist but none is approved; `detail` says why for the newest one.
     NotApproved { detail: String },
     /// No repository offers any version of this package.
@@ -142,6 +146,10 @@ impl fmt::Display for Reason {
             Reason::ApprovedVersionUnavailable { version } => write!(
                 f,
                 "approved version {version} is not available in the repositories"
+            ),
+            Reason::HiddenByPackageManager { version, detail } => write!(
+                f,
+                "approved version {version} is excluded by the package manager's configuration: {detail}"
             ),
             Reason::NotApproved { detail } => f.write_str(detail),
             Reason::NotInRepositories => f.write_str("not offered by any repository"),
