@@ -46,7 +46,7 @@ pub(crate) trait Backend {
     /// Reads the repositories (after a refresh) into memory.
     fn load_catalog(&mut self, notes: &mut Vec<String>) -> Result<(), AgentError>;
     /// Reads the installed packages.
-    fn read_inventory(&mut self) -> Result<(), AgentError>;
+    fn read_inventory(&mut self, notes: &mut Vec<String>) -> Result<(), AgentError>;
     /// Keys of the installed packages.
     fn installed_keys(&self) -> HashSet<String>;
     /// Evaluates the host as it is now.
@@ -63,7 +63,7 @@ pub(crate) trait Backend {
     /// Installs exactly `targets`.
     fn install(&self, targets: &[String], notes: &mut Vec<String>) -> RunInfo;
     /// After [`Backend::read_inventory`] again: which targets are installed and which not.
-    fn verify(&self, targets: &[String]) -> (Vec<String>, Vec<String>);
+    fn verify(&self, targets: &[String], notes: &mut Vec<String>) -> (Vec<String>, Vec<String>);
     /// Why a reboot is needed after installing `installed_now` (keys).
     fn reboot_reasons(
         &self,
@@ -196,12 +196,50 @@ fn append_in_order<T>(into: &mut Vec<T>, mut more: Vec<T>) {
     }
 }
 
+/// Packages that are not install-only (kernels, `gpg-pubkey`) yet have several versions of
+/// one (name, arch) in the rpm database: what a yum or dnf transaction that was killed or
+/// timed out between installing the new and erasing the old version leaves.
+fn duplicate_notes(installed: &[InstalledPackage]) -> Vec<String> {
+    let mut versions: BTreeMap<(&str, &str), Vec<String>> = BTreeMap::new();
+    for package in installed {
+        let name = package.nevra.name.as_str();
+        if name.starts_with("kernel") || name == "gpg-pubkey" || name.starts_with("installonlypkg")
+        {
+            continue;
+        }
+        versions
+            .entry((name, package.nevra.arch.as_str()))
+            .or_default()
+            .push(package.nevra.evr.to_string());
+    }
+    versions
+        .into_iter()
+        .filter(|(_, list)| list.len() > 1)
+        .map(|((name, arch), list)| {
+            format!(
+                "the rpm database lists {name}.{arch} {} times ({}): an interrupted transaction left both; finish it with `yum-complete-transaction` (yum) or remove the older with `package-cleanup --cleandupes` / `dnf remove --duplicates`",
+                list.len(),
+                list.join(", ")
+            )
+        })
+        .collect()
+}
+
 fn parse_nevra(key: &str) -> Option<Nevra> {
     Nevra::parse(key).ok()
 }
 
 impl Backend for RpmBackend {
     fn refresh(&mut self, notes: &mut Vec<String>) {
+        // Run by anyone but root, yum and dnf refresh a per-user cache under /var/tmp that
+        // is not the one read here (nor the one root's installs use).
+        if !pw_pkgmgr::host::running_as_root() {
+            notes.push(format!(
+                "not running as root: `{}` would refresh a per-user cache that is not read; the system's cache was used as it is (run as root to refresh it)",
+                self.settings.package_manager.program()
+            ));
+            return;
+        }
         match pw_pkgmgr::repo_cache::refresh(&self.settings, false) {
             Ok(run) if run.success() => {}
             Ok(run) => notes.push(format!(
@@ -309,9 +347,10 @@ impl Backend for RpmBackend {
         Ok(())
     }
 
-    fn read_inventory(&mut self) -> Result<(), AgentError> {
+    fn read_inventory(&mut self, notes: &mut Vec<String>) -> Result<(), AgentError> {
         self.installed =
             pw_pkgmgr::rpm::installed_packages(&self.settings).map_err(AgentError::Inventory)?;
+        notes.extend(duplicate_notes(&self.installed));
         Ok(())
     }
 
@@ -381,12 +420,30 @@ impl Backend for RpmBackend {
         run_info(pw_pkgmgr::install::install(&self.settings, &nevras), notes)
     }
 
-    fn verify(&self, targets: &[String]) -> (Vec<String>, Vec<String>) {
+    fn verify(&self, targets: &[String], notes: &mut Vec<String>) -> (Vec<String>, Vec<String>) {
         let nevras: Vec<Nevra> = targets.iter().filter_map(|k| parse_nevra(k)).collect();
         let mut installed = Vec::new();
         let mut failed = Vec::new();
+        let mut obsoleters: Option<Vec<(String, String)>> = None;
         for status in pw_pkgmgr::install::verify(&nevras, &self.installed) {
             match status.state {
+                // Gone altogether: yum's update-to (and dnf) replace a target that another
+                // package obsoletes by that package. Replaced, not failed.
+                pw_pkgmgr::install::TargetState::NotInstalled(versions) if versions.is_empty() => {
+                    let pairs = obsoleters.get_or_insert_with(|| {
+                        pw_pkgmgr::rpm::obsoleted_by(&self.settings).unwrap_or_default()
+                    });
+                    match pairs.iter().find(|(name, _)| *name == status.target.name) {
+                        Some((_, by)) => {
+                            notes.push(format!(
+                                "{} was replaced by {by}, which obsoletes `{}`",
+                                status.target, status.target.name
+                            ));
+                            installed.push(status.target.to_string());
+                        }
+                        None => failed.push(status.target.to_string()),
+                    }
+                }
                 pw_pkgmgr::install::TargetState::NotInstalled(_) => {
                     failed.push(status.target.to_string())
                 }
@@ -517,7 +574,7 @@ impl Backend for AptBackend {
         Ok(())
     }
 
-    fn read_inventory(&mut self) -> Result<(), AgentError> {
+    fn read_inventory(&mut self, _notes: &mut Vec<String>) -> Result<(), AgentError> {
         let inventory = pw_pkgmgr::dpkg::read_inventory(&self.root)
             .map_err(|e| AgentError::Dpkg(e.to_string()))?;
         self.installed = inventory.apt_installed();
@@ -581,7 +638,7 @@ impl Backend for AptBackend {
         run_info(pw_pkgmgr::apt::install(&self.settings, &targets), notes)
     }
 
-    fn verify(&self, targets: &[String]) -> (Vec<String>, Vec<String>) {
+    fn verify(&self, targets: &[String], _notes: &mut Vec<String>) -> (Vec<String>, Vec<String>) {
         let parsed: Vec<DebTarget> = targets
             .iter()
             .filter_map(|k| DebTarget::parse_key(k))
@@ -690,5 +747,44 @@ mod tests {
         let mut empty = Vec::new();
         append_in_order(&mut empty, vec![1]);
         assert_eq!(empty, [1]);
+    }
+
+    /// yum's `update-to` replaces a target that an available package obsoletes by that
+    /// package (dnf installs the exact target instead, so this is set up in the rpm
+    /// database directly): the target is gone, its obsoleter installed. Replaced, not Failed.
+    #[test]
+    fn a_target_replaced_by_its_obsoleter_is_not_failed() {
+        let dir = tempfile::tempdir().unwrap();
+        let rpms = pw_test_support::build_rpms(
+            &[pw_test_support::RpmSpec::new("newname", "2.0-1").obsoletes("oldname < 2")],
+            dir.path(),
+        )
+        .unwrap();
+        let root = pw_test_support::InstallRoot::new().unwrap();
+        root.rpm_install(&[&rpms[0]]).unwrap();
+        let settings = root.settings();
+        let backend = RpmBackend {
+            installed: pw_pkgmgr::rpm::installed_packages(&settings).unwrap(),
+            settings,
+            catalog_cache_dir: dir.path().join("catalog"),
+            needs_dependencies: false,
+            product: "AmazonLinux2".to_owned(),
+            family: pw_core::baseline::Family::Yum,
+            packages: Vec::new(),
+            advisories: Vec::new(),
+            hidden: crate::visibility::Hidden::default(),
+        };
+        let target = Nevra::parse("oldname-0:1.1-1.noarch").unwrap().to_string();
+        let missing = Nevra::parse("absent-0:1.1-1.noarch").unwrap().to_string();
+        let mut notes = Vec::new();
+        let (installed, failed) = backend.verify(&[target.clone(), missing.clone()], &mut notes);
+        assert_eq!(installed, [target]);
+        assert_eq!(failed, [missing]);
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.contains("was replaced by newname-2.0-1.noarch")),
+            "{notes:?}"
+        );
     }
 }

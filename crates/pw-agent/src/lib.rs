@@ -361,7 +361,7 @@ pub fn run(
         backend.refresh(&mut notes);
     }
     backend.load_catalog(&mut notes)?;
-    backend.read_inventory()?;
+    backend.read_inventory(&mut notes)?;
     recover_interrupted(
         &mut state,
         backend.as_ref(),
@@ -644,7 +644,7 @@ fn install(
         install_outcome.package_manager_output_tail = run.output_tail;
         // If this fails the transaction may have happened: the in-progress record stays,
         // and the next run re-reads the database and recovers.
-        backend.read_inventory()?;
+        backend.read_inventory(&mut notes)?;
         if let Some(record) = state.in_progress.as_mut() {
             record.phase = "verifying".to_owned();
         }
@@ -656,7 +656,7 @@ fn install(
         .cloned()
         .collect();
     installed_now.sort();
-    let (verified, failed) = backend.verify(&targets);
+    let (verified, failed) = backend.verify(&targets, &mut notes);
     install_outcome.installed = verified;
     install_outcome.failed = failed;
     let mut hooks_ok = true;

@@ -194,3 +194,9 @@ fn classify(id: &str, version_id: &str) -> Result<HostOs, OsReleaseError> {
     };
     Ok(os)
 }
+
+/// Whether this process runs as root (effective uid 0): the package managers refresh the
+/// system's cache and install only then.
+pub fn running_as_root() -> bool {
+    rustix::process::geteuid().is_root()
+}

@@ -89,11 +89,23 @@ pub fn lock_holder(path: &Path) -> Result<Option<u32>, LockError> {
         return Ok(None);
     };
     // Signal 0 checks existence; EPERM means it exists but belongs to someone else.
-    match rustix::process::test_kill_process(raw) {
-        Ok(()) => Ok(Some(pid)),
-        Err(error) if error == rustix::io::Errno::PERM => Ok(Some(pid)),
-        Err(_) => Ok(None),
-    }
+    let exists = match rustix::process::test_kill_process(raw) {
+        Ok(()) => true,
+        Err(error) => error == rustix::io::Errno::PERM,
+    };
+    // A zombie holds nothing (its parent has not reaped it yet); yum 3 treats it as gone.
+    Ok((exists && !is_zombie(pid)).then_some(pid))
+}
+
+/// Whether `/proc/<pid>/stat` says the process is a zombie (state `Z`).
+fn is_zombie(pid: u32) -> bool {
+    fs_err::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            stat.rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(false)
 }
 
 /// Waits until `lock_file` is free or `deadline` passes.

@@ -159,3 +159,25 @@ pub fn nevra_spec(nevra: &Nevra) -> String {
         nevra.name, nevra.evr.epoch, nevra.evr.version, nevra.evr.release, nevra.arch
     )
 }
+
+/// What the installed packages obsolete: `(obsoleted name, obsoleting package)` pairs, the
+/// package as `name-version-release.arch`. A target that yum or dnf replaced by its
+/// obsoleter (`update-to` does that) shows here.
+pub fn obsoleted_by(settings: &Settings) -> Result<Vec<(String, String)>, InventoryError> {
+    database_dir(settings)?;
+    let spec = CommandSpec::new("rpm")
+        .args(settings.root.rpm_args())
+        .args([
+            "-qa",
+            "--queryformat",
+            "[%{OBSOLETENAME}\\t%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}\\n]",
+        ])
+        .timeout(settings.timeouts.query)
+        .kill_grace(settings.timeouts.kill_grace);
+    let output = command::run(&spec)?.check()?;
+    Ok(String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| line.split_once('\t'))
+        .map(|(obsoleted, by)| (obsoleted.to_owned(), by.to_owned()))
+        .collect())
+}

@@ -41,6 +41,7 @@ pub struct RpmSpec {
     pub arch: String,
     pub requires: Vec<String>,
     pub provides: Vec<String>,
+    pub obsoletes: Vec<String>,
     pub failing_scriptlet: Option<Scriptlet>,
     pub with_file: bool,
     /// Seconds since the epoch.
@@ -65,6 +66,7 @@ impl RpmSpec {
             arch: "noarch".to_owned(),
             requires: Vec::new(),
             provides: Vec::new(),
+            obsoletes: Vec::new(),
             failing_scriptlet: None,
             with_file: true,
             build_time: DEFAULT_BUILD_TIME_SECONDS,
@@ -96,6 +98,13 @@ impl RpmSpec {
     #[must_use]
     pub fn provides(mut self, capability: &str) -> RpmSpec {
         self.provides.push(capability.to_owned());
+        self
+    }
+
+    /// Adds an `Obsoletes:` line, for example `foo < 2`.
+    #[must_use]
+    pub fn obsoletes(mut self, capability: &str) -> RpmSpec {
+        self.obsoletes.push(capability.to_owned());
         self
     }
 
@@ -165,6 +174,7 @@ impl RpmSpec {
             .requires
             .iter()
             .chain(&self.provides)
+            .chain(&self.obsoletes)
             .find(|l| l.contains(['\n', '\r']))
         {
             return Err(FixtureError::Invalid(format!(
@@ -197,6 +207,9 @@ impl RpmSpec {
         }
         for capability in &self.provides {
             text.push_str(&format!("Provides: {capability}\n"));
+        }
+        for capability in &self.obsoletes {
+            text.push_str(&format!("Obsoletes: {capability}\n"));
         }
         text.push_str("\n%description\nA package built by pw-test-support for tests.\n\n");
         let file = format!(

@@ -245,3 +245,52 @@ fn without_plugins_no_plugin_hides_anything() {
         .unwrap();
     assert_eq!(alpha.state.to_string(), "Missing", "{:?}", alpha.reason);
 }
+
+/// Two versions of one ordinary package in the rpm database (a transaction killed between
+/// installing the new version and erasing the old) are named in the report.
+#[test]
+fn duplicate_packages_left_by_an_interrupted_transaction_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let rpms = pw_test_support::build_rpms(
+        &[
+            RpmSpec::new("alpha", "1.0-1"),
+            RpmSpec::new("alpha", "1.1-1"),
+        ],
+        &dir.path().join("rpms"),
+    )
+    .unwrap();
+    let core = repository(dir.path(), "core", &[RpmSpec::new("alpha", "1.1-1")]);
+    let root = InstallRoot::new().unwrap();
+    root.rpm_install(&[&rpms[0]]).unwrap();
+    // `rpm -i` installs beside, as a half-finished upgrade leaves it.
+    let output = pw_pkgmgr::command::run(
+        &pw_pkgmgr::command::CommandSpec::new("rpm")
+            .arg("--root")
+            .arg(root.path())
+            .arg("-i")
+            .arg(&rpms[1].path),
+    )
+    .unwrap();
+    assert!(output.success(), "{}", output.stderr_tail(2000));
+    root.write_file("/etc/yum.conf", "[main]\n").unwrap();
+    root.write_file("/etc/yum.repos.d/core.repo", "[core]\nbaseurl=file:///x\n")
+        .unwrap();
+    yum_cache(&root, "core", &core);
+    let state = tempfile::tempdir().unwrap();
+    let mut settings = AgentSettings::new(pw_api::baseline::parse_toml(BASELINE).unwrap().baseline);
+    settings.root = root.root();
+    settings.state_dir = state.path().to_owned();
+    settings.operating_system = Some(OperatingSystem::AmazonLinux2);
+    settings.product = Some("AmazonLinux2".to_owned());
+    settings.package_manager = Some(PackageManager::Yum);
+    settings.releasever = Some("2".to_owned());
+    settings.refresh = false;
+    let at: Timestamp = "2026-02-01T00:00:00Z".parse().unwrap();
+    let outcome = pw_agent::run(&settings, OperationKind::Scan, &move || at).unwrap();
+    let notes = outcome.report.notes.join("\n");
+    assert!(
+        notes.contains("lists alpha.noarch 2 times (1.0-1, 1.1-1)")
+            && notes.contains("yum-complete-transaction"),
+        "{notes}"
+    );
+}

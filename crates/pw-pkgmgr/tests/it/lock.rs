@@ -169,3 +169,34 @@ fn the_wait_ends_at_the_deadline() {
             .any(|p| p.nevra == RpmSpec::new("foo", "1.0-1").nevra())
     );
 }
+
+/// A lock file naming a zombie (exited, not reaped yet) is free, as yum 3 treats it.
+#[test]
+fn a_zombie_holds_no_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("yum.pid");
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the test needs a child it does not reap"
+    )]
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    // Not waited for: once it exits it stays a zombie of this process.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let stat = fs_err::read_to_string(format!("/proc/{}/stat", child.id())).unwrap();
+        if stat
+            .rsplit_once(')')
+            .unwrap()
+            .1
+            .trim_start()
+            .starts_with('Z')
+        {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{stat}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    fs_err::write(&path, format!("{}\n", child.id())).unwrap();
+    assert_eq!(lock_holder(&path).unwrap(), None);
+    child.wait().unwrap();
+}
