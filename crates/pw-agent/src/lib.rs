@@ -209,6 +209,8 @@ pub enum AgentError {
         program: &'static str,
         hint: &'static str,
     },
+    #[error("the package manager's own query `{query}` failed: {message}")]
+    Reference { query: String, message: String },
     #[error("agent state")]
     State(#[from] state::StateError),
     #[error("baseline `{baseline}` is for {baseline_os}, but the host runs {host_os}")]
@@ -815,4 +817,129 @@ fn build_report(
         ),
         patches: evaluation.items.iter().map(PatchJson::from_core).collect(),
     }
+}
+
+/// One (name, arch) on which the agent and the host's package manager disagree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Difference {
+    /// `name.arch`.
+    pub package: String,
+    /// The version the agent would install, if any.
+    pub ours: Option<String>,
+    /// The version the package manager would update to, if any.
+    pub theirs: Option<String>,
+    /// The agent's state and reason for this package.
+    pub why: String,
+}
+
+/// The result of [`compare`].
+#[derive(Debug, Clone)]
+pub struct Comparison {
+    /// The package manager's query, as run.
+    pub query: String,
+    /// The baseline the agent evaluated with, as TOML.
+    pub baseline_toml: String,
+    /// (name.arch, version) both would install.
+    pub agreed: Vec<(String, String)>,
+    pub differences: Vec<Difference>,
+    pub notes: Vec<String>,
+}
+
+/// The baseline equivalent to `--sec-severity=Critical --sec-severity=Important --bugfix`
+/// for `os`: Security with those severities and Bugfix, both approved at once.
+pub fn equivalent_baseline_toml(os: OperatingSystem) -> String {
+    format!(
+        r#"version = "1"
+name = "package-manager-equivalent"
+operating_system = "{}"
+[[rules]]
+classification = ["Security"]
+severity = ["Critical", "Important"]
+approve_after_days = 0
+[[rules]]
+classification = ["Bugfix"]
+approve_after_days = 0
+"#,
+        os.as_str()
+    )
+}
+
+/// `patchwarden agent compare`: scans the host (read-only) with the baseline equivalent to
+/// the package manager's own security and bugfix query, runs that query on the host's own
+/// tool (`pw_pkgmgr::reference`), and lists where the two disagree with the agent's reason.
+/// rpm hosts only for now.
+pub fn compare(
+    settings: &AgentSettings,
+    clock: &dyn Fn() -> Timestamp,
+) -> Result<Comparison, AgentError> {
+    let host = host_view(settings)?;
+    if host.os.family() == Family::Apt {
+        return Err(AgentError::Unsupported(format!(
+            "{} (agent compare runs on yum and dnf hosts so far)",
+            host.os.as_str()
+        )));
+    }
+    let package_manager = host
+        .package_manager
+        .ok_or_else(|| AgentError::Unsupported(host.os.as_str().to_owned()))?;
+    let baseline_toml = equivalent_baseline_toml(host.os);
+    let baseline = pw_api::baseline::parse_toml(&baseline_toml)
+        .map_err(|error| AgentError::Unsupported(format!("equivalent baseline: {error}")))?
+        .baseline;
+    let mut scan_settings = settings.clone();
+    scan_settings.baseline = baseline;
+    scan_settings.command_id = None;
+    scan_settings.defer_reboot = true;
+    let outcome = run(&scan_settings, OperationKind::Scan, clock)?;
+    let mut pm = Settings::new(package_manager, settings.root.clone());
+    pm.releasever.clone_from(&settings.releasever);
+    let query = pw_pkgmgr::reference::reference_commands(&pm)
+        .iter()
+        .map(|spec| pw_pkgmgr::command::shell_words(&spec.argv()))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let theirs =
+        pw_pkgmgr::reference::reference_updates(&pm).map_err(|error| AgentError::Reference {
+            query: query.clone(),
+            message: error.to_string(),
+        })?;
+    let mut ours = std::collections::BTreeMap::new();
+    let mut why = std::collections::BTreeMap::new();
+    for item in &outcome.evaluation.items {
+        let key = item.id();
+        why.insert(key.clone(), format!("{}: {}", item.state, item.reason));
+        if item.state == pw_core::evaluate::PatchState::Missing
+            && let Some(target) = item.target_nevra()
+        {
+            ours.insert(key, target.evr.to_string());
+        }
+    }
+    let mut comparison = Comparison {
+        query,
+        baseline_toml,
+        agreed: Vec::new(),
+        differences: Vec::new(),
+        notes: outcome.report.notes.clone(),
+    };
+    let keys: std::collections::BTreeSet<&String> = ours.keys().chain(theirs.keys()).collect();
+    for key in keys {
+        let mine = ours.get(key).cloned();
+        let other = theirs.get(key).map(|n| n.evr.to_string());
+        if mine.is_some() && mine == other {
+            comparison
+                .agreed
+                .push((key.clone(), mine.unwrap_or_default()));
+        } else {
+            comparison.differences.push(Difference {
+                package: key.clone(),
+                ours: mine,
+                theirs: other,
+                why: why
+                    .get(key)
+                    .cloned()
+                    .unwrap_or_else(|| "not installed, so not evaluated".to_owned()),
+            });
+        }
+    }
+    Ok(comparison)
 }

@@ -23,3 +23,6 @@ pub(crate) const UNREACHABLE: u8 = 5;
 /// `agent run`: not enrolled, or the agent config file (or its CA bundle) is unusable. The
 /// unit's `RestartPreventExitStatus=78` keeps systemd from restarting it in a loop (EX_CONFIG).
 pub(crate) const CONFIG: u8 = 78;
+/// `agent compare`: the agent and the host's package manager disagree (the differences are
+/// printed).
+pub(crate) const DIFFERENT: u8 = 40;

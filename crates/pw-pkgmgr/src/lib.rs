@@ -15,6 +15,7 @@ pub mod hooks;
 pub mod host;
 pub mod install;
 pub mod lock;
+pub mod reference;
 pub mod repo_cache;
 pub mod root;
 pub mod rpm;

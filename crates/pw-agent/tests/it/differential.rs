@@ -286,3 +286,80 @@ fn divergent_advisories_dnf_installs_what_the_baseline_does_not_approve() {
         }
     );
 }
+
+fn compare(root: &InstallRoot) -> pw_agent::Comparison {
+    let dir = tempfile::tempdir().unwrap();
+    // Any baseline: compare evaluates with the equivalent one.
+    let baseline = pw_api::baseline::parse_toml(EQUIVALENT_BASELINE)
+        .unwrap()
+        .baseline;
+    let mut settings = AgentSettings::new(baseline);
+    settings.root = root.root();
+    settings.state_dir = dir.path().join("state");
+    settings.operating_system = Some(OperatingSystem::AmazonLinux2023);
+    settings.product = Some("AmazonLinux2023".to_owned());
+    settings.package_manager = Some(PackageManager::Dnf);
+    settings.releasever = Some("1".to_owned());
+    let now: Timestamp = NOW.parse().unwrap();
+    pw_agent::compare(&settings, &move || now).unwrap()
+}
+
+/// `agent compare` asks dnf itself (`repoquery --upgrades` with the same advisory filters)
+/// and agrees with the agent on every package of the differential fixture.
+#[test]
+fn agent_compare_agrees_with_dnf_on_the_differential_fixture() {
+    let fixture = pw_test_support::differential::differential().unwrap();
+    let root = fixture.old_root(&fixture.repo).unwrap();
+    let comparison = compare(&root);
+    assert!(
+        comparison.differences.is_empty(),
+        "{:#?}\n{}",
+        comparison.differences,
+        comparison.query
+    );
+    let agreed: Vec<String> = comparison
+        .agreed
+        .iter()
+        .map(|(package, version)| format!("{package} {version}"))
+        .collect();
+    assert!(
+        agreed.contains(&"alpha.noarch 1.2-1".to_owned()),
+        "{agreed:?}"
+    );
+    assert!(
+        agreed.contains(&"pi.noarch 1:1.1-1".to_owned()),
+        "{agreed:?}"
+    );
+    assert!(
+        comparison.query.contains("repoquery --upgrades"),
+        "{}",
+        comparison.query
+    );
+}
+
+/// The documented divergences show as differences, each with the agent's reason.
+#[test]
+fn agent_compare_names_the_divergences_and_why() {
+    let fixture = pw_test_support::differential::differential().unwrap();
+    let root = fixture.old_root(&fixture.divergent_repo).unwrap();
+    let comparison = compare(&root);
+    let differences: Vec<(String, Option<String>, Option<String>)> = comparison
+        .differences
+        .iter()
+        .map(|d| (d.package.clone(), d.ours.clone(), d.theirs.clone()))
+        .collect();
+    assert_eq!(
+        differences,
+        [
+            ("nu.noarch".to_owned(), None, Some("1.1-1".to_owned())),
+            ("omega.noarch".to_owned(), None, Some("1.1-1".to_owned())),
+        ]
+    );
+    assert!(
+        comparison.differences[1]
+            .why
+            .contains("approved version 1.3-1 is not available"),
+        "{:?}",
+        comparison.differences[1]
+    );
+}

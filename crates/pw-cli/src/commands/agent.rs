@@ -31,6 +31,23 @@ pub(crate) enum AgentCommand {
     Run(RunArgs),
     /// Is this host enrolled, when did it last reach its server, what did it last do.
     Status(StatusArgs),
+    /// Read-only differential: evaluate this host with the baseline equivalent to the
+    /// package manager's own security and bugfix query, run that query, print every
+    /// difference with the agent's reason. Exit 0 when they agree, 40 when not.
+    Compare(CompareArgs),
+}
+
+/// `agent compare`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct CompareArgs {
+    /// Evaluation instant (RFC 3339); defaults to now.
+    #[arg(long, value_name = "RFC3339")]
+    at: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    host: HostArgs,
 }
 
 /// Options shared by `agent scan` and `agent install`.
@@ -357,6 +374,7 @@ pub(crate) fn run(command: AgentCommand, printer: &Printer) -> anyhow::Result<u8
         AgentCommand::Enroll(args) => return enroll(&args, printer),
         AgentCommand::Run(args) => return serve(&args, printer),
         AgentCommand::Status(args) => return status(&args, printer),
+        AgentCommand::Compare(args) => return compare(&args, printer),
     };
     let Some(reboot_option) = RebootOption::parse(&args.reboot_option) else {
         return usage(
@@ -801,4 +819,66 @@ fn error_sources(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     parts.join(": ")
+}
+
+/// `agent compare`: the agent against the host's own package manager.
+fn compare(args: &CompareArgs, printer: &Printer) -> anyhow::Result<u8> {
+    let host = match resolve_host(&args.host, printer)? {
+        Ok(host) => host,
+        Err(message) => return usage(printer, &message),
+    };
+    let os = match host_os(&host)? {
+        Ok(os) => os,
+        Err(message) => return usage(printer, &message),
+    };
+    let now = match parse_at(args.at.as_deref()) {
+        Ok(now) => now,
+        Err(message) => return usage(printer, &message),
+    };
+    let pinned = args.at.is_some();
+    let mut settings = settings_for(&args.host, &host, default_baseline(os));
+    settings.operating_system = Some(os);
+    let clock = move || if pinned { now } else { Timestamp::now() };
+    let comparison =
+        pw_agent::compare(&settings, &clock).context("the comparison could not run")?;
+    if args.json {
+        let value = serde_json::json!({
+            "query": comparison.query,
+            "baseline": comparison.baseline_toml,
+            "agreed": comparison.agreed.iter().map(|(p, v)| serde_json::json!({"package": p, "version": v})).collect::<Vec<_>>(),
+            "differences": comparison.differences.iter().map(|d| serde_json::json!({
+                "package": d.package, "agent": d.ours, "package_manager": d.theirs, "why": d.why,
+            })).collect::<Vec<_>>(),
+            "notes": comparison.notes,
+        });
+        printer.line(&serde_json::to_string_pretty(&value)?);
+    } else {
+        printer.line(&format!("package manager: {}", comparison.query));
+        printer.line(&format!(
+            "agreed on {} update(s); {} difference(s)",
+            comparison.agreed.len(),
+            comparison.differences.len()
+        ));
+        if !comparison.differences.is_empty() {
+            let mut table =
+                crate::table::Table::new(&["PACKAGE", "AGENT", "PACKAGE MANAGER", "WHY (AGENT)"]);
+            for d in &comparison.differences {
+                table.row(vec![
+                    d.package.clone(),
+                    d.ours.clone().unwrap_or_else(|| "-".to_owned()),
+                    d.theirs.clone().unwrap_or_else(|| "-".to_owned()),
+                    d.why.clone(),
+                ]);
+            }
+            printer.raw(&table.render());
+        }
+        for note in &comparison.notes {
+            printer.warn(note);
+        }
+    }
+    Ok(if comparison.differences.is_empty() {
+        exit_code::OK
+    } else {
+        exit_code::DIFFERENT
+    })
 }

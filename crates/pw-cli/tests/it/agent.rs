@@ -310,3 +310,50 @@ fn a_missing_package_manager_is_named() {
     assert!(stderr.contains("`yum` is not installed"), "{stderr}");
     assert!(stderr.contains("--package-manager dnf"), "{stderr}");
 }
+
+/// `agent compare` on a real dnf root: the agent and dnf agree, exit 0; a baseline is not
+/// needed (the equivalent one is built in) and nothing on the host changes.
+#[test]
+fn agent_compare_agrees_with_dnf_and_changes_nothing() {
+    let host = Host::new();
+    let before = host.installed("foo");
+    let root = host.root.path().display().to_string();
+    let state = host.path("state");
+    let output = patchwarden(
+        &[
+            "agent",
+            "compare",
+            "--no-config",
+            "--root",
+            &root,
+            "--state-dir",
+            &state,
+            "--os",
+            "AMAZON_LINUX_2023",
+            "--product",
+            "AmazonLinux2023",
+            "--package-manager",
+            "dnf",
+            "--releasever",
+            "1",
+            "--at",
+            "2024-05-01T00:00:00Z",
+            "--json",
+        ],
+        None,
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stderr}\n{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    let value: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(
+        value["differences"].as_array().unwrap().is_empty(),
+        "{value:#}"
+    );
+    assert!(!value["agreed"].as_array().unwrap().is_empty(), "{value:#}");
+    assert_eq!(host.installed("foo"), before);
+}
