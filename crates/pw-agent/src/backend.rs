@@ -253,6 +253,22 @@ impl Backend for RpmBackend {
     }
 
     fn load_catalog(&mut self, notes: &mut Vec<String>) -> Result<(), AgentError> {
+        // yum rewrites its cache in place: hold its lock while reading, as yum itself would.
+        let _yum_lock = if self.settings.package_manager == pw_pkgmgr::PackageManager::Yum
+            && pw_pkgmgr::host::running_as_root()
+        {
+            match pw_pkgmgr::lock::hold_yum_lock(&self.settings.root, &self.settings.lock_wait) {
+                Ok(guard) => Some(guard),
+                Err(error) => {
+                    notes.push(format!(
+                        "yum's lock could not be taken ({error}); the cache was read without it"
+                    ));
+                    None
+                }
+            }
+        } else {
+            None
+        };
         let config = pw_pkgmgr::repo_cache::repository_config(&self.settings)
             .map_err(AgentError::RepoCache)?;
         notes.extend(config.notes.iter().cloned());

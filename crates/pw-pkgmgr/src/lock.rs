@@ -191,3 +191,60 @@ pub fn run_when_unlocked(
         lock_wait += pause;
     }
 }
+
+/// yum's lock (`/var/run/yum.pid` under the root), taken the way yum 3 takes it: the file is
+/// created exclusively with our pid in it, after waiting (like [`run_when_unlocked`]) for a
+/// live holder to finish; a stale file (dead or zombie pid) is replaced. While the guard
+/// lives, a yum started by cron or an operator waits instead of rewriting the cache being
+/// read. Dropping the guard removes the file. Should the agent die holding it, the pid
+/// inside is dead and yum treats the lock as free.
+#[derive(Debug)]
+pub struct YumLockGuard {
+    path: PathBuf,
+}
+
+impl Drop for YumLockGuard {
+    fn drop(&mut self) {
+        let ours = fs_err::read_to_string(&self.path)
+            .is_ok_and(|text| text.trim() == std::process::id().to_string());
+        if ours && let Err(error) = fs_err::remove_file(&self.path) {
+            tracing::warn!(file = %self.path.display(), %error, "yum's lock file not removed");
+        }
+    }
+}
+
+/// Takes yum's lock under `root` for reading its cache (see [`YumLockGuard`]).
+pub fn hold_yum_lock(root: &Root, wait: &LockWait) -> Result<YumLockGuard, LockError> {
+    use std::io::Write as _;
+    let path = lock_file(PackageManager::Yum, root, Operation::Metadata);
+    let started = Instant::now();
+    let deadline = started + wait.timeout;
+    loop {
+        wait_for_lock_file(&path, wait, deadline, started, &mut |_| {})?;
+        // Free: a stale file (dead or zombie holder) goes, then the exclusive create.
+        let _ = fs_err::remove_file(&path);
+        if let Some(parent) = path.parent() {
+            fs_err::create_dir_all(parent).map_err(|source| LockError::Read {
+                path: path.clone(),
+                source,
+            })?;
+        }
+        match fs_err::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(mut file) => {
+                file.write_all(format!("{}\n", std::process::id()).as_bytes())
+                    .map_err(|source| LockError::Read {
+                        path: path.clone(),
+                        source,
+                    })?;
+                return Ok(YumLockGuard { path });
+            }
+            // Someone took it between the check and the create: wait for them.
+            Err(error) if error.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(source) => return Err(LockError::Read { path, source }),
+        }
+    }
+}

@@ -200,3 +200,33 @@ fn a_zombie_holds_no_lock() {
     assert_eq!(lock_holder(&path).unwrap(), None);
     child.wait().unwrap();
 }
+
+/// yum's lock is taken as yum takes it: a live holder is waited for, a stale file is
+/// replaced, the file holds our pid while the guard lives and is gone after.
+#[test]
+fn yum_lock_is_held_while_reading() {
+    let root = InstallRoot::new().unwrap();
+    let path = lock_file(PackageManager::Yum, &root.root(), Operation::Metadata);
+    let wait = pw_pkgmgr::LockWait {
+        timeout: Duration::from_secs(5),
+        poll_interval: Duration::from_millis(20),
+    };
+    // Stale: a pid that does not run.
+    fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+    fs_err::write(&path, "999999999\n").unwrap();
+    {
+        let _guard = pw_pkgmgr::lock::hold_yum_lock(&root.root(), &wait).unwrap();
+        assert_eq!(lock_holder(&path).unwrap(), Some(std::process::id()));
+    }
+    assert!(!path.try_exists().unwrap());
+    // Held by a live process (this one, standing in for yum): the wait ends at the deadline.
+    fs_err::write(&path, format!("{}\n", std::process::id())).unwrap();
+    let short = pw_pkgmgr::LockWait {
+        timeout: Duration::from_millis(200),
+        poll_interval: Duration::from_millis(20),
+    };
+    assert!(matches!(
+        pw_pkgmgr::lock::hold_yum_lock(&root.root(), &short),
+        Err(LockError::Held { .. })
+    ));
+}
