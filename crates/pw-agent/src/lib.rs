@@ -866,52 +866,75 @@ approve_after_days = 0
 
 /// `patchwarden agent compare`: scans the host (read-only) with the baseline equivalent to
 /// the package manager's own security and bugfix query, runs that query on the host's own
-/// tool (`pw_pkgmgr::reference`), and lists where the two disagree with the agent's reason.
-/// rpm hosts only for now.
+/// tool (`pw_pkgmgr::reference`; apt: the security lines of `apt-get -s upgrade`), and lists
+/// where the two disagree with the agent's reason.
 pub fn compare(
     settings: &AgentSettings,
     clock: &dyn Fn() -> Timestamp,
 ) -> Result<Comparison, AgentError> {
     let host = host_view(settings)?;
-    if host.os.family() == Family::Apt {
-        return Err(AgentError::Unsupported(format!(
-            "{} (agent compare runs on yum and dnf hosts so far)",
-            host.os.as_str()
-        )));
-    }
-    let package_manager = host
-        .package_manager
-        .ok_or_else(|| AgentError::Unsupported(host.os.as_str().to_owned()))?;
-    let baseline_toml = equivalent_baseline_toml(host.os);
-    let baseline = pw_api::baseline::parse_toml(&baseline_toml)
-        .map_err(|error| AgentError::Unsupported(format!("equivalent baseline: {error}")))?
-        .baseline;
+    let apt = host.os.family() == Family::Apt;
+    // Debian and Ubuntu: the default baseline is already "every security-origin update,
+    // at once", which is what the simulation's security lines are.
+    let baseline_toml = if apt {
+        String::new()
+    } else {
+        equivalent_baseline_toml(host.os)
+    };
+    let baseline = if apt {
+        pw_core::baseline::default_baseline(host.os)
+    } else {
+        pw_api::baseline::parse_toml(&baseline_toml)
+            .map_err(|error| AgentError::Unsupported(format!("equivalent baseline: {error}")))?
+            .baseline
+    };
     let mut scan_settings = settings.clone();
     scan_settings.baseline = baseline;
     scan_settings.command_id = None;
     scan_settings.defer_reboot = true;
     let outcome = run(&scan_settings, OperationKind::Scan, clock)?;
-    let mut pm = Settings::new(package_manager, settings.root.clone());
-    pm.releasever.clone_from(&settings.releasever);
-    let query = pw_pkgmgr::reference::reference_commands(&pm)
-        .iter()
-        .map(|spec| pw_pkgmgr::command::shell_words(&spec.argv()))
-        .collect::<Vec<_>>()
-        .join("; ");
-    let theirs =
-        pw_pkgmgr::reference::reference_updates(&pm).map_err(|error| AgentError::Reference {
-            query: query.clone(),
-            message: error.to_string(),
+    let (query, theirs): (String, std::collections::BTreeMap<String, String>) = if apt {
+        let apt_settings = pw_pkgmgr::apt::AptSettings::new(settings.root.clone());
+        let spec = pw_pkgmgr::apt::simulate_upgrade_command(&apt_settings)
+            .map_err(|error| AgentError::AptLists(error.to_string()))?;
+        let query = pw_pkgmgr::command::shell_words(&spec.argv());
+        let theirs = pw_pkgmgr::apt::security_upgrades(&apt_settings).map_err(|error| {
+            AgentError::Reference {
+                query: query.clone(),
+                message: error.to_string(),
+            }
         })?;
+        (query, theirs)
+    } else {
+        let package_manager = host
+            .package_manager
+            .ok_or_else(|| AgentError::Unsupported(host.os.as_str().to_owned()))?;
+        let mut pm = Settings::new(package_manager, settings.root.clone());
+        pm.releasever.clone_from(&settings.releasever);
+        let query = pw_pkgmgr::reference::reference_commands(&pm)
+            .iter()
+            .map(|spec| pw_pkgmgr::command::shell_words(&spec.argv()))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let theirs = pw_pkgmgr::reference::reference_updates(&pm)
+            .map_err(|error| AgentError::Reference {
+                query: query.clone(),
+                message: error.to_string(),
+            })?
+            .into_iter()
+            .map(|(key, nevra)| (key, nevra.evr.to_string()))
+            .collect();
+        (query, theirs)
+    };
     let mut ours = std::collections::BTreeMap::new();
     let mut why = std::collections::BTreeMap::new();
     for item in &outcome.evaluation.items {
         let key = item.id();
         why.insert(key.clone(), format!("{}: {}", item.state, item.reason));
         if item.state == pw_core::evaluate::PatchState::Missing
-            && let Some(target) = item.target_nevra()
+            && let Some(target) = &item.target
         {
-            ours.insert(key, target.evr.to_string());
+            ours.insert(key, target.to_string());
         }
     }
     let mut comparison = Comparison {
@@ -924,7 +947,7 @@ pub fn compare(
     let keys: std::collections::BTreeSet<&String> = ours.keys().chain(theirs.keys()).collect();
     for key in keys {
         let mine = ours.get(key).cloned();
-        let other = theirs.get(key).map(|n| n.evr.to_string());
+        let other = theirs.get(key).cloned();
         if mine.is_some() && mine == other {
             comparison
                 .agreed

@@ -16,7 +16,7 @@
 //! `--force-script-chrootless` (maintainer scripts run on the host with `DPKG_ROOT` set,
 //! so the root needs no shell or libc of its own). See `docs/apt.md`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::BufReader;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -459,4 +459,76 @@ pub fn reboot_required(root: &Root) -> Result<RebootRequired, std::io::Error> {
         }
     }
     Ok(result)
+}
+
+/// `apt-get -s upgrade` (a simulation: nothing changes, no lock is taken), for `patchwarden
+/// agent compare`: what apt itself would upgrade, with the origins of each new version.
+pub fn simulate_upgrade_command(settings: &AptSettings) -> Result<CommandSpec, AptCommandError> {
+    let config = config_path(&settings.root)?;
+    Ok(apt_get(settings, config.as_ref())
+        .args(["-s", "-o", "Debug::NoLocking=1", "upgrade"])
+        .timeout(settings.timeouts.refresh)
+        .kill_grace(settings.timeouts.kill_grace))
+}
+
+/// The security upgrades of `apt-get -s upgrade`, `name.arch` → version: its `Inst NAME [OLD]
+/// (NEW ORIGIN, ... [ARCH])` lines whose origins name a security archive (`-security`,
+/// `Debian-Security`), as docs/apt.md defines a security update. apt has no machine format
+/// for this; the simulation's `Inst` lines are the stable part of its output, parsed only to
+/// compare.
+pub fn security_upgrades(
+    settings: &AptSettings,
+) -> Result<BTreeMap<String, String>, AptCommandError> {
+    let output = run(&simulate_upgrade_command(settings)?)?.check()?;
+    Ok(parse_simulated_security(&String::from_utf8_lossy(
+        &output.stdout,
+    )))
+}
+
+/// See [`security_upgrades`].
+pub fn parse_simulated_security(text: &str) -> BTreeMap<String, String> {
+    let mut found = BTreeMap::new();
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("Inst ") else {
+            continue;
+        };
+        let Some((name, rest)) = rest.split_once(' ') else {
+            continue;
+        };
+        let Some(open) = rest.find('(') else { continue };
+        let Some(close) = rest.rfind(')') else {
+            continue;
+        };
+        let inner = &rest[open + 1..close];
+        let Some((version, origins)) = inner.split_once(' ') else {
+            continue;
+        };
+        let arch = origins
+            .rsplit_once('[')
+            .and_then(|(_, a)| a.strip_suffix(']'))
+            .unwrap_or("");
+        if origins.to_ascii_lowercase().contains("security") {
+            let name = name.split_once(':').map_or(name, |(n, _)| n);
+            found.insert(format!("{name}.{arch}"), version.to_owned());
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod simulate_tests {
+    use super::*;
+
+    #[test]
+    fn security_lines_of_a_simulated_upgrade() {
+        let text = "Reading package lists...\n\
+Inst openssl [3.0.1-1] (3.0.2-1 Debian-Security:12/bookworm-security [amd64])\n\
+Inst curl [7.1-1] (7.2-1 Debian:12.4/bookworm [amd64])\n\
+Inst libc6:i386 [2.36-9] (2.36-9+deb12u4 Debian:12.5/stable, Debian-Security:12/stable-security [i386])\n\
+Conf openssl (3.0.2-1 Debian-Security:12/bookworm-security [amd64])\n";
+        let found = parse_simulated_security(text);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert_eq!(found["openssl.amd64"], "3.0.2-1");
+        assert_eq!(found["libc6.i386"], "2.36-9+deb12u4");
+    }
 }

@@ -128,3 +128,29 @@ fn no_reboot_on_debian_marks_pending() {
     let scan = run(&settings, OperationKind::Scan);
     assert_eq!(states(&scan)["openssl"], "InstalledPendingReboot");
 }
+
+/// `agent compare` on a real Debian root: apt's own simulation (`apt-get -s upgrade`, its
+/// security-origin lines) and the agent's default Debian baseline agree: openssl and the
+/// kernel from the security suite, not curl (normal suite only).
+#[test]
+fn agent_compare_agrees_with_apt_on_security_updates() {
+    let host = host();
+    let settings = host.settings();
+    // The lists apt reads (a scan is read-only and never updates them).
+    pw_pkgmgr::apt::update(&pw_pkgmgr::apt::AptSettings::new(settings.root.clone())).unwrap();
+    let now: Timestamp = "2024-10-01T00:00:00Z".parse().unwrap();
+    let comparison = pw_agent::compare(&settings, &move || now).unwrap();
+    assert!(
+        comparison.differences.is_empty(),
+        "{:#?}\n{}",
+        comparison.differences,
+        comparison.query
+    );
+    let agreed: Vec<&str> = comparison.agreed.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(
+        agreed,
+        ["linux-image-6.1-amd64.amd64", "openssl.amd64"],
+        "{}",
+        comparison.query
+    );
+}
