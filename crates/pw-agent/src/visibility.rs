@@ -14,10 +14,9 @@
 use std::collections::HashMap;
 
 use pw_core::evaluate::{Evaluation, Reason};
-use pw_core::pattern::PatternSet;
 use pw_core::repo::Package;
 use pw_pkgmgr::repo_cache::{CachedRepository, RepositoryConfig};
-use pw_pkgmgr::yum_config::{PrioritiesPlugin, VersionLock};
+use pw_pkgmgr::yum_config::{PackagePatterns, PrioritiesPlugin, VersionLock};
 
 /// Why versions of a (name, arch) are hidden, for the evaluation's reasons.
 #[derive(Debug, Default, Clone)]
@@ -55,7 +54,7 @@ impl Hidden {
 
 /// The filters of one configuration, applied repository by repository as the catalog loads.
 pub(crate) struct Visibility {
-    main_exclude: (PatternSet, Vec<String>, String),
+    main_exclude: (PackagePatterns, Vec<String>, String),
     priorities: Option<PrioritiesPlugin>,
     versionlock: Option<VersionLock>,
     /// (priority, repository id) of every package kept so far, parallel to the kept order.
@@ -71,7 +70,7 @@ impl Visibility {
         );
         Visibility {
             main_exclude: (
-                PatternSet::parse(&config.main_exclude),
+                PackagePatterns::new(&config.main_exclude),
                 config.main_exclude.clone(),
                 main_file,
             ),
@@ -89,12 +88,12 @@ impl Visibility {
         repository: &CachedRepository,
         packages: Vec<Package>,
     ) -> Vec<Package> {
-        let include = PatternSet::parse(&repository.includepkgs);
-        let exclude = PatternSet::parse(&repository.exclude);
+        let include = PackagePatterns::new(&repository.includepkgs);
+        let exclude = PackagePatterns::new(&repository.exclude);
         let file = repository.config_file.display().to_string();
         let mut kept = Vec::with_capacity(packages.len());
         for package in packages {
-            if !include.is_empty() && include.matches_rpm(&package.nevra).is_none() {
+            if !include.is_empty() && include.matches(&package.nevra).is_none() {
                 self.hidden.record(&package, || {
                     format!(
                         "`includepkgs` of repository `{}` ({file}) does not list it",
@@ -103,7 +102,7 @@ impl Visibility {
                 });
                 continue;
             }
-            if let Some(index) = exclude.matches_rpm(&package.nevra) {
+            if let Some(index) = exclude.matches(&package.nevra) {
                 self.hidden.record(&package, || {
                     format!(
                         "`exclude={}` of repository `{}` ({file})",
@@ -113,7 +112,7 @@ impl Visibility {
                 continue;
             }
             let (patterns, texts, main_file) = &self.main_exclude;
-            if let Some(index) = patterns.matches_rpm(&package.nevra) {
+            if let Some(index) = patterns.matches(&package.nevra) {
                 self.hidden.record(&package, || {
                     format!("`exclude={}` in [main] of {main_file}", texts[index])
                 });
@@ -172,8 +171,8 @@ impl Visibility {
             packages = kept;
         }
         if let Some(lock) = &self.versionlock {
-            let locks = PatternSet::parse(&lock.locks);
-            let excludes = PatternSet::parse(&lock.excludes);
+            let locks = PackagePatterns::new(&lock.locks);
+            let excludes = PackagePatterns::new(&lock.excludes);
             let locked_names: std::collections::HashSet<String> = lock
                 .locks
                 .iter()
@@ -182,13 +181,13 @@ impl Visibility {
             let file = lock.file.display().to_string();
             let mut kept = Vec::with_capacity(packages.len());
             for package in packages {
-                if excludes.matches_rpm(&package.nevra).is_some() {
+                if excludes.matches(&package.nevra).is_some() {
                     self.hidden
                         .record(&package, || format!("versionlock excludes it ({file})"));
                     continue;
                 }
                 if locked_names.contains(&package.nevra.name)
-                    && locks.matches_rpm(&package.nevra).is_none()
+                    && locks.matches(&package.nevra).is_none()
                 {
                     self.hidden.record(&package, || {
                         format!(

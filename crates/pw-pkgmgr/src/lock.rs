@@ -235,7 +235,8 @@ pub fn hold_yum_lock(root: &Root, wait: &LockWait) -> Result<YumLockGuard, LockE
             .open(&path)
         {
             Ok(mut file) => {
-                file.write_all(format!("{}\n", std::process::id()).as_bytes())
+                // As yum writes it: the pid, no newline.
+                file.write_all(std::process::id().to_string().as_bytes())
                     .map_err(|source| LockError::Read {
                         path: path.clone(),
                         source,

@@ -95,7 +95,9 @@ pub fn read(
         (
             &["/etc/yum/yum.conf", "/etc/yum.conf"],
             &["/etc/yum/repos.d", "/etc/yum.repos.d"],
-            "/var/cache/yum/$basearch/$releasever",
+            // yum's default when yum.conf sets none; Amazon Linux 2's yum.conf sets
+            // `/var/cache/yum/$basearch/$releasever`.
+            "/var/cache/yum",
             "/etc/yum/vars",
         )
     } else {
@@ -201,7 +203,8 @@ fn push_repo(
     section: &IniSection,
 ) -> Result<(), RepoCacheError> {
     let id = vars.expand(&section.name);
-    if config.repositories.iter().any(|r| r.id == id) {
+    // yum reserves `installed` (the rpm database's repository).
+    if id == "installed" || config.repositories.iter().any(|r| r.id == id) {
         return Ok(());
     }
     let enabled = match section.last("enabled") {
@@ -588,5 +591,136 @@ mod tests {
             split_list("kernel*, glibc  foo"),
             ["kernel*", "glibc", "foo"]
         );
+    }
+}
+
+/// Package patterns as yum's `exclude=`, `includepkgs=` and versionlock match them
+/// (`parsePackages`): a pattern matches a package when it equals, or matches as a
+/// case-sensitive `fnmatch` glob (`*`, `?`, `[...]`, `[!...]`), one of `name`, `name.arch`,
+/// `name-version`, `name-version-release`, `name-version-release.arch`,
+/// `name-epoch:version-release.arch` or `epoch:name-version-release.arch`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PackagePatterns {
+    patterns: Vec<String>,
+}
+
+impl PackagePatterns {
+    pub fn new(patterns: &[String]) -> PackagePatterns {
+        PackagePatterns {
+            patterns: patterns.to_vec(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.patterns.is_empty()
+    }
+
+    /// The index of the first pattern that matches `nevra`.
+    pub fn matches(&self, nevra: &pw_core::nevra::Nevra) -> Option<usize> {
+        if self.patterns.is_empty() {
+            return None;
+        }
+        let (n, a) = (&nevra.name, &nevra.arch);
+        let (e, v, r) = (nevra.evr.epoch, &nevra.evr.version, &nevra.evr.release);
+        let forms = [
+            n.clone(),
+            format!("{n}.{a}"),
+            format!("{n}-{v}"),
+            format!("{n}-{v}-{r}"),
+            format!("{n}-{v}-{r}.{a}"),
+            format!("{n}-{e}:{v}-{r}.{a}"),
+            format!("{e}:{n}-{v}-{r}.{a}"),
+        ];
+        self.patterns.iter().position(|pattern| {
+            forms
+                .iter()
+                .any(|form| fnmatch(pattern.as_bytes(), form.as_bytes()))
+        })
+    }
+}
+
+/// Python's `fnmatch.fnmatchcase`: `*`, `?`, `[...]` with ranges and a leading `!`; an
+/// unclosed `[` is literal.
+fn fnmatch(pattern: &[u8], subject: &[u8]) -> bool {
+    match pattern.first() {
+        None => subject.is_empty(),
+        Some(b'*') => (0..=subject.len()).any(|skip| fnmatch(&pattern[1..], &subject[skip..])),
+        Some(b'?') => !subject.is_empty() && fnmatch(&pattern[1..], &subject[1..]),
+        Some(b'[') => match class_end(pattern) {
+            Some(end) => {
+                let Some(&byte) = subject.first() else {
+                    return false;
+                };
+                let body = &pattern[1..end];
+                let (negated, body) = match body.first() {
+                    Some(b'!') => (true, &body[1..]),
+                    _ => (false, body),
+                };
+                let mut inside = false;
+                let mut index = 0;
+                while index < body.len() {
+                    if index + 2 < body.len() && body[index + 1] == b'-' {
+                        inside |= (body[index]..=body[index + 2]).contains(&byte);
+                        index += 3;
+                    } else {
+                        inside |= body[index] == byte;
+                        index += 1;
+                    }
+                }
+                inside != negated && fnmatch(&pattern[end + 1..], &subject[1..])
+            }
+            None => subject.first() == Some(&b'[') && fnmatch(&pattern[1..], &subject[1..]),
+        },
+        Some(&literal) => {
+            subject.first() == Some(&literal) && fnmatch(&pattern[1..], &subject[1..])
+        }
+    }
+}
+
+/// The index of the `]` closing the class that starts `pattern` (a `]` right after `[` or
+/// `[!` is literal).
+fn class_end(pattern: &[u8]) -> Option<usize> {
+    let mut index = 1;
+    if pattern.get(index) == Some(&b'!') {
+        index += 1;
+    }
+    if pattern.get(index) == Some(&b']') {
+        index += 1;
+    }
+    pattern[index..]
+        .iter()
+        .position(|&b| b == b']')
+        .map(|at| index + at)
+}
+
+#[cfg(test)]
+mod pattern_tests {
+    use super::*;
+
+    #[test]
+    fn yum_forms_and_case() {
+        let nevra = pw_core::nevra::Nevra::parse("kernel-0:5.10.200-1.amzn2.x86_64").unwrap();
+        let patterns = |list: &[&str]| {
+            PackagePatterns::new(&list.iter().map(|p| (*p).to_owned()).collect::<Vec<_>>())
+        };
+        assert_eq!(patterns(&["kernel*"]).matches(&nevra), Some(0));
+        assert_eq!(
+            patterns(&["glibc", "kernel.x86_64"]).matches(&nevra),
+            Some(1)
+        );
+        assert_eq!(
+            patterns(&["kernel-5.10.200-1.amzn2"]).matches(&nevra),
+            Some(0)
+        );
+        assert_eq!(patterns(&["0:kernel-5.10.*"]).matches(&nevra), Some(0));
+        assert_eq!(
+            patterns(&["kernel-0:5.10.200-1.amzn2.x86_64"]).matches(&nevra),
+            Some(0)
+        );
+        // yum compares case-sensitively, and a version alone is not a form.
+        assert_eq!(patterns(&["Kernel*"]).matches(&nevra), None);
+        assert_eq!(patterns(&["5.10*"]).matches(&nevra), None);
+        assert_eq!(patterns(&["kern[a-f]l"]).matches(&nevra), Some(0));
+        assert_eq!(patterns(&["kern[!e]l"]).matches(&nevra), None);
     }
 }

@@ -53,7 +53,12 @@ fn repository(dir: &Path, name: &str, specs: &[RpmSpec]) -> Repo {
 /// The cache yum 3 leaves for `repo` under `/var/cache/yum/x86_64/2/<id>/`: repomd.xml and
 /// the files yum fetched (primary_db and updateinfo), flat.
 fn yum_cache(root: &InstallRoot, id: &str, repo: &Repo) {
-    let cache = root.path().join(format!("var/cache/yum/x86_64/2/{id}"));
+    yum_cache_in(root, &format!("var/cache/yum/x86_64/2/{id}"), repo);
+}
+
+/// The same in `dir` (relative to the root).
+fn yum_cache_in(root: &InstallRoot, dir: &str, repo: &Repo) {
+    let cache = root.path().join(dir);
     fs_err::create_dir_all(&cache).unwrap();
     for entry in fs_err::read_dir(repo.dir.join("repodata")).unwrap() {
         let entry = entry.unwrap();
@@ -212,8 +217,11 @@ fn without_plugins_no_plugin_hides_anything() {
     let root = InstallRoot::new().unwrap();
     root.rpm_install(&installed.iter().collect::<Vec<_>>())
         .unwrap();
-    root.write_file("/etc/yum.conf", "[main]\nplugins=0\n")
-        .unwrap();
+    root.write_file(
+        "/etc/yum.conf",
+        "[main]\nplugins=0\ncachedir=/var/cache/yum/$basearch/$releasever\n",
+    )
+    .unwrap();
     root.write_file(
         "/etc/yum.repos.d/r.repo",
         "[core]\nbaseurl=file:///x\npriority=1\n[extra]\nbaseurl=file:///x\n",
@@ -272,10 +280,11 @@ fn duplicate_packages_left_by_an_interrupted_transaction_are_reported() {
     )
     .unwrap();
     assert!(output.success(), "{}", output.stderr_tail(2000));
+    // No cachedir: yum's default, /var/cache/yum/<repoid>.
     root.write_file("/etc/yum.conf", "[main]\n").unwrap();
     root.write_file("/etc/yum.repos.d/core.repo", "[core]\nbaseurl=file:///x\n")
         .unwrap();
-    yum_cache(&root, "core", &core);
+    yum_cache_in(&root, "var/cache/yum/core", &core);
     let state = tempfile::tempdir().unwrap();
     let mut settings = AgentSettings::new(pw_api::baseline::parse_toml(BASELINE).unwrap().baseline);
     settings.root = root.root();
