@@ -37,8 +37,13 @@ if [[ ! -f "$work/data/SUMMARY.txt" ]]; then
 fi
 
 echo "building evaluate_bench (release)..." >&2
-(cd "$repo_root" && cargo build --release --quiet -p pw-agent --example evaluate_bench)
-bench="$repo_root/target/release/examples/evaluate_bench"
+# EVALUATE_BENCH_BIN=path measures an evaluate_bench built elsewhere (another profile).
+if [[ -n "${EVALUATE_BENCH_BIN:-}" ]]; then
+  bench="$EVALUATE_BENCH_BIN"
+else
+  (cd "$repo_root" && cargo build --release --quiet -p pw-agent --example evaluate_bench)
+  bench="$repo_root/target/release/examples/evaluate_bench"
+fi
 
 pin=()
 if command -v taskset > /dev/null; then pin=(taskset -c 0); fi
