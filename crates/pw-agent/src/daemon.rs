@@ -19,6 +19,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use jiff::Timestamp;
+use pw_api::agent::PendingDelivery;
 use pw_api::server::agent::AgentCredential;
 use pw_api::server::agent::{
     AgentCommand, CommandKind, CommandOutcome, CommandResult, EnrollRequest, InventoryUpload,
@@ -155,6 +156,8 @@ pub struct PollSummary {
     pub already_done: Vec<String>,
     /// Commands the server said not to start.
     pub dropped: Vec<String>,
+    /// Commands an earlier run left unanswered, answered now.
+    pub resumed: Vec<String>,
 }
 
 /// Polls once (waiting up to `wait`) and handles every command received. `template` holds
@@ -168,6 +171,8 @@ pub fn poll_once(
 ) -> Result<PollSummary, DaemonError> {
     let mut summary = PollSummary::default();
     let store = StateStore::new(&template.state_dir);
+    // What earlier runs still owe the server goes first.
+    summary.resumed = resume_pending(client, facts, template, clock)?;
     for command in client.poll_commands(wait)? {
         if store.load()?.executed_commands.contains(&command.id) {
             // Ran already; the answer was lost. Report again, never run again.
@@ -211,7 +216,10 @@ pub fn resume_pending(
     let store = StateStore::new(&template.state_dir);
     let mut resumed = Vec::new();
     for command in store.pending_commands()? {
-        let answered = if store.load()?.executed_commands.contains(&command.id) {
+        let answered = if let Some(delivery) = store.load_delivery(&command.id)? {
+            tracing::info!(command_id = %command.id, "delivering the result of an earlier run");
+            deliver(client, &store, delivery, &template.reboot_command)
+        } else if store.load()?.executed_commands.contains(&command.id) {
             // It finished; only the answer was lost with the process.
             client
                 .post_command_result(
@@ -242,6 +250,7 @@ pub fn resume_pending(
             Err(DaemonError::Client(error)) if matches!(*error, pw_client::ClientError::Api { status, .. } if (400..500).contains(&status)) =>
             {
                 tracing::warn!(command_id = %command.id, error = %error, "the server refused the late answer; dropped");
+                store.remove_delivery(&command.id)?;
             }
             Err(error) => return Err(error),
         }
@@ -346,15 +355,6 @@ fn run_command(
             return Ok(());
         }
     };
-    let accepted = client.post_report(&ComplianceReportUpload {
-        command_id: Some(command.id.clone()),
-        execution_id: patch.execution_id.clone(),
-        baseline_id: Some(patch.baseline_id.clone()),
-        report: outcome.report.clone(),
-    })?;
-    if let Err(error) = upload_inventory(client, facts, &outcome, clock) {
-        tracing::warn!(error = %error, "inventory upload failed; the next operation sends it again");
-    }
     let (outcome_kind, message) = match outcome.exit {
         AgentExit::Success | AgentExit::RebootRequested => (CommandOutcome::Success, None),
         AgentExit::PreInstallHookFailed => (
@@ -369,24 +369,62 @@ fn run_command(
             )),
         ),
     };
-    client.post_command_result(
-        &command.id,
-        &CommandResult {
+    // What is owed to the server, kept before anything is posted: a server that is down
+    // now gets it at the next poll, and the reboot waits for the delivery.
+    let delivery = PendingDelivery {
+        version: 1,
+        command_id: command.id.clone(),
+        report: Some(ComplianceReportUpload {
+            command_id: Some(command.id.clone()),
+            execution_id: patch.execution_id.clone(),
+            baseline_id: Some(patch.baseline_id.clone()),
+            report: outcome.report.clone(),
+        }),
+        report_id: None,
+        result: CommandResult {
             outcome: outcome_kind,
             message,
             exit_code: None,
             started_at: Some(started),
             finished_at: Some(clock()),
-            report_id: Some(accepted.report_id),
+            report_id: None,
             summary: Some(outcome.report.summary.clone()),
         },
-    )?;
+        reboot: outcome.report.reboot.is_some(),
+    };
+    let store = StateStore::new(&settings.state_dir);
+    store.save_delivery(&delivery)?;
+    if let Err(error) = upload_inventory(client, facts, &outcome, clock) {
+        tracing::warn!(error = %error, "inventory upload failed; the next operation sends it again");
+    }
+    deliver(client, &store, delivery, &settings.reboot_command)
+}
+
+/// Posts what a delivery file holds, report first, then the result; updates the file after
+/// each step, so a failure in between neither loses nor repeats anything; removes it when the
+/// server has the result; then reboots when the operation decided to. Errors leave the file
+/// for the next attempt.
+fn deliver(
+    client: &Client,
+    store: &StateStore,
+    mut delivery: PendingDelivery,
+    reboot_command: &pw_pkgmgr::hooks::ShellCommand,
+) -> Result<(), DaemonError> {
+    if let Some(report) = &delivery.report {
+        let accepted = client.post_report(report)?;
+        delivery.report = None;
+        delivery.report_id = Some(accepted.report_id);
+        store.save_delivery(&delivery)?;
+    }
+    delivery.result.report_id = delivery.report_id;
+    client.post_command_result(&delivery.command_id, &delivery.result)?;
+    store.remove_delivery(&delivery.command_id)?;
     // Everything is reported: now the reboot, if one was decided.
-    if let Some(decision) = &outcome.report.reboot
+    if delivery.reboot
         && let Err(error) =
-            pw_pkgmgr::hooks::reboot(&settings.reboot_command, [("PATCHWARDEN_PHASE", "reboot")])
+            pw_pkgmgr::hooks::reboot(reboot_command, [("PATCHWARDEN_PHASE", "reboot")])
     {
-        tracing::error!(error = %error, reasons = ?decision.reasons, "the reboot command failed");
+        tracing::error!(error = %error, command_id = %delivery.command_id, "the reboot command failed");
     }
     Ok(())
 }

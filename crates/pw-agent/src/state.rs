@@ -190,7 +190,11 @@ impl StateStore {
         let mut found = Vec::new();
         for entry in entries {
             let path = entry?.path();
-            if path.extension().is_none_or(|e| e != "json") {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if !name.ends_with(".json") || name.ends_with(DELIVERY_SUFFIX) {
                 continue;
             }
             let parsed = fs_err::read(&path)
@@ -216,5 +220,58 @@ impl StateStore {
         }
         found.sort_by_key(|(modified, _)| *modified);
         Ok(found.into_iter().map(|(_, command)| command).collect())
+    }
+}
+
+/// The suffix of a command's delivery file beside its pending file.
+const DELIVERY_SUFFIX: &str = ".delivery.json";
+
+impl StateStore {
+    fn delivery_path(&self, id: &str) -> PathBuf {
+        let pending = self.pending_path(id);
+        pending.with_file_name(
+            pending
+                .file_name()
+                .map(|n| n.to_string_lossy().replace(".json", DELIVERY_SUFFIX))
+                .unwrap_or_default(),
+        )
+    }
+
+    /// Records what is owed to the server for a command (see `PendingDelivery`).
+    pub fn save_delivery(
+        &self,
+        delivery: &pw_api::agent::PendingDelivery,
+    ) -> Result<(), StateError> {
+        let path = self.delivery_path(&delivery.command_id);
+        let bytes = serde_json::to_vec_pretty(delivery).map_err(|source| StateError::Corrupt {
+            path: path.clone(),
+            source,
+        })?;
+        write_atomic(&path, &bytes)?;
+        Ok(())
+    }
+
+    /// The delivery owed for `id`, if any. A damaged file is an error naming it.
+    pub fn load_delivery(
+        &self,
+        id: &str,
+    ) -> Result<Option<pw_api::agent::PendingDelivery>, StateError> {
+        let path = self.delivery_path(id);
+        match fs_err::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|source| StateError::Corrupt { path, source }),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(StateError::Io(error)),
+        }
+    }
+
+    /// Forgets a delivery the server has.
+    pub fn remove_delivery(&self, id: &str) -> Result<(), StateError> {
+        match fs_err::remove_file(self.delivery_path(id)) {
+            Ok(()) => Ok(()),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(error) => Err(StateError::Io(error)),
+        }
     }
 }

@@ -178,3 +178,25 @@ pub struct DaemonStatus {
     #[serde(default)]
     pub last_command: Option<String>,
 }
+
+/// `<state-dir>/commands/<id>.delivery.json`: what the agent owes the server for one command
+/// that ran. Written atomically when the operation ends, before anything is posted, and
+/// removed once the server has the result: a server down or unreachable at that moment
+/// loses nothing, and the next poll delivers it first (docs/agent.md, "Delivery").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingDelivery {
+    #[serde(default = "state_version")]
+    pub version: u32,
+    pub command_id: String,
+    /// The compliance report, until the server has stored it.
+    #[serde(default)]
+    pub report: Option<crate::server::compliance::ComplianceReportUpload>,
+    /// The id the server gave the report, once it has it.
+    #[serde(default)]
+    pub report_id: Option<i64>,
+    /// The command's result (its `report_id` filled in on delivery).
+    pub result: crate::server::agent::CommandResult,
+    /// The operation decided to reboot: done after the result is delivered.
+    #[serde(default)]
+    pub reboot: bool,
+}

@@ -631,31 +631,6 @@ fn serve(args: &RunArgs, printer: &Printer) -> anyhow::Result<u8> {
         "node {} polling {}",
         stored.node_id, stored.server_url
     ));
-    // Commands a previous run acknowledged and never answered come first.
-    loop {
-        match pw_agent::daemon::resume_pending(&client, &facts, &template, &clock) {
-            Ok(resumed) => {
-                for id in resumed {
-                    printer.line(&format!("answered command {id} left by the previous run"));
-                }
-                break;
-            }
-            Err(error) if !args.once => {
-                printer.warn(&format!(
-                    "commands left by the previous run not answered yet ({}); retrying in 30s",
-                    anyhow::Error::new(error)
-                ));
-                std::thread::sleep(Duration::from_secs(30));
-            }
-            Err(error) => {
-                return Err(anyhow::Error::new(error)
-                    .context("answering the commands left by the previous run failed"));
-            }
-        }
-        if stop.load(std::sync::atomic::Ordering::Relaxed) {
-            return Ok(exit_code::OK);
-        }
-    }
     loop {
         if stop.load(std::sync::atomic::Ordering::Relaxed) {
             crate::notify::stopping();
@@ -679,7 +654,13 @@ fn serve(args: &RunArgs, printer: &Printer) -> anyhow::Result<u8> {
         }
         match pw_agent::daemon::poll_once(&client, &facts, &template, wait, &clock) {
             Ok(summary) => {
+                if failures > 0 {
+                    printer.line(&format!("reconnected to {}", stored.server_url));
+                }
                 failures = 0;
+                for id in &summary.resumed {
+                    printer.line(&format!("answered command {id} left by an earlier run"));
+                }
                 for id in &summary.ran {
                     printer.line(&format!("ran command {id}"));
                 }

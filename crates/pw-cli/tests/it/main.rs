@@ -7,6 +7,7 @@
 mod admin;
 mod agent;
 mod declare;
+mod delivery;
 mod evaluate;
 mod follow;
 mod promote;
