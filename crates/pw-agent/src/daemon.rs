@@ -483,3 +483,32 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     }
     parts.join(": ")
 }
+
+/// How long to wait before the next attempt after `failures` failed polls in a row:
+/// exponential from 5 s, capped at 5 minutes, with "equal jitter" (half fixed, half random
+/// from `random`), so a fleet whose server restarts does not retry in lockstep.
+pub fn retry_delay(failures: u32, random: u64) -> Duration {
+    let exponent = failures.saturating_sub(1).min(6);
+    let base_ms: u64 = (5_000u64 << exponent).min(300_000);
+    let half = base_ms / 2;
+    Duration::from_millis(half + random % (half + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_delays_grow_jittered_and_capped() {
+        assert_eq!(retry_delay(1, 0), Duration::from_millis(2_500));
+        assert_eq!(retry_delay(1, 2_500), Duration::from_millis(5_000));
+        assert_eq!(retry_delay(2, 0), Duration::from_millis(5_000));
+        assert_eq!(retry_delay(4, 0), Duration::from_millis(20_000));
+        assert_eq!(
+            retry_delay(20, u64::MAX).as_secs(),
+            150 + (u64::MAX % 150_001) / 1000
+        );
+        assert!(retry_delay(20, 7) <= Duration::from_secs(300));
+        assert!(retry_delay(20, 7) >= Duration::from_secs(150));
+    }
+}

@@ -204,10 +204,12 @@ impl Store {
         .await
         .map_err(StoreError::db)?;
         let Some(row) = row else {
+            tx.rollback().await?;
             return Ok(Err(EnrollRefusal::UnknownCode));
         };
         let activation = activation_from_row(&row)?;
         if activation.expires_at <= now {
+            tx.rollback().await?;
             return Ok(Err(EnrollRefusal::Expired));
         }
         let updated =
@@ -218,6 +220,7 @@ impl Store {
                 .map_err(StoreError::db)?
                 .rows_affected();
         if updated == 0 {
+            tx.rollback().await?;
             return Ok(Err(EnrollRefusal::Exhausted));
         }
         let mut merged: Vec<(String, String)> = activation

@@ -214,6 +214,7 @@ impl Store {
         .await
         .map_err(StoreError::db)?;
         let Some(row) = row else {
+            tx.rollback().await?;
             return Ok(AckOutcome::NotFound);
         };
         let command = command_from_row(&row)?;
@@ -275,6 +276,7 @@ impl Store {
         .await
         .map_err(StoreError::db)?;
         let Some(row) = row else {
+            tx.rollback().await?;
             return Ok(CompleteOutcome::NotFound);
         };
         let command = command_from_row(&row)?;

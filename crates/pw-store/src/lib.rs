@@ -130,6 +130,15 @@ impl WriteTx {
         self.tx.commit().await.map_err(StoreError::db)
     }
 
+    /// Rolls the transaction back and waits for it, before the write lock is released. A
+    /// transaction merely dropped is rolled back later, when its connection is next used:
+    /// on SQLite its locks outlive the process-wide write lock, and the next writer that read
+    /// first fails at once with "database is locked". Every path that gives up on a write
+    /// transaction without an error calls this.
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        self.tx.rollback().await.map_err(StoreError::db)
+    }
+
     /// The backend of the store that opened this transaction.
     pub fn backend(&self) -> Backend {
         self.backend

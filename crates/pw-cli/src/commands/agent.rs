@@ -684,13 +684,28 @@ fn serve(args: &RunArgs, printer: &Printer) -> anyhow::Result<u8> {
                 daemon_status.last_error = Some(format!("{error}: {}", error_sources(&error)));
                 daemon_status.last_error_at = Some(Timestamp::now().to_string());
                 write_status(&daemon_status);
-                let backoff = Duration::from_secs(u64::from(failures.min(6)) * 10);
+                let random = {
+                    use std::hash::{BuildHasher as _, Hasher as _};
+                    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+                    hasher.write_u32(failures);
+                    hasher.finish()
+                };
+                let backoff = pw_agent::daemon::retry_delay(failures, random);
                 printer.warn(&format!(
-                    "polling {} failed ({error}); retrying in {}s",
+                    "talking to {} failed: {error}: {}; retrying in {:.1}s",
                     stored.server_url,
-                    backoff.as_secs()
+                    error_sources(&error),
+                    backoff.as_secs_f64()
                 ));
-                std::thread::sleep(backoff);
+                // In short steps, so that SIGTERM is not kept waiting by a long backoff.
+                let until = std::time::Instant::now() + backoff;
+                while std::time::Instant::now() < until
+                    && !stop.load(std::sync::atomic::Ordering::Relaxed)
+                {
+                    std::thread::sleep(
+                        Duration::from_millis(250).min(until - std::time::Instant::now()),
+                    );
+                }
             }
         }
     }

@@ -96,6 +96,7 @@ suite!(
     commands_exactly_once,
     concurrent_writers,
     audit_log,
+    parallel_enrollments,
 );
 
 fn at(text: &str) -> Timestamp {
@@ -1286,4 +1287,38 @@ async fn unsupported_urls_are_named() {
         error.to_string(),
         "database url `mysql://u:***@h/db` is not supported: expected `sqlite://...` or `postgres://...`"
     );
+}
+
+/// 30 enrollments at once against a code with 3 uses: exactly 3 enroll, the other 27 are
+/// refused as exhausted, none fails (issue 15: a refusal that left its write transaction to
+/// be rolled back later made the next writer fail with "database is locked" on SQLite).
+async fn parallel_enrollments(store: &Store) {
+    let now = at("2025-06-01T00:00:00Z");
+    activation(store, "code-three-uses", 3, "2025-06-02T00:00:00Z").await;
+    let mut tasks = Vec::new();
+    for n in 0..30 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let id = format!("mi-par-{n}");
+            store
+                .enroll_node(
+                    &ids::hash_secret("code-three-uses"),
+                    &id,
+                    &ids::hash_secret(&format!("cred-{id}")),
+                    &facts(&id),
+                    &[],
+                    now,
+                )
+                .await
+        }));
+    }
+    let (mut enrolled, mut refused) = (0, 0);
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(Ok(_)) => enrolled += 1,
+            Ok(Err(EnrollRefusal::Exhausted)) => refused += 1,
+            other => panic!("unexpected answer: {other:?}"),
+        }
+    }
+    assert_eq!((enrolled, refused), (3, 27));
 }
