@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use pw_api::server::baselines::BaselineDetail;
 
-use crate::commands::client::{ConnectionArgs, Output, print_json, run_with, time};
+use crate::commands::client::{
+    ConnectionArgs, Output, print_json, resolve_baseline, run_with, time,
+};
 use crate::printer::Printer;
 use crate::table::{Table, fields, opt};
 
@@ -26,6 +28,7 @@ enum BaselineCommand {
     List,
     /// Show one baseline; with `--format`, print its file text instead.
     Show {
+        /// Baseline id or name.
         id: String,
         /// Print the baseline file: native `toml` or `aws-json`.
         #[arg(long, value_parser = ["toml", "aws-json"])]
@@ -143,19 +146,24 @@ pub(crate) fn run(args: BaselineArgs, printer: &Printer) -> u8 {
                 }
                 printer.raw(&table.render());
             }
-            BaselineCommand::Show { id, format } => match format {
-                Some(format) => printer.raw(&client.baseline_text(&id, &format)?),
-                None => print_detail(printer, output, &client.baseline(&id)?)?,
-            },
+            BaselineCommand::Show { id, format } => {
+                let id = resolve_baseline(&client, &id)?;
+                match format {
+                    Some(format) => printer.raw(&client.baseline_text(&id, &format)?),
+                    None => print_detail(printer, output, &client.baseline(&id)?)?,
+                }
+            }
             BaselineCommand::Create { file } => {
                 let detail = client.create_baseline(&read_input(&file)?)?;
                 print_detail(printer, output, &detail)?;
             }
             BaselineCommand::Update { id, file } => {
+                let id = resolve_baseline(&client, &id)?;
                 let detail = client.update_baseline(&id, &read_input(&file)?)?;
                 print_detail(printer, output, &detail)?;
             }
             BaselineCommand::Delete { id } => {
+                let id = resolve_baseline(&client, &id)?;
                 client.delete_baseline(&id)?;
                 if output == Output::Json {
                     // The API answers 204 with no body.
@@ -164,6 +172,7 @@ pub(crate) fn run(args: BaselineArgs, printer: &Printer) -> u8 {
                 printer.line(&format!("deleted baseline {id}"));
             }
             BaselineCommand::SetDefault { id } => {
+                let id = resolve_baseline(&client, &id)?;
                 let detail = client.baseline(&id)?;
                 let registered =
                     client.register_default_baseline(&detail.summary.operating_system, &id)?;

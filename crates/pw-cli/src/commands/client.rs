@@ -181,6 +181,12 @@ pub(crate) fn find_baseline<'a>(
     pick(baselines, "baseline", wanted, |b| &b.id, |b| &b.name)
 }
 
+/// The id of the baseline with id or name `wanted`.
+pub(crate) fn resolve_baseline(client: &Client, wanted: &str) -> anyhow::Result<String> {
+    let baselines = client.baselines()?;
+    Ok(find_baseline(&baselines, wanted)?.id.clone())
+}
+
 /// The id of the maintenance window with id or name `wanted`.
 pub(crate) fn resolve_window(client: &Client, wanted: &str) -> anyhow::Result<String> {
     let windows = client.windows()?;

@@ -152,6 +152,10 @@ fn baseline_create_list_show_delete() {
     let toml = server.cli(&["baseline", "show", &id, "--format", "toml"]);
     check(&toml, 0);
     assert!(stdout(&toml).contains("AMAZON_LINUX_2023"));
+    // By name as well as by id (docs/cli.md: names everywhere).
+    let by_name = server.cli(&["baseline", "show", "AL2023-STG"]);
+    check(&by_name, 0);
+    assert_eq!(stdout(&by_name), text);
 
     let deleted = server.cli(&["baseline", "delete", &id, "-o", "json"]);
     check(&deleted, 0);
