@@ -46,6 +46,17 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
                     ApiError::bad_request(rejection.body_text())
                 }
             })?;
+        // Every body of this API is an object; serde would also read a struct from an array
+        // (`[null, null]`), which no client means.
+        match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+            Some(b'{') => {}
+            Some(_) => {
+                return Err(ApiError::bad_request(
+                    "invalid JSON body: expected an object (`{...}`)",
+                ));
+            }
+            None => return Err(ApiError::bad_request("empty body: expected a JSON object")),
+        }
         parse_json(&bytes).map(ApiJson)
     }
 }

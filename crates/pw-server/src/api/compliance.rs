@@ -249,6 +249,9 @@ pub(crate) async fn node_history(
     let from = params.timestamp("from")?;
     let to = params.timestamp("to")?;
     let limit = params.int("limit", 100, 1..=10_000)?;
+    if state.store().node(&id).await?.is_none() {
+        return Err(ApiError::not_found("node", &id));
+    }
     let history = state.store().node_history(&id, from, to, limit).await?;
     Ok(Json(history.iter().map(summary_to_wire).collect()))
 }
@@ -371,6 +374,15 @@ pub(crate) async fn baselines(
 }
 
 fn csv_field(out: &mut String, text: &str) {
+    // A cell a spreadsheet would read as a formula (CSV injection) starts with a quote
+    // character that makes it text: package names and reasons come from repositories.
+    let neutralised;
+    let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        neutralised = format!("'{text}");
+        neutralised.as_str()
+    } else {
+        text
+    };
     if text.contains([',', '"', '\n', '\r']) {
         out.push('"');
         out.push_str(&text.replace('"', "\"\""));
@@ -467,5 +479,25 @@ pub(crate) async fn export(
             .into_response())
     } else {
         Ok(Json(rows).into_response())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_field;
+
+    #[test]
+    fn csv_cells_never_start_a_formula() {
+        let cell = |text: &str| {
+            let mut out = String::new();
+            csv_field(&mut out, text);
+            out
+        };
+        assert_eq!(cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(cell("+1"), "'+1");
+        assert_eq!(cell("-cmd"), "'-cmd");
+        assert_eq!(cell("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(cell("openssl"), "openssl");
+        assert_eq!(cell("a,b"), "\"a,b\"");
     }
 }

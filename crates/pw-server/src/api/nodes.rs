@@ -224,6 +224,9 @@ pub(crate) async fn commands(
     params: Params,
 ) -> Result<Json<Vec<CommandInfo>>, ApiError> {
     let limit = params.int("limit", 100, 1..=1000)?;
+    if state.store().node(&id).await?.is_none() {
+        return Err(ApiError::not_found("node", &id));
+    }
     let records = state.store().node_commands(&id, limit).await?;
     Ok(Json(
         records

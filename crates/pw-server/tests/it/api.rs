@@ -797,3 +797,39 @@ async fn health_metrics_and_openapi_need_no_token() {
     );
     server.finish().await;
 }
+
+/// Issue 15, defect 5: an array is not an object; unknown nodes are 404 on every node route.
+#[tokio::test]
+async fn bodies_must_be_objects_and_unknown_nodes_are_404() {
+    let server = TestServer::sqlite().await;
+    let admin = server.admin.clone();
+    let (status, body) = server
+        .call_text(
+            "POST",
+            "/api/v1/activations",
+            Some(&admin),
+            Some("[null,null]"),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("expected an object"),
+        "{body}"
+    );
+    let (status, _) = server
+        .call_text("POST", "/api/v1/activations", Some(&admin), Some("  {}"))
+        .await;
+    assert_eq!(status, 201);
+    for path in [
+        "/api/v1/nodes/mi-nope/commands",
+        "/api/v1/compliance/nodes/mi-nope/history",
+    ] {
+        let (status, body) = server.call("GET", path, Some(&admin), None).await;
+        assert_eq!(status, 404, "{path}: {body}");
+        assert_eq!(body["code"], "not_found", "{body}");
+    }
+    server.finish().await;
+}
