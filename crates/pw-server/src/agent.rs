@@ -270,6 +270,18 @@ async fn result(
             return Err(ApiError::field("outcome", "expected `success` or `failed`"));
         }
     };
+    // A result points only at the node's own report.
+    if let Some(report_id) = body.report_id {
+        match state.store().report(report_id).await? {
+            Some(report) if report.node_id == node.node_id => {}
+            _ => {
+                return Err(ApiError::field(
+                    "report_id",
+                    format!("report {report_id} is not a report of this node"),
+                ));
+            }
+        }
+    }
     let now = state.now();
     let outcome = state
         .store()
@@ -321,6 +333,10 @@ fn count(value: usize) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
+fn command_id_of(upload: &ComplianceReportUpload) -> &str {
+    upload.command_id.as_deref().unwrap_or_default()
+}
+
 async fn report(
     State(state): State<AppState>,
     node: AgentNode,
@@ -362,23 +378,71 @@ async fn report(
             }
         }
     }
+    // Where the report counts (its baseline, execution and patch group) comes from the
+    // command it answers, never from the node's say-so: a node must not file its compliance
+    // under another execution or another group's baseline.
+    let (baseline_id, execution_id, patch_group) = match &payload {
+        Some(command) => {
+            if let Some(given) = &upload.baseline_id
+                && *given != command.baseline_id
+            {
+                return Err(ApiError::field(
+                    "baseline_id",
+                    format!(
+                        "`{given}` is not the baseline of command `{}`",
+                        command_id_of(&upload)
+                    ),
+                ));
+            }
+            if let Some(given) = &upload.execution_id
+                && Some(given) != command.execution_id.as_ref()
+            {
+                return Err(ApiError::field(
+                    "execution_id",
+                    format!(
+                        "`{given}` is not the execution of command `{}`",
+                        command_id_of(&upload)
+                    ),
+                ));
+            }
+            (
+                Some(command.baseline_id.clone()),
+                command.execution_id.clone(),
+                command
+                    .patch_group
+                    .clone()
+                    .or_else(|| report.patch_group.clone()),
+            )
+        }
+        None => {
+            if upload.execution_id.is_some() {
+                return Err(ApiError::field(
+                    "execution_id",
+                    "a report names an execution only through the command it answers (`command_id`)",
+                ));
+            }
+            if let Some(given) = &upload.baseline_id {
+                let built_in = pw_core::baseline::default_baseline_names()
+                    .iter()
+                    .any(|(name, _)| name == given);
+                if !built_in && state.store().baseline(given).await?.is_none() {
+                    return Err(ApiError::field(
+                        "baseline_id",
+                        format!("baseline `{given}` does not exist"),
+                    ));
+                }
+            }
+            (upload.baseline_id.clone(), None, report.patch_group.clone())
+        }
+    };
     let summary = &report.summary;
     let new = NewReport {
         node_id: node.node_id.clone(),
         reported_at: state.now(),
         operation: operation.to_owned(),
-        baseline_id: upload
-            .baseline_id
-            .clone()
-            .or_else(|| payload.as_ref().map(|p| p.baseline_id.clone())),
-        patch_group: report
-            .patch_group
-            .clone()
-            .or_else(|| payload.as_ref().and_then(|p| p.patch_group.clone())),
-        execution_id: upload
-            .execution_id
-            .clone()
-            .or_else(|| payload.as_ref().and_then(|p| p.execution_id.clone())),
+        baseline_id,
+        patch_group,
+        execution_id,
         command_id: upload.command_id.clone(),
         operation_start: Some(parse_time("report.started_at", &report.started_at)?),
         operation_end: Some(parse_time("report.ended_at", &report.ended_at)?),

@@ -372,3 +372,92 @@ async fn preview_evaluates_uploaded_inventories() {
     assert_eq!((status, value["field"].as_str()), (400, Some("node_ids")));
     server.finish().await;
 }
+
+/// Issue 15, defect 3: where a report counts comes from the command it answers; a report
+/// without one names no execution and only an existing baseline; a result points only at
+/// the node's own report.
+#[tokio::test]
+async fn reports_and_results_point_only_where_they_belong() {
+    let server = TestServer::sqlite().await;
+    let (a, a_credential) = server.enroll("a", "AMAZON_LINUX_2", &[]).await;
+    let (_, b_credential) = server.enroll("b", "AMAZON_LINUX_2", &[]).await;
+    let operator = server.token(Role::Operator).await;
+    let (_, created) = server
+        .call(
+            "POST",
+            &format!("/api/v1/nodes/{a}/commands"),
+            Some(&operator),
+            Some(json!({"operation": "Scan", "reboot_option": "NoReboot"})),
+        )
+        .await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let post = |credential: &str, body: Value| {
+        let server = &server;
+        let credential = credential.to_owned();
+        async move {
+            server
+                .call(
+                    "POST",
+                    "/api/v1/agent/reports",
+                    Some(&credential),
+                    Some(body),
+                )
+                .await
+        }
+    };
+    // Another baseline than the command's, or an execution it does not have: refused.
+    let mut body = crate::api::report("Scan", 0, 1);
+    body["command_id"] = Value::String(id.clone());
+    body["baseline_id"] = Value::String("someone-elses-baseline".to_owned());
+    let (status, value) = post(&a_credential, body.clone()).await;
+    assert_eq!(
+        (status, value["field"].as_str()),
+        (400, Some("baseline_id")),
+        "{value}"
+    );
+    body["baseline_id"] = Value::Null;
+    body["execution_id"] = Value::String("ex-not-mine".to_owned());
+    let (status, value) = post(&a_credential, body.clone()).await;
+    assert_eq!(
+        (status, value["field"].as_str()),
+        (400, Some("execution_id")),
+        "{value}"
+    );
+    // Without a command: no execution, and only a baseline that exists.
+    let mut loose = crate::api::report("Scan", 0, 1);
+    loose["execution_id"] = Value::String("ex-1".to_owned());
+    assert_eq!(post(&a_credential, loose.clone()).await.0, 400);
+    loose["execution_id"] = Value::Null;
+    loose["baseline_id"] = Value::String("no\u{0}such".to_owned());
+    assert_eq!(post(&a_credential, loose).await.0, 400);
+    // B files a report of its own; A's result may not point at it.
+    let (status, b_report) = post(&b_credential, crate::api::report("Scan", 0, 1)).await;
+    assert_eq!(status, 201, "{b_report}");
+    let (status, value) = server
+        .call(
+            "POST",
+            &format!("/api/v1/agent/commands/{id}/result"),
+            Some(&a_credential),
+            Some(json!({"outcome": "success", "report_id": b_report["report_id"]})),
+        )
+        .await;
+    assert_eq!(
+        (status, value["field"].as_str()),
+        (400, Some("report_id")),
+        "{value}"
+    );
+    // The right way: the command's report, then a result pointing at it.
+    body["execution_id"] = Value::Null;
+    let (status, a_report) = post(&a_credential, body).await;
+    assert_eq!(status, 201, "{a_report}");
+    let (status, value) = server
+        .call(
+            "POST",
+            &format!("/api/v1/agent/commands/{id}/result"),
+            Some(&a_credential),
+            Some(json!({"outcome": "success", "report_id": a_report["report_id"]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{value}");
+    server.finish().await;
+}
