@@ -29,7 +29,12 @@ use crate::extract::{ApiJson, Params};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/agent/enroll", post(enroll))
+        // The one route without authentication: a small body, so that an unauthenticated
+        // client cannot make the server buffer the 64 MiB that inventories may take.
+        .route(
+            "/agent/enroll",
+            post(enroll).layer(axum::extract::DefaultBodyLimit::max(ENROLL_BODY_LIMIT)),
+        )
         .route("/agent/commands", get(poll))
         .route("/agent/commands/{id}/ack", post(acknowledge))
         .route("/agent/commands/{id}/result", post(result))
@@ -332,6 +337,9 @@ fn parse_time(field: &str, text: &str) -> Result<Timestamp, ApiError> {
 fn count(value: usize) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
+
+/// The largest enrollment request: facts and tags, never more than a few KiB.
+const ENROLL_BODY_LIMIT: usize = 64 * 1024;
 
 fn command_id_of(upload: &ComplianceReportUpload) -> &str {
     upload.command_id.as_deref().unwrap_or_default()

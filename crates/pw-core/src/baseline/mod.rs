@@ -321,6 +321,10 @@ pub const MAX_FILTER_VALUE_LEN: usize = 64;
 pub const MAX_PATCH_ENTRIES: usize = 50;
 pub const MAX_PATCH_ENTRY_LEN: usize = 100;
 pub const MAX_APPROVE_AFTER_DAYS: u16 = 360;
+/// SSM's `BaselineDescription` limit, in characters.
+pub const MAX_DESCRIPTION_LEN: usize = 1024;
+/// The limit of an exception's `owner` and `reason` (native fields; SSM has none).
+pub const MAX_EXCEPTION_TEXT_LEN: usize = 1024;
 
 const CLASSIFICATIONS: [&str; 5] = [
     "Security",
@@ -364,6 +368,17 @@ impl Baseline {
                 format!(
                     "`{}` must be 3 to 128 characters of letters, digits, `_`, `-` and `.`",
                     self.name
+                ),
+            ));
+        }
+        if let Some(description) = &self.description
+            && description.chars().count() > MAX_DESCRIPTION_LEN
+        {
+            return Err(BaselineError::new(
+                "description",
+                format!(
+                    "{} characters given, at most {MAX_DESCRIPTION_LEN} allowed",
+                    description.chars().count()
                 ),
             ));
         }
@@ -417,6 +432,16 @@ impl Baseline {
                 ));
             }
             for (index, exception) in entries.iter().enumerate() {
+                for (key, text) in [("owner", &exception.owner), ("reason", &exception.reason)] {
+                    if let Some(text) = text
+                        && text.chars().count() > MAX_EXCEPTION_TEXT_LEN
+                    {
+                        return Err(BaselineError::new(
+                            format!("{field}[{index}].{key}"),
+                            format!("at most {MAX_EXCEPTION_TEXT_LEN} characters allowed"),
+                        ));
+                    }
+                }
                 let entry = exception.entry.trim();
                 if entry.is_empty() || entry.len() > MAX_PATCH_ENTRY_LEN {
                     return Err(BaselineError::new(

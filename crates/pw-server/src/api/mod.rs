@@ -112,8 +112,9 @@ pub(crate) fn tags_to_wire(tags: &[(String, String)]) -> Vec<Tag> {
         .collect()
 }
 
-/// Tags to the store's pairs, validated: keys 1-128 characters, values up to 256, unique
-/// keys, at most 50 tags.
+/// Tags to the store's pairs, validated: keys 1-128 characters of SSM's TagKey set and not
+/// `aws:`, values up to 256 characters without control characters, unique keys, at most 50
+/// tags.
 pub(crate) fn tags_from_wire(field: &str, tags: &[Tag]) -> Result<Vec<(String, String)>, ApiError> {
     if tags.len() > 50 {
         return Err(ApiError::field(field, "at most 50 tags"));
@@ -124,6 +125,28 @@ pub(crate) fn tags_from_wire(field: &str, tags: &[Tag]) -> Result<Vec<(String, S
             return Err(ApiError::field(
                 format!("{field}[{index}].key"),
                 "must be 1 to 128 characters",
+            ));
+        }
+        // SSM's TagKey: letters, digits, spaces and `_.:/=+-@`; `aws:` is reserved.
+        let key_ok = tag.key.chars().all(|c| {
+            c.is_alphanumeric() || (c.is_whitespace() && !c.is_control()) || "_.:/=+-@".contains(c)
+        });
+        if !key_ok {
+            return Err(ApiError::field(
+                format!("{field}[{index}].key"),
+                "may hold letters, digits, spaces and `_ . : / = + - @` only",
+            ));
+        }
+        if tag.key.to_ascii_lowercase().starts_with("aws:") {
+            return Err(ApiError::field(
+                format!("{field}[{index}].key"),
+                "the `aws:` prefix is reserved",
+            ));
+        }
+        if tag.value.chars().any(char::is_control) {
+            return Err(ApiError::field(
+                format!("{field}[{index}].value"),
+                "must not contain control characters",
             ));
         }
         if tag.value.chars().count() > 256 {

@@ -461,3 +461,38 @@ async fn reports_and_results_point_only_where_they_belong() {
     assert_eq!(status, 200, "{value}");
     server.finish().await;
 }
+
+/// Issue 15, defect 4: the unauthenticated enrollment route takes a small body only; a
+/// baseline description longer than SSM's 1,024 characters is refused, naming the field.
+#[tokio::test]
+async fn size_limits_before_authentication_and_on_baseline_text() {
+    let server = TestServer::sqlite().await;
+    let big = "x".repeat(200 * 1024);
+    let (status, value) = server
+        .call_text(
+            "POST",
+            "/api/v1/agent/enroll",
+            None,
+            Some(&format!("{{\"activation_code\": \"{big}\"}}")),
+        )
+        .await;
+    assert_eq!(status, 413, "{value}");
+    let toml = format!(
+        "version = \"1\"\nname = \"long-description\"\noperating_system = \"AMAZON_LINUX_2\"\ndescription = \"{}\"\n",
+        "d".repeat(1025)
+    );
+    let (status, value) = server
+        .call(
+            "POST",
+            "/api/v1/baselines",
+            Some(&server.admin.clone()),
+            Some(Value::String(toml)),
+        )
+        .await;
+    assert_eq!(status, 400, "{value}");
+    assert!(
+        value["message"].as_str().unwrap().contains("description"),
+        "{value}"
+    );
+    server.finish().await;
+}

@@ -833,3 +833,35 @@ async fn bodies_must_be_objects_and_unknown_nodes_are_404() {
     }
     server.finish().await;
 }
+
+/// Issue 15, defect 5: tag keys as SSM allows them, never `aws:`; no control characters.
+#[tokio::test]
+async fn tag_keys_and_values_are_checked() {
+    let server = TestServer::sqlite().await;
+    let admin = server.admin.clone();
+    for (key, value) in [
+        ("aws:owner", "x"),
+        ("bad\u{1}key", "x"),
+        ("Env", "line\nbreak"),
+    ] {
+        let (status, body) = server
+            .call(
+                "POST",
+                "/api/v1/activations",
+                Some(&admin),
+                Some(serde_json::json!({"tags": [{"key": key, "value": value}]})),
+            )
+            .await;
+        assert_eq!(status, 400, "{key:?}: {body}");
+    }
+    let (status, body) = server
+        .call(
+            "POST",
+            "/api/v1/activations",
+            Some(&admin),
+            Some(serde_json::json!({"tags": [{"key": "Patch Group", "value": "AL2-PRD"}]})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    server.finish().await;
+}
