@@ -52,6 +52,8 @@ pub enum NevraParseError {
     ColonInName { text: String },
     #[error("package identity `{text}`: {source}")]
     Evr { text: String, source: EvrParseError },
+    #[error("package identity `{text}` has a `-` in its version, which rpm does not allow")]
+    DashInVersion { text: String },
 }
 
 /// Architectures that [`Nevra::parse`] recognises after the last `.`.
@@ -175,6 +177,11 @@ impl Nevra {
             if !evr.has_release() {
                 return Err(NevraParseError::MissingRelease { text: owned() });
             }
+            // rpm forbids `-` in a version; one here would print as a different identity
+            // (`n.a:x-1-2` as `n-x-1-2.a`, name `n-x`). Found by fuzzing.
+            if evr.version.contains('-') {
+                return Err(NevraParseError::DashInVersion { text: owned() });
+            }
             return Ok(Nevra::new(name, evr, arch));
         }
 
@@ -264,5 +271,22 @@ impl fmt::Display for Nevra {
             write!(formatter, ".{}", self.arch)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod fuzz_findings {
+    use super::*;
+
+    /// fuzz/identities: a title form whose version holds a `-` printed as another identity.
+    #[test]
+    fn a_dash_in_a_title_forms_version_is_refused() {
+        let text = "k1.020.0-V.cmz2.x86_64:AL(ASrnel-0(2-.1";
+        assert!(matches!(
+            Nevra::parse(text),
+            Err(NevraParseError::DashInVersion { .. })
+        ));
+        let fine = Nevra::parse("bash.x86_64:4.2.46-34.amzn2").unwrap();
+        assert_eq!(Nevra::parse(&fine.to_string()).unwrap(), fine);
     }
 }
