@@ -43,26 +43,45 @@ impl StateStore {
 
     /// Reads the state; a missing file is the empty state.
     pub fn load(&self) -> Result<AgentState, StateError> {
-        let path = self.path();
-        match fs_err::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|source| StateError::Corrupt { path, source }),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(AgentState {
-                version: 1,
-                ..AgentState::default()
-            }),
-            Err(error) => Err(StateError::Io(error)),
-        }
+        Ok(read_json(self.path())?.unwrap_or(AgentState {
+            version: 1,
+            ..AgentState::default()
+        }))
     }
 
     /// Writes the state atomically.
     pub fn save(&self, state: &AgentState) -> Result<(), StateError> {
-        let bytes = serde_json::to_vec_pretty(state).map_err(|source| StateError::Corrupt {
-            path: self.path(),
-            source,
-        })?;
-        write_atomic(&self.path(), &bytes)?;
-        Ok(())
+        write_json(&self.path(), state)
+    }
+}
+
+/// Reads a JSON file; a missing file is `None`, a damaged one an error naming it.
+fn read_json<T: serde::de::DeserializeOwned>(path: PathBuf) -> Result<Option<T>, StateError> {
+    match fs_err::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|source| StateError::Corrupt { path, source }),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(StateError::Io(error)),
+    }
+}
+
+/// Writes a value as JSON, atomically.
+fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), StateError> {
+    let bytes = serde_json::to_vec_pretty(value).map_err(|source| StateError::Corrupt {
+        path: path.to_owned(),
+        source,
+    })?;
+    write_atomic(path, &bytes)?;
+    Ok(())
+}
+
+/// Removes a file; a missing one is already gone.
+fn remove_file(path: &Path) -> Result<(), StateError> {
+    match fs_err::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(error) => Err(StateError::Io(error)),
     }
 }
 
@@ -108,14 +127,7 @@ pub const DAEMON_STATUS_FILE: &str = "daemon.json";
 impl StateStore {
     /// Reads `daemon.json`; `None` when `agent run` never wrote it.
     pub fn load_daemon_status(&self) -> Result<Option<pw_api::agent::DaemonStatus>, StateError> {
-        let path = self.dir.join(DAEMON_STATUS_FILE);
-        match fs_err::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|source| StateError::Corrupt { path, source }),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(error) => Err(StateError::Io(error)),
-        }
+        read_json(self.dir.join(DAEMON_STATUS_FILE))
     }
 
     /// Writes `daemon.json` atomically.
@@ -123,13 +135,7 @@ impl StateStore {
         &self,
         status: &pw_api::agent::DaemonStatus,
     ) -> Result<(), StateError> {
-        let path = self.dir.join(DAEMON_STATUS_FILE);
-        let bytes = serde_json::to_vec_pretty(status).map_err(|source| StateError::Corrupt {
-            path: path.clone(),
-            source,
-        })?;
-        write_atomic(&path, &bytes)?;
-        Ok(())
+        write_json(&self.dir.join(DAEMON_STATUS_FILE), status)
     }
 }
 
@@ -160,22 +166,12 @@ impl StateStore {
         &self,
         command: &pw_api::server::agent::AgentCommand,
     ) -> Result<(), StateError> {
-        let path = self.pending_path(&command.id);
-        let bytes = serde_json::to_vec_pretty(command).map_err(|source| StateError::Corrupt {
-            path: path.clone(),
-            source,
-        })?;
-        write_atomic(&path, &bytes)?;
-        Ok(())
+        write_json(&self.pending_path(&command.id), command)
     }
 
     /// Forgets a command once the server has its answer.
     pub fn remove_pending_command(&self, id: &str) -> Result<(), StateError> {
-        match fs_err::remove_file(self.pending_path(id)) {
-            Ok(()) => Ok(()),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(error) => Err(StateError::Io(error)),
-        }
+        remove_file(&self.pending_path(id))
     }
 
     /// Commands acknowledged and never answered, oldest first. A damaged file is reported
@@ -197,21 +193,13 @@ impl StateStore {
             if !name.ends_with(".json") || name.ends_with(DELIVERY_SUFFIX) {
                 continue;
             }
-            let parsed = fs_err::read(&path)
-                .map_err(StateError::Io)
-                .and_then(|bytes| {
-                    serde_json::from_slice::<pw_api::server::agent::AgentCommand>(&bytes).map_err(
-                        |source| StateError::Corrupt {
-                            path: path.clone(),
-                            source,
-                        },
-                    )
-                });
+            let parsed = read_json::<pw_api::server::agent::AgentCommand>(path.clone());
             match parsed {
-                Ok(command) => {
+                Ok(Some(command)) => {
                     let modified = fs_err::metadata(&path).and_then(|m| m.modified()).ok();
                     found.push((modified, command));
                 }
+                Ok(None) => {}
                 Err(error) => {
                     tracing::warn!(file = %path.display(), %error, "unreadable pending command removed");
                     let _ = fs_err::remove_file(&path);
@@ -242,13 +230,7 @@ impl StateStore {
         &self,
         delivery: &pw_api::agent::PendingDelivery,
     ) -> Result<(), StateError> {
-        let path = self.delivery_path(&delivery.command_id);
-        let bytes = serde_json::to_vec_pretty(delivery).map_err(|source| StateError::Corrupt {
-            path: path.clone(),
-            source,
-        })?;
-        write_atomic(&path, &bytes)?;
-        Ok(())
+        write_json(&self.delivery_path(&delivery.command_id), delivery)
     }
 
     /// The delivery owed for `id`, if any. A damaged file is an error naming it.
@@ -256,22 +238,11 @@ impl StateStore {
         &self,
         id: &str,
     ) -> Result<Option<pw_api::agent::PendingDelivery>, StateError> {
-        let path = self.delivery_path(id);
-        match fs_err::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|source| StateError::Corrupt { path, source }),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(error) => Err(StateError::Io(error)),
-        }
+        read_json(self.delivery_path(id))
     }
 
     /// Forgets a delivery the server has.
     pub fn remove_delivery(&self, id: &str) -> Result<(), StateError> {
-        match fs_err::remove_file(self.delivery_path(id)) {
-            Ok(()) => Ok(()),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(error) => Err(StateError::Io(error)),
-        }
+        remove_file(&self.delivery_path(id))
     }
 }

@@ -69,6 +69,22 @@ fn yum_cache_in(root: &InstallRoot, dir: &str, repo: &Repo) {
     }
 }
 
+/// A scan (no refresh: no yum runs here) of an Amazon Linux 2 root with `--package-manager
+/// yum` and the bugfix baseline, on 2026-02-01.
+fn yum_scan(root: &InstallRoot) -> pw_agent::OperationOutcome {
+    let state = tempfile::tempdir().unwrap();
+    let mut settings = AgentSettings::new(pw_api::baseline::parse_toml(BASELINE).unwrap().baseline);
+    settings.root = root.root();
+    settings.state_dir = state.path().to_owned();
+    settings.operating_system = Some(OperatingSystem::AmazonLinux2);
+    settings.product = Some("AmazonLinux2".to_owned());
+    settings.package_manager = Some(PackageManager::Yum);
+    settings.releasever = Some("2".to_owned());
+    settings.refresh = false;
+    let at: Timestamp = "2026-02-01T00:00:00Z".parse().unwrap();
+    pw_agent::run(&settings, OperationKind::Scan, &move || at).unwrap()
+}
+
 #[test]
 fn the_catalog_is_what_yum_would_see() {
     let dir = tempfile::tempdir().unwrap();
@@ -146,17 +162,7 @@ fn the_catalog_is_what_yum_would_see() {
     yum_cache(&root, "extra-acme", &extra);
     yum_cache(&root, "amzn2-broken", &broken);
 
-    let state = tempfile::tempdir().unwrap();
-    let mut settings = AgentSettings::new(pw_api::baseline::parse_toml(BASELINE).unwrap().baseline);
-    settings.root = root.root();
-    settings.state_dir = state.path().to_owned();
-    settings.operating_system = Some(OperatingSystem::AmazonLinux2);
-    settings.product = Some("AmazonLinux2".to_owned());
-    settings.package_manager = Some(PackageManager::Yum);
-    settings.releasever = Some("2".to_owned());
-    settings.refresh = false;
-    let at: Timestamp = "2026-02-01T00:00:00Z".parse().unwrap();
-    let outcome = pw_agent::run(&settings, OperationKind::Scan, &move || at).unwrap();
+    let outcome = yum_scan(&root);
     let items: BTreeMap<String, (String, String)> = outcome
         .evaluation
         .items
@@ -234,17 +240,7 @@ fn without_plugins_no_plugin_hides_anything() {
     .unwrap();
     yum_cache(&root, "core", &core);
     yum_cache(&root, "extra", &extra);
-    let state = tempfile::tempdir().unwrap();
-    let mut settings = AgentSettings::new(pw_api::baseline::parse_toml(BASELINE).unwrap().baseline);
-    settings.root = root.root();
-    settings.state_dir = state.path().to_owned();
-    settings.operating_system = Some(OperatingSystem::AmazonLinux2);
-    settings.product = Some("AmazonLinux2".to_owned());
-    settings.package_manager = Some(PackageManager::Yum);
-    settings.releasever = Some("2".to_owned());
-    settings.refresh = false;
-    let at: Timestamp = "2026-02-01T00:00:00Z".parse().unwrap();
-    let outcome = pw_agent::run(&settings, OperationKind::Scan, &move || at).unwrap();
+    let outcome = yum_scan(&root);
     let alpha = outcome
         .evaluation
         .items
@@ -285,17 +281,7 @@ fn duplicate_packages_left_by_an_interrupted_transaction_are_reported() {
     root.write_file("/etc/yum.repos.d/core.repo", "[core]\nbaseurl=file:///x\n")
         .unwrap();
     yum_cache_in(&root, "var/cache/yum/core", &core);
-    let state = tempfile::tempdir().unwrap();
-    let mut settings = AgentSettings::new(pw_api::baseline::parse_toml(BASELINE).unwrap().baseline);
-    settings.root = root.root();
-    settings.state_dir = state.path().to_owned();
-    settings.operating_system = Some(OperatingSystem::AmazonLinux2);
-    settings.product = Some("AmazonLinux2".to_owned());
-    settings.package_manager = Some(PackageManager::Yum);
-    settings.releasever = Some("2".to_owned());
-    settings.refresh = false;
-    let at: Timestamp = "2026-02-01T00:00:00Z".parse().unwrap();
-    let outcome = pw_agent::run(&settings, OperationKind::Scan, &move || at).unwrap();
+    let outcome = yum_scan(&root);
     let notes = outcome.report.notes.join("\n");
     assert!(
         notes.contains("lists alpha.noarch 2 times (1.0-1, 1.1-1)")
