@@ -74,6 +74,10 @@ pub(crate) trait Backend {
     ) -> Vec<String>;
     /// Whether `key` (a package installed by an interrupted operation) needs a reboot.
     fn key_needs_reboot(&self, key: &str, extra: &[String]) -> bool;
+    /// The rpm package manager's settings (the root and `--releasever` in use).
+    fn package_manager_settings(&self) -> Option<&pw_pkgmgr::Settings> {
+        None
+    }
     /// What the server keeps for previews: the installed packages and the part of the
     /// repositories the evaluation looks at for them.
     fn inventory_upload(&self) -> Option<HostInventory> {
@@ -230,6 +234,10 @@ fn parse_nevra(key: &str) -> Option<Nevra> {
 }
 
 impl Backend for RpmBackend {
+    fn package_manager_settings(&self) -> Option<&pw_pkgmgr::Settings> {
+        Some(&self.settings)
+    }
+
     fn refresh(&mut self, notes: &mut Vec<String>) {
         // Run by anyone but root, yum and dnf refresh a per-user cache under /var/tmp that
         // is not the one read here (nor the one root's installs use).

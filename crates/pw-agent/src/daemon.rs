@@ -338,6 +338,13 @@ fn run_command(
     });
     settings.command_id = Some(command.id.clone());
     settings.evaluation_instant = Some(patch.evaluation_instant);
+    settings.chosen_release = match (&patch.release, &patch.release_note) {
+        (Some(text), _) => {
+            Some(pw_core::release::ReleaseVersion::parse(text).map_err(|error| error.to_string()))
+        }
+        (None, Some(note)) => Some(Err(note.clone())),
+        (None, None) => None,
+    };
     settings.defer_reboot = true;
     let kind = match patch.operation {
         TaskOperation::Scan => OperationKind::Scan,

@@ -13,6 +13,7 @@ mod backend;
 pub mod daemon;
 pub mod override_list;
 pub mod reboot;
+mod release;
 pub mod state;
 mod visibility;
 
@@ -102,7 +103,12 @@ pub struct AgentSettings {
     pub operating_system: Option<OperatingSystem>,
     pub product: Option<String>,
     pub package_manager: Option<PackageManager>,
+    /// `--releasever` for the package manager, as given; when set, release handling is off
+    /// (the flag decides which release's metadata is read).
     pub releasever: Option<String>,
+    /// Amazon Linux 2023: the release the baseline's `[release]` chose for this operation
+    /// (`Err`: it has one but none is eligible, and why); `None` when it has none.
+    pub chosen_release: Option<Result<pw_core::release::ReleaseVersion, String>>,
     pub baseline: Baseline,
     pub patch_group: Option<String>,
     pub reboot_option: RebootOption,
@@ -139,6 +145,7 @@ impl AgentSettings {
             product: None,
             package_manager: None,
             releasever: None,
+            chosen_release: None,
             baseline,
             patch_group: None,
             reboot_option: RebootOption::RebootIfNeeded,
@@ -274,6 +281,7 @@ fn backend_for(
     settings: &AgentSettings,
     host: &HostView,
     started: Timestamp,
+    releasever: Option<String>,
 ) -> Result<Box<dyn Backend>, AgentError> {
     let family = host.os.family_for_product(&host.product);
     if family == Family::Apt {
@@ -301,7 +309,7 @@ fn backend_for(
         .package_manager
         .ok_or_else(|| AgentError::Unsupported(host.os.as_str().to_owned()))?;
     let mut pm = Settings::new(package_manager, settings.root.clone());
-    pm.releasever.clone_from(&settings.releasever);
+    pm.releasever = releasever;
     if settings.baseline.rejected_action == pw_core::baseline::RejectedAction::Block {
         pm.excludes = settings
             .baseline
@@ -344,10 +352,23 @@ pub fn run(
         });
     }
     let apt = host.os.family() == Family::Apt;
-    let mut backend = backend_for(settings, &host, started)?;
+    let mut notes = Vec::new();
+    let mut release = match (host.package_manager, &settings.releasever) {
+        (Some(package_manager), None) => release::ReleaseContext::new(
+            host.os,
+            &Settings::new(package_manager, settings.root.clone()),
+            settings.chosen_release.as_ref(),
+            &mut notes,
+        ),
+        _ => None,
+    };
+    let releasever = match &release {
+        Some(context) => context.releasever(),
+        None => settings.releasever.clone(),
+    };
+    let mut backend = backend_for(settings, &host, started, releasever)?;
     let store = StateStore::new(&settings.state_dir);
     let mut state = store.load()?;
-    let mut notes = Vec::new();
     let boot_time = match pw_pkgmgr::host::boot_time(&settings.proc_dir) {
         Ok(t) => Some(t),
         Err(error) => {
@@ -386,6 +407,7 @@ pub fn run(
         product: host.product.clone(),
         boot_time: boot_time.map(rfc3339),
         agent_version: env!("CARGO_PKG_VERSION").to_owned(),
+        release: None,
     };
 
     let outcome = match kind {
@@ -423,6 +445,7 @@ pub fn run(
                 evaluation,
                 options: &options,
                 facts,
+                release: release.as_mut(),
             },
             notes,
             clock,
@@ -446,6 +469,10 @@ pub fn run(
         state.executed_commands.drain(..excess);
     }
     let mut report = outcome.report;
+    if let Some(context) = &release {
+        report.host.release = Some(context.current());
+        report.release = Some(context.report());
+    }
     // A scan must work where the state directory is not writable (an unprivileged user
     // trying the agent out); an install must record its state.
     let saved = store
@@ -516,6 +543,7 @@ struct InstallInputs<'a> {
     evaluation: Evaluation,
     options: &'a EvaluateOptions,
     facts: HostFacts,
+    release: Option<&'a mut release::ReleaseContext>,
 }
 
 fn hook_env<'a>(operation_id: &'a str, phase: &'a str) -> [(&'a str, &'a str); 2] {
@@ -588,6 +616,7 @@ fn install(
         evaluation,
         options,
         facts,
+        release,
     } = inputs;
     let override_list = settings.install_override.as_ref().map(|(_, list)| list);
     let targets = backend.targets(&evaluation, override_list);
@@ -661,6 +690,17 @@ fn install(
     let (verified, failed) = backend.verify(&targets, &mut notes);
     install_outcome.installed = verified;
     install_outcome.failed = failed;
+    if let Some(context) = release
+        && let Some(pm) = backend.package_manager_settings()
+    {
+        context.after_install(
+            pm,
+            &settings.baseline,
+            &install_outcome,
+            override_list.is_some(),
+            &mut notes,
+        );
+    }
     let mut hooks_ok = true;
     if !targets.is_empty() {
         install_outcome.post_install_hook_failure = hook_failure(
@@ -810,6 +850,7 @@ fn build_report(
         install,
         reboot,
         notes,
+        release: None,
         summary: SummaryJson::from_core(
             &evaluation.baseline,
             evaluation.evaluated_at,

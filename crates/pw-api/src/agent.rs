@@ -88,6 +88,10 @@ pub struct OperationReport {
     /// Remarks: interrupted earlier operations, repository diagnostics, hook output.
     #[serde(default)]
     pub notes: Vec<String>,
+    /// Hosts with versioned repositories (Amazon Linux 2023): the release before and after,
+    /// and what the baseline approved (docs/releases.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<ReleaseReport>,
     pub summary: SummaryJson,
     pub patches: Vec<PatchJson>,
 }
@@ -104,6 +108,38 @@ pub struct HostFacts {
     pub boot_time: Option<String>,
     #[serde(default)]
     pub agent_version: String,
+    /// The release the host is locked to when the report is made (Amazon Linux 2023: a
+    /// release version, `latest` or `unknown`); absent on other systems.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<String>,
+}
+
+/// The release of versioned repositories around one operation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ReleaseReport {
+    /// The host's lock when the operation started: a release, `latest` or `unknown`.
+    pub before: String,
+    /// Where the lock came from: `/etc/dnf/vars/releasever`, `system-release`, or `none`.
+    pub source: String,
+    /// The release the baseline approved; null when it has no `[release]` or none was
+    /// eligible (`note` says why).
+    #[serde(default)]
+    pub approved: Option<String>,
+    /// The release whose metadata the operation evaluated against.
+    #[serde(default)]
+    pub evaluated: Option<String>,
+    /// `current` (on the approved release), `move` (evaluated against the newer approved
+    /// release), `ahead` (on a newer release than approved; never downgraded) or `none`.
+    pub plan: String,
+    /// The host's lock when the operation ended.
+    pub after: String,
+    /// Whether this operation moved the lock.
+    #[serde(default)]
+    pub lock_moved: bool,
+    /// Why the lock moved or stayed, or why no release was approved.
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 /// What an install operation did.

@@ -9,6 +9,7 @@ use pw_core::baseline::{
     Approval, Baseline, BaselineError, BaselineWarning, ComplianceLevel, Exception, Filter,
     FilterGroup, FilterKey, OperatingSystem, RejectedAction, RelativeDate, Rule,
 };
+use pw_core::release::{ReleasePolicy, ReleaseSelection, ReleaseVersion};
 use serde::{Deserialize, Serialize};
 
 /// A baseline file could not be read.
@@ -75,6 +76,97 @@ pub struct BaselineFileV1 {
     pub rejected_patches: Vec<ExceptionV1>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rejected_patches_action: Option<String>,
+    /// Amazon Linux 2023: which release the hosts evaluate and install against.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub release: Option<ReleaseV1>,
+}
+
+/// The `[release]` table (docs/releases.md).
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReleaseV1 {
+    /// Exactly this release.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pin: Option<String>,
+    /// The newest release dated at least this many days before the instant.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approve_after_days: Option<i64>,
+    /// The newest release dated up to this date (`YYYY-MM-DD` or `first-of-month[-N]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approve_until_date: Option<String>,
+    /// Never move to these.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reject: Vec<String>,
+    /// Releases staging ran without trouble (`patchwarden promote` adds them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub verified: Vec<String>,
+    /// Only verified releases are eligible.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub require_verified: bool,
+}
+
+impl ReleaseV1 {
+    fn to_core(&self) -> Result<ReleasePolicy, BaselineError> {
+        let version = |text: &str, field: String| {
+            ReleaseVersion::parse(text)
+                .map_err(|error| BaselineError::new(field, error.to_string()))
+        };
+        let list = |texts: &[String], field: &str| -> Result<Vec<ReleaseVersion>, BaselineError> {
+            texts
+                .iter()
+                .enumerate()
+                .map(|(i, text)| version(text, format!("{field}[{i}]")))
+                .collect()
+        };
+        let selection = match (&self.pin, self.approve_after_days, &self.approve_until_date) {
+            (Some(pin), None, None) => {
+                ReleaseSelection::Pin(version(pin, "release.pin".to_owned())?)
+            }
+            (None, None, None) if self.require_verified => {
+                ReleaseSelection::Newest(Approval::Immediate)
+            }
+            (None, None, None) => {
+                return Err(BaselineError::new(
+                    "release",
+                    "give pin, approve_after_days or approve_until_date (or require_verified)",
+                ));
+            }
+            (None, after, until) => {
+                ReleaseSelection::Newest(approval(after, until.as_deref(), "release")?)
+            }
+            (Some(_), _, _) => {
+                return Err(BaselineError::new(
+                    "release",
+                    "give pin, approve_after_days or approve_until_date, only one of them",
+                ));
+            }
+        };
+        Ok(ReleasePolicy {
+            selection,
+            reject: list(&self.reject, "release.reject")?,
+            verified: list(&self.verified, "release.verified")?,
+            require_verified: self.require_verified,
+        })
+    }
+
+    fn from_core(policy: &ReleasePolicy) -> ReleaseV1 {
+        let (pin, approve_after_days, approve_until_date) = match &policy.selection {
+            ReleaseSelection::Pin(pin) => (Some(pin.to_string()), None, None),
+            ReleaseSelection::Newest(approval) => {
+                let (after, until) = approval_fields(*approval);
+                (None, after, until)
+            }
+        };
+        let texts = |list: &[ReleaseVersion]| list.iter().map(ToString::to_string).collect();
+        ReleaseV1 {
+            pin,
+            approve_after_days,
+            approve_until_date,
+            reject: texts(&policy.reject),
+            verified: texts(&policy.verified),
+            require_verified: policy.require_verified,
+        }
+    }
 }
 
 /// Filters as keys of a table: `classification = ["Security"]`.
@@ -348,6 +440,7 @@ impl BaselineFileV1 {
                 self.rejected_patches_action.as_deref(),
                 "rejected_patches_action",
             )?,
+            release: self.release.as_ref().map(ReleaseV1::to_core).transpose()?,
         };
         let warnings = baseline.validate()?;
         Ok((baseline, warnings))
@@ -396,6 +489,7 @@ impl BaselineFileV1 {
             approved_patches_enable_non_security: baseline.approved_enable_non_security,
             rejected_patches: exceptions(&baseline.rejected),
             rejected_patches_action: Some(baseline.rejected_action.as_str().to_owned()),
+            release: baseline.release.as_ref().map(ReleaseV1::from_core),
         }
     }
 }
@@ -611,6 +705,7 @@ impl AwsPatchBaseline {
                 self.rejected_patches_action.as_deref(),
                 "RejectedPatchesAction",
             )?,
+            release: None,
         };
         let mut warnings = baseline.validate()?;
         if !self.sources.is_empty() {

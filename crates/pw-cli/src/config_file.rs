@@ -98,6 +98,10 @@ pub(crate) struct ServerConfig {
     pub(crate) packages_dir: Option<PathBuf>,
     /// The URL install.sh gives nodes (default: the scheme and `Host` of its request).
     pub(crate) public_url: Option<String>,
+    /// Amazon Linux 2023's release list (`releasemd.xml`): URL, mirror or file:// path.
+    pub(crate) release_metadata_url: Option<String>,
+    /// How often the release list is fetched, in hours.
+    pub(crate) release_refresh_hours: Option<u64>,
 }
 
 /// Checks the optional `version` key of an agent or server file.

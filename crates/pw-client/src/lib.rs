@@ -655,6 +655,28 @@ impl Client {
         self.post("/api/v1/preview", request)
     }
 
+    // ---- releases (Amazon Linux 2023) --------------------------------------------------
+
+    pub fn releases(&self) -> Result<pw_api::server::releases::ReleasesResponse, ClientError> {
+        self.get("/api/v1/releases")
+    }
+
+    pub fn import_releases(
+        &self,
+        versions: Vec<String>,
+    ) -> Result<pw_api::server::releases::RefreshOutcome, ClientError> {
+        self.post(
+            "/api/v1/releases/import",
+            &pw_api::server::releases::ImportReleases { versions },
+        )
+    }
+
+    pub fn refresh_releases(
+        &self,
+    ) -> Result<pw_api::server::releases::RefreshOutcome, ClientError> {
+        self.post("/api/v1/releases/refresh", &serde_json::json!({}))
+    }
+
     // ---- windows and executions ------------------------------------------------------
 
     pub fn windows(&self) -> Result<Vec<Window>, ClientError> {

@@ -12,6 +12,7 @@ pub mod baseline;
 pub mod evaluate;
 pub mod nevra;
 pub mod pattern;
+pub mod release;
 pub mod repo;
 pub mod schedule;
 pub mod version;

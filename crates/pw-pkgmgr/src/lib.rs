@@ -16,6 +16,7 @@ pub mod host;
 pub mod install;
 pub mod lock;
 pub mod reference;
+pub mod release;
 pub mod repo_cache;
 pub mod root;
 pub mod rpm;

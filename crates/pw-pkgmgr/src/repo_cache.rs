@@ -206,7 +206,12 @@ pub fn repository_config(settings: &Settings) -> Result<RepositoryConfig, RepoCa
         if !section.enabled {
             continue;
         }
-        let cache = find_cache(settings.package_manager, &cache_dirs, &section.id)?;
+        let cache = find_cache(
+            settings.package_manager,
+            &cache_dirs,
+            &section.id,
+            section.source_url.as_deref(),
+        )?;
         repositories.push(CachedRepository {
             id: section.id,
             config_file: section.file,
@@ -259,13 +264,41 @@ fn subdirectories(dir: &Path) -> Vec<PathBuf> {
     dirs
 }
 
-/// The cache directory of `repo_id`: of several candidates (dnf keeps one per URL a
-/// repository ever had), the one whose `repomd.xml` changed last.
+/// dnf's cache directory name for a repository: `<id>-` and the first 16 hex digits of the
+/// sha256 of its metalink, mirrorlist or first baseurl (as libdnf names it).
+pub fn dnf_cache_name(repo_id: &str, source_url: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(source_url.as_bytes());
+    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    format!("{repo_id}-{hex}")
+}
+
+/// The cache directory of `repo_id`: for dnf, the one named after the repository's current
+/// URL when it exists (a versioned repository has one per release it was read at, and the
+/// release being evaluated decides); otherwise, of several candidates (dnf keeps one per URL
+/// a repository ever had), the one whose `repomd.xml` changed last.
 fn find_cache(
     package_manager: PackageManager,
     cache_dirs: &[PathBuf],
     repo_id: &str,
+    source_url: Option<&str>,
 ) -> Result<Option<RepoCache>, RepoCacheError> {
+    if package_manager == PackageManager::Dnf
+        && let Some(url) = source_url
+    {
+        let name = dnf_cache_name(repo_id, url);
+        for cache_dir in cache_dirs {
+            let dir = cache_dir.join(&name);
+            let repomd = dir.join("repodata/repomd.xml");
+            if repomd.exists() {
+                return Ok(Some(RepoCache {
+                    layout: CacheLayout::Dnf,
+                    dir,
+                    repomd,
+                }));
+            }
+        }
+    }
     let mut best: Option<(SystemTime, RepoCache)> = None;
     for cache_dir in cache_dirs {
         let candidates: Vec<(PathBuf, PathBuf)> = match package_manager {

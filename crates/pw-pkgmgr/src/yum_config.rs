@@ -57,6 +57,9 @@ pub struct RepoSection {
     pub exclude: Vec<String>,
     /// `includepkgs=` patterns: when any, only matching packages of this repository exist.
     pub includepkgs: Vec<String>,
+    /// What dnf names the repository's cache directory after: `metalink`, else `mirrorlist`,
+    /// else the first `baseurl`, variables expanded (`None` when it has none of them).
+    pub source_url: Option<String>,
 }
 
 /// yum-plugin-priorities' settings (`/etc/yum/pluginconf.d/priorities.conf`).
@@ -250,6 +253,19 @@ fn push_repo(
         priority,
         exclude: list("exclude"),
         includepkgs: list("includepkgs"),
+        source_url: ["metalink", "mirrorlist"]
+            .into_iter()
+            .find_map(|key| {
+                section
+                    .last(key)
+                    .map(|(_, v)| vars.expand(v.trim()))
+                    .filter(|v| !v.is_empty())
+            })
+            .or_else(|| {
+                section
+                    .last("baseurl")
+                    .and_then(|(_, v)| split_list(&vars.expand(v)).into_iter().next())
+            }),
     });
     Ok(())
 }

@@ -447,6 +447,7 @@ impl Encoder {
             DocumentKind::Primary => 1,
             DocumentKind::PrimaryDb => 2,
             DocumentKind::Updateinfo => 3,
+            DocumentKind::ReleaseMd => 4,
         });
         match diagnostic.position {
             Some(position) => {
@@ -726,6 +727,7 @@ impl<R: BufRead> Reader<R> {
             1 => DocumentKind::Primary,
             2 => DocumentKind::PrimaryDb,
             3 => DocumentKind::Updateinfo,
+            4 => DocumentKind::ReleaseMd,
             _ => return Err(self.error("unknown document kind")),
         };
         let position = if self.present()? {

@@ -183,6 +183,38 @@ pub enum RepoError {
     },
 }
 
+/// The largest release list read (Amazon's is a few hundred kilobytes).
+pub const MAX_RELEASEMD_SIZE: u64 = 32 << 20;
+
+/// Reads Amazon Linux 2023's release list, `releasemd.xml`, from a path, a `file://` URL or an
+/// `http(s)://` URL of the file itself (a mirror of
+/// `https://cdn.amazonlinux.com/al2023/core/releasemd.xml`). Malformed releases are
+/// diagnostics, skipped.
+pub fn load_releases(
+    location: &str,
+    http_timeout: Duration,
+) -> Result<pw_core::repo::diagnostics::Parsed<Vec<pw_core::release::ReleaseVersion>>, RepoError> {
+    let (dir, file) = match location.rsplit_once('/') {
+        Some((dir, file)) if !file.is_empty() => (if dir.is_empty() { "/" } else { dir }, file),
+        _ => {
+            return Err(RepoError::InvalidLocation {
+                location: location.to_owned(),
+                reason: "give the path or URL of the releasemd.xml file",
+            });
+        }
+    };
+    let options = LoadOptions {
+        http_timeout,
+        ..LoadOptions::default()
+    };
+    let source = Source::parse(dir, &options)?;
+    let bytes = source.read_all(file, MAX_RELEASEMD_SIZE)?;
+    pw_core::repo::releasemd::parse_releasemd(&bytes[..]).map_err(|source_error| RepoError::Parse {
+        file: source.describe(file),
+        source: source_error,
+    })
+}
+
 /// Loads a repository from a directory path, a `file://` URL or an `http(s)://` URL, with
 /// default [`LoadOptions`].
 pub fn load(location: &str) -> Result<Repository, RepoError> {

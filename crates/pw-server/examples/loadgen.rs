@@ -112,6 +112,7 @@ fn report_upload() -> ComplianceReportUpload {
             product: "AmazonLinux2".to_owned(),
             boot_time: None,
             agent_version: "load".to_owned(),
+            release: None,
         },
         patch_group: None,
         baseline: "patchwarden-AmazonLinux2Default".to_owned(),
@@ -121,6 +122,7 @@ fn report_upload() -> ComplianceReportUpload {
         install: None,
         reboot: None,
         notes: Vec::new(),
+        release: None,
         summary,
         patches,
     };

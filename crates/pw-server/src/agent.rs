@@ -444,6 +444,14 @@ async fn report(
         }
     };
     let summary = &report.summary;
+    if let Some(release) = &report.host.release
+        && (release.is_empty() || release.len() > 64 || release.chars().any(char::is_control))
+    {
+        return Err(ApiError::field(
+            "report.host.release",
+            "must be 1 to 64 characters without control characters",
+        ));
+    }
     let new = NewReport {
         node_id: node.node_id.clone(),
         reported_at: state.now(),
@@ -474,6 +482,7 @@ async fn report(
         non_compliant_severity: summary.non_compliant_severity.clone(),
         items_json: to_json(&report.patches)?,
         report_json: to_json(report)?,
+        release: report.host.release.clone(),
     };
     let report_id = state.store().append_report(&new).await?;
     state

@@ -22,6 +22,7 @@ mod extract;
 mod meta;
 pub mod metrics;
 pub mod rate;
+mod releases;
 mod resolve;
 mod runner;
 mod scheduler;
@@ -71,6 +72,11 @@ pub struct ServerSettings {
     pub body_limit: usize,
     /// What `GET /install.sh` and `/packages/` serve (docs/packaging.md).
     pub distribution: distribution::Distribution,
+    /// Where Amazon Linux 2023's release list (`releasemd.xml`) is fetched from: Amazon's
+    /// URL, a mirror, or a `file://` path; `None`: releases come from imports only.
+    pub release_metadata_url: Option<String>,
+    /// How often the release list is fetched. Default 6 h.
+    pub release_refresh_interval: Duration,
 }
 
 impl Default for ServerSettings {
@@ -84,6 +90,8 @@ impl Default for ServerSettings {
             report_retention: None,
             body_limit: 64 << 20,
             distribution: distribution::Distribution::default(),
+            release_metadata_url: None,
+            release_refresh_interval: Duration::from_secs(6 * 3600),
         }
     }
 }
@@ -283,6 +291,7 @@ impl AppState {
             tokio::spawn(runner::run(self.clone())),
             tokio::spawn(agent::run_check_in_flusher(self.clone())),
             tokio::spawn(agent::run_command_watcher(self.clone())),
+            tokio::spawn(releases::run(self.clone())),
         ];
         for handle in loops {
             if let Err(error) = handle.await {

@@ -449,19 +449,33 @@ async fn dispatch(
         return Ok(());
     };
     let command_id = ids::guid();
+    let evaluation_instant = execution
+        .evaluation_instant
+        .unwrap_or(execution.scheduled_at);
+    // Every host of the execution chooses among the same releases: those learned before the
+    // execution was created.
+    let (release, release_note) = match crate::releases::release_policy(&baseline_toml) {
+        None => (None, None),
+        Some(policy) => {
+            let known = tx
+                .releases(crate::releases::RELEASE_OS, Some(execution.created_at))
+                .await?;
+            crate::releases::choose_among(&policy, &known, evaluation_instant)
+        }
+    };
     let payload = PatchCommand {
         operation: spec.operation,
         baseline_id,
         baseline_toml,
-        evaluation_instant: execution
-            .evaluation_instant
-            .unwrap_or(execution.scheduled_at),
+        evaluation_instant,
         snapshot_id: execution.id.clone(),
         patch_group: invocation.patch_group.clone(),
         reboot_option: spec.reboot_option,
         install_override_list: spec.install_override_list.clone(),
         execution_id: Some(execution.id.clone()),
         invocation_id: Some(invocation.id.clone()),
+        release,
+        release_note,
     };
     let command = CommandRecord {
         id: command_id.clone(),

@@ -12,7 +12,7 @@ use crate::{
 const REPORT_COLUMNS: &str = "r.id, r.node_id, r.reported_at, r.operation, r.baseline_id, r.patch_group, r.execution_id, \
      r.command_id, r.operation_start, r.operation_end, r.evaluated_at, r.status, r.installed, r.installed_other, \
      r.installed_rejected, r.installed_pending_reboot, r.not_applicable, r.missing, r.failed, r.critical_non_compliant, \
-     r.security_non_compliant, r.other_non_compliant, r.non_compliant_severity";
+     r.security_non_compliant, r.other_non_compliant, r.non_compliant_severity, r.release";
 
 fn report_from_row(row: &AnyRow) -> Result<ReportRecord, StoreError> {
     Ok(ReportRecord {
@@ -41,6 +41,7 @@ fn report_from_row(row: &AnyRow) -> Result<ReportRecord, StoreError> {
             other_non_compliant: get_i64(row, "other_non_compliant")?,
         },
         non_compliant_severity: get_opt_str(row, "non_compliant_severity")?,
+        release: get_opt_str(row, "release")?,
     })
 }
 
@@ -53,8 +54,8 @@ impl Store {
             "INSERT INTO compliance_reports (node_id, reported_at, operation, baseline_id, patch_group, execution_id, \
              command_id, operation_start, operation_end, evaluated_at, status, installed, installed_other, installed_rejected, \
              installed_pending_reboot, not_applicable, missing, failed, critical_non_compliant, security_non_compliant, \
-             other_non_compliant, non_compliant_severity, items_json, report_json) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24) \
+             other_non_compliant, non_compliant_severity, items_json, report_json, release) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25) \
              RETURNING id",
         )
         .bind(report.node_id.as_str())
@@ -81,6 +82,7 @@ impl Store {
         .bind(report.non_compliant_severity.as_deref())
         .bind(report.items_json.as_str())
         .bind(report.report_json.as_str())
+        .bind(report.release.as_deref())
         .fetch_one(&mut *tx.tx)
         .await
         .map_err(StoreError::db)?;

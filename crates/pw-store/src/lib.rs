@@ -25,6 +25,7 @@ pub mod ids;
 mod lock;
 mod migrate;
 mod records;
+mod releases;
 mod windows;
 
 use std::sync::Arc;

@@ -27,6 +27,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_one_active_execution.sql"),
         postgres: include_str!("../migrations/postgres/0002_one_active_execution.sql"),
     },
+    Migration {
+        version: 3,
+        name: "releases",
+        sqlite: include_str!("../migrations/sqlite/0003_releases.sql"),
+        postgres: include_str!("../migrations/postgres/0003_releases.sql"),
+    },
 ];
 
 /// An arbitrary constant: the advisory lock that serialises migrations of replicas.

@@ -119,6 +119,8 @@ pub struct NewReport {
     pub non_compliant_severity: Option<String>,
     pub items_json: String,
     pub report_json: String,
+    /// The release the node was locked to (Amazon Linux 2023).
+    pub release: Option<String>,
 }
 
 /// A stored compliance report, without its items.
@@ -138,6 +140,8 @@ pub struct ReportRecord {
     pub status: String,
     pub counts: ComplianceCounts,
     pub non_compliant_severity: Option<String>,
+    /// The release the node was locked to (Amazon Linux 2023).
+    pub release: Option<String>,
 }
 
 /// A maintenance window.
@@ -262,4 +266,16 @@ pub struct AuditEvent {
     pub action: String,
     pub target: Option<String>,
     pub details_json: Option<String>,
+}
+
+/// A release of versioned repositories the server learned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseRecord {
+    pub operating_system: String,
+    pub version: String,
+    /// `YYYY-MM-DD`, the date in the version.
+    pub release_date: String,
+    pub learned_at: Timestamp,
+    /// `releasemd:URL` or `import:ACTOR`.
+    pub source: String,
 }

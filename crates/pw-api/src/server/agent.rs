@@ -111,6 +111,13 @@ pub struct PatchCommand {
     pub execution_id: Option<String>,
     #[serde(default)]
     pub invocation_id: Option<String>,
+    /// Amazon Linux 2023: the release the baseline's `[release]` chose for this execution,
+    /// from the releases the server knew when it started (docs/releases.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<String>,
+    /// Why the baseline's `[release]` chose none (no release known or eligible).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_note: Option<String>,
 }
 
 /// `GET /api/v1/agent/commands?wait=N`: the commands to run now (empty after the wait).

@@ -63,6 +63,9 @@ pub struct ComplianceSummary {
     pub other_non_compliant: u64,
     #[serde(default)]
     pub non_compliant_severity: Option<String>,
+    /// The release the node was locked to when it reported (Amazon Linux 2023).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<String>,
 }
 
 /// A node's latest report with its items.
@@ -95,6 +98,10 @@ pub struct GroupCompliance {
     pub nodes_with_critical_non_compliant: u64,
     pub nodes_with_security_non_compliant: u64,
     pub nodes_with_other_non_compliant: u64,
+    /// Release drift: how many reporting nodes are locked to each release (Amazon Linux
+    /// 2023 nodes only; empty for other systems).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub releases: std::collections::BTreeMap<String, u64>,
 }
 
 /// One row of a compliance export: one item of one node's latest report.

@@ -10,6 +10,7 @@ pub mod baselines;
 pub mod compliance;
 pub mod error;
 pub mod nodes;
+pub mod releases;
 pub mod tokens;
 pub mod windows;
 

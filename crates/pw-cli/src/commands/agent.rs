@@ -85,6 +85,11 @@ pub(crate) struct AgentArgs {
     /// Also list NotApplicable items.
     #[arg(long)]
     include_not_applicable: bool,
+    /// Amazon Linux 2023: the release list (`releasemd.xml`: a path, file:// or http(s)://
+    /// URL) the baseline's `[release]` chooses from; a pinned release needs none. Under a
+    /// server, the server's list is used.
+    #[arg(long, value_name = "LOCATION")]
+    release_metadata: Option<String>,
     #[command(flatten)]
     host: HostArgs,
 }
@@ -415,6 +420,37 @@ pub(crate) fn run(command: AgentCommand, printer: &Printer) -> anyhow::Result<u8
     settings.reboot_option = reboot_option;
     settings.install_override = install_override;
     settings.include_not_applicable = args.include_not_applicable;
+    settings.chosen_release = match &settings.baseline.release {
+        None => None,
+        Some(policy) => {
+            let known = match &args.release_metadata {
+                None => Vec::new(),
+                Some(location) => {
+                    let location = if location.contains("://") {
+                        location.clone()
+                    } else {
+                        std::path::absolute(location)?.display().to_string()
+                    };
+                    let parsed = pw_repo::load_releases(&location, Duration::from_secs(60))
+                        .with_context(|| format!("cannot read the release list {location}"))?;
+                    for diagnostic in &parsed.diagnostics {
+                        printer.warn(&diagnostic.to_string());
+                    }
+                    parsed.value
+                }
+            };
+            Some(
+                policy
+                    .choose(&known, now)
+                    .map_err(|why| match (&why, &args.release_metadata) {
+                        (pw_core::release::NoRelease::NoneKnown, None) => format!(
+                            "{why}: give --release-metadata (the releasemd.xml of Amazon or a mirror)"
+                        ),
+                        _ => why.to_string(),
+                    }),
+            )
+        }
+    };
 
     let clock = move || if pinned { now } else { Timestamp::now() };
     let outcome = pw_agent::run(&settings, kind, &clock).context("the operation could not run")?;

@@ -146,6 +146,14 @@ struct RunArgs {
     /// The URL install.sh gives nodes [default: the scheme and Host of its request].
     #[arg(long, value_name = "URL")]
     public_url: Option<String>,
+    /// Where to fetch Amazon Linux 2023's release list (releasemd.xml): Amazon's URL, a
+    /// mirror, or a file:// path; `none` to learn releases from imports only [default:
+    /// none; the packaged server.toml sets Amazon's URL].
+    #[arg(long, value_name = "URL")]
+    release_metadata_url: Option<String>,
+    /// How often to fetch the release list, in hours [default: 6].
+    #[arg(long, value_name = "HOURS")]
+    release_refresh_hours: Option<u64>,
 }
 
 fn parse_role(text: &str) -> Result<Role, String> {
@@ -280,6 +288,17 @@ fn serve(args: RunArgs, printer: &Printer) -> anyhow::Result<u8> {
             .or(config.report_retention_days)
             .map(|days| Duration::from_secs(u64::from(days) * 86_400)),
         distribution,
+        release_metadata_url: args
+            .release_metadata_url
+            .or(config.release_metadata_url.clone())
+            .filter(|url| !url.is_empty() && url != "none"),
+        release_refresh_interval: Duration::from_secs(
+            args.release_refresh_hours
+                .or(config.release_refresh_hours)
+                .unwrap_or(6)
+                .max(1)
+                * 3600,
+        ),
         ..ServerSettings::default()
     };
     runtime()?.block_on(async move {

@@ -281,6 +281,9 @@ pub struct Baseline {
     pub approved_enable_non_security: bool,
     pub rejected: Vec<Exception>,
     pub rejected_action: RejectedAction,
+    /// Which release of versioned repositories its hosts evaluate and install against
+    /// (Amazon Linux 2023 only); `None`: every host stays on its own lock.
+    pub release: Option<crate::release::ReleasePolicy>,
 }
 
 /// A baseline that does not respect the limits; names the field.
@@ -350,6 +353,7 @@ impl Baseline {
             approved_enable_non_security: false,
             rejected: Vec::new(),
             rejected_action: RejectedAction::AllowAsDependency,
+            release: None,
         }
     }
 
@@ -463,6 +467,9 @@ impl Baseline {
                 }
             }
         }
+        if let Some(release) = &self.release {
+            validate_release(release, self.operating_system)?;
+        }
         for exception in self.approved.iter_mut().chain(self.rejected.iter_mut()) {
             let trimmed = exception.entry.trim();
             if trimmed.len() != exception.entry.len() {
@@ -471,6 +478,55 @@ impl Baseline {
         }
         Ok(warnings)
     }
+}
+
+/// Releases listed in `[release] reject` or `verified`, at most.
+pub const MAX_RELEASE_ENTRIES: usize = 100;
+
+fn validate_release(
+    release: &crate::release::ReleasePolicy,
+    os: OperatingSystem,
+) -> Result<(), BaselineError> {
+    use crate::release::ReleaseSelection;
+    if os != OperatingSystem::AmazonLinux2023 {
+        return Err(BaselineError::new(
+            "release",
+            format!(
+                "release versions apply to AMAZON_LINUX_2023 only (its repositories are versioned); \
+                 this baseline is for {os}"
+            ),
+        ));
+    }
+    match &release.selection {
+        ReleaseSelection::Newest(Approval::AfterDays(days)) if *days > MAX_APPROVE_AFTER_DAYS => {
+            return Err(BaselineError::new(
+                "release.approve_after_days",
+                format!("{days} is out of range 0..={MAX_APPROVE_AFTER_DAYS}"),
+            ));
+        }
+        ReleaseSelection::Pin(pin) if release.reject.contains(pin) => {
+            return Err(BaselineError::new(
+                "release.pin",
+                format!("{pin} is also in release.reject"),
+            ));
+        }
+        _ => {}
+    }
+    for (field, list) in [
+        ("release.reject", &release.reject),
+        ("release.verified", &release.verified),
+    ] {
+        if list.len() > MAX_RELEASE_ENTRIES {
+            return Err(BaselineError::new(
+                field,
+                format!(
+                    "{} entries given, at most {MAX_RELEASE_ENTRIES} allowed",
+                    list.len()
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn canonicalise_group(

@@ -16,6 +16,8 @@ pub enum DocumentKind {
     Primary,
     PrimaryDb,
     Updateinfo,
+    /// Amazon Linux 2023's release metadata (`releasemd.xml`).
+    ReleaseMd,
 }
 
 impl DocumentKind {
@@ -26,6 +28,7 @@ impl DocumentKind {
             DocumentKind::Primary => "primary.xml",
             DocumentKind::PrimaryDb => "primary.sqlite",
             DocumentKind::Updateinfo => "updateinfo.xml",
+            DocumentKind::ReleaseMd => "releasemd.xml",
         }
     }
 }

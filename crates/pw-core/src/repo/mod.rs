@@ -22,6 +22,7 @@ pub mod date;
 pub mod diagnostics;
 pub mod primary;
 pub mod primary_db;
+pub mod releasemd;
 pub mod repomd;
 mod sqlite;
 pub mod updateinfo;

@@ -279,6 +279,9 @@ fn add(group: &mut GroupCompliance, report: Option<&ReportRecord>) {
     let Some(report) = report else { return };
     let counts = &report.counts;
     group.nodes_reported += 1;
+    if let Some(release) = &report.release {
+        *group.releases.entry(release.clone()).or_default() += 1;
+    }
     if report.status == "COMPLIANT" {
         group.nodes_compliant += 1;
     } else {

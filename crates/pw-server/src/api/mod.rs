@@ -59,6 +59,9 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/compliance/export", get(compliance::export))
         .route("/compliance/reports/{id}", get(compliance::report))
         .route("/preview", post(preview::preview))
+        .route("/releases", get(crate::releases::list))
+        .route("/releases/import", post(crate::releases::import))
+        .route("/releases/refresh", post(crate::releases::refresh_now))
         .route("/windows", get(windows::list).post(windows::create))
         .route(
             "/windows/{id}",
@@ -201,6 +204,7 @@ pub(crate) fn summary_to_wire(report: &ReportRecord) -> ComplianceSummary {
         security_non_compliant: count(counts.security_non_compliant),
         other_non_compliant: count(counts.other_non_compliant),
         non_compliant_severity: report.non_compliant_severity.clone(),
+        release: report.release.clone(),
     }
 }
 

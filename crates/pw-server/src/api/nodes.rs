@@ -265,6 +265,8 @@ pub(crate) async fn create_command(
         })?;
     let now = state.now();
     let command_id = ids::guid();
+    let (release, release_note) =
+        crate::releases::choose(&state, &baseline_toml, now, Some(now)).await?;
     let payload = PatchCommand {
         operation: body.operation,
         baseline_id,
@@ -276,6 +278,8 @@ pub(crate) async fn create_command(
         install_override_list: body.install_override_list,
         execution_id: None,
         invocation_id: None,
+        release,
+        release_note,
     };
     let record = CommandRecord {
         id: command_id,

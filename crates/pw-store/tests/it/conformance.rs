@@ -539,6 +539,7 @@ fn report(node_id: &str, reported_at: &str, missing: i64) -> NewReport {
         non_compliant_severity: None,
         items_json: format!("[{missing}]"),
         report_json: "{}".to_owned(),
+        release: None,
     }
 }
 
