@@ -9,6 +9,7 @@
 //! (rpmbuild), `createrepo-c` and `dnf` packages; the tests run as root because rpm chroots
 //! into the installroot to run scriptlets. See `docs/package-managers.md`.
 
+pub mod al2023;
 mod cache;
 pub mod deb;
 pub mod differential;
@@ -23,6 +24,7 @@ use std::path::PathBuf;
 
 use pw_pkgmgr::command::{self, CommandError, CommandSpec, Output};
 
+pub use al2023::{Al2023Fixture, al2023};
 pub use install_root::InstallRoot;
 pub use repo_builder::{AdvisoryKind, AdvisorySpec, Metadata, Repo, RepoBuilder};
 pub use rpm_builder::{BuiltRpm, RpmSpec, Scriptlet, build_rpms};

@@ -11,6 +11,7 @@
     reason = "fixture helpers fail the test the same way `#[test]` bodies do"
 )]
 
+mod al2023;
 mod apt;
 mod apt_preview;
 mod differential;
