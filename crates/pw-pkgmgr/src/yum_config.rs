@@ -119,7 +119,7 @@ pub fn read(
         cachedir: default_cachedir.to_owned(),
         ..RepoConfig::default()
     };
-    let vars = Variables::read(&inside_root_or_host(root, &[vars_dir]), releasever)?;
+    let vars = Variables::read(&inside_root_or_host(root, &[vars_dir]), releasever, !yum)?;
     let main_path = inside_root_or_host(root, main_candidates);
     let mut reposdirs: Vec<String> = default_reposdirs.iter().map(|d| (*d).to_owned()).collect();
     let mut plugins = false;
@@ -331,14 +331,20 @@ struct Variables {
 }
 
 impl Variables {
-    fn read(dir: &Path, releasever: Option<&str>) -> Result<Variables, RepoCacheError> {
+    /// `command_line_wins`: dnf lets `--releasever` override the variable file; yum 3 reads
+    /// the file last.
+    fn read(
+        dir: &Path,
+        releasever: Option<&str>,
+        command_line_wins: bool,
+    ) -> Result<Variables, RepoCacheError> {
         let mut values = HashMap::new();
+        if !command_line_wins && let Some(releasever) = releasever {
+            values.insert("releasever".to_owned(), releasever.to_owned());
+        }
         let arch = std::env::consts::ARCH.to_owned();
         values.insert("arch".to_owned(), arch.clone());
         values.insert("basearch".to_owned(), basearch(&arch).to_owned());
-        if let Some(releasever) = releasever {
-            values.insert("releasever".to_owned(), releasever.to_owned());
-        }
         if let Ok(entries) = fs_err::read_dir(dir) {
             for entry in entries.filter_map(Result::ok) {
                 let path = entry.path();
@@ -350,6 +356,11 @@ impl Variables {
                     values.insert(name, value);
                 }
             }
+        }
+        // `--releasever` on dnf's command line wins over the variable file (an Amazon Linux
+        // 2023 host evaluated against another release than its lock).
+        if command_line_wins && let Some(releasever) = releasever {
+            values.insert("releasever".to_owned(), releasever.to_owned());
         }
         Ok(Variables {
             values,

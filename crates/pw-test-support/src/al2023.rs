@@ -8,9 +8,10 @@
 //! |-------------------|------------|------------------------------------------------------|----------------------------------------------|
 //! | `2023.6.20250101` | 2025-01-01 | system-release, foo 1.0, bar 1.0, baz 1.0             | –                                            |
 //! | `2023.6.20250201` | 2025-02-01 | + foo 1.1 (security Important), bar 1.1 (bugfix)     | ALAS2023-2025-001 (foo), ALAS2023-2025-002 (bar) |
-//! | `2023.6.20250301` | 2025-03-01 | + foo 1.2 (security Critical), baz 1.1 (enhancement) | + ALAS2023-2025-003 (foo), ALAS2023-2025-004 (baz) |
+//! | `2023.6.20250301` | 2025-03-01 | + foo 1.2 (security Critical), baz 1.1 (enhancement), qux 1.1 (security Important, its `%pre` fails) | + ALAS2023-2025-003 (foo), ALAS2023-2025-004 (baz), ALAS2023-2025-005 (qux) |
 //!
-//! A host of [`Al2023Fixture::host`] has the first release's packages installed and no
+//! Every release also holds qux 1.0. A host of [`Al2023Fixture::host`] has the first
+//! release's packages installed (foo, bar, baz and qux 1.0) and no
 //! `/etc/dnf/vars/releasever`: its lock is its `system-release`.
 
 use std::path::{Path, PathBuf};
@@ -20,7 +21,7 @@ use jiff::Timestamp;
 
 use crate::cache::{built_in, cached_dir, fixture_hash};
 use crate::repo_builder::{AdvisoryKind, AdvisorySpec, RepoBuilder};
-use crate::rpm_builder::{BuiltRpm, RpmSpec, build_rpms};
+use crate::rpm_builder::{BuiltRpm, RpmSpec, Scriptlet, build_rpms};
 use crate::{FixtureError, InstallRoot, io_error};
 
 /// Bump when the layout of the cached directory changes.
@@ -80,6 +81,7 @@ impl Al2023Fixture {
             self.rpm("foo", "1.0-1.amzn2023"),
             self.rpm("bar", "1.0-1.amzn2023"),
             self.rpm("baz", "1.0-1.amzn2023"),
+            self.rpm("qux", "1.0-1.amzn2023"),
         ])?;
         Ok(root)
     }
@@ -107,6 +109,10 @@ fn specs() -> Vec<RpmSpec> {
         RpmSpec::new("bar", "1.1-1.amzn2023").build_time(at("2025-01-28T00:00:00Z")),
         RpmSpec::new("baz", "1.0-1.amzn2023").build_time(old),
         RpmSpec::new("baz", "1.1-1.amzn2023").build_time(at("2025-02-25T00:00:00Z")),
+        RpmSpec::new("qux", "1.0-1.amzn2023").build_time(old),
+        RpmSpec::new("qux", "1.1-1.amzn2023")
+            .failing(Scriptlet::Pre)
+            .build_time(at("2025-02-26T00:00:00Z")),
     ]);
     specs
 }
@@ -142,6 +148,14 @@ fn advisories() -> Vec<AdvisorySpec> {
             at("2025-02-25T00:00:00Z"),
         )
         .package(nevra("baz", "1.1-1.amzn2023")),
+        AdvisorySpec::new(
+            "ALAS2023-2025-005",
+            AdvisoryKind::Security,
+            at("2025-02-26T00:00:00Z"),
+        )
+        .severity("Important")
+        .cve("CVE-2025-2005")
+        .package(nevra("qux", "1.1-1.amzn2023")),
     ]
 }
 
@@ -153,6 +167,7 @@ fn release_contents(index: usize) -> (Vec<String>, Vec<&'static str>) {
         "foo-1.0-1.amzn2023".to_owned(),
         "bar-1.0-1.amzn2023".to_owned(),
         "baz-1.0-1.amzn2023".to_owned(),
+        "qux-1.0-1.amzn2023".to_owned(),
     ];
     let mut advisories = Vec::new();
     if index >= 1 {
@@ -166,8 +181,13 @@ fn release_contents(index: usize) -> (Vec<String>, Vec<&'static str>) {
         packages.extend([
             "foo-1.2-1.amzn2023".to_owned(),
             "baz-1.1-1.amzn2023".to_owned(),
+            "qux-1.1-1.amzn2023".to_owned(),
         ]);
-        advisories.extend(["ALAS2023-2025-003", "ALAS2023-2025-004"]);
+        advisories.extend([
+            "ALAS2023-2025-003",
+            "ALAS2023-2025-004",
+            "ALAS2023-2025-005",
+        ]);
     }
     (packages, advisories)
 }
@@ -186,7 +206,14 @@ pub fn al2023() -> Result<&'static Al2023Fixture, FixtureError> {
 fn load_or_build() -> Result<Al2023Fixture, FixtureError> {
     let specs = specs();
     let advisories = advisories();
-    let hash = fixture_hash(CACHE_FORMAT, &specs, &[&advisories]);
+    // What each release holds is part of the key, beside the packages and advisories.
+    let layout = format!(
+        "{CACHE_FORMAT} {:?}",
+        (0..RELEASES.len())
+            .map(release_contents)
+            .collect::<Vec<_>>()
+    );
+    let hash = fixture_hash(&layout, &specs, &[&advisories]);
     let dir = cached_dir("al2023", &hash, |dir| build_into(dir, &specs, &advisories))?;
     Ok(Al2023Fixture {
         rpms: built_in(&dir, "rpms", &specs),

@@ -31,6 +31,7 @@ use pw_core::baseline::{Baseline, Exception, Family, MAX_PATCH_ENTRIES};
 use pw_core::evaluate::apt::DebTarget;
 use pw_core::nevra::Nevra;
 use pw_core::pattern::PatternSet;
+use pw_core::release::{ReleasePolicy, ReleaseSelection, ReleaseVersion};
 use pw_core::version::deb::DebVersion;
 use pw_core::version::rpm::Evr;
 use serde::Serialize;
@@ -241,6 +242,21 @@ struct Reading {
     nodes: usize,
     install_reports: usize,
     observed: Observations,
+    releases: ReleaseObservations,
+}
+
+/// Per release version (Amazon Linux 2023), what STG's Install reports say about it.
+type ReleaseObservations = BTreeMap<String, ReleaseSeen>;
+
+/// STG installs made against one release.
+#[derive(Debug, Default)]
+struct ReleaseSeen {
+    /// Hosts an install moved to the release (or kept on it) with nothing failed.
+    ran_on: BTreeSet<String>,
+    /// Hosts where an install against the release had a Failed patch or a failed
+    /// post-install hook; the latest such report's time.
+    broke_on: BTreeSet<String>,
+    broke_at: Option<Timestamp>,
 }
 
 /// Reads the STG reports: per (name, arch, target), the hosts it is installed and failed on
@@ -264,6 +280,7 @@ fn observe(
         history_filters.push(("from", since.as_str()));
     }
     let mut observed: Observations = BTreeMap::new();
+    let mut releases: ReleaseObservations = BTreeMap::new();
     let (mut nodes, mut install_reports) = (0, 0);
     for summary in summaries.iter().filter(|s| is_stg(s, args, from_id)) {
         nodes += 1;
@@ -301,6 +318,19 @@ fn observe(
             let Some(install) = report.install else {
                 continue;
             };
+            let broke = !install.failed.is_empty() || install.post_install_hook_failure.is_some();
+            if let Some(release) = &report.release
+                && release.plan != "ahead"
+                && let Some(evaluated) = &release.evaluated
+            {
+                let seen = releases.entry(evaluated.clone()).or_default();
+                if broke {
+                    seen.broke_on.insert(host.clone());
+                    keep_latest(&mut seen.broke_at, past.reported_at);
+                } else if release.after == *evaluated {
+                    seen.ran_on.insert(host.clone());
+                }
+            }
             if install.post_install_hook_failure.is_none() {
                 continue;
             }
@@ -321,6 +351,7 @@ fn observe(
         nodes,
         install_reports,
         observed,
+        releases,
     })
 }
 
@@ -388,6 +419,79 @@ fn plan(
     Ok((added, not_added))
 }
 
+/// Release versions (Amazon Linux 2023): a release an STG install ran on without failure is
+/// added to PRD's `[release] verified`, one whose install failed (or whose post-install hook
+/// failed) to its `reject`. A PRD baseline without `[release]` gets one that takes only
+/// verified releases. Returns (added, not added).
+fn plan_releases(
+    prd: &mut Baseline,
+    releases: &ReleaseObservations,
+    source: &str,
+    reject_only: bool,
+    now: Timestamp,
+) -> (Vec<Change>, Vec<Change>) {
+    let (mut added, mut not_added) = (Vec::new(), Vec::new());
+    if prd.operating_system != pw_core::baseline::OperatingSystem::AmazonLinux2023 {
+        return (added, not_added);
+    }
+    let today = now.strftime("%Y-%m-%d").to_string();
+    for (version, seen) in releases {
+        let Ok(release) = ReleaseVersion::parse(version) else {
+            continue;
+        };
+        let broke = !seen.broke_on.is_empty();
+        if !broke && (reject_only || seen.ran_on.is_empty()) {
+            continue;
+        }
+        let policy = prd.release.get_or_insert_with(|| ReleasePolicy {
+            selection: ReleaseSelection::Newest(pw_core::baseline::Approval::Immediate),
+            reject: Vec::new(),
+            verified: Vec::new(),
+            require_verified: true,
+        });
+        let (list, entries, reason) = if broke {
+            let hosts: Vec<&str> = seen.broke_on.iter().map(String::as_str).collect();
+            let at = seen.broke_at.map_or_else(
+                || "-".to_owned(),
+                |t| t.strftime("%Y-%m-%d %H:%M:%SZ").to_string(),
+            );
+            (
+                "reject-release",
+                &mut policy.reject,
+                format!("install failed on STG node(s) {} at {at}", hosts.join(", ")),
+            )
+        } else {
+            if policy.verified.contains(&release) || policy.reject.contains(&release) {
+                continue;
+            }
+            (
+                "verify-release",
+                &mut policy.verified,
+                format!(
+                    "ran on {} STG nodes ({source}) without failure, promoted {today}",
+                    seen.ran_on.len()
+                ),
+            )
+        };
+        if entries.contains(&release) {
+            continue;
+        }
+        let change = Change {
+            list,
+            entry: release.to_string(),
+            owner: OWNER.to_owned(),
+            reason,
+        };
+        if entries.len() >= pw_core::baseline::MAX_RELEASE_ENTRIES {
+            not_added.push(change);
+            continue;
+        }
+        entries.push(release);
+        added.push(change);
+    }
+    (added, not_added)
+}
+
 fn changes_table(changes: &[Change]) -> String {
     let mut table = Table::new(&["LIST", "ENTRY", "REASON"]);
     for change in changes {
@@ -417,13 +521,23 @@ fn promote(args: &PromoteArgs, printer: &Printer) -> anyhow::Result<u8> {
         Some(group) => format!("patch group {group}"),
         None => format!("baseline {}", from.name),
     };
-    let (added, not_added) = plan(
+    let now = Timestamp::now();
+    let (mut added, mut not_added) = plan(
         &mut prd,
         &reading.observed,
         &source,
         args.reject_failures_only,
-        Timestamp::now(),
+        now,
     )?;
+    let (releases_added, releases_not_added) = plan_releases(
+        &mut prd,
+        &reading.releases,
+        &source,
+        args.reject_failures_only,
+        now,
+    );
+    added.extend(releases_added);
+    not_added.extend(releases_not_added);
     let updated = !args.dry_run && !added.is_empty();
     if updated {
         client.update_baseline(&to.id, &pw_api::baseline::to_toml(&prd))?;

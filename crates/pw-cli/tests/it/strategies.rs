@@ -55,6 +55,9 @@ struct Node {
 /// A node's root: an Amazon Linux 2-shaped rpm installroot, or a Debian 12 root (dpkg, apt).
 enum NodeRoot {
     Rpm(InstallRoot),
+    /// An Amazon Linux 2023-shaped installroot on versioned repositories
+    /// (`pw_test_support::al2023`): dnf reads its own release lock.
+    Al2023(InstallRoot),
     Deb {
         root: pw_pkgmgr::Root,
         _dir: tempfile::TempDir,
@@ -65,6 +68,7 @@ impl NodeRoot {
     fn os(&self) -> OperatingSystem {
         match self {
             NodeRoot::Rpm(_) => OperatingSystem::AmazonLinux2,
+            NodeRoot::Al2023(_) => OperatingSystem::AmazonLinux2023,
             NodeRoot::Deb { .. } => OperatingSystem::Debian,
         }
     }
@@ -72,6 +76,7 @@ impl NodeRoot {
     fn product(&self) -> &'static str {
         match self {
             NodeRoot::Rpm(_) => "AmazonLinux2",
+            NodeRoot::Al2023(_) => "AmazonLinux2023",
             NodeRoot::Deb { .. } => "Debian12",
         }
     }
@@ -316,6 +321,10 @@ impl Node {
                 settings.package_manager = Some(PackageManager::Dnf);
                 settings.releasever = Some("2".to_owned());
             }
+            NodeRoot::Al2023(root) => {
+                settings.root = root.root();
+                settings.package_manager = Some(PackageManager::Dnf);
+            }
             NodeRoot::Deb { root, .. } => settings.root = root.clone(),
         }
         settings.reboot_command = ShellCommand {
@@ -337,14 +346,16 @@ impl Node {
     /// Installed `version-release` (Debian: the version) of every package of the root.
     fn versions(&self) -> BTreeMap<String, String> {
         match &self.root {
-            NodeRoot::Rpm(root) => pw_pkgmgr::rpm::installed_packages(&root.settings())
-                .unwrap()
-                .into_iter()
-                .map(|p| {
-                    let evr = p.nevra.evr;
-                    (p.nevra.name, format!("{}-{}", evr.version, evr.release))
-                })
-                .collect(),
+            NodeRoot::Rpm(root) | NodeRoot::Al2023(root) => {
+                pw_pkgmgr::rpm::installed_packages(&root.settings())
+                    .unwrap()
+                    .into_iter()
+                    .map(|p| {
+                        let evr = p.nevra.evr;
+                        (p.nevra.name, format!("{}-{}", evr.version, evr.release))
+                    })
+                    .collect()
+            }
             NodeRoot::Deb { root, .. } => pw_pkgmgr::dpkg::read_inventory(root)
                 .unwrap()
                 .packages
@@ -828,4 +839,181 @@ fn debian_staging_ahead_with_promotion() {
     assert_eq!(prd["libxml2"], "2.9.14-1");
     assert_eq!(lab.status("deb-prd-1"), "COMPLIANT");
     assert_eq!(lab.states("deb-prd-1")["libxml2"], "InstalledOther");
+}
+
+/// The release an AL2023 installroot is locked to (`/etc/dnf/vars/releasever`, else its
+/// `system-release`), as dnf reads it.
+fn lock_of(lab: &Lab, hostname: &str) -> String {
+    let NodeRoot::Al2023(root) = &lab.node(hostname).root else {
+        panic!("{hostname} is not an AL2023 node")
+    };
+    pw_pkgmgr::release::host_releasever(&root.settings())
+        .unwrap()
+        .value
+        .unwrap()
+}
+
+/// Strategy 2 on Amazon Linux 2023 beside Amazon Linux 2 in one fleet: one patch group per
+/// environment, a baseline per operating system. STG moves to a release a day after it is
+/// published; PRD only to a release STG ran (`[release] require_verified`, filled by
+/// `patchwarden promote`) and a week old; a release whose install failed on STG is rejected
+/// for PRD. Releases come from an imported release list; every window execution chooses
+/// among the releases learned before it opened.
+#[test]
+fn al2023_releases_move_through_stg_and_prd_beside_al2() {
+    use pw_test_support::al2023::{RELEASES, al2023};
+    let [r1, r2, r3] = RELEASES;
+    let mut lab = Lab::new("2025-02-02T00:00:00Z");
+    let fixture = al2023().unwrap();
+    let imported = lab.cli(&["release", "import", fixture.releasemd().to_str().unwrap()]);
+    assert!(imported.contains("3 releases read"), "{imported}");
+
+    let dir = lab.dir.path().join("fleet");
+    fs_err::create_dir_all(&dir).unwrap();
+    fs_err::copy(example(2).join("al2-stg.toml"), dir.join("al2-stg.toml")).unwrap();
+    fs_err::copy(example(2).join("al2-prd.toml"), dir.join("al2-prd.toml")).unwrap();
+    let rules = |days: u32| {
+        format!(
+            "[[rules]]\nclassification = [\"Security\"]\nseverity = [\"Critical\", \"Important\"]\n\
+             approve_after_days = {days}\n[[rules]]\nclassification = [\"Bugfix\"]\napprove_after_days = {days}\n"
+        )
+    };
+    fs_err::write(
+        dir.join("al2023-stg.toml"),
+        format!(
+            "version = \"1\"\nname = \"AL2023-STG\"\noperating_system = \"AMAZON_LINUX_2023\"\n{}\
+             [release]\napprove_after_days = 1\n",
+            rules(1)
+        ),
+    )
+    .unwrap();
+    fs_err::write(
+        dir.join("al2023-prd.toml"),
+        format!(
+            "version = \"1\"\nname = \"AL2023-PRD\"\noperating_system = \"AMAZON_LINUX_2023\"\n{}\
+             [release]\napprove_after_days = 7\nrequire_verified = true\n",
+            rules(31)
+        ),
+    )
+    .unwrap();
+    let mut fleet = String::from("version = \"1\"\n");
+    for env in ["STG", "PRD"] {
+        fleet.push_str(&format!(
+            "[[window]]\nname = \"{env}-daily\"\nschedule = \"cron(0 2 * * ? *)\"\nduration_hours = 1\ncutoff_hours = 0\n\
+             [[window.target]]\nname = \"{env}-nodes\"\ntags = {{ \"Patch Group\" = [\"{env}\"] }}\n\
+             [[window.task]]\nname = \"install\"\noperation = \"Install\"\nreboot = \"NoReboot\"\n\
+             max_concurrency = \"100%\"\nmax_errors = \"1\"\n"
+        ));
+    }
+    fs_err::write(dir.join("fleet.toml"), fleet).unwrap();
+    lab.apply(&dir);
+    // One patch group per environment, with a baseline for each operating system in it.
+    for (group, baseline) in [
+        ("STG", "AL2-STG"),
+        ("STG", "AL2023-STG"),
+        ("PRD", "AL2-PRD"),
+        ("PRD", "AL2023-PRD"),
+    ] {
+        let id = lab
+            .client()
+            .baselines()
+            .unwrap()
+            .into_iter()
+            .find(|b| b.name == baseline)
+            .unwrap()
+            .id;
+        lab.cli(&["patch-group", "register", group, &id]);
+    }
+    lab.enroll("stg-al2", "STG");
+    lab.enroll_root(
+        "stg-al2023",
+        "STG",
+        NodeRoot::Al2023(fixture.host(r1).unwrap()),
+    );
+    lab.enroll_root(
+        "prd-al2023",
+        "PRD",
+        NodeRoot::Al2023(fixture.host(r1).unwrap()),
+    );
+
+    // 02-03: STG moves to r2 (published 02-01, a day old) and takes its security and bugfix
+    // updates; PRD has no verified release yet and stays on r1.
+    lab.windows_at("2025-02-03T02:00:00Z");
+    let stg = lab.node("stg-al2023").versions();
+    assert_eq!(
+        (stg["foo"].as_str(), stg["bar"].as_str()),
+        ("1.1-1.amzn2023", "1.1-1.amzn2023")
+    );
+    assert_eq!(lock_of(&lab, "stg-al2023"), r2);
+    assert_eq!(lock_of(&lab, "prd-al2023"), r1);
+    assert_eq!(lab.node("prd-al2023").versions()["foo"], "1.0-1.amzn2023");
+    // The AL2 node of the same patch group is judged by its own baseline (bash is not out).
+    assert_versions(&lab, "stg-al2", &OLD);
+
+    // STG ran r2 without trouble: PRD may now take it.
+    let promoted: serde_json::Value = serde_json::from_str(&lab.cli(&[
+        "promote",
+        "--from",
+        "AL2023-STG",
+        "--to",
+        "AL2023-PRD",
+        "--output",
+        "json",
+    ]))
+    .unwrap();
+    let verified: Vec<&str> = promoted["added"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["list"] == "verify-release")
+        .map(|c| c["entry"].as_str().unwrap())
+        .collect();
+    assert_eq!(verified, [r2], "{promoted:#}");
+
+    // 03-05: STG moves on to r3, whose qux update fails: the lock stays on r2. PRD takes r2
+    // (verified, a week old) with the updates 31 days old.
+    lab.windows_at("2025-03-05T02:00:00Z");
+    assert_eq!(lab.states("stg-al2023")["qux"], "Failed");
+    assert_eq!(lock_of(&lab, "stg-al2023"), r2);
+    let prd = lab.node("prd-al2023").versions();
+    assert_eq!(
+        (prd["foo"].as_str(), prd["bar"].as_str()),
+        ("1.1-1.amzn2023", "1.1-1.amzn2023")
+    );
+    assert_eq!(lock_of(&lab, "prd-al2023"), r2);
+
+    // The rejection policy: a release whose install failed on STG is never taken by PRD.
+    lab.cli(&[
+        "promote",
+        "--from",
+        "AL2023-STG",
+        "--to",
+        "AL2023-PRD",
+        "--reject-failures-only",
+    ]);
+    let policy = lab.baseline("AL2023-PRD").release.unwrap();
+    let texts = |list: &[pw_core::release::ReleaseVersion]| {
+        list.iter().map(ToString::to_string).collect::<Vec<_>>()
+    };
+    assert_eq!(texts(&policy.verified), [r2]);
+    assert_eq!(texts(&policy.reject), [r3]);
+
+    // Release drift per patch group, and the node's release on its compliance summary.
+    let groups = lab.client().compliance_patch_groups().unwrap();
+    let drift = |key: &str| {
+        groups
+            .iter()
+            .find(|g| g.key == key)
+            .unwrap()
+            .releases
+            .clone()
+    };
+    assert_eq!(drift("STG"), BTreeMap::from([(r2.to_owned(), 1)]));
+    assert_eq!(drift("PRD"), BTreeMap::from([(r2.to_owned(), 1)]));
+    let summary = lab
+        .client()
+        .node_compliance(&lab.node("prd-al2023").id, &[])
+        .unwrap()
+        .summary;
+    assert_eq!(summary.release.as_deref(), Some(r2));
 }
