@@ -195,7 +195,8 @@ impl ReleasePolicy {
         let ReleaseSelection::Newest(approval) = self.selection else {
             unreachable!("handled above")
         };
-        if known.is_empty() && !(self.require_verified && !self.verified.is_empty()) {
+        let candidates_from_verified = self.require_verified && !self.verified.is_empty();
+        if known.is_empty() && !candidates_from_verified {
             return Err(NoRelease::NoneKnown);
         }
         // Under `require_verified`, the verified list is the candidate list (a verified

@@ -290,7 +290,7 @@ fn find_cache(
         for cache_dir in cache_dirs {
             let dir = cache_dir.join(&name);
             let repomd = dir.join("repodata/repomd.xml");
-            if repomd.exists() {
+            if fs_err::metadata(&repomd).is_ok_and(|m| m.is_file()) {
                 return Ok(Some(RepoCache {
                     layout: CacheLayout::Dnf,
                     dir,
