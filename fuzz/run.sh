@@ -14,7 +14,7 @@ seconds="${1:-20}"
 shift || true
 targets=("$@")
 if ((${#targets[@]} == 0)); then
-  targets=(updateinfo primary primary_db repomd apt schedule baseline identities)
+  targets=(updateinfo primary primary_db repomd releasemd apt schedule baseline identities)
 fi
 export PATH="/opt/pw-tools/bin:$PATH"
 data="$root/crates/pw-core/test_data"
@@ -37,6 +37,7 @@ seed updateinfo "$data"/repodata/sources/*/updateinfo.xml
 seed primary "$data"/repodata/al2023/repodata/primary.xml.gz "$data"/repodata/rhel8/repodata/primary.xml.xz
 seed primary_db "$data"/repodata/al2/repodata/primary.sqlite.bz2
 seed repomd "$data"/repodata/*/repodata/repomd.xml
+seed releasemd "$data"/releasemd/*.xml
 seed apt "$data"/apt/*/*Packages "$data"/apt/*/*Release "$data"/apt/debian12/status
 seed baseline "$root"/examples/strategy-*/*.toml
 mkdir -p "$here/corpus/schedule" "$here/corpus/identities"

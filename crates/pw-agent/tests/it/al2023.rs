@@ -154,7 +154,10 @@ fn a_pinned_release_is_evaluated_and_installed_and_the_lock_follows() {
         (release.plan.as_str(), release.approved.as_deref()),
         ("move", Some(R2))
     );
-    assert!(fs_err::metadata(host.lock_file()).is_err(), "a scan never moves the lock");
+    assert!(
+        fs_err::metadata(host.lock_file()).is_err(),
+        "a scan never moves the lock"
+    );
 
     let install = run(&settings, OperationKind::Install);
     let installed = host.installed();

@@ -97,6 +97,7 @@ suite!(
     concurrent_writers,
     audit_log,
     parallel_enrollments,
+    releases_keep_when_first_learned,
 );
 
 fn at(text: &str) -> Timestamp {
@@ -1322,4 +1323,54 @@ async fn parallel_enrollments(store: &Store) {
         }
     }
     assert_eq!((enrolled, refused), (3, 27));
+}
+
+/// Releases are recorded once: a second learning keeps the first instant and source, and a
+/// listing "learned by T" leaves out what came later (an execution's view).
+async fn releases_keep_when_first_learned(store: &Store) {
+    let os = "AMAZON_LINUX_2023";
+    let first = vec![("2023.6.20250101".to_owned(), "2025-01-01".to_owned())];
+    let both = vec![
+        ("2023.6.20250101".to_owned(), "2025-01-01".to_owned()),
+        ("2023.6.20250201".to_owned(), "2025-02-01".to_owned()),
+    ];
+    let t1 = at("2025-02-01T00:00:00Z");
+    let t2 = at("2025-02-02T00:00:00Z");
+    assert_eq!(
+        store
+            .learn_releases(os, &first, "import:alice", t1)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .learn_releases(os, &both, "releasemd:x", t2)
+            .await
+            .unwrap(),
+        1
+    );
+    let mut all = store.releases(os, None).await.unwrap();
+    all.sort_by(|a, b| a.version.cmp(&b.version));
+    assert_eq!(all.len(), 2);
+    assert_eq!(
+        (all[0].learned_at, all[0].source.as_str()),
+        (t1, "import:alice")
+    );
+    assert_eq!(
+        (all[1].learned_at, all[1].release_date.as_str()),
+        (t2, "2025-02-01")
+    );
+    let by_t1 = store.releases(os, Some(t1)).await.unwrap();
+    assert_eq!(by_t1.len(), 1);
+    assert!(
+        store
+            .releases("AMAZON_LINUX_2", None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let mut tx = store.begin_write().await.unwrap();
+    assert_eq!(tx.releases(os, Some(t2)).await.unwrap().len(), 2);
+    tx.rollback().await.unwrap();
 }
