@@ -48,6 +48,9 @@ fn body_schemas(generator: &mut SchemaGenerator) {
     generator.subschema_for::<agent::OperationReport>();
     generator.subschema_for::<server::agent::PreviewRequest>();
     generator.subschema_for::<server::agent::PreviewResponse>();
+    generator.subschema_for::<server::releases::ReleasesResponse>();
+    generator.subschema_for::<server::releases::ImportReleases>();
+    generator.subschema_for::<server::releases::RefreshOutcome>();
     generator.subschema_for::<server::windows::WindowSpec>();
     generator.subschema_for::<server::windows::Window>();
     generator.subschema_for::<server::windows::NextExecutions>();
