@@ -112,8 +112,9 @@ fn zero_text() -> String {
 struct Desired {
     /// Baseline name → (file, canonical TOML, operating system).
     baselines: BTreeMap<String, DesiredBaseline>,
-    /// Patch group → baseline name.
-    patch_groups: BTreeMap<String, String>,
+    /// (patch group, operating system) → baseline name: a group has one baseline per
+    /// operating system (AL2 and AL2023 nodes of one group, each with its own).
+    patch_groups: BTreeMap<(String, String), String>,
     windows: BTreeMap<String, DesiredWindow>,
 }
 
@@ -233,15 +234,16 @@ fn load_inner(dir: &Path, printer: &Printer) -> anyhow::Result<Desired> {
                 dir.display()
             );
         }
-        if desired
+        let os = desired.baselines[&group.baseline].operating_system.clone();
+        if let Some(other) = desired
             .patch_groups
-            .insert(group.name.clone(), group.baseline)
-            .is_some()
+            .insert((group.name.clone(), os.clone()), group.baseline.clone())
         {
             anyhow::bail!(
-                "{}: patch group `{}` is declared twice",
+                "{}: patch group `{}` has two baselines for {os}: `{other}` and `{}`",
                 path.display(),
-                group.name
+                group.name,
+                group.baseline
             );
         }
     }
@@ -338,7 +340,10 @@ enum Step {
         id: String,
         text: String,
     },
+    /// Register `baseline` for the group (for its operating system), first removing the
+    /// registration of `replace_os` when one points elsewhere.
     RegisterGroup {
+        baseline: String,
         replace_os: Option<String>,
     },
     Window(WindowStep),
@@ -420,6 +425,28 @@ fn keep_promoted(want: &str, have: &str) -> (String, usize) {
             }
         }
     }
+    // Releases carry no owner: the server's verified and rejected releases are kept (only
+    // promote adds them), and a `[release]` promote created is kept when the file has none.
+    match (&mut merged.release, &current.baseline.release) {
+        (Some(into), Some(from)) => {
+            for (list, from) in [
+                (&mut into.verified, &from.verified),
+                (&mut into.reject, &from.reject),
+            ] {
+                for release in from {
+                    if !list.contains(release) {
+                        list.push(release.clone());
+                        kept += 1;
+                    }
+                }
+            }
+        }
+        (None, Some(from)) if merged.operating_system == current.baseline.operating_system => {
+            kept += from.verified.len() + from.reject.len();
+            merged.release = Some(from.clone());
+        }
+        _ => {}
+    }
     if kept == 0 {
         return (want.to_owned(), 0);
     }
@@ -466,8 +493,7 @@ fn compare(client: &Client, desired: &Desired, printer: &Printer) -> anyhow::Res
         }
     }
     let registrations = client.patch_groups()?;
-    for (group, baseline) in &desired.patch_groups {
-        let os = &desired.baselines[baseline].operating_system;
+    for ((group, os), baseline) in &desired.patch_groups {
         let existing = registrations
             .iter()
             .find(|r| &r.patch_group == group && &r.operating_system == os);
@@ -478,7 +504,10 @@ fn compare(client: &Client, desired: &Desired, printer: &Printer) -> anyhow::Res
                 name: group.clone(),
                 action: "create",
                 fields: Vec::new(),
-                step: Step::RegisterGroup { replace_os: None },
+                step: Step::RegisterGroup {
+                    baseline: baseline.clone(),
+                    replace_os: None,
+                },
             }),
             Some(registration) if Some(&registration.baseline_id) != wanted_id => {
                 changes.push(Change {
@@ -487,6 +516,7 @@ fn compare(client: &Client, desired: &Desired, printer: &Printer) -> anyhow::Res
                     action: "update",
                     fields: vec!["baseline".to_owned()],
                     step: Step::RegisterGroup {
+                        baseline: baseline.clone(),
                         replace_os: Some(os.clone()),
                     },
                 });
@@ -677,8 +707,10 @@ fn apply_change(client: &Client, desired: &Desired, change: &Change) -> anyhow::
         Step::UpdateBaseline { id, text } => {
             client.update_baseline(id, text)?;
         }
-        Step::RegisterGroup { replace_os } => {
-            let baseline = &desired.patch_groups[&change.name];
+        Step::RegisterGroup {
+            baseline,
+            replace_os,
+        } => {
             let id = client
                 .baselines()?
                 .into_iter()

@@ -1,5 +1,5 @@
 //! `patchwarden plan` and `apply` against the real server: the four strategy examples of
-//! `examples/` apply cleanly and idempotently; unknown keys warn; bad files exit 2 naming
+//! `examples/` (and their AL2023 mixed-fleet versions) apply cleanly and idempotently; unknown keys warn; bad files exit 2 naming
 //! the file.
 
 use std::path::{Path, PathBuf};
@@ -21,8 +21,11 @@ fn plan_json(server: &crate::admin::Server, dir: &str) -> serde_json::Value {
 }
 
 fn check_example(n: u32, baselines: usize, groups: usize, windows: usize) {
+    check_dir(&example(n), n, baselines, groups, windows);
+}
+
+fn check_dir(dir: &Path, n: u32, baselines: usize, groups: usize, windows: usize) {
     let server = start_server();
-    let dir = example(n);
     let dir = dir.to_str().unwrap();
 
     let plan = server.cli(&["plan", "-f", dir]);
@@ -92,6 +95,18 @@ fn strategy_3_applies_idempotently() {
 #[test]
 fn strategy_4_applies_idempotently() {
     check_example(4, 2, 2, 2);
+}
+
+/// `examples/al2023/strategy-N`: AL2 and AL2023 baselines, a patch group registered once per
+/// operating system.
+#[test]
+fn al2023_mixed_fleet_examples_apply_idempotently() {
+    for (n, baselines, groups, windows) in [(1, 2, 2, 1), (2, 4, 4, 2), (3, 4, 4, 2), (4, 4, 4, 2)]
+    {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("../../examples/al2023/strategy-{n}"));
+        check_dir(&dir, n, baselines, groups, windows);
+    }
 }
 
 const BASELINE: &str = r#"version = "1"

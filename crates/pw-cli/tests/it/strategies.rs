@@ -27,6 +27,7 @@ use pw_pkgmgr::PackageManager;
 use pw_pkgmgr::hooks::ShellCommand;
 use pw_server::{AppState, ManualClock, ServerSettings};
 use pw_test_support::InstallRoot;
+use pw_test_support::al2023::RELEASES;
 use pw_test_support::strategies::OLD;
 
 use crate::admin::{check, run, stdout};
@@ -214,6 +215,19 @@ impl Lab {
         });
     }
 
+    /// Enrolls an AL2023 node on release `release` of the AL2023 fixture.
+    fn enroll_al2023(&mut self, hostname: &str, group: &str, release: &str) {
+        let root = pw_test_support::al2023().unwrap().host(release).unwrap();
+        self.enroll_root(hostname, group, NodeRoot::Al2023(root));
+    }
+
+    /// `patchwarden release import` of the AL2023 fixture's release list.
+    fn import_releases(&self) {
+        let list = pw_test_support::al2023().unwrap().releasemd();
+        let imported = self.cli(&["release", "import", list.to_str().unwrap()]);
+        assert!(imported.contains("3 releases read"), "{imported}");
+    }
+
     fn node(&self, hostname: &str) -> &Node {
         self.nodes.iter().find(|n| n.hostname == hostname).unwrap()
     }
@@ -364,6 +378,11 @@ impl Node {
                 .collect(),
         }
     }
+}
+
+/// `examples/al2023/strategy-N`: the strategy on AL2 and AL2023 nodes of one fleet.
+fn example_al2023(n: u32) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../examples/al2023/strategy-{n}"))
 }
 
 fn example(n: u32) -> PathBuf {
@@ -861,80 +880,13 @@ fn lock_of(lab: &Lab, hostname: &str) -> String {
 /// among the releases learned before it opened.
 #[test]
 fn al2023_releases_move_through_stg_and_prd_beside_al2() {
-    use pw_test_support::al2023::{RELEASES, al2023};
     let [r1, r2, r3] = RELEASES;
     let mut lab = Lab::new("2025-02-02T00:00:00Z");
-    let fixture = al2023().unwrap();
-    let imported = lab.cli(&["release", "import", fixture.releasemd().to_str().unwrap()]);
-    assert!(imported.contains("3 releases read"), "{imported}");
-
-    let dir = lab.dir.path().join("fleet");
-    fs_err::create_dir_all(&dir).unwrap();
-    fs_err::copy(example(2).join("al2-stg.toml"), dir.join("al2-stg.toml")).unwrap();
-    fs_err::copy(example(2).join("al2-prd.toml"), dir.join("al2-prd.toml")).unwrap();
-    let rules = |days: u32| {
-        format!(
-            "[[rules]]\nclassification = [\"Security\"]\nseverity = [\"Critical\", \"Important\"]\n\
-             approve_after_days = {days}\n[[rules]]\nclassification = [\"Bugfix\"]\napprove_after_days = {days}\n"
-        )
-    };
-    fs_err::write(
-        dir.join("al2023-stg.toml"),
-        format!(
-            "version = \"1\"\nname = \"AL2023-STG\"\noperating_system = \"AMAZON_LINUX_2023\"\n{}\
-             [release]\napprove_after_days = 1\n",
-            rules(1)
-        ),
-    )
-    .unwrap();
-    fs_err::write(
-        dir.join("al2023-prd.toml"),
-        format!(
-            "version = \"1\"\nname = \"AL2023-PRD\"\noperating_system = \"AMAZON_LINUX_2023\"\n{}\
-             [release]\napprove_after_days = 7\nrequire_verified = true\n",
-            rules(31)
-        ),
-    )
-    .unwrap();
-    let mut fleet = String::from("version = \"1\"\n");
-    for env in ["STG", "PRD"] {
-        fleet.push_str(&format!(
-            "[[window]]\nname = \"{env}-daily\"\nschedule = \"cron(0 2 * * ? *)\"\nduration_hours = 1\ncutoff_hours = 0\n\
-             [[window.target]]\nname = \"{env}-nodes\"\ntags = {{ \"Patch Group\" = [\"{env}\"] }}\n\
-             [[window.task]]\nname = \"install\"\noperation = \"Install\"\nreboot = \"NoReboot\"\n\
-             max_concurrency = \"100%\"\nmax_errors = \"1\"\n"
-        ));
-    }
-    fs_err::write(dir.join("fleet.toml"), fleet).unwrap();
-    lab.apply(&dir);
-    // One patch group per environment, with a baseline for each operating system in it.
-    for (group, baseline) in [
-        ("STG", "AL2-STG"),
-        ("STG", "AL2023-STG"),
-        ("PRD", "AL2-PRD"),
-        ("PRD", "AL2023-PRD"),
-    ] {
-        let id = lab
-            .client()
-            .baselines()
-            .unwrap()
-            .into_iter()
-            .find(|b| b.name == baseline)
-            .unwrap()
-            .id;
-        lab.cli(&["patch-group", "register", group, &id]);
-    }
+    lab.import_releases();
+    lab.apply(&example_al2023(2));
     lab.enroll("stg-al2", "STG");
-    lab.enroll_root(
-        "stg-al2023",
-        "STG",
-        NodeRoot::Al2023(fixture.host(r1).unwrap()),
-    );
-    lab.enroll_root(
-        "prd-al2023",
-        "PRD",
-        NodeRoot::Al2023(fixture.host(r1).unwrap()),
-    );
+    lab.enroll_al2023("stg-al2023", "STG", r1);
+    lab.enroll_al2023("prd-al2023", "PRD", r1);
 
     // 02-03: STG moves to r2 (published 02-01, a day old) and takes its security and bugfix
     // updates; PRD has no verified release yet and stays on r1.
@@ -991,6 +943,8 @@ fn al2023_releases_move_through_stg_and_prd_beside_al2() {
         "AL2023-PRD",
         "--reject-failures-only",
     ]);
+    // Applying the files again keeps what promote added (releases carry no owner: kept).
+    lab.apply(&example_al2023(2));
     let policy = lab.baseline("AL2023-PRD").release.unwrap();
     let texts = |list: &[pw_core::release::ReleaseVersion]| {
         list.iter().map(ToString::to_string).collect::<Vec<_>>()
@@ -1016,4 +970,121 @@ fn al2023_releases_move_through_stg_and_prd_beside_al2() {
         .unwrap()
         .summary;
     assert_eq!(summary.release.as_deref(), Some(r2));
+}
+
+/// Strategy 1 on a mixed fleet (`examples/al2023/strategy-1`): AL2023 nodes follow the newest
+/// release a week after it is out and take its updates 7 days after release; an install that
+/// fails leaves the lock where it was. The AL2 node of the same group keeps its own baseline.
+#[test]
+fn al2023_strategy_1_follows_the_newest_release_a_week_late() {
+    let [r1, r2, r3] = RELEASES;
+    let mut lab = Lab::new("2025-02-08T12:00:00Z");
+    lab.import_releases();
+    lab.apply(&example_al2023(1));
+    lab.enroll("al2-1", "FLEET");
+    lab.enroll_al2023("al2023-1", "FLEET", r1);
+
+    // r2 (02-01) is a week old; foo 1.1 and bar 1.1 are 7 days out.
+    lab.windows_at("2025-02-09T00:00:00Z");
+    let versions = lab.node("al2023-1").versions();
+    assert_eq!(versions["foo"], "1.1-1.amzn2023");
+    assert_eq!(versions["bar"], "1.1-1.amzn2023");
+    assert_eq!(lock_of(&lab, "al2023-1"), r2);
+    assert_versions(&lab, "al2-1", &OLD);
+
+    // r3 (03-01) is a week old: foo 1.2 installs, qux 1.1 fails, so the lock stays on r2.
+    lab.windows_at("2025-03-12T00:00:00Z");
+    assert_eq!(lab.node("al2023-1").versions()["foo"], "1.2-1.amzn2023");
+    assert_eq!(lab.states("al2023-1")["qux"], "Failed");
+    assert_eq!(lock_of(&lab, "al2023-1"), r2);
+    assert_ne!(lock_of(&lab, "al2023-1"), r3);
+    assert_eq!(lab.states("al2-1")["curl"], "Failed");
+    assert_eq!(lab.node("al2-1").versions()["openssl"], "1.0.2k-2.amzn2");
+}
+
+/// Strategy 3 on a mixed fleet (`examples/al2023/strategy-3`): the rolling cut-off picks the
+/// release as it picks the patches; a release that broke STG is rejected for PRD, which then
+/// stays on the release before it when the month turns.
+#[test]
+fn al2023_strategy_3_release_cutoff_moves_with_the_month() {
+    let [r1, r2, r3] = RELEASES;
+    let mut lab = Lab::new("2025-03-01T00:00:00Z");
+    lab.import_releases();
+    lab.apply(&example_al2023(3));
+    lab.enroll("stg-al2", "STG");
+    lab.enroll_al2023("stg-al2023", "STG", r1);
+    lab.enroll_al2023("prd-al2023", "PRD", r1);
+
+    // March: STG up to March 1 (r3: qux fails, the lock stays), PRD up to February 1 (r2).
+    lab.windows_at("2025-03-05T02:00:00Z");
+    assert_eq!(lab.node("stg-al2023").versions()["foo"], "1.2-1.amzn2023");
+    assert_eq!(lab.states("stg-al2023")["qux"], "Failed");
+    assert_eq!(lock_of(&lab, "stg-al2023"), r1);
+    assert_eq!(lab.node("prd-al2023").versions()["foo"], "1.1-1.amzn2023");
+    assert_eq!(lock_of(&lab, "prd-al2023"), r2);
+    assert_versions(&lab, "stg-al2", &old_but(&[("bash", "4.2.46-2.amzn2")]));
+
+    lab.cli(&[
+        "promote",
+        "--from",
+        "AL2023-STG",
+        "--to",
+        "AL2023-PRD",
+        "--reject-failures-only",
+    ]);
+    let policy = lab.baseline("AL2023-PRD").release.unwrap();
+    assert_eq!(policy.reject.len(), 1);
+    assert_eq!(policy.reject[0].as_str(), r3);
+
+    // April, nothing edited: PRD's cut-off reaches r3, which is rejected: PRD stays on r2.
+    lab.windows_at("2025-04-02T02:00:00Z");
+    assert_eq!(lock_of(&lab, "prd-al2023"), r2);
+    assert_eq!(lab.node("prd-al2023").versions()["foo"], "1.1-1.amzn2023");
+    assert_eq!(lab.status("prd-al2023"), "COMPLIANT");
+}
+
+/// Strategy 4 on a mixed fleet (`examples/al2023/strategy-4`): one CVE approved for STG is
+/// taken from the newest release without moving the lock, then promoted to PRD.
+#[test]
+fn al2023_strategy_4_one_advisory_from_a_newer_release() {
+    let [r1, _, _] = RELEASES;
+    let mut lab = Lab::new("2025-03-01T00:00:00Z");
+    lab.import_releases();
+    lab.apply(&example_al2023(4));
+    lab.enroll("stg-al2", "STG");
+    lab.enroll_al2023("stg-al2023", "STG", r1);
+    lab.enroll_al2023("prd-al2023", "PRD", r1);
+
+    lab.windows_at("2025-03-10T02:00:00Z");
+    let stg = lab.node("stg-al2023").versions();
+    assert_eq!(
+        (stg["foo"].as_str(), stg["bar"].as_str()),
+        ("1.2-1.amzn2023", "1.0-1.amzn2023")
+    );
+    assert_eq!(lock_of(&lab, "stg-al2023"), r1);
+    assert_eq!(lab.node("prd-al2023").versions()["foo"], "1.0-1.amzn2023");
+    assert_versions(&lab, "stg-al2", &old_but(&[("sudo", "1.9.5p2-1.amzn2")]));
+
+    let promoted: serde_json::Value = serde_json::from_str(&lab.cli(&[
+        "promote",
+        "--from",
+        "AL2023-STG",
+        "--to",
+        "AL2023-PRD",
+        "--output",
+        "json",
+    ]))
+    .unwrap();
+    let added: Vec<&str> = promoted["added"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["entry"].as_str().unwrap())
+        .collect();
+    assert_eq!(added, ["foo-1.2-1.amzn2023.noarch"], "{promoted:#}");
+
+    lab.windows_at("2025-03-11T02:00:00Z");
+    assert_eq!(lab.node("prd-al2023").versions()["foo"], "1.2-1.amzn2023");
+    assert_eq!(lock_of(&lab, "prd-al2023"), r1);
+    assert_eq!(lab.status("prd-al2023"), "COMPLIANT");
 }
