@@ -20,18 +20,20 @@ const HTTP_METHODS: [&str; 8] = [
 ];
 
 /// The files with `.route(` calls and the prefix `pw_server::router` mounts them at.
-const ROUTE_FILES: [(&str, &str); 4] = [
+const ROUTE_FILES: [(&str, &str); 5] = [
     ("crates/pw-server/src/meta.rs", ""),
     ("crates/pw-server/src/distribution.rs", ""),
     ("crates/pw-server/src/api/mod.rs", "/api/v1"),
     ("crates/pw-server/src/agent.rs", "/api/v1"),
+    ("crates/pw-server/src/ssm/mod.rs", ""),
 ];
 
 /// How `pw_server::router` mounts those files, whitespace removed.
-const ROUTER_MOUNTS: [&str; 3] = [
+const ROUTER_MOUNTS: [&str; 4] = [
     ".merge(meta::routes())",
     ".merge(distribution::routes())",
     ".nest(\"/api/v1\",api::routes().merge(agent::routes()))",
+    ".merge(ssm::routes())",
 ];
 
 fn document() -> Value {

@@ -102,6 +102,9 @@ pub(crate) struct ServerConfig {
     pub(crate) release_metadata_url: Option<String>,
     /// How often the release list is fetched, in hours.
     pub(crate) release_refresh_hours: Option<u64>,
+    /// The key SSM access keys' secrets are derived from (default: `access-keys.key` in
+    /// `data_dir`); replicas of one PostgreSQL database share it.
+    pub(crate) access_key_file: Option<PathBuf>,
 }
 
 /// Checks the optional `version` key of an agent or server file.

@@ -195,7 +195,7 @@ pub struct RepositoryConfig {
 
 /// [`cached_repositories`] with the package filters and notes of the configuration.
 pub fn repository_config(settings: &Settings) -> Result<RepositoryConfig, RepoCacheError> {
-    let config = yum_config::read(
+    let mut config = yum_config::read(
         settings.package_manager,
         &settings.root,
         settings.releasever.as_deref(),
@@ -212,6 +212,20 @@ pub fn repository_config(settings: &Settings) -> Result<RepositoryConfig, RepoCa
             &section.id,
             section.source_url.as_deref(),
         )?;
+        if settings.package_manager == PackageManager::Dnf
+            && let (Some(url), Some(found)) = (&section.source_url, &cache)
+            && found.dir.file_name().and_then(|n| n.to_str())
+                != Some(dnf_cache_name(&section.id, url).as_str())
+        {
+            // A versioned repository read at another release than its cache holds (the
+            // refresh failed or was skipped): say so rather than read the wrong release
+            // silently.
+            config.notes.push(format!(
+                "repository `{}`: dnf has no cache for {url}; the newest cache of the repository ({}) was read instead",
+                section.id,
+                found.dir.display()
+            ));
+        }
         repositories.push(CachedRepository {
             id: section.id,
             config_file: section.file,

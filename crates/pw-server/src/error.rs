@@ -17,6 +17,12 @@ pub struct ApiError {
     pub field: Option<String>,
     /// For the log only (the chain of the internal error).
     pub detail: Option<String>,
+    /// For `Conflict`: whether something exists already or is in use (faces that tell them
+    /// apart, like the SSM API, need it).
+    pub conflict: Option<pw_store::ConflictKind>,
+    /// Something the request names does not exist (a 404, or a 400 for a reference in a
+    /// body); the SSM API answers `DoesNotExistException` for both.
+    pub missing: bool,
 }
 
 impl ApiError {
@@ -26,6 +32,8 @@ impl ApiError {
             message: message.into(),
             field: None,
             detail: None,
+            conflict: None,
+            missing: false,
         }
     }
 
@@ -37,6 +45,8 @@ impl ApiError {
             message: format!("{field}: {message}"),
             field: Some(field),
             detail: None,
+            conflict: None,
+            missing: false,
         }
     }
 
@@ -45,11 +55,30 @@ impl ApiError {
     }
 
     pub fn not_found(what: &str, id: &str) -> ApiError {
-        ApiError::new(ErrorCode::NotFound, format!("{what} `{id}` does not exist"))
+        ApiError {
+            missing: true,
+            ..ApiError::new(ErrorCode::NotFound, format!("{what} `{id}` does not exist"))
+        }
+    }
+
+    /// A field of the request names something that does not exist (400, naming the field).
+    pub fn missing_reference(field: &str, what: &str, id: &str) -> ApiError {
+        ApiError {
+            missing: true,
+            ..ApiError::field(field, format!("{what} `{id}` does not exist"))
+        }
     }
 
     pub fn conflict(message: impl Into<String>) -> ApiError {
         ApiError::new(ErrorCode::Conflict, message)
+    }
+
+    /// A conflict because the object is in use (registered, referenced).
+    pub fn in_use(message: impl Into<String>) -> ApiError {
+        ApiError {
+            conflict: Some(pw_store::ConflictKind::InUse),
+            ..ApiError::new(ErrorCode::Conflict, message)
+        }
     }
 
     pub fn unauthenticated(message: impl Into<String>) -> ApiError {
@@ -68,6 +97,8 @@ impl ApiError {
                 .to_owned(),
             field: None,
             detail: Some(detail.to_string()),
+            conflict: None,
+            missing: false,
         }
     }
 
@@ -97,13 +128,21 @@ pub(crate) fn chain(error: &dyn std::error::Error) -> String {
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> ApiError {
         match &error {
-            StoreError::NotFound { .. } => ApiError::new(ErrorCode::NotFound, error.to_string()),
-            StoreError::Conflict { .. } => ApiError::new(ErrorCode::Conflict, error.to_string()),
+            StoreError::NotFound { .. } => ApiError {
+                missing: true,
+                ..ApiError::new(ErrorCode::NotFound, error.to_string())
+            },
+            StoreError::Conflict { kind, .. } => ApiError {
+                conflict: Some(*kind),
+                ..ApiError::new(ErrorCode::Conflict, error.to_string())
+            },
             StoreError::Unavailable(_) | StoreError::Connect { .. } => ApiError {
                 code: ErrorCode::Unavailable,
                 message: "the database is unavailable; retry later".to_owned(),
                 field: None,
                 detail: Some(chain(&error)),
+                conflict: None,
+                missing: false,
             },
             _ => ApiError::internal(chain(&error)),
         }

@@ -26,6 +26,8 @@ mod releases;
 mod resolve;
 mod runner;
 mod scheduler;
+mod service;
+mod ssm;
 mod tls;
 
 use std::collections::HashMap;
@@ -77,6 +79,9 @@ pub struct ServerSettings {
     pub release_metadata_url: Option<String>,
     /// How often the release list is fetched. Default 6 h.
     pub release_refresh_interval: Duration,
+    /// The server's key from which the secrets of SSM access keys are derived
+    /// (docs/ssm-api.md); `None`: the SSM API refuses every request.
+    pub access_key_secret: Option<Arc<Vec<u8>>>,
 }
 
 impl Default for ServerSettings {
@@ -92,6 +97,7 @@ impl Default for ServerSettings {
             distribution: distribution::Distribution::default(),
             release_metadata_url: None,
             release_refresh_interval: Duration::from_secs(6 * 3600),
+            access_key_secret: None,
         }
     }
 }
@@ -306,6 +312,41 @@ pub(crate) fn later(at: Timestamp, by: jiff::SignedDuration) -> Timestamp {
     at.checked_add(by).unwrap_or(Timestamp::MAX)
 }
 
+/// An access key of the SSM API: its id and secret (shown once; derived again from the
+/// server key when a request is verified).
+#[derive(Debug, Clone)]
+pub struct CreatedAccessKey {
+    pub id: String,
+    pub secret: String,
+}
+
+/// Creates an SSM access key with `role` in `store`; `server_key` is the key its secret is
+/// derived from (docs/ssm-api.md).
+pub async fn create_access_key(
+    store: &pw_store::Store,
+    server_key: &[u8],
+    role: pw_api::server::tokens::Role,
+    description: Option<String>,
+    now: Timestamp,
+) -> Result<CreatedAccessKey, pw_store::StoreError> {
+    let digits: String = pw_store::ids::random_bytes(8)
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect();
+    let id = format!("PWAK{digits}");
+    store
+        .create_access_key(&pw_store::AccessKeyRecord {
+            id: id.clone(),
+            role: role.as_str().to_owned(),
+            description,
+            created_at: now,
+            revoked_at: None,
+        })
+        .await?;
+    let secret = ssm::sigv4::derive_secret(server_key, &id);
+    Ok(CreatedAccessKey { id, secret })
+}
+
 /// Creates an API token in `store` and returns it with its secret (`patchwarden server
 /// token create` uses this on the server host, without HTTP).
 pub async fn create_token(
@@ -349,7 +390,11 @@ async fn request_context(
     let is_json = response
         .headers()
         .get(header::CONTENT_TYPE)
-        .is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
+        .is_some_and(|value| {
+            // The SSM face answers its own errors in AWS's JSON shape.
+            value.as_bytes().starts_with(b"application/json")
+                || value.as_bytes().starts_with(b"application/x-amz-json")
+        });
     let error = match pending {
         Some(PendingError(error)) => Some(error),
         None if (status.is_client_error() || status.is_server_error()) && !is_json => {
@@ -412,6 +457,7 @@ pub fn router(state: AppState) -> Router {
         .merge(meta::routes())
         .merge(distribution::routes())
         .nest("/api/v1", api::routes().merge(agent::routes()))
+        .merge(ssm::routes())
         .layer(middleware::from_fn_with_state(
             state.clone(),
             request_context,

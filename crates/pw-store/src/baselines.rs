@@ -44,6 +44,7 @@ impl Store {
             Err(error) if StoreError::is_unique_violation(&error) => Err(StoreError::Conflict {
                 what: "baseline",
                 detail: format!("a baseline named `{}` already exists", baseline.name),
+                kind: crate::ConflictKind::AlreadyExists,
             }),
             Err(error) => Err(StoreError::db(error)),
         }
@@ -89,6 +90,7 @@ impl Store {
                     detail: format!(
                         "baseline `{id}` is registered as a default or for patch groups; its operating system cannot change"
                     ),
+                    kind: crate::ConflictKind::InUse,
                 });
             }
         }
@@ -109,6 +111,7 @@ impl Store {
                 return Err(StoreError::Conflict {
                     what: "baseline",
                     detail: format!("a baseline named `{name}` already exists"),
+                    kind: crate::ConflictKind::AlreadyExists,
                 });
             }
             Err(error) => return Err(StoreError::db(error)),
@@ -176,6 +179,7 @@ impl Store {
                 detail: format!(
                     "baseline `{id}` is registered as a default or for patch groups; deregister it first"
                 ),
+                kind: crate::ConflictKind::InUse,
             });
         }
         let deleted = sqlx::query("DELETE FROM baselines WHERE id = $1")
@@ -271,6 +275,7 @@ impl Store {
                     "patch group `{}` already has a baseline for {}",
                     registration.patch_group, registration.operating_system
                 ),
+                kind: crate::ConflictKind::AlreadyExists,
             }),
             Err(error) => Err(StoreError::db(error)),
         }

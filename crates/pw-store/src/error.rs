@@ -32,9 +32,20 @@ pub enum StoreError {
     #[error("{what} `{id}` does not exist")]
     NotFound { what: &'static str, id: String },
     #[error("{what}: {detail}")]
-    Conflict { what: &'static str, detail: String },
+    Conflict {
+        what: &'static str,
+        detail: String,
+        kind: ConflictKind,
+    },
     #[error("stored {what} is unreadable: {detail}")]
     Corrupt { what: String, detail: String },
+}
+
+/// What a conflict is: something of that name exists already, or the object is in use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConflictKind {
+    AlreadyExists,
+    InUse,
 }
 
 impl StoreError {

@@ -125,6 +125,7 @@ impl Store {
                         "window `{}` already has an execution scheduled at {} or one still running",
                         new.execution.window_id, new.execution.scheduled_at
                     ),
+                    kind: crate::ConflictKind::AlreadyExists,
                 });
             }
             Err(error) => return Err(StoreError::db(error)),

@@ -16,6 +16,7 @@
 //! applied at [`Store::connect`]. Decisions: `docs/server.md`.
 
 mod access;
+mod access_keys;
 mod baselines;
 mod commands;
 mod compliance;
@@ -38,7 +39,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 pub use crate::access::EnrollRefusal;
 pub use crate::commands::{AckOutcome, CompleteOutcome};
-pub use crate::error::StoreError;
+pub use crate::error::{ConflictKind, StoreError};
 pub use crate::executions::NewExecution;
 pub use crate::lock::SchedulerLock;
 pub use crate::records::*;

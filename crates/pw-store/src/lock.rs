@@ -65,6 +65,7 @@ impl SchedulerLock {
                 return Err(StoreError::Conflict {
                     what: "scheduler lock",
                     detail: "the advisory lock was lost".to_owned(),
+                    kind: crate::ConflictKind::InUse,
                 });
             }
         }

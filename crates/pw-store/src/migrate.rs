@@ -33,6 +33,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_releases.sql"),
         postgres: include_str!("../migrations/postgres/0003_releases.sql"),
     },
+    Migration {
+        version: 4,
+        name: "access_keys",
+        sqlite: include_str!("../migrations/sqlite/0004_access_keys.sql"),
+        postgres: include_str!("../migrations/postgres/0004_access_keys.sql"),
+    },
 ];
 
 /// An arbitrary constant: the advisory lock that serialises migrations of replicas.

@@ -279,3 +279,14 @@ pub struct ReleaseRecord {
     /// `releasemd:URL` or `import:ACTOR`.
     pub source: String,
 }
+
+/// An access key of the SSM-compatible API (its secret is derived, never stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessKeyRecord {
+    pub id: String,
+    /// `admin`, `operator` or `read-only`.
+    pub role: String,
+    pub description: Option<String>,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+}

@@ -199,3 +199,74 @@ fn aws_json_errors_name_the_field() {
     );
     check_error("{\"Name\": 3}", "invalid JSON baseline");
 }
+
+const AL2023: &str = r#"version = "1"
+name = "AL2023-PRD"
+operating_system = "AMAZON_LINUX_2023"
+[[rules]]
+classification = ["Security"]
+approve_after_days = 7
+[release]
+approve_until_date = "first-of-month-1"
+reject = ["2023.9.20251201"]
+verified = ["2023.9.20251117", "2023.9.20251117.1"]
+require_verified = true
+"#;
+
+#[test]
+fn release_table_is_read_and_round_trips() {
+    use pw_core::release::ReleaseSelection;
+    let loaded = parse_toml(AL2023).unwrap();
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let policy = loaded.baseline.release.clone().unwrap();
+    assert_eq!(
+        policy.selection,
+        ReleaseSelection::Newest(Approval::UntilRelative(RelativeDate::FirstOfMonth {
+            months_ago: 1
+        }))
+    );
+    assert_eq!(policy.verified.len(), 2);
+    assert!(policy.require_verified);
+    let again = parse_toml(&to_toml(&loaded.baseline)).unwrap().baseline;
+    assert_eq!(again, loaded.baseline);
+    // The AWS shape has no release: it is left out.
+    assert!(
+        !to_aws_json(&loaded.baseline, "2026-01-01T00:00:00Z".parse().unwrap()).contains("2023.9")
+    );
+}
+
+#[test]
+fn bad_release_tables_name_the_field() {
+    let with = |release: &str| {
+        AL2023.replace(
+            "[release]\napprove_until_date = \"first-of-month-1\"\n",
+            &format!("[release]\n{release}\n"),
+        )
+    };
+    check_error(
+        &with("pin = \"2023.9.2025111\""),
+        "release.pin: `2023.9.2025111` is not a release version",
+    );
+    check_error(
+        &with("pin = \"2023.9.20251201\""),
+        "release.pin: 2023.9.20251201 is also in release.reject",
+    );
+    check_error(
+        &with("approve_after_days = 400"),
+        "release.approve_after_days: 400",
+    );
+    check_error(
+        &with("pin = \"2023.9.20251117\"\napprove_after_days = 3"),
+        "release: give pin, approve_after_days or approve_until_date, only one",
+    );
+    check_error(
+        &AL2023
+            .replace("AMAZON_LINUX_2023", "AMAZON_LINUX_2")
+            .replace("require_verified = true\n", ""),
+        "release: release versions apply to AMAZON_LINUX_2023 only",
+    );
+    check_error(
+        &AL2023.replace("reject = [\"2023.9.20251201\"]", "reject = [\"bogus\"]"),
+        "release.reject[0]: `bogus` is not a release version",
+    );
+}

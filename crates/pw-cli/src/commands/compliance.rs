@@ -1,4 +1,5 @@
-//! `patchwarden compliance`: fleet summary, one node's patches and history, and the export
+//! `patchwarden compliance`: fleet summary, roll-ups per patch group or baseline (with release
+//! drift), one node's patches and history, and the export
 //! (CSV or JSON rows).
 
 use clap::{Args, Subcommand};
@@ -29,6 +30,12 @@ enum ComplianceCommand {
         #[arg(long)]
         state: Option<String>,
     },
+    /// Per patch group (or `--by baseline`): nodes reporting, compliant, with missing or
+    /// failed patches, and the release drift of Amazon Linux 2023 nodes.
+    Groups {
+        #[arg(long, value_parser = ["patch-group", "baseline"], default_value = "patch-group")]
+        by: String,
+    },
     /// One node's past reports, newest first.
     History {
         /// Node id or hostname.
@@ -55,6 +62,7 @@ fn summary_table(summaries: &[ComplianceSummary]) -> String {
         "FAILED",
         "INSTALLED",
         "PENDING REBOOT",
+        "RELEASE",
         "REPORTED",
     ]);
     for s in summaries {
@@ -67,6 +75,7 @@ fn summary_table(summaries: &[ComplianceSummary]) -> String {
             s.failed.to_string(),
             s.installed.to_string(),
             s.installed_pending_reboot.to_string(),
+            opt(s.release.as_deref()),
             time(Some(s.reported_at)),
         ]);
     }
@@ -86,6 +95,48 @@ pub(crate) fn run(args: ComplianceArgs, printer: &Printer) -> u8 {
                 }
                 printer.raw(&summary_table(&summaries));
             }
+            ComplianceCommand::Groups { by } => {
+                let groups = if by == "baseline" {
+                    client.compliance_baselines()?
+                } else {
+                    client.compliance_patch_groups()?
+                };
+                if output == Output::Json {
+                    return print_json(printer, &groups);
+                }
+                let mut table = Table::new(&[
+                    if by == "baseline" {
+                        "BASELINE"
+                    } else {
+                        "PATCH GROUP"
+                    },
+                    "NODES",
+                    "REPORTED",
+                    "COMPLIANT",
+                    "WITH MISSING",
+                    "WITH FAILED",
+                    "RELEASES",
+                ]);
+                for g in &groups {
+                    let releases: Vec<String> = g
+                        .releases
+                        .iter()
+                        .map(|(release, n)| format!("{release}: {n}"))
+                        .collect();
+                    table.row(vec![
+                        g.key.clone(),
+                        g.nodes.to_string(),
+                        g.nodes_reported.to_string(),
+                        g.nodes_compliant.to_string(),
+                        g.nodes_with_missing.to_string(),
+                        g.nodes_with_failed.to_string(),
+                        opt((!releases.is_empty())
+                            .then(|| releases.join(", "))
+                            .as_deref()),
+                    ]);
+                }
+                printer.raw(&table.render());
+            }
             ComplianceCommand::Node { id, state } => {
                 let id = resolve_node(&client, &id)?;
                 let filters: Vec<(&str, &str)> =
@@ -96,13 +147,17 @@ pub(crate) fn run(args: ComplianceArgs, printer: &Printer) -> u8 {
                 }
                 let s = &compliance.summary;
                 printer.line(&format!(
-                    "{}: {} ({} missing, {} failed; {} at {})",
+                    "{}: {} ({} missing, {} failed; {} at {}){}",
                     s.node_id,
                     s.status,
                     s.missing,
                     s.failed,
                     s.operation.as_str(),
-                    time(Some(s.reported_at))
+                    time(Some(s.reported_at)),
+                    s.release
+                        .as_deref()
+                        .map(|r| format!("; release {r}"))
+                        .unwrap_or_default()
                 ));
                 let mut table = Table::new(&[
                     "STATE",

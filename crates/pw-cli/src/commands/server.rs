@@ -33,6 +33,30 @@ enum ServerCommand {
     /// API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Access keys of the SSM-compatible API (`aws ssm --endpoint-url .../ssm`).
+    #[command(subcommand)]
+    AccessKey(AccessKeyCommand),
+}
+
+/// Subcommands of `patchwarden server access-key`.
+#[derive(Debug, clap::Subcommand)]
+enum AccessKeyCommand {
+    /// Create an access key and print `ACCESS_KEY_ID SECRET_ACCESS_KEY` on one line. The
+    /// secret is shown only this once.
+    Create(AccessKeyCreateArgs),
+}
+
+/// Arguments of `patchwarden server access-key create`.
+#[derive(Debug, clap::Args)]
+struct AccessKeyCreateArgs {
+    /// What the key may do: `read-only` < `operator` < `admin`.
+    #[arg(long, value_name = "ROLE", value_parser = parse_role)]
+    role: Role,
+    /// What the key is for, shown in listings.
+    #[arg(long, value_name = "TEXT")]
+    description: Option<String>,
+    #[command(flatten)]
+    storage: StorageArgs,
 }
 
 /// Subcommands of `patchwarden server token`.
@@ -195,8 +219,67 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("failed to start the async runtime")
 }
 
+/// The server key the secrets of SSM access keys are derived from: `access_key_file` of the
+/// config, else `access-keys.key` in the data directory; created (32 random bytes, mode
+/// 0600) when missing. Replicas sharing a PostgreSQL database must share this file.
+fn access_key_secret(storage: &StorageArgs, config: &ServerConfig) -> anyhow::Result<Vec<u8>> {
+    let path = match &config.access_key_file {
+        Some(path) => path.clone(),
+        None => storage.resolve(config).1.join("access-keys.key"),
+    };
+    match fs_err::read(&path) {
+        Ok(bytes) if bytes.len() >= 32 => return Ok(bytes),
+        Ok(_) => anyhow::bail!(
+            "{}: the access key file must hold at least 32 bytes",
+            path.display()
+        ),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => return Err(error.into()),
+    }
+    if let Some(parent) = path.parent()
+        && !parent.as_os_str().is_empty()
+    {
+        fs_err::create_dir_all(parent)?;
+    }
+    let key = pw_store::ids::random_bytes(32);
+    use fs_err::os::unix::fs::OpenOptionsExt as _;
+    use std::io::Write as _;
+    let mut file = fs_err::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("cannot create the access key file {}", path.display()))?;
+    file.write_all(&key)?;
+    file.sync_all()?;
+    Ok(key)
+}
+
 pub(crate) fn run(args: ServerArgs, printer: &Printer) -> anyhow::Result<u8> {
     match args.command {
+        Some(ServerCommand::AccessKey(AccessKeyCommand::Create(create))) => {
+            let config = create.storage.load_config(printer)?;
+            let settings = store_settings(&create.storage, &config, Some(2))?;
+            let server_key = access_key_secret(&create.storage, &config)?;
+            let created = runtime()?.block_on(async {
+                let store = Store::connect(&settings)
+                    .await
+                    .context("failed to open the server database")?;
+                let created = pw_server::create_access_key(
+                    &store,
+                    &server_key,
+                    create.role,
+                    create.description,
+                    jiff::Timestamp::now(),
+                )
+                .await
+                .context("failed to store the access key")?;
+                store.close().await;
+                anyhow::Ok(created)
+            })?;
+            printer.line(&format!("{} {}", created.id, created.secret));
+            Ok(exit_code::OK)
+        }
         Some(ServerCommand::Token(TokenCommand::Create(create))) => {
             let config = create.storage.load_config(printer)?;
             let settings = store_settings(&create.storage, &config, Some(2))?;
@@ -292,6 +375,7 @@ fn serve(args: RunArgs, printer: &Printer) -> anyhow::Result<u8> {
             .release_metadata_url
             .or(config.release_metadata_url.clone())
             .filter(|url| !url.is_empty() && url != "none"),
+        access_key_secret: Some(Arc::new(access_key_secret(&args.storage, &config)?)),
         release_refresh_interval: Duration::from_secs(
             args.release_refresh_hours
                 .or(config.release_refresh_hours)

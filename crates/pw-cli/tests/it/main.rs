@@ -16,6 +16,7 @@ mod schedule;
 mod self_upgrade;
 mod server;
 mod service;
+mod ssm;
 mod strategies;
 mod vercmp;
 

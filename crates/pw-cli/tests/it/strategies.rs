@@ -964,6 +964,8 @@ fn al2023_releases_move_through_stg_and_prd_beside_al2() {
     };
     assert_eq!(drift("STG"), BTreeMap::from([(r2.to_owned(), 1)]));
     assert_eq!(drift("PRD"), BTreeMap::from([(r2.to_owned(), 1)]));
+    let table = lab.cli(&["compliance", "groups"]);
+    assert!(table.contains(&format!("{r2}: 1")), "{table}");
     let summary = lab
         .client()
         .node_compliance(&lab.node("prd-al2023").id, &[])

@@ -11,13 +11,14 @@ use pw_api::server::baselines::{
     RegisterPatchGroup,
 };
 use pw_core::baseline::{OperatingSystem, default_baseline_names};
-use pw_store::{BaselineRecord, PatchGroupRecord, ids};
+use pw_store::BaselineRecord;
 
 use crate::AppState;
 use crate::auth::{Admin, Operator, ReadOnly};
 use crate::error::{ApiError, chain};
 use crate::extract::{ApiJson, Params, TextBody};
 use crate::resolve::{Registrations, predefined};
+use crate::service::baselines::{self as service, parse_os};
 
 fn read_baseline(text: &str) -> Result<LoadedBaseline, ApiError> {
     parse_baseline(text).map_err(|error| match error {
@@ -105,33 +106,7 @@ pub(crate) async fn create(
     TextBody(text): TextBody,
 ) -> Result<(StatusCode, Json<BaselineDetail>), ApiError> {
     let loaded = read_baseline(&text)?;
-    if predefined(&loaded.baseline.name).is_some() {
-        return Err(ApiError::conflict(format!(
-            "`{}` is the name of a built-in baseline",
-            loaded.baseline.name
-        )));
-    }
-    let now = state.now();
-    let record = BaselineRecord {
-        id: ids::short_id("pb-"),
-        name: loaded.baseline.name.clone(),
-        operating_system: loaded.baseline.operating_system.as_str().to_owned(),
-        description: loaded.baseline.description.clone(),
-        toml: to_toml(&loaded.baseline),
-        created_at: now,
-        updated_at: now,
-    };
-    state.store().create_baseline(&record).await?;
-    state
-        .store()
-        .audit(
-            now,
-            &caller.actor(),
-            "baseline.create",
-            Some(&record.id),
-            None,
-        )
-        .await?;
+    let record = service::create(&state, &caller.actor(), &loaded.baseline).await?;
     let registrations = Registrations::load(state.store()).await?;
     Ok((
         StatusCode::CREATED,
@@ -139,7 +114,7 @@ pub(crate) async fn create(
             summary: summary(&record, &registrations),
             toml: record.toml.clone(),
             patch_groups: Vec::new(),
-            expired_exceptions: expired_exceptions(&loaded.baseline, now),
+            expired_exceptions: expired_exceptions(&loaded.baseline, state.now()),
             warnings: loaded.warnings,
         }),
     ))
@@ -152,21 +127,15 @@ pub(crate) async fn show(
     params: Params,
 ) -> Result<Response, ApiError> {
     let registrations = Registrations::load(state.store()).await?;
-    let (summary, baseline, text) = if let Some((os, baseline)) = predefined(&id) {
-        (
-            predefined_summary(&id, os, &registrations),
-            baseline.clone(),
-            to_toml(&baseline),
-        )
-    } else {
-        let record = state
-            .store()
-            .baseline(&id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("baseline", &id))?;
-        let baseline = crate::resolve::parse_stored(&id, &record.toml)?;
-        (summary(&record, &registrations), baseline, record.toml)
+    let found = service::get(&state, &id).await?;
+    let (summary, text) = match &found.record {
+        None => (
+            predefined_summary(&id, found.baseline.operating_system, &registrations),
+            to_toml(&found.baseline),
+        ),
+        Some(record) => (summary(record, &registrations), record.toml.clone()),
     };
+    let baseline = found.baseline;
     match params.get("format") {
         None | Some("json") => Ok(Json(BaselineDetail {
             patch_groups: registrations.groups_of(&summary.id),
@@ -195,40 +164,14 @@ pub(crate) async fn update(
     Path(id): Path<String>,
     TextBody(text): TextBody,
 ) -> Result<Json<BaselineDetail>, ApiError> {
-    if predefined(&id).is_some() {
-        return Err(ApiError::conflict(format!(
-            "`{id}` is a built-in baseline and cannot change"
-        )));
-    }
     let loaded = read_baseline(&text)?;
-    if predefined(&loaded.baseline.name).is_some() {
-        return Err(ApiError::conflict(format!(
-            "`{}` is the name of a built-in baseline",
-            loaded.baseline.name
-        )));
-    }
-    let now = state.now();
-    let record = state
-        .store()
-        .update_baseline(
-            &id,
-            &loaded.baseline.name,
-            loaded.baseline.operating_system.as_str(),
-            loaded.baseline.description.as_deref(),
-            &to_toml(&loaded.baseline),
-            now,
-        )
-        .await?;
-    state
-        .store()
-        .audit(now, &caller.actor(), "baseline.update", Some(&id), None)
-        .await?;
+    let record = service::update(&state, &caller.actor(), &id, &loaded.baseline).await?;
     let registrations = Registrations::load(state.store()).await?;
     Ok(Json(BaselineDetail {
         summary: summary(&record, &registrations),
         toml: record.toml.clone(),
         patch_groups: registrations.groups_of(&id),
-        expired_exceptions: expired_exceptions(&loaded.baseline, now),
+        expired_exceptions: expired_exceptions(&loaded.baseline, state.now()),
         warnings: loaded.warnings,
     }))
 }
@@ -238,51 +181,8 @@ pub(crate) async fn remove(
     Admin(caller): Admin,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    if predefined(&id).is_some() {
-        return Err(ApiError::conflict(format!(
-            "`{id}` is a built-in baseline and cannot be deleted"
-        )));
-    }
-    state.store().delete_baseline(&id).await?;
-    state
-        .store()
-        .audit(
-            state.now(),
-            &caller.actor(),
-            "baseline.delete",
-            Some(&id),
-            None,
-        )
-        .await?;
+    service::delete(&state, &caller.actor(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// The operating system of a baseline id (stored or built-in); `field` names the request
-/// field for the error.
-async fn baseline_os(state: &AppState, field: &str, id: &str) -> Result<OperatingSystem, ApiError> {
-    if let Some((os, _)) = predefined(id) {
-        return Ok(os);
-    }
-    let record = state
-        .store()
-        .baseline(id)
-        .await?
-        .ok_or_else(|| ApiError::field(field, format!("baseline `{id}` does not exist")))?;
-    OperatingSystem::parse(&record.operating_system).ok_or_else(|| {
-        ApiError::internal(format!(
-            "stored baseline `{id}` has an unknown operating system"
-        ))
-    })
-}
-
-fn parse_os(field: &str, text: &str) -> Result<OperatingSystem, ApiError> {
-    OperatingSystem::parse(text).ok_or_else(|| {
-        let names: Vec<_> = OperatingSystem::ALL.iter().map(|os| os.as_str()).collect();
-        ApiError::field(
-            field,
-            format!("`{text}` is not one of {}", names.join(", ")),
-        )
-    })
 }
 
 pub(crate) async fn list_defaults(
@@ -309,37 +209,8 @@ pub(crate) async fn register_default(
     ApiJson(body): ApiJson<RegisterDefault>,
 ) -> Result<Json<DefaultBaseline>, ApiError> {
     let os = parse_os("operating_system", &os)?;
-    let baseline_os = baseline_os(&state, "baseline_id", &body.baseline_id).await?;
-    if baseline_os != os {
-        return Err(ApiError::field(
-            "baseline_id",
-            format!(
-                "baseline `{}` is for {}, not {}",
-                body.baseline_id,
-                baseline_os.as_str(),
-                os.as_str()
-            ),
-        ));
-    }
-    let now = state.now();
-    if predefined(&body.baseline_id).is_some() {
-        state.store().clear_default_baseline(os.as_str()).await?;
-    } else {
-        state
-            .store()
-            .set_default_baseline(os.as_str(), &body.baseline_id, now)
-            .await?;
-    }
-    state
-        .store()
-        .audit(
-            now,
-            &caller.actor(),
-            "default_baseline.register",
-            Some(os.as_str()),
-            None,
-        )
-        .await?;
+    let os =
+        service::register_default(&state, &caller.actor(), Some(os), &body.baseline_id).await?;
     Ok(Json(DefaultBaseline {
         operating_system: os.as_str().to_owned(),
         predefined: predefined(&body.baseline_id).is_some(),
@@ -353,17 +224,7 @@ pub(crate) async fn clear_default(
     Path(os): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let os = parse_os("operating_system", &os)?;
-    state.store().clear_default_baseline(os.as_str()).await?;
-    state
-        .store()
-        .audit(
-            state.now(),
-            &caller.actor(),
-            "default_baseline.clear",
-            Some(os.as_str()),
-            None,
-        )
-        .await?;
+    service::clear_default(&state, &caller.actor(), os).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -386,44 +247,18 @@ pub(crate) async fn list_patch_groups(
     ))
 }
 
-/// `^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$`, 1-256 characters (ssm-reference §6.4).
-fn valid_patch_group(group: &str) -> bool {
-    let n = group.chars().count();
-    (1..=256).contains(&n)
-        && group.chars().all(|c| {
-            c.is_alphabetic() || c.is_numeric() || c.is_whitespace() || "_.:/=+-@".contains(c)
-        })
-}
-
 pub(crate) async fn register_patch_group(
     State(state): State<AppState>,
     Operator(caller): Operator,
     ApiJson(body): ApiJson<RegisterPatchGroup>,
 ) -> Result<(StatusCode, Json<PatchGroupRegistration>), ApiError> {
-    if !valid_patch_group(&body.patch_group) {
-        return Err(ApiError::field(
-            "patch_group",
-            "must be 1 to 256 letters, digits, spaces or `_.:/=+-@`",
-        ));
-    }
-    let os = baseline_os(&state, "baseline_id", &body.baseline_id).await?;
-    let record = PatchGroupRecord {
-        patch_group: body.patch_group,
-        operating_system: os.as_str().to_owned(),
-        baseline_id: body.baseline_id,
-    };
-    let now = state.now();
-    state.store().register_patch_group(&record, now).await?;
-    state
-        .store()
-        .audit(
-            now,
-            &caller.actor(),
-            "patch_group.register",
-            Some(&record.patch_group),
-            None,
-        )
-        .await?;
+    let record = service::register_patch_group(
+        &state,
+        &caller.actor(),
+        &body.patch_group,
+        &body.baseline_id,
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(PatchGroupRegistration {
@@ -446,25 +281,6 @@ pub(crate) async fn deregister_patch_group(
         "operating_system",
         params.get("operating_system").unwrap_or(""),
     )?;
-    if !state
-        .store()
-        .deregister_patch_group(group, os.as_str())
-        .await?
-    {
-        return Err(ApiError::not_found(
-            "patch group registration",
-            &format!("{group} ({})", os.as_str()),
-        ));
-    }
-    state
-        .store()
-        .audit(
-            state.now(),
-            &caller.actor(),
-            "patch_group.deregister",
-            Some(group),
-            None,
-        )
-        .await?;
+    service::deregister_patch_group(&state, &caller.actor(), group, os).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,0 +1,251 @@
+"""boto3 and the aws CLI against Patchwarden's SSM-compatible API (crates/pw-cli/tests/it/ssm.rs
+runs this with a server it started). Environment: PW_SSM_ENDPOINT, PW_ADMIN_KEY, PW_ADMIN_SECRET,
+PW_READONLY_KEY, PW_READONLY_SECRET. Prints `ok: NAME` per check; any failure raises."""
+
+import datetime
+import json
+import os
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+
+import boto3
+import botocore.auth
+import botocore.awsrequest
+import botocore.credentials
+from botocore.exceptions import ClientError
+
+ENDPOINT = os.environ["PW_SSM_ENDPOINT"]
+REGION = "eu-central-1"
+
+
+def client(key, secret):
+    return boto3.client(
+        "ssm",
+        endpoint_url=ENDPOINT,
+        region_name=REGION,
+        aws_access_key_id=key,
+        aws_secret_access_key=secret,
+    )
+
+
+admin = client(os.environ["PW_ADMIN_KEY"], os.environ["PW_ADMIN_SECRET"])
+readonly = client(os.environ["PW_READONLY_KEY"], os.environ["PW_READONLY_SECRET"])
+
+
+def ok(name):
+    print("ok:", name, flush=True)
+
+
+def error_code(call, *args, **kwargs):
+    try:
+        call(*args, **kwargs)
+    except ClientError as error:
+        return error.response["Error"]["Code"], error.response["ResponseMetadata"]["HTTPStatusCode"]
+    raise AssertionError(f"{call.__name__} did not fail")
+
+
+STG = dict(
+    Name="AL2-STG",
+    OperatingSystem="AMAZON_LINUX_2",
+    Description="STG: approved 1 day after release",
+    ApprovalRules={
+        "PatchRules": [
+            {
+                "PatchFilterGroup": {
+                    "PatchFilters": [
+                        {"Key": "CLASSIFICATION", "Values": ["Security"]},
+                        {"Key": "SEVERITY", "Values": ["Critical", "Important"]},
+                    ]
+                },
+                "ApproveAfterDays": 1,
+                "ComplianceLevel": "CRITICAL",
+            },
+            {
+                "PatchFilterGroup": {"PatchFilters": [{"Key": "CLASSIFICATION", "Values": ["Bugfix"]}]},
+                "ApproveAfterDays": 1,
+            },
+        ]
+    },
+    RejectedPatches=["kernel-4.14.2*"],
+    Tags=[{"Key": "team", "Value": "platform"}],
+)
+
+# Baselines: create, read back every member Terraform reads, list with filters.
+stg = admin.create_patch_baseline(**STG)["BaselineId"]
+assert stg.startswith("pb-") and len(stg) == 20, stg
+got = admin.get_patch_baseline(BaselineId=stg)
+assert got["Name"] == "AL2-STG" and got["OperatingSystem"] == "AMAZON_LINUX_2", got
+assert got["GlobalFilters"] == {"PatchFilters": []}, got["GlobalFilters"]
+rules = got["ApprovalRules"]["PatchRules"]
+assert len(rules) == 2 and rules[0]["ApproveAfterDays"] == 1, rules
+assert rules[0]["ComplianceLevel"] == "CRITICAL", rules
+assert got["RejectedPatches"] == ["kernel-4.14.2*"], got
+assert isinstance(got["CreatedDate"], datetime.datetime), got["CreatedDate"]
+assert got["PatchGroups"] == [] and got["Sources"] == [], got
+ok("create and get a baseline")
+
+tags = admin.list_tags_for_resource(ResourceType="PatchBaseline", ResourceId=stg)["TagList"]
+assert tags == [{"Key": "team", "Value": "platform"}], tags
+admin.add_tags_to_resource(ResourceType="PatchBaseline", ResourceId=stg, Tags=[{"Key": "env", "Value": "stg"}])
+admin.remove_tags_from_resource(ResourceType="PatchBaseline", ResourceId=stg, TagKeys=["team"])
+tags = admin.list_tags_for_resource(ResourceType="PatchBaseline", ResourceId=stg)["TagList"]
+assert tags == [{"Key": "env", "Value": "stg"}], tags
+ok("tags")
+
+# A partial update keeps what it does not name; Replace resets it.
+updated = admin.update_patch_baseline(BaselineId=stg, Description="STG, reviewed")
+assert updated["Description"] == "STG, reviewed" and len(updated["ApprovalRules"]["PatchRules"]) == 2, updated
+replaced = admin.update_patch_baseline(BaselineId=stg, Name="AL2-STG", Replace=True, RejectedPatches=[])
+assert replaced["ApprovalRules"]["PatchRules"] == [] and replaced["RejectedPatches"] == [], replaced
+admin.update_patch_baseline(BaselineId=stg, ApprovalRules=STG["ApprovalRules"])
+ok("update with and without Replace")
+
+aws_owned = admin.describe_patch_baselines(
+    Filters=[{"Key": "OWNER", "Values": ["AWS"]}, {"Key": "OPERATING_SYSTEM", "Values": ["AMAZON_LINUX_2"]}]
+)["BaselineIdentities"]
+assert [b["BaselineName"] for b in aws_owned] == ["AWS-AmazonLinux2DefaultPatchBaseline"], aws_owned
+default_arn = aws_owned[0]["BaselineId"]
+assert default_arn.startswith(f"arn:aws:ssm:{REGION}:") and "/pb-" in default_arn, default_arn
+assert aws_owned[0]["DefaultBaseline"] is True
+builtin = admin.get_patch_baseline(BaselineId=default_arn)
+assert builtin["Name"] == "AWS-AmazonLinux2DefaultPatchBaseline" and len(builtin["ApprovalRules"]["PatchRules"]) == 2
+mine = admin.describe_patch_baselines(Filters=[{"Key": "OWNER", "Values": ["Self"]}, {"Key": "NAME_PREFIX", "Values": ["AL2-"]}])
+assert [b["BaselineId"] for b in mine["BaselineIdentities"]] == [stg], mine
+ok("describe with OWNER, OPERATING_SYSTEM and NAME_PREFIX; AWS-owned baselines")
+
+# Pagination: every page walked, a token only while more follow.
+for n in range(3):
+    admin.create_patch_baseline(Name=f"extra-{n}", OperatingSystem="UBUNTU")
+pages = list(admin.get_paginator("describe_patch_baselines").paginate(
+    Filters=[{"Key": "OWNER", "Values": ["Self"]}], PaginationConfig={"PageSize": 1}))
+assert len(pages) == 4 and all(len(p["BaselineIdentities"]) == 1 for p in pages), pages
+assert "NextToken" not in pages[-1]
+ok("paginator walks every page")
+
+# Defaults and patch groups.
+assert admin.get_default_patch_baseline(OperatingSystem="AMAZON_LINUX_2")["BaselineId"] == default_arn
+admin.register_default_patch_baseline(BaselineId=stg)
+assert admin.get_default_patch_baseline(OperatingSystem="AMAZON_LINUX_2")["BaselineId"] == stg
+admin.register_default_patch_baseline(BaselineId=default_arn)
+admin.register_patch_baseline_for_patch_group(BaselineId=stg, PatchGroup="AL2-STG")
+group = admin.get_patch_baseline_for_patch_group(PatchGroup="AL2-STG", OperatingSystem="AMAZON_LINUX_2")
+assert group["BaselineId"] == stg, group
+other = admin.get_patch_baseline_for_patch_group(PatchGroup="nobody", OperatingSystem="AMAZON_LINUX_2")
+assert other["BaselineId"] == default_arn, other
+mappings = [m for p in admin.get_paginator("describe_patch_groups").paginate() for m in p["Mappings"]]
+assert [(m["PatchGroup"], m["BaselineIdentity"]["BaselineId"]) for m in mappings] == [("AL2-STG", stg)], mappings
+assert admin.get_patch_baseline(BaselineId=stg)["PatchGroups"] == ["AL2-STG"]
+ok("default baseline and patch groups")
+
+# Errors as the SDKs expect them.
+try:
+    admin.get_patch_baseline(BaselineId="pb-0123456789abcdef0")
+    raise AssertionError("no error")
+except admin.exceptions.DoesNotExistException as error:
+    assert error.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+try:
+    admin.create_patch_baseline(Name="AL2-STG", OperatingSystem="AMAZON_LINUX_2")
+    raise AssertionError("no error")
+except admin.exceptions.AlreadyExistsException:
+    pass
+try:
+    admin.register_patch_baseline_for_patch_group(BaselineId=stg, PatchGroup="AL2-STG")
+    raise AssertionError("no error")
+except admin.exceptions.AlreadyExistsException:
+    pass
+try:
+    admin.delete_patch_baseline(BaselineId=stg)
+    raise AssertionError("no error")
+except admin.exceptions.ResourceInUseException:
+    pass
+assert error_code(admin.get_patch_baseline, BaselineId="not-a-baseline-id-at-all") == ("ValidationException", 400)
+assert error_code(
+    admin.create_patch_baseline, Name="bad", OperatingSystem="AMAZON_LINUX_2",
+    ApprovalRules={"PatchRules": [{"PatchFilterGroup": {"PatchFilters": [{"Key": "CLASSIFICATION", "Values": ["Security"]}]}, "ApproveAfterDays": 999}]},
+)[0] == "ValidationException"
+assert error_code(admin.create_patch_baseline, Name="win", OperatingSystem="WINDOWS")[0] == "ValidationException"
+ok("DoesNotExist, AlreadyExists, ResourceInUse and Validation errors")
+
+admin.deregister_patch_baseline_for_patch_group(BaselineId=stg, PatchGroup="AL2-STG")
+assert admin.delete_patch_baseline(BaselineId=stg)["BaselineId"] == stg
+ok("deregister and delete")
+
+# Roles: a read-only key reads and is refused writes.
+readonly.describe_patch_baselines()
+assert error_code(readonly.create_patch_baseline, Name="read-only-try", OperatingSystem="UBUNTU")[0] == "AccessDeniedException"
+ok("read-only key refused on writes")
+
+# SigV4 failures.
+wrong = client(os.environ["PW_ADMIN_KEY"], "not-the-secret-000000000000000000000000")
+assert error_code(wrong.describe_patch_baselines)[0] == "InvalidSignatureException"
+unknown = client("PWAK0000000000000000", "whatever")
+assert error_code(unknown.describe_patch_baselines)[0] == "UnrecognizedClientException"
+
+
+def raw(service, when, target="AmazonSSM.DescribePatchBaselines", body=b"{}"):
+    creds = botocore.credentials.Credentials(os.environ["PW_ADMIN_KEY"], os.environ["PW_ADMIN_SECRET"])
+    request = botocore.awsrequest.AWSRequest(
+        method="POST", url=ENDPOINT, data=body,
+        headers={"X-Amz-Target": target, "Content-Type": "application/x-amz-json-1.1"},
+    )
+    signer = botocore.auth.SigV4Auth(creds, service, REGION)
+    real = botocore.auth.datetime.datetime
+
+    class Frozen(real):
+        @classmethod
+        def utcnow(cls):
+            return when
+
+        @classmethod
+        def now(cls, tz=None):
+            return when.replace(tzinfo=tz) if tz else when
+
+    botocore.auth.datetime.datetime = Frozen
+    try:
+        signer.add_auth(request)
+    finally:
+        botocore.auth.datetime.datetime = real
+    prepared = request.prepare()
+    http = urllib.request.Request(prepared.url, data=body, headers=dict(prepared.headers), method="POST")
+    try:
+        with urllib.request.urlopen(http) as response:
+            return response.status, response.headers, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, json.loads(error.read() or b"{}")
+
+
+now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+status, headers, body = raw("ssm", now)
+assert status == 200 and headers["x-amzn-RequestId"], (status, body)
+status, headers, body = raw("ssm", now - datetime.timedelta(minutes=20))
+assert (status, body["__type"]) == (400, "InvalidSignatureException"), body
+assert "Signature expired" in body["Message"] and headers["X-Amzn-ErrorType"] == "InvalidSignatureException"
+status, _, body = raw("ec2", now)
+assert (status, body["__type"]) == (400, "InvalidSignatureException"), body
+status, _, body = raw("ssm", now, target="AmazonSSM.NoSuchOperation")
+assert (status, body["__type"]) == (400, "UnknownOperationException"), body
+status, _, body = raw("ssm", now, target="AmazonSSM.GetPatchBaseline", body=b"{not json")
+assert (status, body["__type"]) == (400, "SerializationException"), body
+ok("SigV4: wrong secret, unknown key, stale date, wrong service; unknown operation; bad JSON")
+
+# The aws CLI, unchanged.
+env = dict(os.environ, AWS_ACCESS_KEY_ID=os.environ["PW_ADMIN_KEY"],
+           AWS_SECRET_ACCESS_KEY=os.environ["PW_ADMIN_SECRET"], AWS_DEFAULT_REGION=REGION,
+           AWS_EC2_METADATA_DISABLED="true")
+aws = os.path.join(os.path.dirname(sys.executable), "aws")
+out = subprocess.run(
+    [aws, "ssm", "describe-patch-baselines", "--endpoint-url", ENDPOINT,
+     "--filters", "Key=OWNER,Values=AWS", "--output", "json"],
+    env=env, check=True, capture_output=True, text=True,
+).stdout
+names = [b["BaselineName"] for b in json.loads(out)["BaselineIdentities"]]
+assert "AWS-AmazonLinux2023DefaultPatchBaseline" in names, names
+failed = subprocess.run(
+    [aws, "ssm", "get-patch-baseline", "--endpoint-url", ENDPOINT, "--baseline-id", "pb-0123456789abcdef0"],
+    env=env, capture_output=True, text=True,
+)
+assert failed.returncode == 255 and "DoesNotExistException" in failed.stderr, failed.stderr
+ok("aws ssm CLI")
+print("all SSM checks passed")

@@ -1,0 +1,291 @@
+//! Baselines, default baselines and patch-group registrations: every rule of these operations,
+//! for every face (native API, SSM API). Callers pass a validated core baseline; these
+//! functions check what depends on the stored state, write, and audit.
+
+use pw_api::baseline::to_toml;
+use pw_core::baseline::{Baseline, OperatingSystem};
+use pw_store::{BaselineRecord, PatchGroupRecord, ids};
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::resolve::predefined;
+
+/// A baseline as found by id: stored (with its record) or built-in.
+pub(crate) struct FoundBaseline {
+    pub(crate) record: Option<BaselineRecord>,
+    pub(crate) baseline: Baseline,
+}
+
+impl FoundBaseline {
+    pub(crate) fn predefined(&self) -> bool {
+        self.record.is_none()
+    }
+}
+
+fn refuse_builtin_name(baseline: &Baseline) -> Result<(), ApiError> {
+    if predefined(&baseline.name).is_some() {
+        return Err(ApiError::conflict(format!(
+            "`{}` is the name of a built-in baseline",
+            baseline.name
+        )));
+    }
+    Ok(())
+}
+
+/// Stores a new baseline under a fresh `pb-` id.
+pub(crate) async fn create(
+    state: &AppState,
+    actor: &str,
+    baseline: &Baseline,
+) -> Result<BaselineRecord, ApiError> {
+    refuse_builtin_name(baseline)?;
+    let now = state.now();
+    let record = BaselineRecord {
+        id: ids::short_id("pb-"),
+        name: baseline.name.clone(),
+        operating_system: baseline.operating_system.as_str().to_owned(),
+        description: baseline.description.clone(),
+        toml: to_toml(baseline),
+        created_at: now,
+        updated_at: now,
+    };
+    state.store().create_baseline(&record).await?;
+    state
+        .store()
+        .audit(now, actor, "baseline.create", Some(&record.id), None)
+        .await?;
+    Ok(record)
+}
+
+/// A baseline by id; `NotFound` when there is none.
+pub(crate) async fn get(state: &AppState, id: &str) -> Result<FoundBaseline, ApiError> {
+    if let Some((_, baseline)) = predefined(id) {
+        return Ok(FoundBaseline {
+            record: None,
+            baseline,
+        });
+    }
+    let record = state
+        .store()
+        .baseline(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("baseline", id))?;
+    let baseline = crate::resolve::parse_stored(id, &record.toml)?;
+    Ok(FoundBaseline {
+        record: Some(record),
+        baseline,
+    })
+}
+
+/// Replaces a stored baseline (same id).
+pub(crate) async fn update(
+    state: &AppState,
+    actor: &str,
+    id: &str,
+    baseline: &Baseline,
+) -> Result<BaselineRecord, ApiError> {
+    if predefined(id).is_some() {
+        return Err(ApiError::conflict(format!(
+            "`{id}` is a built-in baseline and cannot change"
+        )));
+    }
+    refuse_builtin_name(baseline)?;
+    let now = state.now();
+    let record = state
+        .store()
+        .update_baseline(
+            id,
+            &baseline.name,
+            baseline.operating_system.as_str(),
+            baseline.description.as_deref(),
+            &to_toml(baseline),
+            now,
+        )
+        .await?;
+    state
+        .store()
+        .audit(now, actor, "baseline.update", Some(id), None)
+        .await?;
+    Ok(record)
+}
+
+/// Deletes a stored baseline that is not registered anywhere.
+pub(crate) async fn delete(state: &AppState, actor: &str, id: &str) -> Result<(), ApiError> {
+    if predefined(id).is_some() {
+        return Err(ApiError::in_use(format!(
+            "`{id}` is a built-in baseline and cannot be deleted"
+        )));
+    }
+    state.store().delete_baseline(id).await?;
+    state
+        .store()
+        .audit(state.now(), actor, "baseline.delete", Some(id), None)
+        .await?;
+    Ok(())
+}
+
+/// The operating system of a baseline id (stored or built-in); `field` names the request
+/// field for the error.
+pub(crate) async fn baseline_os(
+    state: &AppState,
+    field: &str,
+    id: &str,
+) -> Result<OperatingSystem, ApiError> {
+    if let Some((os, _)) = predefined(id) {
+        return Ok(os);
+    }
+    let record = state
+        .store()
+        .baseline(id)
+        .await?
+        .ok_or_else(|| ApiError::missing_reference(field, "baseline", id))?;
+    OperatingSystem::parse(&record.operating_system).ok_or_else(|| {
+        ApiError::internal(format!(
+            "stored baseline `{id}` has an unknown operating system"
+        ))
+    })
+}
+
+/// Parses an operating system name, naming `field` and the allowed values on error.
+pub(crate) fn parse_os(field: &str, text: &str) -> Result<OperatingSystem, ApiError> {
+    OperatingSystem::parse(text).ok_or_else(|| {
+        let names: Vec<_> = OperatingSystem::ALL.iter().map(|os| os.as_str()).collect();
+        ApiError::field(
+            field,
+            format!("`{text}` is not one of {}", names.join(", ")),
+        )
+    })
+}
+
+/// Makes `baseline_id` the default of its operating system (a built-in id returns to the
+/// built-in default). Returns the operating system.
+pub(crate) async fn register_default(
+    state: &AppState,
+    actor: &str,
+    os: Option<OperatingSystem>,
+    baseline_id: &str,
+) -> Result<OperatingSystem, ApiError> {
+    let baseline_os = baseline_os(state, "baseline_id", baseline_id).await?;
+    if let Some(os) = os
+        && baseline_os != os
+    {
+        return Err(ApiError::field(
+            "baseline_id",
+            format!(
+                "baseline `{baseline_id}` is for {}, not {}",
+                baseline_os.as_str(),
+                os.as_str()
+            ),
+        ));
+    }
+    let now = state.now();
+    if predefined(baseline_id).is_some() {
+        state
+            .store()
+            .clear_default_baseline(baseline_os.as_str())
+            .await?;
+    } else {
+        state
+            .store()
+            .set_default_baseline(baseline_os.as_str(), baseline_id, now)
+            .await?;
+    }
+    state
+        .store()
+        .audit(
+            now,
+            actor,
+            "default_baseline.register",
+            Some(baseline_os.as_str()),
+            None,
+        )
+        .await?;
+    Ok(baseline_os)
+}
+
+/// Returns an operating system to its built-in default.
+pub(crate) async fn clear_default(
+    state: &AppState,
+    actor: &str,
+    os: OperatingSystem,
+) -> Result<(), ApiError> {
+    state.store().clear_default_baseline(os.as_str()).await?;
+    state
+        .store()
+        .audit(
+            state.now(),
+            actor,
+            "default_baseline.clear",
+            Some(os.as_str()),
+            None,
+        )
+        .await?;
+    Ok(())
+}
+
+/// `^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$`, 1-256 characters (ssm-reference §6.4).
+pub(crate) fn valid_patch_group(group: &str) -> bool {
+    let n = group.chars().count();
+    (1..=256).contains(&n)
+        && group.chars().all(|c| {
+            c.is_alphabetic() || c.is_numeric() || c.is_whitespace() || "_.:/=+-@".contains(c)
+        })
+}
+
+/// Registers `baseline_id` for `group` and the baseline's operating system.
+pub(crate) async fn register_patch_group(
+    state: &AppState,
+    actor: &str,
+    group: &str,
+    baseline_id: &str,
+) -> Result<PatchGroupRecord, ApiError> {
+    if !valid_patch_group(group) {
+        return Err(ApiError::field(
+            "patch_group",
+            "must be 1 to 256 letters, digits, spaces or `_.:/=+-@`",
+        ));
+    }
+    let os = baseline_os(state, "baseline_id", baseline_id).await?;
+    let record = PatchGroupRecord {
+        patch_group: group.to_owned(),
+        operating_system: os.as_str().to_owned(),
+        baseline_id: baseline_id.to_owned(),
+    };
+    let now = state.now();
+    state.store().register_patch_group(&record, now).await?;
+    state
+        .store()
+        .audit(now, actor, "patch_group.register", Some(group), None)
+        .await?;
+    Ok(record)
+}
+
+/// Removes the registration of `group` for `os`; `NotFound` when there is none.
+pub(crate) async fn deregister_patch_group(
+    state: &AppState,
+    actor: &str,
+    group: &str,
+    os: OperatingSystem,
+) -> Result<(), ApiError> {
+    if !state
+        .store()
+        .deregister_patch_group(group, os.as_str())
+        .await?
+    {
+        return Err(ApiError::not_found(
+            "patch group registration",
+            &format!("{group} ({})", os.as_str()),
+        ));
+    }
+    state
+        .store()
+        .audit(
+            state.now(),
+            actor,
+            "patch_group.deregister",
+            Some(group),
+            None,
+        )
+        .await?;
+    Ok(())
+}
