@@ -22,10 +22,11 @@ use pw_store::{
 };
 
 use crate::AppState;
-use crate::api::{nodes::agent_command, stored_json, tags_from_wire, to_json};
+use crate::api::{nodes::agent_command, tags_from_wire};
 use crate::auth::{AgentNode, CREDENTIAL_PREFIX};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, Params};
+use crate::service::{stored_json, to_json};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()

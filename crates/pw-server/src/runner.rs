@@ -16,9 +16,9 @@ use pw_api::server::windows::{CutoffBehavior, TaskSpec};
 use pw_store::{CommandRecord, ExecutionRecord, TaskExecutionRecord, WriteTx, ids};
 
 use crate::AppState;
-use crate::api::{stored_json, to_json};
 use crate::error::ApiError;
 use crate::rate::{Progress, may_start};
+use crate::service::{stored_json, to_json};
 
 const DEFAULT_ACK_TIMEOUT: i64 = 3600;
 const DEFAULT_EXECUTION_TIMEOUT: i64 = 7200;

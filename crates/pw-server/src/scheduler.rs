@@ -23,10 +23,10 @@ use pw_store::{
 };
 
 use crate::AppState;
-use crate::api::stored_json;
 use crate::error::{ApiError, chain};
 use crate::rate::{concurrency, error_threshold, parse_max_concurrency, parse_max_errors};
 use crate::resolve::{Registrations, baseline_text, matches};
+use crate::service::stored_json;
 
 /// The scheduler loop: takes the lock when free, then ticks.
 pub(crate) async fn run(state: AppState) {
@@ -99,23 +99,24 @@ pub(crate) async fn tick(state: &AppState, now: Timestamp) -> Result<(), ApiErro
 
 async fn open_due(state: &AppState, window: &WindowRecord, now: Timestamp) -> Result<(), ApiError> {
     let spec: WindowSpec = stored_json("window", &window.spec_json)?;
-    let scheduled = match crate::api::windows::scheduled_window(&spec, window.schedule_anchor_at) {
-        Ok(scheduled) => scheduled,
-        Err(error) => {
-            tracing::warn!(
-                window_id = window.id,
-                error = error.message,
-                "window schedule no longer valid; not scheduling it"
-            );
-            state.store().set_next_execution(&window.id, None).await?;
-            return Ok(());
-        }
-    };
+    let scheduled =
+        match crate::service::windows::scheduled_window(&spec, window.schedule_anchor_at) {
+            Ok(scheduled) => scheduled,
+            Err(error) => {
+                tracing::warn!(
+                    window_id = window.id,
+                    error = error.message,
+                    "window schedule no longer valid; not scheduling it"
+                );
+                state.store().set_next_execution(&window.id, None).await?;
+                return Ok(());
+            }
+        };
     let Some(next_at) = window.next_execution_at else {
         return Ok(());
     };
-    let zone =
-        crate::api::windows::time_zone(spec.schedule_timezone.as_deref()).unwrap_or(TimeZone::UTC);
+    let zone = crate::service::windows::time_zone(spec.schedule_timezone.as_deref())
+        .unwrap_or(TimeZone::UTC);
     let mut occurrence = scheduled.timing().occurrence(next_at.to_zoned(zone));
     if !occurrence.may_start_task(now) {
         match scheduled.containing(now) {
@@ -191,8 +192,8 @@ pub(crate) async fn run_now(
     now: Timestamp,
 ) -> Result<String, ApiError> {
     let spec: WindowSpec = stored_json("window", &window.spec_json)?;
-    let scheduled = crate::api::windows::scheduled_window(&spec, window.schedule_anchor_at)?;
-    let zone = crate::api::windows::time_zone(spec.schedule_timezone.as_deref())?;
+    let scheduled = crate::service::windows::scheduled_window(&spec, window.schedule_anchor_at)?;
+    let zone = crate::service::windows::time_zone(spec.schedule_timezone.as_deref())?;
     let occurrence = scheduled.timing().occurrence(now.to_zoned(zone));
     match open_execution(
         state,

@@ -208,16 +208,4 @@ pub(crate) fn summary_to_wire(report: &ReportRecord) -> ComplianceSummary {
     }
 }
 
-/// Parses a JSON column written by this server.
-pub(crate) fn stored_json<T: serde::de::DeserializeOwned>(
-    what: &str,
-    text: &str,
-) -> Result<T, ApiError> {
-    serde_json::from_str(text)
-        .map_err(|error| ApiError::internal(format!("stored {what} is unreadable: {error}")))
-}
-
-/// Serializes a wire value for a JSON column.
-pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, ApiError> {
-    serde_json::to_string(value).map_err(ApiError::internal)
-}
+pub(crate) use crate::service::{stored_json, to_json};

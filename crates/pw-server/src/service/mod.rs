@@ -5,3 +5,20 @@
 //! layer").
 
 pub(crate) mod baselines;
+pub(crate) mod windows;
+
+use crate::error::ApiError;
+
+/// Parses a JSON column written by this server.
+pub(crate) fn stored_json<T: serde::de::DeserializeOwned>(
+    what: &str,
+    text: &str,
+) -> Result<T, ApiError> {
+    serde_json::from_str(text)
+        .map_err(|error| ApiError::internal(format!("stored {what} is unreadable: {error}")))
+}
+
+/// Serializes a wire value for a JSON column.
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, ApiError> {
+    serde_json::to_string(value).map_err(ApiError::internal)
+}
