@@ -87,8 +87,14 @@ pub(crate) async fn run(state: AppState) {
     }
     let mut shutdown = state.shutdown_rx();
     loop {
-        if let Err(error) = refresh(&state).await {
-            tracing::warn!(error = %error.message, "release metadata refresh failed; the releases learned earlier are used");
+        // A slow or unreachable mirror must not hold up a shutdown.
+        tokio::select! {
+            result = refresh(&state) => {
+                if let Err(error) = result {
+                    tracing::warn!(error = %error.message, "release metadata refresh failed; the releases learned earlier are used");
+                }
+            }
+            _ = shutdown.changed() => break,
         }
         tokio::select! {
             () = tokio::time::sleep(state.settings().release_refresh_interval) => {}
