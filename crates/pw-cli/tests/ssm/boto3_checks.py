@@ -172,6 +172,68 @@ admin.deregister_patch_baseline_for_patch_group(BaselineId=stg, PatchGroup="AL2-
 assert admin.delete_patch_baseline(BaselineId=stg)["BaselineId"] == stg
 ok("deregister and delete")
 
+# Maintenance windows, targets and tasks (what the Terraform resources call).
+window = admin.create_maintenance_window(
+    Name="STG-daily", Schedule="cron(0 2 ? * * *)", ScheduleTimezone="Europe/Berlin",
+    Duration=2, Cutoff=1, AllowUnassociatedTargets=False, Tags=[{"Key": "env", "Value": "stg"}],
+)["WindowId"]
+assert window.startswith("mw-") and len(window) == 20, window
+got = admin.get_maintenance_window(WindowId=window)
+assert (got["Name"], got["Duration"], got["Cutoff"], got["Enabled"]) == ("STG-daily", 2, 1, True), got
+assert got["AllowUnassociatedTargets"] is False and isinstance(got["CreatedDate"], datetime.datetime), got
+assert got["NextExecutionTime"].endswith("+01:00") or got["NextExecutionTime"].endswith("+02:00"), got
+admin.update_maintenance_window(WindowId=window, Enabled=False)
+assert admin.get_maintenance_window(WindowId=window)["Enabled"] is False
+updated = admin.update_maintenance_window(
+    WindowId=window, Name="STG-daily", Schedule="cron(0 3 ? * * *)", Duration=3, Cutoff=1,
+    AllowUnassociatedTargets=False, Enabled=True, Replace=True)
+assert updated["Schedule"] == "cron(0 3 ? * * *)" and "ScheduleTimezone" not in updated, updated
+listed = admin.describe_maintenance_windows(Filters=[{"Key": "Name", "Values": ["STG-daily"]}])["WindowIdentities"]
+assert [w["WindowId"] for w in listed] == [window], listed
+target = admin.register_target_with_maintenance_window(
+    WindowId=window, ResourceType="INSTANCE", Targets=[{"Key": "tag:Patch Group", "Values": ["STG"]}],
+    Name="stg-nodes", OwnerInformation="platform")["WindowTargetId"]
+found = admin.describe_maintenance_window_targets(
+    WindowId=window, Filters=[{"Key": "WindowTargetId", "Values": [target]}])["Targets"]
+assert len(found) == 1 and found[0]["Targets"] == [{"Key": "tag:Patch Group", "Values": ["STG"]}], found
+admin.update_maintenance_window_target(WindowId=window, WindowTargetId=target, OwnerInformation="ops")
+found = admin.describe_maintenance_window_targets(WindowId=window)["Targets"]
+assert found[0]["OwnerInformation"] == "ops" and found[0]["Name"] == "stg-nodes", found
+task = admin.register_task_with_maintenance_window(
+    WindowId=window, Targets=[{"Key": "WindowTargetIds", "Values": [target]}],
+    TaskArn="AWS-RunPatchBaseline", TaskType="RUN_COMMAND", Priority=1,
+    MaxConcurrency="50%", MaxErrors="0",
+    TaskInvocationParameters={"RunCommand": {"Parameters": {
+        "Operation": ["Install"], "RebootOption": ["NoReboot"]}}},
+)["WindowTaskId"]
+got = admin.get_maintenance_window_task(WindowId=window, WindowTaskId=task)
+params = got["TaskInvocationParameters"]["RunCommand"]["Parameters"]
+assert params["Operation"] == ["Install"] and params["RebootOption"] == ["NoReboot"], got
+assert (got["TaskType"], got["MaxConcurrency"], got["MaxErrors"]) == ("RUN_COMMAND", "50%", "0"), got
+admin.update_maintenance_window_task(
+    WindowId=window, WindowTaskId=task, Replace=True, TaskArn="AWS-RunPatchBaseline",
+    Targets=[{"Key": "WindowTargetIds", "Values": [target]}],
+    Priority=2, MaxConcurrency="1", MaxErrors="1",
+    TaskInvocationParameters={"RunCommand": {"Parameters": {"Operation": ["Scan"]}}})
+tasks = admin.describe_maintenance_window_tasks(WindowId=window)["Tasks"]
+assert len(tasks) == 1 and tasks[0]["Type"] == "RUN_COMMAND" and tasks[0]["Priority"] == 2, tasks
+assert tasks[0]["TaskParameters"]["Operation"] == {"Values": ["Scan"]}, tasks
+assert error_code(
+    admin.register_task_with_maintenance_window, WindowId=window, TaskArn="arn:aws:lambda:x:1:function:f",
+    TaskType="LAMBDA", Targets=[{"Key": "WindowTargetIds", "Values": [target]}],
+)[0] == "ValidationException"
+assert error_code(admin.get_maintenance_window, WindowId="mw-0123456789abcdef0")[0] == "DoesNotExistException"
+assert error_code(
+    admin.deregister_target_from_maintenance_window, WindowId=window, WindowTargetId=target
+)[0] == "ResourceInUseException"
+tags = admin.list_tags_for_resource(ResourceType="MaintenanceWindow", ResourceId=window)["TagList"]
+assert tags == [{"Key": "env", "Value": "stg"}], tags
+admin.deregister_task_from_maintenance_window(WindowId=window, WindowTaskId=task)
+admin.deregister_target_from_maintenance_window(WindowId=window, WindowTargetId=target)
+assert admin.delete_maintenance_window(WindowId=window)["WindowId"] == window
+assert admin.describe_maintenance_windows()["WindowIdentities"] == []
+ok("maintenance windows, targets and tasks")
+
 # Roles: a read-only key reads and is refused writes.
 readonly.describe_patch_baselines()
 assert error_code(readonly.create_patch_baseline, Name="read-only-try", OperatingSystem="UBUNTU")[0] == "AccessDeniedException"

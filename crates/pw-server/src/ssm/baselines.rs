@@ -258,7 +258,7 @@ fn api(error: pw_store::StoreError) -> SsmError {
     SsmError::from(crate::error::ApiError::from(error))
 }
 
-fn tag_list(input: &Input, member: &str) -> Result<Vec<(String, String)>, SsmError> {
+pub(crate) fn tag_list(input: &Input, member: &str) -> Result<Vec<(String, String)>, SsmError> {
     let Some(value) = input.get(member) else {
         return Ok(Vec::new());
     };

@@ -9,6 +9,7 @@
 
 mod baselines;
 pub(crate) mod sigv4;
+mod windows;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -253,7 +254,7 @@ async fn handle_inner(
             format!("`{target}` is not an AmazonSSM operation"),
         ));
     };
-    if !baselines::OPERATIONS.contains(&operation) {
+    if !baselines::OPERATIONS.contains(&operation) && !windows::OPERATIONS.contains(&operation) {
         return Err(SsmError::new(
             "UnknownOperationException",
             format!(
@@ -291,7 +292,12 @@ async fn handle_inner(
             }
         }
     };
-    baselines::dispatch(state, &principal, operation, &Input(input)).await
+    let input = Input(input);
+    if windows::OPERATIONS.contains(&operation) {
+        windows::dispatch(state, &principal, operation, &input).await
+    } else {
+        baselines::dispatch(state, &principal, operation, &input).await
+    }
 }
 
 /// An operation's input members.

@@ -1,0 +1,823 @@
+//! SSM operations on maintenance windows, their targets and tasks, translated to and from the
+//! service layer (`crate::service::windows`). A task is a `RUN_COMMAND` task of
+//! `AWS-RunPatchBaseline` whose `Operation` (Scan or Install), `RebootOption` and
+//! `InstallOverrideList` parameters are Patchwarden's Scan and Install tasks; any other task
+//! is refused with a `ValidationException` that says what is supported.
+
+use pw_api::server::windows::{
+    CutoffBehavior, RebootOption, TargetFilter, TaskOperation, TaskSpec, WindowSpec,
+    WindowTargetSpec,
+};
+use pw_store::{WindowPart, WindowPartRecord};
+use serde_json::{Map, Value, json};
+
+use super::{Input, Principal, SsmError, epoch, page};
+use crate::AppState;
+use crate::service::stored_json;
+use crate::service::windows::{self as service, load};
+
+pub(crate) const OPERATIONS: &[&str] = &[
+    "CreateMaintenanceWindow",
+    "GetMaintenanceWindow",
+    "UpdateMaintenanceWindow",
+    "DeleteMaintenanceWindow",
+    "DescribeMaintenanceWindows",
+    "RegisterTargetWithMaintenanceWindow",
+    "DeregisterTargetFromMaintenanceWindow",
+    "UpdateMaintenanceWindowTarget",
+    "DescribeMaintenanceWindowTargets",
+    "RegisterTaskWithMaintenanceWindow",
+    "DeregisterTaskFromMaintenanceWindow",
+    "UpdateMaintenanceWindowTask",
+    "GetMaintenanceWindowTask",
+    "DescribeMaintenanceWindowTasks",
+];
+
+fn api(error: crate::error::ApiError) -> SsmError {
+    SsmError::from(error)
+}
+
+fn window_id(input: &Input) -> Result<String, SsmError> {
+    let id = input.required("WindowId", 20..=20)?;
+    if !id.starts_with("mw-") || !id[3..].bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(SsmError::validation(format!(
+            "1 validation error detected: Value '{id}' at 'windowId' failed to satisfy constraint: Member must satisfy regular expression pattern: ^mw-[0-9a-f]{{17}}$"
+        )));
+    }
+    Ok(id)
+}
+
+fn uuid_member(input: &Input, member: &str) -> Result<String, SsmError> {
+    let id = input.required(member, 36..=36)?;
+    let ok = id.char_indices().all(|(i, c)| {
+        if [8, 13, 18, 23].contains(&i) {
+            c == '-'
+        } else {
+            c.is_ascii_hexdigit()
+        }
+    });
+    if !ok {
+        return Err(SsmError::validation(format!(
+            "1 validation error detected: Value '{id}' at '{}' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[0-9a-fA-F]{{8}}-[0-9a-fA-F]{{4}}-[0-9a-fA-F]{{4}}-[0-9a-fA-F]{{4}}-[0-9a-fA-F]{{12}}$",
+            super::camel(member)
+        )));
+    }
+    Ok(id)
+}
+
+fn int(
+    input: &Input,
+    member: &str,
+    range: std::ops::RangeInclusive<i64>,
+) -> Result<Option<i64>, SsmError> {
+    let Some(value) = input.get(member) else {
+        return Ok(None);
+    };
+    let n = value.as_i64().ok_or_else(|| {
+        SsmError::new(
+            "SerializationException",
+            format!("{member} must be an integer"),
+        )
+    })?;
+    if !range.contains(&n) {
+        return Err(SsmError::validation(format!(
+            "1 validation error detected: Value '{n}' at '{}' failed to satisfy constraint: Member must have value between {} and {}",
+            super::camel(member),
+            range.start(),
+            range.end()
+        )));
+    }
+    Ok(Some(n))
+}
+
+fn boolean(input: &Input, member: &str) -> Result<Option<bool>, SsmError> {
+    input
+        .get(member)
+        .map(|v| {
+            v.as_bool().ok_or_else(|| {
+                SsmError::new(
+                    "SerializationException",
+                    format!("{member} must be a boolean"),
+                )
+            })
+        })
+        .transpose()
+}
+
+fn date(input: &Input, member: &str) -> Result<Option<jiff::Timestamp>, SsmError> {
+    let Some(text) = input.string(member, false, 1..=64)? else {
+        return Ok(None);
+    };
+    text.parse::<jiff::Timestamp>()
+        .or_else(|_| {
+            text.parse::<jiff::civil::DateTime>()
+                .map_err(|e| e.to_string())
+                .and_then(|dt| {
+                    dt.to_zoned(jiff::tz::TimeZone::UTC)
+                        .map(|z| z.timestamp())
+                        .map_err(|e| e.to_string())
+                })
+        })
+        .map(Some)
+        .map_err(|_| {
+            SsmError::validation(format!(
+                "{member} `{text}` is not an ISO-8601 date and time (2025-03-01T00:00:00Z)"
+            ))
+        })
+}
+
+fn targets(input: &Input, member: &str) -> Result<Option<Vec<TargetFilter>>, SsmError> {
+    let Some(value) = input.get(member) else {
+        return Ok(None);
+    };
+    let list = value.as_array().ok_or_else(|| {
+        SsmError::new("SerializationException", format!("{member} must be a list"))
+    })?;
+    list.iter()
+        .map(|target| {
+            let key = target
+                .get("Key")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
+            let values = target
+                .get("Values")
+                .and_then(Value::as_array)
+                .map(|v| {
+                    v.iter()
+                        .filter_map(Value::as_str)
+                        .map(ToOwned::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default();
+            Ok(TargetFilter { key, values })
+        })
+        .collect::<Result<Vec<_>, SsmError>>()
+        .map(Some)
+}
+
+fn targets_to_wire(filters: &[TargetFilter]) -> Value {
+    json!(
+        filters
+            .iter()
+            .map(|f| json!({"Key": f.key, "Values": f.values}))
+            .collect::<Vec<_>>()
+    )
+}
+
+fn insert_opt(map: &mut Map<String, Value>, member: &str, value: Option<Value>) {
+    if let Some(value) = value {
+        map.insert(member.to_owned(), value);
+    }
+}
+
+fn iso(at: Option<jiff::Timestamp>) -> Option<Value> {
+    at.map(|t| json!(t.to_string()))
+}
+
+fn window_to_ssm(
+    record: &pw_store::WindowRecord,
+    full: bool,
+) -> Result<Map<String, Value>, SsmError> {
+    let window = service::window_to_wire(record).map_err(api)?;
+    let spec = &window.spec;
+    let mut map = Map::new();
+    map.insert("WindowId".to_owned(), json!(window.id));
+    map.insert("Name".to_owned(), json!(spec.name));
+    insert_opt(
+        &mut map,
+        "Description",
+        spec.description.clone().map(Value::from),
+    );
+    insert_opt(&mut map, "StartDate", iso(spec.start_date));
+    insert_opt(&mut map, "EndDate", iso(spec.end_date));
+    map.insert("Schedule".to_owned(), json!(spec.schedule));
+    insert_opt(
+        &mut map,
+        "ScheduleTimezone",
+        spec.schedule_timezone.clone().map(Value::from),
+    );
+    insert_opt(
+        &mut map,
+        "ScheduleOffset",
+        spec.schedule_offset.map(Value::from),
+    );
+    map.insert("Duration".to_owned(), json!(spec.duration_hours));
+    map.insert("Cutoff".to_owned(), json!(spec.cutoff_hours));
+    map.insert("Enabled".to_owned(), json!(spec.enabled));
+    insert_opt(
+        &mut map,
+        "NextExecutionTime",
+        window.next_execution_time.clone().map(Value::from),
+    );
+    if full {
+        map.insert(
+            "AllowUnassociatedTargets".to_owned(),
+            json!(spec.allow_unassociated_targets),
+        );
+        map.insert("CreatedDate".to_owned(), epoch(window.created_at));
+        map.insert("ModifiedDate".to_owned(), epoch(window.updated_at));
+    }
+    Ok(map)
+}
+
+/// A window spec from the input laid over `base` (`None`: create).
+fn window_spec(
+    input: &Input,
+    base: Option<WindowSpec>,
+    replace: bool,
+) -> Result<WindowSpec, SsmError> {
+    let create = base.is_none();
+    let required = create || replace;
+    let name = input.string("Name", required, 3..=128)?;
+    let schedule = input.string("Schedule", required, 1..=256)?;
+    let duration = int(input, "Duration", 1..=24)?;
+    let cutoff = int(input, "Cutoff", 0..=23)?;
+    let allow = boolean(input, "AllowUnassociatedTargets")?;
+    if required && (duration.is_none() || cutoff.is_none() || (create && allow.is_none())) {
+        let missing = if duration.is_none() {
+            "duration"
+        } else if cutoff.is_none() {
+            "cutoff"
+        } else {
+            "allowUnassociatedTargets"
+        };
+        return Err(SsmError::validation(format!(
+            "1 validation error detected: Value null at '{missing}' failed to satisfy constraint: Member must not be null"
+        )));
+    }
+    let description = input.string("Description", false, 1..=128)?;
+    let timezone = input.string("ScheduleTimezone", false, 1..=64)?;
+    let offset = int(input, "ScheduleOffset", 1..=6)?;
+    let start = date(input, "StartDate")?;
+    let end = date(input, "EndDate")?;
+    let enabled = boolean(input, "Enabled")?;
+    let fresh = WindowSpec {
+        name: String::new(),
+        description: None,
+        schedule: String::new(),
+        schedule_timezone: None,
+        schedule_offset: None,
+        start_date: None,
+        end_date: None,
+        duration_hours: 1,
+        cutoff_hours: 0,
+        allow_unassociated_targets: false,
+        enabled: true,
+    };
+    let mut spec = match base {
+        Some(old) if !replace => old,
+        Some(old) => WindowSpec {
+            enabled: old.enabled,
+            ..fresh
+        },
+        None => fresh,
+    };
+    let small = |n: i64| u8::try_from(n).unwrap_or(u8::MAX);
+    if let Some(name) = name {
+        spec.name = name;
+    }
+    if let Some(schedule) = schedule {
+        spec.schedule = schedule;
+    }
+    if let Some(n) = duration {
+        spec.duration_hours = small(n);
+    }
+    if let Some(n) = cutoff {
+        spec.cutoff_hours = small(n);
+    }
+    if let Some(allow) = allow {
+        spec.allow_unassociated_targets = allow;
+    }
+    // An empty string clears an optional member (Terraform sends "" for a removed value).
+    let clear = |text: Option<String>, old: Option<String>| match text {
+        Some(t) if t.is_empty() => None,
+        Some(t) => Some(t),
+        None => old,
+    };
+    spec.description = clear(description, spec.description.take());
+    spec.schedule_timezone = clear(timezone, spec.schedule_timezone.take());
+    if offset.is_some() {
+        spec.schedule_offset = offset.map(small);
+    }
+    if input.has("StartDate") {
+        spec.start_date = start;
+    }
+    if input.has("EndDate") {
+        spec.end_date = end;
+    }
+    if let Some(enabled) = enabled {
+        spec.enabled = enabled;
+    }
+    Ok(spec)
+}
+
+fn target_to_ssm(record: &WindowPartRecord) -> Result<Value, SsmError> {
+    let spec: WindowTargetSpec = stored_json("window target", &record.spec_json).map_err(api)?;
+    let mut map = Map::new();
+    map.insert("WindowId".to_owned(), json!(record.window_id));
+    map.insert("WindowTargetId".to_owned(), json!(record.id));
+    map.insert("ResourceType".to_owned(), json!("INSTANCE"));
+    map.insert("Targets".to_owned(), targets_to_wire(&spec.targets));
+    insert_opt(
+        &mut map,
+        "OwnerInformation",
+        spec.owner_information.map(Value::from),
+    );
+    insert_opt(&mut map, "Name", spec.name.map(Value::from));
+    insert_opt(&mut map, "Description", spec.description.map(Value::from));
+    Ok(Value::Object(map))
+}
+
+/// The `AWS-RunPatchBaseline` parameters of a task input: `TaskInvocationParameters.RunCommand
+/// .Parameters`, else the older `TaskParameters` (`{"Operation": {"Values": [...]}}`).
+fn run_patch_parameters(input: &Input) -> Result<Map<String, Value>, SsmError> {
+    let mut out = Map::new();
+    if let Some(params) = input
+        .get("TaskInvocationParameters")
+        .and_then(|p| p.get("RunCommand"))
+        .and_then(|r| r.get("Parameters"))
+        .and_then(Value::as_object)
+    {
+        for (key, value) in params {
+            out.insert(key.clone(), value.clone());
+        }
+    }
+    if let Some(params) = input.get("TaskParameters").and_then(Value::as_object) {
+        for (key, value) in params {
+            if let Some(values) = value.get("Values") {
+                out.entry(key.clone()).or_insert_with(|| values.clone());
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn one_value(params: &Map<String, Value>, key: &str) -> Option<String> {
+    params
+        .get(key)
+        .and_then(Value::as_array)
+        .and_then(|v| v.first())
+        .and_then(Value::as_str)
+        .map(ToOwned::to_owned)
+}
+
+/// A task spec from the input laid over `base` (`None`: register).
+fn task_spec(input: &Input, base: Option<TaskSpec>, replace: bool) -> Result<TaskSpec, SsmError> {
+    let create = base.is_none();
+    let required = create || replace;
+    // UpdateMaintenanceWindowTask has no TaskType: only a registration names it.
+    let task_type = input.string("TaskType", create, 1..=32)?;
+    if let Some(kind) = &task_type
+        && kind != "RUN_COMMAND"
+    {
+        return Err(SsmError::validation(format!(
+            "TaskType {kind} is not supported: Patchwarden runs RUN_COMMAND tasks of AWS-RunPatchBaseline (Operation Scan or Install)"
+        )));
+    }
+    let arn = input.string("TaskArn", required, 1..=1600)?;
+    if let Some(arn) = &arn
+        && arn.rsplit('/').next() != Some("AWS-RunPatchBaseline")
+    {
+        return Err(SsmError::validation(format!(
+            "TaskArn {arn} is not supported: Patchwarden runs AWS-RunPatchBaseline (Operation Scan or Install)"
+        )));
+    }
+    for member in ["ServiceRoleArn", "LoggingInfo", "AlarmConfiguration"] {
+        if input.has(member) {
+            tracing::debug!(member, "accepted and not used");
+        }
+    }
+    let params = run_patch_parameters(input)?;
+    let operation = match one_value(&params, "Operation").as_deref() {
+        Some("Install") => Some(TaskOperation::Install),
+        Some("Scan") => Some(TaskOperation::Scan),
+        Some(other) => {
+            return Err(SsmError::validation(format!(
+                "AWS-RunPatchBaseline Operation `{other}` is not one of Scan, Install"
+            )));
+        }
+        None => None,
+    };
+    let reboot = match one_value(&params, "RebootOption").as_deref() {
+        Some("NoReboot") => Some(RebootOption::NoReboot),
+        Some("RebootIfNeeded") => Some(RebootOption::RebootIfNeeded),
+        Some(other) => {
+            return Err(SsmError::validation(format!(
+                "AWS-RunPatchBaseline RebootOption `{other}` is not one of RebootIfNeeded, NoReboot"
+            )));
+        }
+        None => None,
+    };
+    for key in params.keys() {
+        if ![
+            "Operation",
+            "RebootOption",
+            "InstallOverrideList",
+            "BaselineOverride",
+            "SnapshotId",
+        ]
+        .contains(&key.as_str())
+        {
+            return Err(SsmError::validation(format!(
+                "AWS-RunPatchBaseline parameter {key} is not supported (Operation, RebootOption and InstallOverrideList are)"
+            )));
+        }
+    }
+    let fresh = TaskSpec {
+        name: None,
+        operation: TaskOperation::Scan,
+        targets: Vec::new(),
+        priority: 1,
+        max_concurrency: "1".to_owned(),
+        max_errors: "0".to_owned(),
+        cutoff_behavior: CutoffBehavior::ContinueTask,
+        reboot_option: RebootOption::RebootIfNeeded,
+        install_override_list: Vec::new(),
+        baseline_override: None,
+        timeout_seconds: None,
+        execution_timeout_seconds: None,
+    };
+    let mut spec = match base {
+        Some(old) if !replace => old,
+        _ => fresh,
+    };
+    if create && operation.is_none() {
+        return Err(SsmError::validation(
+            "AWS-RunPatchBaseline needs the parameter Operation (Scan or Install)",
+        ));
+    }
+    if let Some(op) = operation {
+        spec.operation = op;
+    }
+    if let Some(reboot) = reboot {
+        spec.reboot_option = reboot;
+    }
+    if let Some(list) = one_value(&params, "InstallOverrideList") {
+        spec.install_override_list = vec![list];
+    }
+    if let Some(targets) = targets(input, "Targets")? {
+        spec.targets = targets;
+    }
+    if let Some(priority) = int(input, "Priority", 0..=i64::from(u32::MAX))? {
+        spec.priority = u32::try_from(priority).unwrap_or(1);
+    }
+    if let Some(text) = input.string("MaxConcurrency", false, 1..=7)? {
+        spec.max_concurrency = text;
+    }
+    if let Some(text) = input.string("MaxErrors", false, 1..=7)? {
+        spec.max_errors = text;
+    }
+    if let Some(name) = input.string("Name", false, 3..=128)? {
+        spec.name = Some(name);
+    }
+    match input.string("CutoffBehavior", false, 1..=32)?.as_deref() {
+        Some("CANCEL_TASK") => spec.cutoff_behavior = CutoffBehavior::CancelTask,
+        Some("CONTINUE_TASK") => spec.cutoff_behavior = CutoffBehavior::ContinueTask,
+        Some(other) => {
+            return Err(SsmError::validation(format!(
+                "CutoffBehavior {other} is not one of CONTINUE_TASK, CANCEL_TASK"
+            )));
+        }
+        None => {}
+    }
+    Ok(spec)
+}
+
+fn task_to_ssm(record: &WindowPartRecord, describe: bool) -> Result<Value, SsmError> {
+    let spec: TaskSpec = stored_json("window task", &record.spec_json).map_err(api)?;
+    let mut parameters = Map::new();
+    parameters.insert("Operation".to_owned(), json!([spec.operation.as_str()]));
+    parameters.insert(
+        "RebootOption".to_owned(),
+        json!([spec.reboot_option.as_str()]),
+    );
+    if let Some(list) = spec.install_override_list.first() {
+        parameters.insert("InstallOverrideList".to_owned(), json!([list]));
+    }
+    let mut map = Map::new();
+    map.insert("WindowId".to_owned(), json!(record.window_id));
+    map.insert("WindowTaskId".to_owned(), json!(record.id));
+    map.insert("TaskArn".to_owned(), json!("AWS-RunPatchBaseline"));
+    map.insert(
+        if describe { "Type" } else { "TaskType" }.to_owned(),
+        json!("RUN_COMMAND"),
+    );
+    map.insert("Targets".to_owned(), targets_to_wire(&spec.targets));
+    map.insert("Priority".to_owned(), json!(spec.priority));
+    map.insert("MaxConcurrency".to_owned(), json!(spec.max_concurrency));
+    map.insert("MaxErrors".to_owned(), json!(spec.max_errors));
+    map.insert(
+        "CutoffBehavior".to_owned(),
+        json!(spec.cutoff_behavior.as_str()),
+    );
+    insert_opt(&mut map, "Name", spec.name.map(Value::from));
+    if describe {
+        let legacy: Map<String, Value> = parameters
+            .iter()
+            .map(|(k, v)| (k.clone(), json!({"Values": v})))
+            .collect();
+        map.insert("TaskParameters".to_owned(), Value::Object(legacy));
+    } else {
+        map.insert(
+            "TaskInvocationParameters".to_owned(),
+            json!({"RunCommand": {"Parameters": parameters}}),
+        );
+    }
+    Ok(Value::Object(map))
+}
+
+fn filters(input: &Input) -> Vec<(String, Vec<String>)> {
+    input
+        .get("Filters")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .map(|f| {
+                    (
+                        f.get("Key")
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .to_owned(),
+                        f.get("Values")
+                            .and_then(Value::as_array)
+                            .map(|v| {
+                                v.iter()
+                                    .filter_map(Value::as_str)
+                                    .map(ToOwned::to_owned)
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn paged(items: &[Value], input: &Input, max: usize, member: &str) -> Result<Value, SsmError> {
+    let (items, next) = page(items, input, max)?;
+    let mut out = json!({ member: items });
+    if let Some(next) = next {
+        out["NextToken"] = json!(next);
+    }
+    Ok(out)
+}
+
+pub(crate) async fn dispatch(
+    state: &AppState,
+    principal: &Principal,
+    operation: &str,
+    input: &Input,
+) -> Result<Value, SsmError> {
+    let actor = principal.actor();
+    match operation {
+        "CreateMaintenanceWindow" => {
+            let spec = window_spec(input, None, false)?;
+            let tags = super::baselines::tag_list(input, "Tags")?;
+            let record = service::create(state, &actor, &spec).await.map_err(api)?;
+            if !tags.is_empty() {
+                state
+                    .store()
+                    .add_resource_tags("MaintenanceWindow", &record.id, &tags)
+                    .await
+                    .map_err(|e| api(e.into()))?;
+            }
+            Ok(json!({"WindowId": record.id}))
+        }
+        "GetMaintenanceWindow" => {
+            let id = window_id(input)?;
+            let record = load(state, &id).await.map_err(api)?;
+            Ok(Value::Object(window_to_ssm(&record, true)?))
+        }
+        "UpdateMaintenanceWindow" => {
+            let id = window_id(input)?;
+            let replace = boolean(input, "Replace")?.unwrap_or(false);
+            let record = load(state, &id).await.map_err(api)?;
+            let old: WindowSpec = stored_json("window", &record.spec_json).map_err(api)?;
+            let spec = window_spec(input, Some(old), replace)?;
+            let record = service::update(state, &actor, &id, &spec)
+                .await
+                .map_err(api)?;
+            let mut map = window_to_ssm(&record, true)?;
+            map.remove("CreatedDate");
+            map.remove("ModifiedDate");
+            map.remove("NextExecutionTime");
+            Ok(Value::Object(map))
+        }
+        "DeleteMaintenanceWindow" => {
+            let id = window_id(input)?;
+            load(state, &id).await.map_err(api)?;
+            service::delete(state, &actor, &id).await.map_err(api)?;
+            state
+                .store()
+                .remove_resource_tags("MaintenanceWindow", &id, None)
+                .await
+                .map_err(|e| api(e.into()))?;
+            Ok(json!({"WindowId": id}))
+        }
+        "DescribeMaintenanceWindows" => {
+            let max = input.max_results(10..=100, 100)?;
+            let filters = filters(input);
+            let mut items = Vec::new();
+            for record in state.store().windows().await.map_err(|e| api(e.into()))? {
+                let map = window_to_ssm(&record, false)?;
+                let keep = filters.iter().all(|(key, values)| {
+                    values.is_empty()
+                        || values.iter().any(|v| match key.as_str() {
+                            "Name" => map.get("Name").and_then(Value::as_str) == Some(v.as_str()),
+                            "Enabled" => {
+                                map.get("Enabled")
+                                    .and_then(Value::as_bool)
+                                    .map(|b| b.to_string())
+                                    == Some(v.to_ascii_lowercase())
+                            }
+                            _ => true,
+                        })
+                });
+                if keep {
+                    items.push(Value::Object(map));
+                }
+            }
+            paged(&items, input, max, "WindowIdentities")
+        }
+        "RegisterTargetWithMaintenanceWindow" => {
+            let id = window_id(input)?;
+            let resource_type = input.required("ResourceType", 1..=32)?;
+            if resource_type != "INSTANCE" {
+                return Err(SsmError::validation(format!(
+                    "ResourceType {resource_type} is not supported (INSTANCE is)"
+                )));
+            }
+            let spec = WindowTargetSpec {
+                name: input.string("Name", false, 3..=128)?,
+                description: input.string("Description", false, 1..=128)?,
+                owner_information: input.string("OwnerInformation", false, 1..=128)?,
+                targets: targets(input, "Targets")?.unwrap_or_default(),
+            };
+            let record = service::create_target(state, &actor, &id, &spec)
+                .await
+                .map_err(api)?;
+            Ok(json!({"WindowTargetId": record.id}))
+        }
+        "DeregisterTargetFromMaintenanceWindow" => {
+            let id = window_id(input)?;
+            let target = uuid_member(input, "WindowTargetId")?;
+            service::part(state, WindowPart::Target, &id, &target)
+                .await
+                .map_err(api)?;
+            service::delete_target(state, &actor, &id, &target)
+                .await
+                .map_err(api)?;
+            Ok(json!({"WindowId": id, "WindowTargetId": target}))
+        }
+        "UpdateMaintenanceWindowTarget" => {
+            let id = window_id(input)?;
+            let target = uuid_member(input, "WindowTargetId")?;
+            let replace = boolean(input, "Replace")?.unwrap_or(false);
+            let record = service::part(state, WindowPart::Target, &id, &target)
+                .await
+                .map_err(api)?;
+            let old: WindowTargetSpec =
+                stored_json("window target", &record.spec_json).map_err(api)?;
+            let keep =
+                |new: Option<String>, old: Option<String>| if replace { new } else { new.or(old) };
+            let new_targets = targets(input, "Targets")?;
+            if replace && new_targets.is_none() {
+                return Err(SsmError::validation(
+                    "Targets is required when Replace is true",
+                ));
+            }
+            let spec = WindowTargetSpec {
+                name: keep(input.string("Name", false, 3..=128)?, old.name),
+                description: keep(
+                    input.string("Description", false, 1..=128)?,
+                    old.description,
+                ),
+                owner_information: keep(
+                    input.string("OwnerInformation", false, 1..=128)?,
+                    old.owner_information,
+                ),
+                targets: new_targets.unwrap_or(old.targets),
+            };
+            let record = service::update_target(state, &actor, &id, &target, &spec)
+                .await
+                .map_err(api)?;
+            target_to_ssm(&record)
+        }
+        "DescribeMaintenanceWindowTargets" => {
+            let id = window_id(input)?;
+            let max = input.max_results(10..=100, 100)?;
+            load(state, &id).await.map_err(api)?;
+            let filters = filters(input);
+            let mut items = Vec::new();
+            for record in state
+                .store()
+                .window_parts(WindowPart::Target, &id)
+                .await
+                .map_err(|e| api(e.into()))?
+            {
+                let value = target_to_ssm(&record)?;
+                let keep = filters.iter().all(|(key, values)| {
+                    let field = |name: &str| {
+                        value
+                            .get(name)
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .to_owned()
+                    };
+                    values.is_empty()
+                        || values.iter().any(|v| match key.as_str() {
+                            "WindowTargetId" => field("WindowTargetId") == *v,
+                            "OwnerInformation" => field("OwnerInformation") == *v,
+                            "Type" => v == "INSTANCE",
+                            _ => true,
+                        })
+                });
+                if keep {
+                    items.push(value);
+                }
+            }
+            paged(&items, input, max, "Targets")
+        }
+        "RegisterTaskWithMaintenanceWindow" => {
+            let id = window_id(input)?;
+            let spec = task_spec(input, None, false)?;
+            let record = service::create_task(state, &actor, &id, &spec)
+                .await
+                .map_err(api)?;
+            Ok(json!({"WindowTaskId": record.id}))
+        }
+        "DeregisterTaskFromMaintenanceWindow" => {
+            let id = window_id(input)?;
+            let task = uuid_member(input, "WindowTaskId")?;
+            service::part(state, WindowPart::Task, &id, &task)
+                .await
+                .map_err(api)?;
+            service::delete_task(state, &actor, &id, &task)
+                .await
+                .map_err(api)?;
+            Ok(json!({"WindowId": id, "WindowTaskId": task}))
+        }
+        "UpdateMaintenanceWindowTask" => {
+            let id = window_id(input)?;
+            let task = uuid_member(input, "WindowTaskId")?;
+            let replace = boolean(input, "Replace")?.unwrap_or(false);
+            let record = service::part(state, WindowPart::Task, &id, &task)
+                .await
+                .map_err(api)?;
+            let old: TaskSpec = stored_json("window task", &record.spec_json).map_err(api)?;
+            let spec = task_spec(input, Some(old), replace)?;
+            let record = service::update_task(state, &actor, &id, &task, &spec)
+                .await
+                .map_err(api)?;
+            task_to_ssm(&record, false)
+        }
+        "GetMaintenanceWindowTask" => {
+            let id = window_id(input)?;
+            let task = uuid_member(input, "WindowTaskId")?;
+            let record = service::part(state, WindowPart::Task, &id, &task)
+                .await
+                .map_err(api)?;
+            task_to_ssm(&record, false)
+        }
+        "DescribeMaintenanceWindowTasks" => {
+            let id = window_id(input)?;
+            let max = input.max_results(10..=100, 100)?;
+            load(state, &id).await.map_err(api)?;
+            let filters = filters(input);
+            let mut items = Vec::new();
+            for record in state
+                .store()
+                .window_parts(WindowPart::Task, &id)
+                .await
+                .map_err(|e| api(e.into()))?
+            {
+                let value = task_to_ssm(&record, true)?;
+                let keep = filters.iter().all(|(key, values)| {
+                    values.is_empty()
+                        || values.iter().any(|v| match key.as_str() {
+                            "WindowTaskId" => {
+                                value.get("WindowTaskId").and_then(Value::as_str)
+                                    == Some(v.as_str())
+                            }
+                            "TaskArn" => v.ends_with("AWS-RunPatchBaseline"),
+                            "TaskType" => v == "RUN_COMMAND",
+                            "Priority" => {
+                                value.get("Priority").map(ToString::to_string) == Some(v.clone())
+                            }
+                            _ => true,
+                        })
+                });
+                if keep {
+                    items.push(value);
+                }
+            }
+            paged(&items, input, max, "Tasks")
+        }
+        _ => Err(SsmError::new(
+            "UnknownOperationException",
+            format!("{operation} is not supported"),
+        )),
+    }
+}
