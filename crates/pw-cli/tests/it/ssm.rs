@@ -93,6 +93,7 @@ fn boto3_and_the_aws_cli_work_unchanged() {
         assert!(Instant::now() < deadline, "the server did not start");
         std::thread::sleep(Duration::from_millis(100));
     }
+    let node_id = enroll_and_report(&data, &format!("http://{listen}"));
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/ssm/boto3_checks.py");
     #[expect(
         clippy::disallowed_methods,
@@ -105,6 +106,7 @@ fn boto3_and_the_aws_cli_work_unchanged() {
         .env("PW_ADMIN_SECRET", &admin_secret)
         .env("PW_READONLY_KEY", &ro_id)
         .env("PW_READONLY_SECRET", &ro_secret)
+        .env("PW_NODE_ID", &node_id)
         .env("AWS_CONFIG_FILE", "/dev/null")
         .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
         .output()
@@ -115,4 +117,83 @@ fn boto3_and_the_aws_cli_work_unchanged() {
         output.status.success() && stdout.contains("all SSM checks passed"),
         "stdout:\n{stdout}\nstderr:\n{stderr}"
     );
+}
+
+/// Enrolls a node tagged `Patch Group=AL2-STG` through the native API and posts an install
+/// report for it (one patch Missing, one Installed); returns the node id.
+fn enroll_and_report(data: &str, url: &str) -> String {
+    use pw_api::server::tokens::{CreateActivation, Tag};
+    use pw_client::{Client, ClientSettings};
+    let token = String::from_utf8(
+        crate::patchwarden(
+            &[
+                "server",
+                "token",
+                "create",
+                "--role",
+                "admin",
+                "--no-config",
+                "--data-dir",
+                data,
+            ],
+            None,
+        )
+        .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_owned();
+    let admin = Client::new(ClientSettings::new(url).with_secret(token)).unwrap();
+    let code = admin
+        .create_activation(&CreateActivation {
+            expires_in_hours: Some(1),
+            max_uses: Some(1),
+            description: None,
+            tags: vec![Tag {
+                key: "Patch Group".to_owned(),
+                value: "AL2-STG".to_owned(),
+            }],
+        })
+        .unwrap()
+        .code;
+    let facts = serde_json::json!({"hostname": "stg-1", "operating_system": "AMAZON_LINUX_2",
+        "product": "AmazonLinux2", "agent_version": "0.1.0"});
+    let enrolled = Client::new(ClientSettings::new(url))
+        .unwrap()
+        .enroll(
+            &serde_json::from_value(serde_json::json!({
+                "activation_code": code, "facts": facts, "tags": []}))
+            .unwrap(),
+        )
+        .unwrap();
+    let node = Client::new(ClientSettings::new(url).with_secret(&enrolled.credential)).unwrap();
+    let item = |name: &str, state: &str, installed: &str, target: &str| {
+        serde_json::json!({"name": name, "arch": "x86_64", "state": state,
+            "installed": installed, "target": target, "compliance_level": "CRITICAL",
+            "classification": "Security", "severity": "Critical", "cves": ["CVE-2025-1102"],
+            "advisories": ["ALAS2-2025-0102"], "reason": "approved by rule 1"})
+    };
+    let upload = serde_json::json!({
+        "report": {
+            "operation_id": "op-1", "operation": "Install",
+            "started_at": "2025-03-05T02:00:00Z", "ended_at": "2025-03-05T02:05:00Z",
+            "host": {"operating_system": "AMAZON_LINUX_2", "product": "AmazonLinux2"},
+            "patch_group": "AL2-STG", "baseline": "patchwarden-AmazonLinux2Default",
+            "reboot_option": "NoReboot",
+            "summary": {"baseline": "patchwarden-AmazonLinux2Default",
+                "evaluated_at": "2025-03-05T02:05:00Z",
+                "installed": 1, "installed_other": 0, "installed_rejected": 0,
+                "installed_pending_reboot": 0, "not_applicable": 0, "missing": 1,
+                "failed": 0, "critical_non_compliant": 1, "security_non_compliant": 1,
+                "other_non_compliant": 0, "non_compliant_severity": "CRITICAL",
+                "status": "NON_COMPLIANT"},
+            "patches": [
+                item("curl", "Missing", "8.3.0-1.amzn2", "8.3.0-2.amzn2"),
+                item("openssl", "Installed", "1.0.2k-2.amzn2", "1.0.2k-2.amzn2"),
+            ]
+        }
+    });
+    node.post_report(&serde_json::from_value(upload).unwrap())
+        .unwrap();
+    enrolled.node_id
 }

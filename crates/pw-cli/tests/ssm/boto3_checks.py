@@ -234,6 +234,31 @@ assert admin.delete_maintenance_window(WindowId=window)["WindowId"] == window
 assert admin.describe_maintenance_windows()["WindowIdentities"] == []
 ok("maintenance windows, targets and tasks")
 
+# Nodes and their patch states: what the native API reports (one node, group AL2-STG, its
+# latest Install report: curl Missing, openssl Installed).
+node = os.environ["PW_NODE_ID"]
+info = admin.describe_instance_information(Filters=[{"Key": "tag:Patch Group", "Values": ["AL2-STG"]}])
+assert [i["InstanceId"] for i in info["InstanceInformationList"]] == [node], info
+assert info["InstanceInformationList"][0]["PlatformType"] == "Linux"
+states = admin.describe_instance_patch_states(InstanceIds=[node])["InstancePatchStates"]
+assert len(states) == 1, states
+s0 = states[0]
+assert (s0["MissingCount"], s0["InstalledCount"], s0["CriticalNonCompliantCount"]) == (1, 1, 1), s0
+assert s0["Operation"] == "Install" and s0["PatchGroup"] == "AL2-STG", s0
+assert s0["BaselineId"].startswith("arn:aws:ssm:") and isinstance(s0["OperationEndTime"], datetime.datetime), s0
+by_group = admin.describe_instance_patch_states_for_patch_group(
+    PatchGroup="AL2-STG", Filters=[{"Key": "MissingCount", "Type": "GreaterThan", "Values": ["0"]}])
+assert [s["InstanceId"] for s in by_group["InstancePatchStates"]] == [node], by_group
+none = admin.describe_instance_patch_states_for_patch_group(
+    PatchGroup="AL2-STG", Filters=[{"Key": "FailedCount", "Type": "GreaterThan", "Values": ["0"]}])
+assert none["InstancePatchStates"] == [], none
+patches = admin.describe_instance_patches(InstanceId=node, Filters=[{"Key": "State", "Values": ["Missing"]}])["Patches"]
+assert [(p["KBId"], p["State"], p["Severity"]) for p in patches] == [("curl.x86_64", "Missing", "Critical")], patches
+group_state = admin.describe_patch_group_state(PatchGroup="AL2-STG")
+assert (group_state["Instances"], group_state["InstancesWithMissingPatches"],
+        group_state["InstancesWithFailedPatches"]) == (1, 1, 0), group_state
+ok("instance information, patch states, patches and patch group state")
+
 # Roles: a read-only key reads and is refused writes.
 readonly.describe_patch_baselines()
 assert error_code(readonly.create_patch_baseline, Name="read-only-try", OperatingSystem="UBUNTU")[0] == "AccessDeniedException"

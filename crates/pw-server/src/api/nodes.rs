@@ -43,17 +43,7 @@ pub(crate) fn node_to_wire(
     }
 }
 
-pub(crate) async fn latest_reports(
-    state: &AppState,
-) -> Result<HashMap<String, ReportRecord>, ApiError> {
-    Ok(state
-        .store()
-        .latest_reports()
-        .await?
-        .into_iter()
-        .map(|report| (report.node_id.clone(), report))
-        .collect())
-}
+pub(crate) use crate::service::compliance::latest_reports;
 
 /// `tag=Key=Value` (or `tag=Key` for any value), `os=`, `patch_group=`.
 pub(crate) fn node_filter(params: &Params) -> impl Fn(&NodeRecord) -> bool + use<> {

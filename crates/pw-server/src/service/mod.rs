@@ -5,6 +5,7 @@
 //! layer").
 
 pub(crate) mod baselines;
+pub(crate) mod compliance;
 pub(crate) mod windows;
 
 use crate::error::ApiError;

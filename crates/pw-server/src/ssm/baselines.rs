@@ -71,7 +71,7 @@ fn builtin_arn(os: OperatingSystem, region: &str) -> String {
 }
 
 /// The SSM id of a native baseline id.
-fn ssm_id(native: &str, region: &str) -> String {
+pub(crate) fn ssm_id(native: &str, region: &str) -> String {
     match predefined(native) {
         Some((os, _)) => builtin_arn(os, region),
         None => native.to_owned(),

@@ -8,6 +8,7 @@
 //! write is the service layer's (`crate::service`), shared with the native API.
 
 mod baselines;
+mod nodes;
 pub(crate) mod sigv4;
 mod windows;
 
@@ -254,7 +255,14 @@ async fn handle_inner(
             format!("`{target}` is not an AmazonSSM operation"),
         ));
     };
-    if !baselines::OPERATIONS.contains(&operation) && !windows::OPERATIONS.contains(&operation) {
+    if ![
+        baselines::OPERATIONS,
+        windows::OPERATIONS,
+        nodes::OPERATIONS,
+    ]
+    .iter()
+    .any(|ops| ops.contains(&operation))
+    {
         return Err(SsmError::new(
             "UnknownOperationException",
             format!(
@@ -295,6 +303,8 @@ async fn handle_inner(
     let input = Input(input);
     if windows::OPERATIONS.contains(&operation) {
         windows::dispatch(state, &principal, operation, &input).await
+    } else if nodes::OPERATIONS.contains(&operation) {
+        nodes::dispatch(state, &principal, operation, &input).await
     } else {
         baselines::dispatch(state, &principal, operation, &input).await
     }
