@@ -133,8 +133,10 @@ fn patch_state(
     Value::Object(map)
 }
 
-/// `InstancePatchStateFilter`: a count member compared with one integer.
-fn state_filter_matches(state: &Value, filters: &[(String, String, i64)]) -> bool {
+/// `InstancePatchStateFilter`: a count member, a comparison, one integer.
+type CountFilter = (String, String, i64);
+
+fn state_filter_matches(state: &Value, filters: &[CountFilter]) -> bool {
     filters.iter().all(|(key, kind, value)| {
         let Some(n) = state.get(key).and_then(Value::as_i64) else {
             return false;
@@ -148,7 +150,7 @@ fn state_filter_matches(state: &Value, filters: &[(String, String, i64)]) -> boo
     })
 }
 
-fn state_filters(input: &Input) -> Result<Vec<(String, String, i64)>, SsmError> {
+fn state_filters(input: &Input) -> Result<Vec<CountFilter>, SsmError> {
     const KEYS: [&str; 10] = [
         "InstalledCount",
         "InstalledOtherCount",
@@ -313,7 +315,7 @@ pub(crate) async fn dispatch(
                 .into_iter()
                 .map(|n| (n.id.clone(), n))
                 .collect();
-            let (ids, group, filters): (Vec<String>, Option<String>, Vec<(String, String, i64)>) =
+            let (ids, group, filters): (Vec<String>, Option<String>, Vec<CountFilter>) =
                 if operation == "DescribeInstancePatchStates" {
                     let ids: Vec<String> = input
                         .get("InstanceIds")
