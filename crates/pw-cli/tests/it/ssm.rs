@@ -93,7 +93,7 @@ fn boto3_and_the_aws_cli_work_unchanged() {
         assert!(Instant::now() < deadline, "the server did not start");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let node_id = enroll_and_report(&data, &format!("http://{listen}"));
+    let (node_id, window_id, execution_id) = enroll_and_report(&data, &format!("http://{listen}"));
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/ssm/boto3_checks.py");
     #[expect(
         clippy::disallowed_methods,
@@ -107,6 +107,8 @@ fn boto3_and_the_aws_cli_work_unchanged() {
         .env("PW_READONLY_KEY", &ro_id)
         .env("PW_READONLY_SECRET", &ro_secret)
         .env("PW_NODE_ID", &node_id)
+        .env("PW_WINDOW_ID", &window_id)
+        .env("PW_EXECUTION_ID", &execution_id)
         .env("AWS_CONFIG_FILE", "/dev/null")
         .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
         .output()
@@ -119,9 +121,11 @@ fn boto3_and_the_aws_cli_work_unchanged() {
     );
 }
 
-/// Enrolls a node tagged `Patch Group=AL2-STG` through the native API and posts an install
-/// report for it (one patch Missing, one Installed); returns the node id.
-fn enroll_and_report(data: &str, url: &str) -> String {
+/// Through the native API: enrolls a node tagged `Patch Group=AL2-STG`, posts an install
+/// report for it (one patch Missing, one Installed), and opens an execution of a window
+/// targeting it (no agent answers, so it stays in progress). Returns the node, window and
+/// execution ids.
+fn enroll_and_report(data: &str, url: &str) -> (String, String, String) {
     use pw_api::server::tokens::{CreateActivation, Tag};
     use pw_client::{Client, ClientSettings};
     let token = String::from_utf8(
@@ -195,5 +199,29 @@ fn enroll_and_report(data: &str, url: &str) -> String {
     });
     node.post_report(&serde_json::from_value(upload).unwrap())
         .unwrap();
-    enrolled.node_id
+    let window = admin
+        .create_window(
+            &serde_json::from_value(serde_json::json!({"name": "native-window",
+                "schedule": "cron(0 2 ? * * *)", "duration_hours": 2, "cutoff_hours": 1}))
+            .unwrap(),
+        )
+        .unwrap();
+    let target = admin
+        .create_window_target(
+            &window.id,
+            &serde_json::from_value(serde_json::json!({"targets": [
+                {"key": "tag:Patch Group", "values": ["AL2-STG"]}]}))
+            .unwrap(),
+        )
+        .unwrap();
+    admin
+        .create_window_task(
+            &window.id,
+            &serde_json::from_value(serde_json::json!({"operation": "Scan", "targets": [
+                {"key": "WindowTargetIds", "values": [target.id]}]}))
+            .unwrap(),
+        )
+        .unwrap();
+    let execution = admin.run_window(&window.id).unwrap();
+    (enrolled.node_id, window.id, execution.id)
 }

@@ -231,7 +231,7 @@ assert tags == [{"Key": "env", "Value": "stg"}], tags
 admin.deregister_task_from_maintenance_window(WindowId=window, WindowTaskId=task)
 admin.deregister_target_from_maintenance_window(WindowId=window, WindowTargetId=target)
 assert admin.delete_maintenance_window(WindowId=window)["WindowId"] == window
-assert admin.describe_maintenance_windows()["WindowIdentities"] == []
+assert [w["WindowId"] for w in admin.describe_maintenance_windows()["WindowIdentities"]] == [os.environ["PW_WINDOW_ID"]]
 ok("maintenance windows, targets and tasks")
 
 # Nodes and their patch states: what the native API reports (one node, group AL2-STG, its
@@ -258,6 +258,30 @@ group_state = admin.describe_patch_group_state(PatchGroup="AL2-STG")
 assert (group_state["Instances"], group_state["InstancesWithMissingPatches"],
         group_state["InstancesWithFailedPatches"]) == (1, 1, 0), group_state
 ok("instance information, patch states, patches and patch group state")
+
+# A window the native API made and ran: seen, and cancelled, through this API.
+native_window, execution = os.environ["PW_WINDOW_ID"], os.environ["PW_EXECUTION_ID"]
+schedule = admin.describe_maintenance_window_schedule(WindowId=native_window, MaxResults=3)
+times = [s["ExecutionTime"] for s in schedule["ScheduledWindowExecutions"]]
+assert len(times) == 3 and all(t.endswith("T02:00Z") for t in times), times
+runs = admin.describe_maintenance_window_executions(WindowId=native_window)["WindowExecutions"]
+assert [r["WindowExecutionId"] for r in runs] == [execution] and runs[0]["Status"] == "IN_PROGRESS", runs
+got = admin.get_maintenance_window_execution(WindowExecutionId=execution)
+assert got["Status"] == "IN_PROGRESS" and len(got["TaskIds"]) == 1, got
+task_runs = admin.describe_maintenance_window_execution_tasks(WindowExecutionId=execution)
+task_run = task_runs["WindowExecutionTaskIdentities"][0]
+assert task_run["TaskArn"] == "AWS-RunPatchBaseline" and task_run["TaskType"] == "RUN_COMMAND", task_run
+invocations = admin.describe_maintenance_window_execution_task_invocations(
+    WindowExecutionId=execution, TaskId=got["TaskIds"][0])["WindowExecutionTaskInvocationIdentities"]
+assert len(invocations) == 1 and json.loads(invocations[0]["Parameters"])["InstanceIds"] == [node], invocations
+detail = admin.get_maintenance_window_execution_task(WindowExecutionId=execution, TaskId=got["TaskIds"][0])
+assert detail["TaskExecutionId"] == got["TaskIds"][0] and detail["Type"] == "RUN_COMMAND", detail
+admin.cancel_maintenance_window_execution(WindowExecutionId=execution)
+status = admin.get_maintenance_window_execution(WindowExecutionId=execution)["Status"]
+assert status in ("CANCELLING", "CANCELLED"), status
+assert error_code(admin.get_maintenance_window_execution,
+                  WindowExecutionId="00000000-0000-4000-8000-000000000000")[0] == "DoesNotExistException"
+ok("executions: schedule, listing, tasks, invocations, cancel")
 
 # Roles: a read-only key reads and is refused writes.
 readonly.describe_patch_baselines()

@@ -31,6 +31,13 @@ pub(crate) const OPERATIONS: &[&str] = &[
     "UpdateMaintenanceWindowTask",
     "GetMaintenanceWindowTask",
     "DescribeMaintenanceWindowTasks",
+    "DescribeMaintenanceWindowSchedule",
+    "DescribeMaintenanceWindowExecutions",
+    "GetMaintenanceWindowExecution",
+    "DescribeMaintenanceWindowExecutionTasks",
+    "GetMaintenanceWindowExecutionTask",
+    "DescribeMaintenanceWindowExecutionTaskInvocations",
+    "CancelMaintenanceWindowExecution",
 ];
 
 fn api(error: crate::error::ApiError) -> SsmError {
@@ -814,6 +821,244 @@ pub(crate) async fn dispatch(
                 }
             }
             paged(&items, input, max, "Tasks")
+        }
+        _ => executions(state, principal, operation, input).await,
+    }
+}
+
+fn status_fields(
+    map: &mut Map<String, Value>,
+    status: pw_api::server::windows::ExecutionStatus,
+    details: Option<&String>,
+    started: Option<jiff::Timestamp>,
+    ended: Option<jiff::Timestamp>,
+) {
+    map.insert("Status".to_owned(), json!(status.as_str()));
+    insert_opt(map, "StatusDetails", details.map(|d| json!(d)));
+    insert_opt(map, "StartTime", started.map(epoch));
+    insert_opt(map, "EndTime", ended.map(epoch));
+}
+
+fn task_execution_to_ssm(
+    execution_id: &str,
+    task: &pw_api::server::windows::TaskExecution,
+    get: bool,
+) -> Value {
+    let mut map = Map::new();
+    map.insert("WindowExecutionId".to_owned(), json!(execution_id));
+    map.insert("TaskExecutionId".to_owned(), json!(task.id));
+    status_fields(
+        &mut map,
+        task.status,
+        task.status_details.as_ref(),
+        task.started_at,
+        task.ended_at,
+    );
+    map.insert("TaskArn".to_owned(), json!("AWS-RunPatchBaseline"));
+    if get {
+        map.insert("Type".to_owned(), json!("RUN_COMMAND"));
+        map.insert("Priority".to_owned(), json!(task.priority));
+        map.insert(
+            "MaxConcurrency".to_owned(),
+            json!(task.concurrency.to_string()),
+        );
+        map.insert(
+            "MaxErrors".to_owned(),
+            json!(task.error_threshold.to_string()),
+        );
+        map.insert(
+            "TaskParameters".to_owned(),
+            json!([{"Operation": {"Values": [task.operation.as_str()]}}]),
+        );
+    } else {
+        map.insert("TaskType".to_owned(), json!("RUN_COMMAND"));
+    }
+    Value::Object(map)
+}
+
+fn execution_id(input: &Input, member: &str) -> Result<String, SsmError> {
+    uuid_member(input, member)
+}
+
+async fn executions(
+    state: &AppState,
+    principal: &Principal,
+    operation: &str,
+    input: &Input,
+) -> Result<Value, SsmError> {
+    use crate::service::executions as exec;
+    match operation {
+        "DescribeMaintenanceWindowSchedule" => {
+            let id = window_id(input)?;
+            let max = input.max_results(1..=1000, 20)?;
+            let record = load(state, &id).await.map_err(api)?;
+            let spec: WindowSpec = stored_json("window", &record.spec_json).map_err(api)?;
+            let window =
+                service::scheduled_window(&spec, record.schedule_anchor_at).map_err(api)?;
+            let items: Vec<Value> = if record.enabled {
+                window
+                    .occurrences_after(state.now())
+                    .take(max)
+                    .map(|o| {
+                        json!({"WindowId": id, "Name": spec.name,
+                            "ExecutionTime": o.start().timestamp().strftime("%Y-%m-%dT%H:%MZ").to_string()})
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            Ok(json!({"ScheduledWindowExecutions": items}))
+        }
+        "DescribeMaintenanceWindowExecutions" => {
+            let id = window_id(input)?;
+            let max = input.max_results(10..=100, 100)?;
+            load(state, &id).await.map_err(api)?;
+            let mut before = None;
+            let mut after = None;
+            for (key, values) in filters(input) {
+                let at = values
+                    .first()
+                    .and_then(|v| v.parse::<jiff::Timestamp>().ok())
+                    .ok_or_else(|| {
+                        SsmError::validation(format!("filter {key} takes one ISO-8601 instant"))
+                    })?;
+                match key.as_str() {
+                    "ExecutedBefore" => before = Some(at),
+                    "ExecutedAfter" => after = Some(at),
+                    other => {
+                        return Err(SsmError::validation(format!(
+                            "filter key {other} is not one of ExecutedBefore, ExecutedAfter"
+                        )));
+                    }
+                }
+            }
+            let records = state
+                .store()
+                .executions(Some(&id), 10_000)
+                .await
+                .map_err(|e| api(e.into()))?;
+            let items: Vec<Value> = records
+                .iter()
+                .filter(|r| {
+                    let start = r.started_at.unwrap_or(r.scheduled_at);
+                    before.is_none_or(|b| start < b) && after.is_none_or(|a| start > a)
+                })
+                .map(|r| {
+                    let mut map = Map::new();
+                    map.insert("WindowId".to_owned(), json!(r.window_id));
+                    map.insert("WindowExecutionId".to_owned(), json!(r.id));
+                    status_fields(
+                        &mut map,
+                        pw_api::server::windows::ExecutionStatus::parse(&r.status),
+                        r.status_details.as_ref(),
+                        r.started_at,
+                        r.ended_at,
+                    );
+                    Value::Object(map)
+                })
+                .collect();
+            paged(&items, input, max, "WindowExecutions")
+        }
+        "GetMaintenanceWindowExecution" => {
+            let id = execution_id(input, "WindowExecutionId")?;
+            let execution = exec::load(state, &id).await.map_err(api)?;
+            let mut map = Map::new();
+            map.insert("WindowExecutionId".to_owned(), json!(execution.id));
+            map.insert(
+                "TaskIds".to_owned(),
+                json!(
+                    execution
+                        .tasks
+                        .iter()
+                        .map(|t| t.id.clone())
+                        .collect::<Vec<_>>()
+                ),
+            );
+            status_fields(
+                &mut map,
+                execution.status,
+                execution.status_details.as_ref(),
+                execution.started_at,
+                execution.ended_at,
+            );
+            Ok(Value::Object(map))
+        }
+        "DescribeMaintenanceWindowExecutionTasks" => {
+            let id = execution_id(input, "WindowExecutionId")?;
+            let max = input.max_results(10..=100, 100)?;
+            let execution = exec::load(state, &id).await.map_err(api)?;
+            let items: Vec<Value> = execution
+                .tasks
+                .iter()
+                .map(|t| task_execution_to_ssm(&execution.id, t, false))
+                .collect();
+            paged(&items, input, max, "WindowExecutionTaskIdentities")
+        }
+        "GetMaintenanceWindowExecutionTask" => {
+            let id = execution_id(input, "WindowExecutionId")?;
+            let task_id = uuid_member(input, "TaskId")?;
+            let execution = exec::load(state, &id).await.map_err(api)?;
+            let task = execution
+                .tasks
+                .iter()
+                .find(|t| t.id == task_id)
+                .ok_or_else(|| {
+                    SsmError::does_not_exist(format!("task execution {task_id} does not exist"))
+                })?;
+            Ok(task_execution_to_ssm(&execution.id, task, true))
+        }
+        "DescribeMaintenanceWindowExecutionTaskInvocations" => {
+            let id = execution_id(input, "WindowExecutionId")?;
+            let task_id = uuid_member(input, "TaskId")?;
+            let max = input.max_results(10..=100, 100)?;
+            let execution = exec::load(state, &id).await.map_err(api)?;
+            let task = execution
+                .tasks
+                .iter()
+                .find(|t| t.id == task_id)
+                .ok_or_else(|| {
+                    SsmError::does_not_exist(format!("task execution {task_id} does not exist"))
+                })?;
+            let items: Vec<Value> = task
+                .invocations
+                .iter()
+                .map(|inv| {
+                    let mut map = Map::new();
+                    map.insert("WindowExecutionId".to_owned(), json!(execution.id));
+                    map.insert("TaskExecutionId".to_owned(), json!(task.id));
+                    map.insert("InvocationId".to_owned(), json!(inv.id));
+                    insert_opt(&mut map, "ExecutionId", inv.command_id.clone().map(Value::from));
+                    map.insert("TaskType".to_owned(), json!("RUN_COMMAND"));
+                    map.insert(
+                        "Parameters".to_owned(),
+                        json!(json!({"InstanceIds": [inv.node_id], "Operation": [task.operation.as_str()]}).to_string()),
+                    );
+                    status_fields(
+                        &mut map,
+                        inv.status,
+                        inv.status_details.as_ref(),
+                        inv.started_at,
+                        inv.ended_at,
+                    );
+                    insert_opt(&mut map, "OwnerInformation", inv.owner_information.clone().map(Value::from));
+                    insert_opt(&mut map, "WindowTargetId", inv.window_target_id.clone().map(Value::from));
+                    Value::Object(map)
+                })
+                .collect();
+            paged(
+                &items,
+                input,
+                max,
+                "WindowExecutionTaskInvocationIdentities",
+            )
+        }
+        "CancelMaintenanceWindowExecution" => {
+            let id = execution_id(input, "WindowExecutionId")?;
+            exec::load(state, &id).await.map_err(api)?;
+            exec::cancel(state, &principal.actor(), &id)
+                .await
+                .map_err(api)?;
+            Ok(json!({"WindowExecutionId": id}))
         }
         _ => Err(SsmError::new(
             "UnknownOperationException",
