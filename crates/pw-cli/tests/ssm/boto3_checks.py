@@ -283,6 +283,27 @@ assert error_code(admin.get_maintenance_window_execution,
                   WindowExecutionId="00000000-0000-4000-8000-000000000000")[0] == "DoesNotExistException"
 ok("executions: schedule, listing, tasks, invocations, cancel")
 
+# Compliance listings and properties; a node's tags (its patch group) through this API.
+items = admin.list_compliance_items(ResourceIds=[node], ResourceTypes=["ManagedInstance"],
+                                    Filters=[{"Key": "Status", "Values": ["NON_COMPLIANT"], "Type": "EQUAL"}])
+assert [(i["Id"], i["Severity"], i["ComplianceType"]) for i in items["ComplianceItems"]] == [
+    ("curl.x86_64", "CRITICAL", "Patch")], items
+summaries = admin.list_resource_compliance_summaries()["ResourceComplianceSummaryItems"]
+assert [(s["ResourceId"], s["Status"], s["OverallSeverity"]) for s in summaries] == [
+    (node, "NON_COMPLIANT", "CRITICAL")], summaries
+assert summaries[0]["NonCompliantSummary"]["NonCompliantCount"] == 1
+overall = admin.list_compliance_summaries()["ComplianceSummaryItems"]
+assert overall[0]["NonCompliantSummary"]["SeveritySummary"]["CriticalCount"] == 1, overall
+props = admin.describe_patch_properties(OperatingSystem="AMAZON_LINUX_2023", Property="CLASSIFICATION")
+assert {"Name": "Security"} in props["Properties"], props
+node_tags = admin.list_tags_for_resource(ResourceType="ManagedInstance", ResourceId=node)["TagList"]
+assert node_tags == [{"Key": "Patch Group", "Value": "AL2-STG"}], node_tags
+admin.add_tags_to_resource(ResourceType="ManagedInstance", ResourceId=node, Tags=[{"Key": "Patch Group", "Value": "AL2-PRD"}])
+info = admin.describe_instance_information(Filters=[{"Key": "tag:Patch Group", "Values": ["AL2-PRD"]}])
+assert [i["InstanceId"] for i in info["InstanceInformationList"]] == [node], info
+admin.add_tags_to_resource(ResourceType="ManagedInstance", ResourceId=node, Tags=[{"Key": "Patch Group", "Value": "AL2-STG"}])
+ok("compliance listings, patch properties, node tags")
+
 # Roles: a read-only key reads and is refused writes.
 readonly.describe_patch_baselines()
 assert error_code(readonly.create_patch_baseline, Name="read-only-try", OperatingSystem="UBUNTU")[0] == "AccessDeniedException"

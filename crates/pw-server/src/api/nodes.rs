@@ -136,17 +136,7 @@ pub(crate) async fn set_tags(
     ApiJson(body): ApiJson<SetTags>,
 ) -> Result<Json<NodeSummary>, ApiError> {
     let tags = tags_from_wire("tags", &body.tags)?;
-    state.store().set_node_tags(&id, &tags).await?;
-    state
-        .store()
-        .audit(
-            state.now(),
-            &caller.actor(),
-            "node.set_tags",
-            Some(&id),
-            None,
-        )
-        .await?;
+    crate::service::nodes::set_tags(&state, &caller.actor(), &id, &tags).await?;
     show(State(state), ReadOnly(caller), Path(id)).await
 }
 

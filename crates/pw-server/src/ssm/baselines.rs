@@ -245,7 +245,7 @@ pub(crate) async fn dispatch(
         }
         "DescribePatchGroups" => describe_patch_groups(state, principal, input).await,
         "AddTagsToResource" | "ListTagsForResource" | "RemoveTagsFromResource" => {
-            tags(state, operation, input).await
+            tags(state, principal, operation, input).await
         }
         _ => Err(SsmError::new(
             "UnknownOperationException",
@@ -552,7 +552,63 @@ async fn describe_patch_groups(
     Ok(out)
 }
 
-async fn tags(state: &AppState, operation: &str, input: &Input) -> Result<Value, SsmError> {
+/// Tags of a managed node: its own tags (the `Patch Group` tag picks its patch group).
+async fn node_tags(
+    state: &AppState,
+    principal: &Principal,
+    operation: &str,
+    input: &Input,
+    node: pw_store::NodeRecord,
+) -> Result<Value, SsmError> {
+    let mut tags = node.tags.clone();
+    match operation {
+        "AddTagsToResource" => {
+            for (key, value) in tag_list(input, "Tags")? {
+                match tags.iter_mut().find(|(k, _)| *k == key) {
+                    Some(existing) => existing.1 = value,
+                    None => tags.push((key, value)),
+                }
+            }
+        }
+        "RemoveTagsFromResource" => {
+            let keys: Vec<String> = input
+                .get("TagKeys")
+                .and_then(Value::as_array)
+                .map(|v| {
+                    v.iter()
+                        .filter_map(Value::as_str)
+                        .map(ToOwned::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default();
+            tags.retain(|(k, _)| !keys.contains(k));
+        }
+        _ => {
+            let list: Vec<Value> = tags
+                .into_iter()
+                .map(|(key, value)| json!({"Key": key, "Value": value}))
+                .collect();
+            return Ok(json!({"TagList": list}));
+        }
+    }
+    let wire: Vec<pw_api::server::tokens::Tag> = tags
+        .iter()
+        .map(|(key, value)| pw_api::server::tokens::Tag {
+            key: key.clone(),
+            value: value.clone(),
+        })
+        .collect();
+    let tags = crate::service::nodes::tags_from_wire("Tags", &wire)?;
+    crate::service::nodes::set_tags(state, &principal.actor(), &node.id, &tags).await?;
+    Ok(json!({}))
+}
+
+async fn tags(
+    state: &AppState,
+    principal: &Principal,
+    operation: &str,
+    input: &Input,
+) -> Result<Value, SsmError> {
     let kind = input.required("ResourceType", 1..=64)?;
     let id = input.required("ResourceId", 1..=256)?;
     let store = state.store();
@@ -581,6 +637,12 @@ async fn tags(state: &AppState, operation: &str, input: &Input) -> Result<Value,
                 ));
             }
             id.clone()
+        }
+        "ManagedInstance" => {
+            let node = store.node(&id).await.map_err(api)?.ok_or_else(|| {
+                SsmError::new("InvalidResourceId", format!("node {id} does not exist"))
+            })?;
+            return node_tags(state, principal, operation, input, node).await;
         }
         other => {
             return Err(SsmError::new(

@@ -8,6 +8,7 @@
 //! write is the service layer's (`crate::service`), shared with the native API.
 
 mod baselines;
+mod compliance;
 mod nodes;
 pub(crate) mod sigv4;
 mod windows;
@@ -259,6 +260,7 @@ async fn handle_inner(
         baselines::OPERATIONS,
         windows::OPERATIONS,
         nodes::OPERATIONS,
+        compliance::OPERATIONS,
     ]
     .iter()
     .any(|ops| ops.contains(&operation))
@@ -303,6 +305,8 @@ async fn handle_inner(
     let input = Input(input);
     if windows::OPERATIONS.contains(&operation) {
         windows::dispatch(state, &principal, operation, &input).await
+    } else if compliance::OPERATIONS.contains(&operation) {
+        compliance::dispatch(state, operation, &input).await
     } else if nodes::OPERATIONS.contains(&operation) {
         nodes::dispatch(state, &principal, operation, &input).await
     } else {
