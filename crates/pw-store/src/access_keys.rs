@@ -1,4 +1,5 @@
-//! Access keys of the SSM-compatible API, and tags of baselines and windows.
+//! Access keys of the SSM-compatible API, tags of baselines and windows, and the
+//! idempotency tokens of its creates.
 
 use jiff::Timestamp;
 use sqlx::any::AnyRow;
@@ -147,5 +148,51 @@ impl Store {
         rows.iter()
             .map(|row| Ok((get_str(row, "tag_key")?, get_str(row, "tag_value")?)))
             .collect()
+    }
+}
+
+impl Store {
+    /// The (request hash, result id) recorded for `token` of `operation`.
+    pub async fn client_token(
+        &self,
+        operation: &str,
+        token: &str,
+    ) -> Result<Option<(String, String)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT request_hash, result_id FROM client_tokens WHERE operation = $1 AND token = $2",
+        )
+        .bind(operation)
+        .bind(token)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::db)?;
+        row.as_ref()
+            .map(|row| Ok((get_str(row, "request_hash")?, get_str(row, "result_id")?)))
+            .transpose()
+    }
+
+    /// Records the result of a create made with `token` (the first record wins).
+    pub async fn record_client_token(
+        &self,
+        operation: &str,
+        token: &str,
+        request_hash: &str,
+        result_id: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO client_tokens (operation, token, request_hash, result_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (operation, token) DO NOTHING",
+        )
+        .bind(operation)
+        .bind(token)
+        .bind(request_hash)
+        .bind(result_id)
+        .bind(to_micros(now))
+        .execute(&mut *tx.tx)
+        .await
+        .map_err(StoreError::db)?;
+        tx.commit().await
     }
 }

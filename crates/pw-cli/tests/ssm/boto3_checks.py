@@ -115,6 +115,15 @@ mine = admin.describe_patch_baselines(Filters=[{"Key": "OWNER", "Values": ["Self
 assert [b["BaselineId"] for b in mine["BaselineIdentities"]] == [stg], mine
 ok("describe with OWNER, OPERATING_SYSTEM and NAME_PREFIX; AWS-owned baselines")
 
+# ClientToken: a retried create answers the first result; other parameters are refused.
+first = admin.create_patch_baseline(Name="retried", OperatingSystem="UBUNTU", ClientToken="tok-1")["BaselineId"]
+again = admin.create_patch_baseline(Name="retried", OperatingSystem="UBUNTU", ClientToken="tok-1")["BaselineId"]
+assert first == again, (first, again)
+assert error_code(admin.create_patch_baseline, Name="other", OperatingSystem="UBUNTU",
+                  ClientToken="tok-1")[0] == "IdempotentParameterMismatch"
+admin.delete_patch_baseline(BaselineId=first)
+ok("ClientToken makes a create idempotent")
+
 # Pagination: every page walked, a token only while more follow.
 for n in range(3):
     admin.create_patch_baseline(Name=f"extra-{n}", OperatingSystem="UBUNTU")

@@ -290,6 +290,9 @@ pub(crate) fn tag_list(input: &Input, member: &str) -> Result<Vec<(String, Strin
 
 async fn create(state: &AppState, principal: &Principal, input: &Input) -> Result<Value, SsmError> {
     input.required("Name", 3..=128)?;
+    if let Some(id) = super::earlier_result(state, "CreatePatchBaseline", input).await? {
+        return Ok(json!({"BaselineId": id}));
+    }
     parse_os_member(input)?;
     let tags = tag_list(input, "Tags")?;
     let members: Map<String, Value> = input
@@ -307,6 +310,7 @@ async fn create(state: &AppState, principal: &Principal, input: &Input) -> Resul
             .await
             .map_err(api)?;
     }
+    super::record_result(state, "CreatePatchBaseline", input, &record.id).await?;
     Ok(json!({"BaselineId": record.id}))
 }
 

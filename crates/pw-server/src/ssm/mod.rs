@@ -423,3 +423,54 @@ pub(crate) fn epoch(at: jiff::Timestamp) -> Value {
     let millis = at.as_millisecond();
     serde_json::Number::from_f64(millis as f64 / 1000.0).map_or(Value::Null, Value::Number)
 }
+
+/// `ClientToken` of a create: the earlier result when the same token came with the same
+/// request; `IdempotentParameterMismatch` when it came with another.
+pub(crate) async fn earlier_result(
+    state: &AppState,
+    operation: &str,
+    input: &Input,
+) -> Result<Option<String>, SsmError> {
+    let Some(token) = input.string("ClientToken", false, 1..=64)? else {
+        return Ok(None);
+    };
+    let hash = request_hash(input);
+    match state
+        .store()
+        .client_token(operation, &token)
+        .await
+        .map_err(|e| SsmError::from(ApiError::from(e)))?
+    {
+        None => Ok(None),
+        Some((recorded, result)) if recorded == hash => Ok(Some(result)),
+        Some(_) => Err(SsmError::new(
+            "IdempotentParameterMismatch",
+            format!("ClientToken {token} was used with different parameters"),
+        )),
+    }
+}
+
+/// Records the result of a create made with a `ClientToken`.
+pub(crate) async fn record_result(
+    state: &AppState,
+    operation: &str,
+    input: &Input,
+    result: &str,
+) -> Result<(), SsmError> {
+    let Some(token) = input.string("ClientToken", false, 1..=64)? else {
+        return Ok(());
+    };
+    state
+        .store()
+        .record_client_token(operation, &token, &request_hash(input), result, state.now())
+        .await
+        .map_err(|e| SsmError::from(ApiError::from(e)))
+}
+
+fn request_hash(input: &Input) -> String {
+    use sha2::Digest as _;
+    let mut members = input.0.clone();
+    members.remove("ClientToken");
+    let digest = sha2::Sha256::digest(Value::Object(members).to_string().as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}

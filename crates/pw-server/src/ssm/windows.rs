@@ -581,6 +581,9 @@ pub(crate) async fn dispatch(
     match operation {
         "CreateMaintenanceWindow" => {
             let spec = window_spec(input, None, false)?;
+            if let Some(id) = super::earlier_result(state, operation, input).await? {
+                return Ok(json!({"WindowId": id}));
+            }
             let tags = super::baselines::tag_list(input, "Tags")?;
             let record = service::create(state, &actor, &spec).await.map_err(api)?;
             if !tags.is_empty() {
@@ -590,6 +593,7 @@ pub(crate) async fn dispatch(
                     .await
                     .map_err(|e| api(e.into()))?;
             }
+            super::record_result(state, operation, input, &record.id).await?;
             Ok(json!({"WindowId": record.id}))
         }
         "GetMaintenanceWindow" => {
@@ -662,9 +666,13 @@ pub(crate) async fn dispatch(
                 owner_information: input.string("OwnerInformation", false, 1..=128)?,
                 targets: targets(input, "Targets")?.unwrap_or_default(),
             };
+            if let Some(earlier) = super::earlier_result(state, operation, input).await? {
+                return Ok(json!({"WindowTargetId": earlier}));
+            }
             let record = service::create_target(state, &actor, &id, &spec)
                 .await
                 .map_err(api)?;
+            super::record_result(state, operation, input, &record.id).await?;
             Ok(json!({"WindowTargetId": record.id}))
         }
         "DeregisterTargetFromMaintenanceWindow" => {
@@ -750,9 +758,13 @@ pub(crate) async fn dispatch(
         "RegisterTaskWithMaintenanceWindow" => {
             let id = window_id(input)?;
             let spec = task_spec(input, None, false)?;
+            if let Some(earlier) = super::earlier_result(state, operation, input).await? {
+                return Ok(json!({"WindowTaskId": earlier}));
+            }
             let record = service::create_task(state, &actor, &id, &spec)
                 .await
                 .map_err(api)?;
+            super::record_result(state, operation, input, &record.id).await?;
             Ok(json!({"WindowTaskId": record.id}))
         }
         "DeregisterTaskFromMaintenanceWindow" => {

@@ -17,3 +17,14 @@ CREATE TABLE resource_tags (
     tag_value TEXT NOT NULL,
     PRIMARY KEY (resource_type, resource_id, tag_key)
 );
+
+-- Idempotency tokens of SSM creates (`ClientToken`): a retried create with the same token and
+-- the same request answers the first result.
+CREATE TABLE client_tokens (
+    operation TEXT NOT NULL,
+    token TEXT NOT NULL,
+    request_hash TEXT NOT NULL,
+    result_id TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (operation, token)
+);
