@@ -41,6 +41,8 @@ struct Lab {
     admin: String,
     dir: tempfile::TempDir,
     nodes: Vec<Node>,
+    /// An admin access key of the SSM-compatible API: (id, secret).
+    access_key: (String, String),
 }
 
 /// One enrolled node on its own root.
@@ -108,7 +110,8 @@ impl Lab {
             .unwrap();
         let clock = Arc::new(ManualClock::new(at(start)));
         let db = dir.path().join("server.db");
-        let (state, url, admin) = runtime.block_on(async {
+        let server_key = vec![7u8; 32];
+        let (state, url, admin, access_key) = runtime.block_on(async {
             let store = pw_store::Store::connect(&pw_store::StoreSettings::sqlite(&db))
                 .await
                 .unwrap();
@@ -121,7 +124,20 @@ impl Lab {
             .await
             .unwrap()
             .token;
-            let state = AppState::new(store, clock.clone(), ServerSettings::default());
+            let key = pw_server::create_access_key(
+                &store,
+                &server_key,
+                pw_api::server::tokens::Role::Admin,
+                None,
+                Timestamp::now(),
+            )
+            .await
+            .unwrap();
+            let settings = ServerSettings {
+                access_key_secret: Some(Arc::new(server_key.clone())),
+                ..ServerSettings::default()
+            };
+            let state = AppState::new(store, clock.clone(), settings);
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
             let serving = state.clone();
@@ -130,7 +146,7 @@ impl Lab {
                     .await
                     .unwrap();
             });
-            (state, url, admin)
+            (state, url, admin, (key.id, key.secret))
         });
         Lab {
             runtime,
@@ -140,6 +156,7 @@ impl Lab {
             admin,
             dir,
             nodes: Vec::new(),
+            access_key,
         }
     }
 
@@ -1089,4 +1106,83 @@ fn al2023_strategy_4_one_advisory_from_a_newer_release() {
     assert_eq!(lab.node("prd-al2023").versions()["foo"], "1.2-1.amzn2023");
     assert_eq!(lock_of(&lab, "prd-al2023"), r1);
     assert_eq!(lab.status("prd-al2023"), "COMPLIANT");
+}
+
+/// Runs `crates/pw-cli/tests/ssm/strategy_via_aws.py ARGS` with the aws CLI of the SSM
+/// virtualenv against the lab's `/ssm`; returns its stdout as JSON.
+fn aws_script(lab: &Lab, args: &[&str]) -> serde_json::Value {
+    let python = "/opt/pw-tools/ssm-venv/bin/python3";
+    assert!(
+        Path::new(python).is_file(),
+        "{python} is missing: run .ci/deps"
+    );
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/ssm/strategy_via_aws.py");
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the aws CLI is the client under test"
+    )]
+    let output = std::process::Command::new(python)
+        .arg(script)
+        .args(args)
+        .env("PW_SSM_ENDPOINT", format!("{}/ssm", lab.url))
+        .env("AWS_ACCESS_KEY_ID", &lab.access_key.0)
+        .env("AWS_SECRET_ACCESS_KEY", &lab.access_key.1)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// Strategy 1 configured with `aws ssm` commands alone (a baseline, its patch group, a
+/// window with a target and an AWS-RunPatchBaseline Install task), run by a real agent on an
+/// installroot, and read back with `aws ssm describe-instance-patch-states`: the counts are
+/// the native API's. The lab's clock runs at the real time here, since SigV4 allows five
+/// minutes of skew.
+#[test]
+fn strategy_1_configured_with_aws_ssm_alone() {
+    let now = Timestamp::now();
+    let opens = now
+        .checked_add(SignedDuration::from_mins(3))
+        .unwrap()
+        .strftime("%Y-%m-%dT%H:%M:00")
+        .to_string();
+    let mut lab = Lab::new(&now.to_string());
+    let configured = aws_script(&lab, &["configure", &opens]);
+    assert!(configured["window"].as_str().unwrap().starts_with("mw-"));
+    lab.enroll("al2-1", "AL2");
+
+    let executions = lab.windows_at(&format!("{opens}Z"));
+    assert_eq!(executions.len(), 1, "{executions:#?}");
+    // Everything in the fixture is more than 7 days old: bash and openssl install, curl's
+    // install fails, sudo (Moderate) and tzdata (no advisory) are not approved.
+    assert_versions(
+        &lab,
+        "al2-1",
+        &old_but(&[("bash", "4.2.46-2.amzn2"), ("openssl", "1.0.2k-2.amzn2")]),
+    );
+    lab.clock.set(Timestamp::now());
+    let node = lab.node("al2-1").id.clone();
+    let states = aws_script(&lab, &["states", &node]);
+    let native = lab.client().node_compliance(&node, &[]).unwrap().summary;
+    let state = &states[0];
+    assert_eq!(state["InstanceId"], node.as_str());
+    assert_eq!(state["PatchGroup"], "AL2");
+    assert_eq!(state["BaselineId"], configured["baseline"]);
+    assert_eq!(state["Operation"], "Install");
+    for (member, value) in [
+        ("InstalledCount", native.installed),
+        ("InstalledOtherCount", native.installed_other),
+        ("MissingCount", native.missing),
+        ("FailedCount", native.failed),
+        ("NotApplicableCount", native.not_applicable),
+        ("CriticalNonCompliantCount", native.critical_non_compliant),
+        ("SecurityNonCompliantCount", native.security_non_compliant),
+    ] {
+        assert_eq!(state[member], value, "{member}: {state:#}");
+    }
+    assert_eq!(native.failed, 1, "curl's install fails");
 }
