@@ -65,7 +65,29 @@ impl ReleaseContext {
             Some(Ok(release)) => (Some(release.clone()), None),
             Some(Err(why)) => (None, Some(format!("no release approved: {why}"))),
         };
-        let plan = approved.as_ref().map(|release| plan(&before, release));
+        // A host following `latest` (or whose lock says nothing) is on the release its
+        // installed `system-release` is: it must not be planned backwards from there.
+        let effective = match &before {
+            HostLock::Latest | HostLock::Unknown => {
+                match pw_pkgmgr::release::system_release_version(pm) {
+                    Ok(Some(text)) => match HostLock::parse(&text) {
+                        HostLock::Release(installed) => HostLock::Release(installed),
+                        _ => before.clone(),
+                    },
+                    _ => before.clone(),
+                }
+            }
+            HostLock::Release(_) => before.clone(),
+        };
+        let plan = approved
+            .as_ref()
+            .map(|release| match plan(&effective, release) {
+                ReleasePlan::Current(_) if effective != before => ReleasePlan::Move {
+                    from: before.clone(),
+                    to: release.clone(),
+                },
+                other => other,
+            });
         if let Some(ReleasePlan::Ahead { current, approved }) = &plan {
             notes.push(format!(
                 "the host is on release {current}, newer than the approved {approved}: evaluated against its own release, not downgraded"

@@ -31,8 +31,9 @@ use jiff::civil::Date;
 use crate::baseline::{Approval, Baseline};
 
 /// A release version: `MAJOR.MINOR.YYYYMMDD`, optionally followed by `.N` (a re-spin of the
-/// same day). Ordered by major, minor, date and re-spin.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// same day). Ordered, compared and hashed by major, minor, date and re-spin (so
+/// `2023.09.20251117` is `2023.9.20251117`); the text is kept as given for display.
+#[derive(Debug, Clone)]
 pub struct ReleaseVersion {
     major: u32,
     minor: u32,
@@ -108,6 +109,20 @@ impl ReleaseVersion {
 
     pub fn as_str(&self) -> &str {
         &self.text
+    }
+}
+
+impl PartialEq for ReleaseVersion {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for ReleaseVersion {}
+
+impl std::hash::Hash for ReleaseVersion {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (self.major, self.minor, self.date, self.respin).hash(state);
     }
 }
 
@@ -202,7 +217,12 @@ impl ReleasePolicy {
         // Under `require_verified`, the verified list is the candidate list (a verified
         // release is known by definition: a host ran it).
         let candidates: Vec<&ReleaseVersion> = if self.require_verified {
-            self.verified.iter().collect()
+            // Verified releases the server knows (when it knows any: an execution chooses
+            // among the releases learned before it opened).
+            self.verified
+                .iter()
+                .filter(|release| known.is_empty() || known.contains(release))
+                .collect()
         } else {
             known.iter().collect()
         };
@@ -394,6 +414,8 @@ mod tests {
         ] {
             assert!(ReleaseVersion::parse(bad).is_err(), "{bad}");
         }
+        assert_eq!(v("2023.09.20251117"), v("2023.9.20251117"));
+        assert_eq!(v("2023.9.20251117.0"), v("2023.9.20251117"));
         let error = ReleaseVersion::parse("2023.9.20251131").unwrap_err();
         assert!(
             error.to_string().contains("the date does not exist"),
@@ -446,7 +468,8 @@ mod tests {
             v("2023.9.20251117")
         );
         p.require_verified = true;
-        p.verified = vec![v("2023.9.20251101")];
+        // A verified release the server does not know (learned too late) is not chosen.
+        p.verified = vec![v("2023.9.20251101"), v("2023.9.20251231")];
         assert_eq!(
             p.choose(&known, at("2026-01-01T00:00:00Z")).unwrap(),
             v("2023.9.20251101")

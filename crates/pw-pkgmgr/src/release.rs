@@ -66,6 +66,19 @@ pub fn host_releasever(settings: &Settings) -> Result<HostReleasever, ReleaseLoc
             Err(source) => return Err(ReleaseLockError::Read { path, source }),
         }
     }
+    let value = system_release_version(settings)?;
+    Ok(HostReleasever {
+        source: if value.is_some() {
+            LockSource::SystemRelease
+        } else {
+            LockSource::None
+        },
+        value,
+    })
+}
+
+/// The version of the installed package providing `system-release(releasever)`, if any.
+pub fn system_release_version(settings: &Settings) -> Result<Option<String>, ReleaseLockError> {
     let query = CommandSpec::new("rpm")
         .args(settings.root.rpm_args())
         .args([
@@ -80,19 +93,11 @@ pub fn host_releasever(settings: &Settings) -> Result<HostReleasever, ReleaseLoc
     let output = command::run(&query)?;
     // rpm exits 1 with "no package provides ..." when none does.
     let text = String::from_utf8_lossy(&output.stdout);
-    let value = output
+    Ok(output
         .success()
         .then(|| text.lines().next().map(str::trim).map(str::to_owned))
         .flatten()
-        .filter(|v| !v.is_empty());
-    Ok(HostReleasever {
-        source: if value.is_some() {
-            LockSource::SystemRelease
-        } else {
-            LockSource::None
-        },
-        value,
-    })
+        .filter(|v| !v.is_empty()))
 }
 
 /// Writes `/etc/dnf/vars/releasever` under `root` atomically (temporary file, fsync,

@@ -262,7 +262,7 @@ none = admin.describe_instance_patch_states_for_patch_group(
     PatchGroup="AL2-STG", Filters=[{"Key": "FailedCount", "Type": "GreaterThan", "Values": ["0"]}])
 assert none["InstancePatchStates"] == [], none
 patches = admin.describe_instance_patches(InstanceId=node, Filters=[{"Key": "State", "Values": ["Missing"]}])["Patches"]
-assert [(p["KBId"], p["State"], p["Severity"]) for p in patches] == [("curl.x86_64", "Missing", "Critical")], patches
+assert [(p["KBId"], p["State"], p["Severity"]) for p in patches] == [("curl.x86_64", "MISSING", "Critical")], patches
 group_state = admin.describe_patch_group_state(PatchGroup="AL2-STG")
 assert (group_state["Instances"], group_state["InstancesWithMissingPatches"],
         group_state["InstancesWithFailedPatches"]) == (1, 1, 0), group_state
@@ -325,11 +325,12 @@ unknown = client("PWAK0000000000000000", "whatever")
 assert error_code(unknown.describe_patch_baselines)[0] == "UnrecognizedClientException"
 
 
-def raw(service, when, target="AmazonSSM.DescribePatchBaselines", body=b"{}"):
+def raw(service, when, target="AmazonSSM.DescribePatchBaselines", body=b"{}", sent=None):
     creds = botocore.credentials.Credentials(os.environ["PW_ADMIN_KEY"], os.environ["PW_ADMIN_SECRET"])
     request = botocore.awsrequest.AWSRequest(
         method="POST", url=ENDPOINT, data=body,
-        headers={"X-Amz-Target": target, "Content-Type": "application/x-amz-json-1.1"},
+        headers={"X-Amz-Target": target, "Content-Type": "application/x-amz-json-1.1",
+                 "X-Amz-Content-Sha256": __import__("hashlib").sha256(body).hexdigest()},
     )
     signer = botocore.auth.SigV4Auth(creds, service, REGION)
     real = botocore.auth.datetime.datetime
@@ -349,7 +350,10 @@ def raw(service, when, target="AmazonSSM.DescribePatchBaselines", body=b"{}"):
     finally:
         botocore.auth.datetime.datetime = real
     prepared = request.prepare()
-    http = urllib.request.Request(prepared.url, data=body, headers=dict(prepared.headers), method="POST")
+    sent = body if sent is None else sent
+    headers = dict(prepared.headers)
+    headers["Content-Length"] = str(len(sent))
+    http = urllib.request.Request(prepared.url, data=sent, headers=headers, method="POST")
     try:
         with urllib.request.urlopen(http) as response:
             return response.status, response.headers, json.loads(response.read() or b"{}")
@@ -365,11 +369,13 @@ assert (status, body["__type"]) == (400, "InvalidSignatureException"), body
 assert "Signature expired" in body["Message"] and headers["X-Amzn-ErrorType"] == "InvalidSignatureException"
 status, _, body = raw("ec2", now)
 assert (status, body["__type"]) == (400, "InvalidSignatureException"), body
+status, _, body = raw("ssm", now, body=b"{}", sent=b'{"MaxResults": 1}')
+assert (status, body["__type"]) == (400, "InvalidSignatureException"), body
 status, _, body = raw("ssm", now, target="AmazonSSM.NoSuchOperation")
 assert (status, body["__type"]) == (400, "UnknownOperationException"), body
 status, _, body = raw("ssm", now, target="AmazonSSM.GetPatchBaseline", body=b"{not json")
 assert (status, body["__type"]) == (400, "SerializationException"), body
-ok("SigV4: wrong secret, unknown key, stale date, wrong service; unknown operation; bad JSON")
+ok("SigV4: wrong secret, unknown key, stale date, wrong service, a body that is not the signed one; unknown operation; bad JSON")
 
 # The aws CLI, unchanged.
 env = dict(os.environ, AWS_ACCESS_KEY_ID=os.environ["PW_ADMIN_KEY"],

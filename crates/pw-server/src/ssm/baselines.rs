@@ -556,6 +556,32 @@ async fn describe_patch_groups(
     Ok(out)
 }
 
+/// The tags a resource would have after adding `new`: at most 50, each key and value as the
+/// native API checks them (`crate::service::nodes::tags_from_wire`).
+fn validate_merged(
+    mut tags: Vec<(String, String)>,
+    new: &[(String, String)],
+) -> Result<(), SsmError> {
+    for (key, value) in new {
+        match tags.iter_mut().find(|(k, _)| k == key) {
+            Some(existing) => existing.1 = value.clone(),
+            None => tags.push((key.clone(), value.clone())),
+        }
+    }
+    if tags.len() > 50 {
+        return Err(SsmError::new(
+            "TooManyTagsError",
+            "a resource has at most 50 tags",
+        ));
+    }
+    let wire: Vec<pw_api::server::tokens::Tag> = tags
+        .into_iter()
+        .map(|(key, value)| pw_api::server::tokens::Tag { key, value })
+        .collect();
+    crate::service::nodes::tags_from_wire("Tags", &wire)?;
+    Ok(())
+}
+
 /// Tags of a managed node: its own tags (the `Patch Group` tag picks its patch group).
 async fn node_tags(
     state: &AppState,
@@ -602,6 +628,12 @@ async fn node_tags(
             value: value.clone(),
         })
         .collect();
+    if wire.len() > 50 {
+        return Err(SsmError::new(
+            "TooManyTagsError",
+            "a resource has at most 50 tags",
+        ));
+    }
     let tags = crate::service::nodes::tags_from_wire("Tags", &wire)?;
     crate::service::nodes::set_tags(state, &principal.actor(), &node.id, &tags).await?;
     Ok(json!({}))
@@ -660,6 +692,10 @@ async fn tags(
     match operation {
         "AddTagsToResource" => {
             let tags = tag_list(input, "Tags")?;
+            validate_merged(
+                store.resource_tags(&kind, &native).await.map_err(api)?,
+                &tags,
+            )?;
             store
                 .add_resource_tags(&kind, &native, &tags)
                 .await

@@ -179,6 +179,7 @@ async fn authenticate(
         body,
     };
     sigv4::check_scope_and_time(&auth, &request, state.now()).map_err(sig_error)?;
+    sigv4::check_payload(&request).map_err(sig_error)?;
     let unrecognized = || {
         SsmError::new(
             "UnrecognizedClientException",
@@ -230,9 +231,18 @@ async fn handle(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
     let request_id = request_id();
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            return error_response(
+                &request_id,
+                &SsmError::validation(format!("the request body cannot be read: {rejection}")),
+            );
+        }
+    };
     match handle_inner(&state, &method, &uri, &headers, &body).await {
         Ok(value) => respond(StatusCode::OK, &request_id, &value, None),
         Err(error) => error_response(&request_id, &error),

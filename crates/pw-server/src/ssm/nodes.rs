@@ -210,6 +210,19 @@ fn paged(items: &[Value], input: &Input, max: usize, member: &str) -> Result<Val
     Ok(out)
 }
 
+/// SSM's `PatchComplianceDataState` of a patch state (`InstalledPendingReboot` →
+/// `INSTALLED_PENDING_REBOOT`).
+pub(crate) fn state_enum(state: &str) -> String {
+    let mut out = String::new();
+    for (index, c) in state.chars().enumerate() {
+        if c.is_ascii_uppercase() && index > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    out
+}
+
 fn patch_data(item: &PatchJson, installed_time: Value) -> Value {
     let version = item.target.as_ref().or(item.installed.as_ref());
     let mut map = Map::new();
@@ -232,7 +245,7 @@ fn patch_data(item: &PatchJson, installed_time: Value) -> Value {
         "Severity".to_owned(),
         json!(item.severity.clone().unwrap_or_default()),
     );
-    map.insert("State".to_owned(), json!(item.state));
+    map.insert("State".to_owned(), json!(state_enum(&item.state)));
     map.insert("InstalledTime".to_owned(), installed_time);
     if !item.cves.is_empty() {
         map.insert("CVEIds".to_owned(), json!(item.cves.join(",")));
@@ -250,18 +263,29 @@ pub(crate) async fn dispatch(
     match operation {
         "DescribeInstanceInformation" => {
             let max = input.max_results(5..=50, 10)?;
-            let filters: Vec<(String, Vec<String>)> = input
-                .get("Filters")
+            if input.has("Filters") && input.has("InstanceInformationFilterList") {
+                return Err(SsmError::validation(
+                    "give Filters or InstanceInformationFilterList, not both",
+                ));
+            }
+            // `Filters` (Key/Values) or the older `InstanceInformationFilterList`
+            // (key/valueSet).
+            let (list, key_member, values_member) = match input.get("InstanceInformationFilterList")
+            {
+                Some(list) => (Some(list), "key", "valueSet"),
+                None => (input.get("Filters"), "Key", "Values"),
+            };
+            let filters: Vec<(String, Vec<String>)> = list
                 .and_then(Value::as_array)
                 .map(|list| {
                     list.iter()
                         .map(|f| {
                             (
-                                f.get("Key")
+                                f.get(key_member)
                                     .and_then(Value::as_str)
                                     .unwrap_or("")
                                     .to_owned(),
-                                f.get("Values")
+                                f.get(values_member)
                                     .and_then(Value::as_array)
                                     .map(|v| {
                                         v.iter()
@@ -275,6 +299,26 @@ pub(crate) async fn dispatch(
                         .collect()
                 })
                 .unwrap_or_default();
+            const KEYS: [&str; 6] = [
+                "InstanceIds",
+                "PingStatus",
+                "PlatformTypes",
+                "ResourceType",
+                "tag-key",
+                "AgentVersion",
+            ];
+            if let Some((key, _)) = filters
+                .iter()
+                .find(|(key, _)| !key.starts_with("tag:") && !KEYS.contains(&key.as_str()))
+            {
+                return Err(SsmError::new(
+                    "InvalidFilterKey",
+                    format!(
+                        "filter key `{key}` is not supported; use tag:<key> or one of {}",
+                        KEYS.join(", ")
+                    ),
+                ));
+            }
             let mut nodes = state.store().nodes().await.map_err(store)?;
             nodes.sort_by(|a, b| a.id.cmp(&b.id));
             let mut items = Vec::new();
@@ -294,7 +338,7 @@ pub(crate) async fn dispatch(
                         "PingStatus" => values.iter().any(|v| v == field("PingStatus")),
                         "PlatformTypes" => values.iter().any(|v| v == "Linux"),
                         "ResourceType" => values.iter().any(|v| v == "ManagedInstance"),
-                        _ => true,
+                        _ => values.contains(&node.agent_version),
                     }
                 });
                 if keep {
@@ -407,11 +451,14 @@ pub(crate) async fn dispatch(
                         let field = match key.as_str() {
                             "Classification" => item.classification.clone().unwrap_or_default(),
                             "Severity" => item.severity.clone().unwrap_or_default(),
-                            "State" => item.state.clone(),
+                            "State" => state_enum(&item.state),
                             "KBId" => format!("{}.{}", item.name, item.arch),
                             _ => return true,
                         };
-                        values.is_empty() || values.iter().any(|v| v.eq_ignore_ascii_case(&field))
+                        values.is_empty()
+                            || values
+                                .iter()
+                                .any(|v| v.eq_ignore_ascii_case(&field) || state_enum(v) == field)
                     })
                 })
                 .map(|item| patch_data(item, installed_time.clone()))

@@ -155,8 +155,30 @@ pub(crate) fn check_scope_and_time(
     Ok(())
 }
 
+/// A signed `X-Amz-Content-Sha256` must be the body's hash: `UNSIGNED-PAYLOAD` and the
+/// streaming forms are refused, so no request body goes unauthenticated.
+pub(crate) fn check_payload(request: &SignedRequest<'_>) -> Result<(), SigError> {
+    let Some(claimed) = request
+        .header_values("x-amz-content-sha256")
+        .first()
+        .map(|v| v.trim().to_owned())
+    else {
+        return Ok(());
+    };
+    if claimed != hex(&Sha256::digest(request.body)) {
+        return Err(SigError::Invalid(
+            "The provided 'x-amz-content-sha256' header does not match what was computed."
+                .to_owned(),
+        ));
+    }
+    Ok(())
+}
+
 /// `20250101T000000Z` → the instant.
 pub(crate) fn parse_amz_date(text: &str) -> Option<Timestamp> {
+    if !text.is_ascii() {
+        return None;
+    }
     let bytes = text.as_bytes();
     if bytes.len() != 16 || bytes[8] != b'T' || bytes[15] != b'Z' {
         return None;
@@ -258,13 +280,9 @@ pub(crate) fn canonical_request(auth: &Authorization, request: &SignedRequest<'_
             .collect();
         canonical_headers.push_str(&format!("{name}:{}\n", values.join(",")));
     }
-    let payload = request
-        .header_values("x-amz-content-sha256")
-        .first()
-        .map_or_else(
-            || hex(&Sha256::digest(request.body)),
-            |v| v.trim().to_owned(),
-        );
+    // Always the hash of the body received: a signed `X-Amz-Content-Sha256` that does not
+    // match it is refused by `check_payload`, so the signature always covers the body.
+    let payload = hex(&Sha256::digest(request.body));
     format!(
         "{}\n{}\n{}\n{}\n{}\n{}",
         request.method,

@@ -241,7 +241,7 @@ fn window_spec(
     let duration = int(input, "Duration", 1..=24)?;
     let cutoff = int(input, "Cutoff", 0..=23)?;
     let allow = boolean(input, "AllowUnassociatedTargets")?;
-    if required && (duration.is_none() || cutoff.is_none() || (create && allow.is_none())) {
+    if required && (duration.is_none() || cutoff.is_none() || allow.is_none()) {
         let missing = if duration.is_none() {
             "duration"
         } else if cutoff.is_none() {
@@ -253,8 +253,9 @@ fn window_spec(
             "1 validation error detected: Value null at '{missing}' failed to satisfy constraint: Member must not be null"
         )));
     }
-    let description = input.string("Description", false, 1..=128)?;
-    let timezone = input.string("ScheduleTimezone", false, 1..=64)?;
+    // Empty strings are allowed here: they clear the member (Terraform sends them).
+    let description = input.string("Description", false, 0..=128)?;
+    let timezone = input.string("ScheduleTimezone", false, 0..=64)?;
     let offset = int(input, "ScheduleOffset", 1..=6)?;
     let start = date(input, "StartDate")?;
     let end = date(input, "EndDate")?;
@@ -417,20 +418,27 @@ fn task_spec(input: &Input, base: Option<TaskSpec>, replace: bool) -> Result<Tas
         None => None,
     };
     for key in params.keys() {
-        if ![
-            "Operation",
-            "RebootOption",
-            "InstallOverrideList",
-            "BaselineOverride",
-            "SnapshotId",
-        ]
-        .contains(&key.as_str())
-        {
+        if !["Operation", "RebootOption", "InstallOverrideList"].contains(&key.as_str()) {
             return Err(SsmError::validation(format!(
-                "AWS-RunPatchBaseline parameter {key} is not supported (Operation, RebootOption and InstallOverrideList are)"
+                "AWS-RunPatchBaseline parameter {key} is not supported (Operation, RebootOption and InstallOverrideList are; a window execution is its own snapshot, and a baseline is chosen by patch group)"
             )));
         }
     }
+    if replace && operation.is_none() {
+        return Err(SsmError::validation(
+            "with Replace, AWS-RunPatchBaseline needs the parameter Operation (Scan or Install)",
+        ));
+    }
+    let timeout = input
+        .get("TaskInvocationParameters")
+        .and_then(|p| p.get("RunCommand"))
+        .and_then(|r| r.get("TimeoutSeconds"))
+        .map(|v| {
+            v.as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or_else(|| SsmError::validation("RunCommand.TimeoutSeconds must be an integer"))
+        })
+        .transpose()?;
     let fresh = TaskSpec {
         name: None,
         operation: TaskOperation::Scan,
@@ -459,6 +467,9 @@ fn task_spec(input: &Input, base: Option<TaskSpec>, replace: bool) -> Result<Tas
     }
     if let Some(reboot) = reboot {
         spec.reboot_option = reboot;
+    }
+    if timeout.is_some() {
+        spec.timeout_seconds = timeout;
     }
     if let Some(list) = one_value(&params, "InstallOverrideList") {
         spec.install_override_list = vec![list];
