@@ -1185,4 +1185,33 @@ fn strategy_1_configured_with_aws_ssm_alone() {
         assert_eq!(state[member], value, "{member}: {state:#}");
     }
     assert_eq!(native.failed, 1, "curl's install fails");
+
+    // What the baseline approves, over the repositories the node's inventory describes
+    // (beyond the original, which answers this for Windows only).
+    let effective = aws_script(
+        &lab,
+        &["effective", configured["baseline"].as_str().unwrap()],
+    );
+    let mut approved: Vec<String> = effective
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            format!(
+                "{} {}",
+                p["Patch"]["Title"].as_str().unwrap(),
+                p["PatchStatus"]["DeploymentStatus"].as_str().unwrap()
+            )
+        })
+        .collect();
+    approved.sort();
+    assert_eq!(
+        approved,
+        [
+            "bash-4.2.46-2.amzn2.x86_64 APPROVED",
+            "curl-8.3.0-2.amzn2.x86_64 APPROVED",
+            "openssl-1.0.2k-2.amzn2.x86_64 APPROVED",
+        ],
+        "{effective:#}"
+    );
 }

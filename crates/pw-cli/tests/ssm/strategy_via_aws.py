@@ -47,5 +47,9 @@ def states(node):
     print(json.dumps(aws("describe-instance-patch-states", "--instance-ids", node)["InstancePatchStates"]))
 
 
+def effective(baseline):
+    print(json.dumps(aws("describe-effective-patches-for-patch-baseline", "--baseline-id", baseline)["EffectivePatches"]))
+
+
 if __name__ == "__main__":
-    {"configure": configure, "states": states}[sys.argv[1]](sys.argv[2])
+    {"configure": configure, "states": states, "effective": effective}[sys.argv[1]](sys.argv[2])

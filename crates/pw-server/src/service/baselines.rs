@@ -289,3 +289,91 @@ pub(crate) async fn deregister_patch_group(
         .await?;
     Ok(())
 }
+
+/// One version a baseline approves, for listings (`DescribeEffectivePatchesForPatchBaseline`).
+#[derive(Debug, Clone)]
+pub(crate) struct EffectivePatch {
+    pub(crate) name: String,
+    pub(crate) arch: String,
+    pub(crate) evr: pw_core::version::rpm::Evr,
+    pub(crate) classification: Option<String>,
+    pub(crate) severity: Option<String>,
+    pub(crate) advisories: Vec<String>,
+    pub(crate) cves: Vec<String>,
+    pub(crate) compliance_level: pw_core::baseline::ComplianceLevel,
+    /// Approved by an approved-patches entry rather than a rule.
+    pub(crate) explicit: bool,
+}
+
+/// Every version `baseline` approves now among the repositories the server knows: the
+/// catalogs of the inventories nodes of its operating system uploaded (rpm systems).
+pub(crate) async fn effective_patches(
+    state: &AppState,
+    baseline: &Baseline,
+) -> Result<Vec<EffectivePatch>, ApiError> {
+    use pw_core::evaluate::{Approver, Catalog, Context, Snapshot};
+    let os = baseline.operating_system;
+    if os.family() == pw_core::baseline::Family::Apt {
+        return Ok(Vec::new());
+    }
+    let mut packages = Vec::new();
+    let mut advisories = Vec::new();
+    let mut seen_packages = std::collections::HashSet::new();
+    let mut seen_advisories = std::collections::HashSet::new();
+    let mut product = None;
+    for node in state.store().nodes().await? {
+        if node.operating_system != os.as_str() {
+            continue;
+        }
+        let Some(record) = state.store().inventory(&node.id).await? else {
+            continue;
+        };
+        let upload: pw_api::server::agent::InventoryUpload =
+            crate::service::stored_json("inventory", &record.inventory_json)?;
+        let Some(catalog) = &upload.catalog else {
+            continue;
+        };
+        product.get_or_insert_with(|| upload.facts.product.clone());
+        let (node_packages, node_advisories) = catalog.to_core();
+        for package in node_packages {
+            if seen_packages.insert(package.nevra.to_string()) {
+                packages.push(package);
+            }
+        }
+        for advisory in node_advisories {
+            if seen_advisories.insert(advisory.id.clone()) {
+                advisories.push(advisory);
+            }
+        }
+    }
+    let product = product.unwrap_or_default();
+    let snapshot = Snapshot::build(
+        baseline,
+        Catalog {
+            packages: &packages,
+            advisories: &advisories,
+        },
+        Context {
+            family: os.family_for_product(&product),
+            product,
+            now: state.now(),
+        },
+    );
+    let mut out = Vec::new();
+    for (name, entry) in snapshot.entries() {
+        for candidate in &entry.approved {
+            out.push(EffectivePatch {
+                name: name.to_owned(),
+                arch: entry.arch.clone(),
+                evr: candidate.evr.clone(),
+                classification: candidate.classification.clone(),
+                severity: candidate.severity.clone(),
+                advisories: candidate.advisories.clone(),
+                cves: candidate.cves.clone(),
+                compliance_level: candidate.compliance_level,
+                explicit: matches!(candidate.approver, Approver::Entry(_)),
+            });
+        }
+    }
+    Ok(out)
+}

@@ -33,6 +33,7 @@ pub(crate) const OPERATIONS: &[&str] = &[
     "AddTagsToResource",
     "ListTagsForResource",
     "RemoveTagsFromResource",
+    "DescribeEffectivePatchesForPatchBaseline",
 ];
 
 /// The account id in ARNs.
@@ -244,6 +245,52 @@ pub(crate) async fn dispatch(
             }))
         }
         "DescribePatchGroups" => describe_patch_groups(state, principal, input).await,
+        "DescribeEffectivePatchesForPatchBaseline" => {
+            let id = baseline_id_member(input, "BaselineId")?;
+            let max = input.max_results(1..=100, 100)?;
+            let found = service::get(state, &id).await?;
+            let patches = service::effective_patches(state, &found.baseline).await?;
+            let items: Vec<Value> = patches
+                .iter()
+                .map(|p| {
+                    let mut patch = Map::new();
+                    patch.insert(
+                        "Id".to_owned(),
+                        json!(format!("{}.{}:{}", p.name, p.arch, p.evr)),
+                    );
+                    patch.insert("Name".to_owned(), json!(p.name));
+                    patch.insert("Arch".to_owned(), json!(p.arch));
+                    patch.insert("Epoch".to_owned(), json!(p.evr.epoch));
+                    patch.insert("Version".to_owned(), json!(p.evr.version));
+                    patch.insert("Release".to_owned(), json!(p.evr.release));
+                    patch.insert(
+                        "Title".to_owned(),
+                        json!(format!("{}-{}.{}", p.name, p.evr, p.arch)),
+                    );
+                    if let Some(c) = &p.classification {
+                        patch.insert("Classification".to_owned(), json!(c));
+                    }
+                    if let Some(s) = &p.severity {
+                        patch.insert("Severity".to_owned(), json!(s));
+                    }
+                    patch.insert("AdvisoryIds".to_owned(), json!(p.advisories));
+                    patch.insert("CVEIds".to_owned(), json!(p.cves));
+                    json!({
+                        "Patch": patch,
+                        "PatchStatus": {
+                            "DeploymentStatus": if p.explicit { "EXPLICIT_APPROVED" } else { "APPROVED" },
+                            "ComplianceLevel": p.compliance_level.as_str(),
+                        },
+                    })
+                })
+                .collect();
+            let (items, next) = page(&items, input, max)?;
+            let mut out = json!({"EffectivePatches": items});
+            if let Some(next) = next {
+                out["NextToken"] = json!(next);
+            }
+            Ok(out)
+        }
         "AddTagsToResource" | "ListTagsForResource" | "RemoveTagsFromResource" => {
             tags(state, principal, operation, input).await
         }
