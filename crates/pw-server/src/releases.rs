@@ -28,7 +28,7 @@ use crate::error::{ApiError, chain};
 use crate::extract::ApiJson;
 
 /// The operating system whose repositories are versioned.
-const OS: OperatingSystem = OperatingSystem::AmazonLinux2023;
+pub(crate) const OS: OperatingSystem = OperatingSystem::AmazonLinux2023;
 
 /// At most this many releases per import.
 const MAX_IMPORT: usize = 10_000;
@@ -141,9 +141,6 @@ pub(crate) async fn choose(
     let known = state.store().releases(OS.as_str(), learned_by).await?;
     Ok(choose_among(&policy, &known, instant))
 }
-
-/// Operating system whose releases are stored.
-pub(crate) const RELEASE_OS: &str = "AMAZON_LINUX_2023";
 
 /// `GET /releases`: the learned releases, newest first.
 pub(crate) async fn list(

@@ -458,7 +458,7 @@ async fn dispatch(
         None => (None, None),
         Some(policy) => {
             let known = tx
-                .releases(crate::releases::RELEASE_OS, Some(execution.created_at))
+                .releases(crate::releases::OS.as_str(), Some(execution.created_at))
                 .await?;
             crate::releases::choose_among(&policy, &known, evaluation_instant)
         }

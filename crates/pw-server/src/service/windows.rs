@@ -356,23 +356,68 @@ pub(crate) async fn create_target(
 ) -> Result<WindowPartRecord, ApiError> {
     load(state, window_id).await?;
     validate_target(spec)?;
+    insert_part(
+        state,
+        actor,
+        WindowPart::Target,
+        window_id,
+        0,
+        to_json(spec)?,
+    )
+    .await
+}
+
+fn action(kind: WindowPart, verb: &str) -> String {
+    match kind {
+        WindowPart::Target => format!("window.target.{verb}"),
+        WindowPart::Task => format!("window.task.{verb}"),
+    }
+}
+
+/// Stores a new target or task (already checked) and audits it.
+async fn insert_part(
+    state: &AppState,
+    actor: &str,
+    kind: WindowPart,
+    window_id: &str,
+    priority: i64,
+    spec_json: String,
+) -> Result<WindowPartRecord, ApiError> {
     let now = state.now();
     let record = WindowPartRecord {
         id: ids::guid(),
         window_id: window_id.to_owned(),
-        priority: 0,
-        spec_json: to_json(spec)?,
+        priority,
+        spec_json,
         created_at: now,
     };
+    state.store().create_window_part(kind, &record).await?;
     state
         .store()
-        .create_window_part(WindowPart::Target, &record)
-        .await?;
-    state
-        .store()
-        .audit(now, actor, "window.target.create", Some(&record.id), None)
+        .audit(now, actor, &action(kind, "create"), Some(&record.id), None)
         .await?;
     Ok(record)
+}
+
+/// Stores a changed target or task (already checked) and audits it.
+async fn save_part(
+    state: &AppState,
+    actor: &str,
+    kind: WindowPart,
+    record: &WindowPartRecord,
+) -> Result<(), ApiError> {
+    state.store().update_window_part(kind, record).await?;
+    state
+        .store()
+        .audit(
+            state.now(),
+            actor,
+            &action(kind, "update"),
+            Some(&record.id),
+            None,
+        )
+        .await?;
+    Ok(())
 }
 
 /// A window's target or task by id; `NotFound` otherwise.
@@ -409,20 +454,7 @@ pub(crate) async fn update_target(
     let mut record = part(state, WindowPart::Target, window_id, target_id).await?;
     validate_target(spec)?;
     record.spec_json = to_json(spec)?;
-    state
-        .store()
-        .update_window_part(WindowPart::Target, &record)
-        .await?;
-    state
-        .store()
-        .audit(
-            state.now(),
-            actor,
-            "window.target.update",
-            Some(target_id),
-            None,
-        )
-        .await?;
+    save_part(state, actor, WindowPart::Target, &record).await?;
     Ok(record)
 }
 
@@ -476,23 +508,15 @@ pub(crate) async fn create_task(
 ) -> Result<WindowPartRecord, ApiError> {
     let window = load(state, window_id).await?;
     validate_task(state, &window, spec).await?;
-    let now = state.now();
-    let record = WindowPartRecord {
-        id: ids::guid(),
-        window_id: window_id.to_owned(),
-        priority: i64::from(spec.priority),
-        spec_json: to_json(spec)?,
-        created_at: now,
-    };
-    state
-        .store()
-        .create_window_part(WindowPart::Task, &record)
-        .await?;
-    state
-        .store()
-        .audit(now, actor, "window.task.create", Some(&record.id), None)
-        .await?;
-    Ok(record)
+    insert_part(
+        state,
+        actor,
+        WindowPart::Task,
+        window_id,
+        i64::from(spec.priority),
+        to_json(spec)?,
+    )
+    .await
 }
 
 /// Replaces a task's fields.
@@ -508,20 +532,7 @@ pub(crate) async fn update_task(
     validate_task(state, &window, spec).await?;
     record.priority = i64::from(spec.priority);
     record.spec_json = to_json(spec)?;
-    state
-        .store()
-        .update_window_part(WindowPart::Task, &record)
-        .await?;
-    state
-        .store()
-        .audit(
-            state.now(),
-            actor,
-            "window.task.update",
-            Some(task_id),
-            None,
-        )
-        .await?;
+    save_part(state, actor, WindowPart::Task, &record).await?;
     Ok(record)
 }
 

@@ -12,7 +12,7 @@ use pw_core::baseline::{Baseline, OperatingSystem, default_baseline_name};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{Input, Principal, SsmError, epoch, page};
+use super::{Input, Principal, SsmError, epoch, key_values, paged, strings};
 use crate::AppState;
 use crate::resolve::{Registrations, predefined};
 use crate::service::baselines as service;
@@ -230,7 +230,7 @@ pub(crate) async fn dispatch(
         "GetPatchBaselineForPatchGroup" => {
             let group = input.required("PatchGroup", 1..=256)?;
             let os = parse_os_member(input)?;
-            let records = state.store().patch_groups().await.map_err(api)?;
+            let records = state.store().patch_groups().await?;
             let id = match records
                 .iter()
                 .find(|r| r.patch_group == group && r.operating_system == os.as_str())
@@ -284,12 +284,7 @@ pub(crate) async fn dispatch(
                     })
                 })
                 .collect();
-            let (items, next) = page(&items, input, max)?;
-            let mut out = json!({"EffectivePatches": items});
-            if let Some(next) = next {
-                out["NextToken"] = json!(next);
-            }
-            Ok(out)
+            paged(&items, input, max, "EffectivePatches")
         }
         "AddTagsToResource" | "ListTagsForResource" | "RemoveTagsFromResource" => {
             tags(state, principal, operation, input).await
@@ -299,10 +294,6 @@ pub(crate) async fn dispatch(
             format!("{operation} is not supported"),
         )),
     }
-}
-
-fn api(error: pw_store::StoreError) -> SsmError {
-    SsmError::from(crate::error::ApiError::from(error))
 }
 
 pub(crate) fn tag_list(input: &Input, member: &str) -> Result<Vec<(String, String)>, SsmError> {
@@ -354,8 +345,7 @@ async fn create(state: &AppState, principal: &Principal, input: &Input) -> Resul
         state
             .store()
             .add_resource_tags("PatchBaseline", &record.id, &tags)
-            .await
-            .map_err(api)?;
+            .await?;
     }
     super::record_result(state, "CreatePatchBaseline", input, &record.id).await?;
     Ok(json!({"BaselineId": record.id}))
@@ -487,7 +477,7 @@ async fn identities(
             ),
         ));
     }
-    for record in state.store().baselines().await.map_err(api)? {
+    for record in state.store().baselines().await? {
         all.push((
             "Self",
             record.id.clone(),
@@ -504,34 +494,23 @@ async fn identities(
 }
 
 fn filters(input: &Input, allowed: &[&str]) -> Result<Vec<(String, Vec<String>)>, SsmError> {
-    let Some(value) = input.get("Filters") else {
-        return Ok(Vec::new());
-    };
-    let list = value
-        .as_array()
-        .ok_or_else(|| SsmError::new("SerializationException", "Filters must be a list"))?;
-    list.iter()
-        .map(|filter| {
-            let key = filter.get("Key").and_then(Value::as_str).unwrap_or("");
-            if !allowed.contains(&key) {
-                return Err(SsmError::validation(format!(
-                    "filter key `{key}` is not supported; use one of {}",
-                    allowed.join(", ")
-                )));
-            }
-            let values = filter
-                .get("Values")
-                .and_then(Value::as_array)
-                .map(|v| {
-                    v.iter()
-                        .filter_map(Value::as_str)
-                        .map(ToOwned::to_owned)
-                        .collect()
-                })
-                .unwrap_or_default();
-            Ok((key.to_owned(), values))
-        })
-        .collect()
+    if input.get("Filters").is_some_and(|v| !v.is_array()) {
+        return Err(SsmError::new(
+            "SerializationException",
+            "Filters must be a list",
+        ));
+    }
+    let filters = key_values(input.get("Filters"), "Key", "Values");
+    if let Some((key, _)) = filters
+        .iter()
+        .find(|(key, _)| !allowed.contains(&key.as_str()))
+    {
+        return Err(SsmError::validation(format!(
+            "filter key `{key}` is not supported; use one of {}",
+            allowed.join(", ")
+        )));
+    }
+    Ok(filters)
 }
 
 async fn describe(
@@ -557,12 +536,7 @@ async fn describe(
         })
         .map(|(_, _, identity)| identity)
         .collect();
-    let (items, next) = page(&items, input, max)?;
-    let mut out = json!({"BaselineIdentities": items});
-    if let Some(next) = next {
-        out["NextToken"] = json!(next);
-    }
-    Ok(out)
+    paged(&items, input, max, "BaselineIdentities")
 }
 
 async fn describe_patch_groups(
@@ -573,7 +547,7 @@ async fn describe_patch_groups(
     let max = input.max_results(1..=100, 100)?;
     let filters = filters(input, &["NAME_PREFIX", "OPERATING_SYSTEM"])?;
     let identities = identities(state, principal).await?;
-    let mut records = state.store().patch_groups().await.map_err(api)?;
+    let mut records = state.store().patch_groups().await?;
     records.sort_by(|a, b| {
         (&a.patch_group, &a.operating_system).cmp(&(&b.patch_group, &b.operating_system))
     });
@@ -595,24 +569,20 @@ async fn describe_patch_groups(
             Some(json!({"PatchGroup": record.patch_group, "BaselineIdentity": identity.2}))
         })
         .collect();
-    let (items, next) = page(&items, input, max)?;
-    let mut out = json!({"Mappings": items});
-    if let Some(next) = next {
-        out["NextToken"] = json!(next);
-    }
-    Ok(out)
+    paged(&items, input, max, "Mappings")
 }
 
-/// The tags a resource would have after adding `new`: at most 50, each key and value as the
-/// native API checks them (`crate::service::nodes::tags_from_wire`).
-fn validate_merged(
+/// `tags` with `new` laid over them (a key given again takes the new value), checked: at
+/// most 50, each key and value as the native API checks them
+/// (`crate::service::nodes::tags_from_wire`).
+fn merged(
     mut tags: Vec<(String, String)>,
-    new: &[(String, String)],
-) -> Result<(), SsmError> {
+    new: Vec<(String, String)>,
+) -> Result<Vec<(String, String)>, SsmError> {
     for (key, value) in new {
-        match tags.iter_mut().find(|(k, _)| k == key) {
-            Some(existing) => existing.1 = value.clone(),
-            None => tags.push((key.clone(), value.clone())),
+        match tags.iter_mut().find(|(k, _)| *k == key) {
+            Some(existing) => existing.1 = value,
+            None => tags.push((key, value)),
         }
     }
     if tags.len() > 50 {
@@ -625,8 +595,15 @@ fn validate_merged(
         .into_iter()
         .map(|(key, value)| pw_api::server::tokens::Tag { key, value })
         .collect();
-    crate::service::nodes::tags_from_wire("Tags", &wire)?;
-    Ok(())
+    Ok(crate::service::nodes::tags_from_wire("Tags", &wire)?)
+}
+
+fn tag_list_output(tags: Vec<(String, String)>) -> Value {
+    let list: Vec<Value> = tags
+        .into_iter()
+        .map(|(key, value)| json!({"Key": key, "Value": value}))
+        .collect();
+    json!({ "TagList": list })
 }
 
 /// Tags of a managed node: its own tags (the `Patch Group` tag picks its patch group).
@@ -637,51 +614,16 @@ async fn node_tags(
     input: &Input,
     node: pw_store::NodeRecord,
 ) -> Result<Value, SsmError> {
-    let mut tags = node.tags.clone();
-    match operation {
-        "AddTagsToResource" => {
-            for (key, value) in tag_list(input, "Tags")? {
-                match tags.iter_mut().find(|(k, _)| *k == key) {
-                    Some(existing) => existing.1 = value,
-                    None => tags.push((key, value)),
-                }
-            }
-        }
+    let tags = match operation {
+        "AddTagsToResource" => merged(node.tags, tag_list(input, "Tags")?)?,
         "RemoveTagsFromResource" => {
-            let keys: Vec<String> = input
-                .get("TagKeys")
-                .and_then(Value::as_array)
-                .map(|v| {
-                    v.iter()
-                        .filter_map(Value::as_str)
-                        .map(ToOwned::to_owned)
-                        .collect()
-                })
-                .unwrap_or_default();
+            let keys = strings(input.get("TagKeys"));
+            let mut tags = node.tags;
             tags.retain(|(k, _)| !keys.contains(k));
+            tags
         }
-        _ => {
-            let list: Vec<Value> = tags
-                .into_iter()
-                .map(|(key, value)| json!({"Key": key, "Value": value}))
-                .collect();
-            return Ok(json!({"TagList": list}));
-        }
-    }
-    let wire: Vec<pw_api::server::tokens::Tag> = tags
-        .iter()
-        .map(|(key, value)| pw_api::server::tokens::Tag {
-            key: key.clone(),
-            value: value.clone(),
-        })
-        .collect();
-    if wire.len() > 50 {
-        return Err(SsmError::new(
-            "TooManyTagsError",
-            "a resource has at most 50 tags",
-        ));
-    }
-    let tags = crate::service::nodes::tags_from_wire("Tags", &wire)?;
+        _ => return Ok(tag_list_output(node.tags)),
+    };
     crate::service::nodes::set_tags(state, &principal.actor(), &node.id, &tags).await?;
     Ok(json!({}))
 }
@@ -704,7 +646,7 @@ async fn tags(
                     "AWS-owned baselines carry no tags",
                 ));
             }
-            if store.baseline(&native).await.map_err(api)?.is_none() {
+            if store.baseline(&native).await?.is_none() {
                 return Err(SsmError::new(
                     "InvalidResourceId",
                     format!("baseline {id} does not exist"),
@@ -713,7 +655,7 @@ async fn tags(
             native
         }
         "MaintenanceWindow" => {
-            if store.window(&id).await.map_err(api)?.is_none() {
+            if store.window(&id).await?.is_none() {
                 return Err(SsmError::new(
                     "InvalidResourceId",
                     format!("window {id} does not exist"),
@@ -722,7 +664,7 @@ async fn tags(
             id.clone()
         }
         "ManagedInstance" => {
-            let node = store.node(&id).await.map_err(api)?.ok_or_else(|| {
+            let node = store.node(&id).await?.ok_or_else(|| {
                 SsmError::new("InvalidResourceId", format!("node {id} does not exist"))
             })?;
             return node_tags(state, principal, operation, input, node).await;
@@ -739,40 +681,17 @@ async fn tags(
     match operation {
         "AddTagsToResource" => {
             let tags = tag_list(input, "Tags")?;
-            validate_merged(
-                store.resource_tags(&kind, &native).await.map_err(api)?,
-                &tags,
-            )?;
-            store
-                .add_resource_tags(&kind, &native, &tags)
-                .await
-                .map_err(api)?;
+            merged(store.resource_tags(&kind, &native).await?, tags.clone())?;
+            store.add_resource_tags(&kind, &native, &tags).await?;
             Ok(json!({}))
         }
         "RemoveTagsFromResource" => {
-            let keys: Vec<String> = input
-                .get("TagKeys")
-                .and_then(Value::as_array)
-                .map(|v| {
-                    v.iter()
-                        .filter_map(Value::as_str)
-                        .map(ToOwned::to_owned)
-                        .collect()
-                })
-                .unwrap_or_default();
+            let keys = strings(input.get("TagKeys"));
             store
                 .remove_resource_tags(&kind, &native, Some(&keys))
-                .await
-                .map_err(api)?;
+                .await?;
             Ok(json!({}))
         }
-        _ => {
-            let tags = store.resource_tags(&kind, &native).await.map_err(api)?;
-            let list: Vec<Value> = tags
-                .into_iter()
-                .map(|(key, value)| json!({"Key": key, "Value": value}))
-                .collect();
-            Ok(json!({"TagList": list}))
-        }
+        _ => Ok(tag_list_output(store.resource_tags(&kind, &native).await?)),
     }
 }

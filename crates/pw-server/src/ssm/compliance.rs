@@ -7,7 +7,7 @@ use pw_core::baseline::{Family, OperatingSystem};
 use pw_store::ReportRecord;
 use serde_json::{Map, Value, json};
 
-use super::{Input, SsmError, epoch, page};
+use super::{Input, SsmError, epoch, paged, strings};
 use crate::AppState;
 use crate::service::compliance::latest_reports;
 
@@ -26,10 +26,6 @@ const SEVERITIES: [&str; 6] = [
     "INFORMATIONAL",
     "UNSPECIFIED",
 ];
-
-fn api(error: crate::error::ApiError) -> SsmError {
-    SsmError::from(error)
-}
 
 /// Whether a patch state counts against compliance.
 fn non_compliant(state: &str) -> bool {
@@ -88,16 +84,7 @@ fn filters(input: &Input) -> Result<Vec<Filter>, SsmError> {
                     .and_then(Value::as_str)
                     .unwrap_or("")
                     .to_owned(),
-                values: f
-                    .get("Values")
-                    .and_then(Value::as_array)
-                    .map(|v| {
-                        v.iter()
-                            .filter_map(Value::as_str)
-                            .map(ToOwned::to_owned)
-                            .collect()
-                    })
-                    .unwrap_or_default(),
+                values: strings(f.get("Values")),
                 kind,
             })
         })
@@ -139,8 +126,7 @@ async fn items_of(state: &AppState, report: &ReportRecord) -> Result<Vec<PatchJs
     let text = state
         .store()
         .report_items(report.id)
-        .await
-        .map_err(|e| api(e.into()))?
+        .await?
         .unwrap_or_else(|| "[]".to_owned());
     serde_json::from_str(&text).map_err(|e| SsmError::new("InternalServerError", e.to_string()))
 }
@@ -178,7 +164,7 @@ pub(crate) async fn dispatch(
     if !types_ok("ResourceTypes", "ManagedInstance") {
         return Ok(json!({"ComplianceItems": []}));
     }
-    let reports = latest_reports(state).await.map_err(api)?;
+    let reports = latest_reports(state).await?;
     let mut ids: Vec<&String> = reports.keys().collect();
     ids.sort();
     if let Some(wanted) = input.get("ResourceIds").and_then(Value::as_array) {
@@ -230,7 +216,7 @@ pub(crate) async fn dispatch(
                     }
                 }
             }
-            paged_out(&out, input, max, "ComplianceItems")
+            paged(&out, input, max, "ComplianceItems")
         }
         "ListResourceComplianceSummaries" => {
             let mut out = Vec::new();
@@ -268,7 +254,7 @@ pub(crate) async fn dispatch(
                     }));
                 }
             }
-            paged_out(&out, input, max, "ResourceComplianceSummaryItems")
+            paged(&out, input, max, "ResourceComplianceSummaryItems")
         }
         _ => {
             // ListComplianceSummaries: resources (nodes) per status and severity.
@@ -289,18 +275,9 @@ pub(crate) async fn dispatch(
                 "CompliantSummary": {"CompliantCount": ok.iter().sum::<u64>(), "SeveritySummary": severity_summary(&ok)},
                 "NonCompliantSummary": {"NonCompliantCount": bad.iter().sum::<u64>(), "SeveritySummary": severity_summary(&bad)},
             })];
-            paged_out(&out, input, max, "ComplianceSummaryItems")
+            paged(&out, input, max, "ComplianceSummaryItems")
         }
     }
-}
-
-fn paged_out(items: &[Value], input: &Input, max: usize, member: &str) -> Result<Value, SsmError> {
-    let (items, next) = page(items, input, max)?;
-    let mut out = json!({ member: items });
-    if let Some(next) = next {
-        out["NextToken"] = json!(next);
-    }
-    Ok(out)
 }
 
 fn patch_properties(input: &Input) -> Result<Value, SsmError> {
@@ -349,7 +326,7 @@ fn patch_properties(input: &Input) -> Result<Value, SsmError> {
         }
     };
     let items: Vec<Value> = values.into_iter().map(|v| json!({ key: v })).collect();
-    paged_out(&items, input, max, "Properties")
+    paged(&items, input, max, "Properties")
 }
 
 /// The product name of the system's default (what `PRODUCT` filters match first).

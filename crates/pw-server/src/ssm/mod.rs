@@ -81,6 +81,12 @@ impl From<ApiError> for SsmError {
     }
 }
 
+impl From<pw_store::StoreError> for SsmError {
+    fn from(error: pw_store::StoreError) -> SsmError {
+        SsmError::from(ApiError::from(error))
+    }
+}
+
 /// The authenticated caller of one request.
 #[derive(Debug, Clone)]
 pub(crate) struct Principal {
@@ -94,10 +100,6 @@ impl Principal {
     pub(crate) fn actor(&self) -> String {
         format!("access-key:{}", self.access_key_id)
     }
-}
-
-fn request_id() -> String {
-    pw_store::ids::guid()
 }
 
 fn respond(status: StatusCode, request_id: &str, body: &Value, error: Option<&str>) -> Response {
@@ -192,8 +194,7 @@ async fn authenticate(
     let key = state
         .store()
         .access_key(&auth.access_key_id)
-        .await
-        .map_err(|error| SsmError::from(ApiError::from(error)))?
+        .await?
         .filter(|key| key.revoked_at.is_none())
         .ok_or_else(unrecognized)?;
     let secret = sigv4::derive_secret(server_key, &key.id);
@@ -228,12 +229,12 @@ fn sig_error(error: SigError) -> SsmError {
 /// `POST /ssm`: one SSM operation.
 async fn handle(
     State(state): State<AppState>,
+    axum::Extension(crate::RequestId(request_id)): axum::Extension<crate::RequestId>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
-    let request_id = request_id();
     let body = match body {
         Ok(body) => body,
         Err(rejection) => {
@@ -408,13 +409,14 @@ fn camel(member: &str) -> String {
     })
 }
 
-/// A page of `items` after the opaque `NextToken` (an offset), with the next token when more
-/// follow.
-pub(crate) fn page<T: Clone>(
-    items: &[T],
+/// The output of a list operation: a page of `items` under `member` after the opaque
+/// `NextToken` (an offset), with the next token when more follow.
+pub(crate) fn paged(
+    items: &[Value],
     input: &Input,
     max: usize,
-) -> Result<(Vec<T>, Option<String>), SsmError> {
+    member: &str,
+) -> Result<Value, SsmError> {
     let start = match input.get("NextToken").and_then(Value::as_str) {
         None => 0,
         Some(token) => token
@@ -424,8 +426,45 @@ pub(crate) fn page<T: Clone>(
             .ok_or_else(|| SsmError::new("InvalidNextToken", "The NextToken is not valid."))?,
     };
     let end = (start + max).min(items.len());
-    let next = (end < items.len()).then(|| format!("pw1-{end}"));
-    Ok((items[start..end].to_vec(), next))
+    let mut out = serde_json::json!({ member: items[start..end].to_vec() });
+    if end < items.len() {
+        out["NextToken"] = serde_json::json!(format!("pw1-{end}"));
+    }
+    Ok(out)
+}
+
+/// The (key, values) pairs of a filter list member: `[{"Key": .., "Values": [..]}]`, or the
+/// member names given (the older instance filters say `key`/`valueSet`).
+pub(crate) fn key_values(
+    list: Option<&Value>,
+    key: &str,
+    values: &str,
+) -> Vec<(String, Vec<String>)> {
+    list.and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .map(|f| {
+                    (
+                        f.get(key).and_then(Value::as_str).unwrap_or("").to_owned(),
+                        strings(f.get(values)),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The strings of a JSON list member (empty when absent).
+pub(crate) fn strings(value: Option<&Value>) -> Vec<String> {
+    value
+        .and_then(Value::as_array)
+        .map(|v| {
+            v.iter()
+                .filter_map(Value::as_str)
+                .map(ToOwned::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Epoch seconds as a JSON number (SSM's `DateTime`).
@@ -445,12 +484,7 @@ pub(crate) async fn earlier_result(
         return Ok(None);
     };
     let hash = request_hash(input);
-    match state
-        .store()
-        .client_token(operation, &token)
-        .await
-        .map_err(|e| SsmError::from(ApiError::from(e)))?
-    {
+    match state.store().client_token(operation, &token).await? {
         None => Ok(None),
         Some((recorded, result)) if recorded == hash => Ok(Some(result)),
         Some(_) => Err(SsmError::new(
@@ -474,7 +508,7 @@ pub(crate) async fn record_result(
         .store()
         .record_client_token(operation, &token, &request_hash(input), result, state.now())
         .await
-        .map_err(|e| SsmError::from(ApiError::from(e)))
+        .map_err(SsmError::from)
 }
 
 fn request_hash(input: &Input) -> String {

@@ -10,7 +10,7 @@ use pw_api::evaluation::PatchJson;
 use pw_store::{NodeRecord, ReportRecord};
 use serde_json::{Map, Value, json};
 
-use super::{Input, Principal, SsmError, epoch, page};
+use super::{Input, Principal, SsmError, epoch, key_values, paged, strings};
 use crate::AppState;
 use crate::resolve::{Registrations, node_patch_group};
 use crate::service::compliance::latest_reports;
@@ -25,14 +25,6 @@ pub(crate) const OPERATIONS: &[&str] = &[
 
 /// A node that checked in within this long is `Online`.
 const ONLINE_WITHIN: jiff::SignedDuration = jiff::SignedDuration::from_mins(10);
-
-fn api(error: crate::error::ApiError) -> SsmError {
-    SsmError::from(error)
-}
-
-fn store(error: pw_store::StoreError) -> SsmError {
-    api(error.into())
-}
 
 fn instance_information(node: &NodeRecord, now: jiff::Timestamp) -> Value {
     let online = node
@@ -201,15 +193,6 @@ fn state_filters(input: &Input) -> Result<Vec<CountFilter>, SsmError> {
         .collect()
 }
 
-fn paged(items: &[Value], input: &Input, max: usize, member: &str) -> Result<Value, SsmError> {
-    let (items, next) = page(items, input, max)?;
-    let mut out = json!({ member: items });
-    if let Some(next) = next {
-        out["NextToken"] = json!(next);
-    }
-    Ok(out)
-}
-
 /// SSM's `PatchComplianceDataState` of a patch state (`InstalledPendingReboot` →
 /// `INSTALLED_PENDING_REBOOT`).
 pub(crate) fn state_enum(state: &str) -> String {
@@ -275,30 +258,7 @@ pub(crate) async fn dispatch(
                 Some(list) => (Some(list), "key", "valueSet"),
                 None => (input.get("Filters"), "Key", "Values"),
             };
-            let filters: Vec<(String, Vec<String>)> = list
-                .and_then(Value::as_array)
-                .map(|list| {
-                    list.iter()
-                        .map(|f| {
-                            (
-                                f.get(key_member)
-                                    .and_then(Value::as_str)
-                                    .unwrap_or("")
-                                    .to_owned(),
-                                f.get(values_member)
-                                    .and_then(Value::as_array)
-                                    .map(|v| {
-                                        v.iter()
-                                            .filter_map(Value::as_str)
-                                            .map(ToOwned::to_owned)
-                                            .collect()
-                                    })
-                                    .unwrap_or_default(),
-                            )
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
+            let filters = key_values(list, key_member, values_member);
             const KEYS: [&str; 6] = [
                 "InstanceIds",
                 "PingStatus",
@@ -319,7 +279,7 @@ pub(crate) async fn dispatch(
                     ),
                 ));
             }
-            let mut nodes = state.store().nodes().await.map_err(store)?;
+            let mut nodes = state.store().nodes().await?;
             nodes.sort_by(|a, b| a.id.cmp(&b.id));
             let mut items = Vec::new();
             for node in &nodes {
@@ -349,13 +309,12 @@ pub(crate) async fn dispatch(
         }
         "DescribeInstancePatchStates" | "DescribeInstancePatchStatesForPatchGroup" => {
             let max = input.max_results(10..=100, 100)?;
-            let reports = latest_reports(state).await.map_err(api)?;
-            let registrations = Registrations::load(state.store()).await.map_err(api)?;
+            let reports = latest_reports(state).await?;
+            let registrations = Registrations::load(state.store()).await?;
             let nodes: HashMap<String, NodeRecord> = state
                 .store()
                 .nodes()
-                .await
-                .map_err(store)?
+                .await?
                 .into_iter()
                 .map(|n| (n.id.clone(), n))
                 .collect();
@@ -364,7 +323,7 @@ pub(crate) async fn dispatch(
                     let ids: Vec<String> = input
                         .get("InstanceIds")
                         .and_then(Value::as_array)
-                        .map(|v| v.iter().filter_map(Value::as_str).map(ToOwned::to_owned).collect())
+                        .map(|_| strings(input.get("InstanceIds")))
                         .ok_or_else(|| {
                             SsmError::validation(
                                 "1 validation error detected: Value null at 'instanceIds' failed to satisfy constraint: Member must not be null",
@@ -400,8 +359,8 @@ pub(crate) async fn dispatch(
         "DescribeInstancePatches" => {
             let max = input.max_results(10..=100, 100)?;
             let id = input.required("InstanceId", 1..=64)?;
-            let reports = latest_reports(state).await.map_err(api)?;
-            if state.store().node(&id).await.map_err(store)?.is_none() {
+            let reports = latest_reports(state).await?;
+            if state.store().node(&id).await?.is_none() {
                 return Err(SsmError::new(
                     "InvalidInstanceId",
                     format!("{id} is not a managed node"),
@@ -413,36 +372,11 @@ pub(crate) async fn dispatch(
             let items_text = state
                 .store()
                 .report_items(report.id)
-                .await
-                .map_err(store)?
+                .await?
                 .unwrap_or_else(|| "[]".to_owned());
             let items: Vec<PatchJson> = serde_json::from_str(&items_text)
                 .map_err(|e| SsmError::new("InternalServerError", e.to_string()))?;
-            let filters: Vec<(String, Vec<String>)> = input
-                .get("Filters")
-                .and_then(Value::as_array)
-                .map(|list| {
-                    list.iter()
-                        .map(|f| {
-                            (
-                                f.get("Key")
-                                    .and_then(Value::as_str)
-                                    .unwrap_or("")
-                                    .to_owned(),
-                                f.get("Values")
-                                    .and_then(Value::as_array)
-                                    .map(|v| {
-                                        v.iter()
-                                            .filter_map(Value::as_str)
-                                            .map(ToOwned::to_owned)
-                                            .collect()
-                                    })
-                                    .unwrap_or_default(),
-                            )
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
+            let filters = key_values(input.get("Filters"), "Key", "Values");
             let installed_time = epoch(report.operation_end.unwrap_or(report.reported_at));
             let patches: Vec<Value> = items
                 .iter()
@@ -467,7 +401,7 @@ pub(crate) async fn dispatch(
         }
         "DescribePatchGroupState" => {
             let group = input.required("PatchGroup", 1..=256)?;
-            let reports = latest_reports(state).await.map_err(api)?;
+            let reports = latest_reports(state).await?;
             let mut out: Vec<(&str, i64)> = vec![
                 ("Instances", 0),
                 ("InstancesWithInstalledPatches", 0),
@@ -483,7 +417,7 @@ pub(crate) async fn dispatch(
                 ("InstancesWithOtherNonCompliantPatches", 0),
                 ("InstancesWithAvailableSecurityUpdates", 0),
             ];
-            for node in state.store().nodes().await.map_err(store)? {
+            for node in state.store().nodes().await? {
                 if node_patch_group(&node).as_ref() != Some(&group) {
                     continue;
                 }

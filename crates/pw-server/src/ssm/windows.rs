@@ -11,7 +11,7 @@ use pw_api::server::windows::{
 use pw_store::{WindowPart, WindowPartRecord};
 use serde_json::{Map, Value, json};
 
-use super::{Input, Principal, SsmError, epoch, page};
+use super::{Input, Principal, SsmError, epoch, key_values, paged, strings};
 use crate::AppState;
 use crate::service::stored_json;
 use crate::service::windows::{self as service, load};
@@ -39,10 +39,6 @@ pub(crate) const OPERATIONS: &[&str] = &[
     "DescribeMaintenanceWindowExecutionTaskInvocations",
     "CancelMaintenanceWindowExecution",
 ];
-
-fn api(error: crate::error::ApiError) -> SsmError {
-    SsmError::from(error)
-}
 
 fn window_id(input: &Input) -> Result<String, SsmError> {
     let id = input.required("WindowId", 20..=20)?;
@@ -147,16 +143,7 @@ fn targets(input: &Input, member: &str) -> Result<Option<Vec<TargetFilter>>, Ssm
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_owned();
-            let values = target
-                .get("Values")
-                .and_then(Value::as_array)
-                .map(|v| {
-                    v.iter()
-                        .filter_map(Value::as_str)
-                        .map(ToOwned::to_owned)
-                        .collect()
-                })
-                .unwrap_or_default();
+            let values = strings(target.get("Values"));
             Ok(TargetFilter { key, values })
         })
         .collect::<Result<Vec<_>, SsmError>>()
@@ -186,7 +173,7 @@ fn window_to_ssm(
     record: &pw_store::WindowRecord,
     full: bool,
 ) -> Result<Map<String, Value>, SsmError> {
-    let window = service::window_to_wire(record).map_err(api)?;
+    let window = service::window_to_wire(record)?;
     let spec = &window.spec;
     let mut map = Map::new();
     map.insert("WindowId".to_owned(), json!(window.id));
@@ -321,7 +308,7 @@ fn window_spec(
 }
 
 fn target_to_ssm(record: &WindowPartRecord) -> Result<Value, SsmError> {
-    let spec: WindowTargetSpec = stored_json("window target", &record.spec_json).map_err(api)?;
+    let spec: WindowTargetSpec = stored_json("window target", &record.spec_json)?;
     let mut map = Map::new();
     map.insert("WindowId".to_owned(), json!(record.window_id));
     map.insert("WindowTargetId".to_owned(), json!(record.id));
@@ -503,7 +490,7 @@ fn task_spec(input: &Input, base: Option<TaskSpec>, replace: bool) -> Result<Tas
 }
 
 fn task_to_ssm(record: &WindowPartRecord, describe: bool) -> Result<Value, SsmError> {
-    let spec: TaskSpec = stored_json("window task", &record.spec_json).map_err(api)?;
+    let spec: TaskSpec = stored_json("window task", &record.spec_json)?;
     let mut parameters = Map::new();
     parameters.insert("Operation".to_owned(), json!([spec.operation.as_str()]));
     parameters.insert(
@@ -546,40 +533,7 @@ fn task_to_ssm(record: &WindowPartRecord, describe: bool) -> Result<Value, SsmEr
 }
 
 fn filters(input: &Input) -> Vec<(String, Vec<String>)> {
-    input
-        .get("Filters")
-        .and_then(Value::as_array)
-        .map(|list| {
-            list.iter()
-                .map(|f| {
-                    (
-                        f.get("Key")
-                            .and_then(Value::as_str)
-                            .unwrap_or("")
-                            .to_owned(),
-                        f.get("Values")
-                            .and_then(Value::as_array)
-                            .map(|v| {
-                                v.iter()
-                                    .filter_map(Value::as_str)
-                                    .map(ToOwned::to_owned)
-                                    .collect()
-                            })
-                            .unwrap_or_default(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn paged(items: &[Value], input: &Input, max: usize, member: &str) -> Result<Value, SsmError> {
-    let (items, next) = page(items, input, max)?;
-    let mut out = json!({ member: items });
-    if let Some(next) = next {
-        out["NextToken"] = json!(next);
-    }
-    Ok(out)
+    key_values(input.get("Filters"), "Key", "Values")
 }
 
 pub(crate) async fn dispatch(
@@ -596,31 +550,28 @@ pub(crate) async fn dispatch(
                 return Ok(json!({"WindowId": id}));
             }
             let tags = super::baselines::tag_list(input, "Tags")?;
-            let record = service::create(state, &actor, &spec).await.map_err(api)?;
+            let record = service::create(state, &actor, &spec).await?;
             if !tags.is_empty() {
                 state
                     .store()
                     .add_resource_tags("MaintenanceWindow", &record.id, &tags)
-                    .await
-                    .map_err(|e| api(e.into()))?;
+                    .await?;
             }
             super::record_result(state, operation, input, &record.id).await?;
             Ok(json!({"WindowId": record.id}))
         }
         "GetMaintenanceWindow" => {
             let id = window_id(input)?;
-            let record = load(state, &id).await.map_err(api)?;
+            let record = load(state, &id).await?;
             Ok(Value::Object(window_to_ssm(&record, true)?))
         }
         "UpdateMaintenanceWindow" => {
             let id = window_id(input)?;
             let replace = boolean(input, "Replace")?.unwrap_or(false);
-            let record = load(state, &id).await.map_err(api)?;
-            let old: WindowSpec = stored_json("window", &record.spec_json).map_err(api)?;
+            let record = load(state, &id).await?;
+            let old: WindowSpec = stored_json("window", &record.spec_json)?;
             let spec = window_spec(input, Some(old), replace)?;
-            let record = service::update(state, &actor, &id, &spec)
-                .await
-                .map_err(api)?;
+            let record = service::update(state, &actor, &id, &spec).await?;
             let mut map = window_to_ssm(&record, true)?;
             map.remove("CreatedDate");
             map.remove("ModifiedDate");
@@ -629,20 +580,19 @@ pub(crate) async fn dispatch(
         }
         "DeleteMaintenanceWindow" => {
             let id = window_id(input)?;
-            load(state, &id).await.map_err(api)?;
-            service::delete(state, &actor, &id).await.map_err(api)?;
+            load(state, &id).await?;
+            service::delete(state, &actor, &id).await?;
             state
                 .store()
                 .remove_resource_tags("MaintenanceWindow", &id, None)
-                .await
-                .map_err(|e| api(e.into()))?;
+                .await?;
             Ok(json!({"WindowId": id}))
         }
         "DescribeMaintenanceWindows" => {
             let max = input.max_results(10..=100, 100)?;
             let filters = filters(input);
             let mut items = Vec::new();
-            for record in state.store().windows().await.map_err(|e| api(e.into()))? {
+            for record in state.store().windows().await? {
                 let map = window_to_ssm(&record, false)?;
                 let keep = filters.iter().all(|(key, values)| {
                     values.is_empty()
@@ -680,32 +630,23 @@ pub(crate) async fn dispatch(
             if let Some(earlier) = super::earlier_result(state, operation, input).await? {
                 return Ok(json!({"WindowTargetId": earlier}));
             }
-            let record = service::create_target(state, &actor, &id, &spec)
-                .await
-                .map_err(api)?;
+            let record = service::create_target(state, &actor, &id, &spec).await?;
             super::record_result(state, operation, input, &record.id).await?;
             Ok(json!({"WindowTargetId": record.id}))
         }
         "DeregisterTargetFromMaintenanceWindow" => {
             let id = window_id(input)?;
             let target = uuid_member(input, "WindowTargetId")?;
-            service::part(state, WindowPart::Target, &id, &target)
-                .await
-                .map_err(api)?;
-            service::delete_target(state, &actor, &id, &target)
-                .await
-                .map_err(api)?;
+            service::part(state, WindowPart::Target, &id, &target).await?;
+            service::delete_target(state, &actor, &id, &target).await?;
             Ok(json!({"WindowId": id, "WindowTargetId": target}))
         }
         "UpdateMaintenanceWindowTarget" => {
             let id = window_id(input)?;
             let target = uuid_member(input, "WindowTargetId")?;
             let replace = boolean(input, "Replace")?.unwrap_or(false);
-            let record = service::part(state, WindowPart::Target, &id, &target)
-                .await
-                .map_err(api)?;
-            let old: WindowTargetSpec =
-                stored_json("window target", &record.spec_json).map_err(api)?;
+            let record = service::part(state, WindowPart::Target, &id, &target).await?;
+            let old: WindowTargetSpec = stored_json("window target", &record.spec_json)?;
             let keep =
                 |new: Option<String>, old: Option<String>| if replace { new } else { new.or(old) };
             let new_targets = targets(input, "Targets")?;
@@ -726,45 +667,25 @@ pub(crate) async fn dispatch(
                 ),
                 targets: new_targets.unwrap_or(old.targets),
             };
-            let record = service::update_target(state, &actor, &id, &target, &spec)
-                .await
-                .map_err(api)?;
+            let record = service::update_target(state, &actor, &id, &target, &spec).await?;
             target_to_ssm(&record)
         }
         "DescribeMaintenanceWindowTargets" => {
-            let id = window_id(input)?;
-            let max = input.max_results(10..=100, 100)?;
-            load(state, &id).await.map_err(api)?;
-            let filters = filters(input);
-            let mut items = Vec::new();
-            for record in state
-                .store()
-                .window_parts(WindowPart::Target, &id)
-                .await
-                .map_err(|e| api(e.into()))?
-            {
-                let value = target_to_ssm(&record)?;
-                let keep = filters.iter().all(|(key, values)| {
-                    let field = |name: &str| {
-                        value
-                            .get(name)
-                            .and_then(Value::as_str)
-                            .unwrap_or("")
-                            .to_owned()
-                    };
-                    values.is_empty()
-                        || values.iter().any(|v| match key.as_str() {
-                            "WindowTargetId" => field("WindowTargetId") == *v,
-                            "OwnerInformation" => field("OwnerInformation") == *v,
-                            "Type" => v == "INSTANCE",
-                            _ => true,
-                        })
-                });
-                if keep {
-                    items.push(value);
-                }
-            }
-            paged(&items, input, max, "Targets")
+            describe_parts(
+                state,
+                input,
+                WindowPart::Target,
+                "Targets",
+                |value, key, v| {
+                    let field = |name: &str| value.get(name).and_then(Value::as_str) == Some(v);
+                    match key {
+                        "WindowTargetId" | "OwnerInformation" => field(key),
+                        "Type" => v == "INSTANCE",
+                        _ => true,
+                    }
+                },
+            )
+            .await
         }
         "RegisterTaskWithMaintenanceWindow" => {
             let id = window_id(input)?;
@@ -772,81 +693,80 @@ pub(crate) async fn dispatch(
             if let Some(earlier) = super::earlier_result(state, operation, input).await? {
                 return Ok(json!({"WindowTaskId": earlier}));
             }
-            let record = service::create_task(state, &actor, &id, &spec)
-                .await
-                .map_err(api)?;
+            let record = service::create_task(state, &actor, &id, &spec).await?;
             super::record_result(state, operation, input, &record.id).await?;
             Ok(json!({"WindowTaskId": record.id}))
         }
         "DeregisterTaskFromMaintenanceWindow" => {
             let id = window_id(input)?;
             let task = uuid_member(input, "WindowTaskId")?;
-            service::part(state, WindowPart::Task, &id, &task)
-                .await
-                .map_err(api)?;
-            service::delete_task(state, &actor, &id, &task)
-                .await
-                .map_err(api)?;
+            service::part(state, WindowPart::Task, &id, &task).await?;
+            service::delete_task(state, &actor, &id, &task).await?;
             Ok(json!({"WindowId": id, "WindowTaskId": task}))
         }
         "UpdateMaintenanceWindowTask" => {
             let id = window_id(input)?;
             let task = uuid_member(input, "WindowTaskId")?;
             let replace = boolean(input, "Replace")?.unwrap_or(false);
-            let record = service::part(state, WindowPart::Task, &id, &task)
-                .await
-                .map_err(api)?;
-            let old: TaskSpec = stored_json("window task", &record.spec_json).map_err(api)?;
+            let record = service::part(state, WindowPart::Task, &id, &task).await?;
+            let old: TaskSpec = stored_json("window task", &record.spec_json)?;
             let spec = task_spec(input, Some(old), replace)?;
-            let record = service::update_task(state, &actor, &id, &task, &spec)
-                .await
-                .map_err(api)?;
+            let record = service::update_task(state, &actor, &id, &task, &spec).await?;
             task_to_ssm(&record, false)
         }
         "GetMaintenanceWindowTask" => {
             let id = window_id(input)?;
             let task = uuid_member(input, "WindowTaskId")?;
-            let record = service::part(state, WindowPart::Task, &id, &task)
-                .await
-                .map_err(api)?;
+            let record = service::part(state, WindowPart::Task, &id, &task).await?;
             task_to_ssm(&record, false)
         }
         "DescribeMaintenanceWindowTasks" => {
-            let id = window_id(input)?;
-            let max = input.max_results(10..=100, 100)?;
-            load(state, &id).await.map_err(api)?;
-            let filters = filters(input);
-            let mut items = Vec::new();
-            for record in state
-                .store()
-                .window_parts(WindowPart::Task, &id)
-                .await
-                .map_err(|e| api(e.into()))?
-            {
-                let value = task_to_ssm(&record, true)?;
-                let keep = filters.iter().all(|(key, values)| {
-                    values.is_empty()
-                        || values.iter().any(|v| match key.as_str() {
-                            "WindowTaskId" => {
-                                value.get("WindowTaskId").and_then(Value::as_str)
-                                    == Some(v.as_str())
-                            }
-                            "TaskArn" => v.ends_with("AWS-RunPatchBaseline"),
-                            "TaskType" => v == "RUN_COMMAND",
-                            "Priority" => {
-                                value.get("Priority").map(ToString::to_string) == Some(v.clone())
-                            }
-                            _ => true,
-                        })
-                });
-                if keep {
-                    items.push(value);
-                }
-            }
-            paged(&items, input, max, "Tasks")
+            describe_parts(
+                state,
+                input,
+                WindowPart::Task,
+                "Tasks",
+                |value, key, v| match key {
+                    "WindowTaskId" => value.get(key).and_then(Value::as_str) == Some(v),
+                    "TaskArn" => v.ends_with("AWS-RunPatchBaseline"),
+                    "TaskType" => v == "RUN_COMMAND",
+                    "Priority" => value.get(key).map(ToString::to_string).as_deref() == Some(v),
+                    _ => true,
+                },
+            )
+            .await
         }
         _ => executions(state, principal, operation, input).await,
     }
+}
+
+/// DescribeMaintenanceWindowTargets and ...Tasks: a window's targets or tasks in their SSM
+/// shape, kept when every filter has a value `matches` (value, key, filter value) accepts.
+async fn describe_parts(
+    state: &AppState,
+    input: &Input,
+    kind: WindowPart,
+    member: &str,
+    matches: impl Fn(&Value, &str, &str) -> bool,
+) -> Result<Value, SsmError> {
+    let id = window_id(input)?;
+    let max = input.max_results(10..=100, 100)?;
+    load(state, &id).await?;
+    let filters = filters(input);
+    let mut items = Vec::new();
+    for record in state.store().window_parts(kind, &id).await? {
+        let value = match kind {
+            WindowPart::Target => target_to_ssm(&record)?,
+            WindowPart::Task => task_to_ssm(&record, true)?,
+        };
+        let keep = filters.iter().all(|(key, values)| {
+            values.is_empty() || values.iter().any(|v| matches(&value, key, v))
+        });
+        if keep {
+            items.push(value);
+        }
+    }
+    paged(&items, input, max, member)
 }
 
 fn status_fields(
@@ -914,10 +834,9 @@ async fn executions(
         "DescribeMaintenanceWindowSchedule" => {
             let id = window_id(input)?;
             let max = input.max_results(1..=1000, 20)?;
-            let record = load(state, &id).await.map_err(api)?;
-            let spec: WindowSpec = stored_json("window", &record.spec_json).map_err(api)?;
-            let window =
-                service::scheduled_window(&spec, record.schedule_anchor_at).map_err(api)?;
+            let record = load(state, &id).await?;
+            let spec: WindowSpec = stored_json("window", &record.spec_json)?;
+            let window = service::scheduled_window(&spec, record.schedule_anchor_at)?;
             let items: Vec<Value> = if record.enabled {
                 window
                     .occurrences_after(state.now())
@@ -935,7 +854,7 @@ async fn executions(
         "DescribeMaintenanceWindowExecutions" => {
             let id = window_id(input)?;
             let max = input.max_results(10..=100, 100)?;
-            load(state, &id).await.map_err(api)?;
+            load(state, &id).await?;
             let mut before = None;
             let mut after = None;
             for (key, values) in filters(input) {
@@ -955,11 +874,7 @@ async fn executions(
                     }
                 }
             }
-            let records = state
-                .store()
-                .executions(Some(&id), 10_000)
-                .await
-                .map_err(|e| api(e.into()))?;
+            let records = state.store().executions(Some(&id), 10_000).await?;
             let items: Vec<Value> = records
                 .iter()
                 .filter(|r| {
@@ -984,7 +899,7 @@ async fn executions(
         }
         "GetMaintenanceWindowExecution" => {
             let id = execution_id(input, "WindowExecutionId")?;
-            let execution = exec::load(state, &id).await.map_err(api)?;
+            let execution = exec::load(state, &id).await?;
             let mut map = Map::new();
             map.insert("WindowExecutionId".to_owned(), json!(execution.id));
             map.insert(
@@ -1009,7 +924,7 @@ async fn executions(
         "DescribeMaintenanceWindowExecutionTasks" => {
             let id = execution_id(input, "WindowExecutionId")?;
             let max = input.max_results(10..=100, 100)?;
-            let execution = exec::load(state, &id).await.map_err(api)?;
+            let execution = exec::load(state, &id).await?;
             let items: Vec<Value> = execution
                 .tasks
                 .iter()
@@ -1020,7 +935,7 @@ async fn executions(
         "GetMaintenanceWindowExecutionTask" => {
             let id = execution_id(input, "WindowExecutionId")?;
             let task_id = uuid_member(input, "TaskId")?;
-            let execution = exec::load(state, &id).await.map_err(api)?;
+            let execution = exec::load(state, &id).await?;
             let task = execution
                 .tasks
                 .iter()
@@ -1034,7 +949,7 @@ async fn executions(
             let id = execution_id(input, "WindowExecutionId")?;
             let task_id = uuid_member(input, "TaskId")?;
             let max = input.max_results(10..=100, 100)?;
-            let execution = exec::load(state, &id).await.map_err(api)?;
+            let execution = exec::load(state, &id).await?;
             let task = execution
                 .tasks
                 .iter()
@@ -1077,10 +992,8 @@ async fn executions(
         }
         "CancelMaintenanceWindowExecution" => {
             let id = execution_id(input, "WindowExecutionId")?;
-            exec::load(state, &id).await.map_err(api)?;
-            exec::cancel(state, &principal.actor(), &id)
-                .await
-                .map_err(api)?;
+            exec::load(state, &id).await?;
+            exec::cancel(state, &principal.actor(), &id).await?;
             Ok(json!({"WindowExecutionId": id}))
         }
         _ => Err(SsmError::new(
