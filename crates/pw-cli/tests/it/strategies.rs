@@ -25,7 +25,7 @@ use pw_client::{Client, ClientSettings};
 use pw_core::baseline::OperatingSystem;
 use pw_pkgmgr::PackageManager;
 use pw_pkgmgr::hooks::ShellCommand;
-use pw_server::{AppState, ManualClock, ServerSettings};
+use pw_server::{AppState, Clock, ManualClock, ServerSettings};
 use pw_test_support::InstallRoot;
 use pw_test_support::al2023::RELEASES;
 use pw_test_support::strategies::OLD;
@@ -1110,6 +1110,8 @@ fn al2023_strategy_4_one_advisory_from_a_newer_release() {
 
 /// Runs `crates/pw-cli/tests/ssm/strategy_via_aws.py ARGS` with the aws CLI of the SSM
 /// virtualenv against the lab's `/ssm`; returns its stdout as JSON.
+/// Runs `tests/ssm/strategy_via_aws.py ARGS` (the aws CLI of `.ci/deps`, its clock set to the
+/// lab's under faketime) and returns what it prints.
 fn aws_script(lab: &Lab, args: &[&str]) -> serde_json::Value {
     let python = "/opt/pw-tools/ssm-venv/bin/python3";
     assert!(
@@ -1127,6 +1129,10 @@ fn aws_script(lab: &Lab, args: &[&str]) -> serde_json::Value {
         .env("PW_SSM_ENDPOINT", format!("{}/ssm", lab.url))
         .env("AWS_ACCESS_KEY_ID", &lab.access_key.0)
         .env("AWS_SECRET_ACCESS_KEY", &lab.access_key.1)
+        .env(
+            "PW_CLIENT_TIME",
+            lab.clock.now().strftime("%Y-%m-%d %H:%M:%S").to_string(),
+        )
         .output()
         .unwrap();
     assert!(
@@ -1140,8 +1146,8 @@ fn aws_script(lab: &Lab, args: &[&str]) -> serde_json::Value {
 /// Strategy 1 configured with `aws ssm` commands alone (a baseline, its patch group, a
 /// window with a target and an AWS-RunPatchBaseline Install task), run by a real agent on an
 /// installroot, and read back with `aws ssm describe-instance-patch-states`: the counts are
-/// the native API's. The lab's clock runs at the real time here, since SigV4 allows five
-/// minutes of skew.
+/// the native API's. The lab's clock starts at the real time here (the window is an `at`
+/// expression a few minutes ahead).
 #[test]
 fn strategy_1_configured_with_aws_ssm_alone() {
     let now = Timestamp::now();
@@ -1214,4 +1220,205 @@ fn strategy_1_configured_with_aws_ssm_alone() {
         ],
         "{effective:#}"
     );
+
+    // What the repositories offer the fleet, as SSM lists available patches (PRODUCT as
+    // SSM's samples spell it), filtered by CVE.
+    let available = aws_script(&lab, &["available", "AmazonLinux2.0"]);
+    let mut titles: Vec<String> = available
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            format!(
+                "{} {} {}",
+                p["Title"].as_str().unwrap(),
+                p["Classification"].as_str().unwrap(),
+                p["Severity"].as_str().unwrap()
+            )
+        })
+        .collect();
+    titles.sort();
+    assert_eq!(
+        titles,
+        [
+            "bash-4.2.46-2.amzn2.x86_64 Bugfix None",
+            "curl-8.3.0-2.amzn2.x86_64 Security Critical",
+            "openssl-1.0.2k-2.amzn2.x86_64 Security Important",
+            "sudo-1.9.5p2-1.amzn2.x86_64 Security Moderate",
+        ],
+        "{available:#}"
+    );
+    let sudo = aws_script(&lab, &["available", "AmazonLinux2", "CVE_ID=CVE-2021-3156"]);
+    let sudo = sudo.as_array().unwrap();
+    assert_eq!(sudo.len(), 1, "{sudo:#?}");
+    assert_eq!(
+        sudo[0]["AdvisoryIds"],
+        serde_json::json!(["ALAS2-2025-0104"])
+    );
+    assert_eq!(sudo[0]["Product"], "AmazonLinux2");
+    assert_eq!(sudo[0]["ReleaseDate"], 1_741_132_800.0);
+}
+
+/// The strings of a JSON list.
+fn string_list(value: &serde_json::Value) -> Vec<String> {
+    value
+        .as_array()
+        .unwrap_or_else(|| panic!("not a list: {value:#}"))
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// `aws ssm describe-instance-patch-states` of a node agrees with the native summary.
+#[track_caller]
+fn assert_states_agree(lab: &Lab, hostname: &str) {
+    let node = lab.node(hostname).id.clone();
+    let states = aws_script(lab, &["states", &node]);
+    let native = lab.client().node_compliance(&node, &[]).unwrap().summary;
+    let state = &states[0];
+    for (member, value) in [
+        ("InstalledCount", native.installed),
+        ("InstalledOtherCount", native.installed_other),
+        ("InstalledRejectedCount", native.installed_rejected),
+        ("MissingCount", native.missing),
+        ("FailedCount", native.failed),
+        ("NotApplicableCount", native.not_applicable),
+    ] {
+        assert_eq!(state[member], value, "{hostname} {member}: {state:#}");
+    }
+}
+
+/// Strategy 2 configured with `aws ssm` alone: STG 1 day after release, PRD 31 days; the
+/// patch that failed on STG, read with `describe-instance-patches`, is put on PRD's rejected
+/// list with `update-patch-baseline`, as SSM users do by hand.
+#[test]
+fn strategy_2_configured_with_aws_ssm_alone() {
+    let mut lab = Lab::new("2025-03-01T00:00:00Z");
+    let configured = aws_script(&lab, &["staged", "days"]);
+    assert!(
+        configured["AL2-PRD"]["window"]
+            .as_str()
+            .unwrap()
+            .starts_with("mw-")
+    );
+    lab.enroll("stg-1", "AL2-STG");
+    lab.enroll("prd-1", "AL2-PRD");
+
+    lab.windows_at("2025-03-04T02:00:00Z");
+    assert_versions(
+        &lab,
+        "stg-1",
+        &old_but(&[("bash", "4.2.46-2.amzn2"), ("openssl", "1.0.2k-2.amzn2")]),
+    );
+    assert_versions(&lab, "prd-1", &OLD);
+
+    // Day 1 of curl: its install breaks on STG; the operator rejects it on PRD.
+    let executions = lab.windows_at("2025-03-05T02:00:00Z");
+    assert_eq!(
+        lab.execution_of(&executions, "AL2-STG-daily").status,
+        ExecutionStatus::Failed
+    );
+    let stg = lab.node("stg-1").id.clone();
+    let failed = aws_script(&lab, &["failed", &stg]);
+    assert_eq!(string_list(&failed), ["curl-8.3.0-2.amzn2.x86_64"]);
+    let mut reject = vec!["reject", "AL2-PRD"];
+    let entries = string_list(&failed);
+    reject.extend(entries.iter().map(String::as_str));
+    let rejected = aws_script(&lab, &reject);
+    assert_eq!(string_list(&rejected), ["curl-8.3.0-2.amzn2.x86_64"]);
+    assert!(
+        lab.baseline("AL2-PRD")
+            .rejected
+            .iter()
+            .any(|e| e.entry == "curl-8.3.0-2.amzn2.x86_64"),
+        "the native API sees the rejection"
+    );
+
+    // Day 32 of curl: PRD has bash and openssl (31 days), not the rejected curl.
+    let executions = lab.windows_at("2025-04-05T02:00:00Z");
+    assert_eq!(
+        lab.execution_of(&executions, "AL2-PRD-daily").status,
+        ExecutionStatus::Success
+    );
+    assert_versions(
+        &lab,
+        "prd-1",
+        &old_but(&[("bash", "4.2.46-2.amzn2"), ("openssl", "1.0.2k-2.amzn2")]),
+    );
+    assert_eq!(lab.status("prd-1"), "COMPLIANT");
+    assert_states_agree(&lab, "prd-1");
+    assert_states_agree(&lab, "stg-1");
+}
+
+/// Strategy 3 configured with `aws ssm` alone: fixed cut-off dates (the SSM shape has no
+/// rolling dates), moved each month with `update-patch-baseline --approval-rules`.
+#[test]
+fn strategy_3_configured_with_aws_ssm_alone() {
+    let mut lab = Lab::new("2025-03-01T00:00:00Z");
+    aws_script(&lab, &["staged", "until"]);
+    lab.enroll("stg-1", "AL2-STG");
+    lab.enroll("prd-1", "AL2-PRD");
+
+    // Step 1: STG up to March 1 → bash; PRD up to February 1 → nothing.
+    lab.windows_at("2025-03-02T02:00:00Z");
+    assert_versions(&lab, "stg-1", &old_but(&[("bash", "4.2.46-2.amzn2")]));
+    assert_versions(&lab, "prd-1", &OLD);
+
+    // Step 2, the monthly edit: STG up to April 1 (openssl, and curl, which fails), PRD up
+    // to March 1 (bash).
+    lab.clock.set(at("2025-04-01T09:00:00Z"));
+    aws_script(&lab, &["until", "2025-04-01", "2025-03-01"]);
+    lab.windows_at("2025-04-02T02:00:00Z");
+    assert_versions(
+        &lab,
+        "stg-1",
+        &old_but(&[("bash", "4.2.46-2.amzn2"), ("openssl", "1.0.2k-2.amzn2")]),
+    );
+    assert_eq!(lab.states("stg-1")["curl"], "Failed");
+    assert_versions(&lab, "prd-1", &old_but(&[("bash", "4.2.46-2.amzn2")]));
+    let failed = string_list(&aws_script(&lab, &["failed", &lab.node("stg-1").id]));
+    let mut reject = vec!["reject", "AL2-PRD"];
+    reject.extend(failed.iter().map(String::as_str));
+    aws_script(&lab, &reject);
+
+    // Step 3: PRD up to April 1 → openssl, not the rejected curl.
+    lab.clock.set(at("2025-05-01T09:00:00Z"));
+    aws_script(&lab, &["until", "2025-05-01", "2025-04-01"]);
+    lab.windows_at("2025-05-02T02:00:00Z");
+    assert_versions(
+        &lab,
+        "prd-1",
+        &old_but(&[("bash", "4.2.46-2.amzn2"), ("openssl", "1.0.2k-2.amzn2")]),
+    );
+    assert_eq!(lab.status("prd-1"), "COMPLIANT");
+    assert_states_agree(&lab, "prd-1");
+}
+
+/// Strategy 4 configured with `aws ssm` alone: no rules; STG approves a CVE, and once it is
+/// installed there, PRD approves the exact version STG runs.
+#[test]
+fn strategy_4_configured_with_aws_ssm_alone() {
+    let mut lab = Lab::new("2025-03-01T00:00:00Z");
+    aws_script(&lab, &["staged", "explicit"]);
+    lab.enroll("stg-1", "AL2-STG");
+    lab.enroll("prd-1", "AL2-PRD");
+
+    lab.windows_at("2025-03-10T02:00:00Z");
+    assert_versions(&lab, "stg-1", &old_but(&[("sudo", "1.9.5p2-1.amzn2")]));
+    assert_versions(&lab, "prd-1", &OLD);
+
+    let verified = string_list(&aws_script(
+        &lab,
+        &["installed", &lab.node("stg-1").id, "sudo"],
+    ));
+    assert_eq!(verified, ["sudo-1.9.5p2-1.amzn2.x86_64"]);
+    let mut approve = vec!["approve", "AL2-PRD"];
+    approve.extend(verified.iter().map(String::as_str));
+    aws_script(&lab, &approve);
+
+    lab.windows_at("2025-03-11T02:00:00Z");
+    assert_versions(&lab, "prd-1", &old_but(&[("sudo", "1.9.5p2-1.amzn2")]));
+    assert_eq!(lab.states("prd-1")["sudo"], "Installed");
+    assert_eq!(lab.status("prd-1"), "COMPLIANT");
+    assert_states_agree(&lab, "prd-1");
 }

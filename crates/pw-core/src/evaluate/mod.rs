@@ -146,6 +146,18 @@ pub fn title_case(text: &str) -> String {
     out
 }
 
+/// An advisory's `CLASSIFICATION` and `SEVERITY` as baseline filters compare them: the type
+/// and severity title-cased, a missing severity as `None` (ssm-reference §3.5).
+pub fn advisory_properties(advisory: &Advisory) -> (String, String) {
+    let classification = title_case(&advisory.kind);
+    let severity = advisory
+        .severity
+        .as_deref()
+        .map(title_case)
+        .unwrap_or_else(|| "None".to_owned());
+    (classification, severity)
+}
+
 /// The instant an advisory counts as released: `updated`, else `issued`, else the epoch
 /// (ssm-reference §1.5: unknown dates are approved immediately).
 pub fn advisory_release_time(advisory: &Advisory) -> Timestamp {
@@ -212,12 +224,7 @@ impl<'a> Snapshot<'a> {
         let mut listings: Map<&str, Vec<(&str, &Evr, usize)>> = Map::default();
 
         for (advisory_index, advisory) in catalog.advisories.iter().enumerate() {
-            let classification = title_case(&advisory.kind);
-            let severity = advisory
-                .severity
-                .as_deref()
-                .map(title_case)
-                .unwrap_or_else(|| "None".to_owned());
+            let (classification, severity) = advisory_properties(advisory);
             let props = PatchProperties {
                 product,
                 classification: Some(&classification),

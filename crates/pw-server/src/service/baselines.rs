@@ -305,6 +305,149 @@ pub(crate) struct EffectivePatch {
     pub(crate) explicit: bool,
 }
 
+/// What the server knows of the repositories of one product: the union of the catalogs
+/// its nodes uploaded with their inventories (the part of the repositories their installed
+/// packages need; rpm systems).
+#[derive(Debug, Default)]
+pub(crate) struct KnownCatalog {
+    pub(crate) product: String,
+    pub(crate) packages: Vec<pw_core::repo::Package>,
+    pub(crate) advisories: Vec<pw_core::repo::Advisory>,
+    seen_packages: std::collections::HashSet<pw_core::nevra::Nevra>,
+    seen_advisories: std::collections::HashSet<String>,
+}
+
+impl KnownCatalog {
+    /// Adds what is not in the catalog yet.
+    fn add(
+        &mut self,
+        packages: Vec<pw_core::repo::Package>,
+        advisories: Vec<pw_core::repo::Advisory>,
+    ) {
+        for package in packages {
+            if self.seen_packages.insert(package.nevra.clone()) {
+                self.packages.push(package);
+            }
+        }
+        for advisory in advisories {
+            if self.seen_advisories.insert(advisory.id.clone()) {
+                self.advisories.push(advisory);
+            }
+        }
+    }
+}
+
+/// The known catalogs, one per (operating system, product), of `os` or of every system.
+pub(crate) async fn known_catalogs(
+    state: &AppState,
+    os: Option<OperatingSystem>,
+) -> Result<Vec<KnownCatalog>, ApiError> {
+    let mut catalogs: std::collections::BTreeMap<(String, String), KnownCatalog> =
+        std::collections::BTreeMap::new();
+    for node in state.store().nodes().await? {
+        if os.is_some_and(|os| node.operating_system != os.as_str()) {
+            continue;
+        }
+        let Some(record) = state.store().inventory(&node.id).await? else {
+            continue;
+        };
+        let upload: pw_api::server::agent::InventoryUpload =
+            crate::service::stored_json("inventory", &record.inventory_json)?;
+        let Some(catalog) = &upload.catalog else {
+            continue;
+        };
+        let product = upload.facts.product.clone();
+        let (packages, advisories) = catalog.to_core();
+        catalogs
+            .entry((node.operating_system.clone(), product.clone()))
+            .or_insert_with(|| KnownCatalog {
+                product,
+                ..KnownCatalog::default()
+            })
+            .add(packages, advisories);
+    }
+    Ok(catalogs.into_values().collect())
+}
+
+/// One version an advisory of a known catalog lists and the catalog offers
+/// (`DescribeAvailablePatches`).
+#[derive(Debug, Clone)]
+pub(crate) struct AvailablePatch {
+    pub(crate) product: String,
+    pub(crate) name: String,
+    pub(crate) arch: String,
+    pub(crate) evr: pw_core::version::rpm::Evr,
+    /// Of the first advisory listing the version, as baseline filters see it.
+    pub(crate) classification: String,
+    pub(crate) severity: String,
+    /// The first advisory's release instant (what approval delays count from).
+    pub(crate) released: jiff::Timestamp,
+    pub(crate) advisories: Vec<String>,
+    pub(crate) cves: Vec<String>,
+    pub(crate) bugzillas: Vec<String>,
+}
+
+/// Every version the known catalogs offer that an advisory lists, per product, ordered by
+/// product, name, arch and version.
+pub(crate) async fn available_patches(state: &AppState) -> Result<Vec<AvailablePatch>, ApiError> {
+    use pw_core::evaluate::{advisory_properties, advisory_release_time};
+    let mut out = Vec::new();
+    for known in known_catalogs(state, None).await? {
+        let offered: std::collections::HashSet<&pw_core::nevra::Nevra> =
+            known.packages.iter().map(|p| &p.nevra).collect();
+        let mut by_nevra: std::collections::BTreeMap<
+            (&str, &str, &pw_core::version::rpm::Evr),
+            AvailablePatch,
+        > = std::collections::BTreeMap::new();
+        for advisory in &known.advisories {
+            let (classification, severity) = advisory_properties(advisory);
+            let references = |kind: &str| -> Vec<String> {
+                advisory
+                    .references
+                    .iter()
+                    .filter(|r| r.kind.eq_ignore_ascii_case(kind) && !r.id.is_empty())
+                    .map(|r| r.id.clone())
+                    .collect()
+            };
+            for listed in &advisory.packages {
+                let nevra = &listed.nevra;
+                if !offered.contains(nevra) {
+                    continue;
+                }
+                let patch = by_nevra
+                    .entry((nevra.name.as_str(), nevra.arch.as_str(), &nevra.evr))
+                    .or_insert_with(|| AvailablePatch {
+                        product: known.product.clone(),
+                        name: nevra.name.clone(),
+                        arch: nevra.arch.clone(),
+                        evr: nevra.evr.clone(),
+                        classification: classification.clone(),
+                        severity: severity.clone(),
+                        released: advisory_release_time(advisory),
+                        advisories: Vec::new(),
+                        cves: Vec::new(),
+                        bugzillas: Vec::new(),
+                    });
+                if !patch.advisories.contains(&advisory.id) {
+                    patch.advisories.push(advisory.id.clone());
+                }
+                for cve in references("cve") {
+                    if !patch.cves.contains(&cve) {
+                        patch.cves.push(cve);
+                    }
+                }
+                for bug in references("bugzilla") {
+                    if !patch.bugzillas.contains(&bug) {
+                        patch.bugzillas.push(bug);
+                    }
+                }
+            }
+        }
+        out.extend(by_nevra.into_values());
+    }
+    Ok(out)
+}
+
 /// Every version `baseline` approves now among the repositories the server knows: the
 /// catalogs of the inventories nodes of its operating system uploaded (rpm systems).
 pub(crate) async fn effective_patches(
@@ -316,37 +459,19 @@ pub(crate) async fn effective_patches(
     if os.family() == pw_core::baseline::Family::Apt {
         return Ok(Vec::new());
     }
-    let mut packages = Vec::new();
-    let mut advisories = Vec::new();
-    let mut seen_packages = std::collections::HashSet::new();
-    let mut seen_advisories = std::collections::HashSet::new();
-    let mut product = None;
-    for node in state.store().nodes().await? {
-        if node.operating_system != os.as_str() {
-            continue;
+    let mut merged = KnownCatalog::default();
+    for known in known_catalogs(state, Some(os)).await? {
+        if merged.product.is_empty() {
+            merged.product = known.product;
         }
-        let Some(record) = state.store().inventory(&node.id).await? else {
-            continue;
-        };
-        let upload: pw_api::server::agent::InventoryUpload =
-            crate::service::stored_json("inventory", &record.inventory_json)?;
-        let Some(catalog) = &upload.catalog else {
-            continue;
-        };
-        product.get_or_insert_with(|| upload.facts.product.clone());
-        let (node_packages, node_advisories) = catalog.to_core();
-        for package in node_packages {
-            if seen_packages.insert(package.nevra.to_string()) {
-                packages.push(package);
-            }
-        }
-        for advisory in node_advisories {
-            if seen_advisories.insert(advisory.id.clone()) {
-                advisories.push(advisory);
-            }
-        }
+        merged.add(known.packages, known.advisories);
     }
-    let product = product.unwrap_or_default();
+    let KnownCatalog {
+        product,
+        packages,
+        advisories,
+        ..
+    } = merged;
     let snapshot = Snapshot::build(
         baseline,
         Catalog {

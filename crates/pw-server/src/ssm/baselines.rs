@@ -34,6 +34,7 @@ pub(crate) const OPERATIONS: &[&str] = &[
     "ListTagsForResource",
     "RemoveTagsFromResource",
     "DescribeEffectivePatchesForPatchBaseline",
+    "DescribeAvailablePatches",
 ];
 
 /// The account id in ARNs.
@@ -286,6 +287,7 @@ pub(crate) async fn dispatch(
                 .collect();
             paged(&items, input, max, "EffectivePatches")
         }
+        "DescribeAvailablePatches" => available_patches(state, input).await,
         "AddTagsToResource" | "ListTagsForResource" | "RemoveTagsFromResource" => {
             tags(state, principal, operation, input).await
         }
@@ -694,4 +696,116 @@ async fn tags(
         }
         _ => Ok(tag_list_output(store.resource_tags(&kind, &native).await?)),
     }
+}
+
+/// The keys `DescribeAvailablePatches` filters Linux patches by.
+const AVAILABLE_KEYS: [&str; 12] = [
+    "PRODUCT",
+    "NAME",
+    "CLASSIFICATION",
+    "SEVERITY",
+    "EPOCH",
+    "VERSION",
+    "RELEASE",
+    "ARCH",
+    "ADVISORY_ID",
+    "CVE_ID",
+    "BUGZILLA_ID",
+    "REPOSITORY",
+];
+
+/// `DescribeAvailablePatches`: the versions the known catalogs offer that an advisory lists
+/// (`service::available_patches`), filtered as SSM filters Linux patches.
+async fn available_patches(state: &AppState, input: &Input) -> Result<Value, SsmError> {
+    let max = input.max_results(1..=100, 100)?;
+    let filters = key_values(input.get("Filters"), "Key", "Values");
+    if filters.len() > 5 {
+        return Err(SsmError::validation(
+            "1 validation error detected: Value at 'filters' failed to satisfy constraint: Member must have length less than or equal to 5",
+        ));
+    }
+    for (key, values) in &filters {
+        if !AVAILABLE_KEYS.contains(&key.as_str()) {
+            return Err(SsmError::validation(format!(
+                "Filters: key {key:?} is not supported; Linux patches are filtered by {}",
+                AVAILABLE_KEYS.join(", ")
+            )));
+        }
+        if key == "REPOSITORY" {
+            return Err(SsmError::validation(
+                "Filters: REPOSITORY is not supported: the catalogs nodes upload do not say which repository offers a version",
+            ));
+        }
+        if let Some(bad) = values
+            .iter()
+            .find(|v| v.is_empty() || v.chars().count() > 256)
+        {
+            return Err(SsmError::validation(format!(
+                "Filters: value {bad:?} of {key}: values are 1 to 256 characters"
+            )));
+        }
+    }
+    let patches = service::available_patches(state).await?;
+    let items: Vec<Value> = patches
+        .iter()
+        .filter(|p| {
+            filters
+                .iter()
+                .all(|(key, values)| available_filter_matches(p, key, values))
+        })
+        .map(|p| {
+            let mut patch = Map::new();
+            patch.insert(
+                "Id".to_owned(),
+                json!(format!("{}.{}:{}", p.name, p.arch, p.evr)),
+            );
+            patch.insert("ReleaseDate".to_owned(), epoch(p.released));
+            patch.insert(
+                "Title".to_owned(),
+                json!(format!("{}-{}.{}", p.name, p.evr, p.arch)),
+            );
+            patch.insert("Product".to_owned(), json!(p.product));
+            patch.insert("Classification".to_owned(), json!(p.classification));
+            patch.insert("Severity".to_owned(), json!(p.severity));
+            patch.insert("Name".to_owned(), json!(p.name));
+            patch.insert("Epoch".to_owned(), json!(p.evr.epoch));
+            patch.insert("Version".to_owned(), json!(p.evr.version));
+            patch.insert("Release".to_owned(), json!(p.evr.release));
+            patch.insert("Arch".to_owned(), json!(p.arch));
+            patch.insert("AdvisoryIds".to_owned(), json!(p.advisories));
+            patch.insert("CVEIds".to_owned(), json!(p.cves));
+            patch.insert("BugzillaIds".to_owned(), json!(p.bugzillas));
+            Value::Object(patch)
+        })
+        .collect();
+    paged(&items, input, max, "Patches")
+}
+
+/// Whether one filter of `DescribeAvailablePatches` matches: `*` matches anything; product,
+/// classification, severity and ids compare without case; `AmazonLinux2.0` names
+/// `AmazonLinux2` as SSM's samples do.
+fn available_filter_matches(patch: &service::AvailablePatch, key: &str, values: &[String]) -> bool {
+    let same = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
+    values.iter().any(|value| {
+        value == "*"
+            || match key {
+                "PRODUCT" => {
+                    same(value, &patch.product)
+                        || value
+                            .strip_suffix(".0")
+                            .is_some_and(|v| same(v, &patch.product))
+                }
+                "NAME" => *value == patch.name,
+                "CLASSIFICATION" => same(value, &patch.classification),
+                "SEVERITY" => same(value, &patch.severity),
+                "EPOCH" => value.parse::<u32>().ok() == Some(patch.evr.epoch),
+                "VERSION" => *value == patch.evr.version,
+                "RELEASE" => *value == patch.evr.release,
+                "ARCH" => *value == patch.arch,
+                "ADVISORY_ID" => patch.advisories.iter().any(|a| same(a, value)),
+                "CVE_ID" => patch.cves.iter().any(|c| same(c, value)),
+                "BUGZILLA_ID" => patch.bugzillas.iter().any(|b| same(b, value)),
+                _ => false,
+            }
+    })
 }
