@@ -152,6 +152,53 @@ impl Store {
 }
 
 impl Store {
+    /// Sets (replaces) the kept SSM members of a resource; `None` removes them.
+    pub async fn set_resource_members(
+        &self,
+        resource_type: &str,
+        resource_id: &str,
+        members_json: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM resource_members WHERE resource_type = $1 AND resource_id = $2")
+            .bind(resource_type)
+            .bind(resource_id)
+            .execute(&mut *tx.tx)
+            .await
+            .map_err(StoreError::db)?;
+        if let Some(json) = members_json {
+            sqlx::query(
+                "INSERT INTO resource_members (resource_type, resource_id, members_json) VALUES ($1, $2, $3)",
+            )
+            .bind(resource_type)
+            .bind(resource_id)
+            .bind(json)
+            .execute(&mut *tx.tx)
+            .await
+            .map_err(StoreError::db)?;
+        }
+        tx.commit().await
+    }
+
+    /// The kept SSM members of a resource (a JSON object), if any.
+    pub async fn resource_members(
+        &self,
+        resource_type: &str,
+        resource_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query(
+            "SELECT members_json FROM resource_members WHERE resource_type = $1 AND resource_id = $2",
+        )
+        .bind(resource_type)
+        .bind(resource_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::db)?;
+        row.map(|row| get_str(&row, "members_json")).transpose()
+    }
+}
+
+impl Store {
     /// The (request hash, result id) recorded for `token` of `operation`.
     pub async fn client_token(
         &self,

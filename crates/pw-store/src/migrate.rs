@@ -39,6 +39,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_access_keys.sql"),
         postgres: include_str!("../migrations/postgres/0004_access_keys.sql"),
     },
+    Migration {
+        version: 5,
+        name: "resource_members",
+        sqlite: include_str!("../migrations/sqlite/0005_resource_members.sql"),
+        postgres: include_str!("../migrations/postgres/0005_resource_members.sql"),
+    },
 ];
 
 /// An arbitrary constant: the advisory lock that serialises migrations of replicas.

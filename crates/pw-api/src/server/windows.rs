@@ -174,6 +174,9 @@ impl CutoffBehavior {
 pub struct TaskSpec {
     #[serde(default)]
     pub name: Option<String>,
+    /// What the task is for (at most 128 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     pub operation: TaskOperation,
     /// `WindowTargetIds` (registered targets) or `InstanceIds`/`NodeIds` (only with
     /// `allow_unassociated_targets`).

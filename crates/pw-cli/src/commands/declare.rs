@@ -292,6 +292,7 @@ fn window_from_decl(window: WindowDecl) -> anyhow::Result<DesiredWindow> {
     let mut tasks = BTreeMap::new();
     for task in window.task {
         let spec = TaskSpec {
+            description: None,
             name: Some(task.name.clone()),
             operation: task.operation,
             targets: Vec::new(),

@@ -233,8 +233,8 @@ assert error_code(
 )[0] == "ValidationException"
 assert error_code(admin.get_maintenance_window, WindowId="mw-0123456789abcdef0")[0] == "DoesNotExistException"
 assert error_code(
-    admin.deregister_target_from_maintenance_window, WindowId=window, WindowTargetId=target
-)[0] == "ResourceInUseException"
+    admin.deregister_target_from_maintenance_window, WindowId=window, WindowTargetId=target, Safe=True
+)[0] == "TargetInUseException"
 tags = admin.list_tags_for_resource(ResourceType="MaintenanceWindow", ResourceId=window)["TagList"]
 assert tags == [{"Key": "env", "Value": "stg"}], tags
 admin.deregister_task_from_maintenance_window(WindowId=window, WindowTaskId=task)
@@ -242,6 +242,79 @@ admin.deregister_target_from_maintenance_window(WindowId=window, WindowTargetId=
 assert admin.delete_maintenance_window(WindowId=window)["WindowId"] == window
 assert [w["WindowId"] for w in admin.describe_maintenance_windows()["WindowIdentities"]] == [os.environ["PW_WINDOW_ID"]]
 ok("maintenance windows, targets and tasks")
+
+# Members Patchwarden keeps and answers back without using them (docs/ssm-api.md), and the
+# model's constraints on them.
+kept = admin.create_patch_baseline(
+    Name="kept-members", OperatingSystem="AMAZON_LINUX_2",
+    Sources=[{"Name": "my-repo", "Products": ["AmazonLinux2"], "Configuration": "[my-repo]\nbaseurl=https://repo.example/"}],
+    AvailableSecurityUpdatesComplianceStatus="NON_COMPLIANT",
+)["BaselineId"]
+got = admin.get_patch_baseline(BaselineId=kept)
+assert got["Sources"][0]["Name"] == "my-repo", got
+assert got["AvailableSecurityUpdatesComplianceStatus"] == "NON_COMPLIANT", got
+updated = admin.update_patch_baseline(BaselineId=kept, Description="sources survive")
+assert updated["Sources"][0]["Name"] == "my-repo", updated
+assert admin.update_patch_baseline(BaselineId=kept, Sources=[])["Sources"] == []
+replaced = admin.update_patch_baseline(BaselineId=kept, Name="kept-members", Replace=True)
+assert "AvailableSecurityUpdatesComplianceStatus" not in replaced, replaced
+assert error_code(admin.update_patch_baseline, BaselineId=kept,
+                  Sources=[{"Name": "bad name!", "Products": ["x"], "Configuration": "y"}])[0] == "ValidationException"
+assert error_code(admin.update_patch_baseline, BaselineId=kept,
+                  AvailableSecurityUpdatesComplianceStatus="MAYBE")[0] == "ValidationException"
+assert error_code(admin.create_patch_baseline, Name="dup-tags", OperatingSystem="AMAZON_LINUX_2",
+                  Tags=[{"Key": "a", "Value": "1"}, {"Key": "a", "Value": "2"}])[0] == "ValidationException"
+admin.delete_patch_baseline(BaselineId=kept)
+
+w = admin.create_maintenance_window(Name="kept", Schedule="rate(1 day)", Duration=2, Cutoff=1,
+                                    AllowUnassociatedTargets=False)["WindowId"]
+t = admin.register_target_with_maintenance_window(
+    WindowId=w, ResourceType="INSTANCE", Targets=[{"Key": "tag:Patch Group", "Values": ["AL2-STG"]}])["WindowTargetId"]
+arn = f"arn:aws:ssm:{REGION}::document/AWS-RunPatchBaseline"
+k = admin.register_task_with_maintenance_window(
+    WindowId=w, Targets=[{"Key": "WindowTargetIds", "Values": [t]}], TaskArn=arn, TaskType="RUN_COMMAND",
+    Name="scan-nightly", Description="nightly scan", MaxConcurrency="1", MaxErrors="0",
+    ServiceRoleArn="arn:aws:iam::000000000000:role/patching",
+    LoggingInfo={"S3BucketName": "logs-bucket", "S3Region": "eu-central-1"},
+    TaskInvocationParameters={"RunCommand": {
+        "Parameters": {"Operation": ["Scan"]}, "TimeoutSeconds": 600, "Comment": "scan",
+        "DocumentVersion": "$DEFAULT", "CloudWatchOutputConfig": {"CloudWatchOutputEnabled": False}}},
+)["WindowTaskId"]
+got = admin.get_maintenance_window_task(WindowId=w, WindowTaskId=k)
+run = got["TaskInvocationParameters"]["RunCommand"]
+assert got["TaskArn"] == arn and got["Description"] == "nightly scan", got
+assert got["ServiceRoleArn"].endswith("role/patching") and got["LoggingInfo"]["S3BucketName"] == "logs-bucket", got
+assert run["TimeoutSeconds"] == 600 and run["Comment"] == "scan" and run["DocumentVersion"] == "$DEFAULT", run
+assert run["CloudWatchOutputConfig"] == {"CloudWatchOutputEnabled": False}, run
+described = admin.describe_maintenance_window_tasks(WindowId=w)["Tasks"][0]
+assert described["Description"] == "nightly scan" and described["TaskArn"] == arn, described
+# An update without Replace keeps what it does not name; with Replace, only what it names.
+admin.update_maintenance_window_task(WindowId=w, WindowTaskId=k, Priority=2)
+got = admin.get_maintenance_window_task(WindowId=w, WindowTaskId=k)
+assert got["ServiceRoleArn"].endswith("role/patching") and got["Description"] == "nightly scan", got
+got = admin.update_maintenance_window_task(
+    WindowId=w, WindowTaskId=k, Replace=True, TaskArn="AWS-RunPatchBaseline",
+    Targets=[{"Key": "WindowTargetIds", "Values": [t]}], MaxConcurrency="1", MaxErrors="0",
+    TaskInvocationParameters={"RunCommand": {"Parameters": {"Operation": ["Install"]}}})
+assert "ServiceRoleArn" not in got and "Description" not in got, got
+assert got["TaskInvocationParameters"]["RunCommand"] == {"Parameters": {"Operation": ["Install"], "RebootOption": ["RebootIfNeeded"]}}, got
+for bad in [
+    dict(TaskInvocationParameters={"Automation": {"DocumentVersion": "1"}}),
+    dict(TaskInvocationParameters={"RunCommand": {"Parameters": {"Operation": ["Scan", "Install"]}}}),
+    dict(TaskInvocationParameters={"RunCommand": {"Parameters": {"Operation": ["Scan"]}, "DocumentHashType": "Md5"}}),
+    dict(LoggingInfo={"S3BucketName": "b" * 64, "S3Region": "eu-central-1"}),
+    dict(Name="not a valid name"),
+]:
+    assert error_code(admin.update_maintenance_window_task, WindowId=w, WindowTaskId=k, **bad)[0] == "ValidationException", bad
+assert error_code(admin.describe_maintenance_windows, Filters=[{"Key": "Color", "Values": ["blue"]}])[0] == "ValidationException"
+assert error_code(admin.describe_maintenance_window_targets, WindowId=w,
+                  Filters=[{"Key": "Name", "Values": ["x"]}])[0] == "ValidationException"
+assert error_code(admin.list_compliance_items, ResourceIds=["mi-0"], ResourceTypes=["ManagedInstance"],
+                  Filters=[{"Key": "Color", "Values": ["blue"]}])[0] == "InvalidFilter"
+admin.deregister_task_from_maintenance_window(WindowId=w, WindowTaskId=k)
+admin.deregister_target_from_maintenance_window(WindowId=w, WindowTargetId=t)
+admin.delete_maintenance_window(WindowId=w)
+ok("kept members answered back; their constraints, filter keys and task parameters checked")
 
 # Nodes and their patch states: what the native API reports (one node, group AL2-STG, its
 # latest Install report: curl Missing, openssl Installed).
@@ -374,6 +447,9 @@ assert (status, body["__type"]) == (400, "InvalidSignatureException"), body
 status, _, body = raw("ssm", now, target="AmazonSSM.NoSuchOperation")
 assert (status, body["__type"]) == (400, "UnknownOperationException"), body
 status, _, body = raw("ssm", now, target="AmazonSSM.GetPatchBaseline", body=b"{not json")
+assert (status, body["__type"]) == (400, "SerializationException"), body
+status, _, body = raw("ssm", now, target="AmazonSSM.UpdatePatchBaseline",
+                      body=json.dumps({"BaselineId": "pb-0123456789abcdef0", "Replace": "yes"}).encode())
 assert (status, body["__type"]) == (400, "SerializationException"), body
 ok("SigV4: wrong secret, unknown key, stale date, wrong service, a body that is not the signed one; unknown operation; bad JSON")
 

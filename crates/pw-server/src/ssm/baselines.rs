@@ -12,7 +12,7 @@ use pw_core::baseline::{Baseline, OperatingSystem, default_baseline_name};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{Input, Principal, SsmError, epoch, key_values, paged, strings};
+use super::{Input, Principal, SsmError, epoch, key_values, paged};
 use crate::AppState;
 use crate::resolve::{Registrations, predefined};
 use crate::service::baselines as service;
@@ -133,8 +133,78 @@ const BASELINE_MEMBERS: &[&str] = &[
     "RejectedPatches",
     "RejectedPatchesAction",
     "Description",
-    "Sources",
 ];
+
+/// Baseline members kept and answered back, not used: `Sources` (the host's own repositories
+/// are what Patchwarden evaluates) and `AvailableSecurityUpdatesComplianceStatus` (Windows).
+const KEPT_BASELINE_MEMBERS: &[&str] = &["Sources", "AvailableSecurityUpdatesComplianceStatus"];
+
+/// Checks the kept baseline members against the model.
+fn check_kept(input: &Input) -> Result<(), SsmError> {
+    super::check_enum(
+        input.get("AvailableSecurityUpdatesComplianceStatus"),
+        "availableSecurityUpdatesComplianceStatus",
+        &["COMPLIANT", "NON_COMPLIANT"],
+    )?;
+    let Some(sources) = input.get("Sources") else {
+        return Ok(());
+    };
+    let sources = sources
+        .as_array()
+        .ok_or_else(|| SsmError::new("SerializationException", "Sources must be a list"))?;
+    if sources.len() > 20 {
+        return Err(SsmError::validation(
+            "1 validation error detected: Value at 'sources' failed to satisfy constraint: Member must have length less than or equal to 20",
+        ));
+    }
+    for (i, source) in sources.iter().enumerate() {
+        let path = format!("sources.{}", i + 1);
+        let name = source.get("Name");
+        super::check_string(name, &format!("{path}.member.name"), true, 3..=50)?;
+        if let Some(name) = name.and_then(Value::as_str)
+            && !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+        {
+            return Err(SsmError::validation(format!(
+                "1 validation error detected: Value '{name}' at '{path}.member.name' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9_\\-.]{{3,50}}$"
+            )));
+        }
+        super::check_string(
+            source.get("Configuration"),
+            &format!("{path}.member.configuration"),
+            true,
+            1..=1024,
+        )?;
+        let products = source.get("Products").and_then(Value::as_array);
+        let ok = products.is_some_and(|p| {
+            (1..=20).contains(&p.len())
+                && p.iter().all(|v| {
+                    v.as_str()
+                        .is_some_and(|t| (1..=128).contains(&t.chars().count()))
+                })
+        });
+        if !ok {
+            return Err(SsmError::validation(format!(
+                "{path}.member.products: 1 to 20 products of 1 to 128 characters are required"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The kept members over the wire map of a baseline (`Sources` always present).
+async fn with_kept(
+    state: &AppState,
+    id: &str,
+    mut map: Map<String, Value>,
+) -> Result<Map<String, Value>, SsmError> {
+    for (key, value) in super::kept_members(state, "PatchBaseline", id).await? {
+        map.insert(key, value);
+    }
+    map.entry("Sources").or_insert_with(|| json!([]));
+    Ok(map)
+}
 
 /// A core baseline from the baseline members of `members`.
 fn to_core(members: &Map<String, Value>) -> Result<Baseline, SsmError> {
@@ -190,8 +260,8 @@ pub(crate) async fn dispatch(
             state
                 .store()
                 .remove_resource_tags("PatchBaseline", &id, None)
-                .await
-                .map_err(|e| SsmError::from(crate::error::ApiError::from(e)))?;
+                .await?;
+            super::keep_members(state, "PatchBaseline", &id, &Map::new()).await?;
             Ok(json!({"BaselineId": ssm_id(&id, &principal.region)}))
         }
         "DescribePatchBaselines" => describe(state, principal, input).await,
@@ -298,8 +368,21 @@ pub(crate) async fn dispatch(
     }
 }
 
-pub(crate) fn tag_list(input: &Input, member: &str) -> Result<Vec<(String, String)>, SsmError> {
+/// The tags of a create or of `AddTagsToResource` (`required`), checked as a resource's tags
+/// are: keys 1 to 128 and values at most 256 characters, both present, no key twice, no
+/// `aws:` prefix, at most 50 (`TooManyTagsError`).
+pub(crate) fn tag_list(
+    input: &Input,
+    member: &str,
+    required: bool,
+) -> Result<Vec<(String, String)>, SsmError> {
     let Some(value) = input.get(member) else {
+        if required {
+            return Err(SsmError::validation(format!(
+                "1 validation error detected: Value null at '{}' failed to satisfy constraint: Member must not be null",
+                super::camel(member)
+            )));
+        }
         return Ok(Vec::new());
     };
     let items = value.as_array().ok_or_else(|| {
@@ -308,24 +391,34 @@ pub(crate) fn tag_list(input: &Input, member: &str) -> Result<Vec<(String, Strin
     if items.len() > 1000 {
         return Err(SsmError::validation(format!("{member}: at most 1000 tags")));
     }
-    items
-        .iter()
-        .map(|tag| {
-            let key = tag.get("Key").and_then(Value::as_str).unwrap_or("");
-            let value = tag.get("Value").and_then(Value::as_str).unwrap_or("");
-            if key.is_empty() || key.chars().count() > 128 || value.chars().count() > 256 {
-                return Err(SsmError::validation(format!(
-                    "tag `{key}`: keys are 1 to 128 characters, values at most 256"
-                )));
-            }
-            if key.starts_with("aws:") {
-                return Err(SsmError::validation(format!(
-                    "tag `{key}`: keys starting with aws: are reserved"
-                )));
-            }
-            Ok((key.to_owned(), value.to_owned()))
-        })
-        .collect()
+    let mut tags: Vec<(String, String)> = Vec::with_capacity(items.len());
+    for tag in items {
+        let (Some(key), Some(value)) = (
+            tag.get("Key").and_then(Value::as_str),
+            tag.get("Value").and_then(Value::as_str),
+        ) else {
+            return Err(SsmError::validation(format!(
+                "{member}: every tag needs a Key and a Value (strings)"
+            )));
+        };
+        if key.is_empty() || key.chars().count() > 128 || value.chars().count() > 256 {
+            return Err(SsmError::validation(format!(
+                "tag `{key}`: keys are 1 to 128 characters, values at most 256"
+            )));
+        }
+        if key.starts_with("aws:") {
+            return Err(SsmError::validation(format!(
+                "tag `{key}`: keys starting with aws: are reserved"
+            )));
+        }
+        if tags.iter().any(|(k, _)| k == key) {
+            return Err(SsmError::validation(format!(
+                "{member}: the key `{key}` is given twice"
+            )));
+        }
+        tags.push((key.to_owned(), value.to_owned()));
+    }
+    merged(Vec::new(), tags)
 }
 
 async fn create(state: &AppState, principal: &Principal, input: &Input) -> Result<Value, SsmError> {
@@ -334,15 +427,18 @@ async fn create(state: &AppState, principal: &Principal, input: &Input) -> Resul
         return Ok(json!({"BaselineId": id}));
     }
     parse_os_member(input)?;
-    let tags = tag_list(input, "Tags")?;
+    let tags = tag_list(input, "Tags", false)?;
     let members: Map<String, Value> = input
         .0
         .iter()
         .filter(|(k, _)| BASELINE_MEMBERS.contains(&k.as_str()))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
+    check_kept(input)?;
     let baseline = to_core(&members)?;
     let record = service::create(state, &principal.actor(), &baseline).await?;
+    let kept = super::lay_over(Map::new(), input, KEPT_BASELINE_MEMBERS, true);
+    super::keep_members(state, "PatchBaseline", &record.id, &kept).await?;
     if !tags.is_empty() {
         state
             .store()
@@ -376,15 +472,13 @@ async fn get(state: &AppState, principal: &Principal, input: &Input) -> Result<V
         map.insert("CreatedDate".to_owned(), epoch(record.created_at));
         map.insert("ModifiedDate".to_owned(), epoch(record.updated_at));
     }
-    Ok(Value::Object(map))
+    Ok(Value::Object(with_kept(state, &id, map).await?))
 }
 
 async fn update(state: &AppState, principal: &Principal, input: &Input) -> Result<Value, SsmError> {
     let id = baseline_id_member(input, "BaselineId")?;
-    let replace = input
-        .get("Replace")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
+    let replace = super::check_bool(input.get("Replace"), "Replace")?.unwrap_or(false);
+    check_kept(input)?;
     let found = service::get(state, &id).await?;
     if found.predefined() {
         return Err(SsmError::new(
@@ -438,11 +532,14 @@ async fn update(state: &AppState, principal: &Principal, input: &Input) -> Resul
     }
     baseline.release = old.release.clone();
     let record = service::update(state, &principal.actor(), &id, &baseline).await?;
+    let old_kept = super::kept_members(state, "PatchBaseline", &id).await?;
+    let kept = super::lay_over(old_kept, input, KEPT_BASELINE_MEMBERS, replace);
+    super::keep_members(state, "PatchBaseline", &id, &kept).await?;
     let mut map = to_wire(&baseline, state.now());
     map.insert("BaselineId".to_owned(), json!(id));
     map.insert("CreatedDate".to_owned(), epoch(record.created_at));
     map.insert("ModifiedDate".to_owned(), epoch(record.updated_at));
-    Ok(Value::Object(map))
+    Ok(Value::Object(with_kept(state, &id, map).await?))
 }
 
 /// One `BaselineIdentity`.
@@ -617,9 +714,9 @@ async fn node_tags(
     node: pw_store::NodeRecord,
 ) -> Result<Value, SsmError> {
     let tags = match operation {
-        "AddTagsToResource" => merged(node.tags, tag_list(input, "Tags")?)?,
+        "AddTagsToResource" => merged(node.tags, tag_list(input, "Tags", true)?)?,
         "RemoveTagsFromResource" => {
-            let keys = strings(input.get("TagKeys"));
+            let keys = tag_keys(input)?;
             let mut tags = node.tags;
             tags.retain(|(k, _)| !keys.contains(k));
             tags
@@ -682,13 +779,13 @@ async fn tags(
     };
     match operation {
         "AddTagsToResource" => {
-            let tags = tag_list(input, "Tags")?;
+            let tags = tag_list(input, "Tags", true)?;
             merged(store.resource_tags(&kind, &native).await?, tags.clone())?;
             store.add_resource_tags(&kind, &native, &tags).await?;
             Ok(json!({}))
         }
         "RemoveTagsFromResource" => {
-            let keys = strings(input.get("TagKeys"));
+            let keys = tag_keys(input)?;
             store
                 .remove_resource_tags(&kind, &native, Some(&keys))
                 .await?;
@@ -808,4 +905,28 @@ fn available_filter_matches(patch: &service::AvailablePatch, key: &str, values: 
                 _ => false,
             }
     })
+}
+
+/// `TagKeys` of `RemoveTagsFromResource`: required, each key 1 to 128 characters.
+fn tag_keys(input: &Input) -> Result<Vec<String>, SsmError> {
+    let list = input.get("TagKeys").ok_or_else(|| {
+        SsmError::validation(
+            "1 validation error detected: Value null at 'tagKeys' failed to satisfy constraint: Member must not be null",
+        )
+    })?;
+    let keys = list
+        .as_array()
+        .ok_or_else(|| SsmError::new("SerializationException", "TagKeys must be a list"))?;
+    keys.iter()
+        .map(|key| match key.as_str() {
+            Some(text) if (1..=128).contains(&text.chars().count()) => Ok(text.to_owned()),
+            Some(text) => Err(SsmError::validation(format!(
+                "TagKeys: `{text}` is not 1 to 128 characters"
+            ))),
+            None => Err(SsmError::new(
+                "SerializationException",
+                "TagKeys must be a list of strings",
+            )),
+        })
+        .collect()
 }

@@ -53,10 +53,42 @@ impl Filter {
     }
 }
 
-fn filters(input: &Input) -> Result<Vec<Filter>, SsmError> {
-    let Some(list) = input.get("Filters").and_then(Value::as_array) else {
+/// The filter keys each listing answers.
+fn filter_keys(operation: &str) -> &'static [&'static str] {
+    match operation {
+        "ListComplianceItems" => &[
+            "ComplianceType",
+            "Status",
+            "Severity",
+            "Id",
+            "ComplianceItemId",
+        ],
+        "ListResourceComplianceSummaries" => &["ComplianceType", "Status", "OverallSeverity"],
+        _ => &["ComplianceType"],
+    }
+}
+
+fn filters(input: &Input, operation: &str) -> Result<Vec<Filter>, SsmError> {
+    let Some(list) = input.get("Filters") else {
         return Ok(Vec::new());
     };
+    let list = list
+        .as_array()
+        .ok_or_else(|| SsmError::new("SerializationException", "Filters must be a list"))?;
+    let keys = filter_keys(operation);
+    if let Some(bad) = list
+        .iter()
+        .map(|f| f.get("Key").and_then(Value::as_str).unwrap_or(""))
+        .find(|key| !keys.contains(key))
+    {
+        return Err(SsmError::new(
+            "InvalidFilter",
+            format!(
+                "filter key `{bad}` is not supported by {operation}; the keys are {}",
+                keys.join(", ")
+            ),
+        ));
+    }
     list.iter()
         .map(|f| {
             let kind = f
@@ -154,7 +186,7 @@ pub(crate) async fn dispatch(
         return patch_properties(input);
     }
     let max = input.max_results(1..=50, 50)?;
-    let filters = filters(input)?;
+    let filters = filters(input, operation)?;
     let types_ok = |member: &str, allowed: &str| {
         input
             .get(member)

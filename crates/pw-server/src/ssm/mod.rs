@@ -402,7 +402,7 @@ impl Input {
 }
 
 /// `BaselineId` → `baselineId`, as AWS names members in validation messages.
-fn camel(member: &str) -> String {
+pub(crate) fn camel(member: &str) -> String {
     let mut chars = member.chars();
     chars.next().map_or_else(String::new, |first| {
         first.to_ascii_lowercase().to_string() + chars.as_str()
@@ -517,4 +517,118 @@ fn request_hash(input: &Input) -> String {
     members.remove("ClientToken");
     let digest = sha2::Sha256::digest(Value::Object(members).to_string().as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The members the face keeps for a resource and answers back without using them
+/// (`resource_members`): an empty map when none are kept.
+pub(crate) async fn kept_members(
+    state: &AppState,
+    resource_type: &str,
+    resource_id: &str,
+) -> Result<Map<String, Value>, SsmError> {
+    match state
+        .store()
+        .resource_members(resource_type, resource_id)
+        .await?
+    {
+        None => Ok(Map::new()),
+        Some(text) => match serde_json::from_str(&text) {
+            Ok(Value::Object(map)) => Ok(map),
+            _ => Err(SsmError::new(
+                "InternalServerError",
+                format!("the kept members of {resource_type} {resource_id} are not a JSON object"),
+            )),
+        },
+    }
+}
+
+/// Replaces the kept members of a resource (none kept when `members` is empty).
+pub(crate) async fn keep_members(
+    state: &AppState,
+    resource_type: &str,
+    resource_id: &str,
+    members: &Map<String, Value>,
+) -> Result<(), SsmError> {
+    let json = (!members.is_empty()).then(|| Value::Object(members.clone()).to_string());
+    state
+        .store()
+        .set_resource_members(resource_type, resource_id, json.as_deref())
+        .await?;
+    Ok(())
+}
+
+/// `members` of the input laid over `old`: a member given replaces, a member given as `null`
+/// removes; with `replace`, the members not given are removed too.
+pub(crate) fn lay_over(
+    old: Map<String, Value>,
+    input: &Input,
+    members: &[&str],
+    replace: bool,
+) -> Map<String, Value> {
+    let mut out = if replace { Map::new() } else { old };
+    for member in members {
+        match input.0.get(*member) {
+            Some(Value::Null) => {
+                out.remove(*member);
+            }
+            Some(value) => {
+                out.insert((*member).to_owned(), value.clone());
+            }
+            None => {}
+        }
+    }
+    out
+}
+
+/// Checks a string at `path` of a kept member against the model's length range.
+pub(crate) fn check_string(
+    value: Option<&Value>,
+    path: &str,
+    required: bool,
+    len: std::ops::RangeInclusive<usize>,
+) -> Result<(), SsmError> {
+    match value {
+        None | Some(Value::Null) if required => Err(SsmError::validation(format!(
+            "1 validation error detected: Value null at '{path}' failed to satisfy constraint: Member must not be null"
+        ))),
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::String(text)) if len.contains(&text.chars().count()) => Ok(()),
+        Some(Value::String(text)) => Err(SsmError::validation(format!(
+            "1 validation error detected: Value '{text}' at '{path}' failed to satisfy constraint: Member must have length between {} and {}",
+            len.start(),
+            len.end()
+        ))),
+        Some(_) => Err(SsmError::new(
+            "SerializationException",
+            format!("{path} must be a string"),
+        )),
+    }
+}
+
+/// Checks that a member at `path` is one of `allowed`.
+pub(crate) fn check_enum(
+    value: Option<&Value>,
+    path: &str,
+    allowed: &[&str],
+) -> Result<(), SsmError> {
+    match value {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::String(text)) if allowed.contains(&text.as_str()) => Ok(()),
+        Some(other) => Err(SsmError::validation(format!(
+            "1 validation error detected: Value {other} at '{path}' failed to satisfy constraint: Member must satisfy enum value set: [{}]",
+            allowed.join(", ")
+        ))),
+    }
+}
+
+/// A boolean member: `SerializationException` when it is not one.
+pub(crate) fn check_bool(value: Option<&Value>, path: &str) -> Result<Option<bool>, SsmError> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(_) => Err(SsmError::new(
+            "SerializationException",
+            format!("{path} must be a boolean"),
+        )),
+    }
 }

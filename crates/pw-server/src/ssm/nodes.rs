@@ -377,6 +377,16 @@ pub(crate) async fn dispatch(
             let items: Vec<PatchJson> = serde_json::from_str(&items_text)
                 .map_err(|e| SsmError::new("InternalServerError", e.to_string()))?;
             let filters = key_values(input.get("Filters"), "Key", "Values");
+            if let Some((bad, _)) = filters.iter().find(|(key, _)| {
+                !["Classification", "Severity", "State", "KBId"].contains(&key.as_str())
+            }) {
+                return Err(SsmError::new(
+                    "InvalidFilter",
+                    format!(
+                        "filter key `{bad}` is not one of Classification, KBId, Severity, State"
+                    ),
+                ));
+            }
             let installed_time = epoch(report.operation_end.unwrap_or(report.reported_at));
             let patches: Vec<Value> = items
                 .iter()

@@ -327,6 +327,19 @@ fn target_to_ssm(record: &WindowPartRecord) -> Result<Value, SsmError> {
 /// The `AWS-RunPatchBaseline` parameters of a task input: `TaskInvocationParameters.RunCommand
 /// .Parameters`, else the older `TaskParameters` (`{"Operation": {"Values": [...]}}`).
 fn run_patch_parameters(input: &Input) -> Result<Map<String, Value>, SsmError> {
+    if let Some(invocation) = input.get("TaskInvocationParameters") {
+        let invocation = invocation.as_object().ok_or_else(|| {
+            SsmError::new(
+                "SerializationException",
+                "TaskInvocationParameters must be an object",
+            )
+        })?;
+        if let Some(other) = invocation.keys().find(|k| *k != "RunCommand") {
+            return Err(SsmError::validation(format!(
+                "TaskInvocationParameters.{other} is not supported: Patchwarden runs RUN_COMMAND tasks of AWS-RunPatchBaseline (TaskInvocationParameters.RunCommand)"
+            )));
+        }
+    }
     let mut out = Map::new();
     if let Some(params) = input
         .get("TaskInvocationParameters")
@@ -348,13 +361,234 @@ fn run_patch_parameters(input: &Input) -> Result<Map<String, Value>, SsmError> {
     Ok(out)
 }
 
-fn one_value(params: &Map<String, Value>, key: &str) -> Option<String> {
-    params
-        .get(key)
-        .and_then(Value::as_array)
-        .and_then(|v| v.first())
-        .and_then(Value::as_str)
-        .map(ToOwned::to_owned)
+/// The one value of an AWS-RunPatchBaseline parameter (a list of one string).
+fn one_value(params: &Map<String, Value>, key: &str) -> Result<Option<String>, SsmError> {
+    let Some(value) = params.get(key) else {
+        return Ok(None);
+    };
+    match value.as_array().map(Vec::as_slice) {
+        Some([Value::String(text)]) => Ok(Some(text.clone())),
+        _ => Err(SsmError::validation(format!(
+            "AWS-RunPatchBaseline parameter {key} takes one value (a list of one string), not {value}"
+        ))),
+    }
+}
+
+/// Members of a task kept and answered back, not used: the role, logging and alarm settings
+/// (Patchwarden runs the command itself and keeps its output), and `TaskArn` as registered.
+const KEPT_TASK_MEMBERS: &[&str] = &[
+    "ServiceRoleArn",
+    "LoggingInfo",
+    "AlarmConfiguration",
+    "TaskArn",
+];
+
+/// Run Command members beside `Parameters` and `TimeoutSeconds`, kept and answered back:
+/// Patchwarden has no documents, S3 output or notifications of Run Command.
+const KEPT_RUN_COMMAND_MEMBERS: &[&str] = &[
+    "Comment",
+    "DocumentHash",
+    "DocumentHashType",
+    "DocumentVersion",
+    "OutputS3BucketName",
+    "OutputS3KeyPrefix",
+    "ServiceRoleArn",
+    "NotificationConfig",
+    "CloudWatchOutputConfig",
+];
+
+/// Checks the kept members of a task input against the model and returns them (only the
+/// members given; the kept Run Command members under `RunCommand`, when it is given).
+fn task_kept(input: &Input) -> Result<Map<String, Value>, SsmError> {
+    use super::{check_bool, check_enum, check_string};
+    let mut kept = Map::new();
+    check_string(
+        input.get("ServiceRoleArn"),
+        "serviceRoleArn",
+        false,
+        0..=2048,
+    )?;
+    if let Some(logging) = input.get("LoggingInfo") {
+        check_string(
+            logging.get("S3BucketName"),
+            "loggingInfo.s3BucketName",
+            true,
+            3..=63,
+        )?;
+        check_string(
+            logging.get("S3KeyPrefix"),
+            "loggingInfo.s3KeyPrefix",
+            false,
+            0..=500,
+        )?;
+        check_string(
+            logging.get("S3Region"),
+            "loggingInfo.s3Region",
+            true,
+            3..=20,
+        )?;
+    }
+    if let Some(alarms) = input.get("AlarmConfiguration") {
+        check_bool(
+            alarms.get("IgnorePollAlarmFailure"),
+            "alarmConfiguration.ignorePollAlarmFailure",
+        )?;
+        let list = alarms.get("Alarms").and_then(Value::as_array);
+        let ok = list.is_some_and(|list| {
+            list.len() == 1
+                && list.iter().all(|alarm| {
+                    check_string(
+                        alarm.get("Name"),
+                        "alarmConfiguration.alarms.member.name",
+                        true,
+                        1..=255,
+                    )
+                    .is_ok()
+                })
+        });
+        if !ok {
+            return Err(SsmError::validation(
+                "AlarmConfiguration.Alarms: exactly one alarm with a Name of 1 to 255 characters",
+            ));
+        }
+    }
+    for member in KEPT_TASK_MEMBERS {
+        if let Some(value) = input.0.get(*member) {
+            if *member == "TaskArn" && value.as_str() == Some("AWS-RunPatchBaseline") {
+                continue;
+            }
+            kept.insert((*member).to_owned(), value.clone());
+        }
+    }
+    if let Some(run) = input
+        .get("TaskInvocationParameters")
+        .and_then(|p| p.get("RunCommand"))
+    {
+        let path = "taskInvocationParameters.runCommand";
+        check_string(
+            run.get("Comment"),
+            &format!("{path}.comment"),
+            false,
+            0..=100,
+        )?;
+        check_string(
+            run.get("DocumentHash"),
+            &format!("{path}.documentHash"),
+            false,
+            0..=256,
+        )?;
+        check_enum(
+            run.get("DocumentHashType"),
+            &format!("{path}.documentHashType"),
+            &["Sha256", "Sha1"],
+        )?;
+        if let Some(version) = run.get("DocumentVersion") {
+            let ok = version.as_str().is_some_and(|v| {
+                v == "$DEFAULT"
+                    || v == "$LATEST"
+                    || (!v.starts_with('0')
+                        && !v.is_empty()
+                        && v.bytes().all(|b| b.is_ascii_digit()))
+            });
+            if !ok {
+                return Err(SsmError::validation(format!(
+                    "{path}.documentVersion: {version} is not $DEFAULT, $LATEST or a version number"
+                )));
+            }
+        }
+        check_string(
+            run.get("OutputS3BucketName"),
+            &format!("{path}.outputS3BucketName"),
+            false,
+            3..=63,
+        )?;
+        check_string(
+            run.get("OutputS3KeyPrefix"),
+            &format!("{path}.outputS3KeyPrefix"),
+            false,
+            0..=500,
+        )?;
+        check_string(
+            run.get("ServiceRoleArn"),
+            &format!("{path}.serviceRoleArn"),
+            false,
+            0..=2048,
+        )?;
+        if let Some(notification) = run.get("NotificationConfig") {
+            check_enum(
+                notification.get("NotificationType"),
+                &format!("{path}.notificationConfig.notificationType"),
+                &["Command", "Invocation"],
+            )?;
+            for event in notification
+                .get("NotificationEvents")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                check_enum(
+                    Some(event),
+                    &format!("{path}.notificationConfig.notificationEvents"),
+                    &[
+                        "All",
+                        "InProgress",
+                        "Success",
+                        "TimedOut",
+                        "Cancelled",
+                        "Failed",
+                    ],
+                )?;
+            }
+        }
+        if let Some(cloudwatch) = run.get("CloudWatchOutputConfig") {
+            check_string(
+                cloudwatch.get("CloudWatchLogGroupName"),
+                &format!("{path}.cloudWatchOutputConfig.cloudWatchLogGroupName"),
+                false,
+                1..=512,
+            )?;
+            check_bool(
+                cloudwatch.get("CloudWatchOutputEnabled"),
+                &format!("{path}.cloudWatchOutputConfig.cloudWatchOutputEnabled"),
+            )?;
+        }
+        let members: Map<String, Value> = KEPT_RUN_COMMAND_MEMBERS
+            .iter()
+            .filter_map(|m| run.get(*m).map(|v| ((*m).to_owned(), v.clone())))
+            .collect();
+        kept.insert("RunCommand".to_owned(), Value::Object(members));
+    }
+    Ok(kept)
+}
+
+/// The kept members of a task after an update: those given replace, `RunCommand` when
+/// `TaskInvocationParameters.RunCommand` is given; with `replace`, nothing else survives.
+fn task_kept_after(
+    old: Map<String, Value>,
+    given: Map<String, Value>,
+    replace: bool,
+) -> Map<String, Value> {
+    let mut out = if replace { Map::new() } else { old };
+    for (key, value) in given {
+        out.insert(key, value);
+    }
+    out.retain(|_, v| !v.is_null() && v.as_object().is_none_or(|o| !o.is_empty()));
+    out
+}
+
+/// A name of a window target or task: 3 to 128 of `a-zA-Z0-9_-.`.
+fn part_name(input: &Input) -> Result<Option<String>, SsmError> {
+    let name = input.string("Name", false, 3..=128)?;
+    if let Some(name) = &name
+        && !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+    {
+        return Err(SsmError::validation(format!(
+            "1 validation error detected: Value '{name}' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9_\\-.]{{3,128}}$"
+        )));
+    }
+    Ok(name)
 }
 
 /// A task spec from the input laid over `base` (`None`: register).
@@ -378,13 +612,8 @@ fn task_spec(input: &Input, base: Option<TaskSpec>, replace: bool) -> Result<Tas
             "TaskArn {arn} is not supported: Patchwarden runs AWS-RunPatchBaseline (Operation Scan or Install)"
         )));
     }
-    for member in ["ServiceRoleArn", "LoggingInfo", "AlarmConfiguration"] {
-        if input.has(member) {
-            tracing::debug!(member, "accepted and not used");
-        }
-    }
     let params = run_patch_parameters(input)?;
-    let operation = match one_value(&params, "Operation").as_deref() {
+    let operation = match one_value(&params, "Operation")?.as_deref() {
         Some("Install") => Some(TaskOperation::Install),
         Some("Scan") => Some(TaskOperation::Scan),
         Some(other) => {
@@ -394,7 +623,7 @@ fn task_spec(input: &Input, base: Option<TaskSpec>, replace: bool) -> Result<Tas
         }
         None => None,
     };
-    let reboot = match one_value(&params, "RebootOption").as_deref() {
+    let reboot = match one_value(&params, "RebootOption")?.as_deref() {
         Some("NoReboot") => Some(RebootOption::NoReboot),
         Some("RebootIfNeeded") => Some(RebootOption::RebootIfNeeded),
         Some(other) => {
@@ -428,6 +657,7 @@ fn task_spec(input: &Input, base: Option<TaskSpec>, replace: bool) -> Result<Tas
         .transpose()?;
     let fresh = TaskSpec {
         name: None,
+        description: None,
         operation: TaskOperation::Scan,
         targets: Vec::new(),
         priority: 1,
@@ -458,7 +688,7 @@ fn task_spec(input: &Input, base: Option<TaskSpec>, replace: bool) -> Result<Tas
     if timeout.is_some() {
         spec.timeout_seconds = timeout;
     }
-    if let Some(list) = one_value(&params, "InstallOverrideList") {
+    if let Some(list) = one_value(&params, "InstallOverrideList")? {
         spec.install_override_list = vec![list];
     }
     if let Some(targets) = targets(input, "Targets")? {
@@ -473,8 +703,11 @@ fn task_spec(input: &Input, base: Option<TaskSpec>, replace: bool) -> Result<Tas
     if let Some(text) = input.string("MaxErrors", false, 1..=7)? {
         spec.max_errors = text;
     }
-    if let Some(name) = input.string("Name", false, 3..=128)? {
+    if let Some(name) = part_name(input)? {
         spec.name = Some(name);
+    }
+    if let Some(description) = input.string("Description", false, 1..=128)? {
+        spec.description = Some(description);
     }
     match input.string("CutoffBehavior", false, 1..=32)?.as_deref() {
         Some("CANCEL_TASK") => spec.cutoff_behavior = CutoffBehavior::CancelTask,
@@ -489,7 +722,11 @@ fn task_spec(input: &Input, base: Option<TaskSpec>, replace: bool) -> Result<Tas
     Ok(spec)
 }
 
-fn task_to_ssm(record: &WindowPartRecord, describe: bool) -> Result<Value, SsmError> {
+fn task_to_ssm(
+    record: &WindowPartRecord,
+    describe: bool,
+    mut kept: Map<String, Value>,
+) -> Result<Value, SsmError> {
     let spec: TaskSpec = stored_json("window task", &record.spec_json)?;
     let mut parameters = Map::new();
     parameters.insert("Operation".to_owned(), json!([spec.operation.as_str()]));
@@ -503,7 +740,11 @@ fn task_to_ssm(record: &WindowPartRecord, describe: bool) -> Result<Value, SsmEr
     let mut map = Map::new();
     map.insert("WindowId".to_owned(), json!(record.window_id));
     map.insert("WindowTaskId".to_owned(), json!(record.id));
-    map.insert("TaskArn".to_owned(), json!("AWS-RunPatchBaseline"));
+    map.insert(
+        "TaskArn".to_owned(),
+        kept.remove("TaskArn")
+            .unwrap_or_else(|| json!("AWS-RunPatchBaseline")),
+    );
     map.insert(
         if describe { "Type" } else { "TaskType" }.to_owned(),
         json!("RUN_COMMAND"),
@@ -517,6 +758,11 @@ fn task_to_ssm(record: &WindowPartRecord, describe: bool) -> Result<Value, SsmEr
         json!(spec.cutoff_behavior.as_str()),
     );
     insert_opt(&mut map, "Name", spec.name.map(Value::from));
+    insert_opt(&mut map, "Description", spec.description.map(Value::from));
+    let run_command = kept.remove("RunCommand");
+    for (key, value) in kept {
+        map.insert(key, value);
+    }
     if describe {
         let legacy: Map<String, Value> = parameters
             .iter()
@@ -524,16 +770,68 @@ fn task_to_ssm(record: &WindowPartRecord, describe: bool) -> Result<Value, SsmEr
             .collect();
         map.insert("TaskParameters".to_owned(), Value::Object(legacy));
     } else {
+        let mut run = match run_command {
+            Some(Value::Object(members)) => members,
+            _ => Map::new(),
+        };
+        run.insert("Parameters".to_owned(), Value::Object(parameters));
+        insert_opt(
+            &mut run,
+            "TimeoutSeconds",
+            spec.timeout_seconds.map(Value::from),
+        );
         map.insert(
             "TaskInvocationParameters".to_owned(),
-            json!({"RunCommand": {"Parameters": parameters}}),
+            json!({ "RunCommand": run }),
         );
     }
     Ok(Value::Object(map))
 }
 
-fn filters(input: &Input) -> Vec<(String, Vec<String>)> {
-    key_values(input.get("Filters"), "Key", "Values")
+/// The `Filters` of a window listing: at most 5, each key one of `allowed`, values 1 to 256
+/// characters.
+fn filters(input: &Input, allowed: &[&str]) -> Result<Vec<(String, Vec<String>)>, SsmError> {
+    if let Some(list) = input.get("Filters") {
+        let items = list
+            .as_array()
+            .ok_or_else(|| SsmError::new("SerializationException", "Filters must be a list"))?;
+        if items.len() > 5 {
+            return Err(SsmError::validation(
+                "1 validation error detected: Value at 'filters' failed to satisfy constraint: Member must have length less than or equal to 5",
+            ));
+        }
+    }
+    let filters = key_values(input.get("Filters"), "Key", "Values");
+    for (key, values) in &filters {
+        if !allowed.contains(&key.as_str()) {
+            return Err(SsmError::validation(format!(
+                "filter key `{key}` is not supported here; the keys are {}",
+                allowed.join(", ")
+            )));
+        }
+        if let Some(bad) = values
+            .iter()
+            .find(|v| v.is_empty() || v.chars().count() > 256)
+        {
+            return Err(SsmError::validation(format!(
+                "filter {key}: value `{bad}` is not 1 to 256 characters"
+            )));
+        }
+    }
+    Ok(filters)
+}
+
+/// Keeps the items whose `Status` is among the values of every `Status` filter.
+fn by_status(items: Vec<Value>, filters: &[(String, Vec<String>)]) -> Vec<Value> {
+    items
+        .into_iter()
+        .filter(|item| {
+            let status = item.get("Status").and_then(Value::as_str).unwrap_or("");
+            filters
+                .iter()
+                .all(|(_, values)| values.is_empty() || values.iter().any(|v| v == status))
+        })
+        .collect()
 }
 
 pub(crate) async fn dispatch(
@@ -549,7 +847,7 @@ pub(crate) async fn dispatch(
             if let Some(id) = super::earlier_result(state, operation, input).await? {
                 return Ok(json!({"WindowId": id}));
             }
-            let tags = super::baselines::tag_list(input, "Tags")?;
+            let tags = super::baselines::tag_list(input, "Tags", false)?;
             let record = service::create(state, &actor, &spec).await?;
             if !tags.is_empty() {
                 state
@@ -590,7 +888,7 @@ pub(crate) async fn dispatch(
         }
         "DescribeMaintenanceWindows" => {
             let max = input.max_results(10..=100, 100)?;
-            let filters = filters(input);
+            let filters = filters(input, &["Name", "Enabled"])?;
             let mut items = Vec::new();
             for record in state.store().windows().await? {
                 let map = window_to_ssm(&record, false)?;
@@ -622,7 +920,7 @@ pub(crate) async fn dispatch(
                 )));
             }
             let spec = WindowTargetSpec {
-                name: input.string("Name", false, 3..=128)?,
+                name: part_name(input)?,
                 description: input.string("Description", false, 1..=128)?,
                 owner_information: input.string("OwnerInformation", false, 1..=128)?,
                 targets: targets(input, "Targets")?.unwrap_or_default(),
@@ -637,8 +935,18 @@ pub(crate) async fn dispatch(
         "DeregisterTargetFromMaintenanceWindow" => {
             let id = window_id(input)?;
             let target = uuid_member(input, "WindowTargetId")?;
+            // Always as with `Safe: true`: a task never points at a target that is gone.
+            super::check_bool(input.get("Safe"), "Safe")?;
             service::part(state, WindowPart::Target, &id, &target).await?;
-            service::delete_target(state, &actor, &id, &target).await?;
+            service::delete_target(state, &actor, &id, &target)
+                .await
+                .map_err(|error| match SsmError::from(error) {
+                    SsmError {
+                        kind: "ResourceInUseException",
+                        message,
+                    } => SsmError::new("TargetInUseException", message),
+                    other => other,
+                })?;
             Ok(json!({"WindowId": id, "WindowTargetId": target}))
         }
         "UpdateMaintenanceWindowTarget" => {
@@ -656,7 +964,7 @@ pub(crate) async fn dispatch(
                 ));
             }
             let spec = WindowTargetSpec {
-                name: keep(input.string("Name", false, 3..=128)?, old.name),
+                name: keep(part_name(input)?, old.name),
                 description: keep(
                     input.string("Description", false, 1..=128)?,
                     old.description,
@@ -676,6 +984,7 @@ pub(crate) async fn dispatch(
                 input,
                 WindowPart::Target,
                 "Targets",
+                &["WindowTargetId", "OwnerInformation", "Type"],
                 |value, key, v| {
                     let field = |name: &str| value.get(name).and_then(Value::as_str) == Some(v);
                     match key {
@@ -690,10 +999,13 @@ pub(crate) async fn dispatch(
         "RegisterTaskWithMaintenanceWindow" => {
             let id = window_id(input)?;
             let spec = task_spec(input, None, false)?;
+            let kept = task_kept(input)?;
             if let Some(earlier) = super::earlier_result(state, operation, input).await? {
                 return Ok(json!({"WindowTaskId": earlier}));
             }
             let record = service::create_task(state, &actor, &id, &spec).await?;
+            let kept = task_kept_after(Map::new(), kept, true);
+            super::keep_members(state, "MaintenanceWindowTask", &record.id, &kept).await?;
             super::record_result(state, operation, input, &record.id).await?;
             Ok(json!({"WindowTaskId": record.id}))
         }
@@ -702,6 +1014,7 @@ pub(crate) async fn dispatch(
             let task = uuid_member(input, "WindowTaskId")?;
             service::part(state, WindowPart::Task, &id, &task).await?;
             service::delete_task(state, &actor, &id, &task).await?;
+            super::keep_members(state, "MaintenanceWindowTask", &task, &Map::new()).await?;
             Ok(json!({"WindowId": id, "WindowTaskId": task}))
         }
         "UpdateMaintenanceWindowTask" => {
@@ -711,14 +1024,19 @@ pub(crate) async fn dispatch(
             let record = service::part(state, WindowPart::Task, &id, &task).await?;
             let old: TaskSpec = stored_json("window task", &record.spec_json)?;
             let spec = task_spec(input, Some(old), replace)?;
+            let given = task_kept(input)?;
             let record = service::update_task(state, &actor, &id, &task, &spec).await?;
-            task_to_ssm(&record, false)
+            let old_kept = super::kept_members(state, "MaintenanceWindowTask", &task).await?;
+            let kept = task_kept_after(old_kept, given, replace);
+            super::keep_members(state, "MaintenanceWindowTask", &task, &kept).await?;
+            task_to_ssm(&record, false, kept)
         }
         "GetMaintenanceWindowTask" => {
             let id = window_id(input)?;
             let task = uuid_member(input, "WindowTaskId")?;
             let record = service::part(state, WindowPart::Task, &id, &task).await?;
-            task_to_ssm(&record, false)
+            let kept = super::kept_members(state, "MaintenanceWindowTask", &task).await?;
+            task_to_ssm(&record, false, kept)
         }
         "DescribeMaintenanceWindowTasks" => {
             describe_parts(
@@ -726,6 +1044,7 @@ pub(crate) async fn dispatch(
                 input,
                 WindowPart::Task,
                 "Tasks",
+                &["WindowTaskId", "TaskArn", "TaskType", "Priority"],
                 |value, key, v| match key {
                     "WindowTaskId" => value.get(key).and_then(Value::as_str) == Some(v),
                     "TaskArn" => v.ends_with("AWS-RunPatchBaseline"),
@@ -747,17 +1066,21 @@ async fn describe_parts(
     input: &Input,
     kind: WindowPart,
     member: &str,
+    keys: &[&str],
     matches: impl Fn(&Value, &str, &str) -> bool,
 ) -> Result<Value, SsmError> {
     let id = window_id(input)?;
     let max = input.max_results(10..=100, 100)?;
     load(state, &id).await?;
-    let filters = filters(input);
+    let filters = filters(input, keys)?;
     let mut items = Vec::new();
     for record in state.store().window_parts(kind, &id).await? {
         let value = match kind {
             WindowPart::Target => target_to_ssm(&record)?,
-            WindowPart::Task => task_to_ssm(&record, true)?,
+            WindowPart::Task => {
+                let kept = super::kept_members(state, "MaintenanceWindowTask", &record.id).await?;
+                task_to_ssm(&record, true, kept)?
+            }
         };
         let keep = filters.iter().all(|(key, values)| {
             values.is_empty() || values.iter().any(|v| matches(&value, key, v))
@@ -834,6 +1157,11 @@ async fn executions(
         "DescribeMaintenanceWindowSchedule" => {
             let id = window_id(input)?;
             let max = input.max_results(1..=1000, 20)?;
+            if input.has("Filters") || input.has("Targets") {
+                return Err(SsmError::validation(
+                    "DescribeMaintenanceWindowSchedule: Filters and Targets are not supported here; give WindowId",
+                ));
+            }
             let record = load(state, &id).await?;
             let spec: WindowSpec = stored_json("window", &record.spec_json)?;
             let window = service::scheduled_window(&spec, record.schedule_anchor_at)?;
@@ -857,7 +1185,7 @@ async fn executions(
             load(state, &id).await?;
             let mut before = None;
             let mut after = None;
-            for (key, values) in filters(input) {
+            for (key, values) in filters(input, &["ExecutedBefore", "ExecutedAfter"])? {
                 let at = values
                     .first()
                     .and_then(|v| v.parse::<jiff::Timestamp>().ok())
@@ -924,12 +1252,14 @@ async fn executions(
         "DescribeMaintenanceWindowExecutionTasks" => {
             let id = execution_id(input, "WindowExecutionId")?;
             let max = input.max_results(10..=100, 100)?;
+            let status_filters = filters(input, &["Status"])?;
             let execution = exec::load(state, &id).await?;
             let items: Vec<Value> = execution
                 .tasks
                 .iter()
                 .map(|t| task_execution_to_ssm(&execution.id, t, false))
                 .collect();
+            let items = by_status(items, &status_filters);
             paged(&items, input, max, "WindowExecutionTaskIdentities")
         }
         "GetMaintenanceWindowExecutionTask" => {
@@ -949,6 +1279,7 @@ async fn executions(
             let id = execution_id(input, "WindowExecutionId")?;
             let task_id = uuid_member(input, "TaskId")?;
             let max = input.max_results(10..=100, 100)?;
+            let status_filters = filters(input, &["Status"])?;
             let execution = exec::load(state, &id).await?;
             let task = execution
                 .tasks
@@ -983,6 +1314,7 @@ async fn executions(
                     Value::Object(map)
                 })
                 .collect();
+            let items = by_status(items, &status_filters);
             paged(
                 &items,
                 input,
