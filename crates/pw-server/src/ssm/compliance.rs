@@ -319,6 +319,19 @@ fn patch_properties(input: &Input) -> Result<Value, SsmError> {
             "OperatingSystem {os_text} is not supported by Patchwarden"
         ))
     })?;
+    match input.string("PatchSet", false, 1..=16)?.as_deref() {
+        None | Some("OS") => {}
+        Some("APPLICATION") => {
+            return Err(SsmError::validation(
+                "PatchSet APPLICATION applies to Windows only; Linux systems have the OS patch set",
+            ));
+        }
+        Some(other) => {
+            return Err(SsmError::validation(format!(
+                "PatchSet {other} is not one of OS, APPLICATION"
+            )));
+        }
+    }
     let property = input.required("Property", 1..=32)?;
     let max = input.max_results(1..=50, 50)?;
     let (key, values): (&str, Vec<String>) = match (property.as_str(), os.family()) {

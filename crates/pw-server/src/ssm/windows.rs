@@ -1165,10 +1165,11 @@ async fn executions(
             let record = load(state, &id).await?;
             let spec: WindowSpec = stored_json("window", &record.spec_json)?;
             let window = service::scheduled_window(&spec, record.schedule_anchor_at)?;
+            // At most the next 1000 openings, paged.
             let items: Vec<Value> = if record.enabled {
                 window
                     .occurrences_after(state.now())
-                    .take(max)
+                    .take(1000)
                     .map(|o| {
                         json!({"WindowId": id, "Name": spec.name,
                             "ExecutionTime": o.start().timestamp().strftime("%Y-%m-%dT%H:%MZ").to_string()})
@@ -1177,7 +1178,7 @@ async fn executions(
             } else {
                 Vec::new()
             };
-            Ok(json!({"ScheduledWindowExecutions": items}))
+            paged(&items, input, max, "ScheduledWindowExecutions")
         }
         "DescribeMaintenanceWindowExecutions" => {
             let id = window_id(input)?;
