@@ -10,10 +10,10 @@ use crate::{
     tags_json, to_micros,
 };
 
-const NODE_COLUMNS: &str = "id, hostname, operating_system, product, agent_version, arch, machine_id, tags_json, \
+pub(crate) const NODE_COLUMNS: &str = "id, hostname, operating_system, product, agent_version, arch, machine_id, tags_json, \
      activation_id, enrolled_at, last_seen_at, inventory_at, latest_report_id";
 
-fn node_from_row(row: &AnyRow) -> Result<NodeRecord, StoreError> {
+pub(crate) fn node_from_row(row: &AnyRow) -> Result<NodeRecord, StoreError> {
     Ok(NodeRecord {
         id: get_str(row, "id")?,
         hostname: get_str(row, "hostname")?,
@@ -29,6 +29,12 @@ fn node_from_row(row: &AnyRow) -> Result<NodeRecord, StoreError> {
         inventory_at: get_opt_ts(row, "inventory_at")?,
         latest_report_id: get_opt_i64(row, "latest_report_id")?,
     })
+}
+
+/// The patch group the tags pick (pw-core decides), stored beside them for fleet queries.
+fn patch_group_of(tags: &[(String, String)]) -> Option<String> {
+    pw_core::baseline::patch_group(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .map(ToOwned::to_owned)
 }
 
 fn token_from_row(row: &AnyRow) -> Result<TokenRecord, StoreError> {
@@ -248,8 +254,8 @@ impl Store {
         };
         sqlx::query(
             "INSERT INTO nodes (id, hostname, operating_system, product, agent_version, arch, machine_id, tags_json, \
-             credential_hash, activation_id, enrolled_at, last_seen_at, inventory_at, latest_report_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL, NULL)",
+             credential_hash, activation_id, enrolled_at, last_seen_at, inventory_at, latest_report_id, patch_group) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL, NULL, $13)",
         )
         .bind(node.id.as_str())
         .bind(node.hostname.as_str())
@@ -263,6 +269,7 @@ impl Store {
         .bind(activation.id.as_str())
         .bind(to_micros(now))
         .bind(to_micros(now))
+        .bind(patch_group_of(&node.tags))
         .execute(&mut *tx.tx)
         .await
         .map_err(StoreError::db)?;
@@ -310,13 +317,15 @@ impl Store {
         tags: &[(String, String)],
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        let updated = sqlx::query("UPDATE nodes SET tags_json = $2 WHERE id = $1")
-            .bind(id)
-            .bind(tags_json(tags))
-            .execute(&mut *tx.tx)
-            .await
-            .map_err(StoreError::db)?
-            .rows_affected();
+        let updated =
+            sqlx::query("UPDATE nodes SET tags_json = $2, patch_group = $3 WHERE id = $1")
+                .bind(id)
+                .bind(tags_json(tags))
+                .bind(patch_group_of(tags))
+                .execute(&mut *tx.tx)
+                .await
+                .map_err(StoreError::db)?
+                .rows_affected();
         if updated == 0 {
             return Err(StoreError::NotFound {
                 what: "node",

@@ -45,6 +45,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0005_resource_members.sql"),
         postgres: include_str!("../migrations/postgres/0005_resource_members.sql"),
     },
+    Migration {
+        version: 6,
+        name: "node_patch_group",
+        sqlite: include_str!("../migrations/sqlite/0006_node_patch_group.sql"),
+        postgres: include_str!("../migrations/postgres/0006_node_patch_group.sql"),
+    },
 ];
 
 /// An arbitrary constant: the advisory lock that serialises migrations of replicas.

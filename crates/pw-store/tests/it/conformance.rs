@@ -98,6 +98,7 @@ suite!(
     audit_log,
     parallel_enrollments,
     releases_keep_when_first_learned,
+    fleet_counts_equal_their_pages,
 );
 
 fn at(text: &str) -> Timestamp {
@@ -1373,4 +1374,139 @@ async fn releases_keep_when_first_learned(store: &Store) {
     let mut tx = store.begin_write().await.unwrap();
     assert_eq!(tx.releases(os, Some(t2)).await.unwrap().len(), 2);
     tx.rollback().await.unwrap();
+}
+
+/// Every node is in exactly one state; the count of each state is the length of its list,
+/// walked page by page; filters apply to both.
+async fn fleet_counts_equal_their_pages(store: &Store) {
+    use pw_store::{FleetFilter, NodeState};
+    let never = node(store, "h-never").await;
+    let stale = node(store, "h-stale").await;
+    let failed = node(store, "h-failed").await;
+    let reboot = node(store, "h-reboot").await;
+    let missing = node(store, "h-missing").await;
+    let fine = node(store, "h-fine").await;
+    let mut r = report(&stale, "2025-01-01T00:00:00Z", 0);
+    store.append_report(&r).await.unwrap();
+    r = report(&failed, "2025-03-01T00:00:00Z", 0);
+    r.counts.failed = 1;
+    r.status = "NON_COMPLIANT".to_owned();
+    store.append_report(&r).await.unwrap();
+    r = report(&reboot, "2025-03-01T00:00:00Z", 0);
+    r.counts.installed_pending_reboot = 2;
+    r.status = "NON_COMPLIANT".to_owned();
+    store.append_report(&r).await.unwrap();
+    r = report(&missing, "2025-03-01T00:00:00Z", 4);
+    r.non_compliant_severity = Some("CRITICAL".to_owned());
+    store.append_report(&r).await.unwrap();
+    store
+        .append_report(&report(&fine, "2025-03-01T00:00:00Z", 0))
+        .await
+        .unwrap();
+    store
+        .set_node_tags(&fine, &tags(&[("PatchGroup", "PRD")]))
+        .await
+        .unwrap();
+    let stale_before = at("2025-02-01T00:00:00Z");
+
+    let all = FleetFilter::default();
+    let counts = store.fleet_counts(stale_before, &all).await.unwrap();
+    let expect = [
+        (NodeState::Compliant, &fine),
+        (NodeState::NonCompliant, &missing),
+        (NodeState::PendingReboot, &reboot),
+        (NodeState::FailedLastOperation, &failed),
+        (NodeState::Stale, &stale),
+        (NodeState::NeverReported, &never),
+    ];
+    for (state, id) in expect {
+        assert_eq!(
+            counts.iter().find(|(s, _)| *s == state).unwrap().1,
+            1,
+            "{state:?}: {counts:?}"
+        );
+        let filter = FleetFilter {
+            state: Some(state),
+            ..FleetFilter::default()
+        };
+        let page = store
+            .fleet_page(stale_before, &filter, None, 100)
+            .await
+            .unwrap();
+        assert_eq!(page.len(), 1, "{state:?}");
+        assert_eq!(page[0].node.id, *id);
+        assert_eq!(page[0].state, state);
+    }
+    let missing_row = &store
+        .fleet_page(
+            stale_before,
+            &FleetFilter {
+                severity: Some("CRITICAL".to_owned()),
+                ..FleetFilter::default()
+            },
+            None,
+            10,
+        )
+        .await
+        .unwrap()[0];
+    assert_eq!(
+        (missing_row.missing, missing_row.node.id.as_str()),
+        (4, missing.as_str())
+    );
+
+    // Keyset pages of 4 walk every node once, in hostname order.
+    let mut seen = Vec::new();
+    let mut after: Option<(String, String)> = None;
+    loop {
+        let page = store
+            .fleet_page(
+                stale_before,
+                &all,
+                after.as_ref().map(|(h, i)| (h.as_str(), i.as_str())),
+                4,
+            )
+            .await
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        let last = page.last().unwrap();
+        after = Some((last.node.hostname.clone(), last.node.id.clone()));
+        seen.extend(page.into_iter().map(|row| row.node.hostname));
+    }
+    assert_eq!(
+        seen,
+        [
+            "h-failed",
+            "h-fine",
+            "h-missing",
+            "h-never",
+            "h-reboot",
+            "h-stale"
+        ]
+    );
+
+    // The patch group follows the tags (`PatchGroup` when there is no `Patch Group`).
+    let prd = FleetFilter {
+        patch_group: Some("PRD".to_owned()),
+        ..FleetFilter::default()
+    };
+    let counts = store.fleet_counts(stale_before, &prd).await.unwrap();
+    assert_eq!(counts.iter().map(|(_, n)| n).sum::<i64>(), 1, "{counts:?}");
+    let from_code = FleetFilter {
+        patch_group: Some("from-code".to_owned()),
+        hostname_prefix: Some("h-f".to_owned()),
+        ..FleetFilter::default()
+    };
+    let page = store
+        .fleet_page(stale_before, &from_code, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0].node.hostname, "h-failed");
+    let severities = store.fleet_severities().await.unwrap();
+    assert!(
+        severities.contains(&(Some("from-code".to_owned()), "CRITICAL".to_owned(), 1)),
+        "{severities:?}"
+    );
 }

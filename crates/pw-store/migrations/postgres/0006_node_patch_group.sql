@@ -1,0 +1,10 @@
+-- A node's patch group (its `Patch Group` tag, else `PatchGroup`), kept beside its tags so
+-- that fleet listings filter and page on it in SQL.
+ALTER TABLE nodes ADD COLUMN patch_group TEXT;
+UPDATE nodes SET patch_group = COALESCE(
+    (SELECT t.value ->> 1 FROM jsonb_array_elements(nodes.tags_json::jsonb) t
+      WHERE t.value ->> 0 = 'Patch Group' LIMIT 1),
+    (SELECT t.value ->> 1 FROM jsonb_array_elements(nodes.tags_json::jsonb) t
+      WHERE t.value ->> 0 = 'PatchGroup' LIMIT 1));
+CREATE INDEX nodes_hostname ON nodes (hostname, id);
+CREATE INDEX nodes_patch_group ON nodes (patch_group, hostname, id);

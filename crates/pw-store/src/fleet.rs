@@ -1,0 +1,260 @@
+//! The fleet at a glance: every node in exactly one state, counted and listed by one SQL
+//! predicate, so that a count and the list it links to always agree. Lists page by keyset
+//! (hostname, id), never by offset.
+
+use jiff::Timestamp;
+use sqlx::any::AnyRow;
+
+use crate::access::{NODE_COLUMNS, node_from_row};
+use crate::{
+    NodeRecord, Store, StoreError, get_i64, get_opt_i64, get_opt_str, get_opt_ts, get_str,
+    to_micros,
+};
+
+/// The one state of a node, first match wins (docs/console.md): a node that never reported
+/// is never counted as compliant, nor is one whose last report is older than the stale age.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum NodeState {
+    /// Enrolled, no compliance report yet.
+    NeverReported,
+    /// The latest report is older than the stale age.
+    Stale,
+    /// The latest report has failed patches.
+    FailedLastOperation,
+    /// Installed, waiting for a reboot.
+    PendingReboot,
+    /// Missing or rejected-installed patches.
+    NonCompliant,
+    Compliant,
+}
+
+impl NodeState {
+    pub const ALL: [NodeState; 6] = [
+        NodeState::Compliant,
+        NodeState::NonCompliant,
+        NodeState::PendingReboot,
+        NodeState::FailedLastOperation,
+        NodeState::Stale,
+        NodeState::NeverReported,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeState::NeverReported => "never_reported",
+            NodeState::Stale => "stale",
+            NodeState::FailedLastOperation => "failed",
+            NodeState::PendingReboot => "pending_reboot",
+            NodeState::NonCompliant => "non_compliant",
+            NodeState::Compliant => "compliant",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<NodeState> {
+        NodeState::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+/// The state predicate: `$1` is the stale instant (micros); reads `n` (nodes) and `r` (the
+/// latest report, left-joined).
+const STATE_SQL: &str = "CASE \
+     WHEN r.id IS NULL THEN 'never_reported' \
+     WHEN r.reported_at < $1 THEN 'stale' \
+     WHEN r.failed > 0 THEN 'failed' \
+     WHEN r.installed_pending_reboot > 0 THEN 'pending_reboot' \
+     WHEN r.status <> 'COMPLIANT' THEN 'non_compliant' \
+     ELSE 'compliant' END";
+
+/// Which nodes a fleet query selects; `None` selects all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FleetFilter {
+    pub state: Option<NodeState>,
+    pub patch_group: Option<String>,
+    pub operating_system: Option<String>,
+    /// Hostnames starting with this text.
+    pub hostname_prefix: Option<String>,
+    /// The highest non-compliant severity of the latest report (`CRITICAL`, ..., or `NONE`).
+    pub severity: Option<String>,
+}
+
+/// A node with the parts of its latest report the fleet views show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetRow {
+    pub node: NodeRecord,
+    pub patch_group: Option<String>,
+    pub state: NodeState,
+    pub report_id: Option<i64>,
+    pub reported_at: Option<Timestamp>,
+    pub operation: Option<String>,
+    pub baseline_id: Option<String>,
+    pub missing: i64,
+    pub failed: i64,
+    pub pending_reboot: i64,
+    pub critical: i64,
+    pub security: i64,
+    pub other: i64,
+    pub severity: Option<String>,
+}
+
+/// The WHERE clause of `filter` (without the state) and its text binds, numbered from `$2`.
+fn where_clause(filter: &FleetFilter, with_state: bool) -> (String, Vec<String>) {
+    let mut clauses = Vec::new();
+    let mut binds = Vec::new();
+    let mut add = |sql: &str, value: String| {
+        binds.push(value);
+        clauses.push(sql.replace('?', &format!("${}", binds.len() + 1)));
+    };
+    if with_state && let Some(state) = filter.state {
+        add(&format!("({STATE_SQL}) = ?"), state.as_str().to_owned());
+    }
+    if let Some(group) = &filter.patch_group {
+        add("n.patch_group = ?", group.clone());
+    }
+    if let Some(os) = &filter.operating_system {
+        add("n.operating_system = ?", os.clone());
+    }
+    if let Some(prefix) = &filter.hostname_prefix {
+        // A range, not LIKE: no escaping, and it uses the hostname index.
+        add("n.hostname >= ?", prefix.clone());
+        add("n.hostname < ?", format!("{prefix}\u{10ffff}"));
+    }
+    if let Some(severity) = &filter.severity {
+        add(
+            "COALESCE(r.non_compliant_severity, 'NONE') = ?",
+            severity.clone(),
+        );
+    }
+    let sql = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", clauses.join(" AND "))
+    };
+    (sql, binds)
+}
+
+const FROM: &str = "FROM nodes n LEFT JOIN compliance_reports r ON r.id = n.latest_report_id";
+
+fn fleet_row(row: &AnyRow) -> Result<FleetRow, StoreError> {
+    let state_text = get_str(row, "fleet_state")?;
+    let state = NodeState::parse(&state_text).ok_or_else(|| StoreError::Corrupt {
+        what: "fleet state".to_owned(),
+        detail: state_text.clone(),
+    })?;
+    let count =
+        |name: &str| -> Result<i64, StoreError> { Ok(get_opt_i64(row, name)?.unwrap_or(0)) };
+    Ok(FleetRow {
+        node: node_from_row(row)?,
+        patch_group: get_opt_str(row, "patch_group")?,
+        state,
+        report_id: get_opt_i64(row, "report_id")?,
+        reported_at: get_opt_ts(row, "report_at")?,
+        operation: get_opt_str(row, "report_operation")?,
+        baseline_id: get_opt_str(row, "report_baseline")?,
+        missing: count("report_missing")?,
+        failed: count("report_failed")?,
+        pending_reboot: count("report_pending_reboot")?,
+        critical: count("report_critical")?,
+        security: count("report_security")?,
+        other: count("report_other")?,
+        severity: get_opt_str(row, "report_severity")?,
+    })
+}
+
+impl Store {
+    /// How many nodes `filter` selects in each state (the filter's own state ignored);
+    /// `stale_before`: reports older than this make a node stale.
+    pub async fn fleet_counts(
+        &self,
+        stale_before: Timestamp,
+        filter: &FleetFilter,
+    ) -> Result<Vec<(NodeState, i64)>, StoreError> {
+        let (clause, binds) = where_clause(filter, false);
+        let sql = format!(
+            "SELECT fleet_state, COUNT(*) AS n FROM (SELECT {STATE_SQL} AS fleet_state {FROM}{clause}) s GROUP BY fleet_state"
+        );
+        let mut query = sqlx::query(&sql).bind(to_micros(stale_before));
+        for bind in &binds {
+            query = query.bind(bind.as_str());
+        }
+        let rows = query.fetch_all(&self.pool).await.map_err(StoreError::db)?;
+        let mut out: Vec<(NodeState, i64)> = NodeState::ALL.iter().map(|s| (*s, 0)).collect();
+        for row in &rows {
+            let state = get_str(row, "fleet_state")?;
+            if let Some(slot) = out.iter_mut().find(|(s, _)| s.as_str() == state) {
+                slot.1 = get_i64(row, "n")?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Nodes per (patch group, highest non-compliant severity of the latest report; `NONE`
+    /// when it has none or never reported).
+    pub async fn fleet_severities(&self) -> Result<Vec<(Option<String>, String, i64)>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT n.patch_group AS patch_group, COALESCE(r.non_compliant_severity, 'NONE') AS severity, COUNT(*) AS n \
+             {FROM} GROUP BY n.patch_group, COALESCE(r.non_compliant_severity, 'NONE') ORDER BY 1, 2"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::db)?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    get_opt_str(row, "patch_group")?,
+                    get_str(row, "severity")?,
+                    get_i64(row, "n")?,
+                ))
+            })
+            .collect()
+    }
+
+    /// One page of the nodes `filter` selects, by hostname then id, after `after` (the
+    /// (hostname, id) of the previous page's last row), at most `limit`.
+    pub async fn fleet_page(
+        &self,
+        stale_before: Timestamp,
+        filter: &FleetFilter,
+        after: Option<(&str, &str)>,
+        limit: i64,
+    ) -> Result<Vec<FleetRow>, StoreError> {
+        let (mut clause, mut binds) = where_clause(filter, true);
+        if let Some((hostname, id)) = after {
+            let first = binds.len() + 2;
+            let keyset = format!(
+                "(n.hostname > ${first} OR (n.hostname = ${first} AND n.id > ${}))",
+                first + 1
+            );
+            clause = if clause.is_empty() {
+                format!(" WHERE {keyset}")
+            } else {
+                format!("{clause} AND {keyset}")
+            };
+            binds.push(hostname.to_owned());
+            binds.push(id.to_owned());
+        }
+        let columns: String = NODE_COLUMNS
+            .split(',')
+            .map(|c| format!("n.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT {columns}, n.patch_group AS patch_group, {STATE_SQL} AS fleet_state, r.id AS report_id, \
+             r.reported_at AS report_at, r.operation AS report_operation, r.baseline_id AS report_baseline, \
+             r.missing AS report_missing, r.failed AS report_failed, \
+             r.installed_pending_reboot AS report_pending_reboot, r.critical_non_compliant AS report_critical, \
+             r.security_non_compliant AS report_security, r.other_non_compliant AS report_other, \
+             r.non_compliant_severity AS report_severity \
+             {FROM}{clause} ORDER BY n.hostname, n.id LIMIT ${}",
+            binds.len() + 2
+        );
+        let mut query = sqlx::query(&sql).bind(to_micros(stale_before));
+        for bind in &binds {
+            query = query.bind(bind.as_str());
+        }
+        let rows = query
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::db)?;
+        rows.iter().map(fleet_row).collect()
+    }
+}
