@@ -105,6 +105,10 @@ pub(crate) struct ServerConfig {
     /// The key SSM access keys' secrets are derived from (default: `access-keys.key` in
     /// `data_dir`); replicas of one PostgreSQL database share it.
     pub(crate) access_key_file: Option<PathBuf>,
+    /// Hours after which a node without a newer report is stale (default 72).
+    pub(crate) stale_report_hours: Option<u64>,
+    /// Hours a console session lasts (default 8).
+    pub(crate) console_session_hours: Option<u64>,
 }
 
 /// Checks the optional `version` key of an agent or server file.

@@ -100,7 +100,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
     }
 }
 
-fn serde_urlencoded_pairs(query: &str) -> Result<Vec<(String, String)>, ApiError> {
+pub(crate) fn serde_urlencoded_pairs(query: &str) -> Result<Vec<(String, String)>, ApiError> {
     let mut pairs = Vec::new();
     for part in query.split('&').filter(|part| !part.is_empty()) {
         let (key, value) = part.split_once('=').unwrap_or((part, ""));

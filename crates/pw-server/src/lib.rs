@@ -16,6 +16,7 @@ mod agent;
 mod api;
 pub mod auth;
 pub mod clock;
+mod console;
 pub mod distribution;
 mod error;
 mod extract;
@@ -82,6 +83,11 @@ pub struct ServerSettings {
     /// The server's key from which the secrets of SSM access keys are derived
     /// (docs/ssm-api.md); `None`: the SSM API refuses every request.
     pub access_key_secret: Option<Arc<Vec<u8>>>,
+    /// A node whose latest report is older than this is stale: the console and the fleet
+    /// views never count it as compliant. Default 72 h.
+    pub stale_report_after: Duration,
+    /// How long a console session lasts after sign-in. Default 8 h.
+    pub console_session_ttl: Duration,
 }
 
 impl Default for ServerSettings {
@@ -98,6 +104,8 @@ impl Default for ServerSettings {
             release_metadata_url: None,
             release_refresh_interval: Duration::from_secs(6 * 3600),
             access_key_secret: None,
+            stale_report_after: Duration::from_secs(72 * 3600),
+            console_session_ttl: Duration::from_secs(8 * 3600),
         }
     }
 }
@@ -153,6 +161,8 @@ struct Inner {
     auth_cache: Mutex<HashMap<String, (Principal, Instant)>>,
     runner_wake: Notify,
     shutdown_tx: watch::Sender<bool>,
+    /// Whether the listener serves TLS (console cookies are then `Secure`).
+    tls: std::sync::atomic::AtomicBool,
 }
 
 /// Everything a handler or loop needs. Cheap to clone.
@@ -183,6 +193,7 @@ impl AppState {
                 auth_cache: Mutex::new(HashMap::new()),
                 runner_wake: Notify::new(),
                 shutdown_tx,
+                tls: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }
@@ -197,6 +208,11 @@ impl AppState {
 
     pub fn settings(&self) -> &ServerSettings {
         &self.inner.settings
+    }
+
+    /// Whether the listener serves TLS.
+    pub(crate) fn serves_tls(&self) -> bool {
+        self.inner.tls.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn metrics(&self) -> &Metrics {
@@ -458,6 +474,7 @@ pub fn router(state: AppState) -> Router {
         .merge(distribution::routes())
         .nest("/api/v1", api::routes().merge(agent::routes()))
         .merge(ssm::routes())
+        .merge(console::routes())
         .layer(middleware::from_fn_with_state(
             state.clone(),
             request_context,
@@ -481,6 +498,10 @@ pub async fn serve(
     tls: Option<TlsFiles>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), std::io::Error> {
+    state
+        .inner
+        .tls
+        .store(tls.is_some(), std::sync::atomic::Ordering::Relaxed);
     let app = router(state.clone());
     let background = tokio::spawn({
         let state = state.clone();

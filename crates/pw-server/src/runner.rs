@@ -41,7 +41,7 @@ pub(crate) async fn run(state: AppState) {
     }
 }
 
-fn is_final(status: &str) -> bool {
+pub(crate) fn is_final_status(status: &str) -> bool {
     matches!(
         status,
         "SUCCESS" | "FAILED" | "TIMED_OUT" | "CANCELLED" | "SKIPPED_OVERLAPPING"
@@ -95,11 +95,11 @@ async fn advance(
     let mut tasks = tx.task_executions(&execution.id).await?;
     let level = tasks
         .iter()
-        .filter(|task| !is_final(&task.status))
+        .filter(|task| !is_final_status(&task.status))
         .map(|task| task.priority)
         .min();
     for task in &mut tasks {
-        if is_final(&task.status) {
+        if is_final_status(&task.status) {
             continue;
         }
         if task.status == "PENDING" {
@@ -152,7 +152,7 @@ async fn advance(
         }
         advance_task(tx, execution, task, now, cancel, past_cutoff, effects).await?;
     }
-    if tasks.iter().all(|task| is_final(&task.status)) {
+    if tasks.iter().all(|task| is_final_status(&task.status)) {
         let (status, details) = if cancel {
             ("CANCELLED", None)
         } else if tasks.iter().any(|task| task.status == "FAILED") {

@@ -258,3 +258,82 @@ impl Store {
         rows.iter().map(fleet_row).collect()
     }
 }
+
+/// A console session that is open: its API token's id and role, and its CSRF token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleSession {
+    pub token_id: String,
+    pub role: String,
+    pub csrf: String,
+    pub expires_at: Timestamp,
+}
+
+impl Store {
+    /// Opens a console session (expired ones are removed on the way).
+    pub async fn create_console_session(
+        &self,
+        id_hash: &str,
+        token_id: &str,
+        csrf: &str,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM console_sessions WHERE expires_at <= $1")
+            .bind(to_micros(now))
+            .execute(&mut *tx.tx)
+            .await
+            .map_err(StoreError::db)?;
+        sqlx::query(
+            "INSERT INTO console_sessions (id_hash, token_id, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(id_hash)
+        .bind(token_id)
+        .bind(csrf)
+        .bind(to_micros(now))
+        .bind(to_micros(expires_at))
+        .execute(&mut *tx.tx)
+        .await
+        .map_err(StoreError::db)?;
+        tx.commit().await
+    }
+
+    /// The open session whose id hashes to `id_hash`: not expired at `now`, its token not
+    /// revoked.
+    pub async fn console_session(
+        &self,
+        id_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<ConsoleSession>, StoreError> {
+        let row = sqlx::query(
+            "SELECT s.token_id AS token_id, t.role AS role, s.csrf AS csrf, s.expires_at AS expires_at \
+             FROM console_sessions s JOIN api_tokens t ON t.id = s.token_id \
+             WHERE s.id_hash = $1 AND s.expires_at > $2 AND t.revoked_at IS NULL",
+        )
+        .bind(id_hash)
+        .bind(to_micros(now))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::db)?;
+        row.map(|row| {
+            Ok(ConsoleSession {
+                token_id: get_str(&row, "token_id")?,
+                role: get_str(&row, "role")?,
+                csrf: get_str(&row, "csrf")?,
+                expires_at: crate::get_ts(&row, "expires_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Ends a console session.
+    pub async fn delete_console_session(&self, id_hash: &str) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM console_sessions WHERE id_hash = $1")
+            .bind(id_hash)
+            .execute(&mut *tx.tx)
+            .await
+            .map_err(StoreError::db)?;
+        tx.commit().await
+    }
+}

@@ -42,7 +42,7 @@ pub use crate::access::EnrollRefusal;
 pub use crate::commands::{AckOutcome, CompleteOutcome};
 pub use crate::error::{ConflictKind, StoreError};
 pub use crate::executions::NewExecution;
-pub use crate::fleet::{FleetFilter, FleetRow, NodeState};
+pub use crate::fleet::{ConsoleSession, FleetFilter, FleetRow, NodeState};
 pub use crate::lock::SchedulerLock;
 pub use crate::records::*;
 pub use crate::windows::WindowPart;

@@ -51,6 +51,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0006_node_patch_group.sql"),
         postgres: include_str!("../migrations/postgres/0006_node_patch_group.sql"),
     },
+    Migration {
+        version: 7,
+        name: "console_sessions",
+        sqlite: include_str!("../migrations/sqlite/0007_console_sessions.sql"),
+        postgres: include_str!("../migrations/postgres/0007_console_sessions.sql"),
+    },
 ];
 
 /// An arbitrary constant: the advisory lock that serialises migrations of replicas.

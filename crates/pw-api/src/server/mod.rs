@@ -9,6 +9,7 @@ pub mod agent;
 pub mod baselines;
 pub mod compliance;
 pub mod error;
+pub mod fleet;
 pub mod nodes;
 pub mod releases;
 pub mod tokens;

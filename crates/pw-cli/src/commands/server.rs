@@ -383,6 +383,12 @@ fn serve(args: RunArgs, printer: &Printer) -> anyhow::Result<u8> {
                 .max(1)
                 * 3600,
         ),
+        stale_report_after: Duration::from_secs(
+            config.stale_report_hours.unwrap_or(72).max(1) * 3600,
+        ),
+        console_session_ttl: Duration::from_secs(
+            config.console_session_hours.unwrap_or(8).clamp(1, 24 * 30) * 3600,
+        ),
         ..ServerSettings::default()
     };
     runtime()?.block_on(async move {

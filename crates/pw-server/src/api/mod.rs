@@ -5,6 +5,7 @@ pub(crate) mod access;
 mod baselines;
 mod compliance;
 mod executions;
+mod fleet;
 pub(crate) mod nodes;
 mod preview;
 pub(crate) mod windows;
@@ -39,6 +40,8 @@ pub(crate) fn routes() -> Router<AppState> {
                 .post(baselines::register_patch_group)
                 .delete(baselines::deregister_patch_group),
         )
+        .route("/fleet", get(fleet::overview))
+        .route("/fleet/nodes", get(fleet::nodes))
         .route("/nodes", get(nodes::list))
         .route("/nodes/{id}", get(nodes::show).delete(nodes::remove))
         .route("/nodes/{id}/tags", put(nodes::set_tags))

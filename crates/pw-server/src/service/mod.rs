@@ -7,6 +7,7 @@
 pub(crate) mod baselines;
 pub(crate) mod compliance;
 pub(crate) mod executions;
+pub(crate) mod fleet;
 pub(crate) mod nodes;
 pub(crate) mod windows;
 

@@ -10,6 +10,7 @@
 
 mod agent;
 mod api;
+mod console;
 mod e2e;
 mod run_now;
 mod runner;

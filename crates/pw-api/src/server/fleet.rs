@@ -1,0 +1,113 @@
+//! The fleet at a glance (`GET /api/v1/fleet`, `/api/v1/fleet/nodes`): what the console's
+//! overview and node list show, from the same service functions.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// How many nodes are in one state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct StateCount {
+    /// `compliant`, `non_compliant`, `pending_reboot`, `failed`, `stale`, `never_reported`.
+    pub state: String,
+    pub nodes: u64,
+}
+
+/// How many nodes of a patch group have each highest non-compliant severity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct GroupSeverities {
+    /// `None`: nodes without a `Patch Group` tag.
+    #[serde(default)]
+    pub patch_group: Option<String>,
+    /// (`CRITICAL`, ..., `NONE`) → nodes.
+    pub severities: Vec<SeverityCount>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct SeverityCount {
+    pub severity: String,
+    pub nodes: u64,
+}
+
+/// One opening of a window in the coming days.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct UpcomingWindow {
+    pub window_id: String,
+    pub name: String,
+    pub start: Timestamp,
+    /// No task starts after this instant (the end less the cutoff).
+    pub last_task_start: Timestamp,
+    pub end: Timestamp,
+}
+
+/// An execution that has not ended, with its invocations by status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct RunningExecution {
+    pub execution_id: String,
+    pub window_id: String,
+    pub window_name: String,
+    pub status: String,
+    #[serde(default)]
+    pub started_at: Option<Timestamp>,
+    pub invocations: Vec<StateCount>,
+}
+
+/// `GET /api/v1/fleet`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct FleetOverview {
+    pub as_of: Timestamp,
+    /// A node whose latest report is older than this many hours is `stale`.
+    pub stale_after_hours: u64,
+    pub nodes: u64,
+    /// Every state, in a fixed order, zeros included.
+    pub states: Vec<StateCount>,
+    pub patch_groups: Vec<GroupSeverities>,
+    /// Window openings in the next 7 days, soonest first.
+    pub upcoming: Vec<UpcomingWindow>,
+    pub running: Vec<RunningExecution>,
+}
+
+/// One node of the fleet list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct FleetNode {
+    pub id: String,
+    pub hostname: String,
+    pub operating_system: String,
+    #[serde(default)]
+    pub patch_group: Option<String>,
+    pub state: String,
+    /// The baseline of the latest report.
+    #[serde(default)]
+    pub baseline_id: Option<String>,
+    /// The highest non-compliant severity of the latest report.
+    #[serde(default)]
+    pub severity: Option<String>,
+    pub missing: u64,
+    pub failed: u64,
+    pub pending_reboot: u64,
+    pub critical_non_compliant: u64,
+    pub security_non_compliant: u64,
+    pub other_non_compliant: u64,
+    #[serde(default)]
+    pub last_report_at: Option<Timestamp>,
+    #[serde(default)]
+    pub last_operation: Option<String>,
+    #[serde(default)]
+    pub last_seen_at: Option<Timestamp>,
+    pub agent_version: String,
+}
+
+/// `GET /api/v1/fleet/nodes`: one page; `next` is the `after` of the next page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct FleetNodePage {
+    pub nodes: Vec<FleetNode>,
+    #[serde(default)]
+    pub next: Option<String>,
+}

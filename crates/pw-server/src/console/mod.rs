@@ -1,0 +1,218 @@
+//! The web console at `/`: server-rendered HTML (askama templates checked at compile time)
+//! from the same service functions as the JSON API (`crate::service`), htmx for the live
+//! parts, every asset embedded in the binary. See docs/console.md.
+//!
+//! Security: sign-in with an API token opens a session (an HttpOnly, SameSite=Strict cookie,
+//! `Secure` under TLS, stored hashed, ended by sign-out, expiry or revoking the token); every
+//! POST carries the session's CSRF token; every page is sent with a Content-Security-Policy
+//! that allows no inline script and no framing; templates escape everything they print.
+
+mod pages;
+
+use axum::Router;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use pw_api::server::tokens::Role;
+use pw_store::ids;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// The session cookie.
+const SESSION_COOKIE: &str = "pw_session";
+/// The cookie that ties the sign-in form to the browser that fetched it (login CSRF).
+const LOGIN_COOKIE: &str = "pw_login";
+
+/// htmx, vendored (assets/vendor/README.md).
+pub(crate) const HTMX_PATH: &str = "/assets/htmx-2.0.11.min.js";
+const HTMX: &[u8] = include_bytes!("../../assets/vendor/htmx-2.0.11.min.js");
+pub(crate) const CSS_PATH: &str = "/assets/console.css";
+const CSS: &str = include_str!("../../assets/console/console.css");
+
+/// What every console response says about itself.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+     connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(pages::overview))
+        .route("/login", get(pages::login_form).post(pages::login))
+        .route("/logout", post(pages::logout))
+        .route("/nodes", get(pages::nodes))
+        .route("/nodes.csv", get(pages::nodes_csv))
+        .route("/nodes.json", get(pages::nodes_json))
+        .route("/nodes/{id}", get(pages::node))
+        .route("/fragments/running", get(pages::running))
+        .route(HTMX_PATH, get(htmx))
+        .route(CSS_PATH, get(css))
+        .layer(axum::middleware::map_response(security_headers))
+}
+
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("content-security-policy", CSP),
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        ("referrer-policy", "same-origin"),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+fn asset(content_type: &'static str, body: &'static [u8]) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            // The file names carry the version: cache for a day.
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn htmx() -> Response {
+    asset("text/javascript; charset=utf-8", HTMX)
+}
+
+async fn css() -> Response {
+    asset("text/css; charset=utf-8", CSS.as_bytes())
+}
+
+/// The signed-in user of a console request.
+#[derive(Debug, Clone)]
+pub(crate) struct Viewer {
+    pub(crate) token_id: String,
+    pub(crate) role: Role,
+    pub(crate) csrf: String,
+    id_hash: String,
+}
+
+impl Viewer {
+    pub(crate) fn actor(&self) -> String {
+        format!("token:{}", self.token_id)
+    }
+
+    /// Refuses a state-changing request whose form does not carry this session's CSRF
+    /// token.
+    pub(crate) fn check_csrf(&self, sent: Option<&str>) -> Result<(), ConsoleError> {
+        match sent {
+            Some(token) if constant_time_eq(token.as_bytes(), self.csrf.as_bytes()) => Ok(()),
+            _ => Err(ConsoleError::Forbidden(
+                "the form is stale or came from another site (CSRF token missing or wrong): reload the page".to_owned(),
+            )),
+        }
+    }
+}
+
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// A cookie's value from the request.
+pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// A `Set-Cookie` value: HttpOnly, SameSite=Strict, Path=/, Secure under TLS.
+pub(crate) fn set_cookie(state: &AppState, name: &str, value: &str, max_age: u64) -> String {
+    let secure = if state.serves_tls() { "; Secure" } else { "" };
+    format!("{name}={value}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}")
+}
+
+/// A console error: a page that says what went wrong (never a bare 500 for a user mistake).
+#[derive(Debug)]
+pub(crate) enum ConsoleError {
+    /// Not signed in (or the session ended): to the sign-in page.
+    SignIn(String),
+    Forbidden(String),
+    Api(ApiError),
+}
+
+impl From<ApiError> for ConsoleError {
+    fn from(error: ApiError) -> ConsoleError {
+        ConsoleError::Api(error)
+    }
+}
+
+impl From<pw_store::StoreError> for ConsoleError {
+    fn from(error: pw_store::StoreError) -> ConsoleError {
+        ConsoleError::Api(ApiError::from(error))
+    }
+}
+
+impl IntoResponse for ConsoleError {
+    fn into_response(self) -> Response {
+        match self {
+            ConsoleError::SignIn(next) => {
+                let target = if next.is_empty() || next == "/" {
+                    "/login".to_owned()
+                } else {
+                    format!("/login?next={}", pages::url_encode(&next))
+                };
+                Redirect::to(&target).into_response()
+            }
+            ConsoleError::Forbidden(message) => {
+                pages::error_page(StatusCode::FORBIDDEN, &message).into_response()
+            }
+            ConsoleError::Api(error) => {
+                let status = StatusCode::from_u16(error.code.http_status())
+                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                if status.is_server_error()
+                    && let Some(detail) = &error.detail
+                {
+                    tracing::error!(error = %detail, "console page failed");
+                }
+                pages::error_page(status, &error.message).into_response()
+            }
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Viewer {
+    type Rejection = ConsoleError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let here = parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
+        let Some(session) = cookie(&parts.headers, SESSION_COOKIE) else {
+            return Err(ConsoleError::SignIn(here));
+        };
+        let id_hash = ids::hash_secret(session);
+        let Some(found) = state.store().console_session(&id_hash, state.now()).await? else {
+            return Err(ConsoleError::SignIn(here));
+        };
+        let role = Role::parse(&found.role).ok_or_else(|| {
+            ConsoleError::Api(ApiError::internal(format!(
+                "token {} has an unknown role",
+                found.token_id
+            )))
+        })?;
+        Ok(Viewer {
+            token_id: found.token_id,
+            role,
+            csrf: found.csrf,
+            id_hash,
+        })
+    }
+}

@@ -1,0 +1,652 @@
+//! The console's pages: each reads through `crate::service` and renders a template.
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use pw_api::evaluation::PatchJson;
+use pw_api::server::fleet::{FleetNode, FleetOverview, RunningExecution};
+use pw_store::{FleetFilter, NodeRecord, NodeState, ReportRecord, ids};
+
+use super::{
+    CSS_PATH, ConsoleError, HTMX_PATH, LOGIN_COOKIE, SESSION_COOKIE, Viewer, constant_time_eq,
+    cookie, set_cookie,
+};
+use crate::AppState;
+use crate::error::ApiError;
+use crate::extract::{Params, serde_urlencoded_pairs};
+use crate::service::fleet;
+use crate::service::stored_json;
+
+/// Who is signed in, as the page header shows it.
+struct UserView {
+    token_id: String,
+    role: &'static str,
+    csrf: String,
+}
+
+fn user(viewer: &Viewer) -> Option<UserView> {
+    Some(UserView {
+        token_id: viewer.token_id.clone(),
+        role: viewer.role.as_str(),
+        csrf: viewer.csrf.clone(),
+    })
+}
+
+fn render(template: &impl Template) -> Result<Html<String>, ConsoleError> {
+    template
+        .render()
+        .map(Html)
+        .map_err(|error| ConsoleError::Api(ApiError::internal(error)))
+}
+
+/// Percent-encodes a query value.
+pub(crate) fn url_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+fn label(state: NodeState) -> &'static str {
+    match state {
+        NodeState::Compliant => "Compliant",
+        NodeState::NonCompliant => "Non-compliant",
+        NodeState::PendingReboot => "Pending reboot",
+        NodeState::FailedLastOperation => "Failed last operation",
+        NodeState::Stale => "Stale (no recent report)",
+        NodeState::NeverReported => "Never reported",
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/error.html")]
+struct ErrorPage<'a> {
+    css: &'a str,
+    htmx: &'a str,
+    user: Option<UserView>,
+    status: String,
+    message: &'a str,
+}
+
+pub(crate) fn error_page(status: StatusCode, message: &str) -> Response {
+    let page = ErrorPage {
+        css: CSS_PATH,
+        htmx: HTMX_PATH,
+        user: None,
+        status: status.to_string(),
+        message,
+    };
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(_) => (status, message.to_owned()).into_response(),
+    }
+}
+
+// --- Sign-in and sign-out -------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "console/login.html")]
+struct LoginPage<'a> {
+    css: &'a str,
+    htmx: &'a str,
+    user: Option<UserView>,
+    message: Option<&'a str>,
+    form_token: String,
+    next: String,
+}
+
+/// Only a path on this server (never `//host` or a scheme) is followed after sign-in.
+fn local_path(next: &str) -> String {
+    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+        next.to_owned()
+    } else {
+        "/".to_owned()
+    }
+}
+
+fn login_page(state: &AppState, message: Option<&str>, next: &str, status: StatusCode) -> Response {
+    let form_token = ids::secret("pwf_");
+    let page = LoginPage {
+        css: CSS_PATH,
+        htmx: HTMX_PATH,
+        user: None,
+        message,
+        form_token: form_token.clone(),
+        next: local_path(next),
+    };
+    match render(&page) {
+        Ok(html) => (
+            status,
+            [(
+                header::SET_COOKIE,
+                set_cookie(state, LOGIN_COOKIE, &form_token, 3600),
+            )],
+            html,
+        )
+            .into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+pub(crate) async fn login_form(State(state): State<AppState>, params: Params) -> Response {
+    let next = params
+        .0
+        .iter()
+        .find(|(k, _)| k == "next")
+        .map_or("/", |(_, v)| v.as_str())
+        .to_owned();
+    login_page(&state, None, &next, StatusCode::OK)
+}
+
+fn form(body: &[u8]) -> Result<Vec<(String, String)>, ConsoleError> {
+    let text = std::str::from_utf8(body)
+        .map_err(|_| ConsoleError::Api(ApiError::bad_request("the form is not UTF-8")))?;
+    Ok(serde_urlencoded_pairs(text)?)
+}
+
+fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+pub(crate) async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ConsoleError> {
+    let pairs = form(&body)?;
+    let next = field(&pairs, "next").unwrap_or("/").to_owned();
+    // The form must come from a sign-in page this browser loaded (login CSRF).
+    let expected = cookie(&headers, LOGIN_COOKIE).unwrap_or("");
+    let sent = field(&pairs, "form").unwrap_or("");
+    if expected.is_empty() || !constant_time_eq(expected.as_bytes(), sent.as_bytes()) {
+        return Ok(login_page(
+            &state,
+            Some("The sign-in form expired; try again."),
+            &next,
+            StatusCode::FORBIDDEN,
+        ));
+    }
+    let secret = field(&pairs, "token").unwrap_or("").trim();
+    let token = if secret.starts_with(crate::auth::TOKEN_PREFIX) {
+        state
+            .store()
+            .token_by_hash(&ids::hash_secret(secret))
+            .await?
+    } else {
+        None
+    };
+    let Some(token) = token else {
+        state
+            .metrics()
+            .count("pw_console_sign_in_failures_total", String::new(), 1);
+        return Ok(login_page(
+            &state,
+            Some("That is not a valid API token."),
+            &next,
+            StatusCode::UNAUTHORIZED,
+        ));
+    };
+    let session = ids::secret("pws_");
+    let csrf = ids::secret("pwc_");
+    let now = state.now();
+    let ttl = state.settings().console_session_ttl;
+    let expires = now
+        .checked_add(jiff::SignedDuration::try_from(ttl).unwrap_or(jiff::SignedDuration::ZERO))
+        .unwrap_or(now);
+    state
+        .store()
+        .create_console_session(&ids::hash_secret(&session), &token.id, &csrf, now, expires)
+        .await?;
+    state
+        .store()
+        .audit(
+            now,
+            &format!("token:{}", token.id),
+            "console.sign_in",
+            None,
+            None,
+        )
+        .await?;
+    let mut response = Redirect::to(&local_path(&next)).into_response();
+    let headers = response.headers_mut();
+    for cookie in [
+        set_cookie(&state, SESSION_COOKIE, &session, ttl.as_secs()),
+        set_cookie(&state, LOGIN_COOKIE, "", 0),
+    ] {
+        if let Ok(value) = cookie.parse() {
+            headers.append(header::SET_COOKIE, value);
+        }
+    }
+    Ok(response)
+}
+
+pub(crate) async fn logout(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    body: Bytes,
+) -> Result<Response, ConsoleError> {
+    let pairs = form(&body)?;
+    viewer.check_csrf(field(&pairs, "csrf"))?;
+    state
+        .store()
+        .delete_console_session(&viewer.id_hash)
+        .await?;
+    state
+        .store()
+        .audit(state.now(), &viewer.actor(), "console.sign_out", None, None)
+        .await?;
+    Ok((
+        [(
+            header::SET_COOKIE,
+            set_cookie(&state, SESSION_COOKIE, "", 0),
+        )],
+        Redirect::to("/login"),
+    )
+        .into_response())
+}
+
+// --- Overview ---------------------------------------------------------------------------------
+
+struct StateRow {
+    key: &'static str,
+    label: &'static str,
+    nodes: u64,
+    selected: bool,
+}
+
+fn state_rows(
+    counts: &[pw_api::server::fleet::StateCount],
+    selected: Option<NodeState>,
+) -> Vec<StateRow> {
+    NodeState::ALL
+        .iter()
+        .map(|state| StateRow {
+            key: state.as_str(),
+            label: label(*state),
+            nodes: counts
+                .iter()
+                .find(|c| c.state == state.as_str())
+                .map_or(0, |c| c.nodes),
+            selected: selected == Some(*state),
+        })
+        .collect()
+}
+
+/// A stacked bar of the states, drawn on the server (no script, no inline style).
+fn state_chart(rows: &[StateRow]) -> String {
+    let total: u64 = rows.iter().map(|r| r.nodes).sum();
+    let width = 600.0_f64;
+    let mut x = 0.0_f64;
+    let mut svg = String::from(
+        "<svg class=\"chart\" width=\"600\" height=\"24\" viewBox=\"0 0 600 24\" role=\"img\" aria-label=\"nodes by state\">",
+    );
+    if total == 0 {
+        svg.push_str(
+            "<rect class=\"never_reported\" x=\"0\" y=\"0\" width=\"600\" height=\"24\"/>",
+        );
+    }
+    for row in rows.iter().filter(|r| r.nodes > 0) {
+        let w = width * (row.nodes as f64) / (total as f64);
+        svg.push_str(&format!(
+            "<rect class=\"{}\" x=\"{x:.1}\" y=\"0\" width=\"{w:.1}\" height=\"24\"><title>{}: {}</title></rect>",
+            row.key, row.label, row.nodes
+        ));
+        x += w;
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+struct Cell {
+    nodes: u64,
+    href: String,
+}
+
+struct GroupRow {
+    name: Option<String>,
+    cells: Vec<Cell>,
+}
+
+/// The severity columns, highest first.
+const SEVERITIES: [&str; 7] = [
+    "CRITICAL",
+    "HIGH",
+    "MEDIUM",
+    "LOW",
+    "INFORMATIONAL",
+    "UNSPECIFIED",
+    "NONE",
+];
+
+#[derive(Template)]
+#[template(path = "console/overview.html")]
+struct OverviewPage<'a> {
+    css: &'a str,
+    htmx: &'a str,
+    user: Option<UserView>,
+    overview: FleetOverview,
+    states: Vec<StateRow>,
+    chart: String,
+    severities: Vec<&'static str>,
+    groups: Vec<GroupRow>,
+    running: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/running.html")]
+struct RunningFragment<'a> {
+    running: &'a [RunningExecution],
+}
+
+pub(crate) async fn overview(
+    State(state): State<AppState>,
+    viewer: Viewer,
+) -> Result<Html<String>, ConsoleError> {
+    let overview = fleet::overview(&state).await?;
+    let states = state_rows(&overview.states, None);
+    let chart = state_chart(&states);
+    let groups = overview
+        .patch_groups
+        .iter()
+        .map(|group| GroupRow {
+            name: group.patch_group.clone(),
+            cells: SEVERITIES
+                .iter()
+                .map(|severity| {
+                    let nodes = group
+                        .severities
+                        .iter()
+                        .find(|s| s.severity == *severity)
+                        .map_or(0, |s| s.nodes);
+                    let mut href = format!("/nodes?severity={severity}");
+                    if let Some(name) = &group.patch_group {
+                        href.push_str(&format!("&patch_group={}", url_encode(name)));
+                    }
+                    Cell { nodes, href }
+                })
+                .collect(),
+        })
+        .collect();
+    let running = render(&RunningFragment {
+        running: &overview.running,
+    })?
+    .0;
+    render(&OverviewPage {
+        css: CSS_PATH,
+        htmx: HTMX_PATH,
+        user: user(&viewer),
+        overview,
+        states,
+        chart,
+        severities: SEVERITIES.to_vec(),
+        groups,
+        running,
+    })
+}
+
+/// The running executions, refreshed by htmx every few seconds.
+pub(crate) async fn running(
+    State(state): State<AppState>,
+    _viewer: Viewer,
+) -> Result<Html<String>, ConsoleError> {
+    let overview = fleet::overview(&state).await?;
+    render(&RunningFragment {
+        running: &overview.running,
+    })
+}
+
+// --- Nodes --------------------------------------------------------------------------------------
+
+/// The filter's fields as the form shows them.
+#[derive(Default)]
+struct FilterView {
+    patch_group: String,
+    os: String,
+    hostname: String,
+    severity: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/nodes.html")]
+struct NodesPage<'a> {
+    css: &'a str,
+    htmx: &'a str,
+    user: Option<UserView>,
+    states: Vec<StateRow>,
+    filter: FilterView,
+    total: u64,
+    query: String,
+    nodes: Vec<FleetNode>,
+    next: Option<String>,
+}
+
+/// The query string of `params` without paging (`?a=b&...`, or empty).
+fn filter_query(params: &Params) -> String {
+    let pairs: Vec<String> = params
+        .0
+        .iter()
+        .filter(|(k, v)| k != "after" && k != "limit" && !v.is_empty())
+        .map(|(k, v)| format!("{}={}", url_encode(k), url_encode(v)))
+        .collect();
+    if pairs.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", pairs.join("&"))
+    }
+}
+
+fn filter_of(params: &Params) -> Result<FleetFilter, ConsoleError> {
+    Ok(fleet::filter_from(&params.0)?)
+}
+
+pub(crate) async fn nodes(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    params: Params,
+) -> Result<Html<String>, ConsoleError> {
+    let filter = filter_of(&params)?;
+    let after = params
+        .0
+        .iter()
+        .find(|(k, _)| k == "after")
+        .map(|(_, v)| v.as_str());
+    let counts = fleet::state_counts(&state, &filter).await?;
+    let total = match filter.state {
+        Some(selected) => counts
+            .iter()
+            .find(|c| c.state == selected.as_str())
+            .map_or(0, |c| c.nodes),
+        None => counts.iter().map(|c| c.nodes).sum(),
+    };
+    let (rows, next) = fleet::nodes_page(&state, &filter, after, 100).await?;
+    let query = filter_query(&params);
+    let next = next.map(|cursor| {
+        let sep = if query.is_empty() { "?" } else { "&" };
+        format!("/nodes{query}{sep}after={cursor}")
+    });
+    let view = FilterView {
+        patch_group: filter.patch_group.clone().unwrap_or_default(),
+        os: filter.operating_system.clone().unwrap_or_default(),
+        hostname: filter.hostname_prefix.clone().unwrap_or_default(),
+        severity: filter.severity.clone().unwrap_or_default(),
+    };
+    render(&NodesPage {
+        css: CSS_PATH,
+        htmx: HTMX_PATH,
+        user: user(&viewer),
+        states: state_rows(&counts, filter.state),
+        filter: view,
+        total,
+        query,
+        nodes: rows.iter().map(fleet::node_to_wire).collect(),
+        next,
+    })
+}
+
+/// A CSV cell: quoted; a leading `=`, `+`, `-`, `@`, tab or carriage return is neutralised
+/// with `'` so that a spreadsheet never evaluates it.
+fn csv_cell(out: &mut String, text: &str) {
+    out.push('"');
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        out.push('\'');
+    }
+    out.push_str(&text.replace('"', "\"\""));
+    out.push('"');
+}
+
+const CSV_COLUMNS: [&str; 17] = [
+    "id",
+    "hostname",
+    "operating_system",
+    "patch_group",
+    "state",
+    "baseline_id",
+    "severity",
+    "missing",
+    "critical_non_compliant",
+    "security_non_compliant",
+    "other_non_compliant",
+    "failed",
+    "pending_reboot",
+    "last_report_at",
+    "last_operation",
+    "last_seen_at",
+    "agent_version",
+];
+
+fn nodes_csv_text(nodes: &[FleetNode]) -> String {
+    let mut out = CSV_COLUMNS.join(",");
+    out.push_str("\r\n");
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    let time = |v: &Option<jiff::Timestamp>| v.map(|t| t.to_string()).unwrap_or_default();
+    for node in nodes {
+        let cells = [
+            node.id.clone(),
+            node.hostname.clone(),
+            node.operating_system.clone(),
+            text(&node.patch_group),
+            node.state.clone(),
+            text(&node.baseline_id),
+            text(&node.severity),
+            node.missing.to_string(),
+            node.critical_non_compliant.to_string(),
+            node.security_non_compliant.to_string(),
+            node.other_non_compliant.to_string(),
+            node.failed.to_string(),
+            node.pending_reboot.to_string(),
+            time(&node.last_report_at),
+            text(&node.last_operation),
+            time(&node.last_seen_at),
+            node.agent_version.clone(),
+        ];
+        for (i, cell) in cells.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            csv_cell(&mut out, cell);
+        }
+        out.push_str("\r\n");
+    }
+    out
+}
+
+async fn export_nodes(state: &AppState, params: &Params) -> Result<Vec<FleetNode>, ConsoleError> {
+    let filter = filter_of(params)?;
+    Ok(fleet::all_nodes(state, &filter)
+        .await?
+        .iter()
+        .map(fleet::node_to_wire)
+        .collect())
+}
+
+pub(crate) async fn nodes_csv(
+    State(state): State<AppState>,
+    _viewer: Viewer,
+    params: Params,
+) -> Result<Response, ConsoleError> {
+    let nodes = export_nodes(&state, &params).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"nodes.csv\"",
+            ),
+        ],
+        nodes_csv_text(&nodes),
+    )
+        .into_response())
+}
+
+pub(crate) async fn nodes_json(
+    State(state): State<AppState>,
+    _viewer: Viewer,
+    params: Params,
+) -> Result<Response, ConsoleError> {
+    let nodes = export_nodes(&state, &params).await?;
+    Ok((
+        [(
+            header::CONTENT_DISPOSITION,
+            "attachment; filename=\"nodes.json\"",
+        )],
+        axum::Json(nodes),
+    )
+        .into_response())
+}
+
+// --- One node -----------------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "console/node.html")]
+struct NodePage<'a> {
+    css: &'a str,
+    htmx: &'a str,
+    user: Option<UserView>,
+    node: NodeRecord,
+    report: Option<ReportRecord>,
+    items: Vec<PatchJson>,
+    history: Vec<ReportRecord>,
+}
+
+pub(crate) async fn node(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Result<Html<String>, ConsoleError> {
+    let node = state
+        .store()
+        .node(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("node", &id))?;
+    let (report, items) = match node.latest_report_id {
+        None => (None, Vec::new()),
+        Some(report_id) => {
+            let report = state.store().report(report_id).await?;
+            let items: Vec<PatchJson> = match state.store().report_items(report_id).await? {
+                Some(text) => stored_json("report items", &text)?,
+                None => Vec::new(),
+            };
+            (report, items)
+        }
+    };
+    let history = state.store().node_history(&id, None, None, 30).await?;
+    render(&NodePage {
+        css: CSS_PATH,
+        htmx: HTMX_PATH,
+        user: user(&viewer),
+        node,
+        report,
+        items,
+        history,
+    })
+}

@@ -1,0 +1,408 @@
+//! The web console's handlers: sign-in, sessions and CSRF, the headers every page carries,
+//! counts that equal the lists they link to, nodes that never reported, escaping, exports.
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Request};
+use http_body_util::BodyExt as _;
+use pw_api::server::tokens::Role;
+use serde_json::{Value, json};
+use tower::ServiceExt as _;
+
+use crate::support::TestServer;
+
+/// A response as the browser sees it.
+struct Page {
+    status: u16,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Page {
+    fn cookie(&self, name: &str) -> Option<String> {
+        self.headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with(&format!("{name}=")))
+            .map(ToOwned::to_owned)
+    }
+
+    fn location(&self) -> &str {
+        self.headers
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    /// The rows of the first table body on the page.
+    fn rows(&self) -> usize {
+        let Some(start) = self.body.find("<tbody>") else {
+            return 0;
+        };
+        let end = self.body[start..].find("</tbody>").unwrap() + start;
+        self.body[start..end].matches("<tr").count()
+    }
+}
+
+async fn browse(
+    server: &TestServer,
+    method: &str,
+    path: &str,
+    cookies: &str,
+    form: Option<&str>,
+) -> Page {
+    let mut request = Request::builder().method(method).uri(path);
+    if !cookies.is_empty() {
+        request = request.header("cookie", cookies);
+    }
+    if form.is_some() {
+        request = request.header("content-type", "application/x-www-form-urlencoded");
+    }
+    let request = request
+        .body(Body::from(form.unwrap_or("").to_owned()))
+        .unwrap();
+    let response = pw_server::router(server.state.clone())
+        .oneshot(request)
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    Page {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+/// The `name=value` part of a Set-Cookie header.
+fn pair(set_cookie: &str) -> String {
+    set_cookie.split(';').next().unwrap().to_owned()
+}
+
+fn form_value(body: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = body
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in {body}"))
+        + marker.len();
+    body[start..].split('"').next().unwrap().to_owned()
+}
+
+/// Signs in with `token`; returns the session cookie pair.
+async fn sign_in(server: &TestServer, token: &str) -> String {
+    let login = browse(server, "GET", "/login", "", None).await;
+    assert_eq!(login.status, 200);
+    let login_cookie = pair(&login.cookie("pw_login").unwrap());
+    let form_token = form_value(&login.body, "form");
+    let signed = browse(
+        server,
+        "POST",
+        "/login",
+        &login_cookie,
+        Some(&format!("form={form_token}&next=%2Fnodes&token={token}")),
+    )
+    .await;
+    assert_eq!(signed.status, 303, "{}", signed.body);
+    assert_eq!(signed.location(), "/nodes");
+    let session = signed.cookie("pw_session").unwrap();
+    assert!(session.contains("HttpOnly"), "{session}");
+    assert!(session.contains("SameSite=Strict"), "{session}");
+    pair(&session)
+}
+
+async fn upload(server: &TestServer, credential: &str, body: Value) {
+    let (status, value) = server
+        .call(
+            "POST",
+            "/api/v1/agent/reports",
+            Some(credential),
+            Some(body),
+        )
+        .await;
+    assert_eq!(status, 201, "{value}");
+}
+
+#[tokio::test]
+async fn sign_in_sessions_csrf_and_headers() {
+    let server = TestServer::sqlite().await;
+    // Not signed in: every page sends the browser to the sign-in form, and says where from.
+    let page = browse(&server, "GET", "/nodes?state=stale", "", None).await;
+    assert_eq!(page.status, 303);
+    assert_eq!(page.location(), "/login?next=%2Fnodes%3Fstate%3Dstale");
+    let login = browse(&server, "GET", "/login", "", None).await;
+    let csp = login.headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert!(
+        !login.body.contains("<script>"),
+        "no inline script: {}",
+        login.body
+    );
+
+    // A form that did not come from this browser's sign-in page is refused (login CSRF), and
+    // a wrong token is refused without a session.
+    let admin = server.admin.clone();
+    let forged = browse(
+        &server,
+        "POST",
+        "/login",
+        "pw_login=guess",
+        Some(&format!("form=other&token={admin}")),
+    )
+    .await;
+    assert_eq!(forged.status, 403);
+    assert!(forged.cookie("pw_session").is_none());
+    let login_cookie = pair(&login.cookie("pw_login").unwrap());
+    let form_token = form_value(&login.body, "form");
+    let wrong = browse(
+        &server,
+        "POST",
+        "/login",
+        &login_cookie,
+        Some(&format!("form={form_token}&token=pwt_wrong")),
+    )
+    .await;
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.cookie("pw_session").is_none());
+    // A `next` that leaves the server is not followed.
+    let elsewhere = browse(
+        &server,
+        "POST",
+        "/login",
+        &login_cookie,
+        Some(&format!(
+            "form={form_token}&next=%2F%2Fevil.example&token={admin}"
+        )),
+    )
+    .await;
+    assert_eq!(elsewhere.location(), "/");
+
+    let session = sign_in(&server, &admin).await;
+    let overview = browse(&server, "GET", "/", &session, None).await;
+    assert_eq!(overview.status, 200, "{}", overview.body);
+    assert!(overview.body.contains("Nodes by state"));
+    assert_eq!(
+        overview.headers["x-frame-options"].to_str().unwrap(),
+        "DENY"
+    );
+    let csrf = form_value(&overview.body, "csrf");
+
+    // Sign-out is a POST with the session's CSRF token; without it, refused.
+    let refused = browse(&server, "POST", "/logout", &session, Some("")).await;
+    assert_eq!(refused.status, 403);
+    let refused = browse(&server, "POST", "/logout", &session, Some("csrf=pwc_guess")).await;
+    assert_eq!(refused.status, 403);
+    assert_eq!(
+        browse(&server, "GET", "/", &session, None).await.status,
+        200
+    );
+    let out = browse(
+        &server,
+        "POST",
+        "/logout",
+        &session,
+        Some(&format!("csrf={csrf}")),
+    )
+    .await;
+    assert_eq!(out.status, 303);
+    assert_eq!(
+        browse(&server, "GET", "/", &session, None).await.status,
+        303
+    );
+
+    // Revoking the token ends its sessions; a read-only token may sign in and read.
+    let reader = server.token(Role::ReadOnly).await;
+    let session = sign_in(&server, &reader).await;
+    assert_eq!(
+        browse(&server, "GET", "/nodes", &session, None)
+            .await
+            .status,
+        200
+    );
+    let tokens = server.admin("GET", "/api/v1/tokens", None).await;
+    let id = tokens
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["role"] == "read-only")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    server
+        .admin("DELETE", &format!("/api/v1/tokens/{id}"), None)
+        .await;
+    assert_eq!(
+        browse(&server, "GET", "/nodes", &session, None)
+            .await
+            .status,
+        303
+    );
+    server.finish().await;
+}
+
+#[tokio::test]
+async fn counts_equal_their_lists_and_hostile_values_are_escaped() {
+    let server = TestServer::sqlite().await;
+    let hostile = "<script>alert(1)</script>";
+    let (_never, _) = server
+        .enroll("never-1", "AMAZON_LINUX_2", &[("Patch Group", hostile)])
+        .await;
+    let (_ok, ok_credential) = server
+        .enroll("ok-1", "AMAZON_LINUX_2", &[("Patch Group", "web")])
+        .await;
+    let (missing, missing_credential) = server
+        .enroll("=cmd|calc", "AMAZON_LINUX_2", &[("Patch Group", "web")])
+        .await;
+    upload(&server, &ok_credential, crate::api::report("Scan", 0, 2)).await;
+    let mut body = crate::api::report("Scan", 2, 1);
+    body["report"]["patches"][0]["reason"] = json!("<img src=x onerror=alert(1)>");
+    upload(&server, &missing_credential, body).await;
+    let session = sign_in(&server, &server.admin.clone()).await;
+
+    let fleet = server.admin("GET", "/api/v1/fleet", None).await;
+    assert_eq!(fleet["nodes"], 3);
+    let overview = browse(&server, "GET", "/", &session, None).await;
+    for state in fleet["states"].as_array().unwrap() {
+        let name = state["state"].as_str().unwrap();
+        let count = state["nodes"].as_u64().unwrap();
+        // The overview links the count to the list, which has exactly that many rows,
+        // and the JSON API lists the same nodes.
+        assert!(
+            overview
+                .body
+                .contains(&format!("<a href=\"/nodes?state={name}\">{count}</a>")),
+            "{name} {count}: {}",
+            overview.body
+        );
+        let list = browse(
+            &server,
+            "GET",
+            &format!("/nodes?state={name}"),
+            &session,
+            None,
+        )
+        .await;
+        assert_eq!(list.rows() as u64, count, "{name}: {}", list.body);
+        let api = server
+            .admin("GET", &format!("/api/v1/fleet/nodes?state={name}"), None)
+            .await;
+        assert_eq!(
+            api["nodes"].as_array().unwrap().len() as u64,
+            count,
+            "{name}"
+        );
+    }
+    // A node that never reported is never counted as compliant.
+    let states: Vec<(String, u64)> = fleet["states"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["state"].as_str().unwrap().to_owned(),
+                s["nodes"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        states.contains(&("never_reported".to_owned(), 1)),
+        "{states:?}"
+    );
+    assert!(states.contains(&("compliant".to_owned(), 1)), "{states:?}");
+    assert!(
+        states.contains(&("non_compliant".to_owned(), 1)),
+        "{states:?}"
+    );
+
+    // Hostile values are escaped wherever they appear.
+    let all = browse(&server, "GET", "/nodes", &session, None).await;
+    assert!(!overview.body.contains(hostile) && !all.body.contains(hostile));
+    assert!(
+        overview.body.contains("&#60;script&#62;"),
+        "{}",
+        overview.body
+    );
+    let node = browse(&server, "GET", &format!("/nodes/{missing}"), &session, None).await;
+    assert_eq!(node.status, 200, "{}", node.body);
+    assert!(!node.body.contains("<img src=x"), "{}", node.body);
+    assert!(node.body.contains("&#60;img src=x"), "{}", node.body);
+    let never = browse(
+        &server,
+        "GET",
+        "/nodes?state=never_reported",
+        &session,
+        None,
+    )
+    .await;
+    assert!(never.body.contains("never"), "{}", never.body);
+
+    // Pages of the JSON API walk every node once; the console's exports hold all of them,
+    // formulas neutralised.
+    let first = server
+        .admin("GET", "/api/v1/fleet/nodes?limit=2", None)
+        .await;
+    assert_eq!(first["nodes"].as_array().unwrap().len(), 2);
+    let next = first["next"].as_str().unwrap();
+    let second = server
+        .admin(
+            "GET",
+            &format!("/api/v1/fleet/nodes?limit=2&after={next}"),
+            None,
+        )
+        .await;
+    assert_eq!(second["nodes"].as_array().unwrap().len(), 1);
+    assert!(second["next"].is_null());
+    let csv = browse(&server, "GET", "/nodes.csv?patch_group=web", &session, None).await;
+    assert_eq!(csv.status, 200);
+    assert_eq!(csv.body.lines().count(), 3, "{}", csv.body);
+    assert!(csv.body.contains("\"'=cmd|calc\""), "{}", csv.body);
+    let json = browse(&server, "GET", "/nodes.json", &session, None).await;
+    let json: Value = serde_json::from_str(&json.body).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 3);
+    // A filter that is not one is a 400 that names it, on both faces.
+    let (status, value) = server
+        .call(
+            "GET",
+            "/api/v1/fleet/nodes?state=happy",
+            Some(&server.admin.clone()),
+            None,
+        )
+        .await;
+    assert_eq!(status, 400, "{value}");
+    assert_eq!(
+        browse(&server, "GET", "/nodes?state=happy", &session, None)
+            .await
+            .status,
+        400
+    );
+    server.finish().await;
+}
+
+#[tokio::test]
+async fn assets_are_embedded_and_pinned() {
+    let server = TestServer::sqlite().await;
+    let htmx = browse(&server, "GET", "/assets/htmx-2.0.11.min.js", "", None).await;
+    assert_eq!(htmx.status, 200);
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(htmx.body.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    let readme = include_str!("../../assets/vendor/README.md");
+    assert!(
+        readme.contains(&hex),
+        "the vendored htmx's sha256 {hex} is not in its README"
+    );
+    let css = browse(&server, "GET", "/assets/console.css", "", None).await;
+    assert_eq!(css.status, 200);
+    assert!(
+        css.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
+    server.finish().await;
+}
