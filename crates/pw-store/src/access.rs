@@ -338,11 +338,13 @@ impl Store {
     /// Deletes a node, its inventory and its credential (its history stays).
     pub async fn delete_node(&self, id: &str) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        sqlx::query("DELETE FROM inventories WHERE node_id = $1")
-            .bind(id)
-            .execute(&mut *tx.tx)
-            .await
-            .map_err(StoreError::db)?;
+        for table in ["inventories", "patch_refs"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE node_id = $1"))
+                .bind(id)
+                .execute(&mut *tx.tx)
+                .await
+                .map_err(StoreError::db)?;
+        }
         let deleted = sqlx::query("DELETE FROM nodes WHERE id = $1")
             .bind(id)
             .execute(&mut *tx.tx)

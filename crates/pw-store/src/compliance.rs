@@ -5,8 +5,8 @@ use jiff::Timestamp;
 use sqlx::any::AnyRow;
 
 use crate::{
-    ComplianceCounts, NewReport, ReportRecord, Store, StoreError, get_i64, get_opt_str, get_opt_ts,
-    get_str, get_ts, opt_micros, to_micros,
+    ComplianceCounts, NewReport, NodeRecord, ReportRecord, Store, StoreError, get_i64, get_opt_str,
+    get_opt_ts, get_str, get_ts, opt_micros, to_micros,
 };
 
 const REPORT_COLUMNS: &str = "r.id, r.node_id, r.reported_at, r.operation, r.baseline_id, r.patch_group, r.execution_id, \
@@ -99,8 +99,44 @@ impl Store {
                 id: report.node_id.clone(),
             });
         }
+        write_patch_refs(&mut tx, &report.node_id, id, &report.items_json).await?;
         tx.commit().await?;
         Ok(id)
+    }
+
+    /// The patches of the nodes' latest reports that name `reference` (a CVE or advisory
+    /// id, any case): (node, package name, arch, state, reason), by hostname.
+    pub async fn patch_refs(
+        &self,
+        reference: &str,
+    ) -> Result<Vec<(NodeRecord, PatchRef)>, StoreError> {
+        let columns: String = crate::access::NODE_COLUMNS
+            .split(',')
+            .map(|c| format!("n.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let rows = sqlx::query(&format!(
+            "SELECT {columns}, p.name AS ref_name, p.arch AS ref_arch, p.state AS ref_state, p.reason AS ref_reason \
+             FROM patch_refs p JOIN nodes n ON n.id = p.node_id AND n.latest_report_id = p.report_id \
+             WHERE p.ref = $1 ORDER BY n.hostname, n.id, p.name, p.arch"
+        ))
+        .bind(reference.trim().to_ascii_uppercase())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::db)?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    crate::access::node_from_row(row)?,
+                    PatchRef {
+                        name: get_str(row, "ref_name")?,
+                        arch: get_str(row, "ref_arch")?,
+                        state: get_str(row, "ref_state")?,
+                        reason: get_str(row, "ref_reason")?,
+                    },
+                ))
+            })
+            .collect()
     }
 
     /// One report (without items).
@@ -182,4 +218,90 @@ impl Store {
         tx.commit().await?;
         Ok(deleted)
     }
+}
+
+/// One package of a node's latest report that names a CVE or advisory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatchRef {
+    pub name: String,
+    pub arch: String,
+    pub state: String,
+    pub reason: String,
+}
+
+/// Replaces the node's rows of `patch_refs` with the CVE and advisory ids of `items_json`
+/// (the report's patches as the server stores them; items that are not objects with a name
+/// are skipped).
+async fn write_patch_refs(
+    tx: &mut crate::WriteTx,
+    node_id: &str,
+    report_id: i64,
+    items_json: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM patch_refs WHERE node_id = $1")
+        .bind(node_id)
+        .execute(&mut *tx.tx)
+        .await
+        .map_err(StoreError::db)?;
+    let items: Vec<serde_json::Value> = serde_json::from_str(items_json).unwrap_or_default();
+    let mut rows: Vec<(String, String, String, String, String)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for item in &items {
+        let text = |key: &str| item.get(key).and_then(serde_json::Value::as_str);
+        let (Some(name), Some(arch)) = (text("name"), text("arch")) else {
+            continue;
+        };
+        let state = text("state").unwrap_or("");
+        let reason = text("reason").unwrap_or("");
+        for key in ["cves", "advisories"] {
+            for reference in item
+                .get(key)
+                .and_then(serde_json::Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(serde_json::Value::as_str)
+            {
+                let reference = reference.to_ascii_uppercase();
+                if seen.insert((reference.clone(), name.to_owned(), arch.to_owned())) {
+                    rows.push((
+                        reference,
+                        name.to_owned(),
+                        arch.to_owned(),
+                        state.to_owned(),
+                        reason.to_owned(),
+                    ));
+                }
+            }
+        }
+    }
+    // Several rows per statement: a report of a thousand patches is a few statements.
+    for chunk in rows.chunks(200) {
+        let mut sql = String::from(
+            "INSERT INTO patch_refs (node_id, report_id, ref, name, arch, state, reason) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            let base = i * 5 + 3;
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!(
+                "($1, $2, ${base}, ${}, ${}, ${}, ${})",
+                base + 1,
+                base + 2,
+                base + 3,
+                base + 4
+            ));
+        }
+        let mut query = sqlx::query(&sql).bind(node_id).bind(report_id);
+        for (reference, name, arch, state, reason) in chunk {
+            query = query
+                .bind(reference.as_str())
+                .bind(name.as_str())
+                .bind(arch.as_str())
+                .bind(state.as_str())
+                .bind(reason.as_str());
+        }
+        query.execute(&mut *tx.tx).await.map_err(StoreError::db)?;
+    }
+    Ok(())
 }

@@ -40,6 +40,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 pub use crate::access::EnrollRefusal;
 pub use crate::commands::{AckOutcome, CompleteOutcome};
+pub use crate::compliance::PatchRef;
 pub use crate::error::{ConflictKind, StoreError};
 pub use crate::executions::NewExecution;
 pub use crate::fleet::{ConsoleSession, FleetFilter, FleetRow, NodeState};

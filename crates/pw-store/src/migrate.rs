@@ -57,6 +57,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0007_console_sessions.sql"),
         postgres: include_str!("../migrations/postgres/0007_console_sessions.sql"),
     },
+    Migration {
+        version: 8,
+        name: "patch_refs",
+        sqlite: include_str!("../migrations/sqlite/0008_patch_refs.sql"),
+        postgres: include_str!("../migrations/postgres/0008_patch_refs.sql"),
+    },
 ];
 
 /// An arbitrary constant: the advisory lock that serialises migrations of replicas.

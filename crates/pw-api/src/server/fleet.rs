@@ -111,3 +111,46 @@ pub struct FleetNodePage {
     #[serde(default)]
     pub next: Option<String>,
 }
+
+/// One node's package that a CVE or advisory names, in the node's latest report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ReferenceNode {
+    pub node_id: String,
+    pub hostname: String,
+    pub operating_system: String,
+    #[serde(default)]
+    pub patch_group: Option<String>,
+    /// `name.arch`.
+    pub package: String,
+    /// The patch state (`Missing`, `Failed`, `InstalledPendingReboot`, `Installed`, ...).
+    pub state: String,
+    /// Why the patch has this state (the rule, exception or error).
+    pub reason: String,
+}
+
+/// The nodes whose failures share one reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct FailureGroup {
+    pub reason: String,
+    pub nodes: u64,
+}
+
+/// `GET /api/v1/fleet/references/{id}`: where a CVE or advisory stands across the fleet, from
+/// every node's latest report (rpm and deb nodes together).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ReferenceReport {
+    /// The CVE or advisory id, upper case.
+    pub reference: String,
+    pub as_of: Timestamp,
+    /// Nodes by their worst state for this id (a node with several packages counts once):
+    /// `Failed` > `Missing` > `InstalledPendingReboot` > `InstalledRejected` > `Installed` >
+    /// `InstalledOther` > `NotApplicable`.
+    pub nodes_by_state: Vec<StateCount>,
+    /// Failed packages grouped by their reason.
+    pub failures: Vec<FailureGroup>,
+    /// Every (node, package), by hostname; filtered by `state` when asked.
+    pub rows: Vec<ReferenceNode>,
+}

@@ -1,8 +1,8 @@
 //! `/fleet`: the fleet at a glance, as the console shows it (`service::fleet`).
 
 use axum::Json;
-use axum::extract::State;
-use pw_api::server::fleet::{FleetNodePage, FleetOverview};
+use axum::extract::{Path, State};
+use pw_api::server::fleet::{FleetNodePage, FleetOverview, ReferenceReport};
 
 use crate::AppState;
 use crate::auth::ReadOnly;
@@ -43,4 +43,24 @@ pub(crate) async fn nodes(
     Ok(Json(
         service::node_page_wire(&state, &filter, get("after"), limit).await?,
     ))
+}
+
+pub(crate) async fn reference(
+    State(state): State<AppState>,
+    _caller: ReadOnly,
+    Path(id): Path<String>,
+    params: Params,
+) -> Result<Json<ReferenceReport>, ApiError> {
+    if let Some((key, _)) = params.0.iter().find(|(k, _)| k != "state") {
+        return Err(ApiError::field(
+            key.clone(),
+            "is not a parameter (state is)",
+        ));
+    }
+    let only = params
+        .0
+        .iter()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.as_str());
+    Ok(Json(service::reference(&state, &id, only).await?))
 }

@@ -42,6 +42,7 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route("/fleet", get(fleet::overview))
         .route("/fleet/nodes", get(fleet::nodes))
+        .route("/fleet/references/{id}", get(fleet::reference))
         .route("/nodes", get(nodes::list))
         .route("/nodes/{id}", get(nodes::show).delete(nodes::remove))
         .route("/nodes/{id}/tags", put(nodes::set_tags))

@@ -45,7 +45,17 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/nodes.csv", get(pages::nodes_csv))
         .route("/nodes.json", get(pages::nodes_json))
         .route("/nodes/{id}", get(pages::node))
+        .route("/patches", get(pages::reference))
+        .route("/patches.csv", get(pages::reference_csv))
         .route("/fragments/running", get(pages::running))
+        .route("/windows", get(pages::windows))
+        .route("/windows/{id}/run", post(pages::run_window))
+        .route("/windows/{id}/enable", post(pages::enable_window))
+        .route("/windows/{id}/disable", post(pages::disable_window))
+        .route("/executions", get(pages::executions))
+        .route("/executions/{id}", get(pages::execution))
+        .route("/executions/{id}/cancel", post(pages::cancel_execution))
+        .route("/fragments/executions/{id}", get(pages::progress))
         .route(HTMX_PATH, get(htmx))
         .route(CSS_PATH, get(css))
         .layer(axum::middleware::map_response(security_headers))
@@ -99,6 +109,24 @@ pub(crate) struct Viewer {
 impl Viewer {
     pub(crate) fn actor(&self) -> String {
         format!("token:{}", self.token_id)
+    }
+
+    /// Whether the viewer may act (run, cancel, enable): operator and admin.
+    pub(crate) fn can_act(&self) -> bool {
+        self.role >= Role::Operator
+    }
+
+    /// Refuses an action to a role that may not take it, as the API does.
+    pub(crate) fn require(&self, role: Role) -> Result<(), ConsoleError> {
+        if self.role >= role {
+            Ok(())
+        } else {
+            Err(ConsoleError::Forbidden(format!(
+                "this needs the {} role; the token you signed in with is {}",
+                role.as_str(),
+                self.role.as_str()
+            )))
+        }
     }
 
     /// Refuses a state-changing request whose form does not carry this session's CSRF

@@ -650,3 +650,443 @@ pub(crate) async fn node(
         history,
     })
 }
+
+// --- One CVE or advisory ----------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "console/reference.html")]
+struct ReferencePage<'a> {
+    css: &'a str,
+    htmx: &'a str,
+    user: Option<UserView>,
+    id: String,
+    id_query: String,
+    state: Option<String>,
+    report: Option<pw_api::server::fleet::ReferenceReport>,
+}
+
+fn param<'a>(params: &'a Params, key: &str) -> Option<&'a str> {
+    params
+        .0
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.trim())
+        .filter(|v| !v.is_empty())
+}
+
+pub(crate) async fn reference(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    params: Params,
+) -> Result<Html<String>, ConsoleError> {
+    let id = param(&params, "id").unwrap_or("").to_owned();
+    let only = param(&params, "state");
+    let report = if id.is_empty() {
+        None
+    } else {
+        Some(fleet::reference(&state, &id, only).await?)
+    };
+    render(&ReferencePage {
+        css: CSS_PATH,
+        htmx: HTMX_PATH,
+        user: user(&viewer),
+        id_query: url_encode(&id),
+        id,
+        state: only.map(ToOwned::to_owned),
+        report,
+    })
+}
+
+pub(crate) async fn reference_csv(
+    State(state): State<AppState>,
+    _viewer: Viewer,
+    params: Params,
+) -> Result<Response, ConsoleError> {
+    let id = param(&params, "id").unwrap_or("");
+    let report = fleet::reference(&state, id, param(&params, "state")).await?;
+    let mut out = String::from(
+        "reference,node_id,hostname,operating_system,patch_group,package,state,reason\r\n",
+    );
+    for row in &report.rows {
+        let cells = [
+            report.reference.as_str(),
+            row.node_id.as_str(),
+            row.hostname.as_str(),
+            row.operating_system.as_str(),
+            row.patch_group.as_deref().unwrap_or(""),
+            row.package.as_str(),
+            row.state.as_str(),
+            row.reason.as_str(),
+        ];
+        for (i, cell) in cells.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            csv_cell(&mut out, cell);
+        }
+        out.push_str("\r\n");
+    }
+    let disposition = format!(
+        "attachment; filename=\"{}.csv\"",
+        report
+            .reference
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .collect::<String>()
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        out,
+    )
+        .into_response())
+}
+
+// --- Windows and executions ---------------------------------------------------------------------
+
+struct WindowRow {
+    id: String,
+    name: String,
+    schedule: String,
+    offset: Option<u8>,
+    zone: String,
+    duration: u8,
+    cutoff: u8,
+    enabled: bool,
+    /// (opening, last task start), UTC.
+    openings: Vec<(String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "console/windows.html")]
+struct WindowsPage<'a> {
+    css: &'a str,
+    htmx: &'a str,
+    user: Option<UserView>,
+    windows: Vec<WindowRow>,
+    can_act: bool,
+    csrf: String,
+}
+
+fn minute(at: jiff::Timestamp) -> String {
+    at.strftime("%Y-%m-%d %H:%M").to_string()
+}
+
+pub(crate) async fn windows(
+    State(state): State<AppState>,
+    viewer: Viewer,
+) -> Result<Html<String>, ConsoleError> {
+    let now = state.now();
+    let mut rows = Vec::new();
+    for record in state.store().windows().await? {
+        let spec: pw_api::server::windows::WindowSpec = stored_json("window", &record.spec_json)?;
+        let openings = if record.enabled {
+            crate::service::windows::scheduled_window(&spec, record.schedule_anchor_at)?
+                .occurrences_after(now)
+                .take(5)
+                .map(|o| {
+                    (
+                        minute(o.start().timestamp()),
+                        minute(o.last_task_start().timestamp()),
+                    )
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        rows.push(WindowRow {
+            id: record.id.clone(),
+            name: spec.name.clone(),
+            schedule: spec.schedule.clone(),
+            offset: spec.schedule_offset,
+            zone: spec
+                .schedule_timezone
+                .clone()
+                .unwrap_or_else(|| "UTC".to_owned()),
+            duration: spec.duration_hours,
+            cutoff: spec.cutoff_hours,
+            enabled: record.enabled,
+            openings,
+        });
+    }
+    render(&WindowsPage {
+        css: CSS_PATH,
+        htmx: HTMX_PATH,
+        user: user(&viewer),
+        windows: rows,
+        can_act: viewer.can_act(),
+        csrf: viewer.csrf.clone(),
+    })
+}
+
+/// The checks of every console action: the role, then the form's CSRF token.
+fn action(viewer: &Viewer, body: &[u8]) -> Result<(), ConsoleError> {
+    viewer.require(pw_api::server::tokens::Role::Operator)?;
+    let pairs = form(body)?;
+    viewer.check_csrf(field(&pairs, "csrf"))
+}
+
+pub(crate) async fn run_window(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ConsoleError> {
+    action(&viewer, &body)?;
+    let record = crate::service::windows::load(&state, &id).await?;
+    let execution =
+        crate::scheduler::run_now(&state, &record, &viewer.actor(), state.now()).await?;
+    Ok(Redirect::to(&format!("/executions/{execution}")).into_response())
+}
+
+async fn set_enabled(
+    state: &AppState,
+    viewer: &Viewer,
+    id: &str,
+    body: &[u8],
+    enabled: bool,
+) -> Result<Response, ConsoleError> {
+    action(viewer, body)?;
+    crate::service::windows::set_enabled(state, &viewer.actor(), id, enabled).await?;
+    Ok(Redirect::to("/windows").into_response())
+}
+
+pub(crate) async fn enable_window(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ConsoleError> {
+    set_enabled(&state, &viewer, &id, &body, true).await
+}
+
+pub(crate) async fn disable_window(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ConsoleError> {
+    set_enabled(&state, &viewer, &id, &body, false).await
+}
+
+struct ExecutionRow {
+    id: String,
+    window: String,
+    status: &'static str,
+    scheduled_at: String,
+    started_at: String,
+    ended_at: String,
+    details: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/executions.html")]
+struct ExecutionsPage<'a> {
+    css: &'a str,
+    htmx: &'a str,
+    user: Option<UserView>,
+    window_name: Option<String>,
+    executions: Vec<ExecutionRow>,
+}
+
+async fn window_names(
+    state: &AppState,
+) -> Result<std::collections::HashMap<String, String>, ConsoleError> {
+    Ok(state
+        .store()
+        .windows()
+        .await?
+        .into_iter()
+        .map(|w| (w.id, w.name))
+        .collect())
+}
+
+pub(crate) async fn executions(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    params: Params,
+) -> Result<Html<String>, ConsoleError> {
+    let window = param(&params, "window");
+    let names = window_names(&state).await?;
+    let records = state.store().executions(window, 200).await?;
+    let time = |t: Option<jiff::Timestamp>| t.map(minute).unwrap_or_default();
+    render(&ExecutionsPage {
+        css: CSS_PATH,
+        htmx: HTMX_PATH,
+        user: user(&viewer),
+        window_name: window.map(|w| names.get(w).cloned().unwrap_or_else(|| w.to_owned())),
+        executions: records
+            .iter()
+            .map(|r| ExecutionRow {
+                id: r.id.clone(),
+                window: names.get(&r.window_id).cloned().unwrap_or_default(),
+                status: pw_api::server::windows::ExecutionStatus::parse(&r.status).as_str(),
+                scheduled_at: minute(r.scheduled_at),
+                started_at: time(r.started_at),
+                ended_at: time(r.ended_at),
+                details: r.status_details.clone().unwrap_or_default(),
+            })
+            .collect(),
+    })
+}
+
+struct InvocationRow {
+    node_id: String,
+    hostname: String,
+    status: &'static str,
+    details: String,
+    started: String,
+    ended: String,
+}
+
+struct TaskView {
+    priority: u32,
+    operation: &'static str,
+    status: &'static str,
+    targets: u64,
+    running: u64,
+    concurrency: u64,
+    errors: u64,
+    error_threshold: u64,
+    by_status: Vec<(&'static str, u64)>,
+    invocations: Vec<InvocationRow>,
+}
+
+#[derive(Template)]
+#[template(path = "console/progress.html")]
+struct ProgressFragment {
+    execution: pw_api::server::windows::Execution,
+    finished: bool,
+    tasks: Vec<TaskView>,
+}
+
+#[derive(Template)]
+#[template(path = "console/execution.html")]
+struct ExecutionPage<'a> {
+    css: &'a str,
+    htmx: &'a str,
+    user: Option<UserView>,
+    id: String,
+    window_name: String,
+    progress: String,
+    finished: bool,
+    can_act: bool,
+    csrf: String,
+}
+
+async fn progress_of(state: &AppState, id: &str) -> Result<ProgressFragment, ConsoleError> {
+    use pw_api::server::windows::ExecutionStatus;
+    let execution = crate::service::executions::load(state, id).await?;
+    let hostnames: std::collections::HashMap<String, String> = state
+        .store()
+        .nodes()
+        .await?
+        .into_iter()
+        .map(|n| (n.id, n.hostname))
+        .collect();
+    let time = |t: Option<jiff::Timestamp>| t.map(minute).unwrap_or_default();
+    let tasks = execution
+        .tasks
+        .iter()
+        .map(|task| {
+            let statuses = [
+                ExecutionStatus::Pending,
+                ExecutionStatus::InProgress,
+                ExecutionStatus::Success,
+                ExecutionStatus::Failed,
+                ExecutionStatus::TimedOut,
+                ExecutionStatus::Cancelling,
+                ExecutionStatus::Cancelled,
+            ];
+            let count = |status: ExecutionStatus| {
+                task.invocations
+                    .iter()
+                    .filter(|i| i.status == status)
+                    .count() as u64
+            };
+            TaskView {
+                priority: task.priority,
+                operation: task.operation.as_str(),
+                status: task.status.as_str(),
+                targets: task.targets,
+                running: count(ExecutionStatus::InProgress),
+                concurrency: task.concurrency,
+                errors: count(ExecutionStatus::Failed) + count(ExecutionStatus::TimedOut),
+                error_threshold: task.error_threshold,
+                by_status: statuses
+                    .iter()
+                    .map(|s| (s.as_str(), count(*s)))
+                    .filter(|(_, n)| *n > 0)
+                    .collect(),
+                invocations: task
+                    .invocations
+                    .iter()
+                    .map(|i| InvocationRow {
+                        node_id: i.node_id.clone(),
+                        hostname: hostnames
+                            .get(&i.node_id)
+                            .cloned()
+                            .unwrap_or_else(|| i.node_id.clone()),
+                        status: i.status.as_str(),
+                        details: i.status_details.clone().unwrap_or_default(),
+                        started: time(i.started_at),
+                        ended: time(i.ended_at),
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    let finished = crate::runner::is_final_status(execution.status.as_str());
+    Ok(ProgressFragment {
+        execution,
+        finished,
+        tasks,
+    })
+}
+
+pub(crate) async fn execution(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Result<Html<String>, ConsoleError> {
+    let progress = progress_of(&state, &id).await?;
+    let names = window_names(&state).await?;
+    let window_name = names
+        .get(&progress.execution.window_id)
+        .cloned()
+        .unwrap_or_default();
+    let finished = progress.finished;
+    render(&ExecutionPage {
+        css: CSS_PATH,
+        htmx: HTMX_PATH,
+        user: user(&viewer),
+        id,
+        window_name,
+        progress: render(&progress)?.0,
+        finished,
+        can_act: viewer.can_act(),
+        csrf: viewer.csrf.clone(),
+    })
+}
+
+/// The live part of an execution's page, fetched by htmx until the execution ends.
+pub(crate) async fn progress(
+    State(state): State<AppState>,
+    _viewer: Viewer,
+    Path(id): Path<String>,
+) -> Result<Html<String>, ConsoleError> {
+    render(&progress_of(&state, &id).await?)
+}
+
+pub(crate) async fn cancel_execution(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ConsoleError> {
+    action(&viewer, &body)?;
+    crate::service::executions::cancel(&state, &viewer.actor(), &id).await?;
+    Ok(Redirect::to(&format!("/executions/{id}")).into_response())
+}

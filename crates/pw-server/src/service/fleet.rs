@@ -290,3 +290,97 @@ pub(crate) async fn overview(state: &AppState) -> Result<FleetOverview, ApiError
         running,
     })
 }
+
+/// Patch states from worst to best, as a CVE or advisory view ranks a node.
+pub(crate) const PATCH_STATES: [&str; 7] = [
+    "Failed",
+    "Missing",
+    "InstalledPendingReboot",
+    "InstalledRejected",
+    "Installed",
+    "InstalledOther",
+    "NotApplicable",
+];
+
+fn rank(state: &str) -> usize {
+    PATCH_STATES
+        .iter()
+        .position(|s| *s == state)
+        .unwrap_or(PATCH_STATES.len())
+}
+
+/// Where a CVE or advisory stands across the fleet: nodes by their worst state for it,
+/// failures by reason, and the (node, package) rows — of one node state when `state` is
+/// given, so that a count and its list agree.
+pub(crate) async fn reference(
+    state: &AppState,
+    reference: &str,
+    only: Option<&str>,
+) -> Result<pw_api::server::fleet::ReferenceReport, ApiError> {
+    use pw_api::server::fleet::{FailureGroup, ReferenceNode, ReferenceReport};
+    let reference = reference.trim().to_ascii_uppercase();
+    if reference.is_empty() || reference.len() > 128 {
+        return Err(ApiError::field(
+            "id",
+            "must be a CVE or advisory id of 1 to 128 characters",
+        ));
+    }
+    if let Some(wanted) = only
+        && !PATCH_STATES.contains(&wanted)
+    {
+        return Err(ApiError::field(
+            "state",
+            format!("`{wanted}` is not one of {}", PATCH_STATES.join(", ")),
+        ));
+    }
+    let found = state.store().patch_refs(&reference).await?;
+    // Each node's worst state for this id.
+    let mut worst: BTreeMap<&str, &str> = BTreeMap::new();
+    for (node, patch) in &found {
+        let entry = worst
+            .entry(node.id.as_str())
+            .or_insert(patch.state.as_str());
+        if rank(&patch.state) < rank(entry) {
+            *entry = patch.state.as_str();
+        }
+    }
+    let nodes_by_state = PATCH_STATES
+        .iter()
+        .map(|s| StateCount {
+            state: (*s).to_owned(),
+            nodes: worst.values().filter(|w| *w == s).count() as u64,
+        })
+        .collect();
+    let mut failures: BTreeMap<&str, u64> = BTreeMap::new();
+    for (_, patch) in found.iter().filter(|(_, p)| p.state == "Failed") {
+        *failures.entry(patch.reason.as_str()).or_default() += 1;
+    }
+    let rows = found
+        .iter()
+        .filter(|(node, _)| only.is_none_or(|wanted| worst.get(node.id.as_str()) == Some(&wanted)))
+        .map(|(node, patch)| ReferenceNode {
+            node_id: node.id.clone(),
+            hostname: node.hostname.clone(),
+            operating_system: node.operating_system.clone(),
+            patch_group: crate::resolve::node_patch_group(node),
+            package: format!("{}.{}", patch.name, patch.arch),
+            state: patch.state.clone(),
+            reason: patch.reason.clone(),
+        })
+        .collect();
+    let mut failures: Vec<FailureGroup> = failures
+        .into_iter()
+        .map(|(reason, nodes)| FailureGroup {
+            reason: reason.to_owned(),
+            nodes,
+        })
+        .collect();
+    failures.sort_by(|a, b| b.nodes.cmp(&a.nodes).then_with(|| a.reason.cmp(&b.reason)));
+    Ok(ReferenceReport {
+        reference,
+        as_of: state.now(),
+        nodes_by_state,
+        failures,
+        rows,
+    })
+}

@@ -341,6 +341,63 @@ async fn counts_equal_their_lists_and_hostile_values_are_escaped() {
     .await;
     assert!(never.body.contains("never"), "{}", never.body);
 
+    // One CVE across the fleet: nodes by worst state, each count linking to exactly its rows.
+    let cve = server
+        .admin("GET", "/api/v1/fleet/references/cve-2025-0001", None)
+        .await;
+    assert_eq!(cve["reference"], "CVE-2025-0001");
+    let missing_nodes = cve["nodes_by_state"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["state"] == "Missing")
+        .unwrap()["nodes"]
+        .clone();
+    assert_eq!(missing_nodes, 1, "{cve}");
+    let page = browse(&server, "GET", "/patches?id=CVE-2025-0001", &session, None).await;
+    assert!(
+        page.body
+            .contains("<a href=\"/patches?id=CVE-2025-0001&amp;state=Missing\">1</a>"),
+        "{}",
+        page.body
+    );
+    let only = browse(
+        &server,
+        "GET",
+        "/patches?id=CVE-2025-0001&state=Missing",
+        &session,
+        None,
+    )
+    .await;
+    assert_eq!(
+        only.body.matches("<td>pkg1.x86_64</td>").count(),
+        1,
+        "{}",
+        only.body
+    );
+    let none = browse(
+        &server,
+        "GET",
+        "/patches?id=CVE-2025-0001&state=Installed",
+        &session,
+        None,
+    )
+    .await;
+    assert!(!none.body.contains("pkg1.x86_64"), "{}", none.body);
+    let csv = browse(
+        &server,
+        "GET",
+        "/patches.csv?id=CVE-2025-0000",
+        &session,
+        None,
+    )
+    .await;
+    assert_eq!(csv.body.lines().count(), 2, "{}", csv.body);
+    assert!(
+        !csv.body.contains("&#60;") && csv.body.contains("<img src=x"),
+        "CSV is not HTML"
+    );
+
     // Pages of the JSON API walk every node once; the console's exports hold all of them,
     // formulas neutralised.
     let first = server
@@ -404,5 +461,146 @@ async fn assets_are_embedded_and_pinned() {
             .unwrap()
             .starts_with("text/css")
     );
+    server.finish().await;
+}
+
+/// Windows and executions: an operator runs a window and cancels its execution from the
+/// console; a read-only viewer sees no such controls and its POSTs are refused; a POST
+/// without the session's CSRF token is refused.
+#[tokio::test]
+async fn windows_run_and_cancel_with_roles_and_csrf() {
+    let server = TestServer::sqlite().await;
+    server
+        .enroll("n1", "AMAZON_LINUX_2", &[("Env", "prod")])
+        .await;
+    let window = server
+        .admin(
+            "POST",
+            "/api/v1/windows",
+            Some(json!({"name": "patching", "schedule": "cron(0 3 ? * SUN *)", "duration_hours": 3, "cutoff_hours": 1})),
+        )
+        .await;
+    let window_id = window["id"].as_str().unwrap().to_owned();
+    let target = server
+        .admin(
+            "POST",
+            &format!("/api/v1/windows/{window_id}/targets"),
+            Some(json!({"targets": [{"key": "tag:Env", "values": ["prod"]}]})),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    server
+        .admin(
+            "POST",
+            &format!("/api/v1/windows/{window_id}/tasks"),
+            Some(json!({"operation": "Scan", "targets": [{"key": "WindowTargetIds", "values": [target]}]})),
+        )
+        .await;
+
+    let reader = server.token(Role::ReadOnly).await;
+    let read_session = sign_in(&server, &reader).await;
+    let page = browse(&server, "GET", "/windows", &read_session, None).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("patching"));
+    assert!(
+        !page.body.contains("Run now"),
+        "read-only sees no write controls"
+    );
+    let overview = browse(&server, "GET", "/", &read_session, None).await;
+    let reader_csrf = form_value(&overview.body, "csrf");
+    let refused = browse(
+        &server,
+        "POST",
+        &format!("/windows/{window_id}/run"),
+        &read_session,
+        Some(&format!("csrf={reader_csrf}")),
+    )
+    .await;
+    assert_eq!(refused.status, 403);
+
+    let session = sign_in(&server, &server.admin.clone()).await;
+    let page = browse(&server, "GET", "/windows", &session, None).await;
+    assert!(page.body.contains("Run now"));
+    let csrf = form_value(&page.body, "csrf");
+    let forged = browse(
+        &server,
+        "POST",
+        &format!("/windows/{window_id}/run"),
+        &session,
+        Some(""),
+    )
+    .await;
+    assert_eq!(forged.status, 403, "no CSRF token");
+    assert!(
+        server
+            .admin("GET", "/api/v1/executions", None)
+            .await
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let ran = browse(
+        &server,
+        "POST",
+        &format!("/windows/{window_id}/run"),
+        &session,
+        Some(&format!("csrf={csrf}")),
+    )
+    .await;
+    assert_eq!(ran.status, 303, "{}", ran.body);
+    let execution_page = ran.location().to_owned();
+    assert!(
+        execution_page.starts_with("/executions/"),
+        "{execution_page}"
+    );
+    let page = browse(&server, "GET", &execution_page, &session, None).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("hx-get=\"/fragments/executions/"),
+        "live while running"
+    );
+    assert!(page.body.contains("Cancel"));
+    let id = execution_page.trim_start_matches("/executions/");
+    let list = browse(
+        &server,
+        "GET",
+        &format!("/executions?window={window_id}"),
+        &session,
+        None,
+    )
+    .await;
+    assert!(list.body.contains(id), "{}", list.body);
+    let cancelled = browse(
+        &server,
+        "POST",
+        &format!("{execution_page}/cancel"),
+        &session,
+        Some(&format!("csrf={csrf}")),
+    )
+    .await;
+    assert_eq!(cancelled.status, 303, "{}", cancelled.body);
+    let execution = server
+        .admin("GET", &format!("/api/v1/executions/{id}"), None)
+        .await;
+    assert!(
+        ["CANCELLING", "CANCELLED"].contains(&execution["status"].as_str().unwrap()),
+        "{execution}"
+    );
+    // Disable, then enable, from the console.
+    let disabled = browse(
+        &server,
+        "POST",
+        &format!("/windows/{window_id}/disable"),
+        &session,
+        Some(&format!("csrf={csrf}")),
+    )
+    .await;
+    assert_eq!(disabled.status, 303);
+    let window = server
+        .admin("GET", &format!("/api/v1/windows/{window_id}"), None)
+        .await;
+    assert_eq!(window["spec"]["enabled"], false, "{window}");
     server.finish().await;
 }

@@ -99,6 +99,7 @@ suite!(
     parallel_enrollments,
     releases_keep_when_first_learned,
     fleet_counts_equal_their_pages,
+    patch_refs_follow_the_latest_report,
 );
 
 fn at(text: &str) -> Timestamp {
@@ -1509,4 +1510,45 @@ async fn fleet_counts_equal_their_pages(store: &Store) {
         severities.contains(&(Some("from-code".to_owned()), "CRITICAL".to_owned(), 1)),
         "{severities:?}"
     );
+}
+
+/// `patch_refs` answers "which nodes have CVE-X in which state" from each node's latest
+/// report only, ids in any case.
+async fn patch_refs_follow_the_latest_report(store: &Store) {
+    let a = node(store, "a").await;
+    let b = node(store, "b").await;
+    let items = |state: &str| {
+        serde_json::json!([
+            {"name": "openssl", "arch": "x86_64", "state": state, "cves": ["CVE-2025-1101"],
+             "advisories": ["ALAS2-2025-0101"], "reason": "rule 0"},
+            {"name": "bash", "arch": "x86_64", "state": "Installed", "cves": [], "advisories": []},
+            7
+        ])
+        .to_string()
+    };
+    let mut first = report(&a, "2025-01-01T00:00:00Z", 1);
+    first.items_json = items("Missing");
+    store.append_report(&first).await.unwrap();
+    let mut other = report(&b, "2025-01-01T00:00:00Z", 0);
+    other.items_json = items("Installed");
+    store.append_report(&other).await.unwrap();
+    let found = store.patch_refs("cve-2025-1101").await.unwrap();
+    let states: Vec<(&str, &str)> = found
+        .iter()
+        .map(|(n, p)| (n.hostname.as_str(), p.state.as_str()))
+        .collect();
+    assert_eq!(states, [("a", "Missing"), ("b", "Installed")]);
+    // A newer report replaces the node's rows.
+    let mut second = report(&a, "2025-02-01T00:00:00Z", 0);
+    second.items_json = items("Installed");
+    store.append_report(&second).await.unwrap();
+    let found = store.patch_refs("ALAS2-2025-0101").await.unwrap();
+    assert!(
+        found.iter().all(|(_, p)| p.state == "Installed"),
+        "{found:?}"
+    );
+    assert_eq!(found.len(), 2);
+    assert!(store.patch_refs("CVE-0000-0000").await.unwrap().is_empty());
+    store.delete_node(&b).await.unwrap();
+    assert_eq!(store.patch_refs("CVE-2025-1101").await.unwrap().len(), 1);
 }
