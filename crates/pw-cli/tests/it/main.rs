@@ -6,6 +6,7 @@
 
 mod admin;
 mod agent;
+mod console;
 mod declare;
 mod delivery;
 mod evaluate;

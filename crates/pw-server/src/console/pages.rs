@@ -19,6 +19,17 @@ use crate::extract::{Params, serde_urlencoded_pairs};
 use crate::service::fleet;
 use crate::service::stored_json;
 
+/// Instants as pages print them: UTC, to the second.
+pub(crate) trait When {
+    fn when(&self) -> String;
+}
+
+impl When for jiff::Timestamp {
+    fn when(&self) -> String {
+        self.strftime("%Y-%m-%d %H:%M:%S UTC").to_string()
+    }
+}
+
 /// Who is signed in, as the page header shows it.
 struct UserView {
     token_id: String,
@@ -960,6 +971,8 @@ struct ProgressFragment {
     execution: pw_api::server::windows::Execution,
     finished: bool,
     tasks: Vec<TaskView>,
+    can_act: bool,
+    csrf: String,
 }
 
 #[derive(Template)]
@@ -968,15 +981,15 @@ struct ExecutionPage<'a> {
     css: &'a str,
     htmx: &'a str,
     user: Option<UserView>,
-    id: String,
     window_name: String,
     progress: String,
-    finished: bool,
-    can_act: bool,
-    csrf: String,
 }
 
-async fn progress_of(state: &AppState, id: &str) -> Result<ProgressFragment, ConsoleError> {
+async fn progress_of(
+    state: &AppState,
+    viewer: &Viewer,
+    id: &str,
+) -> Result<ProgressFragment, ConsoleError> {
     use pw_api::server::windows::ExecutionStatus;
     let execution = crate::service::executions::load(state, id).await?;
     let hostnames: std::collections::HashMap<String, String> = state
@@ -1043,6 +1056,8 @@ async fn progress_of(state: &AppState, id: &str) -> Result<ProgressFragment, Con
         execution,
         finished,
         tasks,
+        can_act: viewer.can_act(),
+        csrf: viewer.csrf.clone(),
     })
 }
 
@@ -1051,33 +1066,28 @@ pub(crate) async fn execution(
     viewer: Viewer,
     Path(id): Path<String>,
 ) -> Result<Html<String>, ConsoleError> {
-    let progress = progress_of(&state, &id).await?;
+    let progress = progress_of(&state, &viewer, &id).await?;
     let names = window_names(&state).await?;
     let window_name = names
         .get(&progress.execution.window_id)
         .cloned()
         .unwrap_or_default();
-    let finished = progress.finished;
     render(&ExecutionPage {
         css: CSS_PATH,
         htmx: HTMX_PATH,
         user: user(&viewer),
-        id,
         window_name,
         progress: render(&progress)?.0,
-        finished,
-        can_act: viewer.can_act(),
-        csrf: viewer.csrf.clone(),
     })
 }
 
 /// The live part of an execution's page, fetched by htmx until the execution ends.
 pub(crate) async fn progress(
     State(state): State<AppState>,
-    _viewer: Viewer,
+    viewer: Viewer,
     Path(id): Path<String>,
 ) -> Result<Html<String>, ConsoleError> {
-    render(&progress_of(&state, &id).await?)
+    render(&progress_of(&state, &viewer, &id).await?)
 }
 
 pub(crate) async fn cancel_execution(
