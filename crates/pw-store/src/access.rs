@@ -467,9 +467,19 @@ impl Store {
 
     /// The newest audit events, newest first.
     pub async fn audit_events(&self, limit: i64) -> Result<Vec<AuditEvent>, StoreError> {
+        self.audit_events_before(None, limit).await
+    }
+
+    /// Audit events older than the event `before` (all when `None`), newest first.
+    pub async fn audit_events_before(
+        &self,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, at, actor, action, target, details_json FROM audit_events ORDER BY id DESC LIMIT $1",
+            "SELECT id, at, actor, action, target, details_json FROM audit_events WHERE id < $1 ORDER BY id DESC LIMIT $2",
         )
+        .bind(before.unwrap_or(i64::MAX))
         .bind(limit)
         .fetch_all(&self.pool)
         .await

@@ -95,6 +95,15 @@ with sync_playwright() as p:
     shot(page, "execution-cancelled")
     ok("run a window; its progress changes without a reload")
 
+    # Baselines with their rules, exceptions and users; the audit log.
+    page.goto(f"{URL}/baselines")
+    expect(page.locator("section.baseline").first).to_be_visible()
+    shot(page, "baselines")
+    page.goto(f"{URL}/audit")
+    expect(page.locator("table.audit")).to_contain_text("execution.cancel")
+    shot(page, "audit")
+    ok("baselines and the audit log")
+
     # A POST without the CSRF token is refused.
     refused = page.request.post(f"{URL}/windows/{window}/run", form={})
     assert refused.status == 403, refused.status

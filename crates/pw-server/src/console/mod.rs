@@ -56,6 +56,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/executions/{id}", get(pages::execution))
         .route("/executions/{id}/cancel", post(pages::cancel_execution))
         .route("/fragments/executions/{id}", get(pages::progress))
+        .route("/audit", get(pages::audit))
+        .route("/baselines", get(pages::baselines))
         .route(HTMX_PATH, get(htmx))
         .route(CSS_PATH, get(css))
         .layer(axum::middleware::map_response(security_headers))

@@ -627,6 +627,25 @@ struct NodePage<'a> {
     report: Option<ReportRecord>,
     items: Vec<PatchJson>,
     history: Vec<ReportRecord>,
+    operations: Vec<OperationRow>,
+}
+
+/// One command a node was given, as the node page lists it.
+struct OperationRow {
+    created: String,
+    operation: String,
+    state: String,
+    deliveries: u32,
+    finished: String,
+    outcome: String,
+}
+
+/// The wire spelling of a serde enum (`Succeeded`, `Install`).
+fn spelled<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(ToOwned::to_owned))
+        .unwrap_or_default()
 }
 
 pub(crate) async fn node(
@@ -651,6 +670,29 @@ pub(crate) async fn node(
         }
     };
     let history = state.store().node_history(&id, None, None, 30).await?;
+    let mut operations = Vec::new();
+    for record in state.store().node_commands(&id, 30).await? {
+        let info = crate::api::nodes::command_to_wire(&record)?;
+        let outcome = info.result.as_ref().map_or_else(String::new, |r| {
+            let mut text = spelled(&r.outcome);
+            if let Some(message) = &r.message {
+                text.push_str(": ");
+                text.push_str(message);
+            }
+            text
+        });
+        operations.push(OperationRow {
+            created: info.created_at.when(),
+            operation: info
+                .patch
+                .as_ref()
+                .map_or_else(|| spelled(&info.kind), |p| p.operation.as_str().to_owned()),
+            state: spelled(&info.state),
+            deliveries: info.deliveries,
+            finished: info.completed_at.map(|t| t.when()).unwrap_or_default(),
+            outcome,
+        });
+    }
     render(&NodePage {
         css: CSS_PATH,
         htmx: HTMX_PATH,
@@ -659,6 +701,7 @@ pub(crate) async fn node(
         report,
         items,
         history,
+        operations,
     })
 }
 
@@ -1099,4 +1142,210 @@ pub(crate) async fn cancel_execution(
     action(&viewer, &body)?;
     crate::service::executions::cancel(&state, &viewer.actor(), &id).await?;
     Ok(Redirect::to(&format!("/executions/{id}")).into_response())
+}
+
+// --- Audit log ----------------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "console/audit.html")]
+struct AuditPage<'a> {
+    css: &'a str,
+    htmx: &'a str,
+    user: Option<UserView>,
+    events: Vec<pw_store::AuditEvent>,
+    older: Option<i64>,
+}
+
+pub(crate) async fn audit(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    params: Params,
+) -> Result<Html<String>, ConsoleError> {
+    let before = match param(&params, "before") {
+        None => None,
+        Some(text) => Some(
+            text.parse::<i64>()
+                .map_err(|_| ApiError::field("before", "must be an event id"))?,
+        ),
+    };
+    let page = 200;
+    let mut events = state.store().audit_events_before(before, page + 1).await?;
+    let more = events.len() > usize::try_from(page).unwrap_or(usize::MAX);
+    events.truncate(usize::try_from(page).unwrap_or(usize::MAX));
+    let older = if more {
+        events.last().map(|e| e.id)
+    } else {
+        None
+    };
+    render(&AuditPage {
+        css: CSS_PATH,
+        htmx: HTMX_PATH,
+        user: user(&viewer),
+        events,
+        older,
+    })
+}
+
+// --- Baselines and patch groups ------------------------------------------------------------------
+
+struct ExceptionRow {
+    entry: String,
+    owner: String,
+    reason: String,
+    expires: String,
+    expired: bool,
+}
+
+struct ExceptionList {
+    title: &'static str,
+    entries: Vec<ExceptionRow>,
+}
+
+struct BaselineView {
+    id: String,
+    name: String,
+    os: &'static str,
+    builtin: bool,
+    description: Option<String>,
+    used_by: Vec<String>,
+    rules: Vec<String>,
+    lists: Vec<ExceptionList>,
+    rejected_action: &'static str,
+    toml: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/baselines.html")]
+struct BaselinesPage<'a> {
+    css: &'a str,
+    htmx: &'a str,
+    user: Option<UserView>,
+    baselines: Vec<BaselineView>,
+}
+
+/// A rule in words: its filters, when it approves, at which level.
+fn rule_text(rule: &pw_core::baseline::Rule) -> String {
+    use pw_core::baseline::{Approval, RelativeDate};
+    let filters: Vec<String> = rule
+        .filters
+        .filters
+        .iter()
+        .map(|f| format!("{} in {}", f.key.as_str(), f.values.join(", ")))
+        .collect();
+    let when = match rule.approval {
+        Approval::AfterDays(days) => format!("approved {days} days after release"),
+        Approval::UntilDate(date) => format!("approved when released up to {date}"),
+        Approval::UntilRelative(RelativeDate::FirstOfMonth { months_ago: 0 }) => {
+            "approved when released up to the first of this month (moves by itself)".to_owned()
+        }
+        Approval::UntilRelative(RelativeDate::FirstOfMonth { months_ago }) => format!(
+            "approved when released up to the first of the month {months_ago} month(s) ago (moves by itself)"
+        ),
+        Approval::Immediate => "approved at once".to_owned(),
+    };
+    let mut text = format!(
+        "{}: {when}; missing reported as {}",
+        if filters.is_empty() {
+            "every patch".to_owned()
+        } else {
+            filters.join(" and ")
+        },
+        rule.compliance_level.as_str()
+    );
+    if rule.enable_non_security {
+        text.push_str("; non-security updates included");
+    }
+    text
+}
+
+fn exception_rows(
+    list: &[pw_core::baseline::Exception],
+    today: jiff::civil::Date,
+) -> Vec<ExceptionRow> {
+    list.iter()
+        .map(|e| ExceptionRow {
+            entry: e.entry.clone(),
+            owner: e.owner.clone().unwrap_or_default(),
+            reason: e.reason.clone().unwrap_or_default(),
+            expires: e.expires.map(|d| d.to_string()).unwrap_or_default(),
+            expired: e.expires.is_some_and(|d| d < today),
+        })
+        .collect()
+}
+
+pub(crate) async fn baselines(
+    State(state): State<AppState>,
+    viewer: Viewer,
+) -> Result<Html<String>, ConsoleError> {
+    use pw_core::baseline::{OperatingSystem, default_baseline_name};
+    let registrations = crate::resolve::Registrations::load(state.store()).await?;
+    let today = state.now().to_zoned(jiff::tz::TimeZone::UTC).date();
+    let systems: std::collections::HashSet<String> = state
+        .store()
+        .nodes()
+        .await?
+        .into_iter()
+        .map(|n| n.operating_system)
+        .collect();
+    let mut ids: Vec<(String, bool)> = state
+        .store()
+        .baselines()
+        .await?
+        .into_iter()
+        .map(|b| (b.id, false))
+        .collect();
+    ids.extend(
+        OperatingSystem::ALL
+            .iter()
+            .map(|os| (default_baseline_name(*os).to_owned(), true)),
+    );
+    let mut views = Vec::new();
+    for (id, builtin) in ids {
+        let found = crate::service::baselines::get(&state, &id).await?;
+        let baseline = &found.baseline;
+        let mut used_by: Vec<String> = registrations
+            .groups_of(&id)
+            .into_iter()
+            .map(|g| format!("patch group {g}"))
+            .collect();
+        let os = baseline.operating_system;
+        if registrations.default_for(os) == id {
+            used_by.push(format!("default for {}", os.as_str()));
+        }
+        // A built-in baseline is shown where it matters: registered for a patch group, or the
+        // default of a system the fleet runs (there is one per system).
+        let in_fleet = systems.contains(os.as_str());
+        if builtin && registrations.groups_of(&id).is_empty() && !in_fleet {
+            continue;
+        }
+        views.push(BaselineView {
+            name: baseline.name.clone(),
+            os: baseline.operating_system.as_str(),
+            builtin,
+            description: baseline.description.clone(),
+            used_by,
+            rules: baseline.rules.iter().map(rule_text).collect(),
+            lists: vec![
+                ExceptionList {
+                    title: "Approved patches",
+                    entries: exception_rows(&baseline.approved, today),
+                },
+                ExceptionList {
+                    title: "Rejected patches",
+                    entries: exception_rows(&baseline.rejected, today),
+                },
+            ],
+            rejected_action: baseline.rejected_action.as_str(),
+            toml: crate::resolve::baseline_text(state.store(), &id)
+                .await?
+                .unwrap_or_default(),
+            id,
+        });
+    }
+    render(&BaselinesPage {
+        css: CSS_PATH,
+        htmx: HTMX_PATH,
+        user: user(&viewer),
+        baselines: views,
+    })
 }

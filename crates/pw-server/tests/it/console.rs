@@ -470,7 +470,7 @@ async fn assets_are_embedded_and_pinned() {
 #[tokio::test]
 async fn windows_run_and_cancel_with_roles_and_csrf() {
     let server = TestServer::sqlite().await;
-    server
+    let (node_id, _) = server
         .enroll("n1", "AMAZON_LINUX_2", &[("Env", "prod")])
         .await;
     let window = server
@@ -588,6 +588,37 @@ async fn windows_run_and_cancel_with_roles_and_csrf() {
         ["CANCELLING", "CANCELLED"].contains(&execution["status"].as_str().unwrap()),
         "{execution}"
     );
+    // The node's operations log names the command the run created; the audit log names
+    // the run and the cancel; the baselines page shows what nodes use.
+    server
+        .admin(
+            "POST",
+            &format!("/api/v1/nodes/{node_id}/commands"),
+            Some(json!({"operation": "Scan"})),
+        )
+        .await;
+    let node_page = browse(&server, "GET", &format!("/nodes/{node_id}"), &session, None).await;
+    assert!(
+        node_page.body.contains("<h2>Operations</h2>"),
+        "{}",
+        node_page.body
+    );
+    assert!(node_page.body.contains("Scan"), "{}", node_page.body);
+    let audit = browse(&server, "GET", "/audit", &session, None).await;
+    assert!(audit.body.contains("execution.cancel"), "{}", audit.body);
+    assert!(audit.body.contains("console.sign_in"), "{}", audit.body);
+    let baselines = browse(&server, "GET", "/baselines", &session, None).await;
+    assert_eq!(baselines.status, 200, "{}", baselines.body);
+    assert!(
+        baselines.body.contains("default for AMAZON_LINUX_2"),
+        "{}",
+        baselines.body
+    );
+    assert!(
+        !baselines.body.contains("default for UBUNTU"),
+        "no Ubuntu nodes"
+    );
+
     // Disable, then enable, from the console.
     let disabled = browse(
         &server,
