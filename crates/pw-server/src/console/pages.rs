@@ -717,7 +717,12 @@ struct ReferencePage<'a> {
     id_query: String,
     state: Option<String>,
     report: Option<pw_api::server::fleet::ReferenceReport>,
+    total_rows: usize,
+    next: Option<String>,
 }
+
+/// Rows of a CVE or advisory page.
+const REFERENCE_PAGE: usize = 200;
 
 fn param<'a>(params: &'a Params, key: &str) -> Option<&'a str> {
     params
@@ -735,11 +740,33 @@ pub(crate) async fn reference(
 ) -> Result<Html<String>, ConsoleError> {
     let id = param(&params, "id").unwrap_or("").to_owned();
     let only = param(&params, "state");
-    let report = if id.is_empty() {
+    let from = match param(&params, "from") {
+        None => 0,
+        Some(text) => text
+            .parse::<usize>()
+            .map_err(|_| ApiError::field("from", "must be a row number"))?,
+    };
+    let mut report = if id.is_empty() {
         None
     } else {
         Some(fleet::reference(&state, &id, only).await?)
     };
+    // The page shows REFERENCE_PAGE rows at a time; the counts and the CSV cover all.
+    let mut next = None;
+    let mut total_rows = 0;
+    if let Some(report) = &mut report {
+        total_rows = report.rows.len();
+        let end = (from + REFERENCE_PAGE).min(total_rows);
+        report.rows = report.rows.drain(from.min(end)..end).collect();
+        if end < total_rows {
+            let state_query =
+                only.map_or_else(String::new, |s| format!("&state={}", url_encode(s)));
+            next = Some(format!(
+                "/patches?id={}{state_query}&from={end}",
+                url_encode(&id)
+            ));
+        }
+    }
     render(&ReferencePage {
         css: CSS_PATH,
         htmx: HTMX_PATH,
@@ -748,6 +775,8 @@ pub(crate) async fn reference(
         id,
         state: only.map(ToOwned::to_owned),
         report,
+        total_rows,
+        next,
     })
 }
 
