@@ -74,6 +74,10 @@ pub struct FleetFilter {
     pub hostname_prefix: Option<String>,
     /// The highest non-compliant severity of the latest report (`CRITICAL`, ..., or `NONE`).
     pub severity: Option<String>,
+    /// Nodes whose latest report names this CVE or advisory id (any state).
+    pub reference: Option<String>,
+    /// Nodes with this tag (key, value).
+    pub tag: Option<(String, String)>,
 }
 
 /// A node with the parts of its latest report the fleet views show.
@@ -122,6 +126,19 @@ fn where_clause(filter: &FleetFilter, with_state: bool) -> (String, Vec<String>)
             "COALESCE(r.non_compliant_severity, 'NONE') = ?",
             severity.clone(),
         );
+    }
+    if let Some(reference) = &filter.reference {
+        add(
+            "n.id IN (SELECT p.node_id FROM patch_refs p WHERE p.ref = ? AND p.report_id = n.latest_report_id)",
+            reference.trim().to_ascii_uppercase(),
+        );
+    }
+    if let Some((key, value)) = &filter.tag {
+        // Tags are stored as a JSON list of [key, value] pairs: the pair's text must occur in
+        // it. `replace` compares exactly (case-sensitive, no wildcards) on both databases,
+        // where LIKE would not.
+        let pair = serde_json::to_string(&(key, value)).unwrap_or_default();
+        add("replace(n.tags_json, ?, '') <> n.tags_json", pair);
     }
     let sql = if clauses.is_empty() {
         String::new()

@@ -425,6 +425,8 @@ struct FilterView {
     os: String,
     hostname: String,
     severity: String,
+    reference: String,
+    tag: String,
 }
 
 #[derive(Template)]
@@ -490,6 +492,12 @@ pub(crate) async fn nodes(
         os: filter.operating_system.clone().unwrap_or_default(),
         hostname: filter.hostname_prefix.clone().unwrap_or_default(),
         severity: filter.severity.clone().unwrap_or_default(),
+        reference: filter.reference.clone().unwrap_or_default(),
+        tag: filter
+            .tag
+            .as_ref()
+            .map(|(k, v)| format!("{k}={v}"))
+            .unwrap_or_default(),
     };
     render(&NodesPage {
         css: CSS_PATH,

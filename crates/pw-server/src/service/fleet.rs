@@ -34,17 +34,20 @@ fn count(n: i64) -> u64 {
 }
 
 /// The query parameters of the fleet list: its filters and paging.
-pub(crate) const PARAMS: [&str; 7] = [
+pub(crate) const PARAMS: [&str; 9] = [
     "state",
     "patch_group",
     "os",
     "hostname",
     "severity",
+    "reference",
+    "tag",
     "after",
     "limit",
 ];
 
-/// A filter from query parameters (`state`, `patch_group`, `os`, `hostname`, `severity`);
+/// A filter from query parameters (`state`, `patch_group`, `os`, `hostname`, `severity`,
+/// `reference` (a CVE or advisory id), `tag` (`KEY=VALUE`));
 /// an unknown parameter or state is an error that names it.
 pub(crate) fn filter_from(pairs: &[(String, String)]) -> Result<FleetFilter, ApiError> {
     if let Some((key, _)) = pairs.iter().find(|(k, _)| !PARAMS.contains(&k.as_str())) {
@@ -82,6 +85,16 @@ pub(crate) fn filter_from(pairs: &[(String, String)]) -> Result<FleetFilter, Api
         operating_system: get("os"),
         hostname_prefix: get("hostname"),
         severity: get("severity").map(|s| s.to_ascii_uppercase()),
+        reference: get("reference"),
+        tag: match get("tag") {
+            None => None,
+            Some(text) => {
+                let (key, value) = text
+                    .split_once('=')
+                    .ok_or_else(|| ApiError::field("tag", format!("`{text}` is not KEY=VALUE")))?;
+                Some((key.to_owned(), value.to_owned()))
+            }
+        },
     })
 }
 

@@ -341,6 +341,35 @@ async fn counts_equal_their_lists_and_hostile_values_are_escaped() {
     .await;
     assert!(never.body.contains("never"), "{}", never.body);
 
+    // The node list filters by a CVE of the latest report and by tag.
+    let by_cve = browse(
+        &server,
+        "GET",
+        "/nodes?reference=cve-2025-0001",
+        &session,
+        None,
+    )
+    .await;
+    assert_eq!(by_cve.rows(), 1, "{}", by_cve.body);
+    let by_tag = browse(
+        &server,
+        "GET",
+        "/nodes?tag=Patch%20Group%3Dweb",
+        &session,
+        None,
+    )
+    .await;
+    assert_eq!(by_tag.rows(), 2, "{}", by_tag.body);
+    let (status, _) = server
+        .call(
+            "GET",
+            "/api/v1/fleet/nodes?tag=no-equals-sign",
+            Some(&server.admin.clone()),
+            None,
+        )
+        .await;
+    assert_eq!(status, 400);
+
     // One CVE across the fleet: nodes by worst state, each count linking to exactly its rows.
     let cve = server
         .admin("GET", "/api/v1/fleet/references/cve-2025-0001", None)

@@ -1505,6 +1505,36 @@ async fn fleet_counts_equal_their_pages(store: &Store) {
         .unwrap();
     assert_eq!(page.len(), 1);
     assert_eq!(page[0].node.hostname, "h-failed");
+    // Tags match exactly (LIKE's wildcards in a value are plain characters).
+    store
+        .set_node_tags(
+            &missing,
+            &tags(&[("Env", "50%_off"), ("Patch Group", "from-code")]),
+        )
+        .await
+        .unwrap();
+    let tagged = |key: &str, value: &str| FleetFilter {
+        tag: Some((key.to_owned(), value.to_owned())),
+        ..FleetFilter::default()
+    };
+    let page = store
+        .fleet_page(stale_before, &tagged("Env", "50%_off"), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0].node.id, missing);
+    for other in [
+        ("Env", "50%"),
+        ("Env", "50x_off"),
+        ("Env", "%"),
+        ("env", "50%_off"),
+    ] {
+        let page = store
+            .fleet_page(stale_before, &tagged(other.0, other.1), None, 10)
+            .await
+            .unwrap();
+        assert!(page.is_empty(), "{other:?}");
+    }
     let severities = store.fleet_severities().await.unwrap();
     assert!(
         severities.contains(&(Some("from-code".to_owned()), "CRITICAL".to_owned(), 1)),
@@ -1549,6 +1579,16 @@ async fn patch_refs_follow_the_latest_report(store: &Store) {
     );
     assert_eq!(found.len(), 2);
     assert!(store.patch_refs("CVE-0000-0000").await.unwrap().is_empty());
+    // The fleet list filters by a CVE or advisory of the latest report.
+    let by_reference = pw_store::FleetFilter {
+        reference: Some("alas2-2025-0101".to_owned()),
+        ..pw_store::FleetFilter::default()
+    };
+    let page = store
+        .fleet_page(at("2024-01-01T00:00:00Z"), &by_reference, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(page.len(), 2);
     store.delete_node(&b).await.unwrap();
     assert_eq!(store.patch_refs("CVE-2025-1101").await.unwrap().len(), 1);
 }
