@@ -354,3 +354,83 @@ impl Store {
         tx.commit().await
     }
 }
+
+/// One day of one patch group's compliance: the nodes that reported that UTC day (each by its
+/// last report of the day) and how many of them were compliant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrendPoint {
+    pub patch_group: Option<String>,
+    /// Days since the Unix epoch (UTC).
+    pub day: i64,
+    pub compliant: i64,
+    pub reported: i64,
+}
+
+/// A node whose latest report misses critical patches, and since when it has (the first
+/// report after its last report without any).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CriticalDebt {
+    pub node_id: String,
+    pub hostname: String,
+    pub patch_group: Option<String>,
+    pub critical: i64,
+    pub since: Timestamp,
+}
+
+const DAY_MICROS: i64 = 86_400_000_000;
+
+impl Store {
+    /// Compliance per patch group and day, from `since` on.
+    pub async fn compliance_trend(&self, since: Timestamp) -> Result<Vec<TrendPoint>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT r.patch_group AS patch_group, r.reported_at / {DAY_MICROS} AS day, \
+             CAST(SUM(CASE WHEN r.status = 'COMPLIANT' THEN 1 ELSE 0 END) AS BIGINT) AS compliant, COUNT(*) AS reported \
+             FROM compliance_reports r JOIN ( \
+                 SELECT MAX(id) AS id FROM compliance_reports WHERE reported_at >= $1 \
+                 GROUP BY node_id, reported_at / {DAY_MICROS}) last ON last.id = r.id \
+             GROUP BY r.patch_group, r.reported_at / {DAY_MICROS} ORDER BY 1, 2"
+        ))
+        .bind(to_micros(since))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::db)?;
+        rows.iter()
+            .map(|row| {
+                Ok(TrendPoint {
+                    patch_group: get_opt_str(row, "patch_group")?,
+                    day: get_i64(row, "day")?,
+                    compliant: get_i64(row, "compliant")?,
+                    reported: get_i64(row, "reported")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Nodes whose latest report misses critical patches, longest first.
+    pub async fn critical_debt(&self) -> Result<Vec<CriticalDebt>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT n.id AS id, n.hostname AS hostname, n.patch_group AS patch_group, \
+             r.critical_non_compliant AS critical, \
+             (SELECT MIN(c.reported_at) FROM compliance_reports c \
+                WHERE c.node_id = n.id AND c.critical_non_compliant > 0 \
+                AND c.reported_at > COALESCE((SELECT MAX(z.reported_at) FROM compliance_reports z \
+                    WHERE z.node_id = n.id AND z.critical_non_compliant = 0), -1)) AS since \
+             FROM nodes n JOIN compliance_reports r ON r.id = n.latest_report_id \
+             WHERE r.critical_non_compliant > 0 ORDER BY since, n.hostname, n.id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::db)?;
+        rows.iter()
+            .map(|row| {
+                Ok(CriticalDebt {
+                    node_id: get_str(row, "id")?,
+                    hostname: get_str(row, "hostname")?,
+                    patch_group: get_opt_str(row, "patch_group")?,
+                    critical: get_i64(row, "critical")?,
+                    since: crate::get_ts(row, "since")?,
+                })
+            })
+            .collect()
+    }
+}

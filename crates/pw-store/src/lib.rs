@@ -43,7 +43,9 @@ pub use crate::commands::{AckOutcome, CompleteOutcome};
 pub use crate::compliance::PatchRef;
 pub use crate::error::{ConflictKind, StoreError};
 pub use crate::executions::NewExecution;
-pub use crate::fleet::{ConsoleSession, FleetFilter, FleetRow, NodeState};
+pub use crate::fleet::{
+    ConsoleSession, CriticalDebt, FleetFilter, FleetRow, NodeState, TrendPoint,
+};
 pub use crate::lock::SchedulerLock;
 pub use crate::records::*;
 pub use crate::windows::WindowPart;

@@ -99,10 +99,13 @@ with sync_playwright() as p:
     page.goto(f"{URL}/baselines")
     expect(page.locator("section.baseline").first).to_be_visible()
     shot(page, "baselines")
+    page.goto(f"{URL}/trends?critical_days=0")
+    expect(page.locator("table.debt")).to_be_visible()
+    shot(page, "trends")
     page.goto(f"{URL}/audit")
     expect(page.locator("table.audit")).to_contain_text("execution.cancel")
     shot(page, "audit")
-    ok("baselines and the audit log")
+    ok("baselines, trends and the audit log")
 
     # A POST without the CSRF token is refused.
     refused = page.request.post(f"{URL}/windows/{window}/run", form={})

@@ -57,6 +57,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/executions/{id}/cancel", post(pages::cancel_execution))
         .route("/fragments/executions/{id}", get(pages::progress))
         .route("/audit", get(pages::audit))
+        .route("/trends", get(pages::trends))
         .route("/baselines", get(pages::baselines))
         .route(HTMX_PATH, get(htmx))
         .route(CSS_PATH, get(css))

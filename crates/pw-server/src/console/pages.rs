@@ -1386,3 +1386,151 @@ pub(crate) async fn baselines(
         baselines: views,
     })
 }
+
+// --- Trends -------------------------------------------------------------------------------------
+
+struct TrendRow {
+    name: Option<String>,
+    chart: String,
+    first: String,
+    last: String,
+}
+
+struct DebtRow {
+    node_id: String,
+    hostname: String,
+    patch_group: Option<String>,
+    critical: i64,
+    since: String,
+    days: i64,
+}
+
+#[derive(Template)]
+#[template(path = "console/trends.html")]
+struct TrendsPage<'a> {
+    css: &'a str,
+    htmx: &'a str,
+    user: Option<UserView>,
+    days: i64,
+    critical_days: i64,
+    groups: Vec<TrendRow>,
+    debt: Vec<DebtRow>,
+}
+
+/// A line of percentages over `days` days, drawn on the server; a missing day is a gap.
+fn trend_chart(points: &[(i64, f64)], first_day: i64, days: i64) -> String {
+    let (width, height) = (360.0_f64, 48.0_f64);
+    let x = |day: i64| width * ((day - first_day) as f64) / ((days - 1).max(1) as f64);
+    let y = |percent: f64| height - height * percent / 100.0;
+    let mut svg = format!(
+        "<svg class=\"trend\" width=\"360\" height=\"48\" viewBox=\"0 0 360 48\" role=\"img\" aria-label=\"percent compliant per day\"><line x1=\"0\" y1=\"{:.1}\" x2=\"360\" y2=\"{:.1}\"/>",
+        y(100.0),
+        y(100.0)
+    );
+    let mut run: Vec<String> = Vec::new();
+    let mut previous: Option<i64> = None;
+    let flush = |run: &mut Vec<String>, svg: &mut String| {
+        if !run.is_empty() {
+            svg.push_str(&format!("<polyline points=\"{}\"/>", run.join(" ")));
+            run.clear();
+        }
+    };
+    for (day, percent) in points {
+        if previous.is_some_and(|p| *day != p + 1) {
+            flush(&mut run, &mut svg);
+        }
+        run.push(format!("{:.1},{:.1}", x(*day), y(*percent)));
+        previous = Some(*day);
+    }
+    if run.len() == 1 {
+        run.push(run[0].clone());
+    }
+    flush(&mut run, &mut svg);
+    svg.push_str("</svg>");
+    svg
+}
+
+fn number_param(
+    params: &Params,
+    key: &str,
+    default: i64,
+    range: std::ops::RangeInclusive<i64>,
+) -> Result<i64, ConsoleError> {
+    match param(params, key) {
+        None => Ok(default),
+        Some(text) => text
+            .parse::<i64>()
+            .ok()
+            .filter(|n| range.contains(n))
+            .ok_or_else(|| {
+                ConsoleError::Api(ApiError::field(
+                    key,
+                    format!("must be {} to {}", range.start(), range.end()),
+                ))
+            }),
+    }
+}
+
+pub(crate) async fn trends(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    params: Params,
+) -> Result<Html<String>, ConsoleError> {
+    let days = number_param(&params, "days", 30, 2..=366)?;
+    let critical_days = number_param(&params, "critical_days", 7, 0..=3650)?;
+    let now = state.now();
+    let today = now.as_second().div_euclid(86_400);
+    let first_day = today - days + 1;
+    let since = jiff::Timestamp::from_second(first_day * 86_400)
+        .map_err(|e| ConsoleError::Api(ApiError::internal(e)))?;
+    let mut by_group: std::collections::BTreeMap<Option<String>, Vec<(i64, f64)>> =
+        std::collections::BTreeMap::new();
+    for point in state.store().compliance_trend(since).await? {
+        let percent = 100.0 * point.compliant as f64 / point.reported.max(1) as f64;
+        by_group
+            .entry(point.patch_group)
+            .or_default()
+            .push((point.day, percent));
+    }
+    let groups = by_group
+        .into_iter()
+        .map(|(name, points)| TrendRow {
+            chart: trend_chart(&points, first_day, days),
+            first: points
+                .first()
+                .map_or_else(String::new, |p| format!("{:.0}%", p.1)),
+            last: points
+                .last()
+                .map_or_else(String::new, |p| format!("{:.0}%", p.1)),
+            name,
+        })
+        .collect();
+    let debt = state
+        .store()
+        .critical_debt()
+        .await?
+        .into_iter()
+        .map(|d| {
+            let age = now.duration_since(d.since).as_hours().div_euclid(24);
+            (d, age)
+        })
+        .filter(|(_, age)| *age >= critical_days)
+        .map(|(d, age)| DebtRow {
+            node_id: d.node_id,
+            hostname: d.hostname,
+            patch_group: d.patch_group,
+            critical: d.critical,
+            since: d.since.when(),
+            days: age,
+        })
+        .collect();
+    render(&TrendsPage {
+        css: CSS_PATH,
+        htmx: HTMX_PATH,
+        user: user(&viewer),
+        days,
+        critical_days,
+        groups,
+        debt,
+    })
+}

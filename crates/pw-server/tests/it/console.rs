@@ -341,6 +341,18 @@ async fn counts_equal_their_lists_and_hostile_values_are_escaped() {
     .await;
     assert!(never.body.contains("never"), "{}", never.body);
 
+    // Trends: a line per patch group; the node missing critical patches is listed.
+    let trends = browse(&server, "GET", "/trends?critical_days=0", &session, None).await;
+    assert_eq!(trends.status, 200, "{}", trends.body);
+    assert!(trends.body.contains("<polyline"), "{}", trends.body);
+    assert!(trends.body.contains("=cmd|calc"), "{}", trends.body);
+    assert_eq!(
+        browse(&server, "GET", "/trends?days=0", &session, None)
+            .await
+            .status,
+        400
+    );
+
     // The node list filters by a CVE of the latest report and by tag.
     let by_cve = browse(
         &server,

@@ -100,6 +100,7 @@ suite!(
     releases_keep_when_first_learned,
     fleet_counts_equal_their_pages,
     patch_refs_follow_the_latest_report,
+    trends_and_critical_debt,
 );
 
 fn at(text: &str) -> Timestamp {
@@ -1591,4 +1592,55 @@ async fn patch_refs_follow_the_latest_report(store: &Store) {
     assert_eq!(page.len(), 2);
     store.delete_node(&b).await.unwrap();
     assert_eq!(store.patch_refs("CVE-2025-1101").await.unwrap().len(), 1);
+}
+
+/// Compliance per patch group and day (each node by its last report of the day), and how
+/// long nodes have been missing critical patches.
+async fn trends_and_critical_debt(store: &Store) {
+    let a = node(store, "a").await;
+    let b = node(store, "b").await;
+    let with_critical = |node: &str, at: &str, critical: i64| {
+        let mut r = report(node, at, critical);
+        r.patch_group = Some("web".to_owned());
+        r.counts.critical_non_compliant = critical;
+        r
+    };
+    for r in [
+        with_critical(&a, "2025-03-01T01:00:00Z", 2),
+        with_critical(&a, "2025-03-01T05:00:00Z", 0),
+        with_critical(&a, "2025-03-02T01:00:00Z", 1),
+        with_critical(&a, "2025-03-03T01:00:00Z", 1),
+        with_critical(&b, "2025-03-01T02:00:00Z", 1),
+        with_critical(&b, "2025-03-03T02:00:00Z", 0),
+    ] {
+        store.append_report(&r).await.unwrap();
+    }
+    let trend = store
+        .compliance_trend(at("2025-03-01T00:00:00Z"))
+        .await
+        .unwrap();
+    let day = |text: &str| at(text).as_second() / 86_400;
+    let points: Vec<(i64, i64, i64)> = trend
+        .iter()
+        .map(|p| (p.day, p.compliant, p.reported))
+        .collect();
+    // Day 1: a's last report is compliant, b's is not; day 2: a only; day 3: b compliant.
+    assert_eq!(
+        points,
+        [
+            (day("2025-03-01T00:00:00Z"), 1, 2),
+            (day("2025-03-02T00:00:00Z"), 0, 1),
+            (day("2025-03-03T00:00:00Z"), 1, 2)
+        ]
+    );
+    assert!(
+        trend
+            .iter()
+            .all(|p| p.patch_group.as_deref() == Some("web"))
+    );
+    let debt = store.critical_debt().await.unwrap();
+    assert_eq!(debt.len(), 1, "{debt:?}");
+    assert_eq!(debt[0].node_id, a);
+    assert_eq!(debt[0].since, at("2025-03-02T01:00:00Z"));
+    assert_eq!(debt[0].critical, 1);
 }
