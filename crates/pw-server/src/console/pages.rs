@@ -636,6 +636,17 @@ struct NodePage<'a> {
     items: Vec<PatchJson>,
     history: Vec<ReportRecord>,
     operations: Vec<OperationRow>,
+    next_window: Option<NextWindow>,
+}
+
+/// What the next window that patches a node would install there.
+struct NextWindow {
+    name: String,
+    opens: String,
+    baseline: String,
+    /// The patches it would install (the preview's `Missing`), or why there is no preview.
+    patches: Vec<PatchJson>,
+    error: Option<String>,
 }
 
 /// One command a node was given, as the node page lists it.
@@ -701,10 +712,45 @@ pub(crate) async fn node(
             outcome,
         });
     }
+    let next_window = match crate::service::preview::next_window_for(&state, &node).await? {
+        None => None,
+        Some((name, opens)) => {
+            let request = pw_api::server::agent::PreviewRequest {
+                baseline_id: None,
+                node_ids: vec![node.id.clone()],
+                targets: Vec::new(),
+                at: Some(opens),
+                include_not_applicable: false,
+            };
+            let preview = crate::service::preview::preview(&state, &request).await?;
+            let found = preview.nodes.into_iter().next();
+            let (baseline, patches, error) = match found {
+                Some(p) => (
+                    p.baseline_id.unwrap_or_default(),
+                    p.evaluation.map_or_else(Vec::new, |e| {
+                        e.patches
+                            .into_iter()
+                            .filter(|patch| patch.state == "Missing")
+                            .collect()
+                    }),
+                    p.error,
+                ),
+                None => (String::new(), Vec::new(), None),
+            };
+            Some(NextWindow {
+                name,
+                opens: opens.when(),
+                baseline,
+                patches,
+                error,
+            })
+        }
+    };
     render(&NodePage {
         css: CSS_PATH,
         htmx: HTMX_PATH,
         user: user(&viewer),
+        next_window,
         node,
         report,
         items,

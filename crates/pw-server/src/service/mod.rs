@@ -9,6 +9,7 @@ pub(crate) mod compliance;
 pub(crate) mod executions;
 pub(crate) mod fleet;
 pub(crate) mod nodes;
+pub(crate) mod preview;
 pub(crate) mod windows;
 
 use crate::error::ApiError;

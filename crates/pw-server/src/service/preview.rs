@@ -1,0 +1,266 @@
+//! Previews (`POST /api/v1/preview`, the console's node page): what each node would get from
+//! a baseline, computed from the inventories agents uploaded (their installed packages and
+//! the compact catalog of their repositories; for Debian and Ubuntu the installed debs and
+//! their available versions), with the same core evaluation the agent runs. No node is
+//! contacted.
+
+use jiff::Timestamp;
+use pw_api::evaluation::EvaluationJson;
+use pw_api::server::agent::{
+    AptInventoryJson, InventoryUpload, NodePreview, PreviewRequest, PreviewResponse,
+};
+use pw_core::baseline::{Baseline, Family, OperatingSystem};
+use pw_core::evaluate::apt::{AptContext, AptHost, DebTarget, evaluate_apt};
+use pw_core::evaluate::{Catalog, Context, EvaluateOptions, InstalledPackage, Snapshot};
+use pw_core::nevra::Nevra;
+use pw_store::NodeRecord;
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::resolve::{Registrations, baseline_text, matches, parse_stored, validate_filters};
+use crate::service::stored_json;
+
+/// Evaluates one node (CPU work: runs on the blocking pool).
+fn evaluate_node(
+    baseline: &Baseline,
+    inventory: &InventoryUpload,
+    at: Timestamp,
+    include_not_applicable: bool,
+) -> Result<EvaluationJson, String> {
+    let os = OperatingSystem::parse(&inventory.facts.operating_system).ok_or_else(|| {
+        format!(
+            "operating system `{}` is not supported",
+            inventory.facts.operating_system
+        )
+    })?;
+    if os != baseline.operating_system {
+        return Err(format!(
+            "baseline `{}` is for {}, the node runs {}",
+            baseline.name,
+            baseline.operating_system.as_str(),
+            os.as_str()
+        ));
+    }
+    let options = EvaluateOptions {
+        include_not_applicable,
+    };
+    if let Some(apt) = &inventory.apt {
+        return evaluate_apt_node(baseline, os, inventory, apt, at, &options);
+    }
+    if os.family() == Family::Apt {
+        return Err(
+            "the node's inventory has no apt packages (agent too old, or no repository data)"
+                .to_owned(),
+        );
+    }
+    let catalog = inventory.catalog.as_ref().ok_or_else(|| {
+        "the node's inventory has no catalog (agent too old, or no repository data)".to_owned()
+    })?;
+    let (packages, advisories) = catalog.to_core();
+    let installed: Vec<InstalledPackage> = inventory
+        .packages
+        .iter()
+        .map(|package| InstalledPackage {
+            nevra: package.nevra(),
+            install_time: package.install_time,
+        })
+        .collect();
+    let pending: Vec<Nevra> = inventory
+        .pending_reboot
+        .iter()
+        .filter_map(|text| Nevra::parse(text).ok())
+        .collect();
+    let context = Context {
+        product: inventory.facts.product.clone(),
+        family: os.family_for_product(&inventory.facts.product),
+        now: at,
+    };
+    let snapshot = Snapshot::build(
+        baseline,
+        Catalog {
+            packages: &packages,
+            advisories: &advisories,
+        },
+        context,
+    );
+    let evaluation = snapshot.evaluate(&installed, &pending, &options);
+    Ok(EvaluationJson::from_core(&evaluation))
+}
+
+/// Evaluates a Debian or Ubuntu node with `evaluate_apt`, as its agent does.
+fn evaluate_apt_node(
+    baseline: &Baseline,
+    os: OperatingSystem,
+    inventory: &InventoryUpload,
+    apt: &AptInventoryJson,
+    at: Timestamp,
+    options: &EvaluateOptions,
+) -> Result<EvaluationJson, String> {
+    if os.family() != Family::Apt {
+        return Err(format!(
+            "the node's inventory has apt packages, but the node runs {}",
+            os.as_str()
+        ));
+    }
+    let (installed, available) = apt
+        .to_core()
+        .map_err(|error| format!("the node's inventory is invalid: {error}"))?;
+    // `name:arch=version`, as the agent keeps them.
+    let pending: Vec<DebTarget> = inventory
+        .pending_reboot
+        .iter()
+        .filter_map(|key| DebTarget::parse_key(key))
+        .collect();
+    let evaluation = evaluate_apt(
+        baseline,
+        AptHost {
+            installed: &installed,
+            available: &available,
+            pending_reboot: &pending,
+        },
+        &AptContext {
+            product: inventory.facts.product.clone(),
+            native_arch: apt.native_arch.clone(),
+            now: at,
+        },
+        options,
+    );
+    Ok(EvaluationJson::from_core(&evaluation))
+}
+
+pub(crate) async fn preview(
+    state: &AppState,
+    request: &PreviewRequest,
+) -> Result<PreviewResponse, ApiError> {
+    if request.node_ids.is_empty() && request.targets.is_empty() {
+        return Err(ApiError::field(
+            "node_ids",
+            "name nodes, or select them with `targets`",
+        ));
+    }
+    if !request.targets.is_empty() {
+        validate_filters("targets", &request.targets, false)?;
+    }
+    let at = request.at.unwrap_or_else(|| state.now());
+    let registrations = Registrations::load(state.store()).await?;
+    let all = state.store().nodes().await?;
+    let mut nodes: Vec<NodeRecord> = Vec::new();
+    for id in &request.node_ids {
+        let node = all
+            .iter()
+            .find(|node| node.id == *id)
+            .ok_or_else(|| ApiError::field("node_ids", format!("node `{id}` does not exist")))?;
+        nodes.push(node.clone());
+    }
+    if !request.targets.is_empty() {
+        nodes.extend(
+            all.iter()
+                .filter(|node| {
+                    matches(node, &request.targets) && !request.node_ids.contains(&node.id)
+                })
+                .cloned(),
+        );
+    }
+    if let Some(id) = &request.baseline_id
+        && baseline_text(state.store(), id).await?.is_none()
+    {
+        return Err(ApiError::field(
+            "baseline_id",
+            format!("baseline `{id}` does not exist"),
+        ));
+    }
+    let mut previews = Vec::with_capacity(nodes.len());
+    for node in nodes {
+        let baseline_id = match &request.baseline_id {
+            Some(id) => Ok(id.clone()),
+            None => registrations
+                .for_node(&node)
+                .map(|(_, id)| id)
+                .map_err(|error| error.message),
+        };
+        let inventory = state.store().inventory(&node.id).await?;
+        let mut preview = NodePreview {
+            node_id: node.id.clone(),
+            hostname: node.hostname.clone(),
+            baseline_id: baseline_id.as_ref().ok().cloned(),
+            evaluation: None,
+            error: None,
+            inventory_at: inventory.as_ref().map(|inventory| inventory.captured_at),
+        };
+        let outcome = match (baseline_id, inventory) {
+            (Err(error), _) => Err(error),
+            (_, None) => Err("the node has not uploaded an inventory yet".to_owned()),
+            (Ok(baseline_id), Some(inventory)) => {
+                let text = baseline_text(state.store(), &baseline_id)
+                    .await?
+                    .ok_or_else(|| {
+                        ApiError::internal(format!("baseline `{baseline_id}` vanished"))
+                    })?;
+                let baseline = parse_stored(&baseline_id, &text)?;
+                let upload: InventoryUpload = stored_json("inventory", &inventory.inventory_json)?;
+                let include = request.include_not_applicable;
+                tokio::task::spawn_blocking(move || evaluate_node(&baseline, &upload, at, include))
+                    .await
+                    .map_err(ApiError::internal)?
+            }
+        };
+        match outcome {
+            Ok(evaluation) => preview.evaluation = Some(evaluation),
+            Err(error) => preview.error = Some(error),
+        }
+        previews.push(preview);
+    }
+    Ok(PreviewResponse {
+        evaluated_at: at,
+        nodes: previews,
+    })
+}
+
+/// The next opening of a window that would patch `node`: an enabled window with a task and a
+/// target the node matches. Returns (window name, opening).
+pub(crate) async fn next_window_for(
+    state: &AppState,
+    node: &NodeRecord,
+) -> Result<Option<(String, Timestamp)>, ApiError> {
+    use pw_api::server::windows::{TaskSpec, WindowSpec, WindowTargetSpec};
+    use pw_store::WindowPart;
+    let now = state.now();
+    let mut best: Option<(String, Timestamp)> = None;
+    for record in state.store().windows().await? {
+        if !record.enabled {
+            continue;
+        }
+        let tasks = state
+            .store()
+            .window_parts(WindowPart::Task, &record.id)
+            .await?;
+        let targets = state
+            .store()
+            .window_parts(WindowPart::Target, &record.id)
+            .await?;
+        let mut reaches = false;
+        for task in &tasks {
+            let task: TaskSpec = stored_json("window task", &task.spec_json)?;
+            for filter in &task.targets {
+                reaches |= match filter.key.as_str() {
+                    "WindowTargetIds" => targets.iter().any(|target| {
+                        filter.values.contains(&target.id)
+                            && stored_json::<WindowTargetSpec>("window target", &target.spec_json)
+                                .is_ok_and(|spec| matches(node, &spec.targets))
+                    }),
+                    _ => matches(node, std::slice::from_ref(filter)),
+                };
+            }
+        }
+        if !reaches {
+            continue;
+        }
+        let spec: WindowSpec = stored_json("window", &record.spec_json)?;
+        if let Some(opening) = crate::service::windows::next_opening(&record, &spec, now)?
+            && best.as_ref().is_none_or(|(_, at)| opening < *at)
+        {
+            best = Some((record.name.clone(), opening));
+        }
+    }
+    Ok(best)
+}
