@@ -1179,6 +1179,7 @@ fn strategy_1_configured_with_aws_ssm_alone() {
     assert_eq!(state["PatchGroup"], "AL2");
     assert_eq!(state["BaselineId"], configured["baseline"]);
     assert_eq!(state["Operation"], "Install");
+    assert_eq!(state["RebootOption"], "NoReboot", "{state:#}");
     for (member, value) in [
         ("InstalledCount", native.installed),
         ("InstalledOtherCount", native.installed_other),

@@ -115,6 +115,9 @@ fn patch_state(
         map.insert(member.to_owned(), count(value));
     }
     map.insert("UnreportedNotApplicableCount".to_owned(), json!(0));
+    // Available security updates not approved are counted on Windows only (ssm-reference
+    // §1.8).
+    map.insert("AvailableSecurityUpdateCount".to_owned(), json!(0));
     let start = report.operation_start.unwrap_or(report.reported_at);
     map.insert("OperationStartTime".to_owned(), epoch(start));
     map.insert(
@@ -354,7 +357,43 @@ pub(crate) async fn dispatch(
                     items.push(value);
                 }
             }
-            paged(&items, input, max, "InstancePatchStates")
+            let mut page = paged(&items, input, max, "InstancePatchStates")?;
+            // What only the full report says, for the states on this page.
+            if let Some(list) = page
+                .get_mut("InstancePatchStates")
+                .and_then(Value::as_array_mut)
+            {
+                for item in list {
+                    let Some(report) = item
+                        .get("InstanceId")
+                        .and_then(Value::as_str)
+                        .and_then(|id| reports.get(id))
+                    else {
+                        continue;
+                    };
+                    let Some(text) = state.store().report_json(report.id).await? else {
+                        continue;
+                    };
+                    let Ok(full) = serde_json::from_str::<pw_api::agent::OperationReport>(&text)
+                    else {
+                        continue;
+                    };
+                    let Some(map) = item.as_object_mut() else {
+                        continue;
+                    };
+                    map.insert("RebootOption".to_owned(), json!(full.reboot_option));
+                    if let Some(list) = full.install_override_list {
+                        map.insert("InstallOverrideList".to_owned(), json!(list));
+                    }
+                    if let Some(at) = full
+                        .last_no_reboot_install_time
+                        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+                    {
+                        map.insert("LastNoRebootInstallOperationTime".to_owned(), epoch(at));
+                    }
+                }
+            }
+            Ok(page)
         }
         "DescribeInstancePatches" => {
             let max = input.max_results(10..=100, 100)?;
