@@ -13,6 +13,15 @@ use crate::{
 pub(crate) const NODE_COLUMNS: &str = "id, hostname, operating_system, product, agent_version, arch, machine_id, tags_json, \
      activation_id, enrolled_at, last_seen_at, inventory_at, latest_report_id";
 
+/// [`NODE_COLUMNS`] qualified with a table alias (`n.id, n.hostname, ...`) for joins.
+pub(crate) fn node_columns_of(alias: &str) -> String {
+    NODE_COLUMNS
+        .split(',')
+        .map(|column| format!("{alias}.{}", column.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 pub(crate) fn node_from_row(row: &AnyRow) -> Result<NodeRecord, StoreError> {
     Ok(NodeRecord {
         id: get_str(row, "id")?,

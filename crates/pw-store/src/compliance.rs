@@ -110,11 +110,7 @@ impl Store {
         &self,
         reference: &str,
     ) -> Result<Vec<(NodeRecord, PatchRef)>, StoreError> {
-        let columns: String = crate::access::NODE_COLUMNS
-            .split(',')
-            .map(|c| format!("n.{}", c.trim()))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let columns = crate::access::node_columns_of("n");
         let rows = sqlx::query(&format!(
             "SELECT {columns}, p.name AS ref_name, p.arch AS ref_arch, p.state AS ref_state, p.reason AS ref_reason \
              FROM patch_refs p JOIN nodes n ON n.id = p.node_id AND n.latest_report_id = p.report_id \

@@ -5,7 +5,7 @@
 use jiff::Timestamp;
 use sqlx::any::AnyRow;
 
-use crate::access::{NODE_COLUMNS, node_from_row};
+use crate::access::node_from_row;
 use crate::{
     NodeRecord, Store, StoreError, get_i64, get_opt_i64, get_opt_str, get_opt_ts, get_str,
     to_micros,
@@ -248,11 +248,7 @@ impl Store {
             binds.push(hostname.to_owned());
             binds.push(id.to_owned());
         }
-        let columns: String = NODE_COLUMNS
-            .split(',')
-            .map(|c| format!("n.{}", c.trim()))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let columns = crate::access::node_columns_of("n");
         let sql = format!(
             "SELECT {columns}, n.patch_group AS patch_group, {STATE_SQL} AS fleet_state, r.id AS report_id, \
              r.reported_at AS report_at, r.operation AS report_operation, r.baseline_id AS report_baseline, \

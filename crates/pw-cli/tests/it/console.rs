@@ -14,12 +14,7 @@ use pw_client::{Client, ClientSettings};
 use serde_json::json;
 
 fn python() -> String {
-    #[expect(
-        clippy::disallowed_methods,
-        reason = "a developer may point the test at another virtualenv"
-    )]
-    std::env::var("PATCHWARDEN_BROWSER_PYTHON")
-        .unwrap_or_else(|_| "/opt/pw-tools/browser-venv/bin/python3".to_owned())
+    crate::venv_python("PATCHWARDEN_BROWSER_PYTHON", "browser-venv")
 }
 
 /// Enrolls a node tagged `Patch Group=GROUP` and, unless `items` is `None`, posts a Scan

@@ -44,6 +44,16 @@ pub(crate) fn patchwarden(args: &[&str], stdin: Option<&str>) -> Output {
     child.wait_with_output().expect("wait for patchwarden")
 }
 
+/// The Python of a virtualenv `.ci/deps` creates under `/opt/pw-tools/VENV`, or the one the
+/// environment variable `VARIABLE` names (a developer's own virtualenv).
+pub(crate) fn venv_python(variable: &str, venv: &str) -> String {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "a developer may point the test at another virtualenv"
+    )]
+    std::env::var(variable).unwrap_or_else(|_| format!("/opt/pw-tools/{venv}/bin/python3"))
+}
+
 /// Runs a system tool with `stdin`, returning its stdout; fails the test when it fails.
 pub(crate) fn run_tool(program: &str, args: &[&str], stdin: Option<&[u8]>) -> String {
     use std::io::Write;

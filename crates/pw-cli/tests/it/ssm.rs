@@ -19,12 +19,7 @@ impl Drop for Killed {
 }
 
 fn python() -> String {
-    #[expect(
-        clippy::disallowed_methods,
-        reason = "a developer may point the test at another virtualenv"
-    )]
-    std::env::var("PATCHWARDEN_SSM_PYTHON")
-        .unwrap_or_else(|_| "/opt/pw-tools/ssm-venv/bin/python3".to_owned())
+    crate::venv_python("PATCHWARDEN_SSM_PYTHON", "ssm-venv")
 }
 
 fn access_key(data: &str, role: &str) -> (String, String) {

@@ -11,7 +11,7 @@ use jiff::Timestamp;
 use crate::baseline::{ComplianceLevel, FilterKey, PatchProperties, RejectedAction};
 use crate::evaluate::{
     Approver, BaselineEntry, EvaluateOptions, InstalledPackage, Snapshot, advisory_release_time,
-    approval_cutoff, title_case,
+    approval_cutoff,
 };
 use crate::nevra::Nevra;
 use crate::version::deb::DebVersion;
@@ -632,12 +632,7 @@ fn why_rules_refuse(snapshot: &Snapshot<'_>, advisory: &crate::repo::Advisory) -
     if baseline.rules.is_empty() {
         return "the baseline has no approval rules and no approved entry matches".to_owned();
     }
-    let classification = title_case(&advisory.kind);
-    let severity = advisory
-        .severity
-        .as_deref()
-        .map(title_case)
-        .unwrap_or_else(|| "None".to_owned());
+    let (classification, severity) = super::advisory_properties(advisory);
     let props = PatchProperties {
         product: Some(snapshot.context.product.as_str()),
         classification: Some(&classification),

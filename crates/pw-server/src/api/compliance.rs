@@ -376,7 +376,8 @@ pub(crate) async fn baselines(
     ))
 }
 
-fn csv_field(out: &mut String, text: &str) {
+/// One CSV cell (shared by every CSV the server writes).
+pub(crate) fn csv_field(out: &mut String, text: &str) {
     // A cell a spreadsheet would read as a formula (CSV injection) starts with a quote
     // character that makes it text: package names and reasons come from repositories.
     let neutralised;

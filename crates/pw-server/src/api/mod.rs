@@ -3,7 +3,7 @@
 
 pub(crate) mod access;
 mod baselines;
-mod compliance;
+pub(crate) mod compliance;
 mod executions;
 mod fleet;
 pub(crate) mod nodes;

@@ -328,16 +328,15 @@ struct GroupRow {
     cells: Vec<Cell>,
 }
 
-/// The severity columns, highest first.
-const SEVERITIES: [&str; 7] = [
-    "CRITICAL",
-    "HIGH",
-    "MEDIUM",
-    "LOW",
-    "INFORMATIONAL",
-    "UNSPECIFIED",
-    "NONE",
-];
+/// The severity columns, highest first: the compliance levels, then `NONE` (nothing missing
+/// or never reported).
+fn severities() -> Vec<&'static str> {
+    pw_core::baseline::ComplianceLevel::ALL
+        .iter()
+        .map(|level| level.as_str())
+        .chain(["NONE"])
+        .collect()
+}
 
 #[derive(Template)]
 #[template(path = "console/overview.html")]
@@ -371,8 +370,8 @@ pub(crate) async fn overview(
         .iter()
         .map(|group| GroupRow {
             name: group.patch_group.clone(),
-            cells: SEVERITIES
-                .iter()
+            cells: severities()
+                .into_iter()
                 .map(|severity| {
                     let nodes = group
                         .severities
@@ -399,7 +398,7 @@ pub(crate) async fn overview(
         overview,
         states,
         chart,
-        severities: SEVERITIES.to_vec(),
+        severities: severities(),
         groups,
         running,
     })
@@ -512,17 +511,6 @@ pub(crate) async fn nodes(
     })
 }
 
-/// A CSV cell: quoted; a leading `=`, `+`, `-`, `@`, tab or carriage return is neutralised
-/// with `'` so that a spreadsheet never evaluates it.
-fn csv_cell(out: &mut String, text: &str) {
-    out.push('"');
-    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        out.push('\'');
-    }
-    out.push_str(&text.replace('"', "\"\""));
-    out.push('"');
-}
-
 const CSV_COLUMNS: [&str; 17] = [
     "id",
     "hostname",
@@ -572,7 +560,7 @@ fn nodes_csv_text(nodes: &[FleetNode]) -> String {
             if i > 0 {
                 out.push(',');
             }
-            csv_cell(&mut out, cell);
+            crate::api::compliance::csv_field(&mut out, cell);
         }
         out.push_str("\r\n");
     }
@@ -859,7 +847,7 @@ pub(crate) async fn reference_csv(
             if i > 0 {
                 out.push(',');
             }
-            csv_cell(&mut out, cell);
+            crate::api::compliance::csv_field(&mut out, cell);
         }
         out.push_str("\r\n");
     }

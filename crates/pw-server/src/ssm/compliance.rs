@@ -18,15 +18,6 @@ pub(crate) const OPERATIONS: &[&str] = &[
     "DescribePatchProperties",
 ];
 
-const SEVERITIES: [&str; 6] = [
-    "CRITICAL",
-    "HIGH",
-    "MEDIUM",
-    "LOW",
-    "INFORMATIONAL",
-    "UNSPECIFIED",
-];
-
 /// Whether a patch state counts against compliance.
 fn non_compliant(state: &str) -> bool {
     matches!(
@@ -150,8 +141,15 @@ fn severity_summary(counts: &[u64; 6]) -> Value {
     })
 }
 
+/// The compliance levels, highest first (`CRITICAL` ... `UNSPECIFIED`).
+fn severities() -> impl Iterator<Item = &'static str> {
+    pw_core::baseline::ComplianceLevel::ALL
+        .into_iter()
+        .map(|level| level.as_str())
+}
+
 fn severity_index(level: &str) -> usize {
-    SEVERITIES.iter().position(|s| *s == level).unwrap_or(5)
+    severities().position(|s| s == level).unwrap_or(5)
 }
 
 async fn items_of(state: &AppState, report: &ReportRecord) -> Result<Vec<PatchJson>, SsmError> {
@@ -262,11 +260,10 @@ pub(crate) async fn dispatch(
                     } else {
                         "NON_COMPLIANT"
                     };
-                    let overall = SEVERITIES
-                        .iter()
+                    let overall = severities()
                         .zip(bad.iter())
                         .find(|(_, n)| **n > 0)
-                        .map_or("UNSPECIFIED", |(s, _)| *s);
+                        .map_or("UNSPECIFIED", |(s, _)| s);
                     if !keep(&filters, |key| match key {
                         "Status" => Some(status.to_owned()),
                         "OverallSeverity" => Some(overall.to_owned()),
