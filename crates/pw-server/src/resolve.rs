@@ -181,3 +181,49 @@ pub(crate) fn matches(node: &NodeRecord, filters: &[TargetFilter]) -> bool {
         }
     })
 }
+
+/// The nodes a task runs on: (node index, window target id, owner information), grouped by
+/// the task's targets in the order the task lists them, nodes in node order within a
+/// target; a node in several targets belongs to the first. The runner runs the groups one
+/// after another (ssm-reference §7.3: "its task invocations occur sequentially"). Node ids
+/// given directly count only when the window allows unassociated targets.
+pub(crate) fn task_nodes(
+    task: &pw_api::server::windows::TaskSpec,
+    targets: &HashMap<String, pw_api::server::windows::WindowTargetSpec>,
+    nodes: &[NodeRecord],
+    allow_unassociated_targets: bool,
+) -> Vec<(usize, Option<String>, Option<String>)> {
+    let mut selected = Vec::new();
+    let mut taken = std::collections::HashSet::new();
+    for filter in &task.targets {
+        match filter.key.as_str() {
+            "WindowTargetIds" => {
+                for target_id in &filter.values {
+                    let Some(target) = targets.get(target_id) else {
+                        continue;
+                    };
+                    for (index, node) in nodes.iter().enumerate() {
+                        if matches(node, &target.targets) && taken.insert(index) {
+                            selected.push((
+                                index,
+                                Some(target_id.clone()),
+                                target.owner_information.clone(),
+                            ));
+                        }
+                    }
+                }
+            }
+            _ if allow_unassociated_targets => {
+                for node_id in &filter.values {
+                    if let Some(index) = nodes.iter().position(|node| node.id == *node_id)
+                        && taken.insert(index)
+                    {
+                        selected.push((index, None, None));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    selected
+}

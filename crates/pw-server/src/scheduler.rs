@@ -12,7 +12,7 @@
 //! An operator's "run now" (`POST /windows/{id}/run`, [`run_now`]) opens an execution through
 //! the same path, for an ad-hoc occurrence that starts at the request instant.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use jiff::{Timestamp, tz::TimeZone};
 use pw_api::server::windows::{TaskSpec, WindowSpec, WindowTargetSpec};
@@ -25,7 +25,7 @@ use pw_store::{
 use crate::AppState;
 use crate::error::{ApiError, chain};
 use crate::rate::{concurrency, error_threshold, parse_max_concurrency, parse_max_errors};
-use crate::resolve::{Registrations, baseline_text, matches};
+use crate::resolve::{Registrations, baseline_text};
 use crate::service::stored_json;
 
 /// The scheduler loop: takes the lock when free, then ticks.
@@ -282,42 +282,8 @@ pub(crate) async fn open_execution(
     let mut invocations = Vec::new();
     for part in store.window_parts(WindowPart::Task, &window.id).await? {
         let task: TaskSpec = stored_json("window task", &part.spec_json)?;
-        // (node index, window target id, owner information), grouped by the task's targets in
-        // the order the task lists them, nodes in node order within a target; a node in
-        // several targets belongs to the first. The runner runs the groups one after another
-        // (ssm-reference §7.3: "its task invocations occur sequentially").
-        let mut selected: Vec<(usize, Option<String>, Option<String>)> = Vec::new();
-        let mut taken: HashSet<usize> = HashSet::new();
-        for filter in &task.targets {
-            match filter.key.as_str() {
-                "WindowTargetIds" => {
-                    for target_id in &filter.values {
-                        let Some(target) = targets.get(target_id) else {
-                            continue;
-                        };
-                        for (index, node) in nodes.iter().enumerate() {
-                            if matches(node, &target.targets) && taken.insert(index) {
-                                selected.push((
-                                    index,
-                                    Some(target_id.clone()),
-                                    target.owner_information.clone(),
-                                ));
-                            }
-                        }
-                    }
-                }
-                _ if spec.allow_unassociated_targets => {
-                    for node_id in &filter.values {
-                        if let Some(index) = nodes.iter().position(|node| node.id == *node_id)
-                            && taken.insert(index)
-                        {
-                            selected.push((index, None, None));
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
+        let selected =
+            crate::resolve::task_nodes(&task, &targets, &nodes, spec.allow_unassociated_targets);
         let n = selected.len() as u64;
         let concurrency = parse_max_concurrency(&task.max_concurrency)
             .map(|a| concurrency(a, n))

@@ -84,7 +84,11 @@ with sync_playwright() as p:
     page.goto(f"{URL}/windows")
     shot(page, "windows")
     window = os.environ["PW_WINDOW_ID"]
-    page.click(f"form[action='/windows/{window}/run'] button")
+    page.click(f"a[href='/windows/{window}/run']")
+    expect(page.locator("h1")).to_contain_text("now?")
+    assert page.locator("table.run-preview tbody tr").count() == 3, page.content()
+    shot(page, "run-preview")
+    page.click("button.confirm")
     expect(page).to_have_url(re.compile(r"/executions/"))
     execution = page.url.rsplit("/", 1)[1]
     page.evaluate("window.__stayed = true")
@@ -118,6 +122,8 @@ with sync_playwright() as p:
     page = sign_in(reader, os.environ["PW_READONLY_TOKEN"])
     page.goto(f"{URL}/windows")
     assert page.locator("text=Run now").count() == 0
+    page.goto(f"{URL}/windows/{window}/run")
+    assert page.locator("button.confirm").count() == 0, "no run button for read-only"
     csrf = page.locator("form.signout input[name=csrf]").get_attribute("value")
     refused = page.request.post(f"{URL}/windows/{window}/run", form={"csrf": csrf})
     assert refused.status == 403, refused.status

@@ -49,7 +49,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/patches.csv", get(pages::reference_csv))
         .route("/fragments/running", get(pages::running))
         .route("/windows", get(pages::windows))
-        .route("/windows/{id}/run", post(pages::run_window))
+        .route(
+            "/windows/{id}/run",
+            get(pages::run_preview).post(pages::run_window),
+        )
         .route("/windows/{id}/enable", post(pages::enable_window))
         .route("/windows/{id}/disable", post(pages::disable_window))
         .route("/executions", get(pages::executions))

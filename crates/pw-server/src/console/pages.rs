@@ -1568,3 +1568,112 @@ pub(crate) async fn trends(
         debt,
     })
 }
+
+// --- Run a window: the preview first ----------------------------------------------------------
+
+struct RunRow {
+    node_id: String,
+    hostname: String,
+    baseline: Option<String>,
+    install: Option<usize>,
+    note: String,
+}
+
+struct RunTask {
+    priority: u32,
+    operation: &'static str,
+    nodes: usize,
+    max_concurrency: String,
+    max_errors: String,
+    rows: Vec<RunRow>,
+    more: usize,
+}
+
+#[derive(Template)]
+#[template(path = "console/run.html")]
+struct RunPage<'a> {
+    css: &'a str,
+    htmx: &'a str,
+    user: Option<UserView>,
+    id: String,
+    name: String,
+    tasks: Vec<RunTask>,
+    can_act: bool,
+    csrf: String,
+}
+
+/// The most nodes per task the run preview evaluates.
+const RUN_PREVIEW_NODES: usize = 200;
+
+pub(crate) async fn run_preview(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Result<Html<String>, ConsoleError> {
+    use pw_api::server::windows::TaskOperation;
+    let record = crate::service::windows::load(&state, &id).await?;
+    let nodes = state.store().nodes().await?;
+    let mut tasks = Vec::new();
+    for (task, reached) in
+        crate::service::preview::window_task_nodes(&state, &record, &nodes).await?
+    {
+        let shown: Vec<&NodeRecord> = reached.iter().take(RUN_PREVIEW_NODES).collect();
+        let previews = if task.operation == TaskOperation::Install && !shown.is_empty() {
+            let request = pw_api::server::agent::PreviewRequest {
+                baseline_id: task.baseline_override.clone(),
+                node_ids: shown.iter().map(|n| n.id.clone()).collect(),
+                targets: Vec::new(),
+                at: None,
+                include_not_applicable: false,
+            };
+            crate::service::preview::preview(&state, &request)
+                .await?
+                .nodes
+        } else {
+            Vec::new()
+        };
+        let rows = shown
+            .iter()
+            .map(|node| {
+                let preview = previews.iter().find(|p| p.node_id == node.id);
+                RunRow {
+                    node_id: node.id.clone(),
+                    hostname: node.hostname.clone(),
+                    baseline: preview.and_then(|p| p.baseline_id.clone()),
+                    install: preview.and_then(|p| {
+                        p.evaluation.as_ref().map(|e| {
+                            e.patches
+                                .iter()
+                                .filter(|patch| patch.state == "Missing")
+                                .count()
+                        })
+                    }),
+                    note: match (task.operation, preview) {
+                        (TaskOperation::Scan, _) => "scan only: nothing is installed".to_owned(),
+                        (_, Some(p)) => p.error.clone().unwrap_or_default(),
+                        (_, None) => String::new(),
+                    },
+                }
+            })
+            .collect();
+        tasks.push(RunTask {
+            priority: task.priority,
+            operation: task.operation.as_str(),
+            nodes: reached.len(),
+            max_concurrency: task.max_concurrency.clone(),
+            max_errors: task.max_errors.clone(),
+            more: reached.len().saturating_sub(RUN_PREVIEW_NODES),
+            rows,
+        });
+    }
+    render(&RunPage {
+        css: CSS_PATH,
+        htmx: HTMX_PATH,
+        user: user(&viewer),
+        id,
+        name: record.name.clone(),
+        tasks,
+        can_act: viewer.can_act(),
+        csrf: viewer.csrf.clone(),
+    })
+}

@@ -216,42 +216,61 @@ pub(crate) async fn preview(
     })
 }
 
-/// The next opening of a window that would patch `node`: an enabled window with a task and a
-/// target the node matches. Returns (window name, opening).
+/// The nodes each task of a window runs on now, as an execution opened now would resolve
+/// them: (task, its nodes).
+pub(crate) async fn window_task_nodes(
+    state: &AppState,
+    window: &pw_store::WindowRecord,
+    nodes: &[NodeRecord],
+) -> Result<Vec<(pw_api::server::windows::TaskSpec, Vec<NodeRecord>)>, ApiError> {
+    use pw_api::server::windows::{TaskSpec, WindowSpec, WindowTargetSpec};
+    use pw_store::WindowPart;
+    let spec: WindowSpec = stored_json("window", &window.spec_json)?;
+    let mut targets = std::collections::HashMap::new();
+    for part in state
+        .store()
+        .window_parts(WindowPart::Target, &window.id)
+        .await?
+    {
+        let target: WindowTargetSpec = stored_json("window target", &part.spec_json)?;
+        targets.insert(part.id, target);
+    }
+    let mut out = Vec::new();
+    for part in state
+        .store()
+        .window_parts(WindowPart::Task, &window.id)
+        .await?
+    {
+        let task: TaskSpec = stored_json("window task", &part.spec_json)?;
+        let selected =
+            crate::resolve::task_nodes(&task, &targets, nodes, spec.allow_unassociated_targets);
+        let reached = selected
+            .into_iter()
+            .map(|(index, _, _)| nodes[index].clone())
+            .collect();
+        out.push((task, reached));
+    }
+    Ok(out)
+}
+
+/// The next opening of a window that would patch `node`: an enabled window with a task that
+/// runs on the node. Returns (window name, opening).
 pub(crate) async fn next_window_for(
     state: &AppState,
     node: &NodeRecord,
 ) -> Result<Option<(String, Timestamp)>, ApiError> {
-    use pw_api::server::windows::{TaskSpec, WindowSpec, WindowTargetSpec};
-    use pw_store::WindowPart;
+    use pw_api::server::windows::WindowSpec;
     let now = state.now();
     let mut best: Option<(String, Timestamp)> = None;
+    let nodes = std::slice::from_ref(node);
     for record in state.store().windows().await? {
         if !record.enabled {
             continue;
         }
-        let tasks = state
-            .store()
-            .window_parts(WindowPart::Task, &record.id)
-            .await?;
-        let targets = state
-            .store()
-            .window_parts(WindowPart::Target, &record.id)
-            .await?;
-        let mut reaches = false;
-        for task in &tasks {
-            let task: TaskSpec = stored_json("window task", &task.spec_json)?;
-            for filter in &task.targets {
-                reaches |= match filter.key.as_str() {
-                    "WindowTargetIds" => targets.iter().any(|target| {
-                        filter.values.contains(&target.id)
-                            && stored_json::<WindowTargetSpec>("window target", &target.spec_json)
-                                .is_ok_and(|spec| matches(node, &spec.targets))
-                    }),
-                    _ => matches(node, std::slice::from_ref(filter)),
-                };
-            }
-        }
+        let reaches = window_task_nodes(state, &record, nodes)
+            .await?
+            .iter()
+            .any(|(_, reached)| !reached.is_empty());
         if !reaches {
             continue;
         }

@@ -565,6 +565,23 @@ async fn windows_run_and_cancel_with_roles_and_csrf() {
     let page = browse(&server, "GET", "/windows", &session, None).await;
     assert!(page.body.contains("Run now"));
     let csrf = form_value(&page.body, "csrf");
+    // Running is previewed first: the nodes each task reaches and what they would get.
+    let preview = browse(
+        &server,
+        "GET",
+        &format!("/windows/{window_id}/run"),
+        &session,
+        None,
+    )
+    .await;
+    assert_eq!(preview.status, 200, "{}", preview.body);
+    assert!(
+        preview.body.contains("Run patching now?"),
+        "{}",
+        preview.body
+    );
+    assert!(preview.body.contains("Scan on 1 nodes"), "{}", preview.body);
+    assert!(preview.body.contains("scan only"), "{}", preview.body);
     let forged = browse(
         &server,
         "POST",
