@@ -165,7 +165,11 @@ pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> 
 
 /// A `Set-Cookie` value: HttpOnly, SameSite=Strict, Path=/, Secure under TLS.
 pub(crate) fn set_cookie(state: &AppState, name: &str, value: &str, max_age: u64) -> String {
-    let secure = if state.serves_tls() { "; Secure" } else { "" };
+    cookie_text(name, value, max_age, state.serves_tls())
+}
+
+fn cookie_text(name: &str, value: &str, max_age: u64, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
     format!("{name}={value}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}")
 }
 
@@ -248,5 +252,36 @@ impl FromRequestParts<AppState> for Viewer {
             csrf: found.csrf,
             id_hash,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_are_http_only_strict_and_secure_under_tls() {
+        let plain = cookie_text(SESSION_COOKIE, "pws_x", 60, false);
+        assert_eq!(
+            plain,
+            "pw_session=pws_x; HttpOnly; SameSite=Strict; Path=/; Max-Age=60"
+        );
+        assert!(cookie_text(SESSION_COOKIE, "pws_x", 60, true).ends_with("; Secure"));
+    }
+
+    #[test]
+    fn cookies_are_read_from_any_cookie_header() {
+        let mut headers = HeaderMap::new();
+        headers.append(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; pw_session=pws_y"),
+        );
+        headers.append(header::COOKIE, HeaderValue::from_static("b=2"));
+        assert_eq!(cookie(&headers, SESSION_COOKIE), Some("pws_y"));
+        assert_eq!(cookie(&headers, "b"), Some("2"));
+        assert_eq!(cookie(&headers, "pw"), None);
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
     }
 }
