@@ -97,6 +97,9 @@ pub struct FleetRow {
     pub security: i64,
     pub other: i64,
     pub severity: Option<String>,
+    /// The node's last report of each operation.
+    pub last_scan_at: Option<Timestamp>,
+    pub last_install_at: Option<Timestamp>,
 }
 
 /// The WHERE clause of `filter` (without the state) and its text binds, numbered from `$2`.
@@ -173,6 +176,8 @@ fn fleet_row(row: &AnyRow) -> Result<FleetRow, StoreError> {
         security: count("report_security")?,
         other: count("report_other")?,
         severity: get_opt_str(row, "report_severity")?,
+        last_scan_at: get_opt_ts(row, "last_scan_at")?,
+        last_install_at: get_opt_ts(row, "last_install_at")?,
     })
 }
 
@@ -255,7 +260,9 @@ impl Store {
              r.missing AS report_missing, r.failed AS report_failed, \
              r.installed_pending_reboot AS report_pending_reboot, r.critical_non_compliant AS report_critical, \
              r.security_non_compliant AS report_security, r.other_non_compliant AS report_other, \
-             r.non_compliant_severity AS report_severity \
+             r.non_compliant_severity AS report_severity, \
+             (SELECT MAX(c.reported_at) FROM compliance_reports c WHERE c.node_id = n.id AND c.operation = 'Scan') AS last_scan_at, \
+             (SELECT MAX(c.reported_at) FROM compliance_reports c WHERE c.node_id = n.id AND c.operation = 'Install') AS last_install_at \
              {FROM}{clause} ORDER BY n.hostname, n.id LIMIT ${}",
             binds.len() + 2
         );

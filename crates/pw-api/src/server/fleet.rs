@@ -96,6 +96,11 @@ pub struct FleetNode {
     pub other_non_compliant: u64,
     #[serde(default)]
     pub last_report_at: Option<Timestamp>,
+    /// The node's last Scan and Install reports.
+    #[serde(default)]
+    pub last_scan_at: Option<Timestamp>,
+    #[serde(default)]
+    pub last_install_at: Option<Timestamp>,
     #[serde(default)]
     pub last_operation: Option<String>,
     #[serde(default)]

@@ -22,11 +22,23 @@ use crate::service::stored_json;
 /// Instants as pages print them: UTC, to the second.
 pub(crate) trait When {
     fn when(&self) -> String;
+    /// How long before `now`, in the largest whole unit (`40 s`, `5 min`, `3 h`, `2 d`).
+    fn age(&self, now: &jiff::Timestamp) -> String;
 }
 
 impl When for jiff::Timestamp {
     fn when(&self) -> String {
         self.strftime("%Y-%m-%d %H:%M:%S UTC").to_string()
+    }
+
+    fn age(&self, now: &jiff::Timestamp) -> String {
+        let seconds = now.duration_since(*self).as_secs().max(0);
+        match seconds {
+            0..60 => format!("{seconds} s"),
+            60..3_600 => format!("{} min", seconds / 60),
+            3_600..86_400 => format!("{} h", seconds / 3_600),
+            _ => format!("{} d", seconds / 86_400),
+        }
     }
 }
 
@@ -440,6 +452,7 @@ struct NodesPage<'a> {
     query: String,
     nodes: Vec<FleetNode>,
     next: Option<String>,
+    now: jiff::Timestamp,
 }
 
 /// The query string of `params` without paging (`?a=b&...`, or empty).
@@ -508,10 +521,11 @@ pub(crate) async fn nodes(
         query,
         nodes: rows.iter().map(fleet::node_to_wire).collect(),
         next,
+        now: state.now(),
     })
 }
 
-const CSV_COLUMNS: [&str; 17] = [
+const CSV_COLUMNS: [&str; 19] = [
     "id",
     "hostname",
     "operating_system",
@@ -527,6 +541,8 @@ const CSV_COLUMNS: [&str; 17] = [
     "pending_reboot",
     "last_report_at",
     "last_operation",
+    "last_scan_at",
+    "last_install_at",
     "last_seen_at",
     "agent_version",
 ];
@@ -553,6 +569,8 @@ fn nodes_csv_text(nodes: &[FleetNode]) -> String {
             node.pending_reboot.to_string(),
             time(&node.last_report_at),
             text(&node.last_operation),
+            time(&node.last_scan_at),
+            time(&node.last_install_at),
             time(&node.last_seen_at),
             node.agent_version.clone(),
         ];

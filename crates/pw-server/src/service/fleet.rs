@@ -137,6 +137,8 @@ pub(crate) fn node_to_wire(row: &FleetRow) -> FleetNode {
         security_non_compliant: count(row.security),
         other_non_compliant: count(row.other),
         last_report_at: row.reported_at,
+        last_scan_at: row.last_scan_at,
+        last_install_at: row.last_install_at,
         last_operation: row.operation.clone(),
         last_seen_at: row.node.last_seen_at,
         agent_version: row.node.agent_version.clone(),

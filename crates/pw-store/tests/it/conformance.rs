@@ -1455,6 +1455,8 @@ async fn fleet_counts_equal_their_pages(store: &Store) {
         (missing_row.missing, missing_row.node.id.as_str()),
         (4, missing.as_str())
     );
+    assert_eq!(missing_row.last_scan_at, Some(at("2025-03-01T00:00:00Z")));
+    assert_eq!(missing_row.last_install_at, None);
 
     // Keyset pages of 4 walk every node once, in hostname order.
     let mut seen = Vec::new();
