@@ -63,6 +63,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0008_patch_refs.sql"),
         postgres: include_str!("../migrations/postgres/0008_patch_refs.sql"),
     },
+    Migration {
+        version: 9,
+        name: "reports_by_operation",
+        sqlite: include_str!("../migrations/sqlite/0009_reports_by_operation.sql"),
+        postgres: include_str!("../migrations/postgres/0009_reports_by_operation.sql"),
+    },
 ];
 
 /// An arbitrary constant: the advisory lock that serialises migrations of replicas.
