@@ -39,6 +39,7 @@ struct Options {
     groups: usize,
     samples: usize,
     database: Option<String>,
+    keep: bool,
 }
 
 fn options() -> Result<Options, String> {
@@ -49,6 +50,7 @@ fn options() -> Result<Options, String> {
         groups: 20,
         samples: 30,
         database: None,
+        keep: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -64,9 +66,10 @@ fn options() -> Result<Options, String> {
             "--groups" => options.groups = number(value()?)?.max(1),
             "--samples" => options.samples = number(value()?)?.max(1),
             "--database" => options.database = Some(value()?),
+            "--keep" => options.keep = true,
             other => {
                 return Err(format!(
-                    "unknown flag `{other}`; flags: --nodes --items --days --groups --samples --database"
+                    "unknown flag `{other}`; flags: --nodes --items --days --groups --samples --database --keep"
                 ));
             }
         }
@@ -365,6 +368,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .await?
             .token;
         let nodes = seed(&store, &options, now).await?;
+        store.optimize().await?;
         let state = AppState::new(store, Arc::new(SystemClock), ServerSettings::default());
         let cookie = sign_in(&state, &token).await?;
         let assets = {
@@ -427,7 +431,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 (gzip_len(&body) + assets) as f64 / 1024.0
             );
         }
-        if options.database.is_some() {
+        if options.keep {
+            println!(
+                "kept: schema {schema} (PostgreSQL) or {} (SQLite)",
+                dir.path().display()
+            );
+            std::mem::forget(dir);
+        } else if options.database.is_some() {
             state.store().drop_schema(&schema).await?;
         }
         Ok::<_, Box<dyn std::error::Error>>(())

@@ -347,7 +347,7 @@ impl Store {
     /// Deletes a node, its inventory and its credential (its history stays).
     pub async fn delete_node(&self, id: &str) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        for table in ["inventories", "patch_refs"] {
+        for table in ["inventories", "patch_refs", "node_latest"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE node_id = $1"))
                 .bind(id)
                 .execute(&mut *tx.tx)

@@ -99,6 +99,35 @@ impl Store {
                 id: report.node_id.clone(),
             });
         }
+        sqlx::query(
+            "INSERT INTO node_latest (node_id, report_id, reported_at, operation, baseline_id, status, missing, failed, \
+             installed_pending_reboot, critical_non_compliant, security_non_compliant, other_non_compliant, \
+             non_compliant_severity) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+             ON CONFLICT (node_id) DO UPDATE SET report_id = excluded.report_id, reported_at = excluded.reported_at, \
+             operation = excluded.operation, baseline_id = excluded.baseline_id, status = excluded.status, \
+             missing = excluded.missing, failed = excluded.failed, \
+             installed_pending_reboot = excluded.installed_pending_reboot, \
+             critical_non_compliant = excluded.critical_non_compliant, \
+             security_non_compliant = excluded.security_non_compliant, \
+             other_non_compliant = excluded.other_non_compliant, \
+             non_compliant_severity = excluded.non_compliant_severity",
+        )
+        .bind(report.node_id.as_str())
+        .bind(id)
+        .bind(to_micros(report.reported_at))
+        .bind(report.operation.as_str())
+        .bind(report.baseline_id.as_deref())
+        .bind(report.status.as_str())
+        .bind(counts.missing)
+        .bind(counts.failed)
+        .bind(counts.installed_pending_reboot)
+        .bind(counts.critical_non_compliant)
+        .bind(counts.security_non_compliant)
+        .bind(counts.other_non_compliant)
+        .bind(report.non_compliant_severity.as_deref())
+        .execute(&mut *tx.tx)
+        .await
+        .map_err(StoreError::db)?;
         write_patch_refs(&mut tx, &report.node_id, id, &report.items_json).await?;
         tx.commit().await?;
         Ok(id)

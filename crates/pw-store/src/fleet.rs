@@ -55,9 +55,9 @@ impl NodeState {
 }
 
 /// The state predicate: `$1` is the stale instant (micros); reads `n` (nodes) and `r` (the
-/// latest report, left-joined).
+/// node's latest report in `node_latest`, left-joined).
 const STATE_SQL: &str = "CASE \
-     WHEN r.id IS NULL THEN 'never_reported' \
+     WHEN r.report_id IS NULL THEN 'never_reported' \
      WHEN r.reported_at < $1 THEN 'stale' \
      WHEN r.failed > 0 THEN 'failed' \
      WHEN r.installed_pending_reboot > 0 THEN 'pending_reboot' \
@@ -151,7 +151,7 @@ fn where_clause(filter: &FleetFilter, with_state: bool) -> (String, Vec<String>)
     (sql, binds)
 }
 
-const FROM: &str = "FROM nodes n LEFT JOIN compliance_reports r ON r.id = n.latest_report_id";
+const FROM: &str = "FROM nodes n LEFT JOIN node_latest r ON r.node_id = n.id";
 
 fn fleet_row(row: &AnyRow) -> Result<FleetRow, StoreError> {
     let state_text = get_str(row, "fleet_state")?;
@@ -255,7 +255,7 @@ impl Store {
         }
         let columns = crate::access::node_columns_of("n");
         let sql = format!(
-            "SELECT {columns}, n.patch_group AS patch_group, {STATE_SQL} AS fleet_state, r.id AS report_id, \
+            "SELECT {columns}, n.patch_group AS patch_group, {STATE_SQL} AS fleet_state, r.report_id AS report_id, \
              r.reported_at AS report_at, r.operation AS report_operation, r.baseline_id AS report_baseline, \
              r.missing AS report_missing, r.failed AS report_failed, \
              r.installed_pending_reboot AS report_pending_reboot, r.critical_non_compliant AS report_critical, \
@@ -418,7 +418,7 @@ impl Store {
                 WHERE c.node_id = n.id AND c.critical_non_compliant > 0 \
                 AND c.reported_at > COALESCE((SELECT MAX(z.reported_at) FROM compliance_reports z \
                     WHERE z.node_id = n.id AND z.critical_non_compliant = 0), -1)) AS since \
-             FROM nodes n JOIN compliance_reports r ON r.id = n.latest_report_id \
+             FROM nodes n JOIN node_latest r ON r.node_id = n.id \
              WHERE r.critical_non_compliant > 0 ORDER BY since, n.hostname, n.id",
         )
         .fetch_all(&self.pool)

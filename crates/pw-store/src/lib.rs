@@ -276,6 +276,18 @@ impl Store {
         Ok(())
     }
 
+    /// Refreshes the query planner's statistics (PostgreSQL `ANALYZE`, SQLite `PRAGMA
+    /// optimize`). The server runs it after startup and daily; after a bulk load (a restore,
+    /// a benchmark's seeding) it keeps plans right until then.
+    pub async fn optimize(&self) -> Result<(), StoreError> {
+        let statement = match self.backend {
+            Backend::Postgres => "ANALYZE",
+            Backend::Sqlite => "PRAGMA optimize=0x10002",
+        };
+        self.pool.execute(statement).await.map_err(StoreError::db)?;
+        Ok(())
+    }
+
     /// Opens a write transaction.
     pub async fn begin_write(&self) -> Result<WriteTx, StoreError> {
         let guard = match &self.write_lock {

@@ -69,6 +69,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0009_reports_by_operation.sql"),
         postgres: include_str!("../migrations/postgres/0009_reports_by_operation.sql"),
     },
+    Migration {
+        version: 10,
+        name: "node_latest",
+        sqlite: include_str!("../migrations/sqlite/0010_node_latest.sql"),
+        postgres: include_str!("../migrations/postgres/0010_node_latest.sql"),
+    },
 ];
 
 /// An arbitrary constant: the advisory lock that serialises migrations of replicas.
