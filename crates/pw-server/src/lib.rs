@@ -314,12 +314,31 @@ impl AppState {
             tokio::spawn(agent::run_check_in_flusher(self.clone())),
             tokio::spawn(agent::run_command_watcher(self.clone())),
             tokio::spawn(releases::run(self.clone())),
+            tokio::spawn(run_optimizer(self.clone())),
         ];
         for handle in loops {
             if let Err(error) = handle.await {
                 tracing::error!(error = %error, "a background loop panicked");
             }
         }
+    }
+}
+
+/// Refreshes the database's planner statistics a minute after startup and then daily
+/// (`Store::optimize`): the fleet views' plans depend on them, and SQLite keeps none by
+/// itself.
+async fn run_optimizer(state: AppState) {
+    let mut shutdown = state.shutdown_rx();
+    let mut wait = std::time::Duration::from_secs(60);
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            _ = shutdown.changed() => break,
+        }
+        if let Err(error) = state.store().optimize().await {
+            tracing::warn!(error = %error, "refreshing the database statistics failed");
+        }
+        wait = std::time::Duration::from_secs(24 * 3600);
     }
 }
 

@@ -280,12 +280,21 @@ impl Store {
     /// optimize`). The server runs it after startup and daily; after a bulk load (a restore,
     /// a benchmark's seeding) it keeps plans right until then.
     pub async fn optimize(&self) -> Result<(), StoreError> {
-        let statement = match self.backend {
-            Backend::Postgres => "ANALYZE",
-            Backend::Sqlite => "PRAGMA optimize=0x10002",
-        };
-        self.pool.execute(statement).await.map_err(StoreError::db)?;
-        Ok(())
+        match self.backend {
+            Backend::Postgres => {
+                self.pool.execute("ANALYZE").await.map_err(StoreError::db)?;
+                Ok(())
+            }
+            // It writes the statistics: in turn with the other writers.
+            Backend::Sqlite => {
+                let mut tx = self.begin_write().await?;
+                sqlx::query("PRAGMA optimize=0x10002")
+                    .execute(&mut *tx.tx)
+                    .await
+                    .map_err(StoreError::db)?;
+                tx.commit().await
+            }
+        }
     }
 
     /// Opens a write transaction.
