@@ -1471,9 +1471,10 @@ struct TrendsPage<'a> {
 
 /// A line of percentages over `days` days, drawn on the server; a missing day is a gap.
 fn trend_chart(points: &[(i64, f64)], first_day: i64, days: i64) -> String {
-    let (width, height) = (360.0_f64, 48.0_f64);
-    let x = |day: i64| width * ((day - first_day) as f64) / ((days - 1).max(1) as f64);
-    let y = |percent: f64| height - height * percent / 100.0;
+    // 3 px of margin on every side, so the dots at the edges show whole.
+    let (width, height) = (354.0_f64, 42.0_f64);
+    let x = |day: i64| 3.0 + width * ((day - first_day) as f64) / ((days - 1).max(1) as f64);
+    let y = |percent: f64| 3.0 + height - height * percent / 100.0;
     let mut svg = format!(
         "<svg class=\"trend\" width=\"360\" height=\"48\" viewBox=\"0 0 360 48\" role=\"img\" aria-label=\"percent compliant per day\"><line x1=\"0\" y1=\"{:.1}\" x2=\"360\" y2=\"{:.1}\"/>",
         y(100.0),
@@ -1494,10 +1495,15 @@ fn trend_chart(points: &[(i64, f64)], first_day: i64, days: i64) -> String {
         run.push(format!("{:.1},{:.1}", x(*day), y(*percent)));
         previous = Some(*day);
     }
-    if run.len() == 1 {
-        run.push(run[0].clone());
-    }
     flush(&mut run, &mut svg);
+    // A dot per day, so a day between gaps (or the only day) shows too.
+    for (day, percent) in points {
+        svg.push_str(&format!(
+            "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"2\"><title>{percent:.0}%</title></circle>",
+            x(*day),
+            y(*percent)
+        ));
+    }
     svg.push_str("</svg>");
     svg
 }
@@ -1694,4 +1700,29 @@ pub(crate) async fn run_preview(
         can_act: viewer.can_act(),
         csrf: viewer.csrf.clone(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_trend_line_breaks_at_days_without_reports() {
+        let chart = trend_chart(&[(10, 50.0), (11, 100.0), (13, 0.0)], 10, 4);
+        assert_eq!(chart.matches("<polyline").count(), 2, "{chart}");
+        assert_eq!(chart.matches("<circle").count(), 3, "{chart}");
+        // 100% is at the top margin, 0% at the bottom one.
+        assert!(chart.contains("cy=\"3.0\""), "{chart}");
+        assert!(chart.contains("cy=\"45.0\""), "{chart}");
+    }
+
+    #[test]
+    fn ages_use_the_largest_whole_unit() {
+        let now: jiff::Timestamp = "2025-03-10T12:00:00Z".parse().unwrap();
+        let at = |text: &str| text.parse::<jiff::Timestamp>().unwrap().age(&now);
+        assert_eq!(at("2025-03-10T11:59:20Z"), "40 s");
+        assert_eq!(at("2025-03-10T11:55:00Z"), "5 min");
+        assert_eq!(at("2025-03-10T09:00:00Z"), "3 h");
+        assert_eq!(at("2025-03-08T12:00:00Z"), "2 d");
+    }
 }
