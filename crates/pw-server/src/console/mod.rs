@@ -32,6 +32,9 @@ const HTMX: &[u8] = include_bytes!("../../assets/vendor/htmx-2.0.11.min.js");
 pub(crate) const CSS_PATH: &str = "/assets/console.css";
 const CSS: &str = include_str!("../../assets/console/console.css");
 
+/// The largest form the console reads.
+const FORM_LIMIT: usize = 16 * 1024;
+
 /// What every console response says about itself.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
      connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -64,6 +67,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/baselines", get(pages::baselines))
         .route(HTMX_PATH, get(htmx))
         .route(CSS_PATH, get(css))
+        // Console forms are small; the sign-in form is read before anyone is authenticated.
+        .layer(axum::extract::DefaultBodyLimit::max(FORM_LIMIT))
         .layer(axum::middleware::map_response(security_headers))
 }
 

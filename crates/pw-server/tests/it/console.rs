@@ -181,6 +181,11 @@ async fn sign_in_sessions_csrf_and_headers() {
     .await;
     assert_eq!(elsewhere.location(), "/");
 
+    // Forms are small: a large body is refused before anything reads it.
+    let big = format!("form={form_token}&token={}", "x".repeat(100_000));
+    let refused = browse(&server, "POST", "/login", &login_cookie, Some(&big)).await;
+    assert_eq!(refused.status, 413);
+
     let session = sign_in(&server, &admin).await;
     let overview = browse(&server, "GET", "/", &session, None).await;
     assert_eq!(overview.status, 200, "{}", overview.body);
