@@ -413,13 +413,9 @@ impl Store {
     pub async fn critical_debt(&self) -> Result<Vec<CriticalDebt>, StoreError> {
         let rows = sqlx::query(
             "SELECT n.id AS id, n.hostname AS hostname, n.patch_group AS patch_group, \
-             r.critical_non_compliant AS critical, \
-             (SELECT MIN(c.reported_at) FROM compliance_reports c \
-                WHERE c.node_id = n.id AND c.critical_non_compliant > 0 \
-                AND c.reported_at > COALESCE((SELECT MAX(z.reported_at) FROM compliance_reports z \
-                    WHERE z.node_id = n.id AND z.critical_non_compliant = 0), -1)) AS since \
+             r.critical_non_compliant AS critical, r.critical_since AS since \
              FROM nodes n JOIN node_latest r ON r.node_id = n.id \
-             WHERE r.critical_non_compliant > 0 ORDER BY since, n.hostname, n.id",
+             WHERE r.critical_non_compliant > 0 ORDER BY r.critical_since, n.hostname, n.id",
         )
         .fetch_all(&self.pool)
         .await
