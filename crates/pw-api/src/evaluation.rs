@@ -56,6 +56,15 @@ pub struct PatchJson {
     pub reboot_suggested: bool,
     /// Why the patch has this state: the rule or exception behind it.
     pub reason: String,
+    /// When the target was released (its advisory's date; for a package without one its
+    /// build time; on Debian and Ubuntu when the version was first seen). Absent when
+    /// unknown, and in reports of agents that predate it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub released: Option<jiff::Timestamp>,
+    /// When the target became approved: the release plus the approving rule's delay. Absent
+    /// for an approved-patches entry and when the release is unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_at: Option<jiff::Timestamp>,
 }
 
 impl SummaryJson {
@@ -100,6 +109,8 @@ impl PatchJson {
             advisories: item.advisories.clone(),
             reboot_suggested: item.reboot_suggested,
             reason: item.reason.to_string(),
+            released: item.released,
+            approved_at: item.approved_at,
         }
     }
 }

@@ -10,6 +10,7 @@
 pub mod apt;
 pub mod baseline;
 pub mod evaluate;
+pub mod exact;
 pub mod nevra;
 pub mod pattern;
 pub mod release;

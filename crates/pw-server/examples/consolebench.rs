@@ -172,6 +172,8 @@ fn report(
     counts: ComplianceCounts,
 ) -> NewReport {
     let bad = counts.missing + counts.failed + counts.installed_pending_reboot > 0;
+    let reboot_why = (counts.installed_pending_reboot > 0)
+        .then(|| "installed without a reboot: kernel.x86_64".to_owned());
     NewReport {
         node_id: node.to_owned(),
         reported_at: at,
@@ -185,10 +187,12 @@ fn report(
         evaluated_at: Some(at),
         status: if bad { "NON_COMPLIANT" } else { "COMPLIANT" }.to_owned(),
         non_compliant_severity: (counts.missing + counts.failed > 0).then(|| "CRITICAL".to_owned()),
-        counts,
         items_json: items,
         report_json: "{}".to_owned(),
         release: None,
+        counts,
+        reboot_why,
+        installs: Vec::new(),
     }
 }
 

@@ -83,6 +83,8 @@ fn report_upload() -> ComplianceReportUpload {
             advisories: vec![format!("ALAS2-2025-{i}")],
             reboot_suggested: false,
             reason: "rule 0".to_owned(),
+            released: None,
+            approved_at: None,
         })
         .collect();
     let summary = SummaryJson {

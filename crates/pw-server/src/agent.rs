@@ -453,7 +453,10 @@ async fn report(
             "must be 1 to 64 characters without control characters",
         ));
     }
+    let operation_end = parse_time("report.ended_at", &report.ended_at)?;
     let new = NewReport {
+        reboot_why: reboot_why(&report.patches),
+        installs: install_records(report, operation_end),
         node_id: node.node_id.clone(),
         reported_at: state.now(),
         operation: operation.to_owned(),
@@ -462,7 +465,7 @@ async fn report(
         execution_id,
         command_id: upload.command_id.clone(),
         operation_start: Some(parse_time("report.started_at", &report.started_at)?),
-        operation_end: Some(parse_time("report.ended_at", &report.ended_at)?),
+        operation_end: Some(operation_end),
         evaluated_at: Some(parse_time(
             "report.summary.evaluated_at",
             &summary.evaluated_at,
@@ -491,6 +494,67 @@ async fn report(
         .count("pw_compliance_reports_total", String::new(), 1);
     state.record_check_in(&node.node_id, state.now());
     Ok((StatusCode::CREATED, Json(ReportAccepted { report_id })))
+}
+
+/// Why a node waits for a reboot: its patches installed without one, by name (the first
+/// few, then how many more).
+pub(crate) fn reboot_why(patches: &[pw_api::evaluation::PatchJson]) -> Option<String> {
+    const SHOWN: usize = 5;
+    let pending: Vec<String> = patches
+        .iter()
+        .filter(|p| p.state == "InstalledPendingReboot")
+        .map(|p| format!("{}.{}", p.name, p.arch))
+        .collect();
+    if pending.is_empty() {
+        return None;
+    }
+    let mut text = pending
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if pending.len() > SHOWN {
+        text.push_str(&format!(" and {} more", pending.len() - SHOWN));
+    }
+    Some(format!("installed without a reboot: {text}"))
+}
+
+/// The packages an install put on, with their releases, for patch latency: the report's
+/// patches at their target whose exact version the install records as installed.
+fn install_records(
+    report: &pw_api::agent::OperationReport,
+    installed_at: jiff::Timestamp,
+) -> Vec<pw_store::PatchInstall> {
+    let Some(install) = &report.install else {
+        return Vec::new();
+    };
+    let Some(os) = pw_core::baseline::OperatingSystem::parse(&report.host.operating_system) else {
+        return Vec::new();
+    };
+    let family = os.family_for_product(&report.host.product);
+    report
+        .patches
+        .iter()
+        .filter(|p| p.state == "Installed" || p.state == "InstalledPendingReboot")
+        .filter_map(|p| {
+            let target = p.target.as_deref()?;
+            let released = p.released?;
+            let exact = pw_core::exact::Exact::parse(family, &p.name, &p.arch, target).ok()?;
+            install
+                .installed
+                .iter()
+                .any(|key| exact.is_install_key(key))
+                .then(|| pw_store::PatchInstall {
+                    name: p.name.clone(),
+                    arch: p.arch.clone(),
+                    version: target.to_owned(),
+                    severity: p.severity.clone().unwrap_or_else(|| "None".to_owned()),
+                    released,
+                    installed_at,
+                })
+        })
+        .collect()
 }
 
 /// Writes check-ins in batches.

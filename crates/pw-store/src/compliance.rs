@@ -102,8 +102,8 @@ impl Store {
         sqlx::query(
             "INSERT INTO node_latest (node_id, report_id, reported_at, operation, baseline_id, status, missing, failed, \
              installed_pending_reboot, critical_non_compliant, security_non_compliant, other_non_compliant, \
-             non_compliant_severity, critical_since) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-             CASE WHEN $10 > 0 THEN $3 ELSE NULL END) \
+             non_compliant_severity, reboot_why, critical_since) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
+             $13, $14, CASE WHEN $10 > 0 THEN $3 ELSE NULL END) \
              ON CONFLICT (node_id) DO UPDATE SET report_id = excluded.report_id, reported_at = excluded.reported_at, \
              operation = excluded.operation, baseline_id = excluded.baseline_id, status = excluded.status, \
              missing = excluded.missing, failed = excluded.failed, \
@@ -111,7 +111,7 @@ impl Store {
              critical_non_compliant = excluded.critical_non_compliant, \
              security_non_compliant = excluded.security_non_compliant, \
              other_non_compliant = excluded.other_non_compliant, \
-             non_compliant_severity = excluded.non_compliant_severity, \
+             non_compliant_severity = excluded.non_compliant_severity, reboot_why = excluded.reboot_why, \
              critical_since = CASE WHEN excluded.critical_non_compliant = 0 THEN NULL \
                  WHEN node_latest.critical_non_compliant > 0 AND node_latest.critical_since IS NOT NULL \
                  THEN node_latest.critical_since ELSE excluded.critical_since END",
@@ -129,10 +129,28 @@ impl Store {
         .bind(counts.security_non_compliant)
         .bind(counts.other_non_compliant)
         .bind(report.non_compliant_severity.as_deref())
+        .bind(report.reboot_why.as_deref())
         .execute(&mut *tx.tx)
         .await
         .map_err(StoreError::db)?;
         write_patch_refs(&mut tx, &report.node_id, id, &report.items_json).await?;
+        for install in &report.installs {
+            sqlx::query(
+                "INSERT INTO patch_installs (node_id, report_id, name, arch, version, severity, released, installed_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+            )
+            .bind(report.node_id.as_str())
+            .bind(id)
+            .bind(install.name.as_str())
+            .bind(install.arch.as_str())
+            .bind(install.version.as_str())
+            .bind(install.severity.as_str())
+            .bind(to_micros(install.released))
+            .bind(to_micros(install.installed_at))
+            .execute(&mut *tx.tx)
+            .await
+            .map_err(StoreError::db)?;
+        }
         tx.commit().await?;
         Ok(id)
     }
@@ -145,7 +163,8 @@ impl Store {
     ) -> Result<Vec<(NodeRecord, PatchRef)>, StoreError> {
         let columns = crate::access::node_columns_of("n");
         let rows = sqlx::query(&format!(
-            "SELECT {columns}, p.name AS ref_name, p.arch AS ref_arch, p.state AS ref_state, p.reason AS ref_reason \
+            "SELECT {columns}, p.name AS ref_name, p.arch AS ref_arch, p.state AS ref_state, p.reason AS ref_reason, \
+             p.approved_at AS ref_approved_at \
              FROM patch_refs p JOIN nodes n ON n.id = p.node_id AND n.latest_report_id = p.report_id \
              WHERE p.ref = $1 ORDER BY n.hostname, n.id, p.name, p.arch"
         ))
@@ -162,6 +181,7 @@ impl Store {
                         arch: get_str(row, "ref_arch")?,
                         state: get_str(row, "ref_state")?,
                         reason: get_str(row, "ref_reason")?,
+                        approved_at: get_opt_ts(row, "ref_approved_at")?,
                     },
                 ))
             })
@@ -232,6 +252,30 @@ impl Store {
         rows.iter().map(report_from_row).collect()
     }
 
+    /// Patch latency: for every package an install put on at or after `since`, its severity
+    /// and the seconds from its release to its install, by severity.
+    pub async fn patch_latencies(
+        &self,
+        since: Timestamp,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT severity, installed_at - released AS micros FROM patch_installs \
+             WHERE installed_at >= $1 ORDER BY severity",
+        )
+        .bind(to_micros(since))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::db)?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    get_str(row, "severity")?,
+                    get_i64(row, "micros")? / 1_000_000,
+                ))
+            })
+            .collect()
+    }
+
     /// Deletes reports older than `before`, except each node's latest. Returns how many.
     pub async fn prune_reports(&self, before: Timestamp) -> Result<u64, StoreError> {
         let mut tx = self.begin_write().await?;
@@ -244,6 +288,12 @@ impl Store {
         .await
         .map_err(StoreError::db)?
         .rows_affected();
+        // Install records go with their reports.
+        sqlx::query("DELETE FROM patch_installs WHERE installed_at < $1")
+            .bind(to_micros(before))
+            .execute(&mut *tx.tx)
+            .await
+            .map_err(StoreError::db)?;
         tx.commit().await?;
         Ok(deleted)
     }
@@ -256,6 +306,8 @@ pub struct PatchRef {
     pub arch: String,
     pub state: String,
     pub reason: String,
+    /// When the patch became approved (reports from agents that predate it have none).
+    pub approved_at: Option<Timestamp>,
 }
 
 /// Replaces the node's rows of `patch_refs` with the CVE and advisory ids of `items_json`
@@ -273,7 +325,7 @@ async fn write_patch_refs(
         .await
         .map_err(StoreError::db)?;
     let items: Vec<serde_json::Value> = serde_json::from_str(items_json).unwrap_or_default();
-    let mut rows: Vec<(String, String, String, String, String)> = Vec::new();
+    let mut rows: Vec<(String, String, String, String, String, Option<i64>)> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for item in &items {
         let text = |key: &str| item.get(key).and_then(serde_json::Value::as_str);
@@ -282,6 +334,9 @@ async fn write_patch_refs(
         };
         let state = text("state").unwrap_or("");
         let reason = text("reason").unwrap_or("");
+        let approved_at = text("approved_at")
+            .and_then(|t| t.parse::<Timestamp>().ok())
+            .map(to_micros);
         for key in ["cves", "advisories"] {
             for reference in item
                 .get(key)
@@ -298,6 +353,7 @@ async fn write_patch_refs(
                         arch.to_owned(),
                         state.to_owned(),
                         reason.to_owned(),
+                        approved_at,
                     ));
                 }
             }
@@ -306,29 +362,31 @@ async fn write_patch_refs(
     // Several rows per statement: a report of a thousand patches is a few statements.
     for chunk in rows.chunks(200) {
         let mut sql = String::from(
-            "INSERT INTO patch_refs (node_id, report_id, ref, name, arch, state, reason) VALUES ",
+            "INSERT INTO patch_refs (node_id, report_id, ref, name, arch, state, reason, approved_at) VALUES ",
         );
         for i in 0..chunk.len() {
-            let base = i * 5 + 3;
+            let base = i * 6 + 3;
             if i > 0 {
                 sql.push_str(", ");
             }
             sql.push_str(&format!(
-                "($1, $2, ${base}, ${}, ${}, ${}, ${})",
+                "($1, $2, ${base}, ${}, ${}, ${}, ${}, ${})",
                 base + 1,
                 base + 2,
                 base + 3,
-                base + 4
+                base + 4,
+                base + 5
             ));
         }
         let mut query = sqlx::query(&sql).bind(node_id).bind(report_id);
-        for (reference, name, arch, state, reason) in chunk {
+        for (reference, name, arch, state, reason, approved_at) in chunk {
             query = query
                 .bind(reference.as_str())
                 .bind(name.as_str())
                 .bind(arch.as_str())
                 .bind(state.as_str())
-                .bind(reason.as_str());
+                .bind(reason.as_str())
+                .bind(*approved_at);
         }
         query.execute(&mut *tx.tx).await.map_err(StoreError::db)?;
     }

@@ -93,6 +93,8 @@ pub struct FleetRow {
     pub missing: i64,
     pub failed: i64,
     pub pending_reboot: i64,
+    /// Why the node waits for a reboot: the packages installed without one.
+    pub reboot_why: Option<String>,
     pub critical: i64,
     pub security: i64,
     pub other: i64,
@@ -172,6 +174,7 @@ fn fleet_row(row: &AnyRow) -> Result<FleetRow, StoreError> {
         missing: count("report_missing")?,
         failed: count("report_failed")?,
         pending_reboot: count("report_pending_reboot")?,
+        reboot_why: get_opt_str(row, "report_reboot_why")?,
         critical: count("report_critical")?,
         security: count("report_security")?,
         other: count("report_other")?,
@@ -258,7 +261,8 @@ impl Store {
             "SELECT {columns}, n.patch_group AS patch_group, {STATE_SQL} AS fleet_state, r.report_id AS report_id, \
              r.reported_at AS report_at, r.operation AS report_operation, r.baseline_id AS report_baseline, \
              r.missing AS report_missing, r.failed AS report_failed, \
-             r.installed_pending_reboot AS report_pending_reboot, r.critical_non_compliant AS report_critical, \
+             r.installed_pending_reboot AS report_pending_reboot, r.reboot_why AS report_reboot_why, \
+             r.critical_non_compliant AS report_critical, \
              r.security_non_compliant AS report_security, r.other_non_compliant AS report_other, \
              r.non_compliant_severity AS report_severity, \
              (SELECT MAX(c.reported_at) FROM compliance_reports c WHERE c.node_id = n.id AND c.operation = 'Scan') AS last_scan_at, \

@@ -75,6 +75,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0010_node_latest.sql"),
         postgres: include_str!("../migrations/postgres/0010_node_latest.sql"),
     },
+    Migration {
+        version: 11,
+        name: "reboot_and_latency",
+        sqlite: include_str!("../migrations/sqlite/0011_reboot_and_latency.sql"),
+        postgres: include_str!("../migrations/postgres/0011_reboot_and_latency.sql"),
+    },
 ];
 
 /// An arbitrary constant: the advisory lock that serialises migrations of replicas.

@@ -121,6 +121,22 @@ pub struct NewReport {
     pub report_json: String,
     /// The release the node was locked to (Amazon Linux 2023).
     pub release: Option<String>,
+    /// Why the node waits for a reboot (the packages installed without one), when it does.
+    pub reboot_why: Option<String>,
+    /// The packages this report's install put on, with their releases (for patch latency).
+    pub installs: Vec<PatchInstall>,
+}
+
+/// One package an install put on a node: what it was, when it was released and installed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatchInstall {
+    pub name: String,
+    pub arch: String,
+    pub version: String,
+    /// The patch's severity; `None` when it has none.
+    pub severity: String,
+    pub released: Timestamp,
+    pub installed_at: Timestamp,
 }
 
 /// A stored compliance report, without its items.

@@ -91,6 +91,9 @@ pub struct FleetNode {
     pub missing: u64,
     pub failed: u64,
     pub pending_reboot: u64,
+    /// Why the node waits for a reboot (the packages installed without one), when it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reboot_why: Option<String>,
     pub critical_non_compliant: u64,
     pub security_non_compliant: u64,
     pub other_non_compliant: u64,
@@ -132,6 +135,25 @@ pub struct ReferenceNode {
     pub state: String,
     /// Why the patch has this state (the rule, exception or error).
     pub reason: String,
+    /// When the node's baseline approved the patch's target (absent for an approved-patches
+    /// entry, and in reports of agents that predate it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_at: Option<Timestamp>,
+}
+
+/// Where one CVE or advisory stands in one patch group: the decision its nodes' baselines
+/// made (the rule or entry that approved it, the entry that rejected it, or why it is not
+/// approved), since when it is approved, and on how many nodes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ApprovalGroup {
+    #[serde(default)]
+    pub patch_group: Option<String>,
+    pub decision: String,
+    /// The earliest approval among these nodes' patches, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_at: Option<Timestamp>,
+    pub nodes: u64,
 }
 
 /// The nodes whose failures share one reason.
@@ -156,6 +178,9 @@ pub struct ReferenceReport {
     pub nodes_by_state: Vec<StateCount>,
     /// Failed packages grouped by their reason.
     pub failures: Vec<FailureGroup>,
+    /// Per patch group, what its baselines decided about the id's patches.
+    #[serde(default)]
+    pub approvals: Vec<ApprovalGroup>,
     /// Every (node, package), by hostname; filtered by `state` when asked.
     pub rows: Vec<ReferenceNode>,
 }

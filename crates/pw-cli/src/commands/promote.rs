@@ -28,12 +28,9 @@ use jiff::Timestamp;
 use pw_api::server::compliance::{ComplianceSummary, Operation};
 use pw_client::Client;
 use pw_core::baseline::{Baseline, Exception, Family, MAX_PATCH_ENTRIES};
-use pw_core::evaluate::apt::DebTarget;
-use pw_core::nevra::Nevra;
+use pw_core::exact::Exact;
 use pw_core::pattern::PatternSet;
 use pw_core::release::{ReleasePolicy, ReleaseSelection, ReleaseVersion};
-use pw_core::version::deb::DebVersion;
-use pw_core::version::rpm::Evr;
 use serde::Serialize;
 
 use crate::commands::client::{ConnectionArgs, Output, error_exit, find_baseline, print_json};
@@ -150,83 +147,6 @@ impl Observed {
 /// Keeps the later of `slot` and `at`.
 fn keep_latest(slot: &mut Option<Timestamp>, at: Timestamp) {
     *slot = Some(slot.map_or(at, |t| t.max(at)));
-}
-
-/// One package at one exact version, in the terms of PRD's family: how the target is read,
-/// how the list entry is written and how lists and install keys match it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Exact {
-    /// yum and dnf: entry `name-[epoch:]version-release.arch` (rpm's `nvra` / `nevra`).
-    Rpm(Nevra),
-    /// apt (Debian, Ubuntu): entry `name.arch:version` (apt's `nav`), the version as apt
-    /// shows it (with its epoch when not 0).
-    Apt {
-        name: String,
-        arch: String,
-        version: DebVersion,
-    },
-}
-
-impl Exact {
-    fn parse(family: Family, name: &str, arch: &str, target: &str) -> anyhow::Result<Exact> {
-        match family {
-            Family::Yum | Family::Dnf => {
-                let evr = Evr::parse(target).with_context(|| {
-                    format!("{name}.{arch}: target `{target}` is not an rpm version")
-                })?;
-                Ok(Exact::Rpm(Nevra::new(name, evr, arch)))
-            }
-            Family::Apt => {
-                let version = DebVersion::parse(target).with_context(|| {
-                    format!("{name}.{arch}: target `{target}` is not a Debian version")
-                })?;
-                Ok(Exact::Apt {
-                    name: name.to_owned(),
-                    arch: arch.to_owned(),
-                    version,
-                })
-            }
-        }
-    }
-
-    /// The list entry that names exactly this version.
-    fn entry(&self) -> String {
-        match self {
-            Exact::Rpm(nevra) => nevra.to_string(),
-            Exact::Apt {
-                name,
-                arch,
-                version,
-            } => format!("{name}.{arch}:{version}"),
-        }
-    }
-
-    /// Whether an entry of `list` matches this version, as the evaluator matches it.
-    fn matched_by(&self, list: &PatternSet) -> bool {
-        match self {
-            Exact::Rpm(nevra) => list.matches_rpm(nevra).is_some(),
-            Exact::Apt {
-                name,
-                arch,
-                version,
-            } => list.matches_apt(name, &version.to_string(), arch).is_some(),
-        }
-    }
-
-    /// Whether `key`, one of a report's `install.installed` (the agent writes rpm packages as
-    /// `name-[epoch:]version-release.arch`, Debian ones as `name:arch=version`), is this
-    /// version.
-    fn is_install_key(&self, key: &str) -> bool {
-        match self {
-            Exact::Rpm(nevra) => Nevra::parse(key).is_ok_and(|k| k == *nevra),
-            Exact::Apt {
-                name,
-                arch,
-                version,
-            } => DebTarget::parse_key(key)
-                .is_some_and(|k| k.name == *name && k.arch == *arch && k.version == *version),
-        }
-    }
 }
 
 /// Whether a report is STG's: it names `--patch-group` when given, else the `--from` baseline.

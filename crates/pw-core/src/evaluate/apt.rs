@@ -216,6 +216,20 @@ impl<'a> Evaluator<'a> {
             })
     }
 
+    /// When `approved` approved `offer`: by a rule, its delay after the version was first
+    /// seen (apt has no release dates); unknown for an approved entry.
+    fn approved_at(&self, approved: &Approved, offer: &Offer<'a>) -> Option<Timestamp> {
+        match approved.approver {
+            Approver::Rule(index) => {
+                let rule = self.baseline.rules.get(index)?;
+                offer
+                    .first_seen
+                    .map(|seen| super::approved_at(rule.approval, seen))
+            }
+            Approver::Entry(_) => None,
+        }
+    }
+
     /// The approval of one version, if any (the highest compliance level wins; rules come
     /// before the approved list on ties).
     fn approve(&self, offer: &Offer<'a>) -> Option<Approved> {
@@ -485,6 +499,8 @@ pub fn evaluate_apt(
             advisories: Vec::new(),
             reboot_suggested: false,
             reason: Reason::NotInRepositories,
+            released: None,
+            approved_at: None,
         };
         let installed_version = package.version.to_string();
         let rejected_entry = evaluator
@@ -513,6 +529,8 @@ pub fn evaluate_apt(
                 item.severity = offer.first.priority.clone();
                 item.reboot_suggested = missing && needs_reboot(name);
                 item.reason = approval_reason(&approved, offer);
+                item.released = offer.first_seen;
+                item.approved_at = evaluator.approved_at(&approved, offer);
                 if missing
                     && let Some(requirement) = evaluator.blocked_dependency(offer, &installed_names)
                 {
@@ -600,6 +618,8 @@ pub fn evaluate_apt(
                 advisories: Vec::new(),
                 reboot_suggested: false,
                 reason: approval_reason(&approved, offer),
+                released: offer.first_seen,
+                approved_at: evaluator.approved_at(&approved, offer),
             });
         }
     }

@@ -86,6 +86,10 @@ pub struct Candidate {
     pub cves: Vec<String>,
     pub reboot_suggested: bool,
     pub approver: Approver,
+    /// When this version was released, when known (see [`PatchItem::released`]).
+    pub released: Option<Timestamp>,
+    /// When this version became approved, when known (see [`PatchItem::approved_at`]).
+    pub approved_at: Option<Timestamp>,
 }
 
 /// The baseline's answer for one (name, arch): the version to be at, and everything
@@ -188,6 +192,40 @@ pub fn approval_cutoff(approval: Approval, now: Timestamp) -> Option<Timestamp> 
     }
 }
 
+/// When `approval` approved a version released at `release`: the release plus the delay of
+/// an age rule; the release itself under a date limit or without one.
+pub fn approved_at(approval: Approval, release: Timestamp) -> Timestamp {
+    match approval {
+        Approval::AfterDays(days) => release
+            .checked_add(SignedDuration::from_hours(24 * i64::from(days)))
+            .unwrap_or(Timestamp::MAX),
+        Approval::UntilDate(_) | Approval::UntilRelative(_) | Approval::Immediate => release,
+    }
+}
+
+/// When `approver` approved a version released at `released`: known for a rule and a known
+/// release; an approved-patches entry approves from whenever it was added, which the
+/// baseline does not keep.
+fn approval_instant(
+    baseline: &Baseline,
+    approver: &Approver,
+    released: Option<Timestamp>,
+) -> Option<Timestamp> {
+    match approver {
+        Approver::Rule(index) => {
+            let rule = baseline.rules.get(*index)?;
+            released.map(|release| approved_at(rule.approval, release))
+        }
+        Approver::Entry(_) => None,
+    }
+}
+
+/// A release instant worth showing: the epoch stands for "no date" (see
+/// [`advisory_release_time`]).
+fn known(release: Timestamp) -> Option<Timestamp> {
+    (release != Timestamp::UNIX_EPOCH).then_some(release)
+}
+
 fn before(release: Timestamp, cutoff: Option<Timestamp>) -> bool {
     cutoff.is_none_or(|cutoff| release < cutoff)
 }
@@ -278,6 +316,8 @@ impl<'a> Snapshot<'a> {
                     advisories: vec![advisory.id.clone()],
                     cves: cves.clone(),
                     reboot_suggested: reboot,
+                    released: known(release),
+                    approved_at: approval_instant(baseline, &approver, known(release)),
                     approver,
                 };
                 if let Some(entry) = approved.match_package(nevra) {
@@ -329,6 +369,10 @@ impl<'a> Snapshot<'a> {
             {
                 continue;
             }
+            let built = package
+                .build_time
+                .and_then(|t| Timestamp::from_second(t).ok())
+                .and_then(known);
             let make = |level: ComplianceLevel, approver: Approver| Candidate {
                 evr: nevra.evr.clone(),
                 compliance_level: level,
@@ -337,6 +381,8 @@ impl<'a> Snapshot<'a> {
                 advisories: Vec::new(),
                 cves: Vec::new(),
                 reboot_suggested: false,
+                released: built,
+                approved_at: approval_instant(baseline, &approver, built),
                 approver,
             };
             if baseline.approved_enable_non_security
@@ -351,10 +397,7 @@ impl<'a> Snapshot<'a> {
                 );
             }
             if global_none_ok {
-                let release = package
-                    .build_time
-                    .and_then(|t| Timestamp::from_second(t).ok())
-                    .unwrap_or(Timestamp::UNIX_EPOCH);
+                let release = built.unwrap_or(Timestamp::UNIX_EPOCH);
                 for &index in &non_security_rules {
                     if before(release, cutoffs[index]) {
                         let rule = &baseline.rules[index];
@@ -512,6 +555,13 @@ fn rank_classification(candidate: &Candidate) -> u8 {
 /// Merges candidates of one arch, sorted highest version first, into one per version:
 /// the highest compliance level wins and its classification/severity are kept (the sort
 /// put the most significant first), advisories and CVEs are united.
+fn earliest(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 fn merge_versions(sorted: &[(&str, Candidate)]) -> Vec<Candidate> {
     let mut merged: Vec<Candidate> = Vec::new();
     for (_, candidate) in sorted {
@@ -528,6 +578,9 @@ fn merge_versions(sorted: &[(&str, Candidate)]) -> Vec<Candidate> {
                     }
                 }
                 last.reboot_suggested |= candidate.reboot_suggested;
+                // The earliest release and approval of the version, by any advisory or rule.
+                last.released = earliest(last.released, candidate.released);
+                last.approved_at = earliest(last.approved_at, candidate.approved_at);
             }
             _ => merged.push(candidate.clone()),
         }

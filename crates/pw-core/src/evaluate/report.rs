@@ -185,6 +185,14 @@ pub struct PatchItem {
     pub advisories: Vec<String>,
     pub reboot_suggested: bool,
     pub reason: Reason,
+    /// When the target was released: its advisory's `updated` (else `issued`), for a package
+    /// without one its build time, for apt the time the version was first seen. `None` when
+    /// unknown or when there is no target.
+    pub released: Option<Timestamp>,
+    /// When the target became approved: the release plus the rule's delay, the release for a
+    /// rule with a date limit. `None` for an approved-patches entry (approved since the entry
+    /// exists) and when the release is unknown.
+    pub approved_at: Option<Timestamp>,
 }
 
 impl PatchItem {
@@ -404,6 +412,8 @@ pub(crate) fn evaluate(
                 advisories: entry.target.advisories.clone(),
                 reboot_suggested: false,
                 reason: approver_reason(&entry.target.approver, &entry.target.advisories),
+                released: entry.target.released,
+                approved_at: entry.target.approved_at,
             });
         }
     }
@@ -483,6 +493,8 @@ fn item_for_entry(
         advisories,
         reboot_suggested: reboot,
         reason,
+        released: target.released,
+        approved_at: target.approved_at,
     }
 }
 
@@ -573,6 +585,8 @@ fn item_without_entry(
         advisories: Vec::new(),
         reboot_suggested: false,
         reason,
+        released: None,
+        approved_at: None,
     }
 }
 

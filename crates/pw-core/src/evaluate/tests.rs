@@ -860,3 +860,51 @@ mod strategies {
         );
     }
 }
+
+// Each patch carries its target's release and the instant its approval took effect: the
+// release plus an age rule's delay, the release under a date limit, nothing for an approved
+// entry (the baseline does not keep when the entry was added) or an unknown release.
+#[test]
+fn targets_carry_their_release_and_approval_instants() {
+    let world = openssl_world("2025-11-01T00:00:00Z");
+    let item = |evaluation: &crate::evaluate::Evaluation| {
+        let item = evaluation
+            .items
+            .iter()
+            .find(|i| i.name == "openssl")
+            .unwrap()
+            .clone();
+        (item.released, item.approved_at)
+    };
+    let after_days = baseline(vec![security_rule(Approval::AfterDays(7))]);
+    assert_eq!(
+        item(&world.eval(&after_days, "2025-11-20T00:00:00Z")),
+        (
+            Some(ts("2025-11-01T00:00:00Z")),
+            Some(ts("2025-11-08T00:00:00Z"))
+        )
+    );
+    let until = baseline(vec![security_rule(Approval::UntilDate(jiff::civil::date(
+        2025, 11, 10,
+    )))]);
+    assert_eq!(
+        item(&world.eval(&until, "2025-11-20T00:00:00Z")),
+        (
+            Some(ts("2025-11-01T00:00:00Z")),
+            Some(ts("2025-11-01T00:00:00Z"))
+        )
+    );
+    let mut by_entry = baseline(Vec::new());
+    by_entry.approved = vec![Exception::new("openssl-1.0.2k-26.x86_64")];
+    assert_eq!(
+        item(&world.eval(&by_entry, "2025-11-20T00:00:00Z")),
+        (Some(ts("2025-11-01T00:00:00Z")), None)
+    );
+    let mut undated = openssl_world("2025-11-01T00:00:00Z");
+    undated.advisories[0].issued = None;
+    undated.advisories[0].updated = None;
+    assert_eq!(
+        item(&undated.eval(&after_days, "2025-11-20T00:00:00Z")),
+        (None, None)
+    );
+}

@@ -22,6 +22,8 @@ use crate::service::stored_json;
 /// Instants as pages print them: UTC, to the second.
 pub(crate) trait When {
     fn when(&self) -> String;
+    /// The UTC day alone (`2026-12-03`), for release and approval dates.
+    fn day(&self) -> String;
     /// How long before `now`, in the largest whole unit (`40 s`, `5 min`, `3 h`, `2 d`).
     fn age(&self, now: &jiff::Timestamp) -> String;
 }
@@ -29,6 +31,10 @@ pub(crate) trait When {
 impl When for jiff::Timestamp {
     fn when(&self) -> String {
         self.strftime("%Y-%m-%d %H:%M:%S UTC").to_string()
+    }
+
+    fn day(&self) -> String {
+        self.strftime("%Y-%m-%d").to_string()
     }
 
     fn age(&self, now: &jiff::Timestamp) -> String {
@@ -525,7 +531,7 @@ pub(crate) async fn nodes(
     })
 }
 
-const CSV_COLUMNS: [&str; 19] = [
+const CSV_COLUMNS: [&str; 20] = [
     "id",
     "hostname",
     "operating_system",
@@ -539,6 +545,7 @@ const CSV_COLUMNS: [&str; 19] = [
     "other_non_compliant",
     "failed",
     "pending_reboot",
+    "reboot_why",
     "last_report_at",
     "last_operation",
     "last_scan_at",
@@ -567,6 +574,7 @@ fn nodes_csv_text(nodes: &[FleetNode]) -> String {
             node.other_non_compliant.to_string(),
             node.failed.to_string(),
             node.pending_reboot.to_string(),
+            text(&node.reboot_why),
             time(&node.last_report_at),
             text(&node.last_operation),
             time(&node.last_scan_at),
@@ -643,6 +651,8 @@ struct NodePage<'a> {
     history: Vec<ReportRecord>,
     operations: Vec<OperationRow>,
     next_window: Option<NextWindow>,
+    /// Why the node waits for a reboot, from its latest report.
+    reboot_why: Option<String>,
 }
 
 /// What the next window that patches a node would install there.
@@ -756,6 +766,7 @@ pub(crate) async fn node(
         css: CSS_PATH,
         htmx: HTMX_PATH,
         user: user(&viewer),
+        reboot_why: crate::agent::reboot_why(&items),
         next_window,
         node,
         report,
@@ -848,9 +859,10 @@ pub(crate) async fn reference_csv(
     let id = param(&params, "id").unwrap_or("");
     let report = fleet::reference(&state, id, param(&params, "state")).await?;
     let mut out = String::from(
-        "reference,node_id,hostname,operating_system,patch_group,package,state,reason\r\n",
+        "reference,node_id,hostname,operating_system,patch_group,package,state,reason,approved_at\r\n",
     );
     for row in &report.rows {
+        let approved = row.approved_at.map(|t| t.to_string()).unwrap_or_default();
         let cells = [
             report.reference.as_str(),
             row.node_id.as_str(),
@@ -860,6 +872,7 @@ pub(crate) async fn reference_csv(
             row.package.as_str(),
             row.state.as_str(),
             row.reason.as_str(),
+            &approved,
         ];
         for (i, cell) in cells.iter().enumerate() {
             if i > 0 {
@@ -1467,6 +1480,7 @@ struct TrendsPage<'a> {
     critical_days: i64,
     groups: Vec<TrendRow>,
     debt: Vec<DebtRow>,
+    latency: Vec<fleet::Latency>,
 }
 
 /// A line of percentages over `days` days, drawn on the server; a missing day is a gap.
@@ -1582,6 +1596,7 @@ pub(crate) async fn trends(
             days: age,
         })
         .collect();
+    let latency = fleet::patch_latency(&state, since).await?;
     render(&TrendsPage {
         css: CSS_PATH,
         htmx: HTMX_PATH,
@@ -1590,6 +1605,7 @@ pub(crate) async fn trends(
         critical_days,
         groups,
         debt,
+        latency,
     })
 }
 

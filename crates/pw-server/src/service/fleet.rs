@@ -133,6 +133,7 @@ pub(crate) fn node_to_wire(row: &FleetRow) -> FleetNode {
         missing: count(row.missing),
         failed: count(row.failed),
         pending_reboot: count(row.pending_reboot),
+        reboot_why: row.reboot_why.clone(),
         critical_non_compliant: count(row.critical),
         security_non_compliant: count(row.security),
         other_non_compliant: count(row.other),
@@ -332,7 +333,7 @@ pub(crate) async fn reference(
     reference: &str,
     only: Option<&str>,
 ) -> Result<pw_api::server::fleet::ReferenceReport, ApiError> {
-    use pw_api::server::fleet::{FailureGroup, ReferenceNode, ReferenceReport};
+    use pw_api::server::fleet::{ApprovalGroup, FailureGroup, ReferenceNode, ReferenceReport};
     let reference = reference.trim().to_ascii_uppercase();
     if reference.is_empty() || reference.len() > 128 {
         return Err(ApiError::field(
@@ -370,6 +371,33 @@ pub(crate) async fn reference(
     for (_, patch) in found.iter().filter(|(_, p)| p.state == "Failed") {
         *failures.entry(patch.reason.as_str()).or_default() += 1;
     }
+    // Per patch group and decision: the nodes, and the earliest approval.
+    type Decided = (std::collections::BTreeSet<String>, Option<Timestamp>);
+    let mut decided: BTreeMap<(Option<String>, &str), Decided> = BTreeMap::new();
+    for (node, patch) in &found {
+        let slot = decided
+            .entry((
+                crate::resolve::node_patch_group(node),
+                patch.reason.as_str(),
+            ))
+            .or_default();
+        slot.0.insert(node.id.clone());
+        slot.1 = match (slot.1, patch.approved_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+    let approvals = decided
+        .into_iter()
+        .map(
+            |((patch_group, decision), (nodes, approved_at))| ApprovalGroup {
+                patch_group,
+                decision: decision.to_owned(),
+                approved_at,
+                nodes: nodes.len() as u64,
+            },
+        )
+        .collect();
     let rows = found
         .iter()
         .filter(|(node, _)| only.is_none_or(|wanted| worst.get(node.id.as_str()) == Some(&wanted)))
@@ -381,6 +409,7 @@ pub(crate) async fn reference(
             package: format!("{}.{}", patch.name, patch.arch),
             state: patch.state.clone(),
             reason: patch.reason.clone(),
+            approved_at: patch.approved_at,
         })
         .collect();
     let mut failures: Vec<FailureGroup> = failures
@@ -396,6 +425,81 @@ pub(crate) async fn reference(
         as_of: state.now(),
         nodes_by_state,
         failures,
+        approvals,
         rows,
     })
+}
+
+/// Patch latency for one severity: how long installs came after releases.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Latency {
+    pub(crate) severity: String,
+    pub(crate) installs: usize,
+    /// Days from release to install, nearest-rank percentiles.
+    pub(crate) p50_days: f64,
+    pub(crate) p95_days: f64,
+}
+
+/// The nearest-rank `p` percentile of sorted `values`.
+fn percentile(sorted: &[i64], p: f64) -> i64 {
+    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+/// Where a severity sorts: the most severe first, unknown ones after, `None` last.
+fn severity_rank(severity: &str) -> usize {
+    const ORDER: [&str; 6] = ["Critical", "Important", "High", "Medium", "Moderate", "Low"];
+    ORDER
+        .iter()
+        .position(|s| s.eq_ignore_ascii_case(severity))
+        .unwrap_or(if severity == "None" { 8 } else { 7 })
+}
+
+/// Patch latency per severity for the packages installs put on since `since`: p50 and p95 of
+/// the time from release to install.
+pub(crate) async fn patch_latency(
+    state: &AppState,
+    since: Timestamp,
+) -> Result<Vec<Latency>, ApiError> {
+    let mut by_severity: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for (severity, seconds) in state.store().patch_latencies(since).await? {
+        by_severity
+            .entry(severity)
+            .or_default()
+            .push(seconds.max(0));
+    }
+    let days = |seconds: i64| seconds as f64 / 86_400.0;
+    let mut rows: Vec<Latency> = by_severity
+        .into_iter()
+        .map(|(severity, mut values)| {
+            values.sort_unstable();
+            Latency {
+                installs: values.len(),
+                p50_days: days(percentile(&values, 0.50)),
+                p95_days: days(percentile(&values, 0.95)),
+                severity,
+            }
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        severity_rank(&a.severity)
+            .cmp(&severity_rank(&b.severity))
+            .then_with(|| a.severity.cmp(&b.severity))
+    });
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let values: Vec<i64> = (1..=20).collect();
+        assert_eq!(percentile(&values, 0.50), 10);
+        assert_eq!(percentile(&values, 0.95), 19);
+        assert_eq!(percentile(&[7], 0.95), 7);
+        assert!(severity_rank("Critical") < severity_rank("Low"));
+        assert!(severity_rank("unheard-of") < severity_rank("None"));
+    }
 }

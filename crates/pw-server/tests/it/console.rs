@@ -698,3 +698,79 @@ async fn windows_run_and_cancel_with_roles_and_csrf() {
     assert_eq!(window["spec"]["enabled"], false, "{window}");
     server.finish().await;
 }
+
+#[tokio::test]
+async fn dates_reboot_reasons_approvals_and_latency() {
+    let server = TestServer::sqlite().await;
+    let (node, credential) = server
+        .enroll("web-1", "AMAZON_LINUX_2", &[("Patch Group", "web")])
+        .await;
+    let mut body = crate::api::report("Install", 0, 1);
+    body["report"]["patches"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({
+            "name": "kernel", "arch": "x86_64", "state": "InstalledPendingReboot",
+            "installed": "5.10.1-1", "target": "5.10.1-1", "compliance_level": "CRITICAL",
+            "classification": "Security", "severity": "Critical", "cves": ["CVE-2025-7777"],
+            "advisories": ["ALAS2-2025-7"], "reason": "approved by rule 1 via ALAS2-2025-7",
+            "released": "2025-01-01T00:00:00Z", "approved_at": "2025-01-03T00:00:00Z"
+        }));
+    body["report"]["summary"]["installed_pending_reboot"] = json!(1);
+    body["report"]["install"] = json!({
+        "requested": ["kernel-5.10.1-1.x86_64"], "installed": ["kernel-5.10.1-1.x86_64"], "failed": []
+    });
+    upload(&server, &credential, body).await;
+    let session = sign_in(&server, &server.admin.clone()).await;
+
+    // The list and the node say why the node waits for a reboot.
+    let why = "installed without a reboot: kernel.x86_64";
+    let list = browse(
+        &server,
+        "GET",
+        "/nodes?state=pending_reboot",
+        &session,
+        None,
+    )
+    .await;
+    assert_eq!(list.rows(), 1, "{}", list.body);
+    assert!(list.body.contains(why), "{}", list.body);
+    let csv = browse(&server, "GET", "/nodes.csv", &session, None).await;
+    assert!(csv.body.contains(why), "{}", csv.body);
+    let page = browse(&server, "GET", &format!("/nodes/{node}"), &session, None).await;
+    assert!(
+        page.body.contains(&format!("Pending reboot: {why}")),
+        "{}",
+        page.body
+    );
+    // Each patch's release and approval dates.
+    assert!(
+        page.body
+            .contains("<td class=\"v\">2025-01-01</td><td class=\"v\">2025-01-03</td>"),
+        "{}",
+        page.body
+    );
+    // The CVE view says where the patch is approved, and since when.
+    let cve = browse(&server, "GET", "/patches?id=CVE-2025-7777", &session, None).await;
+    assert!(
+        cve.body.contains(
+            "<tr><td>web</td><td>approved by rule 1 via ALAS2-2025-7</td>\n<td class=\"v\">2025-01-03</td><td class=\"num\">1</td></tr>"
+        ),
+        "{}",
+        cve.body
+    );
+    let api = server
+        .admin("GET", "/api/v1/fleet/references/CVE-2025-7777", None)
+        .await;
+    assert_eq!(api["approvals"][0]["approved_at"], "2025-01-03T00:00:00Z");
+    assert_eq!(api["rows"][0]["approved_at"], "2025-01-03T00:00:00Z");
+    // Patch latency: the install came 5 days after the release.
+    let trends = browse(&server, "GET", "/trends", &session, None).await;
+    assert!(
+        trends.body.contains(
+            "<tr><td>Critical</td><td class=\"num\">1</td><td class=\"num\">5.0</td><td class=\"num\">5.0</td></tr>"
+        ),
+        "{}",
+        trends.body
+    );
+}

@@ -101,6 +101,7 @@ suite!(
     fleet_counts_equal_their_pages,
     patch_refs_follow_the_latest_report,
     trends_and_critical_debt,
+    reboot_reasons_approval_dates_and_latency,
 );
 
 fn at(text: &str) -> Timestamp {
@@ -544,6 +545,8 @@ fn report(node_id: &str, reported_at: &str, missing: i64) -> NewReport {
         items_json: format!("[{missing}]"),
         report_json: "{}".to_owned(),
         release: None,
+        reboot_why: None,
+        installs: Vec::new(),
     }
 }
 
@@ -1652,4 +1655,84 @@ async fn trends_and_critical_debt(store: &Store) {
     assert_eq!(debt[0].node_id, a);
     assert_eq!(debt[0].since, at("2025-03-02T01:00:00Z"));
     assert_eq!(debt[0].critical, 1);
+}
+
+/// A node's reason to reboot follows its latest report; a patch's approval date is kept with
+/// its CVE rows; install records give patch latency and go with retention.
+async fn reboot_reasons_approval_dates_and_latency(store: &Store) {
+    let a = node(store, "a").await;
+    let mut first = report(&a, "2025-03-01T00:00:00Z", 0);
+    first.counts.installed_pending_reboot = 1;
+    first.reboot_why = Some("installed without a reboot: kernel.x86_64".to_owned());
+    first.items_json = serde_json::json!([
+        {"name": "kernel", "arch": "x86_64", "state": "InstalledPendingReboot",
+         "cves": ["CVE-2025-2001"], "advisories": [], "reason": "rule 1",
+         "released": "2025-02-20T00:00:00Z", "approved_at": "2025-02-27T00:00:00Z"}
+    ])
+    .to_string();
+    let install = |name: &str, severity: &str, released: &str| pw_store::PatchInstall {
+        name: name.to_owned(),
+        arch: "x86_64".to_owned(),
+        version: "1-1".to_owned(),
+        severity: severity.to_owned(),
+        released: at(released),
+        installed_at: at("2025-03-01T00:00:00Z"),
+    };
+    first.installs = vec![
+        install("kernel", "Critical", "2025-02-20T00:00:00Z"),
+        install("bash", "None", "2025-02-28T00:00:00Z"),
+    ];
+    store.append_report(&first).await.unwrap();
+    let all = pw_store::FleetFilter::default();
+    let page = store
+        .fleet_page(at("2024-01-01T00:00:00Z"), &all, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        page[0].reboot_why.as_deref(),
+        Some("installed without a reboot: kernel.x86_64")
+    );
+    let refs = store.patch_refs("CVE-2025-2001").await.unwrap();
+    assert_eq!(refs[0].1.approved_at, Some(at("2025-02-27T00:00:00Z")));
+    let mut latencies = store
+        .patch_latencies(at("2025-01-01T00:00:00Z"))
+        .await
+        .unwrap();
+    latencies.sort();
+    assert_eq!(
+        latencies,
+        [
+            ("Critical".to_owned(), 9 * 86_400),
+            ("None".to_owned(), 86_400)
+        ]
+    );
+    assert!(
+        store
+            .patch_latencies(at("2025-03-02T00:00:00Z"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The next report without a pending reboot clears the reason.
+    store
+        .append_report(&report(&a, "2025-03-02T00:00:00Z", 0))
+        .await
+        .unwrap();
+    let page = store
+        .fleet_page(at("2024-01-01T00:00:00Z"), &all, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(page[0].reboot_why, None);
+    // Retention takes install records older than its limit.
+    store
+        .prune_reports(at("2025-03-01T12:00:00Z"))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .patch_latencies(at("2025-01-01T00:00:00Z"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
