@@ -48,6 +48,7 @@ fn body_schemas(generator: &mut SchemaGenerator) {
     generator.subschema_for::<server::fleet::FleetOverview>();
     generator.subschema_for::<server::fleet::FleetNodePage>();
     generator.subschema_for::<server::fleet::ReferenceReport>();
+    generator.subschema_for::<server::baselines::BaselineImpact>();
     generator.subschema_for::<agent::OperationReport>();
     generator.subschema_for::<server::agent::PreviewRequest>();
     generator.subschema_for::<server::agent::PreviewResponse>();

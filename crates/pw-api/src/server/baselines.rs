@@ -95,3 +95,62 @@ pub struct RegisterPatchGroup {
     pub patch_group: String,
     pub baseline_id: String,
 }
+
+/// `POST /api/v1/baselines/{id}/impact` (the body a draft of the baseline in TOML): what
+/// saving the draft would change, before it is saved. Nothing is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct BaselineImpact {
+    pub baseline_id: String,
+    /// The instant both versions were evaluated at.
+    pub evaluated_at: Timestamp,
+    /// The stored version against the draft, line by line, both in canonical TOML.
+    pub diff: Vec<DiffLine>,
+    /// What reading the draft noticed (unknown keys and the like).
+    pub warnings: Vec<String>,
+    /// How many nodes this baseline applies to now (by patch group or as a default).
+    pub nodes_total: u64,
+    /// The nodes evaluated (at most `limit`, by hostname), each with the patches whose state
+    /// or target the draft changes.
+    pub nodes: Vec<NodeImpact>,
+}
+
+/// One line of a diff.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct DiffLine {
+    /// `same`, `removed` (only in the stored version) or `added` (only in the draft).
+    pub change: String,
+    pub text: String,
+}
+
+/// What the draft changes on one node, from the inventory it uploaded last.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct NodeImpact {
+    pub node_id: String,
+    pub hostname: String,
+    /// Why the node could not be evaluated (no inventory yet, another operating system).
+    #[serde(default)]
+    pub error: Option<String>,
+    pub changes: Vec<PatchChange>,
+}
+
+/// One patch whose state or target differs between the stored version and the draft.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct PatchChange {
+    /// `name.arch`.
+    pub package: String,
+    /// The state under the stored version; absent when it did not list the package.
+    #[serde(default)]
+    pub before_state: Option<String>,
+    #[serde(default)]
+    pub before_target: Option<String>,
+    #[serde(default)]
+    pub after_state: Option<String>,
+    #[serde(default)]
+    pub after_target: Option<String>,
+    /// Why the patch has its state under the draft.
+    pub after_reason: String,
+}

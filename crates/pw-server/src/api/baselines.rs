@@ -176,6 +176,20 @@ pub(crate) async fn update(
     }))
 }
 
+/// `POST /api/v1/baselines/{id}/impact`: what saving the draft in the body would change.
+pub(crate) async fn impact(
+    State(state): State<AppState>,
+    _caller: ReadOnly,
+    Path(id): Path<String>,
+    TextBody(text): TextBody,
+) -> Result<Json<pw_api::server::baselines::BaselineImpact>, ApiError> {
+    let loaded = read_baseline(&text)?;
+    Ok(Json(
+        crate::service::preview::baseline_impact(&state, &id, loaded.baseline, loaded.warnings)
+            .await?,
+    ))
+}
+
 pub(crate) async fn remove(
     State(state): State<AppState>,
     Admin(caller): Admin,

@@ -29,6 +29,7 @@ pub(crate) fn routes() -> Router<AppState> {
                 .put(baselines::update)
                 .delete(baselines::remove),
         )
+        .route("/baselines/{id}/impact", post(baselines::impact))
         .route("/default-baselines", get(baselines::list_defaults))
         .route(
             "/default-baselines/{os}",

@@ -34,6 +34,8 @@ const CSS: &str = include_str!("../../assets/console/console.css");
 
 /// The largest form the console reads.
 const FORM_LIMIT: usize = 16 * 1024;
+/// The largest baseline edit the console reads (the definition as TOML, and the form around it).
+const BASELINE_FORM_LIMIT: usize = 512 * 1024;
 
 /// What every console response says about itself.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -65,6 +67,13 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/audit", get(pages::audit))
         .route("/trends", get(pages::trends))
         .route("/baselines", get(pages::baselines))
+        .route(
+            "/baselines/{id}/edit",
+            get(pages::edit_baseline)
+                .post(pages::edit_baseline_step)
+                // A baseline's text is larger than a form; only a signed-in viewer gets here.
+                .layer(axum::extract::DefaultBodyLimit::max(BASELINE_FORM_LIMIT)),
+        )
         .route(HTMX_PATH, get(htmx))
         .route(CSS_PATH, get(css))
         // Console forms are small; the sign-in form is read before anyone is authenticated.

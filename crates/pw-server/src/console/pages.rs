@@ -1742,3 +1742,118 @@ mod tests {
         assert_eq!(at("2025-03-08T12:00:00Z"), "2 d");
     }
 }
+
+// --- Editing a baseline -------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "console/baseline_edit.html")]
+struct BaselineEditPage<'a> {
+    css: &'a str,
+    htmx: &'a str,
+    user: Option<UserView>,
+    can_act: bool,
+    id: String,
+    name: String,
+    /// The text in the editor: the stored definition, or the draft being previewed.
+    draft: String,
+    /// What is wrong with the draft, when it cannot be read.
+    error: Option<String>,
+    impact: Option<pw_api::server::baselines::BaselineImpact>,
+    /// Nodes of the impact with at least one change.
+    changed_nodes: usize,
+}
+
+async fn edit_page(
+    state: &AppState,
+    viewer: &Viewer,
+    id: &str,
+    draft: Option<String>,
+) -> Result<Response, ConsoleError> {
+    let found = crate::service::baselines::get(state, id).await?;
+    if found.predefined() {
+        return Err(ApiError::conflict(format!(
+            "`{id}` is a built-in baseline and cannot change; copy it into a baseline of your own"
+        ))
+        .into());
+    }
+    let stored = crate::resolve::baseline_text(state.store(), id)
+        .await?
+        .unwrap_or_default();
+    let (mut error, mut impact) = (None, None);
+    if let Some(text) = &draft {
+        match pw_api::baseline::parse_toml(text) {
+            Err(problem) => {
+                // Shown above the editor, with the draft kept (a 200: error statuses get the
+                // API's JSON body).
+                error = Some(crate::error::chain(&problem));
+            }
+            Ok(loaded) => {
+                impact = Some(
+                    crate::service::preview::baseline_impact(
+                        state,
+                        id,
+                        loaded.baseline,
+                        loaded.warnings,
+                    )
+                    .await?,
+                );
+            }
+        }
+    }
+    let changed_nodes = impact.as_ref().map_or(0, |i| {
+        i.nodes.iter().filter(|n| !n.changes.is_empty()).count()
+    });
+    let page = render(&BaselineEditPage {
+        css: CSS_PATH,
+        htmx: HTMX_PATH,
+        user: user(viewer),
+        can_act: viewer.can_act(),
+        id: id.to_owned(),
+        name: found.baseline.name.clone(),
+        draft: draft.unwrap_or(stored),
+        error,
+        impact,
+        changed_nodes,
+    })?;
+    Ok(page.into_response())
+}
+
+pub(crate) async fn edit_baseline(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Result<Response, ConsoleError> {
+    edit_page(&state, &viewer, &id, None).await
+}
+
+/// `step=preview` shows the diff and each node's changes; `step=save` (operator) stores the
+/// draft exactly as previewed.
+pub(crate) async fn edit_baseline_step(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ConsoleError> {
+    let pairs = form(&body)?;
+    viewer.check_csrf(field(&pairs, "csrf"))?;
+    let draft = pairs
+        .iter()
+        .find(|(k, _)| k == "toml")
+        .map(|(_, v)| v.replace("\r\n", "\n"))
+        .unwrap_or_default();
+    match field(&pairs, "step") {
+        Some("save") => {
+            viewer.require(pw_api::server::tokens::Role::Operator)?;
+            let loaded = pw_api::baseline::parse_toml(&draft).map_err(|problem| {
+                ApiError::bad_request(format!(
+                    "the draft is not a valid baseline: {}",
+                    crate::error::chain(&problem)
+                ))
+            })?;
+            crate::service::baselines::update(&state, &viewer.actor(), &id, &loaded.baseline)
+                .await?;
+            Ok(Redirect::to(&format!("/baselines#{}", url_encode(&id))).into_response())
+        }
+        _ => edit_page(&state, &viewer, &id, Some(draft)).await,
+    }
+}

@@ -283,3 +283,175 @@ pub(crate) async fn next_window_for(
     }
     Ok(best)
 }
+
+/// The nodes a baseline-edit impact evaluates at most, by hostname: each is two evaluations.
+pub(crate) const IMPACT_NODES: usize = 100;
+
+/// A line diff of two texts (longest common subsequence of lines; baselines are short).
+pub(crate) fn line_diff(before: &str, after: &str) -> Vec<pw_api::server::baselines::DiffLine> {
+    use pw_api::server::baselines::DiffLine;
+    let a: Vec<&str> = before.lines().collect();
+    let b: Vec<&str> = after.lines().collect();
+    // lengths[i][j]: the LCS of a[i..] and b[j..].
+    let mut lengths = vec![vec![0u32; b.len() + 1]; a.len() + 1];
+    for i in (0..a.len()).rev() {
+        for j in (0..b.len()).rev() {
+            lengths[i][j] = if a[i] == b[j] {
+                lengths[i + 1][j + 1] + 1
+            } else {
+                lengths[i + 1][j].max(lengths[i][j + 1])
+            };
+        }
+    }
+    let line = |change: &str, text: &str| DiffLine {
+        change: change.to_owned(),
+        text: text.to_owned(),
+    };
+    let (mut i, mut j) = (0, 0);
+    let mut out = Vec::with_capacity(a.len().max(b.len()));
+    while i < a.len() || j < b.len() {
+        if i < a.len() && j < b.len() && a[i] == b[j] {
+            out.push(line("same", a[i]));
+            i += 1;
+            j += 1;
+        } else if j < b.len() && (i == a.len() || lengths[i][j + 1] >= lengths[i + 1][j]) {
+            out.push(line("added", b[j]));
+            j += 1;
+        } else {
+            out.push(line("removed", a[i]));
+            i += 1;
+        }
+    }
+    out
+}
+
+/// The patches whose state or target differ between two evaluations of one node.
+fn patch_changes(
+    before: &EvaluationJson,
+    after: &EvaluationJson,
+) -> Vec<pw_api::server::baselines::PatchChange> {
+    use std::collections::BTreeMap;
+    let key = |p: &pw_api::evaluation::PatchJson| format!("{}.{}", p.name, p.arch);
+    let old: BTreeMap<String, &pw_api::evaluation::PatchJson> =
+        before.patches.iter().map(|p| (key(p), p)).collect();
+    let new: BTreeMap<String, &pw_api::evaluation::PatchJson> =
+        after.patches.iter().map(|p| (key(p), p)).collect();
+    let mut packages: Vec<&String> = old.keys().chain(new.keys()).collect();
+    packages.sort();
+    packages.dedup();
+    packages
+        .into_iter()
+        .filter_map(|package| {
+            let (was, is) = (old.get(package), new.get(package));
+            let same = match (was, is) {
+                (Some(a), Some(b)) => a.state == b.state && a.target == b.target,
+                _ => false,
+            };
+            (!same).then(|| pw_api::server::baselines::PatchChange {
+                package: package.clone(),
+                before_state: was.map(|p| p.state.clone()),
+                before_target: was.and_then(|p| p.target.clone()),
+                after_state: is.map(|p| p.state.clone()),
+                after_target: is.and_then(|p| p.target.clone()),
+                after_reason: is.map_or_else(
+                    || "not listed under the draft".to_owned(),
+                    |p| p.reason.clone(),
+                ),
+            })
+        })
+        .collect()
+}
+
+/// What saving `draft` over the stored baseline `id` would change: the text diff, and per
+/// node the baseline applies to (the first [`IMPACT_NODES`] by hostname), the patches whose
+/// state or target would change, evaluated now from the inventories the nodes uploaded.
+pub(crate) async fn baseline_impact(
+    state: &AppState,
+    id: &str,
+    draft: Baseline,
+    warnings: Vec<String>,
+) -> Result<pw_api::server::baselines::BaselineImpact, ApiError> {
+    use pw_api::server::baselines::{BaselineImpact, NodeImpact};
+    let found = crate::service::baselines::get(state, id).await?;
+    if found.predefined() {
+        return Err(ApiError::conflict(format!(
+            "`{id}` is a built-in baseline and cannot change"
+        )));
+    }
+    let current = found.baseline;
+    let diff = line_diff(
+        &pw_api::baseline::to_toml(&current),
+        &pw_api::baseline::to_toml(&draft),
+    );
+    let at = state.now();
+    let registrations = Registrations::load(state.store()).await?;
+    let mut nodes: Vec<NodeRecord> = state
+        .store()
+        .nodes()
+        .await?
+        .into_iter()
+        .filter(|node| registrations.for_node(node).is_ok_and(|(_, b)| b == id))
+        .collect();
+    nodes.sort_by(|a, b| a.hostname.cmp(&b.hostname).then_with(|| a.id.cmp(&b.id)));
+    let nodes_total = nodes.len() as u64;
+    let current = std::sync::Arc::new(current);
+    let draft = std::sync::Arc::new(draft);
+    let mut impacts = Vec::new();
+    for node in nodes.into_iter().take(IMPACT_NODES) {
+        let mut impact = NodeImpact {
+            node_id: node.id.clone(),
+            hostname: node.hostname.clone(),
+            error: None,
+            changes: Vec::new(),
+        };
+        match state.store().inventory(&node.id).await? {
+            None => impact.error = Some("the node has not uploaded an inventory yet".to_owned()),
+            Some(inventory) => {
+                let upload: InventoryUpload = stored_json("inventory", &inventory.inventory_json)?;
+                let (current, draft) = (current.clone(), draft.clone());
+                let outcome = tokio::task::spawn_blocking(move || {
+                    let before = evaluate_node(&current, &upload, at, false)?;
+                    let after = evaluate_node(&draft, &upload, at, false)?;
+                    Ok::<_, String>(patch_changes(&before, &after))
+                })
+                .await
+                .map_err(ApiError::internal)?;
+                match outcome {
+                    Ok(changes) => impact.changes = changes,
+                    Err(error) => impact.error = Some(error),
+                }
+            }
+        }
+        impacts.push(impact);
+    }
+    Ok(BaselineImpact {
+        baseline_id: id.to_owned(),
+        evaluated_at: at,
+        diff,
+        warnings,
+        nodes_total,
+        nodes: impacts,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::line_diff;
+
+    #[test]
+    fn line_diff_keeps_common_lines_and_marks_the_rest() {
+        let diff = line_diff("a\nb\nc\n", "a\nc\nd\n");
+        let got: Vec<(String, String)> = diff.into_iter().map(|l| (l.change, l.text)).collect();
+        let want = [
+            ("same", "a"),
+            ("removed", "b"),
+            ("same", "c"),
+            ("added", "d"),
+        ];
+        assert_eq!(
+            got,
+            want.map(|(c, t)| (c.to_owned(), t.to_owned())).to_vec()
+        );
+        assert!(line_diff("", "").is_empty());
+    }
+}

@@ -266,7 +266,7 @@ async fn a_waiting_poll_wakes_when_a_command_arrives() {
 
 /// An inventory with a compact catalog: openssl 1.0.2k-19 installed; -24 (old advisory)
 /// and -26 (advisory from yesterday) available.
-fn inventory() -> Value {
+pub(crate) fn inventory() -> Value {
     let package = |release: &str| json!({"name": "openssl", "epoch": 1, "version": "1.0.2k", "release": release, "arch": "x86_64"});
     let advisory = |id: &str, release: &str, updated: &str| {
         json!({"id": id, "kind": "security", "severity": "Important", "updated": updated,

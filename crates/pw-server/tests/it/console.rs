@@ -774,3 +774,209 @@ async fn dates_reboot_reasons_approvals_and_latency() {
         trends.body
     );
 }
+
+/// Percent-encodes a form value.
+fn encoded(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_baseline_edit_shows_its_diff_and_each_nodes_changes_before_it_is_saved() {
+    let server = TestServer::sqlite().await;
+    let (_node, credential) = server
+        .enroll("web-1", "AMAZON_LINUX_2", &[("Patch Group", "web")])
+        .await;
+    let (status, value) = server
+        .call(
+            "PUT",
+            "/api/v1/agent/inventory",
+            Some(&credential),
+            Some(crate::agent::inventory()),
+        )
+        .await;
+    assert_eq!(status, 204, "{value}");
+    let stored = crate::support::baseline_toml("web-sec", "AMAZON_LINUX_2");
+    let created = server
+        .admin(
+            "POST",
+            "/api/v1/baselines",
+            Some(Value::String(stored.clone())),
+        )
+        .await;
+    let id = created["summary"]["id"].as_str().unwrap().to_owned();
+    server
+        .admin(
+            "POST",
+            "/api/v1/patch-groups",
+            Some(json!({"patch_group": "web", "baseline_id": id})),
+        )
+        .await;
+    // The draft approves security patches at once instead of after 7 days.
+    let draft = stored.replace("approve_after_days = 7", "approve_after_days = 0");
+    let session = sign_in(&server, &server.admin.clone()).await;
+    let editor = browse(
+        &server,
+        "GET",
+        &format!("/baselines/{id}/edit"),
+        &session,
+        None,
+    )
+    .await;
+    assert_eq!(editor.status, 200, "{}", editor.body);
+    let csrf = form_value(&editor.body, "csrf");
+    let path = format!("/baselines/{id}/edit");
+    let preview = browse(
+        &server,
+        "POST",
+        &path,
+        &session,
+        Some(&format!(
+            "csrf={csrf}&step=preview&toml={}",
+            encoded(&draft)
+        )),
+    )
+    .await;
+    assert_eq!(preview.status, 200, "{}", preview.body);
+    assert!(
+        preview
+            .body
+            .contains("<span class=\"diff-removed\">- approve_after_days = 7</span>"),
+        "{}",
+        preview.body
+    );
+    assert!(
+        preview
+            .body
+            .contains("<span class=\"diff-added\">+ approve_after_days = 0</span>"),
+        "{}",
+        preview.body
+    );
+    // openssl: the 7-day rule targets -24 (released a month ago); the draft targets -26
+    // (released yesterday).
+    assert!(
+        preview.body.contains(
+            "<td>openssl.x86_64</td>\n<td>Missing 1:1.0.2k-24.amzn2</td>\n<td>Missing 1:1.0.2k-26.amzn2</td>"
+        ),
+        "{}",
+        preview.body
+    );
+    assert!(preview.body.contains("1 of 1 evaluated nodes would change"));
+    // The API gives the same impact.
+    let (status, impact) = server
+        .call_text(
+            "POST",
+            &format!("/api/v1/baselines/{id}/impact"),
+            Some(&server.admin.clone()),
+            Some(&draft),
+        )
+        .await;
+    assert_eq!(status, 200, "{impact}");
+    assert_eq!(
+        impact["nodes"][0]["changes"][0]["after_target"],
+        "1:1.0.2k-26.amzn2"
+    );
+    // Nothing is saved by a preview.
+    let unchanged = server
+        .admin("GET", &format!("/api/v1/baselines/{id}"), None)
+        .await;
+    assert!(
+        unchanged["toml"]
+            .as_str()
+            .unwrap()
+            .contains("approve_after_days = 7")
+    );
+    // A draft that is not a baseline is named, and nothing is evaluated.
+    let broken = browse(
+        &server,
+        "POST",
+        &path,
+        &session,
+        Some(&format!(
+            "csrf={csrf}&step=preview&toml={}",
+            encoded("version = \"1\"\nname = 3\n")
+        )),
+    )
+    .await;
+    assert_eq!(broken.status, 200, "{}", broken.body);
+    assert!(
+        broken.body.contains("The draft is not a valid baseline"),
+        "{}",
+        broken.body
+    );
+    // A read-only viewer previews but cannot save; a form without its CSRF token is refused.
+    let reader = server.token(Role::ReadOnly).await;
+    let read_session = sign_in(&server, &reader).await;
+    let read_editor = browse(&server, "GET", &path, &read_session, None).await;
+    let read_csrf = form_value(&read_editor.body, "csrf");
+    let read_preview = browse(
+        &server,
+        "POST",
+        &path,
+        &read_session,
+        Some(&format!(
+            "csrf={read_csrf}&step=preview&toml={}",
+            encoded(&draft)
+        )),
+    )
+    .await;
+    assert_eq!(read_preview.status, 200);
+    assert!(!read_preview.body.contains("value=\"save\""));
+    let refused = browse(
+        &server,
+        "POST",
+        &path,
+        &read_session,
+        Some(&format!(
+            "csrf={read_csrf}&step=save&toml={}",
+            encoded(&draft)
+        )),
+    )
+    .await;
+    assert_eq!(refused.status, 403);
+    let forged = browse(
+        &server,
+        "POST",
+        &path,
+        &session,
+        Some(&format!("step=save&toml={}", encoded(&draft))),
+    )
+    .await;
+    assert_eq!(forged.status, 403);
+    // Saving stores the previewed text and is audited.
+    let saved = browse(
+        &server,
+        "POST",
+        &path,
+        &session,
+        Some(&format!("csrf={csrf}&step=save&toml={}", encoded(&draft))),
+    )
+    .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let after = server
+        .admin("GET", &format!("/api/v1/baselines/{id}"), None)
+        .await;
+    assert!(
+        after["toml"]
+            .as_str()
+            .unwrap()
+            .contains("approve_after_days = 0")
+    );
+    // Built-in baselines cannot be edited.
+    let builtin = browse(
+        &server,
+        "GET",
+        "/baselines/patchwarden-AmazonLinux2Default/edit",
+        &session,
+        None,
+    )
+    .await;
+    assert_eq!(builtin.status, 409);
+}
