@@ -13,6 +13,7 @@ pub mod evaluate;
 pub mod exact;
 pub mod nevra;
 pub mod pattern;
+pub mod promotion;
 pub mod release;
 pub mod repo;
 pub mod schedule;
