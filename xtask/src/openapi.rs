@@ -49,6 +49,9 @@ fn body_schemas(generator: &mut SchemaGenerator) {
     generator.subschema_for::<server::fleet::FleetNodePage>();
     generator.subschema_for::<server::fleet::ReferenceReport>();
     generator.subschema_for::<server::baselines::BaselineImpact>();
+    generator.subschema_for::<server::promotion::PromotionSpec>();
+    generator.subschema_for::<server::promotion::PromotionPolicy>();
+    generator.subschema_for::<server::promotion::PromotionRun>();
     generator.subschema_for::<agent::OperationReport>();
     generator.subschema_for::<server::agent::PreviewRequest>();
     generator.subschema_for::<server::agent::PreviewResponse>();

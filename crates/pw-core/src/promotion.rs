@@ -30,6 +30,15 @@ pub struct Change {
     pub entry: String,
     pub owner: String,
     pub reason: String,
+    pub evidence: Evidence,
+}
+
+/// What a change was decided on: the STG nodes, their reports, and the latest report's time.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Evidence {
+    pub nodes: Vec<String>,
+    pub reports: Vec<i64>,
+    pub at: Option<Timestamp>,
 }
 
 /// When a version that broke nothing is approved in PRD.
@@ -166,6 +175,8 @@ pub struct ReleaseEvidence {
 /// One of STG's Install reports, whole.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstallEvidence {
+    /// The report's id, when the caller knows it (for evidence).
+    pub report: Option<i64>,
     pub at: Timestamp,
     /// What the install put on (`install.installed`: rpm `name-[epoch:]version-release.arch`,
     /// Debian `name:arch=version`).
@@ -182,6 +193,8 @@ pub struct InstallEvidence {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeEvidence {
     pub host: String,
+    /// The latest report's id, when the caller knows it (for evidence).
+    pub latest_report: Option<i64>,
     pub latest_at: Timestamp,
     pub latest: Vec<ItemEvidence>,
     pub installs: Vec<InstallEvidence>,
@@ -218,16 +231,14 @@ impl Reading {
                 let key = (item.name.clone(), item.arch.clone(), item.target.clone());
                 match item.state.as_str() {
                     "Installed" => {
-                        reading
-                            .observed
-                            .entry(key)
-                            .or_default()
-                            .installed_on
-                            .insert(host.clone());
+                        let seen = reading.observed.entry(key).or_default();
+                        seen.installed_on.insert(host.clone());
+                        seen.installed_reports.extend(node.latest_report);
                     }
                     "Failed" => {
                         let seen = reading.observed.entry(key).or_default();
                         seen.failed_on.insert(host.clone());
+                        seen.failed_reports.extend(node.latest_report);
                         keep_latest(&mut seen.failed_at, node.latest_at);
                     }
                     _ => {}
@@ -243,9 +254,11 @@ impl Reading {
                     let seen = reading.releases.entry(evaluated.clone()).or_default();
                     if broke {
                         seen.broke_on.insert(host.clone());
+                        seen.broke_reports.extend(install.report);
                         keep_latest(&mut seen.broke_at, install.at);
                     } else if release.after == *evaluated {
                         seen.ran_on.insert(host.clone());
+                        seen.ran_reports.extend(install.report);
                     }
                 }
                 for item in &install.items {
@@ -263,6 +276,7 @@ impl Reading {
                     if install.hook_failed {
                         let seen = reading.observed.entry(key).or_default();
                         seen.hook_failed_on.insert(host.clone());
+                        seen.hook_failed_reports.extend(install.report);
                         keep_latest(&mut seen.hook_failed_at, install.at);
                     } else if let Some(seen) = reading.observed.get_mut(&key) {
                         let since = seen
@@ -300,6 +314,10 @@ pub struct Observed {
     pub installed_since: BTreeMap<String, Timestamp>,
     /// How many STG nodes were read (for a percentage threshold).
     pub nodes_read: usize,
+    /// The reports behind `installed_on`, `failed_on` and `hook_failed_on`.
+    pub installed_reports: BTreeSet<i64>,
+    pub failed_reports: BTreeSet<i64>,
+    pub hook_failed_reports: BTreeSet<i64>,
 }
 
 impl Observed {
@@ -351,6 +369,9 @@ pub struct ReleaseSeen {
     /// post-install hook; the latest such report's time.
     pub broke_on: BTreeSet<String>,
     pub broke_at: Option<Timestamp>,
+    /// The Install reports behind `ran_on` and `broke_on`.
+    pub ran_reports: BTreeSet<i64>,
+    pub broke_reports: BTreeSet<i64>,
 }
 
 /// Decides the entries to add, appends those that fit to `prd`, and returns (added, not added).
@@ -399,11 +420,33 @@ pub fn plan(
             );
             ("approve", reason)
         };
+        let evidence = if list == "reject" {
+            Evidence {
+                nodes: seen
+                    .failed_on
+                    .union(&seen.hook_failed_on)
+                    .cloned()
+                    .collect(),
+                reports: seen
+                    .failed_reports
+                    .union(&seen.hook_failed_reports)
+                    .copied()
+                    .collect(),
+                at: seen.failed_at.max(seen.hook_failed_at),
+            }
+        } else {
+            Evidence {
+                nodes: seen.installed_on.iter().cloned().collect(),
+                reports: seen.installed_reports.iter().copied().collect(),
+                at: None,
+            }
+        };
         let change = Change {
             list,
             entry: exact.entry(),
             owner: rules.owner.to_owned(),
             reason,
+            evidence,
         };
         let target_list = if list == "approve" {
             &mut prd.approved
@@ -483,11 +526,25 @@ pub fn plan_releases(
         if entries.contains(&release) {
             continue;
         }
+        let evidence = if broke {
+            Evidence {
+                nodes: seen.broke_on.iter().cloned().collect(),
+                reports: seen.broke_reports.iter().copied().collect(),
+                at: seen.broke_at,
+            }
+        } else {
+            Evidence {
+                nodes: seen.ran_on.iter().cloned().collect(),
+                reports: seen.ran_reports.iter().copied().collect(),
+                at: None,
+            }
+        };
         let change = Change {
             list,
             entry: release.to_string(),
             owner: rules.owner.to_owned(),
             reason,
+            evidence,
         };
         if entries.len() >= crate::baseline::MAX_RELEASE_ENTRIES {
             not_added.push(change);
@@ -682,9 +739,11 @@ mod tests {
     fn node(host: &str, at: &str) -> NodeEvidence {
         NodeEvidence {
             host: host.to_owned(),
+            latest_report: Some(1),
             latest_at: ts(at),
             latest: vec![item("openssl", "Installed")],
             installs: vec![InstallEvidence {
+                report: Some(2),
                 at: ts(at),
                 installed: vec!["openssl-1.0-2.x86_64".to_owned()],
                 failed: false,

@@ -489,6 +489,16 @@ async fn report(
         release: report.host.release.clone(),
     };
     let report_id = state.store().append_report(&new).await?;
+    // Promotion policies whose staging side this report is reject what it shows failed.
+    crate::service::promotions::on_report(
+        &state,
+        &node.node_id,
+        report_id,
+        new.baseline_id.as_deref(),
+        new.patch_group.as_deref(),
+        report,
+    )
+    .await;
     state
         .metrics()
         .count("pw_compliance_reports_total", String::new(), 1);

@@ -33,6 +33,7 @@ pub(crate) async fn run(state: AppState) {
     let mut shutdown = state.shutdown_rx();
     let mut lock = None;
     let mut last_prune: Option<std::time::Instant> = None;
+    let mut last_promotion: Option<std::time::Instant> = None;
     loop {
         tokio::select! {
             () = tokio::time::sleep(state.settings().tick_interval) => {}
@@ -62,6 +63,10 @@ pub(crate) async fn run(state: AppState) {
                 error = error.detail.as_deref().unwrap_or(&error.message),
                 "scheduler pass failed"
             );
+        }
+        if last_promotion.is_none_or(|at| at.elapsed() >= crate::service::promotions::RUN_EVERY) {
+            last_promotion = Some(std::time::Instant::now());
+            crate::service::promotions::run_approvals(&state).await;
         }
         if let Some(retention) = state.settings().report_retention
             && last_prune.is_none_or(|at| at.elapsed().as_secs() >= 3600)

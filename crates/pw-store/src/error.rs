@@ -46,6 +46,8 @@ pub enum StoreError {
 pub enum ConflictKind {
     AlreadyExists,
     InUse,
+    /// The record changed since the caller read it.
+    Changed,
 }
 
 impl StoreError {

@@ -26,6 +26,7 @@ mod fleet;
 pub mod ids;
 mod lock;
 mod migrate;
+mod promotions;
 mod records;
 mod releases;
 mod windows;

@@ -81,6 +81,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0011_reboot_and_latency.sql"),
         postgres: include_str!("../migrations/postgres/0011_reboot_and_latency.sql"),
     },
+    Migration {
+        version: 12,
+        name: "promotion_policies",
+        sqlite: include_str!("../migrations/sqlite/0012_promotion_policies.sql"),
+        postgres: include_str!("../migrations/postgres/0012_promotion_policies.sql"),
+    },
 ];
 
 /// An arbitrary constant: the advisory lock that serialises migrations of replicas.

@@ -306,3 +306,32 @@ pub struct AccessKeyRecord {
     pub created_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
 }
+
+/// A promotion policy: from a staging baseline to a production one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromotionRecord {
+    pub id: String,
+    pub from_baseline: String,
+    pub to_baseline: String,
+    /// pw-api `PromotionSpec` as JSON.
+    pub spec_json: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub last_run_at: Option<Timestamp>,
+    /// Why the last run failed, when it did.
+    pub last_error: Option<String>,
+}
+
+/// One entry a promotion policy added to its production baseline, with its evidence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromotionChangeRecord {
+    pub id: i64,
+    pub policy_id: String,
+    pub at: Timestamp,
+    /// `approve`, `reject`, `verify-release` or `reject-release`.
+    pub list: String,
+    pub entry: String,
+    pub reason: String,
+    /// pw-api `PromotionEvidence` as JSON.
+    pub evidence_json: String,
+}

@@ -11,6 +11,7 @@ pub mod compliance;
 pub mod error;
 pub mod fleet;
 pub mod nodes;
+pub mod promotion;
 pub mod releases;
 pub mod tokens;
 pub mod windows;

@@ -166,6 +166,7 @@ fn observe(
                 continue;
             };
             installs.push(InstallEvidence {
+                report: Some(past.report_id),
                 at: past.reported_at,
                 failed: !install.failed.is_empty(),
                 hook_failed: install.post_install_hook_failure.is_some(),
@@ -180,6 +181,7 @@ fn observe(
         }
         nodes.push(NodeEvidence {
             host,
+            latest_report: Some(compliance.summary.report_id),
             latest_at: compliance.summary.reported_at,
             latest: items(compliance.items),
             installs,

@@ -219,6 +219,9 @@ pub(crate) struct AuditEventJson {
     actor: String,
     action: String,
     target: Option<String>,
+    /// What the action recorded beside it (a promotion's entry, reason and evidence, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    details: Option<serde_json::Value>,
 }
 
 pub(crate) async fn audit(
@@ -239,6 +242,10 @@ pub(crate) async fn audit(
                 actor: event.actor,
                 action: event.action,
                 target: event.target,
+                details: event
+                    .details_json
+                    .as_deref()
+                    .and_then(|text| serde_json::from_str(text).ok()),
             })
             .collect(),
     ))

@@ -8,6 +8,7 @@ mod executions;
 mod fleet;
 pub(crate) mod nodes;
 mod preview;
+mod promotions;
 pub(crate) mod windows;
 
 pub(crate) use crate::api::access::create_token_in;
@@ -30,6 +31,17 @@ pub(crate) fn routes() -> Router<AppState> {
                 .delete(baselines::remove),
         )
         .route("/baselines/{id}/impact", post(baselines::impact))
+        .route(
+            "/promotions",
+            get(promotions::list).post(promotions::create),
+        )
+        .route(
+            "/promotions/{id}",
+            get(promotions::show)
+                .put(promotions::update)
+                .delete(promotions::remove),
+        )
+        .route("/promotions/{id}/run", post(promotions::run))
         .route("/default-baselines", get(baselines::list_defaults))
         .route(
             "/default-baselines/{os}",

@@ -116,6 +116,13 @@ pub(crate) async fn delete(state: &AppState, actor: &str, id: &str) -> Result<()
             "`{id}` is a built-in baseline and cannot be deleted"
         )));
     }
+    let policies = crate::service::promotions::using_baseline(state, id).await?;
+    if !policies.is_empty() {
+        return Err(ApiError::in_use(format!(
+            "baseline `{id}` is used by promotion policies {}: delete them first",
+            policies.join(", ")
+        )));
+    }
     state.store().delete_baseline(id).await?;
     state
         .store()

@@ -10,6 +10,7 @@ pub(crate) mod executions;
 pub(crate) mod fleet;
 pub(crate) mod nodes;
 pub(crate) mod preview;
+pub(crate) mod promotions;
 pub(crate) mod windows;
 
 use crate::error::ApiError;

@@ -12,6 +12,7 @@ mod agent;
 mod api;
 mod console;
 mod e2e;
+mod promotions;
 mod run_now;
 mod runner;
 mod support;

@@ -102,6 +102,7 @@ suite!(
     patch_refs_follow_the_latest_report,
     trends_and_critical_debt,
     reboot_reasons_approval_dates_and_latency,
+    promotion_policies_and_guarded_writes,
 );
 
 fn at(text: &str) -> Timestamp {
@@ -1735,4 +1736,109 @@ async fn reboot_reasons_approval_dates_and_latency(store: &Store) {
             .unwrap()
             .is_empty()
     );
+}
+
+/// Promotion policies: one per (from, to); a production baseline is written only if it is
+/// still what the policy read, with the changes in the same transaction.
+async fn promotion_policies_and_guarded_writes(store: &Store) {
+    store
+        .create_baseline(&baseline("pb-stg", "STG", "AMAZON_LINUX_2"))
+        .await
+        .unwrap();
+    let prd = baseline("pb-prd", "PRD", "AMAZON_LINUX_2");
+    store.create_baseline(&prd).await.unwrap();
+    let record = pw_store::PromotionRecord {
+        id: "pp-1".to_owned(),
+        from_baseline: "pb-stg".to_owned(),
+        to_baseline: "pb-prd".to_owned(),
+        spec_json: "{}".to_owned(),
+        created_at: at("2025-01-01T00:00:00Z"),
+        updated_at: at("2025-01-01T00:00:00Z"),
+        last_run_at: None,
+        last_error: None,
+    };
+    store.create_promotion(&record).await.unwrap();
+    let twice = pw_store::PromotionRecord {
+        id: "pp-2".to_owned(),
+        ..record.clone()
+    };
+    assert!(matches!(
+        store.create_promotion(&twice).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert_eq!(store.promotions().await.unwrap(), std::slice::from_ref(&record));
+    let change = pw_store::PromotionChangeRecord {
+        id: 0,
+        policy_id: "pp-1".to_owned(),
+        at: at("2025-01-02T00:00:00Z"),
+        list: "reject".to_owned(),
+        entry: "curl-1.1-1.x86_64".to_owned(),
+        reason: "failed on STG node(s) a".to_owned(),
+        evidence_json: "{}".to_owned(),
+    };
+    // Written only over what was read.
+    let stale = store
+        .apply_promotion(
+            "pb-prd",
+            "not what is stored",
+            "new",
+            std::slice::from_ref(&change),
+            at("2025-01-02T00:00:00Z"),
+        )
+        .await;
+    assert!(
+        matches!(
+            stale,
+            Err(StoreError::Conflict {
+                kind: pw_store::ConflictKind::Changed,
+                ..
+            })
+        ),
+        "{stale:?}"
+    );
+    assert!(
+        store
+            .promotion_changes("pp-1", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    store
+        .apply_promotion(
+            "pb-prd",
+            &prd.toml,
+            "new text",
+            std::slice::from_ref(&change),
+            at("2025-01-02T00:00:00Z"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.baseline("pb-prd").await.unwrap().unwrap().toml,
+        "new text"
+    );
+    let changes = store.promotion_changes("pp-1", 10).await.unwrap();
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].entry, change.entry);
+    store
+        .record_promotion_run("pp-1", at("2025-01-03T00:00:00Z"), Some("boom"))
+        .await
+        .unwrap();
+    let found = store.promotion("pp-1").await.unwrap().unwrap();
+    assert_eq!(found.last_error.as_deref(), Some("boom"));
+    assert_eq!(found.last_run_at, Some(at("2025-01-03T00:00:00Z")));
+    store
+        .update_promotion("pp-1", "{\"x\":1}", at("2025-01-04T00:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.promotion("pp-1").await.unwrap().unwrap().spec_json,
+        "{\"x\":1}"
+    );
+    store.delete_promotion("pp-1").await.unwrap();
+    assert!(store.promotion("pp-1").await.unwrap().is_none());
+    assert!(matches!(
+        store.delete_promotion("pp-1").await,
+        Err(StoreError::NotFound { .. })
+    ));
 }
