@@ -62,6 +62,8 @@ enum Command {
     Apply(commands::declare::DeclareArgs),
     /// Approve in PRD what STG verified; reject in PRD what failed on STG.
     Promote(commands::promote::PromoteArgs),
+    /// Promotion policies: the server rejects in PRD what broke STG, approves what stayed healthy.
+    Promotion(commands::promotion::PromotionArgs),
     /// Amazon Linux 2023 releases known to the server.
     Release(commands::release::ReleaseArgs),
 }
@@ -99,6 +101,7 @@ fn main() -> ExitCode {
         Command::Plan(args) => Ok(commands::declare::run_plan(&args, &printer)),
         Command::Apply(args) => Ok(commands::declare::run_apply(&args, &printer)),
         Command::Promote(args) => Ok(commands::promote::run(&args, &printer)),
+        Command::Promotion(args) => Ok(commands::promotion::run(args, &printer)),
         Command::Release(args) => Ok(commands::release::run(args, &printer)),
     };
     match result {

@@ -679,6 +679,49 @@ impl Client {
 
     // ---- windows and executions ------------------------------------------------------
 
+    pub fn promotions(
+        &self,
+    ) -> Result<Vec<pw_api::server::promotion::PromotionPolicy>, ClientError> {
+        self.get("/api/v1/promotions")
+    }
+
+    pub fn promotion(
+        &self,
+        id: &str,
+    ) -> Result<pw_api::server::promotion::PromotionPolicy, ClientError> {
+        self.get(&format!("/api/v1/promotions/{}", encode(id)))
+    }
+
+    pub fn create_promotion(
+        &self,
+        spec: &pw_api::server::promotion::PromotionSpec,
+    ) -> Result<pw_api::server::promotion::PromotionPolicy, ClientError> {
+        self.post("/api/v1/promotions", spec)
+    }
+
+    pub fn update_promotion(
+        &self,
+        id: &str,
+        spec: &pw_api::server::promotion::PromotionSpec,
+    ) -> Result<pw_api::server::promotion::PromotionPolicy, ClientError> {
+        self.put(&format!("/api/v1/promotions/{}", encode(id)), spec)
+    }
+
+    pub fn delete_promotion(&self, id: &str) -> Result<(), ClientError> {
+        self.delete(&format!("/api/v1/promotions/{}", encode(id)))
+    }
+
+    pub fn run_promotion(
+        &self,
+        id: &str,
+        dry_run: bool,
+    ) -> Result<pw_api::server::promotion::PromotionRun, ClientError> {
+        self.post(
+            &format!("/api/v1/promotions/{}/run?dry_run={dry_run}", encode(id)),
+            &serde_json::Value::Null,
+        )
+    }
+
     pub fn windows(&self) -> Result<Vec<Window>, ClientError> {
         self.get("/api/v1/windows")
     }

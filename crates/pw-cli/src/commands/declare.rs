@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use clap::Args;
 use pw_api::server::agent::PreviewRequest;
+use pw_api::server::promotion::PromotionSpec;
 use pw_api::server::windows::{
     CutoffBehavior, RebootOption, TargetFilter, TaskOperation, TaskSpec, WindowSpec,
     WindowTargetSpec,
@@ -41,6 +42,10 @@ struct DeclFile {
     patch_group: Vec<PatchGroupDecl>,
     #[serde(default)]
     window: Vec<WindowDecl>,
+    /// Promotion policies, as the API takes them (`from`, `to`, `patch_group`,
+    /// `reject_failures`, `approve_when_healthy = { nodes, percent, soak }`).
+    #[serde(default)]
+    promotion: Vec<PromotionSpec>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -116,6 +121,8 @@ struct Desired {
     /// operating system (AL2 and AL2023 nodes of one group, each with its own).
     patch_groups: BTreeMap<(String, String), String>,
     windows: BTreeMap<String, DesiredWindow>,
+    /// (from, to) baseline names → policy.
+    promotions: BTreeMap<(String, String), PromotionSpec>,
 }
 
 #[derive(Debug)]
@@ -211,6 +218,16 @@ fn load_inner(dir: &Path, printer: &Printer) -> anyhow::Result<Desired> {
             );
         }
         groups.extend(file.patch_group.into_iter().map(|g| (path.clone(), g)));
+        for promotion in file.promotion {
+            let (from, to) = (promotion.from.clone(), promotion.to.clone());
+            if desired
+                .promotions
+                .insert((from.clone(), to.clone()), promotion)
+                .is_some()
+            {
+                anyhow::bail!("{shown}: a promotion from `{from}` to `{to}` is declared twice");
+            }
+        }
         for window in file.window {
             let name = window.name.clone();
             let desired_window =
@@ -322,7 +339,7 @@ fn window_from_decl(window: WindowDecl) -> anyhow::Result<DesiredWindow> {
 /// One change `plan` shows and `apply` makes.
 #[derive(Debug, Clone, Serialize)]
 struct Change {
-    /// `baseline`, `patch_group` or `window`.
+    /// `baseline`, `patch_group`, `window` or `promotion`.
     kind: &'static str,
     name: String,
     /// `create` or `update`.
@@ -348,6 +365,12 @@ enum Step {
         replace_os: Option<String>,
     },
     Window(WindowStep),
+    /// Create the promotion policy (from, to) of the files, or replace the settings of the
+    /// policy `id`.
+    Promotion {
+        id: Option<String>,
+        key: (String, String),
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -405,6 +428,10 @@ fn window_fields(want: &WindowSpec, have: &WindowSpec) -> Vec<String> {
 /// `patchwarden promote` added on the server, and the file does not list, put back: applying
 /// the files never undoes a promotion. Returns the text to apply and how many were kept.
 fn keep_promoted(want: &str, have: &str) -> (String, usize) {
+    // Also what the server's promotion policies added (owner `promotion policy <id>`).
+    fn is_promoted_owner(owner: &str) -> bool {
+        owner == crate::commands::promote::OWNER || owner.starts_with("promotion policy ")
+    }
     let (Ok(wanted), Ok(current)) = (
         pw_api::baseline::parse_toml(want),
         pw_api::baseline::parse_toml(have),
@@ -418,7 +445,7 @@ fn keep_promoted(want: &str, have: &str) -> (String, usize) {
         (&mut merged.rejected, &current.baseline.rejected),
     ] {
         for exception in from {
-            if exception.owner.as_deref() == Some(crate::commands::promote::OWNER)
+            if exception.owner.as_deref().is_some_and(is_promoted_owner)
                 && !into.iter().any(|e| e.entry == exception.entry)
             {
                 into.push(exception.clone());
@@ -598,6 +625,56 @@ fn compare(client: &Client, desired: &Desired, printer: &Printer) -> anyhow::Res
             });
         }
     }
+    let policies = client.promotions()?;
+    let id_of = |name: &str| {
+        summaries
+            .iter()
+            .find(|b| b.name == name || b.id == name)
+            .map(|b| b.id.clone())
+    };
+    for ((from, to), want) in &desired.promotions {
+        let have = match (id_of(from), id_of(to)) {
+            (Some(from_id), Some(to_id)) => policies
+                .iter()
+                .find(|p| p.from_baseline_id == from_id && p.to_baseline_id == to_id),
+            _ => None,
+        };
+        let name = format!("{from} -> {to}");
+        let key = (from.clone(), to.clone());
+        match have {
+            None => changes.push(Change {
+                kind: "promotion",
+                name,
+                action: "create",
+                fields: Vec::new(),
+                step: Step::Promotion { id: None, key },
+            }),
+            Some(policy) => {
+                let mut fields = Vec::new();
+                if policy.spec.patch_group != want.patch_group {
+                    fields.push("patch_group".to_owned());
+                }
+                if policy.spec.reject_failures != want.reject_failures {
+                    fields.push("reject_failures".to_owned());
+                }
+                if policy.spec.approve_when_healthy != want.approve_when_healthy {
+                    fields.push("approve_when_healthy".to_owned());
+                }
+                if !fields.is_empty() {
+                    changes.push(Change {
+                        kind: "promotion",
+                        name,
+                        action: "update",
+                        fields,
+                        step: Step::Promotion {
+                            id: Some(policy.id.clone()),
+                            key,
+                        },
+                    });
+                }
+            }
+        }
+    }
     Ok(changes)
 }
 
@@ -765,6 +842,17 @@ fn apply_change(client: &Client, desired: &Desired, change: &Change) -> anyhow::
                         values: target_ids.clone(),
                     }];
                     client.create_window_task(&id, &spec)?;
+                }
+            }
+        }
+        Step::Promotion { id, key } => {
+            let want = &desired.promotions[key];
+            match id {
+                None => {
+                    client.create_promotion(want)?;
+                }
+                Some(id) => {
+                    client.update_promotion(id, want)?;
                 }
             }
         }

@@ -13,6 +13,7 @@ pub(crate) mod node;
 pub(crate) mod patch_group;
 pub(crate) mod preview;
 pub(crate) mod promote;
+pub(crate) mod promotion;
 pub(crate) mod release;
 pub(crate) mod repo;
 pub(crate) mod schedule;

@@ -498,3 +498,95 @@ fn debian_promotion_writes_apt_exact_version_entries() {
     let again = promote_between(&server, "DEB-STG", "DEB-PRD", &[]);
     assert_eq!(again["added"].as_array().unwrap().len(), 0);
 }
+
+/// `patchwarden promotion`: a policy created, shown by `FROM:TO`, run dry and for real,
+/// updated and deleted from the command line; the server rejects on the report itself.
+#[test]
+fn promotion_policies_from_the_command_line() {
+    let server = start_server();
+    let stg = create(&server, STG);
+    let prd = create(&server, PRD);
+    let output = server.cli(&[
+        "promotion",
+        "create",
+        "--from",
+        "AL2-STG",
+        "--to",
+        "AL2-PRD",
+        "--approve-nodes",
+        "1",
+        "--output",
+        "json",
+    ]);
+    check(&output, 0);
+    let created: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["to_baseline_id"], prd.as_str());
+    assert_eq!(created["spec"]["approve_when_healthy"]["nodes"], 1);
+
+    let node = enroll(&server, "stg-1");
+    report(&node, &stg, "curl", "Failed", "1:8.3.0-2.amzn2");
+    report(
+        &enroll(&server, "stg-2"),
+        &stg,
+        "bash",
+        "Installed",
+        "0:4.2.46-2.amzn2",
+    );
+    // The failure was rejected as its report arrived.
+    let output = server.cli(&["promotion", "show", "AL2-STG:AL2-PRD", "--output", "json"]);
+    check(&output, 0);
+    let shown: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(
+        shown["changes"][0]["entry"], "curl-1:8.3.0-2.amzn2.x86_64",
+        "{shown:#}"
+    );
+    // Approval waits for a run: a dry run says what, a run does it.
+    let output = server.cli(&["promotion", "run", &id, "--dry-run", "--output", "json"]);
+    check(&output, 0);
+    let dry: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(
+        dry["added"][0]["entry"], "bash-4.2.46-2.amzn2.x86_64",
+        "{dry:#}"
+    );
+    assert_eq!(promoted(&server, &prd).approved.len(), 0);
+    let output = server.cli(&["promotion", "run", &id]);
+    check(&output, 0);
+    assert!(
+        stdout(&output).contains("added 1 entry"),
+        "{}",
+        stdout(&output)
+    );
+    assert_eq!(promoted(&server, &prd).approved.len(), 1);
+    let output = server.cli(&["promotion", "list"]);
+    check(&output, 0);
+    assert!(stdout(&output).contains(&id), "{}", stdout(&output));
+    // Settings change; the baselines do not.
+    let output = server.cli(&[
+        "promotion",
+        "update",
+        &id,
+        "--from",
+        "AL2-STG",
+        "--to",
+        "AL2-PRD",
+        "--soak",
+        "3d",
+    ]);
+    check(&output, 0);
+    assert!(stdout(&output).contains("soak 3d"), "{}", stdout(&output));
+    let output = server.cli(&[
+        "promotion",
+        "update",
+        &id,
+        "--from",
+        "AL2-PRD",
+        "--to",
+        "AL2-STG",
+    ]);
+    check(&output, 1);
+    let output = server.cli(&["promotion", "delete", &id]);
+    check(&output, 0);
+    let output = server.cli(&["promotion", "show", &id]);
+    check(&output, 1);
+}

@@ -502,8 +502,36 @@ fn strategy_2_days_after_release_with_staging_ahead() {
     );
     assert_eq!(lab.states("stg-1")["curl"], "Failed");
 
-    // The promotion policy (run by cron in practice): what failed on STG is rejected on PRD,
-    // at that exact version, with who and why.
+    // The promotion policy of the files (the server's): what failed on STG was rejected on
+    // PRD as STG's report arrived, at that exact version, with who, why and the evidence.
+    let prd = lab.baseline("AL2-PRD");
+    let rejected = prd
+        .rejected
+        .iter()
+        .find(|e| e.entry == "curl-8.3.0-2.amzn2.x86_64")
+        .unwrap_or_else(|| panic!("{:?}", prd.rejected));
+    assert!(
+        rejected
+            .owner
+            .as_deref()
+            .unwrap()
+            .starts_with("promotion policy pp-"),
+        "{rejected:?}"
+    );
+    assert!(
+        rejected
+            .reason
+            .as_deref()
+            .unwrap()
+            .starts_with("failed on STG node(s) stg-1"),
+        "{rejected:?}"
+    );
+    let policies = lab.cli(&["promotion", "list", "--output", "json"]);
+    let policies: serde_json::Value = serde_json::from_str(&policies).unwrap();
+    let change = &policies[0]["changes"][0];
+    assert_eq!(change["entry"], "curl-8.3.0-2.amzn2.x86_64", "{policies:#}");
+    assert_eq!(change["evidence"]["nodes"], serde_json::json!(["stg-1"]));
+    // `promote` (the command) finds nothing left to reject.
     let promoted = lab.cli(&[
         "promote",
         "--from",
@@ -515,22 +543,7 @@ fn strategy_2_days_after_release_with_staging_ahead() {
         "json",
     ]);
     let promoted: serde_json::Value = serde_json::from_str(&promoted).unwrap();
-    assert_eq!(promoted["updated"], true, "{promoted:#}");
-    let prd = lab.baseline("AL2-PRD");
-    let rejected = prd
-        .rejected
-        .iter()
-        .find(|e| e.entry == "curl-8.3.0-2.amzn2.x86_64")
-        .unwrap_or_else(|| panic!("{:?}", prd.rejected));
-    assert_eq!(rejected.owner.as_deref(), Some("patchwarden promote"));
-    assert!(
-        rejected
-            .reason
-            .as_deref()
-            .unwrap()
-            .starts_with("failed on STG node(s) stg-1"),
-        "{rejected:?}"
-    );
+    assert_eq!(promoted["updated"], false, "{promoted:#}");
 
     // Day 30 of openssl: PRD has bash (51 days) but not openssl yet.
     lab.windows_at("2025-04-02T02:00:00Z");
@@ -575,7 +588,7 @@ fn strategy_2_days_after_release_with_staging_ahead() {
         serde_json::json!(["curl.x86_64 8.3.0-2.amzn2"])
     );
     // The files do not list the promoted rejection, and they need not: applying them keeps
-    // what `promote` added, so the server matches the files.
+    // what the policy added, so the server matches the files.
     assert_eq!(plan["changes"], serde_json::json!([]), "{plan:#}");
     lab.apply(&example(2));
     assert!(

@@ -1766,7 +1766,10 @@ async fn promotion_policies_and_guarded_writes(store: &Store) {
         store.create_promotion(&twice).await,
         Err(StoreError::Conflict { .. })
     ));
-    assert_eq!(store.promotions().await.unwrap(), std::slice::from_ref(&record));
+    assert_eq!(
+        store.promotions().await.unwrap(),
+        std::slice::from_ref(&record)
+    );
     let change = pw_store::PromotionChangeRecord {
         id: 0,
         policy_id: "pp-1".to_owned(),
