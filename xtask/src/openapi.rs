@@ -52,6 +52,7 @@ fn body_schemas(generator: &mut SchemaGenerator) {
     generator.subschema_for::<server::promotion::PromotionSpec>();
     generator.subschema_for::<server::promotion::PromotionPolicy>();
     generator.subschema_for::<server::promotion::PromotionRun>();
+    generator.subschema_for::<server::promotion::PromotionOutlook>();
     generator.subschema_for::<agent::OperationReport>();
     generator.subschema_for::<server::agent::PreviewRequest>();
     generator.subschema_for::<server::agent::PreviewResponse>();

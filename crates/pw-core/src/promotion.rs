@@ -64,6 +64,40 @@ impl Approve {
         soak: SignedDuration::ZERO,
     };
 
+    /// How many healthy nodes approval needs when `nodes_read` STG nodes were read.
+    fn needed(nodes: u32, percent: Option<u8>, nodes_read: usize) -> usize {
+        let by_percent = percent.map_or(0, |p| (nodes_read * usize::from(p)).div_ceil(100));
+        (nodes as usize).max(by_percent).max(1)
+    }
+
+    /// When `seen` becomes approvable if nothing changes: the instant the last node it needs
+    /// has had it for the soak time. `None` when it never does as things stand (too few nodes
+    /// have it, it broke something, or this rule approves nothing).
+    pub fn due_at(&self, seen: &Observed) -> Option<Timestamp> {
+        let Approve::Healthy {
+            nodes,
+            percent,
+            soak,
+        } = *self
+        else {
+            return None;
+        };
+        if seen.broke() {
+            return None;
+        }
+        let needed = Approve::needed(nodes, percent, seen.nodes_read);
+        let mut ready: Vec<Timestamp> = seen
+            .installed_on
+            .iter()
+            .filter_map(|host| match seen.installed_since.get(host) {
+                Some(since) => Some(since.checked_add(soak).unwrap_or(Timestamp::MAX)),
+                None => soak.is_zero().then_some(Timestamp::MIN),
+            })
+            .collect();
+        ready.sort_unstable();
+        ready.get(needed - 1).copied()
+    }
+
     /// The number of nodes that make `seen` approvable at `now`, or `None` when too few do.
     fn healthy_nodes(&self, seen: &Observed, now: Timestamp) -> Option<usize> {
         let Approve::Healthy {
@@ -77,15 +111,13 @@ impl Approve {
         let soaked = seen
             .installed_on
             .iter()
-            .filter(|host| {
-                seen.installed_since
-                    .get(*host)
-                    .is_none_or(|since| now.duration_since(*since) >= soak)
+            .filter(|host| match seen.installed_since.get(*host) {
+                Some(since) => now.duration_since(*since) >= soak,
+                // Without the install on record, the node counts only when no soak is asked.
+                None => soak.is_zero(),
             })
             .count();
-        let by_percent = percent.map_or(0, |p| (seen.nodes_read * usize::from(p)).div_ceil(100));
-        let needed = (nodes as usize).max(by_percent).max(1);
-        (soaked >= needed).then_some(soaked)
+        (soaked >= Approve::needed(nodes, percent, seen.nodes_read)).then_some(soaked)
     }
 }
 
@@ -310,7 +342,9 @@ pub struct Observed {
     pub hook_failed_on: BTreeSet<String>,
     pub hook_failed_at: Option<Timestamp>,
     /// Per host the version is installed on, since when: the earliest install that put it
-    /// there among the evidence read; absent when that install is older than the evidence.
+    /// there among the evidence read. Absent when no Install report read shows it (installed
+    /// before the evidence, or by other means): such a host counts toward approval only when
+    /// no soak is asked.
     pub installed_since: BTreeMap<String, Timestamp>,
     /// How many STG nodes were read (for a percentage threshold).
     pub nodes_read: usize,
@@ -372,6 +406,51 @@ pub struct ReleaseSeen {
     /// The Install reports behind `ran_on` and `broke_on`.
     pub ran_reports: BTreeSet<i64>,
     pub broke_reports: BTreeSet<i64>,
+}
+
+/// A version STG has installed without failure that PRD does not approve yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    pub entry: String,
+    /// The STG nodes it is installed on.
+    pub nodes: usize,
+    /// When it becomes approvable as things stand (see [`Approve::due_at`]).
+    pub due_at: Option<Timestamp>,
+}
+
+/// What PRD will get from STG and when: every version STG installed without failure that PRD
+/// neither approves nor rejects yet, with the instant `approve` would approve it.
+pub fn pending(
+    prd: &Baseline,
+    observed: &Observations,
+    approve: Approve,
+    now: Timestamp,
+) -> Vec<Pending> {
+    let active = |list: &[Exception]| {
+        PatternSet::parse(
+            list.iter()
+                .filter(|e| e.is_active(now))
+                .map(|e| e.entry.clone())
+                .collect::<Vec<_>>(),
+        )
+    };
+    let (approved, rejected) = (active(&prd.approved), active(&prd.rejected));
+    let family = prd.operating_system.family();
+    observed
+        .iter()
+        .filter(|(_, seen)| !seen.broke() && !seen.installed_on.is_empty())
+        .filter_map(|((name, arch, target), seen)| {
+            let exact = Exact::parse(family, name, arch, target).ok()?;
+            if exact.matched_by(&approved) || exact.matched_by(&rejected) {
+                return None;
+            }
+            Some(Pending {
+                entry: exact.entry(),
+                nodes: seen.installed_on.len(),
+                due_at: approve.due_at(seen),
+            })
+        })
+        .collect()
 }
 
 /// Decides the entries to add, appends those that fit to `prd`, and returns (added, not added).
@@ -827,6 +906,46 @@ mod tests {
         )
         .unwrap();
         assert_eq!(added[0].list, "reject");
+    }
+
+    #[test]
+    fn pending_versions_say_when_they_will_be_approved() {
+        let approve = Approve::Healthy {
+            nodes: 2,
+            percent: None,
+            soak: parse_soak("3d").unwrap(),
+        };
+        let nodes = [
+            node("a", "2025-03-01T00:00:00Z"),
+            node("b", "2025-03-02T00:00:00Z"),
+        ];
+        let reading = Reading::observe(Family::Yum, &nodes);
+        let prd = Baseline::empty("PRD", OperatingSystem::AmazonLinux2);
+        let found = pending(&prd, &reading.observed, approve, ts("2025-03-02T00:00:00Z"));
+        assert_eq!(
+            found,
+            [Pending {
+                entry: "openssl-1.0-2.x86_64".to_owned(),
+                nodes: 2,
+                due_at: Some(ts("2025-03-05T00:00:00Z")),
+            }]
+        );
+        // One node is not enough for two; rejection-only policies approve nothing.
+        let one = Reading::observe(Family::Yum, &nodes[..1]);
+        assert_eq!(
+            pending(&prd, &one.observed, approve, ts("2025-03-02T00:00:00Z"))[0].due_at,
+            None
+        );
+        assert_eq!(
+            pending(
+                &prd,
+                &reading.observed,
+                Approve::Never,
+                ts("2025-03-02T00:00:00Z")
+            )[0]
+            .due_at,
+            None
+        );
     }
 
     #[test]

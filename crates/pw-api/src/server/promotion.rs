@@ -109,3 +109,28 @@ pub struct PromotionRun {
     /// Report items left out because their target is not a version of the family.
     pub skipped: Vec<String>,
 }
+
+/// A version staging installed without failure that production neither approves nor rejects
+/// yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct PendingApproval {
+    /// The exact-version entry the policy would add.
+    pub entry: String,
+    /// The staging nodes it is installed on.
+    pub nodes: u64,
+    /// When the policy approves it as things stand; absent when it does not (too few nodes
+    /// yet, or the policy does not approve: production's own rules decide).
+    #[serde(default)]
+    pub due_at: Option<Timestamp>,
+}
+
+/// `GET /api/v1/promotions/{id}/pending`: what production will get from staging, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct PromotionOutlook {
+    pub policy_id: String,
+    pub as_of: Timestamp,
+    pub nodes_read: u64,
+    pub pending: Vec<PendingApproval>,
+}

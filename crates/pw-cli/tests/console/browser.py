@@ -2,7 +2,8 @@
 virtualenv `.ci/deps` creates; no browser is downloaded). crates/pw-cli/tests/it/console.rs
 starts the real server with a seeded fleet and runs this.
 
-Environment: PW_URL, PW_ADMIN_TOKEN, PW_READONLY_TOKEN, PW_WINDOW_ID, PW_CVE, PW_SCREENSHOTS
+Environment: PW_URL, PW_ADMIN_TOKEN, PW_READONLY_TOKEN, PW_WINDOW_ID, PW_CVE, PW_BASELINE_ID
+(a stored baseline with a promotion policy into it), PW_SCREENSHOTS
 (a directory), PW_CHROMIUM (default /usr/bin/chromium). Prints `ok: NAME` per check and
 `all console checks passed` at the end; any failure raises."""
 
@@ -110,6 +111,24 @@ with sync_playwright() as p:
     expect(page.locator("table.audit")).to_contain_text("execution.cancel")
     shot(page, "audit")
     ok("baselines, trends and the audit log")
+
+    # Promotion: what PRD will get from STG and when, and what the policy changed.
+    page.goto(f"{URL}/promotions")
+    expect(page.locator("section.promotion")).to_be_visible()
+    expect(page.locator("table.pending")).to_contain_text("openssl")
+    shot(page, "promotion")
+    ok("promotion")
+
+    # A baseline edit: the diff and each node's changes before anything is saved.
+    baseline = os.environ["PW_BASELINE_ID"]
+    page.goto(f"{URL}/baselines/{baseline}/edit")
+    text = page.locator("textarea[name=toml]").input_value()
+    page.fill("textarea[name=toml]", text.replace("approve_after_days = 31", "approve_after_days = 7"))
+    page.click("button[value=preview]")
+    expect(page.locator("pre.diff .diff-added")).to_contain_text("approve_after_days = 7")
+    expect(page.locator("button[value=save]")).to_be_visible()
+    shot(page, "baseline-edit")
+    ok("a baseline edit's preview")
 
     # A POST without the CSRF token is refused.
     refused = page.request.post(f"{URL}/windows/{window}/run", form={})

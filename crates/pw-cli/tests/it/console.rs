@@ -151,6 +151,22 @@ fn the_console_in_a_real_browser() {
         )
         .unwrap();
 
+    // Staging and production baselines with a promotion policy between them.
+    let toml = |name: &str, days: u32| {
+        format!(
+            "version = \"1\"\nname = \"{name}\"\noperating_system = \"AMAZON_LINUX_2\"\n\n[[rules]]\nclassification = [\"Security\"]\napprove_after_days = {days}\n"
+        )
+    };
+    admin.create_baseline(&toml("AL2-STG", 1)).unwrap();
+    let prd = admin.create_baseline(&toml("AL2-PRD", 31)).unwrap();
+    admin
+        .create_promotion(
+            &serde_json::from_value(json!({"from": "AL2-STG", "to": "AL2-PRD",
+                "patch_group": "AL2-STG", "approve_when_healthy": {"nodes": 2, "soak": "3d"}}))
+            .unwrap(),
+        )
+        .unwrap();
+
     let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots");
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/console/browser.py");
     #[expect(
@@ -164,6 +180,7 @@ fn the_console_in_a_real_browser() {
         .env("PW_READONLY_TOKEN", &reader)
         .env("PW_WINDOW_ID", &window.id)
         .env("PW_CVE", cve)
+        .env("PW_BASELINE_ID", &prd.summary.id)
         .env("PW_SCREENSHOTS", &shots)
         .output()
         .unwrap();
@@ -173,7 +190,16 @@ fn the_console_in_a_real_browser() {
         output.status.success() && stdout.contains("all console checks passed"),
         "stdout:\n{stdout}\nstderr:\n{stderr}"
     );
-    for name in ["overview", "nodes", "node", "cve", "windows", "execution"] {
+    for name in [
+        "overview",
+        "nodes",
+        "node",
+        "cve",
+        "windows",
+        "execution",
+        "promotion",
+        "baseline-edit",
+    ] {
         assert!(
             shots.join(format!("{name}.png")).is_file(),
             "no screenshot of {name}"

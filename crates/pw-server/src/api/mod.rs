@@ -42,6 +42,7 @@ pub(crate) fn routes() -> Router<AppState> {
                 .delete(promotions::remove),
         )
         .route("/promotions/{id}/run", post(promotions::run))
+        .route("/promotions/{id}/pending", get(promotions::pending))
         .route("/default-baselines", get(baselines::list_defaults))
         .route(
             "/default-baselines/{os}",

@@ -57,6 +57,15 @@ pub(crate) async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `GET /promotions/{id}/pending`: what production will get from staging, and when.
+pub(crate) async fn pending(
+    State(state): State<AppState>,
+    _caller: ReadOnly,
+    Path(id): Path<String>,
+) -> Result<Json<pw_api::server::promotion::PromotionOutlook>, ApiError> {
+    Ok(Json(service::outlook(&state, &id).await?))
+}
+
 /// `POST /promotions/{id}/run[?dry_run=true]`: runs the policy on every staging node's
 /// reports now (what the scheduler does every 5 minutes for policies that approve).
 pub(crate) async fn run(

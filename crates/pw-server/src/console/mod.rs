@@ -67,6 +67,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/audit", get(pages::audit))
         .route("/trends", get(pages::trends))
         .route("/baselines", get(pages::baselines))
+        .route("/promotions", get(pages::promotions))
+        .route("/promotions/{id}/run", post(pages::run_promotion))
         .route(
             "/baselines/{id}/edit",
             get(pages::edit_baseline)

@@ -1857,3 +1857,131 @@ pub(crate) async fn edit_baseline_step(
         _ => edit_page(&state, &viewer, &id, Some(draft)).await,
     }
 }
+
+// --- Promotion ----------------------------------------------------------------------------------
+
+/// One promotion policy as the page shows it.
+struct PolicyView {
+    id: String,
+    from_name: String,
+    to_name: String,
+    patch_group: Option<String>,
+    reject_failures: bool,
+    approves: bool,
+    approval: String,
+    last_run_at: Option<jiff::Timestamp>,
+    last_error: Option<String>,
+    pending: Vec<pw_api::server::promotion::PendingApproval>,
+    nodes_read: u64,
+    outlook_error: Option<String>,
+    changes: Vec<ChangeView>,
+}
+
+/// A change a policy made, with links to its evidence.
+struct ChangeView {
+    at: jiff::Timestamp,
+    list: String,
+    entry: String,
+    reason: String,
+    /// (link to the node list filtered by hostname, hostname).
+    nodes: Vec<(String, String)>,
+    reports: Vec<i64>,
+}
+
+#[derive(Template)]
+#[template(path = "console/promotions.html")]
+struct PromotionsPage<'a> {
+    css: &'a str,
+    htmx: &'a str,
+    user: Option<UserView>,
+    can_act: bool,
+    now: jiff::Timestamp,
+    policies: Vec<PolicyView>,
+}
+
+pub(crate) async fn promotions(
+    State(state): State<AppState>,
+    viewer: Viewer,
+) -> Result<Html<String>, ConsoleError> {
+    use crate::service::promotions as service;
+    let name_of = |id: &str| {
+        let state = state.clone();
+        let id = id.to_owned();
+        async move {
+            crate::service::baselines::get(&state, &id)
+                .await
+                .map_or(id, |found| found.baseline.name)
+        }
+    };
+    let mut policies = Vec::new();
+    for policy in service::list(&state).await? {
+        let (pending, nodes_read, outlook_error) = match service::outlook(&state, &policy.id).await
+        {
+            Ok(outlook) => (outlook.pending, outlook.nodes_read, None),
+            Err(error) => (Vec::new(), 0, Some(error.message)),
+        };
+        let approval = match &policy.spec.approve_when_healthy {
+            None => "no".to_owned(),
+            Some(h) => {
+                let mut text = format!("on {} node(s)", h.nodes.unwrap_or(1));
+                if let Some(percent) = h.percent {
+                    text.push_str(&format!(" and {percent}% of the staging nodes"));
+                }
+                if let Some(soak) = &h.soak {
+                    text.push_str(&format!(", each for {soak}"));
+                }
+                text
+            }
+        };
+        policies.push(PolicyView {
+            from_name: name_of(&policy.from_baseline_id).await,
+            to_name: name_of(&policy.to_baseline_id).await,
+            id: policy.id,
+            patch_group: policy.spec.patch_group.clone(),
+            reject_failures: policy.spec.reject_failures,
+            approves: policy.spec.approve_when_healthy.is_some(),
+            approval,
+            last_run_at: policy.last_run_at,
+            last_error: policy.last_error,
+            pending,
+            nodes_read,
+            outlook_error,
+            changes: policy
+                .changes
+                .into_iter()
+                .map(|c| ChangeView {
+                    nodes: c
+                        .evidence
+                        .nodes
+                        .iter()
+                        .map(|n| (format!("/nodes?hostname={}", url_encode(n)), n.clone()))
+                        .collect(),
+                    reports: c.evidence.reports,
+                    at: c.at,
+                    list: c.list,
+                    entry: c.entry,
+                    reason: c.reason,
+                })
+                .collect(),
+        });
+    }
+    render(&PromotionsPage {
+        css: CSS_PATH,
+        htmx: HTMX_PATH,
+        user: user(&viewer),
+        can_act: viewer.can_act(),
+        now: state.now(),
+        policies,
+    })
+}
+
+pub(crate) async fn run_promotion(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ConsoleError> {
+    action(&viewer, &body)?;
+    crate::service::promotions::run(&state, &id, false).await?;
+    Ok(Redirect::to(&format!("/promotions#{}", url_encode(&id))).into_response())
+}

@@ -314,12 +314,13 @@ pub(crate) fn line_diff(before: &str, after: &str) -> Vec<pw_api::server::baseli
             out.push(line("same", a[i]));
             i += 1;
             j += 1;
-        } else if j < b.len() && (i == a.len() || lengths[i][j + 1] >= lengths[i + 1][j]) {
-            out.push(line("added", b[j]));
-            j += 1;
-        } else {
+        } else if i < a.len() && (j == b.len() || lengths[i + 1][j] >= lengths[i][j + 1]) {
+            // A replaced line reads as removed, then added.
             out.push(line("removed", a[i]));
             i += 1;
+        } else {
+            out.push(line("added", b[j]));
+            j += 1;
         }
     }
     out
@@ -453,5 +454,10 @@ mod tests {
             want.map(|(c, t)| (c.to_owned(), t.to_owned())).to_vec()
         );
         assert!(line_diff("", "").is_empty());
+        let replaced: Vec<String> = line_diff("x\n", "y\n")
+            .into_iter()
+            .map(|l| l.change)
+            .collect();
+        assert_eq!(replaced, ["removed", "added"]);
     }
 }

@@ -530,6 +530,45 @@ pub(crate) async fn run(
     })
 }
 
+/// What production will get from staging and when: the versions staging installed without
+/// failure that production does not list yet, with the instant the policy approves each.
+pub(crate) async fn outlook(
+    state: &AppState,
+    id: &str,
+) -> Result<pw_api::server::promotion::PromotionOutlook, ApiError> {
+    use pw_api::server::promotion::{PendingApproval, PromotionOutlook};
+    let record = load(state, id).await?;
+    let spec: PromotionSpec = stored_json("promotion policy", &record.spec_json)?;
+    let approve = approve_of(&spec)?;
+    let to = state
+        .store()
+        .baseline(&record.to_baseline)
+        .await?
+        .ok_or_else(|| ApiError::not_found("baseline", &record.to_baseline))?;
+    let prd = crate::resolve::parse_stored(&record.to_baseline, &to.toml)?;
+    let evidence = gather(state, &spec, &record.from_baseline).await?;
+    let reading = Reading::observe(prd.operating_system.family(), &evidence);
+    let now = state.now();
+    let mut pending: Vec<PendingApproval> =
+        promotion::pending(&prd, &reading.observed, approve, now)
+            .into_iter()
+            .map(|p| PendingApproval {
+                entry: p.entry,
+                nodes: p.nodes as u64,
+                due_at: p.due_at,
+            })
+            .collect();
+    pending.sort_by(|a, b| {
+        (a.due_at.is_none(), a.due_at, &a.entry).cmp(&(b.due_at.is_none(), b.due_at, &b.entry))
+    });
+    Ok(PromotionOutlook {
+        policy_id: record.id,
+        as_of: now,
+        nodes_read: reading.nodes as u64,
+        pending,
+    })
+}
+
 /// After a report is stored: every policy whose staging side it is rejects what it shows
 /// failed. Errors are logged and kept with the policy; the report is never refused for them.
 pub(crate) async fn on_report(

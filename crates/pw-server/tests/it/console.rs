@@ -980,3 +980,113 @@ async fn a_baseline_edit_shows_its_diff_and_each_nodes_changes_before_it_is_save
     .await;
     assert_eq!(builtin.status, 409);
 }
+
+#[tokio::test]
+async fn promotion_screen_shows_what_prd_will_get_and_what_was_rejected() {
+    use crate::promotions::{baseline, install_report, post_report};
+    let server = TestServer::sqlite().await;
+    let stg = baseline(&server, "AL2-STG").await;
+    let _prd = baseline(&server, "AL2-PRD").await;
+    let policy = server
+        .admin(
+            "POST",
+            "/api/v1/promotions",
+            Some(json!({"from": "AL2-STG", "to": "AL2-PRD",
+                        "approve_when_healthy": {"nodes": 1, "soak": "2d"}})),
+        )
+        .await;
+    let id = policy["id"].as_str().unwrap().to_owned();
+    let hostile = "<b>stg</b>";
+    let (_, failing) = server
+        .enroll(hostile, "AMAZON_LINUX_2", &[("Patch Group", "AL2-STG")])
+        .await;
+    post_report(&server, &failing, install_report(&stg, "curl", "Failed")).await;
+    let (_, healthy) = server
+        .enroll("stg-2", "AMAZON_LINUX_2", &[("Patch Group", "AL2-STG")])
+        .await;
+    post_report(
+        &server,
+        &healthy,
+        install_report(&stg, "openssl", "Installed"),
+    )
+    .await;
+
+    let session = sign_in(&server, &server.admin.clone()).await;
+    let page = browse(&server, "GET", "/promotions", &session, None).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    // What PRD will get, and when: openssl two days after its install.
+    assert!(
+        page.body.contains(
+            "<tr><td><code>openssl-1.1-1.x86_64</code></td><td class=\"num\">1</td>\n<td>2025-01-08 00:00:00 UTC</td></tr>"
+        ),
+        "{}",
+        page.body
+    );
+    // What was rejected because it failed on STG: who, why, evidence (escaped).
+    assert!(
+        page.body.contains("<code>curl-1.1-1.x86_64</code>"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("failed on STG node(s) &#60;b&#62;stg&#60;/b&#62; at"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains(hostile));
+    assert!(
+        page.body.contains("/nodes?hostname=%3Cb%3Estg%3C%2Fb%3E"),
+        "{}",
+        page.body
+    );
+    // An operator runs it now; a read-only viewer sees no button and is refused.
+    let csrf = form_value(&page.body, "csrf");
+    let path = format!("/promotions/{id}/run");
+    let ran = browse(
+        &server,
+        "POST",
+        &path,
+        &session,
+        Some(&format!("csrf={csrf}")),
+    )
+    .await;
+    assert_eq!(ran.status, 303, "{}", ran.body);
+    let reader = server.token(Role::ReadOnly).await;
+    let read_session = sign_in(&server, &reader).await;
+    let read_page = browse(&server, "GET", "/promotions", &read_session, None).await;
+    assert!(!read_page.body.contains("Run now"));
+    let read_csrf = form_value(&read_page.body, "csrf");
+    let refused = browse(
+        &server,
+        "POST",
+        &path,
+        &read_session,
+        Some(&format!("csrf={read_csrf}")),
+    )
+    .await;
+    assert_eq!(refused.status, 403);
+    // Two days on (a new session: sessions last 8 hours), the next run approves it.
+    server.clock.advance(jiff::SignedDuration::from_hours(48));
+    let session = sign_in(&server, &server.admin.clone()).await;
+    let page = browse(&server, "GET", "/promotions", &session, None).await;
+    assert!(page.body.contains("at the next run"), "{}", page.body);
+    let csrf = form_value(&page.body, "csrf");
+    let ran = browse(
+        &server,
+        "POST",
+        &path,
+        &session,
+        Some(&format!("csrf={csrf}")),
+    )
+    .await;
+    assert_eq!(ran.status, 303);
+    assert_eq!(ran.location(), format!("/promotions#{id}"));
+    let page = browse(&server, "GET", "/promotions", &session, None).await;
+    assert!(
+        page.body
+            .contains("<td>approve</td><td><code>openssl-1.1-1.x86_64</code></td>"),
+        "{}",
+        page.body
+    );
+}

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::support::{TestServer, baseline_toml};
 
 /// An Install report for `baseline_id` in patch group AL2-STG: `name` at 1.1-1, in `state`.
-fn install_report(baseline_id: &str, name: &str, state: &str) -> Value {
+pub(crate) fn install_report(baseline_id: &str, name: &str, state: &str) -> Value {
     let failed = usize::from(state == "Failed");
     json!({
         "baseline_id": baseline_id,
@@ -34,7 +34,7 @@ fn install_report(baseline_id: &str, name: &str, state: &str) -> Value {
     })
 }
 
-async fn post_report(server: &TestServer, credential: &str, body: Value) -> i64 {
+pub(crate) async fn post_report(server: &TestServer, credential: &str, body: Value) -> i64 {
     let (status, value) = server
         .call(
             "POST",
@@ -47,7 +47,7 @@ async fn post_report(server: &TestServer, credential: &str, body: Value) -> i64 
     value["report_id"].as_i64().unwrap()
 }
 
-async fn baseline(server: &TestServer, name: &str) -> String {
+pub(crate) async fn baseline(server: &TestServer, name: &str) -> String {
     let created = server
         .admin(
             "POST",
