@@ -299,6 +299,12 @@ impl Store {
     }
 }
 
+/// The `patch_refs` id under which a package that is Missing, Failed or pending a reboot is
+/// indexed: `PKG:` and its name, upper case (as CVE and advisory ids are kept).
+pub fn package_ref(name: &str) -> String {
+    format!("PKG:{}", name.trim().to_ascii_uppercase())
+}
+
 /// One package of a node's latest report that names a CVE or advisory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PatchRef {
@@ -337,6 +343,21 @@ async fn write_patch_refs(
         let approved_at = text("approved_at")
             .and_then(|t| t.parse::<Timestamp>().ok())
             .map(to_micros);
+        // Packages that are not where the baseline wants them are indexed by name too, so
+        // "which nodes miss openssl" is the same indexed query.
+        if matches!(state, "Missing" | "Failed" | "InstalledPendingReboot") {
+            let reference = package_ref(name);
+            if seen.insert((reference.clone(), name.to_owned(), arch.to_owned())) {
+                rows.push((
+                    reference,
+                    name.to_owned(),
+                    arch.to_owned(),
+                    state.to_owned(),
+                    reason.to_owned(),
+                    approved_at,
+                ));
+            }
+        }
         for key in ["cves", "advisories"] {
             for reference in item
                 .get(key)

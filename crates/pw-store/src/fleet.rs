@@ -76,6 +76,9 @@ pub struct FleetFilter {
     pub severity: Option<String>,
     /// Nodes whose latest report names this CVE or advisory id (any state).
     pub reference: Option<String>,
+    /// Nodes whose latest report has this package (by name) Missing, Failed or installed
+    /// pending a reboot.
+    pub package: Option<String>,
     /// Nodes with this tag (key, value).
     pub tag: Option<(String, String)>,
 }
@@ -136,6 +139,12 @@ fn where_clause(filter: &FleetFilter, with_state: bool) -> (String, Vec<String>)
         add(
             "n.id IN (SELECT p.node_id FROM patch_refs p WHERE p.ref = ? AND p.report_id = n.latest_report_id)",
             reference.trim().to_ascii_uppercase(),
+        );
+    }
+    if let Some(package) = &filter.package {
+        add(
+            "n.id IN (SELECT p.node_id FROM patch_refs p WHERE p.ref = ? AND p.report_id = n.latest_report_id)",
+            crate::compliance::package_ref(package),
         );
     }
     if let Some((key, value)) = &filter.tag {

@@ -41,7 +41,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 pub use crate::access::EnrollRefusal;
 pub use crate::commands::{AckOutcome, CompleteOutcome};
-pub use crate::compliance::PatchRef;
+pub use crate::compliance::{PatchRef, package_ref};
 pub use crate::error::{ConflictKind, StoreError};
 pub use crate::executions::NewExecution;
 pub use crate::fleet::{

@@ -443,6 +443,7 @@ struct FilterView {
     hostname: String,
     severity: String,
     reference: String,
+    package: String,
     tag: String,
 }
 
@@ -511,6 +512,7 @@ pub(crate) async fn nodes(
         hostname: filter.hostname_prefix.clone().unwrap_or_default(),
         severity: filter.severity.clone().unwrap_or_default(),
         reference: filter.reference.clone().unwrap_or_default(),
+        package: filter.package.clone().unwrap_or_default(),
         tag: filter
             .tag
             .as_ref()

@@ -34,20 +34,22 @@ fn count(n: i64) -> u64 {
 }
 
 /// The query parameters of the fleet list: its filters and paging.
-pub(crate) const PARAMS: [&str; 9] = [
+pub(crate) const PARAMS: [&str; 10] = [
     "state",
     "patch_group",
     "os",
     "hostname",
     "severity",
     "reference",
+    "package",
     "tag",
     "after",
     "limit",
 ];
 
 /// A filter from query parameters (`state`, `patch_group`, `os`, `hostname`, `severity`,
-/// `reference` (a CVE or advisory id), `tag` (`KEY=VALUE`));
+/// `reference` (a CVE or advisory id), `package` (a package name, Missing, Failed or pending
+/// a reboot), `tag` (`KEY=VALUE`));
 /// an unknown parameter or state is an error that names it.
 pub(crate) fn filter_from(pairs: &[(String, String)]) -> Result<FleetFilter, ApiError> {
     if let Some((key, _)) = pairs.iter().find(|(k, _)| !PARAMS.contains(&k.as_str())) {
@@ -86,6 +88,7 @@ pub(crate) fn filter_from(pairs: &[(String, String)]) -> Result<FleetFilter, Api
         hostname_prefix: get("hostname"),
         severity: get("severity").map(|s| s.to_ascii_uppercase()),
         reference: get("reference"),
+        package: get("package"),
         tag: match get("tag") {
             None => None,
             Some(text) => {

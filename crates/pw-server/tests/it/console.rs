@@ -737,6 +737,15 @@ async fn dates_reboot_reasons_approvals_and_latency() {
     assert!(list.body.contains(why), "{}", list.body);
     let csv = browse(&server, "GET", "/nodes.csv", &session, None).await;
     assert!(csv.body.contains(why), "{}", csv.body);
+    // Nodes where a package is not in place, by name; a package in place selects none.
+    let kernel = browse(&server, "GET", "/nodes?package=kernel", &session, None).await;
+    assert_eq!(kernel.rows(), 1, "{}", kernel.body);
+    let ok = browse(&server, "GET", "/nodes?package=ok0", &session, None).await;
+    assert_eq!(ok.rows(), 0, "{}", ok.body);
+    let api = server
+        .admin("GET", "/api/v1/fleet/nodes?package=kernel", None)
+        .await;
+    assert_eq!(api["nodes"].as_array().unwrap().len(), 1);
     let page = browse(&server, "GET", &format!("/nodes/{node}"), &session, None).await;
     assert!(
         page.body.contains(&format!("Pending reboot: {why}")),

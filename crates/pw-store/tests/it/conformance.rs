@@ -1582,6 +1582,25 @@ async fn patch_refs_follow_the_latest_report(store: &Store) {
         .map(|(n, p)| (n.hostname.as_str(), p.state.as_str()))
         .collect();
     assert_eq!(states, [("a", "Missing"), ("b", "Installed")]);
+    // A package that is not in place is found by name: openssl is Missing on a only.
+    let by_package = pw_store::FleetFilter {
+        package: Some("OpenSSL".to_owned()),
+        ..pw_store::FleetFilter::default()
+    };
+    let page = store
+        .fleet_page(at("2024-01-01T00:00:00Z"), &by_package, None, 10)
+        .await
+        .unwrap();
+    let hosts: Vec<&str> = page.iter().map(|r| r.node.hostname.as_str()).collect();
+    assert_eq!(hosts, ["a"]);
+    assert_eq!(
+        store
+            .patch_refs(&pw_store::package_ref("openssl"))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     // A newer report replaces the node's rows.
     let mut second = report(&a, "2025-02-01T00:00:00Z", 0);
     second.items_json = items("Installed");
