@@ -679,7 +679,13 @@ mod tests {
             (key("foo", "1.0-1"), seen(&["a"], &[])),
             (key("bar", "2.0-1"), seen(&["a"], &["b"])),
         ]);
-        let (added, not_added) = plan(&mut prd, &observed, &VERIFIED, Timestamp::now()).unwrap();
+        let (added, not_added) = plan(
+            &mut prd,
+            &observed,
+            &VERIFIED,
+            "2025-06-01T00:00:00Z".parse::<Timestamp>().unwrap(),
+        )
+        .unwrap();
         assert_eq!(added.len(), 1);
         assert_eq!(added[0].entry, "bar-2.0-1.x86_64");
         assert_eq!(not_added.len(), 1);
@@ -690,7 +696,7 @@ mod tests {
 
     #[test]
     fn existing_entries_and_rejections_are_respected() {
-        let now = Timestamp::now();
+        let now = "2025-06-01T00:00:00Z".parse::<Timestamp>().unwrap();
         let mut prd = Baseline::empty("PRD", OperatingSystem::AmazonLinux2);
         prd.approved = vec![Exception::new("foo")];
         prd.rejected = vec![Exception::new("baz-*")];
@@ -750,7 +756,7 @@ mod tests {
 
     #[test]
     fn apt_baselines_get_nav_entries_and_hook_failures_reject() {
-        let now = Timestamp::now();
+        let now = "2025-06-01T00:00:00Z".parse::<Timestamp>().unwrap();
         let mut prd = Baseline::empty("PRD", OperatingSystem::Ubuntu);
         prd.approved = vec![Exception::new("curl.amd64:7.81.0-1ubuntu1.15")];
         let hook_failed = Observed {
