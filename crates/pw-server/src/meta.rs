@@ -30,10 +30,43 @@ async fn healthz(State(state): State<AppState>) -> Result<impl IntoResponse, Api
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics().render(),
-    )
+    let mut text = state.metrics().render();
+    text.push_str(&fleet_gauges(&state).await);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+}
+
+/// Gauges read from the store at each scrape: nodes by state, and reboot debt. A store that
+/// does not answer leaves them out (the counters above still answer).
+async fn fleet_gauges(state: &AppState) -> String {
+    use std::fmt::Write as _;
+    let now = state.now();
+    let stale_before = crate::service::fleet::stale_before(state);
+    let mut out = String::new();
+    if let Ok(counts) = state
+        .store()
+        .fleet_counts(stale_before, &pw_store::FleetFilter::default())
+        .await
+    {
+        out.push_str("# HELP pw_fleet_nodes Nodes by state (the console's overview).\n# TYPE pw_fleet_nodes gauge\n");
+        for (node_state, n) in counts {
+            let _ = writeln!(
+                out,
+                "pw_fleet_nodes{{state=\"{}\"}} {n}",
+                node_state.as_str()
+            );
+        }
+    }
+    if let Ok((pending, oldest)) = state.store().reboot_debt().await {
+        let _ = write!(
+            out,
+            "# HELP pw_reboot_pending_nodes Nodes whose latest report has packages waiting for a reboot.\n\
+             # TYPE pw_reboot_pending_nodes gauge\npw_reboot_pending_nodes {pending}\n\
+             # HELP pw_reboot_pending_oldest_seconds How long the node waiting longest for a reboot has waited.\n\
+             # TYPE pw_reboot_pending_oldest_seconds gauge\npw_reboot_pending_oldest_seconds {}\n",
+            oldest.map_or(0, |since| now.duration_since(since).as_secs().max(0))
+        );
+    }
+    out
 }
 
 async fn openapi() -> impl IntoResponse {

@@ -102,8 +102,8 @@ impl Store {
         sqlx::query(
             "INSERT INTO node_latest (node_id, report_id, reported_at, operation, baseline_id, status, missing, failed, \
              installed_pending_reboot, critical_non_compliant, security_non_compliant, other_non_compliant, \
-             non_compliant_severity, reboot_why, critical_since) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
-             $13, $14, CASE WHEN $10 > 0 THEN $3 ELSE NULL END) \
+             non_compliant_severity, reboot_why, critical_since, reboot_since) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
+             $11, $12, $13, $14, CASE WHEN $10 > 0 THEN $3 ELSE NULL END, CASE WHEN $9 > 0 THEN $3 ELSE NULL END) \
              ON CONFLICT (node_id) DO UPDATE SET report_id = excluded.report_id, reported_at = excluded.reported_at, \
              operation = excluded.operation, baseline_id = excluded.baseline_id, status = excluded.status, \
              missing = excluded.missing, failed = excluded.failed, \
@@ -114,7 +114,10 @@ impl Store {
              non_compliant_severity = excluded.non_compliant_severity, reboot_why = excluded.reboot_why, \
              critical_since = CASE WHEN excluded.critical_non_compliant = 0 THEN NULL \
                  WHEN node_latest.critical_non_compliant > 0 AND node_latest.critical_since IS NOT NULL \
-                 THEN node_latest.critical_since ELSE excluded.critical_since END",
+                 THEN node_latest.critical_since ELSE excluded.critical_since END, \
+             reboot_since = CASE WHEN excluded.installed_pending_reboot = 0 THEN NULL \
+                 WHEN node_latest.installed_pending_reboot > 0 AND node_latest.reboot_since IS NOT NULL \
+                 THEN node_latest.reboot_since ELSE excluded.reboot_since END",
         )
         .bind(report.node_id.as_str())
         .bind(id)

@@ -98,6 +98,9 @@ pub struct FleetRow {
     pub pending_reboot: i64,
     /// Why the node waits for a reboot: the packages installed without one.
     pub reboot_why: Option<String>,
+    /// Since when it has been waiting: the first report pending a reboot after one that was
+    /// not.
+    pub reboot_since: Option<Timestamp>,
     pub critical: i64,
     pub security: i64,
     pub other: i64,
@@ -184,6 +187,7 @@ fn fleet_row(row: &AnyRow) -> Result<FleetRow, StoreError> {
         failed: count("report_failed")?,
         pending_reboot: count("report_pending_reboot")?,
         reboot_why: get_opt_str(row, "report_reboot_why")?,
+        reboot_since: get_opt_ts(row, "report_reboot_since")?,
         critical: count("report_critical")?,
         security: count("report_security")?,
         other: count("report_other")?,
@@ -271,6 +275,7 @@ impl Store {
              r.reported_at AS report_at, r.operation AS report_operation, r.baseline_id AS report_baseline, \
              r.missing AS report_missing, r.failed AS report_failed, \
              r.installed_pending_reboot AS report_pending_reboot, r.reboot_why AS report_reboot_why, \
+             r.reboot_since AS report_reboot_since, \
              r.critical_non_compliant AS report_critical, \
              r.security_non_compliant AS report_security, r.other_non_compliant AS report_other, \
              r.non_compliant_severity AS report_severity, \
@@ -444,5 +449,18 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// Reboot debt: how many nodes wait for a reboot (by their latest report), and since when
+    /// the longest has.
+    pub async fn reboot_debt(&self) -> Result<(i64, Option<Timestamp>), StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n, MIN(reboot_since) AS oldest FROM node_latest \
+             WHERE installed_pending_reboot > 0",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(StoreError::db)?;
+        Ok((get_i64(&row, "n")?, get_opt_ts(&row, "oldest")?))
     }
 }

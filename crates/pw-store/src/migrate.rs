@@ -87,6 +87,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0012_promotion_policies.sql"),
         postgres: include_str!("../migrations/postgres/0012_promotion_policies.sql"),
     },
+    Migration {
+        version: 13,
+        name: "reboot_since",
+        sqlite: include_str!("../migrations/sqlite/0013_reboot_since.sql"),
+        postgres: include_str!("../migrations/postgres/0013_reboot_since.sql"),
+    },
 ];
 
 /// An arbitrary constant: the advisory lock that serialises migrations of replicas.

@@ -94,6 +94,10 @@ pub struct FleetNode {
     /// Why the node waits for a reboot (the packages installed without one), when it does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reboot_why: Option<String>,
+    /// Since when it has been waiting (the first report pending a reboot after one that was
+    /// not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reboot_since: Option<Timestamp>,
     pub critical_non_compliant: u64,
     pub security_non_compliant: u64,
     pub other_non_compliant: u64,

@@ -533,7 +533,7 @@ pub(crate) async fn nodes(
     })
 }
 
-const CSV_COLUMNS: [&str; 20] = [
+const CSV_COLUMNS: [&str; 21] = [
     "id",
     "hostname",
     "operating_system",
@@ -548,6 +548,7 @@ const CSV_COLUMNS: [&str; 20] = [
     "failed",
     "pending_reboot",
     "reboot_why",
+    "reboot_since",
     "last_report_at",
     "last_operation",
     "last_scan_at",
@@ -577,6 +578,7 @@ fn nodes_csv_text(nodes: &[FleetNode]) -> String {
             node.failed.to_string(),
             node.pending_reboot.to_string(),
             text(&node.reboot_why),
+            time(&node.reboot_since),
             time(&node.last_report_at),
             text(&node.last_operation),
             time(&node.last_scan_at),

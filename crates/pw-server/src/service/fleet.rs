@@ -137,6 +137,7 @@ pub(crate) fn node_to_wire(row: &FleetRow) -> FleetNode {
         failed: count(row.failed),
         pending_reboot: count(row.pending_reboot),
         reboot_why: row.reboot_why.clone(),
+        reboot_since: row.reboot_since,
         critical_non_compliant: count(row.critical),
         security_non_compliant: count(row.security),
         other_non_compliant: count(row.other),

@@ -746,6 +746,20 @@ async fn dates_reboot_reasons_approvals_and_latency() {
         .admin("GET", "/api/v1/fleet/nodes?package=kernel", None)
         .await;
     assert_eq!(api["nodes"].as_array().unwrap().len(), 1);
+    assert_eq!(api["nodes"][0]["reboot_since"], "2025-01-06T00:00:00Z");
+    // Reboot debt and the fleet's states are Prometheus gauges.
+    let (status, metrics) = server.call_text("GET", "/metrics", None, None).await;
+    assert_eq!(status, 200);
+    let metrics = metrics.as_str().unwrap().to_owned();
+    assert!(metrics.contains("pw_reboot_pending_nodes 1\n"), "{metrics}");
+    assert!(
+        metrics.contains("pw_reboot_pending_oldest_seconds 0\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("pw_fleet_nodes{state=\"pending_reboot\"} 1\n"),
+        "{metrics}"
+    );
     let page = browse(&server, "GET", &format!("/nodes/{node}"), &session, None).await;
     assert!(
         page.body.contains(&format!("Pending reboot: {why}")),

@@ -1733,6 +1733,21 @@ async fn reboot_reasons_approval_dates_and_latency(store: &Store) {
             .unwrap()
             .is_empty()
     );
+    assert_eq!(page[0].reboot_since, Some(at("2025-03-01T00:00:00Z")));
+    // A later report still pending keeps since when; the debt counts the node.
+    let mut still = report(&a, "2025-03-01T12:00:00Z", 0);
+    still.counts.installed_pending_reboot = 1;
+    still.reboot_why = Some("installed without a reboot: kernel.x86_64".to_owned());
+    store.append_report(&still).await.unwrap();
+    let page = store
+        .fleet_page(at("2024-01-01T00:00:00Z"), &all, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(page[0].reboot_since, Some(at("2025-03-01T00:00:00Z")));
+    assert_eq!(
+        store.reboot_debt().await.unwrap(),
+        (1, Some(at("2025-03-01T00:00:00Z")))
+    );
     // The next report without a pending reboot clears the reason.
     store
         .append_report(&report(&a, "2025-03-02T00:00:00Z", 0))
@@ -1743,6 +1758,8 @@ async fn reboot_reasons_approval_dates_and_latency(store: &Store) {
         .await
         .unwrap();
     assert_eq!(page[0].reboot_why, None);
+    assert_eq!(page[0].reboot_since, None);
+    assert_eq!(store.reboot_debt().await.unwrap(), (0, None));
     // Retention takes install records older than its limit.
     store
         .prune_reports(at("2025-03-01T12:00:00Z"))
