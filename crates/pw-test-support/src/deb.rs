@@ -45,6 +45,9 @@ pub struct DebSpec {
     pub section: Option<String>,
     pub depends: Option<String>,
     pub postinst: Postinst,
+    /// Ubuntu's `Phased-Update-Percentage`, written into the repository's index (not into
+    /// the package).
+    pub phased: Option<u8>,
 }
 
 impl DebSpec {
@@ -58,7 +61,15 @@ impl DebSpec {
             section: Some("misc".to_owned()),
             depends: None,
             postinst: Postinst::None,
+            phased: None,
         }
+    }
+
+    /// Marks the version phased at `percentage` in the repository's index.
+    #[must_use]
+    pub fn phased(mut self, percentage: u8) -> DebSpec {
+        self.phased = Some(percentage);
+        self
     }
 
     #[must_use]
@@ -306,6 +317,9 @@ pub fn build_repo(
             {
                 let bytes = fs_err::read(&deb.path).map_err(io_error(&deb.path))?;
                 index.push_str(&deb.spec.control());
+                if let Some(percentage) = deb.spec.phased {
+                    let _ = writeln!(index, "Phased-Update-Percentage: {percentage}");
+                }
                 let _ = write!(
                     index,
                     "Filename: pool/main/{}\nSize: {}\nSHA256: {}\n\n",

@@ -154,3 +154,80 @@ fn agent_compare_agrees_with_apt_on_security_updates() {
         comparison.query
     );
 }
+
+/// A version whose rollout Ubuntu halted (`Phased-Update-Percentage: 0` in the index) is
+/// never installed, and the report says why; the rest of the security updates install.
+#[test]
+fn a_halted_phased_update_is_not_installed() {
+    let dir = tempfile::tempdir().unwrap();
+    let suites = vec![
+        (
+            SuiteSpec::debian_bookworm(),
+            vec![
+                DebSpec::new("openssl", "3.0.1-1"),
+                DebSpec::new("curl", "7.1-1"),
+            ],
+        ),
+        (
+            SuiteSpec::debian_bookworm_security(),
+            vec![
+                DebSpec::new("openssl", "3.0.2-1").phased(0),
+                DebSpec::new("curl", "7.2-1").phased(30),
+            ],
+        ),
+    ];
+    let repo = build_repo(&dir.path().join("repo"), &suites).unwrap();
+    let root = deb_root(&dir.path().join("root"), &repo).unwrap();
+    let base: Vec<_> = [
+        DebSpec::new("openssl", "3.0.1-1"),
+        DebSpec::new("curl", "7.1-1"),
+    ]
+    .iter()
+    .map(|spec| {
+        build_deb(
+            spec,
+            &dir.path().join("base-build"),
+            &dir.path().join("base"),
+        )
+        .unwrap()
+        .path
+    })
+    .collect();
+    root.dpkg_install(&base.iter().map(|p| p.as_path()).collect::<Vec<_>>())
+        .unwrap();
+    fs_err::create_dir_all(dir.path().join("proc")).unwrap();
+    fs_err::write(dir.path().join("proc/stat"), "btime 1704067200\n").unwrap();
+    let host = Host { dir, root };
+    let outcome = run(&host.settings(), OperationKind::Install);
+    let s = states(&outcome);
+    // curl's phase is under way: the baseline and the window are the rollout, it installs.
+    assert_eq!(s["curl"], "Installed", "{:#?}", outcome.report);
+    assert_eq!(s["openssl"], "InstalledOther", "{:#?}", outcome.report);
+    let openssl = outcome
+        .evaluation
+        .items
+        .iter()
+        .find(|i| i.name == "openssl")
+        .unwrap();
+    assert!(
+        openssl
+            .reason
+            .to_string()
+            .contains("Ubuntu halted its phased rollout"),
+        "{}",
+        openssl.reason
+    );
+    let installed = root_version(&host, "openssl");
+    assert_eq!(installed, "3.0.1-1");
+}
+
+/// The version dpkg has installed in the host's root.
+fn root_version(host: &Host, name: &str) -> String {
+    let status = fs_err::read_to_string(host.root.root.join("var/lib/dpkg/status")).unwrap();
+    status
+        .split("\n\n")
+        .find(|entry| entry.lines().any(|l| l == format!("Package: {name}")))
+        .and_then(|entry| entry.lines().find_map(|l| l.strip_prefix("Version: ")))
+        .unwrap_or_default()
+        .to_owned()
+}

@@ -575,6 +575,10 @@ pub struct DebAvailableJson {
     /// than the installed one (BLOCK checks them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends: Vec<Vec<String>>,
+    /// Ubuntu's `Phased-Update-Percentage` when the version is phased (0 means Ubuntu halted
+    /// its rollout: it is never installed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phased_update_percentage: Option<u8>,
 }
 
 /// What a Debian or Ubuntu host uploads for previews: its installed packages and the part
@@ -681,6 +685,7 @@ impl AptInventoryJson {
                 } else {
                     Vec::new()
                 },
+                phased_update_percentage: package.phased_update_percentage,
             });
         }
         AptInventoryJson {
@@ -754,6 +759,7 @@ impl AptInventoryJson {
                     origins: package_origins,
                     first_seen: package.first_seen,
                     depends: package.depends.clone(),
+                    phased_update_percentage: package.phased_update_percentage,
                 })
             })
             .collect::<Result<Vec<_>, String>>()?;
@@ -852,6 +858,7 @@ mod tests {
             origins: vec![origin(archive)],
             first_seen: Some("2024-09-01T00:00:00Z".parse().unwrap()),
             depends: depends.iter().map(|d| vec![(*d).to_owned()]).collect(),
+            phased_update_percentage: None,
         }
     }
 

@@ -73,6 +73,10 @@ pub struct AptAvailable {
     pub first_seen: Option<Timestamp>,
     /// The package names of each `Pre-Depends`/`Depends` group (alternatives), for BLOCK.
     pub depends: Vec<Vec<String>>,
+    /// Ubuntu's `Phased-Update-Percentage`, when the version is phased. 0 means Ubuntu
+    /// halted the rollout (a regression): such a version is never approved. Any other value
+    /// is left to the baseline and the windows, which are the rollout (docs/apt.md).
+    pub phased_update_percentage: Option<u8>,
 }
 
 impl AptAvailable {
@@ -92,6 +96,7 @@ impl AptAvailable {
                 .chain(&package.depends)
                 .map(|group| group.iter().map(|relation| relation.name.clone()).collect())
                 .collect(),
+            phased_update_percentage: package.phased_update_percentage,
         }
     }
 
@@ -167,6 +172,9 @@ struct Offer<'a> {
     origins: Vec<&'a Origin>,
     first_seen: Option<Timestamp>,
     security: bool,
+    /// Every suite offering this version has it at `Phased-Update-Percentage: 0`: Ubuntu
+    /// halted its rollout.
+    halted: bool,
 }
 
 /// An approved version.
@@ -235,7 +243,8 @@ impl<'a> Evaluator<'a> {
     fn approve(&self, offer: &Offer<'a>) -> Option<Approved> {
         let mut props = self.properties(offer);
         props.product = Some(self.context.product.as_str());
-        if !self.baseline.global_filters.accepts(&props)
+        if offer.halted
+            || !self.baseline.global_filters.accepts(&props)
             || self.match_list(&self.rejected, offer).is_some()
         {
             return None;
@@ -290,6 +299,11 @@ impl<'a> Evaluator<'a> {
             .collect::<Vec<_>>()
             .join(", ");
         let head = format!("{version} ({kind}, from {from})");
+        if offer.halted {
+            return format!(
+                "{head}: Ubuntu halted its phased rollout (Phased-Update-Percentage: 0)"
+            );
+        }
         if !self.baseline.global_filters.accepts(&props) {
             return format!(
                 "{head} is excluded by the global filters (priority {}, section {})",
@@ -434,6 +448,7 @@ pub fn evaluate_apt(
                     }
                 }
                 offer.security |= available.is_security();
+                offer.halted &= available.phased_update_percentage == Some(0);
                 offer.first_seen = match (offer.first_seen, available.first_seen) {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
@@ -444,6 +459,7 @@ pub fn evaluate_apt(
                 origins: available.origins.iter().collect(),
                 first_seen: available.first_seen,
                 security: available.is_security(),
+                halted: available.phased_update_percentage == Some(0),
             }),
         }
     }

@@ -96,7 +96,16 @@ impl World {
             origins: vec![origin(self.os, archive)],
             first_seen: None,
             depends: Vec::new(),
+            phased_update_percentage: None,
         });
+        self
+    }
+
+    /// Sets the last version's `Phased-Update-Percentage`.
+    fn phased(mut self, percentage: u8) -> World {
+        if let Some(last) = self.available.last_mut() {
+            last.phased_update_percentage = Some(percentage);
+        }
         self
     }
 
@@ -885,4 +894,73 @@ fn evaluation_is_deterministic() {
     let names: Vec<&str> = first.items.iter().map(|i| i.name.as_str()).collect();
     assert_eq!(names, ["openssl", "zlib1g"]);
     check(&first, "zlib1g", "Missing 1:1.2.11.dfsg-2ubuntu9.2");
+}
+
+/// Ubuntu's phasing: a version at `Phased-Update-Percentage: 0` (rollout halted by Ubuntu,
+/// usually for a regression) is never approved, and the reason says so; any other percentage
+/// is left to the baseline and the windows, which are the staged rollout (docs/apt.md).
+#[test]
+fn halted_phased_updates_are_never_approved_other_phases_are_ours() {
+    let enabled = custom(vec![rule(
+        &[(FilterKey::Product, &["*"])],
+        Approval::Immediate,
+        true,
+    )]);
+    let halted = openssl_world().phased(0);
+    let e = halted.eval(&enabled);
+    check(&e, "openssl", "Missing 3.0.2-0ubuntu1.15");
+    // Nothing newer than the installed version that is approvable: the reason names the halt.
+    let only_halted = World::ubuntu()
+        .installed("curl", "amd64", "7.81.0-1ubuntu1.15")
+        .offers(
+            "curl",
+            "amd64",
+            "7.81.0-1ubuntu1.16",
+            "jammy-updates",
+            "optional",
+            "web",
+        )
+        .phased(0);
+    let e = only_halted.eval(&enabled);
+    check(&e, "curl", "InstalledOther -");
+    assert!(
+        e.items[0]
+            .reason
+            .to_string()
+            .contains("Ubuntu halted its phased rollout (Phased-Update-Percentage: 0)"),
+        "{}",
+        e.items[0].reason
+    );
+    // A phase under way is ours to roll out.
+    let phasing = openssl_world().phased(40);
+    check(
+        &phasing.eval(&enabled),
+        "openssl",
+        "Missing 3.0.2-0ubuntu1.16",
+    );
+    // The same version offered unphased by another suite is not halted.
+    let also_unphased = World::ubuntu()
+        .installed("curl", "amd64", "7.81.0-1ubuntu1.15")
+        .offers(
+            "curl",
+            "amd64",
+            "7.81.0-1ubuntu1.16",
+            "jammy-updates",
+            "optional",
+            "web",
+        )
+        .phased(0)
+        .offers(
+            "curl",
+            "amd64",
+            "7.81.0-1ubuntu1.16",
+            "jammy-security",
+            "optional",
+            "web",
+        );
+    check(
+        &also_unphased.eval(&enabled),
+        "curl",
+        "Missing 7.81.0-1ubuntu1.16",
+    );
 }
