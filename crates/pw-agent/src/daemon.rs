@@ -346,6 +346,7 @@ fn run_command(
         (None, None) => None,
     };
     settings.defer_reboot = true;
+    settings.health_checks.clone_from(&patch.health_checks);
     let kind = match patch.operation {
         TaskOperation::Scan => OperationKind::Scan,
         TaskOperation::Install => OperationKind::Install,
@@ -368,13 +369,9 @@ fn run_command(
             CommandOutcome::Failed,
             Some("the pre-install hook failed; nothing was installed".to_owned()),
         ),
-        AgentExit::InstallFailures | AgentExit::RebootRequestedWithFailures => (
-            CommandOutcome::Failed,
-            Some(format!(
-                "{} patches failed to install",
-                outcome.report.summary.failed
-            )),
-        ),
+        AgentExit::InstallFailures | AgentExit::RebootRequestedWithFailures => {
+            (CommandOutcome::Failed, Some(failure_message(&outcome)))
+        }
     };
     // What is owed to the server, kept before anything is posted: a server that is down
     // now gets it at the next poll, and the reboot waits for the delivery.
@@ -405,6 +402,34 @@ fn run_command(
         tracing::warn!(error = %error, "inventory upload failed; the next operation sends it again");
     }
     deliver(client, &store, delivery, &settings.reboot_command)
+}
+
+/// Why an install is answered failed: the first failed health check, the post-install hook,
+/// or how many patches failed.
+fn failure_message(outcome: &crate::OperationOutcome) -> String {
+    let install = outcome.report.install.as_ref();
+    if let Some(check) = install.and_then(pw_api::agent::InstallOutcome::failed_health_check) {
+        let mut detail = check.detail.clone();
+        if detail.len() > 500 {
+            let cut = detail.floor_char_boundary(500);
+            detail.truncate(cut);
+            detail.push_str("...");
+        }
+        return format!(
+            "health check failed: {} `{}`: {detail}",
+            check.kind, check.target
+        );
+    }
+    if let Some(hook) = install.and_then(|i| i.post_install_hook_failure.as_ref()) {
+        return format!(
+            "the post-install hook `{}` failed ({})",
+            hook.command, hook.termination
+        );
+    }
+    format!(
+        "{} patches failed to install",
+        outcome.report.summary.failed
+    )
 }
 
 /// Posts what a delivery file holds, report first, then the result; updates the file after

@@ -11,6 +11,7 @@
 
 mod backend;
 pub mod daemon;
+pub mod health;
 pub mod override_list;
 pub mod reboot;
 mod release;
@@ -132,6 +133,10 @@ pub struct AgentSettings {
     pub defer_reboot: bool,
     /// Under a server: refuse Install commands (answered failed, nothing changed); scans run.
     pub scan_only: bool,
+    /// Checks to run after an install (the server's task names them).
+    pub health_checks: Vec<pw_api::server::windows::HealthCheck>,
+    /// What the checks need from this node's configuration (its named commands).
+    pub health: health::HealthSettings,
 }
 
 impl AgentSettings {
@@ -160,6 +165,8 @@ impl AgentSettings {
             evaluation_instant: None,
             scan_only: false,
             defer_reboot: false,
+            health_checks: Vec::new(),
+            health: health::HealthSettings::default(),
         }
     }
 }
@@ -710,6 +717,15 @@ fn install(
             &mut notes,
         );
         hooks_ok = install_outcome.post_install_hook_failure.is_none();
+        if !settings.health_checks.is_empty() {
+            install_outcome.health_checks = health::run_checks(
+                &settings.health_checks,
+                &settings.health,
+                &hook_env(operation_id, "health-check"),
+                &mut notes,
+            );
+            hooks_ok &= install_outcome.failed_health_check().is_none();
+        }
     }
 
     // Decide on reboots, then record pending ones.

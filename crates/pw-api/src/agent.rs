@@ -162,6 +162,9 @@ pub struct InstallOutcome {
     /// (docs/promotion.md).
     #[serde(default)]
     pub post_install_hook_failure: Option<HookFailure>,
+    /// The health checks run after the install, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub health_checks: Vec<HealthCheckResult>,
 }
 
 /// A hook that failed.
@@ -176,6 +179,25 @@ pub struct HookFailure {
     /// How it ended: `exit code 3`, `killed by signal 9`, `timed out after 30s and was
     /// killed`, or `could not run: ...`.
     pub termination: String,
+}
+
+/// How one health check went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct HealthCheckResult {
+    /// `unit`, `url` or `command`.
+    pub kind: String,
+    pub target: String,
+    pub passed: bool,
+    /// What it saw: the unit's state, the HTTP status, the command's end and output tail.
+    pub detail: String,
+}
+
+impl InstallOutcome {
+    /// The first health check that failed, if any.
+    pub fn failed_health_check(&self) -> Option<&HealthCheckResult> {
+        self.health_checks.iter().find(|check| !check.passed)
+    }
 }
 
 /// A reboot the agent requested, and why.

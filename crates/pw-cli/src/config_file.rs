@@ -74,6 +74,9 @@ pub(crate) struct AgentConfig {
     pub(crate) on_exit_hook: Option<String>,
     /// Seconds.
     pub(crate) hook_timeout: Option<u64>,
+    /// Commands a window task's health checks may name (`[health_commands]`, name = command
+    /// line): the server sends names only, never shell text.
+    pub(crate) health_commands: Option<std::collections::BTreeMap<String, String>>,
     /// Seconds.
     pub(crate) poll_wait: Option<u64>,
     /// Hours.

@@ -6,7 +6,8 @@
 //!
 //! * Installed on enough nodes and Failed on none: added to PRD's approved list as the exact
 //!   version entry ([`Approve`] says how many nodes, and for how long).
-//! * Failed on any node, or put on a node by an install whose post-install hook failed: added
+//! * Failed on any node, or put on a node by an install after which the post-install hook or
+//!   a health check failed: added
 //!   to PRD's rejected list. Rejection wins over approval.
 //!
 //! Entries PRD already has are not added again, nothing is ever removed, and the 50-entry
@@ -216,6 +217,8 @@ pub struct InstallEvidence {
     /// Whether anything failed to install.
     pub failed: bool,
     pub hook_failed: bool,
+    /// Whether a health check run after the install failed.
+    pub health_failed: bool,
     /// The report's items with a target.
     pub items: Vec<ItemEvidence>,
     pub release: Option<ReleaseEvidence>,
@@ -278,7 +281,7 @@ impl Reading {
             }
             for install in &node.installs {
                 reading.install_reports += 1;
-                let broke = install.failed || install.hook_failed;
+                let broke = install.failed || install.hook_failed || install.health_failed;
                 if let Some(release) = &install.release
                     && !release.ahead
                     && let Some(evaluated) = &release.evaluated
@@ -305,11 +308,18 @@ impl Reading {
                         continue;
                     }
                     let key = (item.name.clone(), item.arch.clone(), item.target.clone());
-                    if install.hook_failed {
+                    if install.hook_failed || install.health_failed {
                         let seen = reading.observed.entry(key).or_default();
-                        seen.hook_failed_on.insert(host.clone());
-                        seen.hook_failed_reports.extend(install.report);
-                        keep_latest(&mut seen.hook_failed_at, install.at);
+                        if install.hook_failed {
+                            seen.hook_failed_on.insert(host.clone());
+                            seen.hook_failed_reports.extend(install.report);
+                            keep_latest(&mut seen.hook_failed_at, install.at);
+                        }
+                        if install.health_failed {
+                            seen.health_failed_on.insert(host.clone());
+                            seen.hook_failed_reports.extend(install.report);
+                            keep_latest(&mut seen.health_failed_at, install.at);
+                        }
                     } else if let Some(seen) = reading.observed.get_mut(&key) {
                         let since = seen
                             .installed_since
@@ -341,6 +351,10 @@ pub struct Observed {
     /// the latest such report's time.
     pub hook_failed_on: BTreeSet<String>,
     pub hook_failed_at: Option<Timestamp>,
+    /// Hosts where an install put this version on and then a health check failed; the latest
+    /// such report's time.
+    pub health_failed_on: BTreeSet<String>,
+    pub health_failed_at: Option<Timestamp>,
     /// Per host the version is installed on, since when: the earliest install that put it
     /// there among the evidence read. Absent when no Install report read shows it (installed
     /// before the evidence, or by other means): such a host counts toward approval only when
@@ -355,9 +369,12 @@ pub struct Observed {
 }
 
 impl Observed {
-    /// Whether the patch broke STG: Failed somewhere, or a post-install hook failed after it.
+    /// Whether the patch broke STG: Failed somewhere, or a post-install hook or a health
+    /// check failed after the install that put it on.
     pub fn broke(&self) -> bool {
-        !self.failed_on.is_empty() || !self.hook_failed_on.is_empty()
+        !self.failed_on.is_empty()
+            || !self.hook_failed_on.is_empty()
+            || !self.health_failed_on.is_empty()
     }
 
     /// `failed on STG node(s) H at T`, `post-install hook failed on STG node(s) H at T`, or
@@ -380,6 +397,13 @@ impl Observed {
                 "post-install hook failed",
                 &self.hook_failed_on,
                 self.hook_failed_at,
+            ));
+        }
+        if !self.health_failed_on.is_empty() {
+            parts.push(part(
+                "health check failed",
+                &self.health_failed_on,
+                self.health_failed_at,
             ));
         }
         parts.join("; ")
@@ -503,15 +527,22 @@ pub fn plan(
             Evidence {
                 nodes: seen
                     .failed_on
-                    .union(&seen.hook_failed_on)
+                    .iter()
+                    .chain(&seen.hook_failed_on)
+                    .chain(&seen.health_failed_on)
                     .cloned()
+                    .collect::<BTreeSet<String>>()
+                    .into_iter()
                     .collect(),
                 reports: seen
                     .failed_reports
                     .union(&seen.hook_failed_reports)
                     .copied()
                     .collect(),
-                at: seen.failed_at.max(seen.hook_failed_at),
+                at: seen
+                    .failed_at
+                    .max(seen.hook_failed_at)
+                    .max(seen.health_failed_at),
             }
         } else {
             Evidence {
@@ -833,6 +864,7 @@ mod tests {
                 installed: vec!["openssl-1.0-2.x86_64".to_owned()],
                 failed: false,
                 hook_failed: false,
+                health_failed: false,
                 items: vec![item("openssl", "Installed")],
                 release: None,
             }],

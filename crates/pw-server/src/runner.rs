@@ -222,7 +222,10 @@ async fn advance_task(
         let end = |status: &'static str, details: String| (status, details);
         let ended: Option<(&str, String)> = match command.state.as_str() {
             "succeeded" => Some(end("SUCCESS", "the node reported success".to_owned())),
-            "failed" => Some(end("FAILED", "the node reported a failure".to_owned())),
+            "failed" => Some(end(
+                "FAILED",
+                pw_store::failure_details(command.result_json.as_deref()),
+            )),
             "cancelled" => Some(end("CANCELLED", "the command was cancelled".to_owned())),
             "timed_out" => Some(end(
                 "TIMED_OUT",
@@ -476,6 +479,7 @@ async fn dispatch(
         invocation_id: Some(invocation.id.clone()),
         release,
         release_note,
+        health_checks: spec.health_checks.clone(),
     };
     let command = CommandRecord {
         id: command_id.clone(),

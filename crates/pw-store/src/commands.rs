@@ -308,16 +308,16 @@ impl Store {
             .map_err(StoreError::db)?;
         if let Some(invocation_id) = &command.invocation_id {
             let (status, details) = if state == "succeeded" {
-                ("SUCCESS", "the node reported success")
+                ("SUCCESS", "the node reported success".to_owned())
             } else {
-                ("FAILED", "the node reported a failure")
+                ("FAILED", failure_details(Some(result_json)))
             };
             sqlx::query(
                 "UPDATE invocations SET status = $2, status_details = $3, ended_at = $4 WHERE id = $1 AND status = 'IN_PROGRESS'",
             )
             .bind(invocation_id.as_str())
             .bind(status)
-            .bind(details)
+            .bind(details.as_str())
             .bind(to_micros(now))
             .execute(&mut *tx.tx)
             .await
@@ -345,5 +345,27 @@ impl Store {
         rows.iter()
             .map(|row| Ok((get_str(row, "id")?, get_str(row, "node_id")?)))
             .collect()
+    }
+}
+
+/// The status details of an invocation whose command failed: the message of the node's
+/// result (`{"message": ...}`: a failed health check, hook or patches; at most 1 KiB), else
+/// that the node reported a failure.
+pub fn failure_details(result_json: Option<&str>) -> String {
+    const MAX: usize = 1024;
+    let message = result_json
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok())
+        .and_then(|value| value.get("message")?.as_str().map(str::to_owned))
+        .filter(|message| !message.trim().is_empty());
+    match message {
+        None => "the node reported a failure".to_owned(),
+        Some(mut message) => {
+            if message.len() > MAX {
+                let cut = message.floor_char_boundary(MAX);
+                message.truncate(cut);
+                message.push_str("...");
+            }
+            message
+        }
     }
 }

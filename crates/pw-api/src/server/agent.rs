@@ -118,6 +118,9 @@ pub struct PatchCommand {
     /// Why the baseline's `[release]` chose none (no release known or eligible).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub release_note: Option<String>,
+    /// Checks to run after installing (the task's).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub health_checks: Vec<crate::server::windows::HealthCheck>,
 }
 
 /// `GET /api/v1/agent/commands?wait=N`: the commands to run now (empty after the wait).

@@ -208,6 +208,103 @@ pub struct TaskSpec {
     /// (default 7200).
     #[serde(default)]
     pub execution_timeout_seconds: Option<u32>,
+    /// Install tasks: checks each node runs after installing; a failing one fails the node's
+    /// invocation (which counts toward `max_errors`) and rejects through promotion policies.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub health_checks: Vec<HealthCheck>,
+}
+
+/// A health check a node runs after an install.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheck {
+    pub kind: HealthCheckKind,
+    /// The systemd unit (`nginx.service`), the URL (`http://127.0.0.1:8080/health`), or the
+    /// name of a command in the node's agent configuration (`[health_commands]`).
+    pub target: String,
+    /// Seconds the check may take (1 to 600; 30 when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<u32>,
+}
+
+/// What a health check looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum HealthCheckKind {
+    /// A systemd unit that must be active (`systemctl is-active`).
+    Unit,
+    /// An `http://` or `https://` URL that must answer 2xx to a GET.
+    Url,
+    /// A command the node's own configuration names, which must exit 0. The server sends the
+    /// name only, never shell text.
+    Command,
+}
+
+impl HealthCheckKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HealthCheckKind::Unit => "unit",
+            HealthCheckKind::Url => "url",
+            HealthCheckKind::Command => "command",
+        }
+    }
+}
+
+impl HealthCheck {
+    /// The most checks a task may name.
+    pub const MAX: usize = 10;
+
+    /// The check's time limit.
+    pub fn timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(u64::from(self.timeout_seconds.unwrap_or(30)))
+    }
+
+    /// Why the check is not valid, naming the field under `field`.
+    pub fn problem(&self) -> Option<(&'static str, String)> {
+        let target = self.target.as_str();
+        if let Some(seconds) = self.timeout_seconds
+            && !(1..=600).contains(&seconds)
+        {
+            return Some(("timeout_seconds", "must be 1 to 600".to_owned()));
+        }
+        let ok = match self.kind {
+            HealthCheckKind::Unit => {
+                (1..=256).contains(&target.len())
+                    && target
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || ":-_.@\\".contains(c))
+            }
+            HealthCheckKind::Url => {
+                (target.starts_with("http://") || target.starts_with("https://"))
+                    && target.len() <= 2048
+                    && !target.chars().any(char::is_whitespace)
+            }
+            HealthCheckKind::Command => {
+                (1..=64).contains(&target.len())
+                    && target
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            }
+        };
+        (!ok).then(|| {
+            (
+                "target",
+                match self.kind {
+                    HealthCheckKind::Unit => format!("`{target}` is not a systemd unit name"),
+                    HealthCheckKind::Url => {
+                        format!(
+                            "`{target}` is not an http:// or https:// URL (at most 2048 characters)"
+                        )
+                    }
+                    HealthCheckKind::Command => format!(
+                        "`{target}` is not a command name (1 to 64 letters, digits, `-`, `_`, `.`)"
+                    ),
+                },
+            )
+        })
+    }
 }
 
 fn one() -> u32 {

@@ -135,6 +135,10 @@ pub(crate) struct HostArgs {
     /// Shell command run at the end, whatever happened.
     #[arg(long, value_name = "COMMAND")]
     on_exit_hook: Option<String>,
+    /// A command health checks may name, as NAME=COMMAND (repeatable; adds to
+    /// `[health_commands]` of the config file).
+    #[arg(long = "health-command", value_name = "NAME=COMMAND", value_parser = health_command)]
+    health_commands: Vec<(String, String)>,
     /// Time limit of each hook, in seconds [default: 600].
     #[arg(long, value_name = "SECONDS")]
     hook_timeout: Option<u64>,
@@ -369,7 +373,24 @@ fn settings_for(
         host_args.reboot_packages.clone()
     };
     settings.refresh = !host_args.no_refresh;
+    settings.health.commands = config.health_commands.clone().unwrap_or_default();
+    for (name, command) in &host_args.health_commands {
+        settings
+            .health
+            .commands
+            .insert(name.clone(), command.clone());
+    }
     settings
+}
+
+/// `NAME=COMMAND` of `--health-command`.
+fn health_command(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, command)) if !name.trim().is_empty() && !command.trim().is_empty() => {
+            Ok((name.trim().to_owned(), command.to_owned()))
+        }
+        _ => Err(format!("`{text}` is not NAME=COMMAND")),
+    }
 }
 
 pub(crate) fn run(command: AgentCommand, printer: &Printer) -> anyhow::Result<u8> {

@@ -100,6 +100,9 @@ struct TaskDecl {
     max_errors: String,
     #[serde(default)]
     cutoff_behavior: CutoffBehavior,
+    /// `[[window.task.health_check]]`: checks run after an install (the API's fields).
+    #[serde(default)]
+    health_check: Vec<pw_api::server::windows::HealthCheck>,
 }
 
 fn one() -> u32 {
@@ -322,6 +325,7 @@ fn window_from_decl(window: WindowDecl) -> anyhow::Result<DesiredWindow> {
             baseline_override: None,
             timeout_seconds: None,
             execution_timeout_seconds: None,
+            health_checks: task.health_check,
         };
         if tasks.insert(task.name.clone(), spec).is_some() {
             anyhow::bail!("task `{}` is declared twice", task.name);

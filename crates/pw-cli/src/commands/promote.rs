@@ -170,6 +170,7 @@ fn observe(
                 at: past.reported_at,
                 failed: !install.failed.is_empty(),
                 hook_failed: install.post_install_hook_failure.is_some(),
+                health_failed: install.failed_health_check().is_some(),
                 installed: install.installed,
                 items: items(report.patches),
                 release: report.release.map(|r| ReleaseEvidence {

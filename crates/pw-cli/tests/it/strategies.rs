@@ -53,6 +53,8 @@ struct Node {
     state_dir: tempfile::TempDir,
     client: Client,
     facts: NodeFacts,
+    /// The node's `[health_commands]`: name → command line.
+    health_commands: BTreeMap<String, String>,
 }
 
 /// A node's root: an Amazon Linux 2-shaped rpm installroot, or a Debian 12 root (dpkg, apt).
@@ -229,7 +231,19 @@ impl Lab {
             state_dir,
             client,
             facts,
+            health_commands: BTreeMap::new(),
         });
+    }
+
+    /// Gives a node a named health command (its agent configuration's `[health_commands]`).
+    fn health_command(&mut self, hostname: &str, name: &str, command: &str) {
+        let node = self
+            .nodes
+            .iter_mut()
+            .find(|n| n.hostname == hostname)
+            .unwrap();
+        node.health_commands
+            .insert(name.to_owned(), command.to_owned());
     }
 
     /// Enrolls an AL2023 node on release `release` of the AL2023 fixture.
@@ -362,6 +376,7 @@ impl Node {
             command: format!("touch {}", self.state_dir.path().join("rebooted").display()),
             timeout: Duration::from_secs(10),
         };
+        settings.health.commands.clone_from(&self.health_commands);
         daemon::poll_once(
             &self.client,
             &self.facts,
@@ -468,6 +483,83 @@ fn strategy_1_near_default() {
         Some("InstalledOther")
     );
     assert_eq!(lab.status("al2-1"), "NON_COMPLIANT");
+}
+
+/// Health checks on STG halt the window and reject on PRD: STG's install task checks a command
+/// of each node's own configuration after installing. On the first node it fails: that node's
+/// invocation fails with the check named, the task stops at max errors (0) before the second
+/// node starts, and the promotion policy rejects on PRD what that install put on.
+#[test]
+fn a_failing_health_check_on_stg_halts_the_window_and_rejects_on_prd() {
+    let mut lab = Lab::new("2025-03-01T00:00:00Z");
+    // Strategy 2's files, with a health check on STG's task and one node at a time.
+    let files = tempfile::tempdir().unwrap();
+    for entry in fs_err::read_dir(example(2)).unwrap() {
+        let path = entry.unwrap().path();
+        let mut text = fs_err::read_to_string(&path).unwrap();
+        if path.file_name().is_some_and(|n| n == "fleet.toml") {
+            text = text.replacen(
+                "max_concurrency = \"50%\"\nmax_errors = \"0\"\n",
+                "max_concurrency = \"1\"\nmax_errors = \"0\"\n\n[[window.task.health_check]]\nkind = \"command\"\ntarget = \"app\"\ntimeout_seconds = 10\n",
+                1,
+            );
+            assert!(text.contains("health_check"), "{text}");
+        }
+        fs_err::write(files.path().join(path.file_name().unwrap()), text).unwrap();
+    }
+    lab.apply(files.path());
+    lab.enroll("stg-1", "AL2-STG");
+    lab.enroll("stg-2", "AL2-STG");
+    lab.enroll("prd-1", "AL2-PRD");
+    for host in ["stg-1", "stg-2"] {
+        lab.health_command(host, "app", "echo 'app answers 500' >&2; exit 1");
+    }
+
+    // Day 0 of openssl: STG's window installs bash (21 days old) on the first node; its
+    // health check fails.
+    let executions = lab.windows_at("2025-03-03T02:00:00Z");
+    let stg = lab.execution_of(&executions, "AL2-STG-daily");
+    assert_eq!(stg.status, ExecutionStatus::Failed, "{stg:#?}");
+    let detail = lab.client().execution(&stg.id).unwrap();
+    let invocations = &detail.tasks[0].invocations;
+    let failed: Vec<&str> = invocations
+        .iter()
+        .filter(|i| i.status == ExecutionStatus::Failed)
+        .filter_map(|i| i.status_details.as_deref())
+        .collect();
+    assert_eq!(failed.len(), 1, "{invocations:#?}");
+    assert!(
+        failed[0].contains("health check failed: command `app`: exit code 1: app answers 500"),
+        "{failed:?}"
+    );
+    // The task stopped at max errors: the second node never got the install.
+    assert!(
+        invocations
+            .iter()
+            .all(|i| i.status != ExecutionStatus::Success),
+        "{invocations:#?}"
+    );
+    let installed = ["stg-1", "stg-2"]
+        .iter()
+        .filter(|h| lab.node(h).versions()["bash"] == "4.2.46-2.amzn2")
+        .count();
+    assert_eq!(installed, 1);
+
+    // PRD rejects what that install put on, naming the health check.
+    let prd = lab.baseline("AL2-PRD");
+    let rejected = prd
+        .rejected
+        .iter()
+        .find(|e| e.entry == "bash-4.2.46-2.amzn2.x86_64")
+        .unwrap_or_else(|| panic!("{:?}", prd.rejected));
+    assert!(
+        rejected
+            .reason
+            .as_deref()
+            .unwrap()
+            .starts_with("health check failed on STG node(s) stg-"),
+        "{rejected:?}"
+    );
 }
 
 /// Strategy 2: STG 1 day after release, PRD 31 days; a patch that breaks STG is rejected on

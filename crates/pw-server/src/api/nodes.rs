@@ -260,6 +260,7 @@ pub(crate) async fn create_command(
         invocation_id: None,
         release,
         release_note,
+        health_checks: Vec::new(),
     };
     let record = CommandRecord {
         id: command_id,

@@ -296,6 +296,7 @@ fn install_evidence(id: i64, at: Timestamp, report: &OperationReport) -> Option<
         installed: install.installed.clone(),
         failed: !install.failed.is_empty(),
         hook_failed: install.post_install_hook_failure.is_some(),
+        health_failed: install.failed_health_check().is_some(),
         items: items(&report.patches),
         release: report.release.as_ref().map(|r| ReleaseEvidence {
             evaluated: r.evaluated.clone(),

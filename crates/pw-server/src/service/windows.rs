@@ -220,6 +220,29 @@ pub(crate) async fn validate_task(
             "applies to Install tasks only",
         ));
     }
+    if !spec.health_checks.is_empty() && spec.operation == TaskOperation::Scan {
+        return Err(ApiError::field(
+            "health_checks",
+            "apply to Install tasks only (they run after installing)",
+        ));
+    }
+    if spec.health_checks.len() > pw_api::server::windows::HealthCheck::MAX {
+        return Err(ApiError::field(
+            "health_checks",
+            format!(
+                "at most {} checks per task",
+                pw_api::server::windows::HealthCheck::MAX
+            ),
+        ));
+    }
+    for (index, check) in spec.health_checks.iter().enumerate() {
+        if let Some((field, message)) = check.problem() {
+            return Err(ApiError::field(
+                format!("health_checks[{index}].{field}"),
+                message,
+            ));
+        }
+    }
     if let Some(seconds) = spec.timeout_seconds
         && !(30..=2_592_000).contains(&seconds)
     {

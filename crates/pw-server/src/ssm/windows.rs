@@ -669,6 +669,7 @@ fn task_spec(input: &Input, base: Option<TaskSpec>, replace: bool) -> Result<Tas
         baseline_override: None,
         timeout_seconds: None,
         execution_timeout_seconds: None,
+        health_checks: Vec::new(),
     };
     let mut spec = match base {
         Some(old) if !replace => old,
