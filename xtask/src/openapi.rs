@@ -53,6 +53,9 @@ fn body_schemas(generator: &mut SchemaGenerator) {
     generator.subschema_for::<server::promotion::PromotionPolicy>();
     generator.subschema_for::<server::promotion::PromotionRun>();
     generator.subschema_for::<server::promotion::PromotionOutlook>();
+    generator.subschema_for::<server::webhooks::WebhookSpec>();
+    generator.subschema_for::<server::webhooks::Webhook>();
+    generator.subschema_for::<server::webhooks::WebhookDelivery>();
     generator.subschema_for::<agent::OperationReport>();
     generator.subschema_for::<server::agent::PreviewRequest>();
     generator.subschema_for::<server::agent::PreviewResponse>();

@@ -64,6 +64,8 @@ enum Command {
     Promote(commands::promote::PromoteArgs),
     /// Promotion policies: the server rejects in PRD what broke STG, approves what stayed healthy.
     Promotion(commands::promotion::PromotionArgs),
+    /// Webhooks: signed JSON POSTs on executions, failures, promotions and overdue patches.
+    Webhook(commands::webhook::WebhookArgs),
     /// Amazon Linux 2023 releases known to the server.
     Release(commands::release::ReleaseArgs),
 }
@@ -102,6 +104,7 @@ fn main() -> ExitCode {
         Command::Apply(args) => Ok(commands::declare::run_apply(&args, &printer)),
         Command::Promote(args) => Ok(commands::promote::run(&args, &printer)),
         Command::Promotion(args) => Ok(commands::promotion::run(args, &printer)),
+        Command::Webhook(args) => Ok(commands::webhook::run(args, &printer)),
         Command::Release(args) => Ok(commands::release::run(args, &printer)),
     };
     match result {

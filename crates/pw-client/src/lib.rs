@@ -679,6 +679,28 @@ impl Client {
 
     // ---- windows and executions ------------------------------------------------------
 
+    pub fn webhooks(&self) -> Result<Vec<pw_api::server::webhooks::Webhook>, ClientError> {
+        self.get("/api/v1/webhooks")
+    }
+
+    pub fn create_webhook(
+        &self,
+        spec: &pw_api::server::webhooks::WebhookSpec,
+    ) -> Result<pw_api::server::webhooks::Webhook, ClientError> {
+        self.post("/api/v1/webhooks", spec)
+    }
+
+    pub fn delete_webhook(&self, id: &str) -> Result<(), ClientError> {
+        self.delete(&format!("/api/v1/webhooks/{}", encode(id)))
+    }
+
+    pub fn webhook_deliveries(
+        &self,
+        id: &str,
+    ) -> Result<Vec<pw_api::server::webhooks::WebhookDelivery>, ClientError> {
+        self.get(&format!("/api/v1/webhooks/{}/deliveries", encode(id)))
+    }
+
     pub fn promotions(
         &self,
     ) -> Result<Vec<pw_api::server::promotion::PromotionPolicy>, ClientError> {

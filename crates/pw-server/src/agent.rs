@@ -295,6 +295,25 @@ async fn result(
         .await?;
     state.record_check_in(&node.node_id, now);
     state.wake_runner();
+    // A failed invocation of a window is an event (a command of no invocation is ad hoc).
+    if matches!(&outcome, CompleteOutcome::Recorded { state } if state == "failed")
+        && let Ok(Some(command)) = state.store().command(&id).await
+        && let Some(invocation_id) = &command.invocation_id
+    {
+        let execution_id =
+            serde_json::from_str::<pw_api::server::agent::PatchCommand>(&command.payload_json)
+                .ok()
+                .and_then(|payload| payload.execution_id);
+        crate::service::webhooks::notify(
+            &state,
+            "invocation.failed",
+            None,
+            serde_json::json!({"invocation_id": invocation_id, "execution_id": execution_id,
+                "node_id": node.node_id, "status": "FAILED",
+                "status_details": pw_store::failure_details(command.result_json.as_deref())}),
+        )
+        .await;
+    }
     match outcome {
         CompleteOutcome::Recorded { state: recorded }
         | CompleteOutcome::AlreadyFinal { state: recorded } => {

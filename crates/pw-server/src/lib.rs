@@ -306,6 +306,13 @@ impl AppState {
         runner::tick(self, self.now()).await
     }
 
+    /// One webhook pass at the clock's now: queues `critical.overdue` events and sends the
+    /// deliveries that are due (the scheduler's loop does this; tests call it directly).
+    pub async fn webhook_tick(&self) {
+        service::webhooks::notify_overdue(self).await;
+        service::webhooks::deliver_due(self).await;
+    }
+
     /// Runs the background loops until [`AppState::shutdown`].
     pub async fn run_background(&self) {
         let loops = [

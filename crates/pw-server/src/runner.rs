@@ -53,6 +53,8 @@ pub(crate) fn is_final_status(status: &str) -> bool {
 struct Effects {
     wake_nodes: Vec<String>,
     counters: Vec<(&'static str, String)>,
+    /// Webhook events, sent once the pass has committed.
+    events: Vec<(&'static str, serde_json::Value)>,
 }
 
 /// One pass over the active executions.
@@ -69,6 +71,24 @@ pub(crate) async fn tick(state: &AppState, now: Timestamp) -> Result<(), ApiErro
     }
     for (name, labels) in effects.counters {
         state.metrics().count(name, labels, 1);
+    }
+    for (event, mut data) in effects.events {
+        // An ended execution carries its invocations by status.
+        if event == "execution.ended"
+            && let Some(id) = data.get("execution_id").and_then(|v| v.as_str())
+            && let Ok(execution) = crate::service::executions::load(state, id).await
+        {
+            let mut counts = std::collections::BTreeMap::<String, u64>::new();
+            for invocation in execution.tasks.iter().flat_map(|t| &t.invocations) {
+                let status = serde_json::to_value(invocation.status)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                *counts.entry(status).or_default() += 1;
+            }
+            data["invocations"] = serde_json::json!(counts);
+        }
+        crate::service::webhooks::notify(state, event, None, data).await;
     }
     Ok(())
 }
@@ -168,6 +188,11 @@ async fn advance(
         tx.set_execution_status(&execution.id, status, details, None, Some(now))
             .await?;
         tracing::info!(execution_id = execution.id, status, "execution ended");
+        effects.events.push((
+            "execution.ended",
+            serde_json::json!({"execution_id": execution.id, "window_id": execution.window_id,
+                "status": status, "status_details": details}),
+        ));
         effects.counters.push((
             "pw_executions_finished_total",
             format!("status=\"{status}\""),
@@ -297,6 +322,14 @@ async fn advance_task(
                 "pw_invocations_finished_total",
                 format!("status=\"{status}\""),
             ));
+            if status == "FAILED" || status == "TIMED_OUT" {
+                effects.events.push((
+                    "invocation.failed",
+                    serde_json::json!({"invocation_id": invocation.id,
+                        "execution_id": execution.id, "node_id": invocation.node_id,
+                        "status": status, "status_details": details}),
+                ));
+            }
         }
     }
 

@@ -67,7 +67,9 @@ pub(crate) async fn run(state: AppState) {
         if last_promotion.is_none_or(|at| at.elapsed() >= crate::service::promotions::RUN_EVERY) {
             last_promotion = Some(std::time::Instant::now());
             crate::service::promotions::run_approvals(&state).await;
+            crate::service::webhooks::notify_overdue(&state).await;
         }
+        crate::service::webhooks::deliver_due(&state).await;
         if let Some(retention) = state.settings().report_retention
             && last_prune.is_none_or(|at| at.elapsed().as_secs() >= 3600)
         {

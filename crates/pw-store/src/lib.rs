@@ -29,6 +29,7 @@ mod migrate;
 mod promotions;
 mod records;
 mod releases;
+mod webhooks;
 mod windows;
 
 use std::sync::Arc;

@@ -93,6 +93,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0013_reboot_since.sql"),
         postgres: include_str!("../migrations/postgres/0013_reboot_since.sql"),
     },
+    Migration {
+        version: 14,
+        name: "webhooks",
+        sqlite: include_str!("../migrations/sqlite/0014_webhooks.sql"),
+        postgres: include_str!("../migrations/postgres/0014_webhooks.sql"),
+    },
 ];
 
 /// An arbitrary constant: the advisory lock that serialises migrations of replicas.

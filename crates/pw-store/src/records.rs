@@ -335,3 +335,33 @@ pub struct PromotionChangeRecord {
     /// pw-api `PromotionEvidence` as JSON.
     pub evidence_json: String,
 }
+
+/// A webhook: where to POST, the secret that signs each body, and its settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookRecord {
+    pub id: String,
+    pub url: String,
+    pub secret: String,
+    /// pw-api `WebhookSpec` as JSON, without the secret.
+    pub spec_json: String,
+    pub created_at: Timestamp,
+}
+
+/// One event owed to one webhook, and how its delivery went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryRecord {
+    pub id: i64,
+    pub webhook_id: String,
+    pub event: String,
+    pub dedupe_key: Option<String>,
+    /// The JSON body, as signed and sent (the same on every attempt).
+    pub body: String,
+    /// `pending`, `delivered` or `failed` (no more attempts).
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: Timestamp,
+    pub last_error: Option<String>,
+    pub response_status: Option<i64>,
+    pub created_at: Timestamp,
+    pub delivered_at: Option<Timestamp>,
+}

@@ -14,6 +14,7 @@ pub mod nodes;
 pub mod promotion;
 pub mod releases;
 pub mod tokens;
+pub mod webhooks;
 pub mod windows;
 
 /// The version of the HTTP API; the path prefix is `/api/v1`.

@@ -19,4 +19,5 @@ pub(crate) mod repo;
 pub(crate) mod schedule;
 pub(crate) mod server;
 pub(crate) mod vercmp;
+pub(crate) mod webhook;
 pub(crate) mod window;

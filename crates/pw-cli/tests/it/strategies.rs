@@ -514,6 +514,23 @@ fn a_failing_health_check_on_stg_halts_the_window_and_rejects_on_prd() {
     for host in ["stg-1", "stg-2"] {
         lab.health_command(host, "app", "echo 'app answers 500' >&2; exit 1");
     }
+    // A webhook hears of it (its deliveries are read from the log, not sent, here).
+    let webhook: serde_json::Value = serde_json::from_str(&lab.cli(&[
+        "webhook",
+        "create",
+        "--url",
+        "http://127.0.0.1:9/hook",
+        "--secret",
+        "a-shared-secret-of-enough-length",
+        "--event",
+        "invocation.failed",
+        "--event",
+        "execution.ended",
+        "--output",
+        "json",
+    ]))
+    .unwrap();
+    let webhook = webhook["id"].as_str().unwrap().to_owned();
 
     // Day 0 of openssl: STG's window installs bash (21 days old) on the first node; its
     // health check fails.
@@ -544,6 +561,36 @@ fn a_failing_health_check_on_stg_halts_the_window_and_rejects_on_prd() {
         .filter(|h| lab.node(h).versions()["bash"] == "4.2.46-2.amzn2")
         .count();
     assert_eq!(installed, 1);
+
+    // The webhook has the failed invocation, with its detail, and the ended execution with
+    // its invocations by status.
+    let deliveries: serde_json::Value =
+        serde_json::from_str(&lab.cli(&["webhook", "deliveries", &webhook, "--output", "json"]))
+            .unwrap();
+    let events: Vec<&serde_json::Value> = deliveries.as_array().unwrap().iter().collect();
+    let of = |event: &str| {
+        events
+            .iter()
+            .filter(|d| d["event"] == event)
+            .map(|d| d["body"]["data"].clone())
+            .collect::<Vec<_>>()
+    };
+    let failed = of("invocation.failed");
+    assert_eq!(failed.len(), 1, "{deliveries:#}");
+    assert!(
+        failed[0]["status_details"]
+            .as_str()
+            .unwrap()
+            .starts_with("health check failed: command `app`"),
+        "{failed:?}"
+    );
+    let ended = of("execution.ended");
+    let stg_ended = ended
+        .iter()
+        .find(|e| e["execution_id"] == stg.id.as_str())
+        .unwrap_or_else(|| panic!("{deliveries:#}"));
+    assert_eq!(stg_ended["status"], "FAILED");
+    assert_eq!(stg_ended["invocations"]["FAILED"], 1, "{stg_ended}");
 
     // PRD rejects what that install put on, naming the health check.
     let prd = lab.baseline("AL2-PRD");

@@ -9,6 +9,7 @@ mod fleet;
 pub(crate) mod nodes;
 mod preview;
 mod promotions;
+mod webhooks;
 pub(crate) mod windows;
 
 pub(crate) use crate::api::access::create_token_in;
@@ -43,6 +44,9 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route("/promotions/{id}/run", post(promotions::run))
         .route("/promotions/{id}/pending", get(promotions::pending))
+        .route("/webhooks", get(webhooks::list).post(webhooks::create))
+        .route("/webhooks/{id}", axum::routing::delete(webhooks::remove))
+        .route("/webhooks/{id}/deliveries", get(webhooks::deliveries))
         .route("/default-baselines", get(baselines::list_defaults))
         .route(
             "/default-baselines/{os}",

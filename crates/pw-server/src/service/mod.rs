@@ -11,6 +11,7 @@ pub(crate) mod fleet;
 pub(crate) mod nodes;
 pub(crate) mod preview;
 pub(crate) mod promotions;
+pub(crate) mod webhooks;
 pub(crate) mod windows;
 
 use crate::error::ApiError;

@@ -455,6 +455,15 @@ async fn apply(
                             Some(&details),
                         )
                         .await?;
+                    let event = if action == "promotion.reject" {
+                        "promotion.rejected"
+                    } else {
+                        "promotion.approved"
+                    };
+                    let mut data: serde_json::Value =
+                        serde_json::from_str(&details).unwrap_or_default();
+                    data["baseline_id"] = serde_json::Value::String(record.to_baseline.clone());
+                    crate::service::webhooks::notify(state, event, None, data).await;
                 }
                 return Ok((added, not_added));
             }

@@ -16,3 +16,4 @@ mod promotions;
 mod run_now;
 mod runner;
 mod support;
+mod webhooks;
