@@ -45,7 +45,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/promotions/{id}/run", post(promotions::run))
         .route("/promotions/{id}/pending", get(promotions::pending))
         .route("/webhooks", get(webhooks::list).post(webhooks::create))
-        .route("/webhooks/{id}", axum::routing::delete(webhooks::remove))
+        .route("/webhooks/{id}", delete(webhooks::remove))
         .route("/webhooks/{id}/deliveries", get(webhooks::deliveries))
         .route("/default-baselines", get(baselines::list_defaults))
         .route(
