@@ -504,8 +504,8 @@ fn compare(client: &Client, desired: &Desired, printer: &Printer) -> anyhow::Res
                 let (text, kept) = keep_promoted(&want.canonical, &detail.toml);
                 if kept > 0 {
                     printer.note(&format!(
-                        "baseline {name}: keeping {kept} entr{} that `patchwarden promote` added \
-                         on the server (docs/declarative.md)",
+                        "baseline {name}: keeping {kept} entr{} that promotion (`patchwarden \
+                         promote` or a promotion policy) added on the server (docs/declarative.md)",
                         if kept == 1 { "y" } else { "ies" }
                     ));
                 }
