@@ -62,6 +62,8 @@ pub(crate) trait Backend {
     -> Vec<String>;
     /// Installs exactly `targets`.
     fn install(&self, targets: &[String], notes: &mut Vec<String>) -> RunInfo;
+    /// Puts back exactly `targets`, older than what is installed (a rollback).
+    fn downgrade(&self, targets: &[String], notes: &mut Vec<String>) -> RunInfo;
     /// After [`Backend::read_inventory`] again: which targets are installed and which not.
     fn verify(&self, targets: &[String], notes: &mut Vec<String>) -> (Vec<String>, Vec<String>);
     /// Why a reboot is needed after installing `installed_now` (keys).
@@ -444,6 +446,14 @@ impl Backend for RpmBackend {
         run_info(pw_pkgmgr::install::install(&self.settings, &nevras), notes)
     }
 
+    fn downgrade(&self, targets: &[String], notes: &mut Vec<String>) -> RunInfo {
+        let nevras: Vec<Nevra> = targets.iter().filter_map(|k| parse_nevra(k)).collect();
+        run_info(
+            pw_pkgmgr::install::downgrade(&self.settings, &nevras),
+            notes,
+        )
+    }
+
     fn verify(&self, targets: &[String], notes: &mut Vec<String>) -> (Vec<String>, Vec<String>) {
         let nevras: Vec<Nevra> = targets.iter().filter_map(|k| parse_nevra(k)).collect();
         let mut installed = Vec::new();
@@ -660,6 +670,14 @@ impl Backend for AptBackend {
             .filter_map(|k| DebTarget::parse_key(k))
             .collect();
         run_info(pw_pkgmgr::apt::install(&self.settings, &targets), notes)
+    }
+
+    fn downgrade(&self, targets: &[String], notes: &mut Vec<String>) -> RunInfo {
+        let targets: Vec<DebTarget> = targets
+            .iter()
+            .filter_map(|k| DebTarget::parse_key(k))
+            .collect();
+        run_info(pw_pkgmgr::apt::downgrade(&self.settings, &targets), notes)
     }
 
     fn verify(&self, targets: &[String], _notes: &mut Vec<String>) -> (Vec<String>, Vec<String>) {

@@ -347,6 +347,7 @@ fn run_command(
     };
     settings.defer_reboot = true;
     settings.health_checks.clone_from(&patch.health_checks);
+    settings.rollback.clone_from(&patch.rollback);
     let kind = match patch.operation {
         TaskOperation::Scan => OperationKind::Scan,
         TaskOperation::Install => OperationKind::Install,

@@ -137,6 +137,9 @@ pub struct AgentSettings {
     pub health_checks: Vec<pw_api::server::windows::HealthCheck>,
     /// What the checks need from this node's configuration (its named commands).
     pub health: health::HealthSettings,
+    /// A rollback: put back exactly these versions (keys as in `install.replaced`) instead
+    /// of the baseline's targets.
+    pub rollback: Vec<String>,
 }
 
 impl AgentSettings {
@@ -167,6 +170,7 @@ impl AgentSettings {
             defer_reboot: false,
             health_checks: Vec::new(),
             health: health::HealthSettings::default(),
+            rollback: Vec::new(),
         }
     }
 }
@@ -626,7 +630,16 @@ fn install(
         release,
     } = inputs;
     let override_list = settings.install_override.as_ref().map(|(_, list)| list);
-    let targets = backend.targets(&evaluation, override_list);
+    let rolling_back = !settings.rollback.is_empty();
+    let targets = if rolling_back {
+        notes.push(format!(
+            "rollback: putting back {}",
+            settings.rollback.join(", ")
+        ));
+        settings.rollback.clone()
+    } else {
+        backend.targets(&evaluation, override_list)
+    };
     let before = backend.installed_keys();
 
     let mut install_outcome = InstallOutcome {
@@ -677,7 +690,11 @@ fn install(
             command_id: settings.command_id.clone(),
         });
         store.save(state)?;
-        let run = backend.install(&targets, &mut notes);
+        let run = if rolling_back {
+            backend.downgrade(&targets, &mut notes)
+        } else {
+            backend.install(&targets, &mut notes)
+        };
         install_outcome.package_manager_exit = run.exit_code;
         install_outcome.package_manager_output_tail = run.output_tail;
         // If this fails the transaction may have happened: the in-progress record stays,
@@ -688,12 +705,19 @@ fn install(
         }
         store.save(state)?;
     }
-    let mut installed_now: Vec<String> = backend
-        .installed_keys()
-        .difference(&before)
+    let after = backend.installed_keys();
+    let mut installed_now: Vec<String> = after.difference(&before).cloned().collect();
+    installed_now.sort();
+    // What the install replaced: versions gone since, of the packages it put on.
+    let touched: std::collections::HashSet<(String, String)> =
+        installed_now.iter().filter_map(|k| identity(k)).collect();
+    let mut replaced: Vec<String> = before
+        .difference(&after)
+        .filter(|k| identity(k).is_some_and(|id| touched.contains(&id)))
         .cloned()
         .collect();
-    installed_now.sort();
+    replaced.sort();
+    install_outcome.replaced = replaced;
     let (verified, failed) = backend.verify(&targets, &mut notes);
     install_outcome.installed = verified;
     install_outcome.failed = failed;
@@ -762,10 +786,15 @@ fn install(
     let report_pending: &[String] = if reasons.is_empty() { &pending } else { &[] };
     let rescan = backend.evaluate(&settings.baseline, instant, report_pending, options);
     let final_evaluation = match override_list {
+        // A rollback puts the host behind its baseline on purpose: what it put back is
+        // Missing again, not Failed.
+        _ if rolling_back => rescan,
         None => rescan.into_install_report(),
         Some(_) => mark_override_failures(rescan, &install_outcome.failed),
     };
-    let failures = final_evaluation.summary.failed > 0 || !hooks_ok;
+    let failures = final_evaluation.summary.failed > 0
+        || !hooks_ok
+        || (rolling_back && !install_outcome.failed.is_empty());
 
     let mut reboot_decision = None;
     if !reasons.is_empty() {
@@ -1022,4 +1051,13 @@ pub fn compare(
         }
     }
     Ok(comparison)
+}
+
+/// A package's identity (name, arch) from an install key: Debian's `name:arch=version`, or
+/// rpm's `name-[epoch:]version-release.arch`.
+fn identity(key: &str) -> Option<(String, String)> {
+    if let Some(target) = pw_core::evaluate::apt::DebTarget::parse_key(key) {
+        return Some((target.name, target.arch));
+    }
+    Nevra::parse(key).ok().map(|n| (n.name, n.arch))
 }

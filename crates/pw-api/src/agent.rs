@@ -162,6 +162,10 @@ pub struct InstallOutcome {
     /// (docs/promotion.md).
     #[serde(default)]
     pub post_install_hook_failure: Option<HookFailure>,
+    /// The versions the install replaced (what a rollback puts back), in the same forms as
+    /// `installed`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replaced: Vec<String>,
     /// The health checks run after the install, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub health_checks: Vec<HealthCheckResult>,

@@ -579,6 +579,15 @@ impl Client {
         self.post(&format!("/api/v1/nodes/{}/commands", encode(id)), command)
     }
 
+    /// Queues a rollback of what execution `request.execution_id` installed on node `id`.
+    pub fn rollback_node(
+        &self,
+        id: &str,
+        request: &pw_api::server::agent::RollbackRequest,
+    ) -> Result<CommandInfo, ClientError> {
+        self.post(&format!("/api/v1/nodes/{}/rollback", encode(id)), request)
+    }
+
     // ---- compliance ------------------------------------------------------------------
 
     /// Node summaries; `filters` as query pairs (`filter=missing:GreaterThan:0`, `status`,

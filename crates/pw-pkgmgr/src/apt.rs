@@ -145,6 +145,23 @@ pub fn install_command(
     settings: &AptSettings,
     targets: &[DebTarget],
 ) -> Result<CommandSpec, AptCommandError> {
+    transaction_command(settings, targets, false)
+}
+
+/// `apt-get install --allow-downgrades pkg:arch=version ...`: puts back exactly these older
+/// versions (a rollback), keeping changed configuration files.
+pub fn downgrade_command(
+    settings: &AptSettings,
+    targets: &[DebTarget],
+) -> Result<CommandSpec, AptCommandError> {
+    transaction_command(settings, targets, true)
+}
+
+fn transaction_command(
+    settings: &AptSettings,
+    targets: &[DebTarget],
+    downgrade: bool,
+) -> Result<CommandSpec, AptCommandError> {
     if targets.is_empty() {
         return Err(AptCommandError::NoTargets);
     }
@@ -156,7 +173,11 @@ pub fn install_command(
             "-o",
             "Dpkg::Options::=--force-confold",
         ])
-        .args(["install", "--only-upgrade"]);
+        .args(if downgrade {
+            ["install", "--allow-downgrades"]
+        } else {
+            ["install", "--only-upgrade"]
+        });
     for target in targets {
         let text = target.apt_spec();
         let plain = !text.starts_with('-')
@@ -216,6 +237,14 @@ pub fn install(
     targets: &[DebTarget],
 ) -> Result<PackageManagerRun, AptCommandError> {
     run_apt(&install_command(settings, targets)?, &settings.root)
+}
+
+/// Runs a rollback ([`downgrade_command`]). A non-zero exit is returned, not an error.
+pub fn downgrade(
+    settings: &AptSettings,
+    targets: &[DebTarget],
+) -> Result<PackageManagerRun, AptCommandError> {
+    run_apt(&downgrade_command(settings, targets)?, &settings.root)
 }
 
 /// Where one target stands in dpkg's database after an install.

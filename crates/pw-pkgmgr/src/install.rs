@@ -73,6 +73,24 @@ pub fn install_command(
     settings: &Settings,
     targets: &[Nevra],
 ) -> Result<CommandSpec, InstallError> {
+    transaction_command(settings, targets, false)
+}
+
+/// The argv that puts back exactly `targets`, older than what is installed (a rollback):
+/// `dnf downgrade -- NEVRA…` / `yum downgrade -- NEVRA…`, with the options of
+/// [`install_command`].
+pub fn downgrade_command(
+    settings: &Settings,
+    targets: &[Nevra],
+) -> Result<CommandSpec, InstallError> {
+    transaction_command(settings, targets, true)
+}
+
+fn transaction_command(
+    settings: &Settings,
+    targets: &[Nevra],
+    downgrade: bool,
+) -> Result<CommandSpec, InstallError> {
     if targets.is_empty() {
         return Err(InstallError::NoTargets);
     }
@@ -89,9 +107,10 @@ pub fn install_command(
             }
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let verb = match settings.package_manager {
-        PackageManager::Dnf => "upgrade",
-        PackageManager::Yum => "update-to",
+    let verb = match (settings.package_manager, downgrade) {
+        (_, true) => "downgrade",
+        (PackageManager::Dnf, false) => "upgrade",
+        (PackageManager::Yum, false) => "update-to",
     };
     let mut spec = package_manager_command(settings);
     // One target that cannot be installed must not stop the others: each target is
@@ -145,6 +164,15 @@ pub fn install(settings: &Settings, targets: &[Nevra]) -> Result<PackageManagerR
     install_observed(settings, targets, &mut |_| {})
 }
 
+/// Puts back exactly `targets` (older versions), waiting for the package-manager lock first.
+pub fn downgrade(
+    settings: &Settings,
+    targets: &[Nevra],
+) -> Result<PackageManagerRun, InstallError> {
+    let spec = downgrade_command(settings, targets)?;
+    run_transaction(settings, targets, &spec, &mut |_| {})
+}
+
 /// [`install`], reporting every lock wait to `on_lock` as it begins.
 pub fn install_observed(
     settings: &Settings,
@@ -152,6 +180,15 @@ pub fn install_observed(
     on_lock: &mut dyn FnMut(&LockEvent),
 ) -> Result<PackageManagerRun, InstallError> {
     let spec = install_command(settings, targets)?;
+    run_transaction(settings, targets, &spec, on_lock)
+}
+
+fn run_transaction(
+    settings: &Settings,
+    targets: &[Nevra],
+    spec: &CommandSpec,
+    on_lock: &mut dyn FnMut(&LockEvent),
+) -> Result<PackageManagerRun, InstallError> {
     let lock_file = lock::lock_file(
         settings.package_manager,
         &settings.root,
@@ -160,7 +197,7 @@ pub fn install_observed(
     let run = lock::run_when_unlocked(
         settings.package_manager,
         &lock_file,
-        &spec,
+        spec,
         &settings.lock_wait,
         on_lock,
     )?;

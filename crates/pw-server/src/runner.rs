@@ -513,6 +513,7 @@ async fn dispatch(
         release,
         release_note,
         health_checks: spec.health_checks.clone(),
+        rollback: Vec::new(),
     };
     let command = CommandRecord {
         id: command_id.clone(),

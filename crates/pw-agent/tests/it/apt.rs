@@ -231,3 +231,30 @@ fn root_version(host: &Host, name: &str) -> String {
         .unwrap_or_default()
         .to_owned()
 }
+
+/// An install records what it replaced; a rollback puts exactly that back with apt-get
+/// (`--allow-downgrades`), and leaves the package Missing again, not Failed.
+#[test]
+fn a_rollback_puts_back_what_an_install_replaced() {
+    let host = host();
+    let mut settings = host.settings();
+    settings.reboot_option = RebootOption::NoReboot;
+    let outcome = run(&settings, OperationKind::Install);
+    let install = outcome.report.install.as_ref().unwrap();
+    assert_eq!(
+        install.replaced,
+        ["linux-image-6.1-amd64:amd64=1", "openssl:amd64=3.0.1-1"],
+        "{:#?}",
+        outcome.report
+    );
+    assert_eq!(root_version(&host, "openssl"), "3.0.2-1");
+    settings.rollback = vec!["openssl:amd64=3.0.1-1".to_owned()];
+    let back = run(&settings, OperationKind::Install);
+    assert_eq!(back.exit, AgentExit::Success, "{:#?}", back.report);
+    assert_eq!(root_version(&host, "openssl"), "3.0.1-1");
+    assert_eq!(states(&back)["openssl"], "Missing");
+    assert_eq!(
+        back.report.install.as_ref().unwrap().installed,
+        ["openssl:amd64=3.0.1-1"]
+    );
+}

@@ -121,6 +121,21 @@ pub struct PatchCommand {
     /// Checks to run after installing (the task's).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub health_checks: Vec<crate::server::windows::HealthCheck>,
+    /// A rollback: put back exactly these versions (what an earlier install replaced,
+    /// `install.replaced` of its report) instead of installing the baseline's targets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rollback: Vec<String>,
+}
+
+/// `POST /api/v1/nodes/{id}/rollback`: put back what a window execution's install replaced on
+/// the node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RollbackRequest {
+    pub execution_id: String,
+    #[serde(default)]
+    pub reboot_option: RebootOption,
 }
 
 /// `GET /api/v1/agent/commands?wait=N`: the commands to run now (empty after the wait).

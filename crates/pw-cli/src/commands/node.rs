@@ -61,6 +61,17 @@ enum NodeCommand {
         #[arg(long, value_parser = ["RebootIfNeeded", "NoReboot"], default_value = "RebootIfNeeded")]
         reboot_option: String,
     },
+    /// Put back on a node the versions a window execution's install replaced there.
+    Rollback {
+        /// Node id or hostname.
+        id: String,
+        /// The execution whose install to undo.
+        #[arg(long, value_name = "EXECUTION_ID")]
+        execution: String,
+        /// Reboot afterwards when needed, or never.
+        #[arg(long, value_parser = ["RebootIfNeeded", "NoReboot"], default_value = "RebootIfNeeded")]
+        reboot_option: String,
+    },
 }
 
 fn tags_text(tags: &[Tag]) -> String {
@@ -179,6 +190,22 @@ pub(crate) fn run(args: NodeArgs, printer: &Printer) -> u8 {
                     install_override_list: Vec::new(),
                 };
                 print_command(printer, output, &client.create_node_command(&id, &command)?)?;
+            }
+            NodeCommand::Rollback {
+                id,
+                execution,
+                reboot_option,
+            } => {
+                let id = resolve_node(&client, &id)?;
+                let request = pw_api::server::agent::RollbackRequest {
+                    execution_id: execution,
+                    reboot_option: if reboot_option == "NoReboot" {
+                        RebootOption::NoReboot
+                    } else {
+                        RebootOption::RebootIfNeeded
+                    },
+                };
+                print_command(printer, output, &client.rollback_node(&id, &request)?)?;
             }
         }
         Ok(())

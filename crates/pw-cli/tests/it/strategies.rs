@@ -485,6 +485,78 @@ fn strategy_1_near_default() {
     assert_eq!(lab.status("al2-1"), "NON_COMPLIANT");
 }
 
+/// Rollback: an install of a window is undone on one node, through the command protocol, with
+/// dnf in the node's installroot: the versions it replaced come back, and the report says so.
+#[test]
+fn a_node_rollback_puts_back_what_an_execution_replaced() {
+    let mut lab = Lab::new("2025-03-01T00:00:00Z");
+    lab.apply(&example(2));
+    lab.enroll("stg-1", "AL2-STG");
+    // Day 1 of openssl: STG gets bash and openssl.
+    lab.windows_at("2025-03-03T02:00:00Z");
+    let executions = lab.windows_at("2025-03-04T02:00:00Z");
+    let stg = lab.execution_of(&executions, "AL2-STG-daily").id.clone();
+    assert_versions(
+        &lab,
+        "stg-1",
+        &old_but(&[("bash", "4.2.46-2.amzn2"), ("openssl", "1.0.2k-2.amzn2")]),
+    );
+    // Undo the second execution (openssl): the command carries the replaced version.
+    let queued = lab.cli(&[
+        "node",
+        "rollback",
+        "stg-1",
+        "--execution",
+        &stg,
+        "--reboot-option",
+        "NoReboot",
+        "--output",
+        "json",
+    ]);
+    let queued: serde_json::Value = serde_json::from_str(&queued).unwrap();
+    assert_eq!(
+        queued["patch"]["rollback"],
+        serde_json::json!(["openssl-1.0.2k-1.amzn2.x86_64"]),
+        "{queued:#}"
+    );
+    assert_eq!(lab.node("stg-1").poll(), 1);
+    // openssl is back; bash (the first execution's) stays.
+    assert_versions(&lab, "stg-1", &old_but(&[("bash", "4.2.46-2.amzn2")]));
+    let client = lab.client();
+    let node = &lab.node("stg-1").id;
+    let commands = client.node_commands(node).unwrap();
+    let result = commands[0].result.as_ref().unwrap();
+    assert_eq!(
+        serde_json::to_value(result.outcome).unwrap(),
+        "success",
+        "{result:?}"
+    );
+    // openssl is Missing again (the baseline still approves the newer version), not Failed.
+    assert_eq!(lab.states("stg-1")["openssl"], "Missing");
+    // An execution that installed nothing on the node cannot be rolled back.
+    let output = run(
+        lab.dir.path(),
+        &[
+            "node",
+            "rollback",
+            "stg-1",
+            "--execution",
+            "no-such-execution",
+            "--server",
+            &lab.url,
+            "--token",
+            &lab.admin,
+        ],
+        &[],
+    );
+    check(&output, 1);
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("has no Install report of execution"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 /// Health checks on STG halt the window and reject on PRD: STG's install task checks a command
 /// of each node's own configuration after installing. On the first node it fails: that node's
 /// invocation fails with the check named, the task stops at max errors (0) before the second

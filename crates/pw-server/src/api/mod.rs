@@ -44,6 +44,7 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route("/promotions/{id}/run", post(promotions::run))
         .route("/promotions/{id}/pending", get(promotions::pending))
+        .route("/nodes/{id}/rollback", post(nodes::rollback))
         .route("/webhooks", get(webhooks::list).post(webhooks::create))
         .route("/webhooks/{id}", delete(webhooks::remove))
         .route("/webhooks/{id}/deliveries", get(webhooks::deliveries))

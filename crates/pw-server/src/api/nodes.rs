@@ -232,9 +232,41 @@ pub(crate) async fn create_command(
             "applies to Install only",
         ));
     }
+    let record = queue_command(
+        &state,
+        &caller.actor(),
+        &node,
+        AdHoc {
+            operation: body.operation,
+            baseline_id: body.baseline_id,
+            reboot_option: body.reboot_option,
+            install_override_list: body.install_override_list,
+            rollback: Vec::new(),
+        },
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(command_to_wire(&record)?)))
+}
+
+/// What an ad-hoc command asks of a node.
+struct AdHoc {
+    operation: TaskOperation,
+    baseline_id: Option<String>,
+    reboot_option: pw_api::server::windows::RebootOption,
+    install_override_list: Vec<String>,
+    rollback: Vec<String>,
+}
+
+/// Queues an ad-hoc command for `node`, with the node's baseline unless one is named.
+async fn queue_command(
+    state: &AppState,
+    actor: &str,
+    node: &pw_store::NodeRecord,
+    ask: AdHoc,
+) -> Result<CommandRecord, ApiError> {
     let registrations = Registrations::load(state.store()).await?;
-    let (patch_group, resolved) = registrations.for_node(&node)?;
-    let baseline_id = body.baseline_id.clone().unwrap_or(resolved);
+    let (patch_group, resolved) = registrations.for_node(node)?;
+    let baseline_id = ask.baseline_id.clone().unwrap_or(resolved);
     let baseline_toml = baseline_text(state.store(), &baseline_id)
         .await?
         .ok_or_else(|| {
@@ -246,21 +278,27 @@ pub(crate) async fn create_command(
     let now = state.now();
     let command_id = ids::guid();
     let (release, release_note) =
-        crate::releases::choose(&state, &baseline_toml, now, Some(now)).await?;
+        crate::releases::choose(state, &baseline_toml, now, Some(now)).await?;
+    let action = if ask.rollback.is_empty() {
+        "node.command"
+    } else {
+        "node.rollback"
+    };
     let payload = PatchCommand {
-        operation: body.operation,
+        operation: ask.operation,
         baseline_id,
         baseline_toml,
         evaluation_instant: now,
         snapshot_id: command_id.clone(),
         patch_group,
-        reboot_option: body.reboot_option,
-        install_override_list: body.install_override_list,
+        reboot_option: ask.reboot_option,
+        install_override_list: ask.install_override_list,
         execution_id: None,
         invocation_id: None,
         release,
         release_note,
         health_checks: Vec::new(),
+        rollback: ask.rollback,
     };
     let record = CommandRecord {
         id: command_id,
@@ -282,7 +320,67 @@ pub(crate) async fn create_command(
     state.wake_node(&node.id);
     state
         .store()
-        .audit(now, &caller.actor(), "node.command", Some(&node.id), None)
+        .audit(now, actor, action, Some(&node.id), None)
         .await?;
+    Ok(record)
+}
+
+/// `POST /nodes/{id}/rollback`: puts back on the node what a window execution's install
+/// replaced there (its report's `install.replaced`), through an ad-hoc command.
+pub(crate) async fn rollback(
+    State(state): State<AppState>,
+    Operator(caller): Operator,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<pw_api::server::agent::RollbackRequest>,
+) -> Result<(StatusCode, Json<CommandInfo>), ApiError> {
+    let node = load_node(&state, &id).await?;
+    let install = state
+        .store()
+        .node_history(&node.id, None, None, 1000)
+        .await?
+        .into_iter()
+        .find(|r| {
+            r.operation == "Install"
+                && r.execution_id.as_deref() == Some(body.execution_id.as_str())
+        })
+        .ok_or_else(|| {
+            ApiError::field(
+                "execution_id",
+                format!(
+                    "node `{}` has no Install report of execution `{}`",
+                    node.id, body.execution_id
+                ),
+            )
+        })?;
+    let text = state
+        .store()
+        .report_json(install.id)
+        .await?
+        .ok_or_else(|| ApiError::internal(format!("report {} has no body", install.id)))?;
+    let report: pw_api::agent::OperationReport = crate::api::stored_json("report", &text)?;
+    let replaced = report
+        .install
+        .map(|install| install.replaced)
+        .unwrap_or_default();
+    if replaced.is_empty() {
+        return Err(ApiError::conflict(format!(
+            "nothing to roll back: report {} of execution `{}` records no replaced versions \
+             (the install replaced nothing, or the node's agent predates rollback records)",
+            install.id, body.execution_id
+        )));
+    }
+    let record = queue_command(
+        &state,
+        &caller.actor(),
+        &node,
+        AdHoc {
+            operation: TaskOperation::Install,
+            baseline_id: install.baseline_id.clone(),
+            reboot_option: body.reboot_option,
+            install_override_list: Vec::new(),
+            rollback: replaced,
+        },
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(command_to_wire(&record)?)))
 }
