@@ -15,6 +15,7 @@ pub mod health;
 pub mod override_list;
 pub mod reboot;
 mod release;
+pub mod stale;
 pub mod state;
 mod visibility;
 
@@ -140,6 +141,10 @@ pub struct AgentSettings {
     /// A rollback: put back exactly these versions (keys as in `install.replaced`) instead
     /// of the baseline's targets.
     pub rollback: Vec<String>,
+    /// After an install, look for processes still running deleted code (in `proc_dir`).
+    pub find_stale_services: bool,
+    /// Units to restart when an install leaves them running deleted code.
+    pub restart_units: Vec<String>,
 }
 
 impl AgentSettings {
@@ -171,6 +176,8 @@ impl AgentSettings {
             health_checks: Vec::new(),
             health: health::HealthSettings::default(),
             rollback: Vec::new(),
+            find_stale_services: true,
+            restart_units: Vec::new(),
         }
     }
 }
@@ -750,6 +757,10 @@ fn install(
             );
             hooks_ok &= install_outcome.failed_health_check().is_none();
         }
+        if settings.find_stale_services && !installed_now.is_empty() {
+            install_outcome.stale_services =
+                stale_services(settings, apt_family(settings), &mut notes);
+        }
     }
 
     // Decide on reboots, then record pending ones.
@@ -1060,4 +1071,48 @@ fn identity(key: &str) -> Option<(String, String)> {
         return Some((target.name, target.arch));
     }
     Nevra::parse(key).ok().map(|n| (n.name, n.arch))
+}
+
+/// Whether the host's baseline is of the apt family (for file owners).
+fn apt_family(settings: &AgentSettings) -> bool {
+    settings.baseline.operating_system.family() == Family::Apt
+}
+
+/// Processes left running deleted code by the install; restarts the units the configuration
+/// names.
+fn stale_services(
+    settings: &AgentSettings,
+    apt: bool,
+    notes: &mut Vec<String>,
+) -> Vec<pw_api::agent::StaleService> {
+    let root = settings.root.clone();
+    let owner = move |path: &str| {
+        if apt {
+            pw_pkgmgr::owners::deb_owner(&root, path)
+        } else {
+            pw_pkgmgr::owners::rpm_owner(&root, path)
+        }
+    };
+    let mut services = stale::scan(&settings.proc_dir, &owner);
+    for service in &mut services {
+        let Some(unit) = service.unit.clone() else {
+            continue;
+        };
+        if !settings.restart_units.contains(&unit) {
+            notes.push(format!(
+                "{unit} still runs code the install replaced ({}); restart it to load the new version",
+                service.files.join(", ")
+            ));
+            continue;
+        }
+        let spec = pw_pkgmgr::command::CommandSpec::new(settings.health.systemctl.as_str())
+            .args(["restart", unit.as_str()])
+            .timeout(std::time::Duration::from_secs(120));
+        let restarted = pw_pkgmgr::command::run(&spec).is_ok_and(|output| output.success());
+        if !restarted {
+            notes.push(format!("restarting {unit} failed"));
+        }
+        service.restarted = Some(restarted);
+    }
+    services
 }

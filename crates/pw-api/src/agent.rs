@@ -166,6 +166,10 @@ pub struct InstallOutcome {
     /// `installed`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub replaced: Vec<String>,
+    /// Processes left running on deleted code after the install (grouped by systemd unit),
+    /// with the packages that own those paths now.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stale_services: Vec<StaleService>,
     /// The health checks run after the install, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub health_checks: Vec<HealthCheckResult>,
@@ -183,6 +187,26 @@ pub struct HookFailure {
     /// How it ended: `exit code 3`, `killed by signal 9`, `timed out after 30s and was
     /// killed`, or `could not run: ...`.
     pub termination: String,
+}
+
+/// A service (or a process outside any unit) still running code an update deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct StaleService {
+    /// The systemd unit (`nginx.service`), when the processes have one.
+    #[serde(default)]
+    pub unit: Option<String>,
+    pub pids: Vec<u32>,
+    /// The first process's command name.
+    pub command: String,
+    /// The deleted files it maps.
+    pub files: Vec<String>,
+    /// The packages that own those paths now (the update that caused it).
+    pub packages: Vec<String>,
+    /// Whether the agent restarted the unit (the node's configuration names it): `Some(true)`
+    /// restarted, `Some(false)` the restart failed, `None` not asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restarted: Option<bool>,
 }
 
 /// How one health check went.

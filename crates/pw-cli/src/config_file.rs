@@ -77,6 +77,8 @@ pub(crate) struct AgentConfig {
     /// Commands a window task's health checks may name (`[health_commands]`, name = command
     /// line): the server sends names only, never shell text.
     pub(crate) health_commands: Option<std::collections::BTreeMap<String, String>>,
+    /// systemd units to restart when an install leaves them running code it replaced.
+    pub(crate) restart_units: Option<Vec<String>>,
     /// Seconds.
     pub(crate) poll_wait: Option<u64>,
     /// Hours.

@@ -15,6 +15,7 @@ pub mod hooks;
 pub mod host;
 pub mod install;
 pub mod lock;
+pub mod owners;
 pub mod reference;
 pub mod release;
 pub mod repo_cache;

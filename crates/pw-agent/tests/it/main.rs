@@ -17,5 +17,6 @@ mod apt_preview;
 mod differential;
 mod operations;
 mod server;
+mod stale;
 mod window;
 mod yum;

@@ -374,6 +374,7 @@ fn settings_for(
     };
     settings.refresh = !host_args.no_refresh;
     settings.health.commands = config.health_commands.clone().unwrap_or_default();
+    settings.restart_units = config.restart_units.clone().unwrap_or_default();
     for (name, command) in &host_args.health_commands {
         settings
             .health
