@@ -199,7 +199,10 @@ pub fn poll_once(
         }
         store.save_pending_command(&command)?;
         run_command(client, facts, template, &command, clock)?;
-        store.remove_pending_command(&command.id)?;
+        // A result that waits for checks after a reboot keeps the command pending.
+        if store.load_delivery(&command.id)?.is_none() {
+            store.remove_pending_command(&command.id)?;
+        }
         summary.ran.push(command.id);
     }
     Ok(summary)
@@ -218,7 +221,7 @@ pub fn resume_pending(
     for command in store.pending_commands()? {
         let answered = if let Some(delivery) = store.load_delivery(&command.id)? {
             tracing::info!(command_id = %command.id, "delivering the result of an earlier run");
-            deliver(client, &store, delivery, &template.reboot_command)
+            deliver(client, &store, delivery, template)
         } else if store.load()?.executed_commands.contains(&command.id) {
             // It finished; only the answer was lost with the process.
             client
@@ -254,7 +257,10 @@ pub fn resume_pending(
             }
             Err(error) => return Err(error),
         }
-        store.remove_pending_command(&command.id)?;
+        // A result that still waits for checks after a reboot stays pending.
+        if store.load_delivery(&command.id)?.is_none() {
+            store.remove_pending_command(&command.id)?;
+        }
         resumed.push(command.id);
     }
     Ok(resumed)
@@ -396,13 +402,19 @@ fn run_command(
             summary: Some(outcome.report.summary.clone()),
         },
         reboot: outcome.report.reboot.is_some(),
+        // With a reboot coming, the task's checks run again once the host is back.
+        after_reboot_checks: if outcome.report.reboot.is_some() {
+            patch.health_checks.clone()
+        } else {
+            Vec::new()
+        },
     };
     let store = StateStore::new(&settings.state_dir);
     store.save_delivery(&delivery)?;
     if let Err(error) = upload_inventory(client, facts, &outcome, clock) {
         tracing::warn!(error = %error, "inventory upload failed; the next operation sends it again");
     }
-    deliver(client, &store, delivery, &settings.reboot_command)
+    deliver(client, &store, delivery, &settings)
 }
 
 /// Why an install is answered failed: the first failed health check, the post-install hook,
@@ -441,12 +453,44 @@ fn deliver(
     client: &Client,
     store: &StateStore,
     mut delivery: PendingDelivery,
-    reboot_command: &pw_pkgmgr::hooks::ShellCommand,
+    settings: &AgentSettings,
 ) -> Result<(), DaemonError> {
+    let reboot_command = &settings.reboot_command;
     if let Some(report) = &delivery.report {
         let accepted = client.post_report(report)?;
         delivery.report = None;
         delivery.report_id = Some(accepted.report_id);
+        store.save_delivery(&delivery)?;
+    }
+    if !delivery.after_reboot_checks.is_empty() {
+        if delivery.reboot {
+            // The result waits for the checks after the reboot: reboot now, answer later
+            // (the next start of the agent delivers what is pending first).
+            delivery.reboot = false;
+            store.save_delivery(&delivery)?;
+            if let Err(error) =
+                pw_pkgmgr::hooks::reboot(reboot_command, [("PATCHWARDEN_PHASE", "reboot")])
+            {
+                tracing::error!(error = %error, command_id = %delivery.command_id, "the reboot command failed");
+            }
+            return Ok(());
+        }
+        // Back from the reboot: the checks again, folded into the result.
+        let mut notes = Vec::new();
+        let results = crate::health::run_checks(
+            &delivery.after_reboot_checks,
+            &settings.health,
+            &[("PATCHWARDEN_PHASE", "health-check-after-reboot")],
+            &mut notes,
+        );
+        if let Some(failed) = results.iter().find(|r| !r.passed) {
+            delivery.result.outcome = CommandOutcome::Failed;
+            delivery.result.message = Some(format!(
+                "health check failed after the reboot: {} `{}`: {}",
+                failed.kind, failed.target, failed.detail
+            ));
+        }
+        delivery.after_reboot_checks.clear();
         store.save_delivery(&delivery)?;
     }
     delivery.result.report_id = delivery.report_id;

@@ -285,4 +285,8 @@ pub struct PendingDelivery {
     /// The operation decided to reboot: done after the result is delivered.
     #[serde(default)]
     pub reboot: bool,
+    /// Health checks to run again once the host is back from the reboot; the result waits
+    /// for them (the report goes before the reboot).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after_reboot_checks: Vec<crate::server::windows::HealthCheck>,
 }

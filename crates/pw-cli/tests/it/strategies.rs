@@ -55,6 +55,8 @@ struct Node {
     facts: NodeFacts,
     /// The node's `[health_commands]`: name → command line.
     health_commands: BTreeMap<String, String>,
+    /// Packages whose update needs a reboot on this node, beyond the built-in list.
+    reboot_packages: Vec<String>,
 }
 
 /// A node's root: an Amazon Linux 2-shaped rpm installroot, or a Debian 12 root (dpkg, apt).
@@ -232,7 +234,18 @@ impl Lab {
             client,
             facts,
             health_commands: BTreeMap::new(),
+            reboot_packages: Vec::new(),
         });
+    }
+
+    /// Makes an update of `package` need a reboot on a node.
+    fn reboot_package(&mut self, hostname: &str, package: &str) {
+        let node = self
+            .nodes
+            .iter_mut()
+            .find(|n| n.hostname == hostname)
+            .unwrap();
+        node.reboot_packages.push(package.to_owned());
     }
 
     /// Gives a node a named health command (its agent configuration's `[health_commands]`).
@@ -377,6 +390,7 @@ impl Node {
             timeout: Duration::from_secs(10),
         };
         settings.health.commands.clone_from(&self.health_commands);
+        settings.reboot_packages.clone_from(&self.reboot_packages);
         daemon::poll_once(
             &self.client,
             &self.facts,
@@ -557,14 +571,9 @@ fn a_node_rollback_puts_back_what_an_execution_replaced() {
     );
 }
 
-/// Health checks on STG halt the window and reject on PRD: STG's install task checks a command
-/// of each node's own configuration after installing. On the first node it fails: that node's
-/// invocation fails with the check named, the task stops at max errors (0) before the second
-/// node starts, and the promotion policy rejects on PRD what that install put on.
-#[test]
-fn a_failing_health_check_on_stg_halts_the_window_and_rejects_on_prd() {
-    let mut lab = Lab::new("2025-03-01T00:00:00Z");
-    // Strategy 2's files, with a health check on STG's task and one node at a time.
+/// Strategy 2's files, with a health check (command `app`) on STG's install task and one node
+/// at a time.
+fn strategy_2_with_a_health_check() -> tempfile::TempDir {
     let files = tempfile::tempdir().unwrap();
     for entry in fs_err::read_dir(example(2)).unwrap() {
         let path = entry.unwrap().path();
@@ -579,6 +588,54 @@ fn a_failing_health_check_on_stg_halts_the_window_and_rejects_on_prd() {
         }
         fs_err::write(files.path().join(path.file_name().unwrap()), text).unwrap();
     }
+    files
+}
+
+/// A check that passes after the install but fails once the host is back from the reboot the
+/// install decided: the report goes before the reboot, the result waits for the checks after
+/// it, and the invocation fails naming the check.
+#[test]
+fn a_health_check_failing_after_the_reboot_fails_the_invocation() {
+    let mut lab = Lab::new("2025-03-01T00:00:00Z");
+    let files = strategy_2_with_a_health_check();
+    lab.apply(files.path());
+    lab.enroll("stg-1", "AL2-STG");
+    let rebooted = lab.node("stg-1").state_dir.path().join("rebooted");
+    lab.health_command(
+        "stg-1",
+        "app",
+        &format!(
+            "test ! -e {} || {{ echo 'down after boot' >&2; exit 1; }}",
+            rebooted.display()
+        ),
+    );
+    lab.reboot_package("stg-1", "bash");
+    let executions = lab.windows_at("2025-03-03T02:00:00Z");
+    let stg = lab.execution_of(&executions, "AL2-STG-daily");
+    assert_eq!(stg.status, ExecutionStatus::Failed, "{stg:#?}");
+    assert!(fs_err::metadata(&rebooted).is_ok(), "the reboot ran");
+    let detail = lab.client().execution(&stg.id).unwrap();
+    let invocation = &detail.tasks[0].invocations[0];
+    assert!(
+        invocation
+            .status_details
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("health check failed after the reboot: command `app`: exit code 1"),
+        "{invocation:#?}"
+    );
+    // The report went before the reboot: bash is installed and the check then passed.
+    assert_eq!(lab.states("stg-1")["bash"], "Installed");
+}
+
+/// Health checks on STG halt the window and reject on PRD: STG's install task checks a command
+/// of each node's own configuration after installing. On the first node it fails: that node's
+/// invocation fails with the check named, the task stops at max errors (0) before the second
+/// node starts, and the promotion policy rejects on PRD what that install put on.
+#[test]
+fn a_failing_health_check_on_stg_halts_the_window_and_rejects_on_prd() {
+    let mut lab = Lab::new("2025-03-01T00:00:00Z");
+    let files = strategy_2_with_a_health_check();
     lab.apply(files.path());
     lab.enroll("stg-1", "AL2-STG");
     lab.enroll("stg-2", "AL2-STG");
