@@ -182,18 +182,7 @@ impl Store {
     /// Deletes an activation code (nodes enrolled with it stay).
     pub async fn delete_activation(&self, id: &str) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        let deleted = sqlx::query("DELETE FROM activations WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx.tx)
-            .await
-            .map_err(StoreError::db)?
-            .rows_affected();
-        if deleted == 0 {
-            return Err(StoreError::NotFound {
-                what: "activation",
-                id: id.to_owned(),
-            });
-        }
+        tx.delete_row("activations", id, "activation").await?;
         tx.commit().await
     }
 
@@ -354,18 +343,7 @@ impl Store {
                 .await
                 .map_err(StoreError::db)?;
         }
-        let deleted = sqlx::query("DELETE FROM nodes WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx.tx)
-            .await
-            .map_err(StoreError::db)?
-            .rows_affected();
-        if deleted == 0 {
-            return Err(StoreError::NotFound {
-                what: "node",
-                id: id.to_owned(),
-            });
-        }
+        tx.delete_row("nodes", id, "node").await?;
         tx.commit().await
     }
 

@@ -182,18 +182,7 @@ impl Store {
                 kind: crate::ConflictKind::InUse,
             });
         }
-        let deleted = sqlx::query("DELETE FROM baselines WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx.tx)
-            .await
-            .map_err(StoreError::db)?
-            .rows_affected();
-        if deleted == 0 {
-            return Err(StoreError::NotFound {
-                what: "baseline",
-                id: id.to_owned(),
-            });
-        }
+        tx.delete_row("baselines", id, "baseline").await?;
         tx.commit().await
     }
 

@@ -134,6 +134,28 @@ pub struct WriteTx {
 }
 
 impl WriteTx {
+    /// Deletes the row of `table` with this `id`; none is `NotFound` naming `what`.
+    pub(crate) async fn delete_row(
+        &mut self,
+        table: &'static str,
+        id: &str,
+        what: &'static str,
+    ) -> Result<(), StoreError> {
+        let deleted = sqlx::query(&format!("DELETE FROM {table} WHERE id = $1"))
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(StoreError::db)?
+            .rows_affected();
+        if deleted == 0 {
+            return Err(StoreError::NotFound {
+                what,
+                id: id.to_owned(),
+            });
+        }
+        Ok(())
+    }
+
     /// Commits the transaction.
     pub async fn commit(self) -> Result<(), StoreError> {
         self.tx.commit().await.map_err(StoreError::db)

@@ -122,18 +122,8 @@ impl Store {
     /// Deletes a policy (the changes it made stay, as the audit log does).
     pub async fn delete_promotion(&self, id: &str) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        let deleted = sqlx::query("DELETE FROM promotion_policies WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx.tx)
-            .await
-            .map_err(StoreError::db)?
-            .rows_affected();
-        if deleted == 0 {
-            return Err(StoreError::NotFound {
-                what: "promotion policy",
-                id: id.to_owned(),
-            });
-        }
+        tx.delete_row("promotion_policies", id, "promotion policy")
+            .await?;
         tx.commit().await
     }
 

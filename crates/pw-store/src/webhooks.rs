@@ -68,18 +68,7 @@ impl Store {
     /// Deletes a webhook and its deliveries.
     pub async fn delete_webhook(&self, id: &str) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        let deleted = sqlx::query("DELETE FROM webhooks WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx.tx)
-            .await
-            .map_err(StoreError::db)?
-            .rows_affected();
-        if deleted == 0 {
-            return Err(StoreError::NotFound {
-                what: "webhook",
-                id: id.to_owned(),
-            });
-        }
+        tx.delete_row("webhooks", id, "webhook").await?;
         sqlx::query("DELETE FROM webhook_deliveries WHERE webhook_id = $1")
             .bind(id)
             .execute(&mut *tx.tx)

@@ -172,18 +172,7 @@ impl Store {
                 .await
                 .map_err(StoreError::db)?;
         }
-        let deleted = sqlx::query("DELETE FROM windows WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx.tx)
-            .await
-            .map_err(StoreError::db)?
-            .rows_affected();
-        if deleted == 0 {
-            return Err(StoreError::NotFound {
-                what: "window",
-                id: id.to_owned(),
-            });
-        }
+        tx.delete_row("windows", id, "window").await?;
         tx.commit().await
     }
 
