@@ -290,3 +290,48 @@ pub struct PendingDelivery {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub after_reboot_checks: Vec<crate::server::windows::HealthCheck>,
 }
+
+/// Report items as promotion evidence: every item with a target.
+pub fn item_evidence(patches: &[PatchJson]) -> Vec<pw_core::promotion::ItemEvidence> {
+    patches
+        .iter()
+        .filter_map(|p| {
+            Some(pw_core::promotion::ItemEvidence {
+                name: p.name.clone(),
+                arch: p.arch.clone(),
+                target: p.target.clone()?,
+                state: p.state.clone(),
+            })
+        })
+        .collect()
+}
+
+impl OperationReport {
+    /// This report as the evidence of an install for promotion (`pw_core::promotion`): what it
+    /// put on, and whether the install, its post-install hook or a health check failed.
+    /// `None` for a report without an install. `report` is its id on the server, when known.
+    pub fn install_evidence(
+        &self,
+        report: Option<i64>,
+        at: jiff::Timestamp,
+    ) -> Option<pw_core::promotion::InstallEvidence> {
+        let install = self.install.as_ref()?;
+        Some(pw_core::promotion::InstallEvidence {
+            report,
+            at,
+            installed: install.installed.clone(),
+            failed: !install.failed.is_empty(),
+            hook_failed: install.post_install_hook_failure.is_some(),
+            health_failed: install.failed_health_check().is_some(),
+            items: item_evidence(&self.patches),
+            release: self
+                .release
+                .as_ref()
+                .map(|r| pw_core::promotion::ReleaseEvidence {
+                    evaluated: r.evaluated.clone(),
+                    after: r.after.clone(),
+                    ahead: r.plan == "ahead",
+                }),
+        })
+    }
+}

@@ -474,7 +474,7 @@ async fn report(
     }
     let operation_end = parse_time("report.ended_at", &report.ended_at)?;
     let new = NewReport {
-        reboot_why: reboot_why(&report.patches),
+        reboot_why: crate::service::compliance::reboot_why(&report.patches),
         installs: install_records(report, operation_end),
         node_id: node.node_id.clone(),
         reported_at: state.now(),
@@ -523,30 +523,6 @@ async fn report(
         .count("pw_compliance_reports_total", String::new(), 1);
     state.record_check_in(&node.node_id, state.now());
     Ok((StatusCode::CREATED, Json(ReportAccepted { report_id })))
-}
-
-/// Why a node waits for a reboot: its patches installed without one, by name (the first
-/// few, then how many more).
-pub(crate) fn reboot_why(patches: &[pw_api::evaluation::PatchJson]) -> Option<String> {
-    const SHOWN: usize = 5;
-    let pending: Vec<String> = patches
-        .iter()
-        .filter(|p| p.state == "InstalledPendingReboot")
-        .map(|p| format!("{}.{}", p.name, p.arch))
-        .collect();
-    if pending.is_empty() {
-        return None;
-    }
-    let mut text = pending
-        .iter()
-        .take(SHOWN)
-        .cloned()
-        .collect::<Vec<_>>()
-        .join(", ");
-    if pending.len() > SHOWN {
-        text.push_str(&format!(" and {} more", pending.len() - SHOWN));
-    }
-    Some(format!("installed without a reboot: {text}"))
 }
 
 /// The packages an install put on, with their releases, for patch latency: the report's

@@ -78,13 +78,9 @@ pub(crate) async fn tick(state: &AppState, now: Timestamp) -> Result<(), ApiErro
             && let Some(id) = data.get("execution_id").and_then(|v| v.as_str())
             && let Ok(execution) = crate::service::executions::load(state, id).await
         {
-            let mut counts = std::collections::BTreeMap::<String, u64>::new();
+            let mut counts = std::collections::BTreeMap::<&str, u64>::new();
             for invocation in execution.tasks.iter().flat_map(|t| &t.invocations) {
-                let status = serde_json::to_value(invocation.status)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default();
-                *counts.entry(status).or_default() += 1;
+                *counts.entry(invocation.status.as_str()).or_default() += 1;
             }
             data["invocations"] = serde_json::json!(counts);
         }

@@ -25,12 +25,11 @@ use std::collections::HashMap;
 use anyhow::Context as _;
 use clap::Args;
 use jiff::Timestamp;
+use pw_api::agent::item_evidence;
 use pw_api::server::compliance::{ComplianceSummary, Operation};
 use pw_client::Client;
 use pw_core::baseline::MAX_PATCH_ENTRIES;
-use pw_core::promotion::{
-    self, Approve, InstallEvidence, ItemEvidence, NodeEvidence, Reading, ReleaseEvidence, Rules,
-};
+use pw_core::promotion::{self, Approve, NodeEvidence, Reading, Rules};
 use serde::Serialize;
 
 use crate::commands::client::{ConnectionArgs, Output, error_exit, find_baseline, print_json};
@@ -135,19 +134,6 @@ fn observe(
     if let Some(since) = &since {
         history_filters.push(("from", since.as_str()));
     }
-    let items = |patches: Vec<pw_api::evaluation::PatchJson>| -> Vec<ItemEvidence> {
-        patches
-            .into_iter()
-            .filter_map(|p| {
-                Some(ItemEvidence {
-                    target: p.target?,
-                    name: p.name,
-                    arch: p.arch,
-                    state: p.state,
-                })
-            })
-            .collect()
-    };
     let mut nodes = Vec::new();
     for summary in summaries.iter().filter(|s| is_stg(s, args, from_id)) {
         let host = hostnames
@@ -162,29 +148,13 @@ fn observe(
             .filter(|s| s.operation == Operation::Install && is_stg(s, args, from_id))
         {
             let report = client.compliance_report(past.report_id)?;
-            let Some(install) = report.install else {
-                continue;
-            };
-            installs.push(InstallEvidence {
-                report: Some(past.report_id),
-                at: past.reported_at,
-                failed: !install.failed.is_empty(),
-                hook_failed: install.post_install_hook_failure.is_some(),
-                health_failed: install.failed_health_check().is_some(),
-                installed: install.installed,
-                items: items(report.patches),
-                release: report.release.map(|r| ReleaseEvidence {
-                    ahead: r.plan == "ahead",
-                    evaluated: r.evaluated,
-                    after: r.after,
-                }),
-            });
+            installs.extend(report.install_evidence(Some(past.report_id), past.reported_at));
         }
         nodes.push(NodeEvidence {
             host,
             latest_report: Some(compliance.summary.report_id),
             latest_at: compliance.summary.reported_at,
-            latest: items(compliance.items),
+            latest: item_evidence(&compliance.items),
             installs,
         });
     }

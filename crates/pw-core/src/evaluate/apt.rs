@@ -227,15 +227,7 @@ impl<'a> Evaluator<'a> {
     /// When `approved` approved `offer`: by a rule, its delay after the version was first
     /// seen (apt has no release dates); unknown for an approved entry.
     fn approved_at(&self, approved: &Approved, offer: &Offer<'a>) -> Option<Timestamp> {
-        match approved.approver {
-            Approver::Rule(index) => {
-                let rule = self.baseline.rules.get(index)?;
-                offer
-                    .first_seen
-                    .map(|seen| super::approved_at(rule.approval, seen))
-            }
-            Approver::Entry(_) => None,
-        }
+        super::approval_instant(self.baseline, &approved.approver, offer.first_seen)
     }
 
     /// The approval of one version, if any (the highest compliance level wins; rules come

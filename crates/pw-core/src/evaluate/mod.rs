@@ -206,7 +206,7 @@ pub fn approved_at(approval: Approval, release: Timestamp) -> Timestamp {
 /// When `approver` approved a version released at `released`: known for a rule and a known
 /// release; an approved-patches entry approves from whenever it was added, which the
 /// baseline does not keep.
-fn approval_instant(
+pub(crate) fn approval_instant(
     baseline: &Baseline,
     approver: &Approver,
     released: Option<Timestamp>,

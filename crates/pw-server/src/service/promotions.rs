@@ -12,15 +12,13 @@
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
-use pw_api::agent::OperationReport;
+use pw_api::agent::{OperationReport, item_evidence};
 use pw_api::evaluation::PatchJson;
 use pw_api::server::promotion::{
     PromotionChange, PromotionEvidence, PromotionPolicy, PromotionRun, PromotionSpec,
 };
 use pw_core::baseline::Baseline;
-use pw_core::promotion::{
-    self, Approve, InstallEvidence, ItemEvidence, NodeEvidence, Reading, ReleaseEvidence, Rules,
-};
+use pw_core::promotion::{self, Approve, NodeEvidence, Reading, Rules};
 use pw_store::{
     ConflictKind, PromotionChangeRecord, PromotionRecord, ReportRecord, StoreError, ids,
 };
@@ -273,39 +271,6 @@ fn is_staging(
     }
 }
 
-fn items(patches: &[PatchJson]) -> Vec<ItemEvidence> {
-    patches
-        .iter()
-        .filter_map(|p| {
-            Some(ItemEvidence {
-                name: p.name.clone(),
-                arch: p.arch.clone(),
-                target: p.target.clone()?,
-                state: p.state.clone(),
-            })
-        })
-        .collect()
-}
-
-/// The evidence of one Install report.
-fn install_evidence(id: i64, at: Timestamp, report: &OperationReport) -> Option<InstallEvidence> {
-    let install = report.install.as_ref()?;
-    Some(InstallEvidence {
-        report: Some(id),
-        at,
-        installed: install.installed.clone(),
-        failed: !install.failed.is_empty(),
-        hook_failed: install.post_install_hook_failure.is_some(),
-        health_failed: install.failed_health_check().is_some(),
-        items: items(&report.patches),
-        release: report.release.as_ref().map(|r| ReleaseEvidence {
-            evaluated: r.evaluated.clone(),
-            after: r.after.clone(),
-            ahead: r.plan == "ahead",
-        }),
-    })
-}
-
 /// Every staging node's latest report and recent Install reports.
 async fn gather(
     state: &AppState,
@@ -347,13 +312,13 @@ async fn gather(
                 continue;
             };
             let report: OperationReport = stored_json("report", &text)?;
-            installs.extend(install_evidence(past.id, past.reported_at, &report));
+            installs.extend(report.install_evidence(Some(past.id), past.reported_at));
         }
         nodes.push(NodeEvidence {
             host: node.hostname.clone(),
             latest_report: Some(latest_id),
             latest_at: latest.reported_at,
-            latest: items(&patches),
+            latest: item_evidence(&patches),
             installs,
         });
     }
@@ -589,6 +554,16 @@ pub(crate) async fn on_report(
     patch_group: Option<&str>,
     report: &OperationReport,
 ) {
+    // Most reports show nothing broken: nothing to read, nothing to decide.
+    let broke = report.patches.iter().any(|p| p.state == "Failed")
+        || report.install.as_ref().is_some_and(|install| {
+            !install.failed.is_empty()
+                || install.post_install_hook_failure.is_some()
+                || install.failed_health_check().is_some()
+        });
+    if !broke {
+        return;
+    }
     let policies = match state.store().promotions().await {
         Ok(policies) => policies,
         Err(error) => {
@@ -659,8 +634,9 @@ async fn reject_from_report(
         host: hostname.to_owned(),
         latest_report: Some(report_id),
         latest_at: at,
-        latest: items(&report.patches),
-        installs: install_evidence(report_id, at, report)
+        latest: item_evidence(&report.patches),
+        installs: report
+            .install_evidence(Some(report_id), at)
             .into_iter()
             .collect(),
     };
