@@ -149,6 +149,9 @@ pub(crate) fn render(current: &str) -> Result<String, String> {
         .as_object_mut()
         .ok_or_else(|| format!("{OPENAPI_FILE}: `components` is not an object"))?;
     components.insert("schemas".to_owned(), Value::Object(schemas()?));
+    if let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) {
+        complete_operations(paths);
+    }
     let missing = unresolved_refs(&document);
     if !missing.is_empty() {
         return Err(format!(
@@ -161,6 +164,228 @@ pub(crate) fn render(current: &str) -> Result<String, String> {
         .map_err(|error| format!("cannot write {OPENAPI_FILE}: {error}"))?;
     text.push('\n');
     Ok(text)
+}
+
+/// The HTTP methods an operation may be under.
+const METHODS: [&str; 5] = ["get", "put", "post", "delete", "patch"];
+
+/// The error answers an operation may give, from what it takes: a 400 for a parameter or a
+/// body the server refuses, 401/403 when it needs a credential, 404 when its path names a
+/// resource, 409 for a change that conflicts, 413 for a body over the route's limit, 503 when
+/// the database cannot be reached. Each is the `ErrorBody` the server answers every error
+/// with. The SSM face (`/ssm`) has its own error shape and keeps its hand-written answers.
+fn error_responses(
+    path: &str,
+    method: &str,
+    operation: &Value,
+) -> Vec<(&'static str, &'static str)> {
+    let secured = operation
+        .get("security")
+        .and_then(Value::as_array)
+        .is_some_and(|schemes| !schemes.is_empty());
+    let has_body = operation.get("requestBody").is_some();
+    let has_parameters = operation
+        .get("parameters")
+        .and_then(Value::as_array)
+        .is_some_and(|parameters| !parameters.is_empty());
+    let names_resource = path.contains('{');
+    let api = path.starts_with("/api/v1/");
+    let mut codes = Vec::new();
+    if has_body || has_parameters || (api && method != "get") {
+        codes.push((
+            "400",
+            "the request is malformed, or a field is invalid (`field` names it)",
+        ));
+    }
+    if secured || path.ends_with("/agent/enroll") {
+        codes.push(("401", "no credential, or one the server does not know"));
+        codes.push(("403", "the credential may not do this"));
+    }
+    if names_resource || method == "delete" || path.starts_with("/packages/") {
+        codes.push(("404", "what the path names does not exist"));
+    }
+    if secured && matches!(method, "post" | "put" | "delete") {
+        codes.push(("409", "the change conflicts with the current state (a name in use, a resource others refer to, an execution already open)"));
+    }
+    if has_body {
+        codes.push(("413", "the body is larger than the route accepts"));
+    }
+    if api {
+        codes.push(("503", "the database cannot be reached; retry later"));
+    }
+    codes
+}
+
+/// `get /api/v1/windows/{id}/targets` → `get_windows_by_id_targets`.
+fn operation_id(path: &str, method: &str) -> String {
+    let mut id = method.to_owned();
+    for segment in path.trim_start_matches("/api/v1").split('/') {
+        if segment.is_empty() {
+            continue;
+        }
+        id.push('_');
+        match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            Some(parameter) => {
+                id.push_str("by_");
+                id.push_str(parameter);
+            }
+            None => id.extend(
+                segment
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }),
+            ),
+        }
+    }
+    id
+}
+
+/// Completes every operation of `paths`: an `operationId`, the error answers
+/// ([`error_responses`]) in place of a catch-all `default`, and `links` from each creation
+/// (and list) to the operations on what it made, so a client (or a fuzzer's stateful phase)
+/// can follow an id from the answer that gave it to the paths that take it.
+fn complete_operations(paths: &mut Map<String, Value>) {
+    let all: Vec<(String, Vec<String>)> = paths
+        .iter()
+        .map(|(path, item)| {
+            let methods = METHODS
+                .iter()
+                .filter(|method| item.get(**method).is_some())
+                .map(|method| (*method).to_owned())
+                .collect();
+            (path.clone(), methods)
+        })
+        .collect();
+    let error_body = serde_json::json!({
+        "application/json": { "schema": { "$ref": "#/components/schemas/ErrorBody" } }
+    });
+    for (path, item) in paths.iter_mut() {
+        if path.starts_with("/ssm") {
+            continue;
+        }
+        for method in METHODS {
+            let Some(operation) = item.get_mut(method).and_then(Value::as_object_mut) else {
+                continue;
+            };
+            operation.insert(
+                "operationId".to_owned(),
+                Value::String(operation_id(path, method)),
+            );
+            let codes = error_responses(path, method, &Value::Object(operation.clone()));
+            let Some(responses) = operation
+                .get_mut("responses")
+                .and_then(Value::as_object_mut)
+            else {
+                continue;
+            };
+            responses.remove("default");
+            for (code, description) in codes {
+                responses.insert(
+                    code.to_owned(),
+                    serde_json::json!({ "description": description, "content": error_body }),
+                );
+            }
+            for (code, response) in responses.iter_mut() {
+                if !code.starts_with('2') {
+                    continue;
+                }
+                let answer = response
+                    .pointer("/content/application~1json/schema/$ref")
+                    .and_then(Value::as_str)
+                    .and_then(|reference| reference.rsplit('/').next())
+                    .map(ToOwned::to_owned);
+                let links = links_from(path, method, answer.as_deref(), &all);
+                if links.is_empty() {
+                    continue;
+                }
+                if let Some(response) = response.as_object_mut()
+                    && response.get("content").is_some()
+                {
+                    response.insert("links".to_owned(), Value::Object(links.clone()));
+                }
+            }
+        }
+    }
+}
+
+/// Links from the answer of `method path`: a creation (POST on a collection) answers the new
+/// resource, whose `id` the paths below it take; a list (GET on a collection) answers
+/// resources, the first one's `id` likewise. Other path parameters come from the request.
+fn links_from(
+    path: &str,
+    method: &str,
+    answer: Option<&str>,
+    all: &[(String, Vec<String>)],
+) -> Map<String, Value> {
+    let mut links = Map::new();
+    // Creations of secrets answer `{info, token|code}`.
+    let id = if answer.is_some_and(|name| name.ends_with("Created")) {
+        "info/id"
+    } else {
+        "id"
+    };
+    let pointer = match method {
+        "post" => format!("$response.body#/{id}"),
+        "get" => format!("$response.body#/0/{id}"),
+        _ => return links,
+    };
+    // Running a window opens an execution.
+    if method == "post" && path.ends_with("/run") && answer == Some("Execution") {
+        for (target, target_method) in [
+            ("/api/v1/executions/{id}", "get"),
+            ("/api/v1/executions/{id}/cancel", "post"),
+        ] {
+            links.insert(
+                operation_id(target, target_method),
+                serde_json::json!({
+                    "operationId": operation_id(target, target_method),
+                    "parameters": { "id": "$response.body#/id" },
+                }),
+            );
+        }
+        return links;
+    }
+    if path.ends_with('}') {
+        return links;
+    }
+    let prefix = format!("{path}/{{");
+    for (target, methods) in all {
+        let Some(rest) = target.strip_prefix(&prefix) else {
+            continue;
+        };
+        let Some((new_parameter, _)) = rest.split_once('}') else {
+            continue;
+        };
+        let known = path_parameters(path);
+        if path_parameters(target)
+            .iter()
+            .any(|name| name != new_parameter && !known.contains(name))
+        {
+            continue;
+        }
+        for target_method in methods {
+            let mut parameters = Map::new();
+            parameters.insert(new_parameter.to_owned(), Value::String(pointer.clone()));
+            for name in &known {
+                parameters.insert(name.clone(), Value::String(format!("$request.path.{name}")));
+            }
+            links.insert(
+                operation_id(target, target_method),
+                serde_json::json!({
+                    "operationId": operation_id(target, target_method),
+                    "parameters": parameters,
+                }),
+            );
+        }
+    }
+    links
+}
+
+/// The `{name}`s of a path template.
+fn path_parameters(path: &str) -> Vec<String> {
+    path.split('{')
+        .skip(1)
+        .filter_map(|part| part.split_once('}').map(|(name, _)| name.to_owned()))
+        .collect()
 }
 
 /// Reads the file, regenerates it and writes it back when it changed. Answers whether it

@@ -7,4 +7,5 @@
 pub mod agent;
 pub mod baseline;
 pub mod evaluation;
+pub mod limits;
 pub mod server;

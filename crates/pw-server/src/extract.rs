@@ -1,8 +1,11 @@
 //! Request extractors whose failures are API errors naming the field: JSON bodies
 //! (through `serde_path_to_error`) and query parameters.
 
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
@@ -16,7 +19,23 @@ pub(crate) struct ApiJson<T>(pub(crate) T);
 /// Parses JSON text into `T`, naming the field at fault.
 pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    match serde_path_to_error::deserialize::<_, T>(&mut deserializer) {
+    let first = serde_path_to_error::deserialize::<_, T>(&mut deserializer);
+    // JSON Schema counts `1.0` as an integer, and so does the OpenAPI document; serde does
+    // not. Only a body that failed is read again, with integral numbers made integers.
+    let result = match first {
+        Ok(value) => Ok(value),
+        Err(error) => match serde_json::from_slice::<serde_json::Value>(bytes) {
+            Ok(mut value) => {
+                if integral_floats_to_integers(&mut value) {
+                    serde_path_to_error::deserialize::<_, T>(value).map_err(|_| error)
+                } else {
+                    Err(error)
+                }
+            }
+            Err(_) => Err(error),
+        },
+    };
+    match result {
         Ok(value) => Ok(value),
         Err(error) => {
             let path = error.path().to_string();
@@ -27,6 +46,42 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
                 Err(ApiError::field(path, inner))
             }
         }
+    }
+}
+
+/// Turns every number with no fractional part written as a float (`1.0`) into an integer;
+/// answers whether it changed any.
+fn integral_floats_to_integers(value: &mut serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::Number(number) if number.is_f64() => {
+            let float = number.as_f64().unwrap_or(f64::NAN);
+            #[expect(
+                clippy::cast_possible_truncation,
+                reason = "checked: integral and within i64"
+            )]
+            let integer = float as i64;
+            if float.fract() == 0.0 && float.abs() < 9.0e18 {
+                *value = serde_json::Value::from(integer);
+                true
+            } else {
+                false
+            }
+        }
+        serde_json::Value::Array(items) => {
+            let mut changed = false;
+            for item in items {
+                changed |= integral_floats_to_integers(item);
+            }
+            changed
+        }
+        serde_json::Value::Object(map) => {
+            let mut changed = false;
+            for item in map.values_mut() {
+                changed |= integral_floats_to_integers(item);
+            }
+            changed
+        }
+        _ => false,
     }
 }
 
@@ -91,12 +146,76 @@ impl FromRequest<AppState> for TextBody {
 #[derive(Debug, Default)]
 pub(crate) struct Params(pub(crate) Vec<(String, String)>);
 
+/// The query parameters of each operation of the OpenAPI document, by method and path
+/// template. The document declares an operation's parameters, and a parameter it does not
+/// declare is refused: a handler cannot read one the document lacks.
+static QUERY_NAMES: LazyLock<HashMap<(String, String), Vec<String>>> = LazyLock::new(|| {
+    let mut names = HashMap::new();
+    let document: serde_json::Value =
+        serde_json::from_str(crate::meta::OPENAPI).unwrap_or_default();
+    let Some(paths) = document.get("paths").and_then(serde_json::Value::as_object) else {
+        return names;
+    };
+    for (path, item) in paths {
+        let Some(item) = item.as_object() else {
+            continue;
+        };
+        for (method, operation) in item {
+            let declared = operation
+                .get("parameters")
+                .and_then(serde_json::Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter(|p| p.get("in").and_then(serde_json::Value::as_str) == Some("query"))
+                .filter_map(|p| p.get("name").and_then(serde_json::Value::as_str))
+                .map(ToOwned::to_owned)
+                .collect();
+            names.insert((method.to_ascii_uppercase(), path.clone()), declared);
+        }
+    }
+    names
+});
+
+/// Refuses a query parameter the operation's entry in the OpenAPI document does not declare
+/// (a typo such as `patchgroup=` would otherwise be ignored, and the answer look right).
+fn check_declared(parts: &Parts, pairs: &[(String, String)]) -> Result<(), ApiError> {
+    if pairs.is_empty() {
+        return Ok(());
+    }
+    let Some(matched) = parts.extensions.get::<MatchedPath>() else {
+        return Ok(());
+    };
+    let key = (
+        parts.method.as_str().to_owned(),
+        matched.as_str().to_owned(),
+    );
+    let Some(declared) = QUERY_NAMES.get(&key) else {
+        return Ok(());
+    };
+    match pairs.iter().find(|(name, _)| !declared.contains(name)) {
+        None => Ok(()),
+        Some((name, _)) if declared.is_empty() => Err(ApiError::field(
+            name.clone(),
+            "is not a parameter: this operation takes none",
+        )),
+        Some((name, _)) => Err(ApiError::field(
+            name.clone(),
+            format!(
+                "is not a parameter of this operation (it takes {})",
+                declared.join(", ")
+            ),
+        )),
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for Params {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or("");
-        serde_urlencoded_pairs(query).map(Params)
+        let pairs = serde_urlencoded_pairs(query)?;
+        check_declared(parts, &pairs)?;
+        Ok(Params(pairs))
     }
 }
 

@@ -47,6 +47,7 @@ pub struct EnrollRequest {
     pub facts: NodeFacts,
     /// Tags the host declares for itself (for example its patch group).
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(length(max = crate::limits::TAGS_MAX)))]
     pub tags: Vec<Tag>,
 }
 

@@ -38,5 +38,6 @@ pub struct NodeSummary {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SetTags {
+    #[cfg_attr(feature = "schema", schemars(length(max = crate::limits::TAGS_MAX)))]
     pub tags: Vec<Tag>,
 }

@@ -44,6 +44,7 @@ impl Role {
 pub struct CreateToken {
     pub role: Role,
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(length(max = crate::limits::NAME_MAX)))]
     pub name: Option<String>,
 }
 
@@ -74,14 +75,18 @@ pub struct TokenCreated {
 pub struct CreateActivation {
     /// How long the code is valid, in hours (1 to 8760; default 24).
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(range(min = *crate::limits::EXPIRES_IN_HOURS.start(), max = *crate::limits::EXPIRES_IN_HOURS.end())))]
     pub expires_in_hours: Option<u32>,
     /// How many hosts may enroll with it (1 to 100000; default 1).
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(range(min = *crate::limits::MAX_USES.start(), max = *crate::limits::MAX_USES.end())))]
     pub max_uses: Option<u32>,
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(length(max = crate::limits::DESCRIPTION_MAX)))]
     pub description: Option<String>,
     /// Tags given to every host that enrolls with this code (the host's own tags win).
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(length(max = crate::limits::TAGS_MAX)))]
     pub tags: Vec<Tag>,
 }
 
@@ -112,7 +117,9 @@ pub struct ActivationCreated {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Tag {
+    #[cfg_attr(feature = "schema", schemars(length(min = *crate::limits::TAG_KEY.start(), max = *crate::limits::TAG_KEY.end()), pattern(crate::limits::TAG_KEY_PATTERN)))]
     pub key: String,
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(length(max = crate::limits::TAG_VALUE_MAX), pattern(crate::limits::TAG_VALUE_PATTERN)))]
     pub value: String,
 }

@@ -22,18 +22,26 @@ pub const EVENTS: [&str; 5] = [
 #[serde(deny_unknown_fields)]
 pub struct WebhookSpec {
     /// `http://` or `https://`, at most 2048 characters.
+    #[cfg_attr(feature = "schema", schemars(length(max = crate::limits::WEBHOOK_URL_MAX), pattern(crate::limits::WEBHOOK_URL_PATTERN)))]
     pub url: String,
     /// The shared secret that signs every body (16 to 256 characters). Never answered back.
     #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[cfg_attr(feature = "schema", schemars(length(min = *crate::limits::WEBHOOK_SECRET.start(), max = *crate::limits::WEBHOOK_SECRET.end())))]
     pub secret: String,
     /// Events to send (see `EVENTS`); empty sends every event.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(extend("items" = {"type": "string", "enum": EVENTS}))
+    )]
     pub events: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(length(max = crate::limits::DESCRIPTION_MAX)))]
     pub description: Option<String>,
     /// `critical.overdue`: a node missing critical patches for longer than this many days
     /// (1 to 3650; 7 when absent). Each node is reported once per stretch of debt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = *crate::limits::CRITICAL_DAYS.start(), max = *crate::limits::CRITICAL_DAYS.end())))]
     pub critical_days: Option<u32>,
 }
 

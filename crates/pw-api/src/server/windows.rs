@@ -9,24 +9,30 @@ use serde::{Deserialize, Serialize};
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct WindowSpec {
     /// `^[a-zA-Z0-9_\-.]{3,128}$`.
+    #[cfg_attr(feature = "schema", schemars(length(min = *crate::limits::WINDOW_NAME.start(), max = *crate::limits::WINDOW_NAME.end()), pattern(crate::limits::WINDOW_NAME_PATTERN)))]
     pub name: String,
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(length(max = crate::limits::WINDOW_DESCRIPTION_MAX)))]
     pub description: Option<String>,
     /// `cron(...)`, `rate(...)` or `at(...)`.
+    #[cfg_attr(feature = "schema", schemars(length(min = *crate::limits::SCHEDULE.start(), max = *crate::limits::SCHEDULE.end())))]
     pub schedule: String,
     /// IANA time-zone name; UTC when absent.
     #[serde(default)]
     pub schedule_timezone: Option<String>,
     /// Days after each cron occurrence (1-6, cron only).
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(range(min = *crate::limits::SCHEDULE_OFFSET.start(), max = *crate::limits::SCHEDULE_OFFSET.end())))]
     pub schedule_offset: Option<u8>,
     #[serde(default)]
     pub start_date: Option<Timestamp>,
     #[serde(default)]
     pub end_date: Option<Timestamp>,
     /// Hours, 1-24.
+    #[cfg_attr(feature = "schema", schemars(range(min = *crate::limits::DURATION_HOURS.start(), max = *crate::limits::DURATION_HOURS.end())))]
     pub duration_hours: u8,
     /// Hours, 0-23, smaller than the duration.
+    #[cfg_attr(feature = "schema", schemars(range(min = *crate::limits::CUTOFF_HOURS.start(), max = *crate::limits::CUTOFF_HOURS.end())))]
     pub cutoff_hours: u8,
     #[serde(default)]
     pub allow_unassociated_targets: bool,
@@ -93,11 +99,13 @@ pub struct TargetFilter {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct WindowTargetSpec {
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(length(max = crate::limits::NAME_MAX)))]
     pub name: Option<String>,
     #[serde(default)]
     pub description: Option<String>,
     /// Echoed in the invocations (≤ 128 characters).
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(length(max = crate::limits::NAME_MAX)))]
     pub owner_information: Option<String>,
     /// 1-5 entries, each with 1-50 values.
     pub targets: Vec<TargetFilter>,
@@ -173,6 +181,7 @@ impl CutoffBehavior {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TaskSpec {
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(length(max = crate::limits::NAME_MAX)))]
     pub name: Option<String>,
     /// What the task is for (at most 128 characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -203,14 +212,17 @@ pub struct TaskSpec {
     /// A command not acknowledged by its node within this many seconds is not run and the
     /// invocation ends `TIMED_OUT` (30-2592000; default 3600).
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(range(min = *crate::limits::TASK_TIMEOUT_SECONDS.start(), max = *crate::limits::TASK_TIMEOUT_SECONDS.end())))]
     pub timeout_seconds: Option<u32>,
     /// A started command that has not reported within this many seconds ends `TIMED_OUT`
     /// (default 7200).
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(range(min = *crate::limits::EXECUTION_TIMEOUT_SECONDS.start(), max = *crate::limits::EXECUTION_TIMEOUT_SECONDS.end())))]
     pub execution_timeout_seconds: Option<u32>,
     /// Install tasks: checks each node runs after installing; a failing one fails the node's
     /// invocation (which counts toward `max_errors`) and rejects through promotion policies.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "schema", schemars(length(max = HealthCheck::MAX)))]
     pub health_checks: Vec<HealthCheck>,
 }
 

@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use jiff::SignedDuration;
+use pw_api::limits;
 use pw_api::server::tokens::{
     ActivationCreated, ActivationInfo, CreateActivation, CreateToken, Role, TokenCreated, TokenInfo,
 };
@@ -70,11 +71,7 @@ pub(crate) async fn create_token(
     Admin(caller): Admin,
     ApiJson(body): ApiJson<CreateToken>,
 ) -> Result<(StatusCode, Json<TokenCreated>), ApiError> {
-    if body
-        .name
-        .as_ref()
-        .is_some_and(|name| name.chars().count() > 128)
-    {
+    if !limits::within(body.name.as_deref(), limits::NAME_MAX) {
         return Err(ApiError::field("name", "must be at most 128 characters"));
     }
     let now = state.now();
@@ -140,18 +137,14 @@ pub(crate) async fn create_activation(
     ApiJson(body): ApiJson<CreateActivation>,
 ) -> Result<(StatusCode, Json<ActivationCreated>), ApiError> {
     let hours = body.expires_in_hours.unwrap_or(24);
-    if !(1..=8760).contains(&hours) {
+    if !limits::EXPIRES_IN_HOURS.contains(&hours) {
         return Err(ApiError::field("expires_in_hours", "must be 1 to 8760"));
     }
     let max_uses = body.max_uses.unwrap_or(1);
-    if !(1..=100_000).contains(&max_uses) {
+    if !limits::MAX_USES.contains(&max_uses) {
         return Err(ApiError::field("max_uses", "must be 1 to 100000"));
     }
-    if body
-        .description
-        .as_ref()
-        .is_some_and(|d| d.chars().count() > 256)
-    {
+    if !limits::within(body.description.as_deref(), limits::DESCRIPTION_MAX) {
         return Err(ApiError::field(
             "description",
             "must be at most 256 characters",

@@ -41,7 +41,13 @@ pub(crate) async fn nodes(
             })?,
     };
     Ok(Json(
-        service::node_page_wire(&state, &filter, get("after"), limit).await?,
+        service::node_page_wire(
+            &state,
+            &filter,
+            get("after").filter(|a| !a.is_empty()),
+            limit,
+        )
+        .await?,
     ))
 }
 
@@ -61,6 +67,7 @@ pub(crate) async fn reference(
         .0
         .iter()
         .find(|(k, _)| k == "state")
-        .map(|(_, v)| v.as_str());
+        .map(|(_, v)| v.as_str())
+        .filter(|v| !v.trim().is_empty());
     Ok(Json(service::reference(&state, &id, only).await?))
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use hmac::{Hmac, Mac};
 use jiff::{SignedDuration, Timestamp};
+use pw_api::limits;
 use pw_api::server::webhooks::{EVENTS, Webhook, WebhookDelivery, WebhookSpec};
 use pw_store::{DeliveryRecord, WebhookRecord, ids};
 use sha2::Sha256;
@@ -21,17 +22,13 @@ const ATTEMPTS: i64 = 8;
 const TIMEOUT: Duration = Duration::from_secs(10);
 
 fn validate(spec: &WebhookSpec) -> Result<(), ApiError> {
-    let url = spec.url.as_str();
-    if !(url.starts_with("http://") || url.starts_with("https://"))
-        || url.len() > 2048
-        || url.chars().any(char::is_whitespace)
-    {
+    if !limits::webhook_url_ok(&spec.url) {
         return Err(ApiError::field(
             "url",
             "must be an http:// or https:// URL of at most 2048 characters",
         ));
     }
-    if !(16..=256).contains(&spec.secret.chars().count()) {
+    if !limits::WEBHOOK_SECRET.contains(&spec.secret.chars().count()) {
         return Err(ApiError::field("secret", "must be 16 to 256 characters"));
     }
     for event in &spec.events {
@@ -43,15 +40,11 @@ fn validate(spec: &WebhookSpec) -> Result<(), ApiError> {
         }
     }
     if let Some(days) = spec.critical_days
-        && !(1..=3650).contains(&days)
+        && !limits::CRITICAL_DAYS.contains(&days)
     {
         return Err(ApiError::field("critical_days", "must be 1 to 3650"));
     }
-    if spec
-        .description
-        .as_ref()
-        .is_some_and(|d| d.chars().count() > 256)
-    {
+    if !limits::within(spec.description.as_deref(), limits::DESCRIPTION_MAX) {
         return Err(ApiError::field("description", "at most 256 characters"));
     }
     Ok(())

@@ -3,6 +3,7 @@
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
+use pw_api::limits;
 use pw_api::server::windows::{
     TaskOperation, TaskSpec, Window, WindowSpec, WindowTarget, WindowTargetSpec, WindowTask,
 };
@@ -36,28 +37,22 @@ pub(crate) fn scheduled_window(
     spec: &WindowSpec,
     anchor: Timestamp,
 ) -> Result<ScheduledWindow, ApiError> {
-    let name_ok = (3..=128).contains(&spec.name.len())
-        && spec
-            .name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
-    if !name_ok {
+    if !limits::window_name_ok(&spec.name) {
         return Err(ApiError::field(
             "name",
             "must be 3 to 128 of [a-zA-Z0-9_.-]",
         ));
     }
-    if spec
-        .description
-        .as_ref()
-        .is_some_and(|d| d.chars().count() > 128)
-    {
+    if !limits::within(spec.description.as_deref(), limits::WINDOW_DESCRIPTION_MAX) {
         return Err(ApiError::field(
             "description",
-            "must be at most 128 characters",
+            format!(
+                "must be at most {} characters",
+                limits::WINDOW_DESCRIPTION_MAX
+            ),
         ));
     }
-    if spec.schedule.is_empty() || spec.schedule.len() > 256 {
+    if !limits::SCHEDULE.contains(&spec.schedule.chars().count()) {
         return Err(ApiError::field("schedule", "must be 1 to 256 characters"));
     }
     let schedule =
@@ -139,17 +134,13 @@ pub(crate) async fn load(state: &AppState, id: &str) -> Result<WindowRecord, Api
 
 pub(crate) fn validate_target(spec: &WindowTargetSpec) -> Result<(), ApiError> {
     validate_filters("targets", &spec.targets, false)?;
-    if spec
-        .owner_information
-        .as_ref()
-        .is_some_and(|o| o.chars().count() > 128)
-    {
+    if !limits::within(spec.owner_information.as_deref(), limits::NAME_MAX) {
         return Err(ApiError::field(
             "owner_information",
             "must be at most 128 characters",
         ));
     }
-    if spec.name.as_ref().is_some_and(|n| n.chars().count() > 128) {
+    if !limits::within(spec.name.as_deref(), limits::NAME_MAX) {
         return Err(ApiError::field("name", "must be at most 128 characters"));
     }
     Ok(())
@@ -244,19 +235,19 @@ pub(crate) async fn validate_task(
         }
     }
     if let Some(seconds) = spec.timeout_seconds
-        && !(30..=2_592_000).contains(&seconds)
+        && !limits::TASK_TIMEOUT_SECONDS.contains(&seconds)
     {
         return Err(ApiError::field("timeout_seconds", "must be 30 to 2592000"));
     }
     if let Some(seconds) = spec.execution_timeout_seconds
-        && !(60..=172_800).contains(&seconds)
+        && !limits::EXECUTION_TIMEOUT_SECONDS.contains(&seconds)
     {
         return Err(ApiError::field(
             "execution_timeout_seconds",
             "must be 60 to 172800",
         ));
     }
-    if spec.name.as_ref().is_some_and(|n| n.chars().count() > 128) {
+    if !limits::within(spec.name.as_deref(), limits::NAME_MAX) {
         return Err(ApiError::field("name", "must be at most 128 characters"));
     }
     if let Some(baseline_id) = &spec.baseline_override

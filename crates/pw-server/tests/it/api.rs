@@ -865,3 +865,51 @@ async fn tag_keys_and_values_are_checked() {
     assert_eq!(status, 201, "{body}");
     server.finish().await;
 }
+
+/// The OpenAPI document declares each operation's query parameters: one it does not declare
+/// is refused with its name (a typo is not silently ignored); a number written `1.0` is the
+/// integer JSON Schema says it is.
+#[tokio::test]
+async fn undeclared_query_parameters_are_refused_and_integral_floats_are_integers() {
+    let server = TestServer::sqlite().await;
+    let admin = server.admin.clone();
+    let (status, body) = server
+        .call("GET", "/api/v1/nodes?patchgroup=PRD", Some(&admin), None)
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["field"], "patchgroup", "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("patch_group"),
+        "{body}"
+    );
+    let (status, body) = server
+        .call(
+            "GET",
+            "/api/v1/nodes?patch_group=PRD&os=UBUNTU",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = server
+        .call_text(
+            "POST",
+            "/api/v1/activations",
+            Some(&admin),
+            Some(r#"{"expires_in_hours": 2.0, "max_uses": 3.0}"#),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["info"]["max_uses"], 3, "{body}");
+    let (status, body) = server
+        .call_text(
+            "POST",
+            "/api/v1/activations",
+            Some(&admin),
+            Some(r#"{"max_uses": 2.5}"#),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["field"], "max_uses", "{body}");
+    server.finish().await;
+}
