@@ -327,7 +327,14 @@ impl Store {
             Some(lock) => Some(Arc::clone(lock).lock_owned().await),
             None => None,
         };
-        let tx = self.pool.begin().await.map_err(StoreError::db)?;
+        // SQLite: take the write lock at BEGIN. A deferred transaction that reads and then
+        // writes can meet a write committed since its read (SQLITE_BUSY_SNAPSHOT), which no
+        // busy timeout waits out; IMMEDIATE waits for the lock instead.
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+        .map_err(StoreError::db)?;
         Ok(WriteTx {
             tx,
             backend: self.backend,
