@@ -177,7 +177,7 @@ const METHODS: [&str; 5] = ["get", "put", "post", "delete", "patch"];
 fn error_responses(
     path: &str,
     method: &str,
-    operation: &Value,
+    operation: &Map<String, Value>,
 ) -> Vec<(&'static str, &'static str)> {
     let secured = operation
         .get("security")
@@ -270,7 +270,7 @@ fn complete_operations(paths: &mut Map<String, Value>) {
                 "operationId".to_owned(),
                 Value::String(operation_id(path, method)),
             );
-            let codes = error_responses(path, method, &Value::Object(operation.clone()));
+            let codes = error_responses(path, method, operation);
             let Some(responses) = operation
                 .get_mut("responses")
                 .and_then(Value::as_object_mut)
@@ -300,7 +300,7 @@ fn complete_operations(paths: &mut Map<String, Value>) {
                 if let Some(response) = response.as_object_mut()
                     && response.get("content").is_some()
                 {
-                    response.insert("links".to_owned(), Value::Object(links.clone()));
+                    response.insert("links".to_owned(), Value::Object(links));
                 }
             }
         }
@@ -348,6 +348,7 @@ fn links_from(
         return links;
     }
     let prefix = format!("{path}/{{");
+    let known = path_parameters(path);
     for (target, methods) in all {
         let Some(rest) = target.strip_prefix(&prefix) else {
             continue;
@@ -355,7 +356,6 @@ fn links_from(
         let Some((new_parameter, _)) = rest.split_once('}') else {
             continue;
         };
-        let known = path_parameters(path);
         if path_parameters(target)
             .iter()
             .any(|name| name != new_parameter && !known.contains(name))

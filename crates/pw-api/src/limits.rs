@@ -39,6 +39,10 @@ pub const WEBHOOK_URL_PATTERN: &str = "^https?://\\S+$";
 pub const WEBHOOK_SECRET: RangeInclusive<usize> = 16..=256;
 /// Days after release when an unpatched Critical patch is reported overdue.
 pub const CRITICAL_DAYS: RangeInclusive<u32> = 1..=3650;
+/// Staging nodes a promotion policy waits for.
+pub const PROMOTION_NODES: RangeInclusive<u32> = 1..=10_000;
+/// The share of staging nodes a promotion policy waits for, in percent.
+pub const PROMOTION_PERCENT: RangeInclusive<u8> = 1..=100;
 
 /// Tags per resource.
 pub const TAGS_MAX: usize = 50;
@@ -107,6 +111,16 @@ pub fn webhook_url_ok(url: &str) -> bool {
         && url.len() > "http://".len()
         && url.chars().count() <= WEBHOOK_URL_MAX
         && !url.chars().any(char::is_whitespace)
+}
+
+/// `must be A to B`, the message for a value outside `range`.
+pub fn range_message<T: std::fmt::Display>(range: &RangeInclusive<T>) -> String {
+    format!("must be {} to {}", range.start(), range.end())
+}
+
+/// `must be at most N characters`, the message for a text longer than `max`.
+pub fn length_message(max: usize) -> String {
+    format!("must be at most {max} characters")
 }
 
 /// Whether a text's length in characters is at most `max`.

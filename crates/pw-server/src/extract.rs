@@ -19,22 +19,10 @@ pub(crate) struct ApiJson<T>(pub(crate) T);
 /// Parses JSON text into `T`, naming the field at fault.
 pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let first = serde_path_to_error::deserialize::<_, T>(&mut deserializer);
     // JSON Schema counts `1.0` as an integer, and so does the OpenAPI document; serde does
     // not. Only a body that failed is read again, with integral numbers made integers.
-    let result = match first {
-        Ok(value) => Ok(value),
-        Err(error) => match serde_json::from_slice::<serde_json::Value>(bytes) {
-            Ok(mut value) => {
-                if integral_floats_to_integers(&mut value) {
-                    serde_path_to_error::deserialize::<_, T>(value).map_err(|_| error)
-                } else {
-                    Err(error)
-                }
-            }
-            Err(_) => Err(error),
-        },
-    };
+    let result = serde_path_to_error::deserialize::<_, T>(&mut deserializer)
+        .or_else(|error| with_integers(bytes).ok_or(error));
     match result {
         Ok(value) => Ok(value),
         Err(error) => {
@@ -47,6 +35,16 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
             }
         }
     }
+}
+
+/// `bytes` as `T` once every integral float is an integer; `None` when that changes nothing
+/// or does not help.
+fn with_integers<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
+    let mut value = serde_json::from_slice::<serde_json::Value>(bytes).ok()?;
+    if !integral_floats_to_integers(&mut value) {
+        return None;
+    }
+    serde_json::from_value(value).ok()
 }
 
 /// Turns every number with no fractional part written as a float (`1.0`) into an integer;
@@ -67,20 +65,13 @@ fn integral_floats_to_integers(value: &mut serde_json::Value) -> bool {
                 false
             }
         }
-        serde_json::Value::Array(items) => {
-            let mut changed = false;
-            for item in items {
-                changed |= integral_floats_to_integers(item);
-            }
-            changed
-        }
-        serde_json::Value::Object(map) => {
-            let mut changed = false;
-            for item in map.values_mut() {
-                changed |= integral_floats_to_integers(item);
-            }
-            changed
-        }
+        // `|`, not `||`: every item is visited.
+        serde_json::Value::Array(items) => items.iter_mut().fold(false, |changed, item| {
+            integral_floats_to_integers(item) | changed
+        }),
+        serde_json::Value::Object(map) => map.values_mut().fold(false, |changed, item| {
+            integral_floats_to_integers(item) | changed
+        }),
         _ => false,
     }
 }
@@ -149,7 +140,7 @@ pub(crate) struct Params(pub(crate) Vec<(String, String)>);
 /// The query parameters of each operation of the OpenAPI document, by method and path
 /// template. The document declares an operation's parameters, and a parameter it does not
 /// declare is refused: a handler cannot read one the document lacks.
-static QUERY_NAMES: LazyLock<HashMap<(String, String), Vec<String>>> = LazyLock::new(|| {
+static QUERY_NAMES: LazyLock<HashMap<String, HashMap<String, Vec<String>>>> = LazyLock::new(|| {
     let mut names = HashMap::new();
     let document: serde_json::Value =
         serde_json::from_str(crate::meta::OPENAPI).unwrap_or_default();
@@ -170,7 +161,10 @@ static QUERY_NAMES: LazyLock<HashMap<(String, String), Vec<String>>> = LazyLock:
                 .filter_map(|p| p.get("name").and_then(serde_json::Value::as_str))
                 .map(ToOwned::to_owned)
                 .collect();
-            names.insert((method.to_ascii_uppercase(), path.clone()), declared);
+            names
+                .entry(path.clone())
+                .or_insert_with(HashMap::new)
+                .insert(method.to_ascii_uppercase(), declared);
         }
     }
     names
@@ -185,11 +179,10 @@ fn check_declared(parts: &Parts, pairs: &[(String, String)]) -> Result<(), ApiEr
     let Some(matched) = parts.extensions.get::<MatchedPath>() else {
         return Ok(());
     };
-    let key = (
-        parts.method.as_str().to_owned(),
-        matched.as_str().to_owned(),
-    );
-    let Some(declared) = QUERY_NAMES.get(&key) else {
+    let Some(declared) = QUERY_NAMES
+        .get(matched.as_str())
+        .and_then(|methods| methods.get(parts.method.as_str()))
+    else {
         return Ok(());
     };
     match pairs.iter().find(|(name, _)| !declared.contains(name)) {
@@ -298,6 +291,18 @@ impl Params {
                     ),
                 )),
             },
+        }
+    }
+
+    /// A `true`/`false` parameter; false when absent.
+    pub(crate) fn flag(&self, key: &str) -> Result<bool, ApiError> {
+        match self.get(key) {
+            None | Some("false") => Ok(false),
+            Some("true") => Ok(true),
+            Some(other) => Err(ApiError::field(
+                key,
+                format!("`{other}` is not true or false"),
+            )),
         }
     }
 

@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 
 use crate::{
     ActivationRecord, AuditEvent, InventoryRecord, NodeFacts, NodeRecord, Store, StoreError,
-    TokenRecord, get_i64, get_opt_i64, get_opt_str, get_opt_ts, get_str, get_tags, get_ts,
+    TokenRecord, found, get_i64, get_opt_i64, get_opt_str, get_opt_ts, get_str, get_tags, get_ts,
     tags_json, to_micros,
 };
 
@@ -134,12 +134,7 @@ impl Store {
         .await
         .map_err(StoreError::db)?
         .rows_affected();
-        if updated == 0 {
-            return Err(StoreError::NotFound {
-                what: "token",
-                id: id.to_owned(),
-            });
-        }
+        found(updated, "token", id)?;
         tx.commit().await
     }
 
@@ -324,12 +319,7 @@ impl Store {
                 .await
                 .map_err(StoreError::db)?
                 .rows_affected();
-        if updated == 0 {
-            return Err(StoreError::NotFound {
-                what: "node",
-                id: id.to_owned(),
-            });
-        }
+        found(updated, "node", id)?;
         tx.commit().await
     }
 
@@ -390,12 +380,7 @@ impl Store {
         .await
         .map_err(StoreError::db)?
         .rows_affected();
-        if updated == 0 {
-            return Err(StoreError::NotFound {
-                what: "node",
-                id: inventory.node_id.clone(),
-            });
-        }
+        found(updated, "node", &inventory.node_id)?;
         sqlx::query(
             "INSERT INTO inventories (node_id, captured_at, uploaded_at, inventory_json) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (node_id) DO UPDATE SET captured_at = excluded.captured_at, uploaded_at = excluded.uploaded_at, \

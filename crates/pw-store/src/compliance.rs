@@ -5,8 +5,8 @@ use jiff::Timestamp;
 use sqlx::any::AnyRow;
 
 use crate::{
-    ComplianceCounts, NewReport, NodeRecord, ReportRecord, Store, StoreError, get_i64, get_opt_str,
-    get_opt_ts, get_str, get_ts, opt_micros, to_micros,
+    ComplianceCounts, NewReport, NodeRecord, ReportRecord, Store, StoreError, found, get_i64,
+    get_opt_str, get_opt_ts, get_str, get_ts, opt_micros, to_micros,
 };
 
 const REPORT_COLUMNS: &str = "r.id, r.node_id, r.reported_at, r.operation, r.baseline_id, r.patch_group, r.execution_id, \
@@ -93,12 +93,7 @@ impl Store {
             .await
             .map_err(StoreError::db)?
             .rows_affected();
-        if updated == 0 {
-            return Err(StoreError::NotFound {
-                what: "node",
-                id: report.node_id.clone(),
-            });
-        }
+        found(updated, "node", &report.node_id)?;
         sqlx::query(
             "INSERT INTO node_latest (node_id, report_id, reported_at, operation, baseline_id, status, missing, failed, \
              installed_pending_reboot, critical_non_compliant, security_non_compliant, other_non_compliant, \
@@ -348,8 +343,19 @@ async fn write_patch_refs(
             .map(to_micros);
         // Packages that are not where the baseline wants them are indexed by name too, so
         // "which nodes miss openssl" is the same indexed query.
-        if matches!(state, "Missing" | "Failed" | "InstalledPendingReboot") {
-            let reference = package_ref(name);
+        let package = matches!(state, "Missing" | "Failed" | "InstalledPendingReboot")
+            .then(|| package_ref(name));
+        let references = ["cves", "advisories"]
+            .into_iter()
+            .flat_map(|key| {
+                item.get(key)
+                    .and_then(serde_json::Value::as_array)
+                    .into_iter()
+                    .flatten()
+            })
+            .filter_map(serde_json::Value::as_str)
+            .map(str::to_ascii_uppercase);
+        for reference in package.into_iter().chain(references) {
             if seen.insert((reference.clone(), name.to_owned(), arch.to_owned())) {
                 rows.push((
                     reference,
@@ -359,27 +365,6 @@ async fn write_patch_refs(
                     reason.to_owned(),
                     approved_at,
                 ));
-            }
-        }
-        for key in ["cves", "advisories"] {
-            for reference in item
-                .get(key)
-                .and_then(serde_json::Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(serde_json::Value::as_str)
-            {
-                let reference = reference.to_ascii_uppercase();
-                if seen.insert((reference.clone(), name.to_owned(), arch.to_owned())) {
-                    rows.push((
-                        reference,
-                        name.to_owned(),
-                        arch.to_owned(),
-                        state.to_owned(),
-                        reason.to_owned(),
-                        approved_at,
-                    ));
-                }
             }
         }
     }

@@ -54,6 +54,9 @@ impl NodeState {
     }
 }
 
+/// Nodes whose latest report has a `patch_refs` row for `?` (a CVE, an advisory or a package).
+const REF_SQL: &str = "n.id IN (SELECT p.node_id FROM patch_refs p WHERE p.ref = ? AND p.report_id = n.latest_report_id)";
+
 /// The state predicate: `$1` is the stale instant (micros); reads `n` (nodes) and `r` (the
 /// node's latest report in `node_latest`, left-joined).
 const STATE_SQL: &str = "CASE \
@@ -139,16 +142,10 @@ fn where_clause(filter: &FleetFilter, with_state: bool) -> (String, Vec<String>)
         );
     }
     if let Some(reference) = &filter.reference {
-        add(
-            "n.id IN (SELECT p.node_id FROM patch_refs p WHERE p.ref = ? AND p.report_id = n.latest_report_id)",
-            reference.trim().to_ascii_uppercase(),
-        );
+        add(REF_SQL, reference.trim().to_ascii_uppercase());
     }
     if let Some(package) = &filter.package {
-        add(
-            "n.id IN (SELECT p.node_id FROM patch_refs p WHERE p.ref = ? AND p.report_id = n.latest_report_id)",
-            crate::compliance::package_ref(package),
-        );
+        add(REF_SQL, crate::compliance::package_ref(package));
     }
     if let Some((key, value)) = &filter.tag {
         // Tags are stored as a JSON list of [key, value] pairs: the pair's text must occur in

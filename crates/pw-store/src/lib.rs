@@ -147,12 +147,7 @@ impl WriteTx {
             .await
             .map_err(StoreError::db)?
             .rows_affected();
-        if deleted == 0 {
-            return Err(StoreError::NotFound {
-                what,
-                id: id.to_owned(),
-            });
-        }
+        found(deleted, what, id)?;
         Ok(())
     }
 
@@ -341,6 +336,18 @@ impl Store {
             _guard: guard,
         })
     }
+}
+
+/// `Ok` when a statement changed `affected` rows, at least one; otherwise `NotFound` for the
+/// `what` named `id`.
+pub(crate) fn found(affected: u64, what: &'static str, id: &str) -> Result<(), StoreError> {
+    if affected == 0 {
+        return Err(StoreError::NotFound {
+            what,
+            id: id.to_owned(),
+        });
+    }
+    Ok(())
 }
 
 /// A stable advisory-lock key per schema, in the positive 31-bit range (so the `objid`

@@ -4,8 +4,8 @@ use jiff::Timestamp;
 use sqlx::any::AnyRow;
 
 use crate::{
-    ConflictKind, PromotionChangeRecord, PromotionRecord, Store, StoreError, get_i64, get_opt_str,
-    get_opt_ts, get_str, get_ts, opt_micros, to_micros,
+    ConflictKind, PromotionChangeRecord, PromotionRecord, Store, StoreError, found, get_i64,
+    get_opt_str, get_opt_ts, get_str, get_ts, to_micros,
 };
 
 const POLICY_COLUMNS: &str =
@@ -110,12 +110,7 @@ impl Store {
         .await
         .map_err(StoreError::db)?
         .rows_affected();
-        if updated == 0 {
-            return Err(StoreError::NotFound {
-                what: "promotion policy",
-                id: id.to_owned(),
-            });
-        }
+        found(updated, "promotion policy", id)?;
         tx.commit().await
     }
 
@@ -139,7 +134,7 @@ impl Store {
             "UPDATE promotion_policies SET last_run_at = $2, last_error = $3 WHERE id = $1",
         )
         .bind(id)
-        .bind(opt_micros(Some(at)))
+        .bind(to_micros(at))
         .bind(error)
         .execute(&mut *tx.tx)
         .await

@@ -4,7 +4,7 @@ use jiff::Timestamp;
 use sqlx::any::AnyRow;
 
 use crate::{
-    Store, StoreError, WindowPartRecord, WindowRecord, get_i64, get_opt_ts, get_str, get_ts,
+    Store, StoreError, WindowPartRecord, WindowRecord, found, get_i64, get_opt_ts, get_str, get_ts,
     opt_micros, to_micros,
 };
 
@@ -101,12 +101,7 @@ impl Store {
         .await
         .map_err(StoreError::db)?
         .rows_affected();
-        if updated == 0 {
-            return Err(StoreError::NotFound {
-                what: "window",
-                id: window.id.clone(),
-            });
-        }
+        found(updated, "window", &window.id)?;
         tx.commit().await
     }
 
@@ -240,12 +235,7 @@ impl Store {
             .await
             .map_err(StoreError::db)?
             .rows_affected();
-        if updated == 0 {
-            return Err(StoreError::NotFound {
-                what: part.what(),
-                id: record.id.clone(),
-            });
-        }
+        found(updated, part.what(), &record.id)?;
         tx.commit().await
     }
 
@@ -292,12 +282,7 @@ impl Store {
         .await
         .map_err(StoreError::db)?
         .rows_affected();
-        if deleted == 0 {
-            return Err(StoreError::NotFound {
-                what: part.what(),
-                id: id.to_owned(),
-            });
-        }
+        found(deleted, part.what(), id)?;
         tx.commit().await
     }
 }

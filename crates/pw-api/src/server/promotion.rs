@@ -40,9 +40,17 @@ pub struct PromotionSpec {
 pub struct HealthyApproval {
     /// Installed on at least this many staging nodes (1 to 10,000; 1 when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(range(min = *crate::limits::PROMOTION_NODES.start(), max = *crate::limits::PROMOTION_NODES.end()))
+    )]
     pub nodes: Option<u32>,
     /// And on at least this percentage of the staging nodes read (1 to 100).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(range(min = *crate::limits::PROMOTION_PERCENT.start(), max = *crate::limits::PROMOTION_PERCENT.end()))
+    )]
     pub percent: Option<u8>,
     /// Each of those nodes has had it for at least this long: `3d`, `12h`, `90m`, `1d12h`
     /// (at most 366 days; none when absent).

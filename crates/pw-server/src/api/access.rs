@@ -72,7 +72,10 @@ pub(crate) async fn create_token(
     ApiJson(body): ApiJson<CreateToken>,
 ) -> Result<(StatusCode, Json<TokenCreated>), ApiError> {
     if !limits::within(body.name.as_deref(), limits::NAME_MAX) {
-        return Err(ApiError::field("name", "must be at most 128 characters"));
+        return Err(ApiError::field(
+            "name",
+            limits::length_message(limits::NAME_MAX),
+        ));
     }
     let now = state.now();
     let created = create_token_in(state.store(), body.role, body.name, now).await?;
@@ -138,16 +141,22 @@ pub(crate) async fn create_activation(
 ) -> Result<(StatusCode, Json<ActivationCreated>), ApiError> {
     let hours = body.expires_in_hours.unwrap_or(24);
     if !limits::EXPIRES_IN_HOURS.contains(&hours) {
-        return Err(ApiError::field("expires_in_hours", "must be 1 to 8760"));
+        return Err(ApiError::field(
+            "expires_in_hours",
+            limits::range_message(&limits::EXPIRES_IN_HOURS),
+        ));
     }
     let max_uses = body.max_uses.unwrap_or(1);
     if !limits::MAX_USES.contains(&max_uses) {
-        return Err(ApiError::field("max_uses", "must be 1 to 100000"));
+        return Err(ApiError::field(
+            "max_uses",
+            limits::range_message(&limits::MAX_USES),
+        ));
     }
     if !limits::within(body.description.as_deref(), limits::DESCRIPTION_MAX) {
         return Err(ApiError::field(
             "description",
-            "must be at most 256 characters",
+            limits::length_message(limits::DESCRIPTION_MAX),
         ));
     }
     let tags = tags_from_wire("tags", &body.tags)?;

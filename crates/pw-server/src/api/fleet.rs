@@ -57,12 +57,7 @@ pub(crate) async fn reference(
     Path(id): Path<String>,
     params: Params,
 ) -> Result<Json<ReferenceReport>, ApiError> {
-    if let Some((key, _)) = params.0.iter().find(|(k, _)| k != "state") {
-        return Err(ApiError::field(
-            key.clone(),
-            "is not a parameter (state is)",
-        ));
-    }
+    // The OpenAPI document declares `state` only, so no other parameter reaches here.
     let only = params
         .0
         .iter()

@@ -74,15 +74,6 @@ pub(crate) async fn run(
     Path(id): Path<String>,
     params: Params,
 ) -> Result<Json<PromotionRun>, ApiError> {
-    let dry_run = match params.get("dry_run") {
-        None | Some("false") => false,
-        Some("true") => true,
-        Some(other) => {
-            return Err(ApiError::field(
-                "dry_run",
-                format!("`{other}` is not true or false"),
-            ));
-        }
-    };
+    let dry_run = params.flag("dry_run")?;
     Ok(Json(service::run(&state, &id, dry_run).await?))
 }

@@ -230,13 +230,22 @@ pub(crate) async fn clear_default(
     Ok(())
 }
 
-/// `^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$`, 1-256 characters (ssm-reference §6.4).
-pub(crate) fn valid_patch_group(group: &str) -> bool {
+/// A patch group name: `^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$`, 1-256 characters (ssm-reference
+/// §6.4); a `patch_group` field error otherwise.
+pub(crate) fn check_patch_group(group: &str) -> Result<(), ApiError> {
     let n = group.chars().count();
-    (1..=256).contains(&n)
+    let valid = (1..=256).contains(&n)
         && group.chars().all(|c| {
             c.is_alphabetic() || c.is_numeric() || c.is_whitespace() || "_.:/=+-@".contains(c)
-        })
+        });
+    if valid {
+        Ok(())
+    } else {
+        Err(ApiError::field(
+            "patch_group",
+            "must be 1 to 256 letters, digits, spaces or `_.:/=+-@`",
+        ))
+    }
 }
 
 /// Registers `baseline_id` for `group` and the baseline's operating system.
@@ -246,12 +255,7 @@ pub(crate) async fn register_patch_group(
     group: &str,
     baseline_id: &str,
 ) -> Result<PatchGroupRecord, ApiError> {
-    if !valid_patch_group(group) {
-        return Err(ApiError::field(
-            "patch_group",
-            "must be 1 to 256 letters, digits, spaces or `_.:/=+-@`",
-        ));
-    }
+    check_patch_group(group)?;
     let os = baseline_os(state, "baseline_id", baseline_id).await?;
     let record = PatchGroupRecord {
         patch_group: group.to_owned(),

@@ -14,6 +14,7 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use pw_api::agent::{OperationReport, item_evidence};
 use pw_api::evaluation::PatchJson;
+use pw_api::limits;
 use pw_api::server::promotion::{
     PromotionChange, PromotionEvidence, PromotionPolicy, PromotionRun, PromotionSpec,
 };
@@ -91,13 +92,8 @@ async fn validate(state: &AppState, spec: &PromotionSpec) -> Result<(String, Str
             ),
         ));
     }
-    if let Some(group) = &spec.patch_group
-        && !crate::service::baselines::valid_patch_group(group)
-    {
-        return Err(ApiError::field(
-            "patch_group",
-            "must be 1 to 256 letters, digits, spaces or `_.:/=+-@`",
-        ));
+    if let Some(group) = &spec.patch_group {
+        crate::service::baselines::check_patch_group(group)?;
     }
     if !spec.reject_failures && spec.approve_when_healthy.is_none() {
         return Err(ApiError::field(
@@ -115,18 +111,18 @@ fn approve_of(spec: &PromotionSpec) -> Result<Approve, ApiError> {
         return Ok(Approve::Never);
     };
     let nodes = healthy.nodes.unwrap_or(1);
-    if !(1..=10_000).contains(&nodes) {
+    if !limits::PROMOTION_NODES.contains(&nodes) {
         return Err(ApiError::field(
             "approve_when_healthy.nodes",
-            "must be 1 to 10000",
+            limits::range_message(&limits::PROMOTION_NODES),
         ));
     }
     if let Some(percent) = healthy.percent
-        && !(1..=100).contains(&percent)
+        && !limits::PROMOTION_PERCENT.contains(&percent)
     {
         return Err(ApiError::field(
             "approve_when_healthy.percent",
-            "must be 1 to 100",
+            limits::range_message(&limits::PROMOTION_PERCENT),
         ));
     }
     let soak = match &healthy.soak {
@@ -398,18 +394,17 @@ async fn apply(
                     )
                     .await?;
                 for change in &changes {
-                    let action = if change.list.starts_with("reject") {
-                        "promotion.reject"
+                    let (action, event) = if change.list.starts_with("reject") {
+                        ("promotion.reject", "promotion.rejected")
                     } else {
-                        "promotion.approve"
+                        ("promotion.approve", "promotion.approved")
                     };
-                    let details = serde_json::json!({
+                    let mut details = serde_json::json!({
                         "policy": record.id, "entry": change.entry, "list": change.list,
                         "reason": change.reason,
                         "evidence": serde_json::from_str::<serde_json::Value>(&change.evidence_json)
                             .unwrap_or_default(),
-                    })
-                    .to_string();
+                    });
                     state
                         .store()
                         .audit(
@@ -417,18 +412,11 @@ async fn apply(
                             &actor,
                             action,
                             Some(&record.to_baseline),
-                            Some(&details),
+                            Some(&details.to_string()),
                         )
                         .await?;
-                    let event = if action == "promotion.reject" {
-                        "promotion.rejected"
-                    } else {
-                        "promotion.approved"
-                    };
-                    let mut data: serde_json::Value =
-                        serde_json::from_str(&details).unwrap_or_default();
-                    data["baseline_id"] = serde_json::Value::String(record.to_baseline.clone());
-                    crate::service::webhooks::notify(state, event, None, data).await;
+                    details["baseline_id"] = serde_json::Value::String(record.to_baseline.clone());
+                    crate::service::webhooks::notify(state, event, None, details).await;
                 }
                 return Ok((added, not_added));
             }
@@ -440,6 +428,16 @@ async fn apply(
         }
     }
     Err(ApiError::internal("the production baseline kept changing"))
+}
+
+/// The policy's production baseline as stored now.
+async fn production(state: &AppState, record: &PromotionRecord) -> Result<Baseline, ApiError> {
+    let stored = state
+        .store()
+        .baseline(&record.to_baseline)
+        .await?
+        .ok_or_else(|| ApiError::not_found("baseline", &record.to_baseline))?;
+    crate::resolve::parse_stored(&record.to_baseline, &stored.toml)
 }
 
 fn evidence_to_wire(evidence: &promotion::Evidence) -> PromotionEvidence {
@@ -469,14 +467,7 @@ pub(crate) async fn run(
     let record = load(state, id).await?;
     let spec: PromotionSpec = stored_json("promotion policy", &record.spec_json)?;
     let approve = approve_of(&spec)?;
-    let to = state
-        .store()
-        .baseline(&record.to_baseline)
-        .await?
-        .ok_or_else(|| ApiError::not_found("baseline", &record.to_baseline))?;
-    let family = crate::resolve::parse_stored(&record.to_baseline, &to.toml)?
-        .operating_system
-        .family();
+    let family = production(state, &record).await?.operating_system.family();
     let evidence = gather(state, &spec, &record.from_baseline).await?;
     let mut reading = Reading::observe(family, &evidence);
     if !spec.reject_failures {
@@ -515,12 +506,7 @@ pub(crate) async fn outlook(
     let record = load(state, id).await?;
     let spec: PromotionSpec = stored_json("promotion policy", &record.spec_json)?;
     let approve = approve_of(&spec)?;
-    let to = state
-        .store()
-        .baseline(&record.to_baseline)
-        .await?
-        .ok_or_else(|| ApiError::not_found("baseline", &record.to_baseline))?;
-    let prd = crate::resolve::parse_stored(&record.to_baseline, &to.toml)?;
+    let prd = production(state, &record).await?;
     let evidence = gather(state, &spec, &record.from_baseline).await?;
     let reading = Reading::observe(prd.operating_system.family(), &evidence);
     let now = state.now();
@@ -621,14 +607,7 @@ async fn reject_from_report(
     report_id: i64,
     report: &OperationReport,
 ) -> Result<Vec<promotion::Change>, ApiError> {
-    let to = state
-        .store()
-        .baseline(&record.to_baseline)
-        .await?
-        .ok_or_else(|| ApiError::not_found("baseline", &record.to_baseline))?;
-    let family = crate::resolve::parse_stored(&record.to_baseline, &to.toml)?
-        .operating_system
-        .family();
+    let family = production(state, record).await?.operating_system.family();
     let at = state.now();
     let node = NodeEvidence {
         host: hostname.to_owned(),

@@ -5,16 +5,15 @@
 
 use std::time::Duration;
 
-use hmac::{Hmac, Mac};
 use jiff::{SignedDuration, Timestamp};
 use pw_api::limits;
 use pw_api::server::webhooks::{EVENTS, Webhook, WebhookDelivery, WebhookSpec};
 use pw_store::{DeliveryRecord, WebhookRecord, ids};
-use sha2::Sha256;
 
 use crate::AppState;
 use crate::error::ApiError;
 use crate::service::{stored_json, to_json};
+use crate::ssm::sigv4::{hex, hmac};
 
 /// Attempts before a delivery is given up (about 4 hours of backoff in all).
 const ATTEMPTS: i64 = 8;
@@ -29,7 +28,13 @@ fn validate(spec: &WebhookSpec) -> Result<(), ApiError> {
         ));
     }
     if !limits::WEBHOOK_SECRET.contains(&spec.secret.chars().count()) {
-        return Err(ApiError::field("secret", "must be 16 to 256 characters"));
+        return Err(ApiError::field(
+            "secret",
+            format!(
+                "{} characters",
+                limits::range_message(&limits::WEBHOOK_SECRET)
+            ),
+        ));
     }
     for event in &spec.events {
         if !EVENTS.contains(&event.as_str()) {
@@ -42,12 +47,31 @@ fn validate(spec: &WebhookSpec) -> Result<(), ApiError> {
     if let Some(days) = spec.critical_days
         && !limits::CRITICAL_DAYS.contains(&days)
     {
-        return Err(ApiError::field("critical_days", "must be 1 to 3650"));
+        return Err(ApiError::field(
+            "critical_days",
+            limits::range_message(&limits::CRITICAL_DAYS),
+        ));
     }
     if !limits::within(spec.description.as_deref(), limits::DESCRIPTION_MAX) {
-        return Err(ApiError::field("description", "at most 256 characters"));
+        return Err(ApiError::field(
+            "description",
+            limits::length_message(limits::DESCRIPTION_MAX),
+        ));
     }
     Ok(())
+}
+
+/// Days after which missing Critical patches are overdue, when a webhook does not say.
+const DEFAULT_CRITICAL_DAYS: u32 = 7;
+
+/// Whether a webhook with `spec` wants `event` (no events listed: every event).
+fn subscribes(spec: &WebhookSpec, event: &str) -> bool {
+    spec.events.is_empty() || spec.events.iter().any(|e| e == event)
+}
+
+/// The body every delivery carries: a fresh id, the event, when, and its data.
+fn envelope(event: &str, at: Timestamp, data: &serde_json::Value) -> String {
+    serde_json::json!({ "id": ids::guid(), "event": event, "at": at, "data": data }).to_string()
 }
 
 fn to_wire(record: &WebhookRecord) -> Result<Webhook, ApiError> {
@@ -57,7 +81,7 @@ fn to_wire(record: &WebhookRecord) -> Result<Webhook, ApiError> {
         url: record.url.clone(),
         events: spec.events,
         description: spec.description,
-        critical_days: spec.critical_days.unwrap_or(7),
+        critical_days: spec.critical_days.unwrap_or(DEFAULT_CRITICAL_DAYS),
         created_at: record.created_at,
     })
 }
@@ -150,13 +174,10 @@ pub(crate) async fn notify(
         let Ok(spec) = stored_json::<WebhookSpec>("webhook", &webhook.spec_json) else {
             continue;
         };
-        if !spec.events.is_empty() && !spec.events.iter().any(|e| e == event) {
+        if !subscribes(&spec, event) {
             continue;
         }
-        let body = serde_json::json!({
-            "id": ids::guid(), "event": event, "at": state.now(), "data": data,
-        })
-        .to_string();
+        let body = envelope(event, state.now(), &data);
         if let Err(error) = state
             .store()
             .enqueue_delivery(&webhook.id, event, dedupe_key, &body, state.now())
@@ -169,16 +190,7 @@ pub(crate) async fn notify(
 
 /// `sha256=<hex>`: the HMAC-SHA256 of `body` with `secret`.
 pub(crate) fn signature(secret: &str, body: &str) -> String {
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
-    mac.update(body.as_bytes());
-    let bytes = mac.finalize().into_bytes();
-    let mut hex = String::with_capacity(71);
-    hex.push_str("sha256=");
-    for byte in bytes {
-        hex.push_str(&format!("{byte:02x}"));
-    }
-    hex
+    format!("sha256={}", hex(&hmac(secret.as_bytes(), body.as_bytes())))
 }
 
 /// The wait after `attempts` failed attempts: 30 s after the first, doubling, at most an
@@ -191,13 +203,12 @@ fn backoff(attempts: i64) -> SignedDuration {
 }
 
 /// One POST: `Ok(status)` for an answer, `Err` for no answer.
-fn post(url: &str, delivery: &DeliveryRecord, secret: &str) -> Result<u16, String> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(TIMEOUT))
-        .user_agent(concat!("patchwarden-server/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into();
+fn post(
+    agent: &ureq::Agent,
+    url: &str,
+    delivery: &DeliveryRecord,
+    secret: &str,
+) -> Result<u16, String> {
     let id = serde_json::from_str::<serde_json::Value>(&delivery.body)
         .ok()
         .and_then(|body| body.get("id")?.as_str().map(str::to_owned))
@@ -232,16 +243,24 @@ pub(crate) async fn deliver_due(state: &AppState) {
     let Ok(webhooks) = state.store().webhooks().await else {
         return;
     };
+    // One client for the pass (a clone shares its connection pool).
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(TIMEOUT))
+        .user_agent(concat!("patchwarden-server/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into();
     for delivery in due {
         let Some(webhook) = webhooks.iter().find(|w| w.id == delivery.webhook_id) else {
             continue;
         };
-        let (url, secret, sent) = (
+        let (agent, url, secret, sent) = (
+            agent.clone(),
             webhook.url.clone(),
             webhook.secret.clone(),
             delivery.clone(),
         );
-        let outcome = tokio::task::spawn_blocking(move || post(&url, &sent, &secret))
+        let outcome = tokio::task::spawn_blocking(move || post(&agent, &url, &sent, &secret))
             .await
             .unwrap_or_else(|error| Err(error.to_string()));
         let attempts = delivery.attempts + 1;
@@ -290,8 +309,8 @@ pub(crate) async fn notify_overdue(state: &AppState) {
         .into_iter()
         .filter_map(|w| {
             let spec: WebhookSpec = stored_json("webhook", &w.spec_json).ok()?;
-            (spec.events.is_empty() || spec.events.iter().any(|e| e == "critical.overdue"))
-                .then(|| (w, spec.critical_days.unwrap_or(7)))
+            subscribes(&spec, "critical.overdue")
+                .then(|| (w, spec.critical_days.unwrap_or(DEFAULT_CRITICAL_DAYS)))
         })
         .collect();
     if wanted.is_empty() {
@@ -312,13 +331,13 @@ pub(crate) async fn notify_overdue(state: &AppState) {
                 node.node_id,
                 node.since.as_second()
             );
-            let body = serde_json::json!({
-                "id": ids::guid(), "event": "critical.overdue", "at": now,
-                "data": {"node_id": node.node_id, "hostname": node.hostname,
-                         "patch_group": node.patch_group, "critical_missing": node.critical,
-                         "since": node.since, "days": days},
-            })
-            .to_string();
+            let body = envelope(
+                "critical.overdue",
+                now,
+                &serde_json::json!({"node_id": node.node_id, "hostname": node.hostname,
+                    "patch_group": node.patch_group, "critical_missing": node.critical,
+                    "since": node.since, "days": days}),
+            );
             let _ = state
                 .store()
                 .enqueue_delivery(&webhook.id, "critical.overdue", Some(&key), &body, now)

@@ -40,20 +40,23 @@ pub(crate) fn scheduled_window(
     if !limits::window_name_ok(&spec.name) {
         return Err(ApiError::field(
             "name",
-            "must be 3 to 128 of [a-zA-Z0-9_.-]",
+            format!(
+                "{} of [a-zA-Z0-9_.-]",
+                limits::range_message(&limits::WINDOW_NAME)
+            ),
         ));
     }
     if !limits::within(spec.description.as_deref(), limits::WINDOW_DESCRIPTION_MAX) {
         return Err(ApiError::field(
             "description",
-            format!(
-                "must be at most {} characters",
-                limits::WINDOW_DESCRIPTION_MAX
-            ),
+            limits::length_message(limits::WINDOW_DESCRIPTION_MAX),
         ));
     }
     if !limits::SCHEDULE.contains(&spec.schedule.chars().count()) {
-        return Err(ApiError::field("schedule", "must be 1 to 256 characters"));
+        return Err(ApiError::field(
+            "schedule",
+            format!("{} characters", limits::range_message(&limits::SCHEDULE)),
+        ));
     }
     let schedule =
         Schedule::parse(&spec.schedule).map_err(|error| ApiError::field("schedule", error))?;
@@ -137,11 +140,14 @@ pub(crate) fn validate_target(spec: &WindowTargetSpec) -> Result<(), ApiError> {
     if !limits::within(spec.owner_information.as_deref(), limits::NAME_MAX) {
         return Err(ApiError::field(
             "owner_information",
-            "must be at most 128 characters",
+            limits::length_message(limits::NAME_MAX),
         ));
     }
     if !limits::within(spec.name.as_deref(), limits::NAME_MAX) {
-        return Err(ApiError::field("name", "must be at most 128 characters"));
+        return Err(ApiError::field(
+            "name",
+            limits::length_message(limits::NAME_MAX),
+        ));
     }
     Ok(())
 }
@@ -237,18 +243,24 @@ pub(crate) async fn validate_task(
     if let Some(seconds) = spec.timeout_seconds
         && !limits::TASK_TIMEOUT_SECONDS.contains(&seconds)
     {
-        return Err(ApiError::field("timeout_seconds", "must be 30 to 2592000"));
+        return Err(ApiError::field(
+            "timeout_seconds",
+            limits::range_message(&limits::TASK_TIMEOUT_SECONDS),
+        ));
     }
     if let Some(seconds) = spec.execution_timeout_seconds
         && !limits::EXECUTION_TIMEOUT_SECONDS.contains(&seconds)
     {
         return Err(ApiError::field(
             "execution_timeout_seconds",
-            "must be 60 to 172800",
+            limits::range_message(&limits::EXECUTION_TIMEOUT_SECONDS),
         ));
     }
     if !limits::within(spec.name.as_deref(), limits::NAME_MAX) {
-        return Err(ApiError::field("name", "must be at most 128 characters"));
+        return Err(ApiError::field(
+            "name",
+            limits::length_message(limits::NAME_MAX),
+        ));
     }
     if let Some(baseline_id) = &spec.baseline_override
         && crate::resolve::baseline_text(state.store(), baseline_id)
