@@ -515,18 +515,13 @@ fn identity(key: &str) -> Option<(String, String)> {
     Nevra::parse(key).ok().map(|n| (n.name, n.arch))
 }
 
-/// Whether the host's baseline is of the apt family (for file owners).
-fn apt_family(settings: &AgentSettings) -> bool {
-    settings.baseline.operating_system.family() == Family::Apt
-}
-
 /// Processes left running deleted code by the install; restarts the units the configuration
 /// names.
 fn stale_services(
     settings: &AgentSettings,
-    apt: bool,
     notes: &mut Vec<String>,
 ) -> Vec<pw_api::agent::StaleService> {
+    let apt = settings.baseline.operating_system.family() == Family::Apt;
     let root = settings.root.clone();
     let owner = move |path: &str| {
         if apt {

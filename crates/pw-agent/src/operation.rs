@@ -21,7 +21,7 @@ use crate::backend::Backend;
 use crate::state::{StateStore, pending_reboot};
 use crate::{
     AgentError, AgentExit, AgentSettings, OperationKind, OperationOutcome, RebootOption,
-    apt_family, backend_for, health, host_view, identity, release, rfc3339, stale_services,
+    backend_for, health, host_view, identity, release, rfc3339, stale_services,
 };
 
 /// How many executed command ids the state keeps (a command is run at most once).
@@ -207,6 +207,25 @@ impl<'a> Operation<'a> {
         }
     }
 
+    /// This operation as the state records it, in `phase`.
+    fn record(
+        &self,
+        phase: &str,
+        ended_at: Option<String>,
+        targets: Vec<String>,
+    ) -> OperationRecord {
+        OperationRecord {
+            id: self.id.clone(),
+            operation: self.kind.as_str().to_owned(),
+            started_at: rfc3339(self.started),
+            ended_at,
+            phase: phase.to_owned(),
+            targets,
+            reboot_option: self.settings.reboot_option.as_str().to_owned(),
+            command_id: self.settings.command_id.clone(),
+        }
+    }
+
     /// Runs a hook (if configured); on failure notes it and returns what failed.
     fn hook(&mut self, phase: &str, hook: Option<&ShellCommand>) -> Option<HookFailure> {
         let hook = hook?;
@@ -336,16 +355,7 @@ impl<'a> Operation<'a> {
         rolling_back: bool,
         outcome: &mut InstallOutcome,
     ) -> Result<(), AgentError> {
-        self.state.in_progress = Some(OperationRecord {
-            id: self.id.clone(),
-            operation: OperationKind::Install.as_str().to_owned(),
-            started_at: rfc3339(self.started),
-            ended_at: None,
-            phase: "installing".to_owned(),
-            targets: targets.to_vec(),
-            reboot_option: self.settings.reboot_option.as_str().to_owned(),
-            command_id: self.settings.command_id.clone(),
-        });
+        self.state.in_progress = Some(self.record("installing", None, targets.to_vec()));
         self.store.save(&self.state)?;
         let run = if rolling_back {
             self.backend.downgrade(targets, &mut self.notes)
@@ -381,8 +391,7 @@ impl<'a> Operation<'a> {
             passed &= outcome.failed_health_check().is_none();
         }
         if settings.find_stale_services && !installed.is_empty() {
-            outcome.stale_services =
-                stale_services(settings, apt_family(settings), &mut self.notes);
+            outcome.stale_services = stale_services(settings, &mut self.notes);
         }
         passed
     }
@@ -458,16 +467,8 @@ impl<'a> Operation<'a> {
     /// outcome with the release and the inventory.
     fn finish(mut self, outcome: OperationOutcome) -> Result<OperationOutcome, AgentError> {
         let settings = self.settings;
-        self.state.last_operation = Some(OperationRecord {
-            id: self.id.clone(),
-            operation: self.kind.as_str().to_owned(),
-            started_at: rfc3339(self.started),
-            ended_at: Some(outcome.report.ended_at.clone()),
-            phase: "done".to_owned(),
-            targets: Vec::new(),
-            reboot_option: settings.reboot_option.as_str().to_owned(),
-            command_id: settings.command_id.clone(),
-        });
+        self.state.last_operation =
+            Some(self.record("done", Some(outcome.report.ended_at.clone()), Vec::new()));
         if let Some(command_id) = &settings.command_id
             && !self.state.executed_commands.contains(command_id)
         {

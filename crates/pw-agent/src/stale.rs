@@ -84,10 +84,18 @@ pub fn scan(proc_dir: &Path, owner: &dyn Fn(&str) -> Option<String>) -> Vec<Stal
         }
     }
     let mut services: Vec<StaleService> = found.into_values().collect();
+    // Many services map the same library, and each lookup may start `rpm -qf` or read
+    // dpkg's file lists: each file is looked up once.
+    let mut owners: std::collections::BTreeMap<String, Option<String>> =
+        std::collections::BTreeMap::new();
     for service in &mut services {
         service.pids.sort_unstable();
         service.files.sort();
-        let mut packages: Vec<String> = service.files.iter().filter_map(|f| owner(f)).collect();
+        let mut packages: Vec<String> = service
+            .files
+            .iter()
+            .filter_map(|f| owners.entry(f.clone()).or_insert_with(|| owner(f)).clone())
+            .collect();
         packages.sort();
         packages.dedup();
         service.packages = packages;

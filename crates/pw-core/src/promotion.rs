@@ -382,10 +382,7 @@ impl Observed {
     pub fn reject_reason(&self) -> String {
         let part = |what: &str, hosts: &BTreeSet<String>, at: Option<Timestamp>| {
             let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
-            let at = at.map_or_else(
-                || "-".to_owned(),
-                |t| t.strftime("%Y-%m-%d %H:%M:%SZ").to_string(),
-            );
+            let at = when(at);
             format!("{what} on STG node(s) {} at {at}", hosts.join(", "))
         };
         let mut parts = Vec::new();
@@ -443,6 +440,23 @@ pub struct Pending {
 }
 
 /// What PRD will get from STG and when: every version STG installed without failure that PRD
+/// The entries of `list` in force at `now`, as patterns.
+fn active_entries(list: &[Exception], now: Timestamp) -> PatternSet {
+    PatternSet::parse(
+        list.iter()
+            .filter(|e| e.is_active(now))
+            .map(|e| e.entry.as_str()),
+    )
+}
+
+/// An instant as reasons print it (`2026-01-05 10:00:00Z`), or `-`.
+fn when(at: Option<Timestamp>) -> String {
+    at.map_or_else(
+        || "-".to_owned(),
+        |t| t.strftime("%Y-%m-%d %H:%M:%SZ").to_string(),
+    )
+}
+
 /// neither approves nor rejects yet, with the instant `approve` would approve it.
 pub fn pending(
     prd: &Baseline,
@@ -450,14 +464,7 @@ pub fn pending(
     approve: Approve,
     now: Timestamp,
 ) -> Vec<Pending> {
-    let active = |list: &[Exception]| {
-        PatternSet::parse(
-            list.iter()
-                .filter(|e| e.is_active(now))
-                .map(|e| e.entry.clone())
-                .collect::<Vec<_>>(),
-        )
-    };
+    let active = |list: &[Exception]| active_entries(list, now);
     let (approved, rejected) = (active(&prd.approved), active(&prd.rejected));
     let family = prd.operating_system.family();
     observed
@@ -485,14 +492,7 @@ pub fn plan(
     now: Timestamp,
 ) -> Result<(Vec<Change>, Vec<Change>), BadTarget> {
     let source = rules.source;
-    let active = |list: &[Exception]| {
-        PatternSet::parse(
-            list.iter()
-                .filter(|e| e.is_active(now))
-                .map(|e| e.entry.clone())
-                .collect::<Vec<_>>(),
-        )
-    };
+    let active = |list: &[Exception]| active_entries(list, now);
     let approved = active(&prd.approved);
     let rejected = active(&prd.rejected);
     let family = prd.operating_system.family();
@@ -611,10 +611,7 @@ pub fn plan_releases(
         });
         let (list, entries, reason) = if broke {
             let hosts: Vec<&str> = seen.broke_on.iter().map(String::as_str).collect();
-            let at = seen.broke_at.map_or_else(
-                || "-".to_owned(),
-                |t| t.strftime("%Y-%m-%d %H:%M:%SZ").to_string(),
-            );
+            let at = when(seen.broke_at);
             (
                 "reject-release",
                 &mut policy.reject,

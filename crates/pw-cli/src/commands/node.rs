@@ -178,11 +178,7 @@ pub(crate) fn run(args: NodeArgs, printer: &Printer) -> u8 {
                 reboot_option,
             } => {
                 let id = resolve_node(&client, &id)?;
-                let reboot_option = if reboot_option == "NoReboot" {
-                    RebootOption::NoReboot
-                } else {
-                    RebootOption::RebootIfNeeded
-                };
+                let reboot_option = reboot_option_of(&reboot_option);
                 let command = CreateNodeCommand {
                     operation: TaskOperation::Install,
                     baseline_id: baseline,
@@ -199,15 +195,20 @@ pub(crate) fn run(args: NodeArgs, printer: &Printer) -> u8 {
                 let id = resolve_node(&client, &id)?;
                 let request = pw_api::server::agent::RollbackRequest {
                     execution_id: execution,
-                    reboot_option: if reboot_option == "NoReboot" {
-                        RebootOption::NoReboot
-                    } else {
-                        RebootOption::RebootIfNeeded
-                    },
+                    reboot_option: reboot_option_of(&reboot_option),
                 };
                 print_command(printer, output, &client.rollback_node(&id, &request)?)?;
             }
         }
         Ok(())
     })
+}
+
+/// `NoReboot`, or `RebootIfNeeded` for anything else (clap allows only the two).
+fn reboot_option_of(text: &str) -> RebootOption {
+    if text == "NoReboot" {
+        RebootOption::NoReboot
+    } else {
+        RebootOption::RebootIfNeeded
+    }
 }

@@ -271,8 +271,10 @@ pub(crate) fn run(args: PromotionArgs, printer: &Printer) -> u8 {
                 }
                 for change in &run.not_added {
                     printer.warn(&format!(
-                        "did not fit: {} {} (at most 50 per list)",
-                        change.list, change.entry
+                        "did not fit: {} {} (at most {} per list)",
+                        change.list,
+                        change.entry,
+                        pw_core::baseline::MAX_PATCH_ENTRIES
                     ));
                 }
             }
