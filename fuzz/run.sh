@@ -14,7 +14,7 @@ seconds="${1:-20}"
 shift || true
 targets=("$@")
 if ((${#targets[@]} == 0)); then
-  targets=(updateinfo primary primary_db repomd releasemd apt schedule baseline identities)
+  targets=(updateinfo primary primary_db repomd releasemd apt schedule baseline identities catalog_cache dpkg_log agent_bodies)
 fi
 export PATH="/opt/pw-tools/bin:$PATH"
 data="$root/crates/pw-core/test_data"
@@ -40,7 +40,13 @@ seed repomd "$data"/repodata/*/repodata/repomd.xml
 seed releasemd "$data"/releasemd/*.xml
 seed apt "$data"/apt/*/*Packages "$data"/apt/*/*Release "$data"/apt/debian12/status
 seed baseline "$root"/examples/strategy-*/*.toml
-mkdir -p "$here/corpus/schedule" "$here/corpus/identities"
+seed agent_bodies "$root"/fuzz/seeds/agent_bodies/*.json
+mkdir -p "$here/corpus/schedule" "$here/corpus/identities" "$here/corpus/dpkg_log" "$here/corpus/catalog_cache"
+printf '%s\n' '2026-01-05 10:00:01 startup packages configure' \
+  '2026-01-05 10:00:02 upgrade openssl:amd64 3.0.11-1~deb12u1 3.0.11-1~deb12u2' \
+  '2026-01-05 10:00:03 status half-configured openssl:amd64 3.0.11-1~deb12u2' \
+  '2026-01-05 10:00:04 status installed openssl:amd64 3.0.11-1~deb12u2' \
+  '2026-03-29 02:30:00 status installed libc6:amd64 2.36-9+deb12u4' > "$here/corpus/dpkg_log/seed-0"
 i=0
 for expression in 'cron(0 2 ? * * *)|Europe/Berlin' 'cron(30 23 ? * SUN#2 *)|UTC' \
     'cron(0 0 L * ? *)|America/New_York' 'rate(12 hours)|UTC' 'at(2026-03-29T02:30:00)|Europe/Berlin'; do

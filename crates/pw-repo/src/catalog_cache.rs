@@ -165,11 +165,25 @@ pub fn encode(key: &CacheKey, repository: &Repository) -> Vec<u8> {
     file
 }
 
+/// A file for `key` around any `payload`, with a header that holds: what [`decode`] reads
+/// past its checks (the fuzz target `catalog_cache` frames its input with it).
+pub fn frame(key: &CacheKey, payload: &[u8]) -> Vec<u8> {
+    let mut file = Vec::with_capacity(HEADER_LEN + payload.len());
+    file.extend_from_slice(&header_of(key, payload));
+    file.extend_from_slice(payload);
+    file
+}
+
 /// The header and the payload of the file for `repository`.
 fn encode_parts(key: &CacheKey, repository: &Repository) -> ([u8; HEADER_LEN], Vec<u8>) {
     let mut payload = Encoder::default();
     payload.catalog(repository);
     let payload = payload.out;
+    (header_of(key, &payload), payload)
+}
+
+/// The header of the file for `key` whose payload is `payload`.
+fn header_of(key: &CacheKey, payload: &[u8]) -> [u8; HEADER_LEN] {
     let mut header = [0u8; HEADER_LEN];
     header[0..8].copy_from_slice(MAGIC);
     header[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
@@ -177,9 +191,9 @@ fn encode_parts(key: &CacheKey, repository: &Repository) -> ([u8; HEADER_LEN], V
     header[44..52].copy_from_slice(&(payload.len() as u64).to_le_bytes());
     header[52..84].copy_from_slice(&sha256_array(&Checksum::compute(
         ChecksumKind::Sha256,
-        &payload,
+        payload,
     )));
-    (header, payload)
+    header
 }
 
 /// Decodes a whole file written for `key`.
