@@ -222,7 +222,14 @@ impl Store {
         let schema_for_hook = schema.clone();
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(30))
+            // PostgreSQL can be away: a request then waits this long for a connection and
+            // is answered 503, rather than hanging for half a minute while agents retry.
+            // A healthy pool answers in milliseconds, so five seconds of waiting is an
+            // overload, and a 503 tells the clients to back off.
+            .acquire_timeout(match backend {
+                Backend::Sqlite => Duration::from_secs(30),
+                Backend::Postgres => Duration::from_secs(5),
+            })
             .after_connect(move |conn, _meta| {
                 let schema = schema_for_hook.clone();
                 Box::pin(async move {

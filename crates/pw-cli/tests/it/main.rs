@@ -10,6 +10,7 @@ mod console;
 mod declare;
 mod delivery;
 mod evaluate;
+mod faults;
 mod follow;
 mod promote;
 mod repo;
