@@ -92,6 +92,7 @@ impl<'a> Operation<'a> {
         let mut backend = backend_for(settings, &host, started, releasever)?;
         let store = StateStore::new(&settings.state_dir);
         let mut state = store.load()?;
+        notes.extend(store.take_recovery_note());
         let boot_time = match pw_pkgmgr::host::boot_time(&settings.proc_dir) {
             Ok(t) => Some(t),
             Err(error) => {

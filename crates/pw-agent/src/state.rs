@@ -23,6 +23,11 @@ pub enum StateError {
 }
 
 /// The state directory and its file.
+/// Where a `state.json` that could not be read is kept.
+pub const CORRUPT_STATE_FILE: &str = "state.json.corrupt";
+/// The note of that recovery, until an operation reports it.
+const RECOVERY_NOTE_FILE: &str = "state-recovered.txt";
+
 #[derive(Debug, Clone)]
 pub struct StateStore {
     dir: PathBuf,
@@ -42,11 +47,41 @@ impl StateStore {
     }
 
     /// Reads the state; a missing file is the empty state.
+    /// The agent's state; a fresh one when there is none. A `state.json` that is not valid
+    /// (a disk that filled during a write outside the agent, an edit, a bad block) is moved
+    /// aside to `state.json.corrupt` and the agent starts afresh: the next operation re-reads
+    /// the package database, and says what was lost ([`StateStore::take_recovery_note`]).
     pub fn load(&self) -> Result<AgentState, StateError> {
-        Ok(read_json(self.path())?.unwrap_or(AgentState {
+        let fresh = || AgentState {
             version: 1,
             ..AgentState::default()
-        }))
+        };
+        match read_json(self.path()) {
+            Ok(state) => Ok(state.unwrap_or_else(fresh)),
+            Err(StateError::Corrupt { path, source }) => {
+                let aside = self.dir.join(CORRUPT_STATE_FILE);
+                fs_err::rename(&path, &aside)?;
+                let note = format!(
+                    "the agent state {} was not valid ({source}); it was kept as {} and the \
+                     agent started afresh: the package database was re-read, and pending \
+                     reboots recorded only there are forgotten until the host reboots",
+                    path.display(),
+                    aside.display()
+                );
+                write_atomic(&self.dir.join(RECOVERY_NOTE_FILE), note.as_bytes())?;
+                Ok(fresh())
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The note of a recovery from a corrupt state file, once (the next operation reports
+    /// it).
+    pub fn take_recovery_note(&self) -> Option<String> {
+        let path = self.dir.join(RECOVERY_NOTE_FILE);
+        let note = fs_err::read_to_string(&path).ok()?;
+        let _ = remove_file(&path);
+        Some(note)
     }
 
     /// Writes the state atomically.

@@ -548,3 +548,60 @@ fn second_scan_uses_the_catalog_cache_and_a_new_repomd_invalidates_it() {
     assert_eq!(states(&third)["glibc"], "Missing");
     assert_ne!(fs_err::read(&cache_file).unwrap(), written);
 }
+
+/// Issue 15: a corrupted state file is detected, kept aside, and the agent recovers by
+/// re-reading the host: the next install works and reports what happened, once.
+#[test]
+fn a_corrupt_state_file_is_kept_aside_and_the_agent_recovers_by_rescanning() {
+    let host = Host::new();
+    let settings = host.settings(DEFAULT_AL2023);
+    fs_err::create_dir_all(&settings.state_dir).unwrap();
+    fs_err::write(
+        settings.state_dir.join("state.json"),
+        b"{\"version\": 1, \"pend",
+    )
+    .unwrap();
+    let install = run(&settings, OperationKind::Install, "2024-05-01T00:00:00Z");
+    assert!(
+        install
+            .report
+            .notes
+            .iter()
+            .any(|n| n.contains("was not valid") && n.contains("state.json.corrupt")),
+        "{:#?}",
+        install.report.notes
+    );
+    assert_eq!(
+        host.installed()["foo"],
+        "1.1-1",
+        "{:#?}",
+        install.report.notes
+    );
+    assert_eq!(
+        fs_err::read(settings.state_dir.join("state.json.corrupt")).unwrap(),
+        b"{\"version\": 1, \"pend"
+    );
+    // The new state is valid and keeps what the install left waiting for the reboot (the host
+    // has not booted since); the note is not repeated.
+    let scan = run(&settings, OperationKind::Scan, "2024-05-02T00:00:00Z");
+    assert!(
+        !scan
+            .report
+            .notes
+            .iter()
+            .any(|n| n.contains("was not valid")),
+        "{:#?}",
+        scan.report.notes
+    );
+    check_states(
+        &scan,
+        &[
+            ("foo", "InstalledPendingReboot"),
+            ("bar", "InstalledPendingReboot"),
+            ("kernel", "InstalledPendingReboot"),
+            ("glibc", "InstalledPendingReboot"),
+            ("broken", "InstalledOther"),
+            ("withepoch", "InstalledOther"),
+        ],
+    );
+}
