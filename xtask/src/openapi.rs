@@ -171,7 +171,8 @@ const METHODS: [&str; 5] = ["get", "put", "post", "delete", "patch"];
 
 /// The error answers an operation may give, from what it takes: a 400 for a parameter or a
 /// body the server refuses, 401/403 when it needs a credential, 404 when its path names a
-/// resource, 409 for a change that conflicts, 413 for a body over the route's limit, 503 when
+/// resource, 409 for a change that conflicts, 413 for a body over the route's limit, 429 when the
+/// caller's address failed to authenticate too often, 503 when
 /// the database cannot be reached. Each is the `ErrorBody` the server answers every error
 /// with. The SSM face (`/ssm`) has its own error shape and keeps its hand-written answers.
 fn error_responses(
@@ -209,6 +210,12 @@ fn error_responses(
     }
     if has_body {
         codes.push(("413", "the body is larger than the route accepts"));
+    }
+    if secured || path.ends_with("/agent/enroll") {
+        codes.push((
+            "429",
+            "too many failed authentications from this address; retry after `Retry-After` seconds",
+        ));
     }
     if api {
         codes.push(("503", "the database cannot be reached; retry later"));

@@ -114,6 +114,9 @@ pub(crate) struct ServerConfig {
     pub(crate) stale_report_hours: Option<u64>,
     /// Hours a console session lasts (default 8).
     pub(crate) console_session_hours: Option<u64>,
+    /// Failed authentications one client address may make per minute before it is held
+    /// back for the rest of the minute (default 20; 0 turns the limit off).
+    pub(crate) auth_failures_per_minute: Option<u32>,
 }
 
 /// Checks the optional `version` key of an agent or server file.

@@ -212,6 +212,7 @@ async fn seed(
                 max_uses: i64::try_from(options.nodes)?,
                 uses: 0,
                 created_at: now,
+                allow_node_tags: true,
             },
             &ids::hash_secret(&code),
         )

@@ -180,6 +180,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let admin_client = Client::new(ClientSettings::new(&url).with_secret(admin))?;
     let code = admin_client
         .create_activation(&CreateActivation {
+            allow_node_tags: true,
             expires_in_hours: Some(2),
             max_uses: Some(u32::try_from(options.agents)?),
             description: Some("load generator".to_owned()),

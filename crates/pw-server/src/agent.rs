@@ -18,7 +18,7 @@ use pw_api::server::compliance::{ComplianceReportUpload, ReportAccepted};
 use pw_core::baseline::OperatingSystem;
 use pw_store::{
     AckOutcome, CompleteOutcome, ComplianceCounts, EnrollRefusal, InventoryRecord, NewReport,
-    NodeFacts, ids,
+    NodeFacts, TagRefusal, ids,
 };
 
 use crate::AppState;
@@ -26,6 +26,7 @@ use crate::api::{nodes::agent_command, tags_from_wire};
 use crate::auth::{AgentNode, CREDENTIAL_PREFIX};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, Params};
+use crate::guard::Client;
 use crate::service::{stored_json, to_json};
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -83,8 +84,10 @@ fn check_facts(facts: &pw_api::server::agent::NodeFacts) -> Result<NodeFacts, Ap
 
 async fn enroll(
     State(state): State<AppState>,
+    Client(client): Client,
     ApiJson(request): ApiJson<EnrollRequest>,
 ) -> Result<(StatusCode, Json<EnrollResponse>), ApiError> {
+    state.auth_allowed(client)?;
     let facts = check_facts(&request.facts)?;
     let tags = tags_from_wire("tags", &request.tags)?;
     let node_id = ids::short_id("mi-");
@@ -124,14 +127,30 @@ async fn enroll(
                 }),
             ))
         }
-        // One answer for every refusal: a caller cannot probe which codes exist.
+        // A valid code's holder learns which of its tags it may not declare.
+        Err(EnrollRefusal::Tags(refusal)) => {
+            tracing::info!(?refusal, "enrollment refused: tags");
+            Err(ApiError::field(
+                "tags",
+                match refusal {
+                    TagRefusal::SetByCode { key, value } => format!(
+                        "the activation code sets tag `{key}` to `{value}`; a host enrolling with it may not declare another value"
+                    ),
+                    TagRefusal::NotAllowed { key } => format!(
+                        "the activation code lets hosts declare no tags of their own (`{key}`); its own tags are given to every host"
+                    ),
+                },
+            ))
+        }
+        // One answer for every other refusal: a caller cannot probe which codes exist.
         Err(refusal) => {
             let reason = match refusal {
                 EnrollRefusal::UnknownCode => "unknown",
                 EnrollRefusal::Expired => "expired",
-                EnrollRefusal::Exhausted => "exhausted",
+                EnrollRefusal::Exhausted | EnrollRefusal::Tags(_) => "exhausted",
             };
             tracing::info!(reason, "enrollment refused");
+            state.auth_failed(client);
             Err(ApiError::unauthenticated(
                 "the activation code is unknown, expired or used up",
             ))

@@ -18,6 +18,7 @@ use pw_store::ids;
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::guard::ClientAddr;
 
 /// The prefix of API tokens.
 pub const TOKEN_PREFIX: &str = "pwt_";
@@ -69,6 +70,8 @@ pub(crate) async fn principal(parts: &Parts, state: &AppState) -> Result<Princip
     if let Some(principal) = state.auth_cache_get(&hash) {
         return Ok(principal);
     }
+    let client = parts.extensions.get::<ClientAddr>().copied();
+    state.auth_allowed(client)?;
     let principal = if secret.starts_with(TOKEN_PREFIX) {
         let token = state.store().token_by_hash(&hash).await?;
         token.and_then(|token| {
@@ -83,8 +86,10 @@ pub(crate) async fn principal(parts: &Parts, state: &AppState) -> Result<Princip
     } else {
         None
     };
-    let principal =
-        principal.ok_or_else(|| ApiError::unauthenticated("unknown or revoked credentials"))?;
+    let Some(principal) = principal else {
+        state.auth_failed(client);
+        return Err(ApiError::unauthenticated("unknown or revoked credentials"));
+    };
     state.auth_cache_put(hash, principal.clone(), Instant::now());
     Ok(principal)
 }

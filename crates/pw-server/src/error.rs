@@ -23,6 +23,8 @@ pub struct ApiError {
     /// Something the request names does not exist (a 404, or a 400 for a reference in a
     /// body); the SSM API answers `DoesNotExistException` for both.
     pub missing: bool,
+    /// For `TooManyRequests`: seconds until a retry may succeed (`Retry-After`).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -34,6 +36,7 @@ impl ApiError {
             detail: None,
             conflict: None,
             missing: false,
+            retry_after: None,
         }
     }
 
@@ -47,6 +50,7 @@ impl ApiError {
             detail: None,
             conflict: None,
             missing: false,
+            retry_after: None,
         }
     }
 
@@ -57,6 +61,7 @@ impl ApiError {
     pub fn not_found(what: &str, id: &str) -> ApiError {
         ApiError {
             missing: true,
+            retry_after: None,
             ..ApiError::new(ErrorCode::NotFound, format!("{what} `{id}` does not exist"))
         }
     }
@@ -65,6 +70,7 @@ impl ApiError {
     pub fn missing_reference(field: &str, what: &str, id: &str) -> ApiError {
         ApiError {
             missing: true,
+            retry_after: None,
             ..ApiError::field(field, format!("{what} `{id}` does not exist"))
         }
     }
@@ -85,6 +91,14 @@ impl ApiError {
         ApiError::new(ErrorCode::Unauthenticated, message)
     }
 
+    /// Too many failed attempts: retry in `seconds`.
+    pub fn too_many(message: impl Into<String>, seconds: u64) -> ApiError {
+        ApiError {
+            retry_after: Some(seconds),
+            ..ApiError::new(ErrorCode::TooManyRequests, message)
+        }
+    }
+
     pub fn forbidden(message: impl Into<String>) -> ApiError {
         ApiError::new(ErrorCode::Forbidden, message)
     }
@@ -99,6 +113,7 @@ impl ApiError {
             detail: Some(detail.to_string()),
             conflict: None,
             missing: false,
+            retry_after: None,
         }
     }
 
@@ -130,6 +145,7 @@ impl From<StoreError> for ApiError {
         match &error {
             StoreError::NotFound { .. } => ApiError {
                 missing: true,
+                retry_after: None,
                 ..ApiError::new(ErrorCode::NotFound, error.to_string())
             },
             StoreError::Conflict { kind, .. } => ApiError {
@@ -143,6 +159,7 @@ impl From<StoreError> for ApiError {
                 detail: Some(chain(&error)),
                 conflict: None,
                 missing: false,
+                retry_after: None,
             },
             _ => ApiError::internal(chain(&error)),
         }
@@ -160,6 +177,11 @@ impl IntoResponse for ApiError {
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         // The middleware replaces this body with one carrying the request id.
         let mut response = status.into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
         response
             .extensions_mut()
             .insert(PendingError(std::sync::Arc::new(self)));

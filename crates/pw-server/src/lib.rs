@@ -20,6 +20,7 @@ mod console;
 pub mod distribution;
 mod error;
 mod extract;
+mod guard;
 mod meta;
 pub mod metrics;
 pub mod rate;
@@ -88,6 +89,9 @@ pub struct ServerSettings {
     pub stale_report_after: Duration,
     /// How long a console session lasts after sign-in. Default 8 h.
     pub console_session_ttl: Duration,
+    /// Failed authentications one client address may make per minute before it is answered
+    /// 429 for the rest of the minute (docs/security.md); 0 turns the limit off.
+    pub auth_failure_limit: u32,
 }
 
 impl Default for ServerSettings {
@@ -106,6 +110,7 @@ impl Default for ServerSettings {
             access_key_secret: None,
             stale_report_after: Duration::from_secs(72 * 3600),
             console_session_ttl: Duration::from_secs(8 * 3600),
+            auth_failure_limit: 20,
         }
     }
 }
@@ -159,6 +164,7 @@ struct Inner {
     waiters: Waiters,
     check_ins: Mutex<HashMap<String, Timestamp>>,
     auth_cache: Mutex<HashMap<String, (Principal, Instant)>>,
+    auth_guard: guard::AuthGuard,
     runner_wake: Notify,
     shutdown_tx: watch::Sender<bool>,
     /// Whether the listener serves TLS (console cookies are then `Secure`).
@@ -182,6 +188,7 @@ impl std::fmt::Debug for AppState {
 impl AppState {
     pub fn new(store: Store, clock: Arc<dyn Clock>, settings: ServerSettings) -> AppState {
         let (shutdown_tx, _) = watch::channel(false);
+        let auth_guard = guard::AuthGuard::new(settings.auth_failure_limit);
         AppState {
             inner: Arc::new(Inner {
                 store,
@@ -191,6 +198,7 @@ impl AppState {
                 waiters: Waiters::default(),
                 check_ins: Mutex::new(HashMap::new()),
                 auth_cache: Mutex::new(HashMap::new()),
+                auth_guard,
                 runner_wake: Notify::new(),
                 shutdown_tx,
                 tls: std::sync::atomic::AtomicBool::new(false),
@@ -208,6 +216,32 @@ impl AppState {
 
     pub fn settings(&self) -> &ServerSettings {
         &self.inner.settings
+    }
+
+    /// Refuses (429, with `Retry-After`) a client whose failed authentications reached the
+    /// limit in this window (`guard`).
+    pub(crate) fn auth_allowed(&self, client: Option<guard::ClientAddr>) -> Result<(), ApiError> {
+        match self.inner.auth_guard.held_back(client, Instant::now()) {
+            None => Ok(()),
+            Some(wait) => {
+                self.metrics()
+                    .count("pw_auth_held_back_total", String::new(), 1);
+                let seconds = wait.as_secs().max(1);
+                Err(ApiError::too_many(
+                    format!(
+                        "too many failed authentications from this address; retry in {seconds} s"
+                    ),
+                    seconds,
+                ))
+            }
+        }
+    }
+
+    /// Counts a failed authentication from `client` (`guard`).
+    pub(crate) fn auth_failed(&self, client: Option<guard::ClientAddr>) {
+        self.metrics()
+            .count("pw_auth_failures_total", String::new(), 1);
+        self.inner.auth_guard.failed(client, Instant::now());
     }
 
     /// Whether the listener serves TLS.
@@ -426,6 +460,15 @@ async fn request_context(
     request
         .extensions_mut()
         .insert(RequestId(request_id.clone()));
+    if let Some(axum::extract::ConnectInfo(guard::Peer(peer))) = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<guard::Peer>>()
+        .copied()
+    {
+        request
+            .extensions_mut()
+            .insert(guard::ClientAddr(peer.ip()));
+    }
     let mut response = next.run(request).await;
     let status = response.status();
     let pending = response.extensions_mut().remove::<PendingError>();
@@ -468,7 +511,9 @@ async fn request_context(
             response
                 .headers()
                 .iter()
-                .filter(|(name, _)| *name == header::WWW_AUTHENTICATE)
+                .filter(|(name, _)| {
+                    *name == header::WWW_AUTHENTICATE || *name == header::RETRY_AFTER
+                })
                 .map(|(n, v)| (n.clone(), v.clone())),
         );
         response = replaced;
@@ -528,7 +573,7 @@ pub async fn serve(
         .inner
         .tls
         .store(tls.is_some(), std::sync::atomic::Ordering::Relaxed);
-    let app = router(state.clone());
+    let app = router(state.clone()).into_make_service_with_connect_info::<guard::Peer>();
     let background = tokio::spawn({
         let state = state.clone();
         async move { state.run_background().await }

@@ -6,8 +6,11 @@
 //! the OS default, or the task's override) into the execution, and fixes one evaluation
 //! instant for every node: one execution, one answer. An occurrence that finds the previous
 //! execution of its window still running is recorded as `SKIPPED_OVERLAPPING`. Occurrences
-//! missed while no scheduler ran are not made up, except the one still open (before its
-//! cutoff).
+//! missed while no scheduler ran (or skipped over by a clock stepping forward) are not made
+//! up, except the one still open (before its cutoff); each is recorded as a `FAILED`
+//! execution that never ran, with a status detail that says so. A clock stepping back runs
+//! nothing twice: the next occurrence stays the one after the last opened, and an
+//! occurrence is opened at most once (a unique row per window and occurrence).
 //!
 //! An operator's "run now" (`POST /windows/{id}/run`, [`run_now`]) opens an execution through
 //! the same path, for an ad-hoc occurrence that starts at the request instant.
@@ -124,23 +127,106 @@ async fn open_due(state: &AppState, window: &WindowRecord, now: Timestamp) -> Re
     };
     let zone = crate::service::windows::time_zone(spec.schedule_timezone.as_deref())
         .unwrap_or(TimeZone::UTC);
-    let mut occurrence = scheduled.timing().occurrence(next_at.to_zoned(zone));
-    if !occurrence.may_start_task(now) {
-        match scheduled.containing(now) {
-            Some(open) if open.may_start_task(now) => occurrence = open,
-            _ => {
-                tracing::info!(window_id = window.id, missed = %next_at, "missed a window occurrence while no scheduler ran");
+    let due = scheduled.timing().occurrence(next_at.to_zoned(zone));
+    let occurrence = if due.may_start_task(now) {
+        due
+    } else {
+        let open = scheduled
+            .containing(now)
+            .filter(|open| open.may_start_task(now));
+        // Every occurrence from the due one up to the open one (or up to now) was missed.
+        let until = open.as_ref().map_or(now, |open| open.start().timestamp());
+        record_missed(state, window, &scheduled, due, until, now).await?;
+        match open {
+            Some(open) => open,
+            None => {
                 let next = scheduled.next_after(now).map(|o| o.start().timestamp());
                 state.store().set_next_execution(&window.id, next).await?;
                 return Ok(());
             }
         }
-    }
+    };
     open_execution(state, window, &spec, &occurrence, now, Trigger::Schedule).await?;
     let next = scheduled
         .next_after(now.max(occurrence.start().timestamp()))
         .map(|o| o.start().timestamp());
     state.store().set_next_execution(&window.id, next).await?;
+    Ok(())
+}
+
+/// How many missed occurrences of one window a pass records (the latest); older ones are
+/// only counted in the log line.
+const MISSED_RECORDED: usize = 100;
+
+/// Records the occurrences from `first` that start before `until` and whose cutoff has
+/// passed as `FAILED` executions that never ran, so that history and webhooks show them:
+/// nothing is skipped silently (docs/schedules.md, "Missed occurrences"). They happen when no
+/// scheduler ran (every replica down) or when the server's clock stepped forward.
+async fn record_missed(
+    state: &AppState,
+    window: &WindowRecord,
+    scheduled: &pw_core::schedule::ScheduledWindow,
+    first: WindowOccurrence,
+    until: Timestamp,
+    now: Timestamp,
+) -> Result<(), ApiError> {
+    let mut missed = std::collections::VecDeque::new();
+    let mut total = 0_usize;
+    let mut occurrence = Some(first);
+    while let Some(current) = occurrence.take() {
+        let start = current.start().timestamp();
+        if start >= until || current.may_start_task(now) {
+            break;
+        }
+        total += 1;
+        if missed.len() == MISSED_RECORDED {
+            missed.pop_front();
+        }
+        missed.push_back(current);
+        occurrence = scheduled.next_after(start);
+    }
+    for occurrence in &missed {
+        let mut record = execution_record(ids::guid(), &window.id, occurrence, "FAILED", now);
+        record.started_at = None;
+        record.ended_at = Some(now);
+        record.evaluation_instant = None;
+        record.status_details = Some(format!(
+            "missed: no scheduler ran between {} and the cutoff at {} (every replica was down, \
+             or the server's clock stepped forward); missed occurrences are not made up",
+            occurrence.start().timestamp(),
+            occurrence.last_task_start().timestamp()
+        ));
+        match state.store().record_execution(&record).await {
+            Ok(()) => {
+                crate::service::webhooks::notify(
+                    state,
+                    "execution.ended",
+                    None,
+                    serde_json::json!({"execution_id": record.id, "window_id": window.id,
+                        "status": "FAILED", "status_details": record.status_details,
+                        "invocations": {}}),
+                )
+                .await;
+            }
+            // Another replica recorded it (or ran it) already.
+            Err(StoreError::Conflict { .. }) => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
+    if total > 0 {
+        tracing::warn!(
+            window_id = window.id,
+            missed = total,
+            recorded = missed.len(),
+            first = %missed.front().map_or(now, |o| o.start().timestamp()),
+            "window occurrences missed while no scheduler ran; recorded as FAILED executions"
+        );
+        state.metrics().count(
+            "pw_window_occurrences_missed_total",
+            String::new(),
+            u64::try_from(total).unwrap_or(u64::MAX),
+        );
+    }
     Ok(())
 }
 

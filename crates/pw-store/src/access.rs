@@ -65,15 +65,55 @@ fn activation_from_row(row: &AnyRow) -> Result<ActivationRecord, StoreError> {
         max_uses: get_i64(row, "max_uses")?,
         uses: get_i64(row, "uses")?,
         created_at: get_ts(row, "created_at")?,
+        allow_node_tags: get_i64(row, "allow_node_tags")? != 0,
     })
 }
 
 /// Why an enrollment was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EnrollRefusal {
     UnknownCode,
     Expired,
     Exhausted,
+    /// The node declared a tag the code does not let it declare.
+    Tags(TagRefusal),
+}
+
+/// A tag a node may not declare with its activation code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TagRefusal {
+    /// The code sets this key to another value; the code's tags bind.
+    SetByCode { key: String, value: String },
+    /// The code lets its nodes declare no tags of their own.
+    NotAllowed { key: String },
+}
+
+/// The tags a node enrolled with `activation` gets: the code's, and the node's own for keys
+/// the code does not set (when the code allows them). A node may repeat a code's tag with the
+/// same value; any other value for a key the code sets is refused, as is any tag of the
+/// node's own when the code allows none.
+pub fn enrollment_tags(
+    activation: &ActivationRecord,
+    own: &[(String, String)],
+) -> Result<Vec<(String, String)>, TagRefusal> {
+    let mut tags = activation.tags.clone();
+    for (key, value) in own {
+        match activation.tags.iter().find(|(code_key, _)| code_key == key) {
+            Some((_, code_value)) if code_value == value => {}
+            Some((_, code_value)) => {
+                return Err(TagRefusal::SetByCode {
+                    key: key.clone(),
+                    value: code_value.clone(),
+                });
+            }
+            None if !activation.allow_node_tags => {
+                return Err(TagRefusal::NotAllowed { key: key.clone() });
+            }
+            None => tags.push((key.clone(), value.clone())),
+        }
+    }
+    tags.sort();
+    Ok(tags)
 }
 
 impl Store {
@@ -146,8 +186,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         sqlx::query(
-            "INSERT INTO activations (id, code_hash, description, tags_json, expires_at, max_uses, uses, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO activations (id, code_hash, description, tags_json, expires_at, max_uses, uses, created_at, allow_node_tags) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(activation.id.as_str())
         .bind(code_hash)
@@ -157,6 +197,7 @@ impl Store {
         .bind(activation.max_uses)
         .bind(activation.uses)
         .bind(to_micros(activation.created_at))
+        .bind(i64::from(activation.allow_node_tags))
         .execute(&mut *tx.tx)
         .await
         .map_err(StoreError::db)?;
@@ -166,7 +207,7 @@ impl Store {
     /// Every activation code, newest first.
     pub async fn activations(&self) -> Result<Vec<ActivationRecord>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, description, tags_json, expires_at, max_uses, uses, created_at FROM activations ORDER BY created_at DESC, id",
+            "SELECT id, description, tags_json, expires_at, max_uses, uses, created_at, allow_node_tags FROM activations ORDER BY created_at DESC, id",
         )
         .fetch_all(&self.pool)
         .await
@@ -183,7 +224,7 @@ impl Store {
 
     /// Enrolls a node with an activation code, in one transaction: the code must exist,
     /// not be expired and have uses left; its use count goes up and the node is created
-    /// with the code's tags under the node's own (the node's win on equal keys).
+    /// with the code's tags and the node's own as [`enrollment_tags`] allows.
     pub async fn enroll_node(
         &self,
         code_hash: &str,
@@ -195,7 +236,7 @@ impl Store {
     ) -> Result<Result<NodeRecord, EnrollRefusal>, StoreError> {
         let mut tx = self.begin_write().await?;
         let row = sqlx::query(&format!(
-            "SELECT id, description, tags_json, expires_at, max_uses, uses, created_at FROM activations WHERE code_hash = $1{}",
+            "SELECT id, description, tags_json, expires_at, max_uses, uses, created_at, allow_node_tags FROM activations WHERE code_hash = $1{}",
             crate::lock_clause(self.backend, false)
         ))
         .bind(code_hash)
@@ -222,14 +263,13 @@ impl Store {
             tx.rollback().await?;
             return Ok(Err(EnrollRefusal::Exhausted));
         }
-        let mut merged: Vec<(String, String)> = activation
-            .tags
-            .iter()
-            .filter(|(key, _)| !tags.iter().any(|(own, _)| own == key))
-            .cloned()
-            .collect();
-        merged.extend(tags.iter().cloned());
-        merged.sort();
+        let merged = match enrollment_tags(&activation, tags) {
+            Ok(merged) => merged,
+            Err(refusal) => {
+                tx.rollback().await?;
+                return Ok(Err(EnrollRefusal::Tags(refusal)));
+            }
+        };
         let node = NodeRecord {
             id: node_id.to_owned(),
             hostname: facts.hostname.clone(),

@@ -40,7 +40,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, Executor as _, Row as _};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-pub use crate::access::EnrollRefusal;
+pub use crate::access::{EnrollRefusal, TagRefusal, enrollment_tags};
 pub use crate::commands::{AckOutcome, CompleteOutcome, failure_details};
 pub use crate::compliance::{PatchRef, package_ref};
 pub use crate::error::{ConflictKind, StoreError};

@@ -99,6 +99,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0014_webhooks.sql"),
         postgres: include_str!("../migrations/postgres/0014_webhooks.sql"),
     },
+    Migration {
+        version: 15,
+        name: "activation_node_tags",
+        sqlite: include_str!("../migrations/sqlite/0015_activation_node_tags.sql"),
+        postgres: include_str!("../migrations/postgres/0015_activation_node_tags.sql"),
+    },
 ];
 
 /// An arbitrary constant: the advisory lock that serialises migrations of replicas.

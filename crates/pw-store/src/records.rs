@@ -45,6 +45,9 @@ pub struct ActivationRecord {
     pub max_uses: i64,
     pub uses: i64,
     pub created_at: Timestamp,
+    /// Whether a node enrolling with the code may declare tags of its own (for keys the code
+    /// does not set; the code's own tags always bind).
+    pub allow_node_tags: bool,
 }
 
 /// A node.

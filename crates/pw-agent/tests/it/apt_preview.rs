@@ -275,6 +275,7 @@ fn previews_of_a_debian_node_match_its_agents_scan() {
         Client::new(ClientSettings::new(&server.url).with_secret(server.admin.clone())).unwrap();
     let code = admin
         .create_activation(&CreateActivation {
+            allow_node_tags: true,
             expires_in_hours: None,
             max_uses: Some(1),
             description: Some("apt preview".to_owned()),

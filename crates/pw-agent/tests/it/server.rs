@@ -170,6 +170,7 @@ fn agents_enroll_run_commands_and_report_compliance() {
         .unwrap();
     let code = admin
         .create_activation(&CreateActivation {
+            allow_node_tags: true,
             expires_in_hours: None,
             max_uses: Some(2),
             description: Some("e2e".to_owned()),

@@ -196,6 +196,7 @@ fn check_window_stops_at_the_first_error(fleet: &Fleet) {
         .unwrap();
     let code = admin
         .create_activation(&CreateActivation {
+            allow_node_tags: true,
             expires_in_hours: None,
             max_uses: Some(3),
             description: None,

@@ -84,10 +84,19 @@ pub struct CreateActivation {
     #[serde(default)]
     #[cfg_attr(feature = "schema", schemars(length(max = crate::limits::DESCRIPTION_MAX)))]
     pub description: Option<String>,
-    /// Tags given to every host that enrolls with this code (the host's own tags win).
+    /// Tags given to every host that enrolls with this code. They bind: a host may repeat
+    /// one with the same value, and its enrollment is refused if it declares another value.
     #[serde(default)]
     #[cfg_attr(feature = "schema", schemars(length(max = crate::limits::TAGS_MAX)))]
     pub tags: Vec<Tag>,
+    /// Whether a host enrolling with this code may declare tags of its own, for keys the code
+    /// does not set (default true). False: the code's tags are the host's only tags.
+    #[serde(default = "yes")]
+    pub allow_node_tags: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// An activation code as listed (never its secret).
@@ -103,6 +112,9 @@ pub struct ActivationInfo {
     pub created_at: Timestamp,
     #[serde(default)]
     pub tags: Vec<Tag>,
+    /// Whether hosts enrolling with the code may declare tags of their own.
+    #[serde(default = "yes")]
+    pub allow_node_tags: bool,
 }
 
 /// The answer to creating an activation code: the code is shown this once.

@@ -34,6 +34,11 @@ enum ActivationCommand {
         /// `--tag 'Patch Group=AL2-STG'`.
         #[arg(long, value_name = "KEY=VALUE", value_parser = parse_tag)]
         tag: Vec<Tag>,
+        /// Hosts enrolling with it may declare no tags of their own: the code's tags are all
+        /// they get. (Without it, a host may add tags for keys the code does not set; the
+        /// code's own tags always bind.)
+        #[arg(long)]
+        no_node_tags: bool,
     },
     /// List codes with their uses and expiry.
     List,
@@ -59,8 +64,10 @@ pub(crate) fn run(args: ActivationArgs, printer: &Printer) -> u8 {
                 expires_in_hours,
                 description,
                 tag,
+                no_node_tags,
             } => {
                 let created = client.create_activation(&CreateActivation {
+                    allow_node_tags: !no_node_tags,
                     expires_in_hours: Some(expires_in_hours),
                     max_uses: Some(max_uses),
                     description,
@@ -88,7 +95,11 @@ pub(crate) fn run(args: ActivationArgs, printer: &Printer) -> u8 {
                         a.id.clone(),
                         format!("{}/{}", a.uses, a.max_uses),
                         time(Some(a.expires_at)),
-                        tags(&a.tags),
+                        if a.allow_node_tags {
+                            tags(&a.tags)
+                        } else {
+                            format!("{} (no node tags)", tags(&a.tags))
+                        },
                         a.description.clone().unwrap_or_default(),
                     ]);
                 }

@@ -389,6 +389,7 @@ fn serve(args: RunArgs, printer: &Printer) -> anyhow::Result<u8> {
         console_session_ttl: Duration::from_secs(
             config.console_session_hours.unwrap_or(8).clamp(1, 24 * 30) * 3600,
         ),
+        auth_failure_limit: config.auth_failures_per_minute.unwrap_or(20),
         ..ServerSettings::default()
     };
     runtime()?.block_on(async move {

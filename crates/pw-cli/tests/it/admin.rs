@@ -500,6 +500,7 @@ pub(crate) fn enroll(server: &Server, hostname: &str) -> String {
     let admin = Client::new(ClientSettings::new(&server.url).with_secret(&server.admin)).unwrap();
     let code = admin
         .create_activation(&CreateActivation {
+            allow_node_tags: true,
             expires_in_hours: Some(1),
             max_uses: Some(1),
             description: None,

@@ -202,6 +202,7 @@ fn agent_run_enrolls_on_first_start_and_runs_queued_commands() {
     .unwrap();
     let code = admin
         .create_activation(&CreateActivation {
+            allow_node_tags: true,
             expires_in_hours: None,
             max_uses: Some(1),
             description: None,

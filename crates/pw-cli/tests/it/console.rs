@@ -28,6 +28,7 @@ fn node(
 ) -> String {
     let code = admin
         .create_activation(&CreateActivation {
+            allow_node_tags: true,
             expires_in_hours: Some(1),
             max_uses: Some(1),
             description: None,

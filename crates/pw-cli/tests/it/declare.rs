@@ -289,6 +289,7 @@ fn enroll_al2_with_inventory(server: &crate::admin::Server, group: &str) -> Stri
     let admin = Client::new(ClientSettings::new(&server.url).with_secret(&server.admin)).unwrap();
     let code = admin
         .create_activation(&CreateActivation {
+            allow_node_tags: true,
             expires_in_hours: Some(1),
             max_uses: Some(1),
             description: None,

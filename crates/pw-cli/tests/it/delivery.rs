@@ -81,6 +81,7 @@ fn a_result_posted_while_the_server_is_down_is_delivered_once_it_is_back() {
     });
     let code = admin
         .create_activation(&CreateActivation {
+            allow_node_tags: true,
             expires_in_hours: None,
             max_uses: Some(1),
             description: None,

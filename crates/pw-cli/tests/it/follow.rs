@@ -22,6 +22,7 @@ fn admin(server: &Server) -> Client {
 fn enroll(server: &Server, hostname: &str) -> Client {
     let code = admin(server)
         .create_activation(&CreateActivation {
+            allow_node_tags: true,
             expires_in_hours: Some(1),
             max_uses: Some(1),
             description: None,

@@ -32,6 +32,7 @@ fn admin(server: &Server) -> Client {
 fn enroll(server: &Server, hostname: &str) -> Client {
     let code = admin(server)
         .create_activation(&CreateActivation {
+            allow_node_tags: true,
             expires_in_hours: Some(1),
             max_uses: Some(1),
             description: None,
@@ -186,6 +187,7 @@ fn promote_approves_verified_and_rejects_failed_patches() {
 fn enroll_as(server: &Server, hostname: &str, os: &str, product: &str, group: &str) -> Client {
     let code = admin(server)
         .create_activation(&CreateActivation {
+            allow_node_tags: true,
             expires_in_hours: Some(1),
             max_uses: Some(1),
             description: None,

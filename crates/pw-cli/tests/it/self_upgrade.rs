@@ -138,6 +138,7 @@ impl Lab {
         let code = self
             .admin
             .create_activation(&CreateActivation {
+                allow_node_tags: true,
                 expires_in_hours: None,
                 max_uses: Some(1),
                 description: None,

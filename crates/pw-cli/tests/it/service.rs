@@ -142,6 +142,7 @@ fn the_agent_reads_agent_toml_flags_win_and_it_is_ready_once_configured() {
     .unwrap();
     let code = admin
         .create_activation(&CreateActivation {
+            allow_node_tags: true,
             expires_in_hours: None,
             max_uses: Some(1),
             description: None,

@@ -145,6 +145,7 @@ fn enroll_and_report(data: &str, url: &str) -> (String, String, String) {
     let admin = Client::new(ClientSettings::new(url).with_secret(token)).unwrap();
     let code = admin
         .create_activation(&CreateActivation {
+            allow_node_tags: true,
             expires_in_hours: Some(1),
             max_uses: Some(1),
             description: None,

@@ -116,6 +116,7 @@ fn activation_to_wire(record: &ActivationRecord) -> ActivationInfo {
         uses: u32::try_from(record.uses).unwrap_or(u32::MAX),
         created_at: record.created_at,
         tags: tags_to_wire(&record.tags),
+        allow_node_tags: record.allow_node_tags,
     }
 }
 
@@ -170,6 +171,7 @@ pub(crate) async fn create_activation(
         max_uses: i64::from(max_uses),
         uses: 0,
         created_at: now,
+        allow_node_tags: body.allow_node_tags,
     };
     state
         .store()

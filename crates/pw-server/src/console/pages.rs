@@ -189,11 +189,20 @@ fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 pub(crate) async fn login(
     State(state): State<AppState>,
+    crate::guard::Client(client): crate::guard::Client,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ConsoleError> {
     let pairs = form(&body)?;
     let next = field(&pairs, "next").unwrap_or("/").to_owned();
+    if let Err(error) = state.auth_allowed(client) {
+        return Ok(login_page(
+            &state,
+            Some(&error.message),
+            &next,
+            StatusCode::TOO_MANY_REQUESTS,
+        ));
+    }
     // The form must come from a sign-in page this browser loaded (login CSRF).
     let expected = cookie(&headers, LOGIN_COOKIE).unwrap_or("");
     let sent = field(&pairs, "form").unwrap_or("");
@@ -218,6 +227,7 @@ pub(crate) async fn login(
         state
             .metrics()
             .count("pw_console_sign_in_failures_total", String::new(), 1);
+        state.auth_failed(client);
         return Ok(login_page(
             &state,
             Some("That is not a valid API token."),

@@ -147,6 +147,7 @@ fn required_role(operation: &str) -> Role {
 
 async fn authenticate(
     state: &AppState,
+    client: Option<crate::guard::ClientAddr>,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
@@ -191,15 +192,20 @@ async fn authenticate(
     let Some(server_key) = state.settings().access_key_secret.as_deref() else {
         return Err(unrecognized());
     };
-    let key = state
+    state.auth_allowed(client)?;
+    let Some(key) = state
         .store()
         .access_key(&auth.access_key_id)
         .await?
         .filter(|key| key.revoked_at.is_none())
-        .ok_or_else(unrecognized)?;
+    else {
+        state.auth_failed(client);
+        return Err(unrecognized());
+    };
     let secret = sigv4::derive_secret(server_key, &key.id);
     let expected = sigv4::signature(&auth, &request, &secret);
     if !sigv4::signature_matches(&auth, &expected) {
+        state.auth_failed(client);
         return Err(SsmError::new(
             "InvalidSignatureException",
             "The request signature we calculated does not match the signature you provided. \
@@ -230,6 +236,7 @@ fn sig_error(error: SigError) -> SsmError {
 async fn handle(
     State(state): State<AppState>,
     axum::Extension(crate::RequestId(request_id)): axum::Extension<crate::RequestId>,
+    crate::guard::Client(client): crate::guard::Client,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -244,7 +251,7 @@ async fn handle(
             );
         }
     };
-    match handle_inner(&state, &method, &uri, &headers, &body).await {
+    match handle_inner(&state, client, &method, &uri, &headers, &body).await {
         Ok(value) => respond(StatusCode::OK, &request_id, &value, None),
         Err(error) => error_response(&request_id, &error),
     }
@@ -252,6 +259,7 @@ async fn handle(
 
 async fn handle_inner(
     state: &AppState,
+    client: Option<crate::guard::ClientAddr>,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
@@ -283,7 +291,7 @@ async fn handle_inner(
             ),
         ));
     }
-    let principal = authenticate(state, method, uri, headers, body).await?;
+    let principal = authenticate(state, client, method, uri, headers, body).await?;
     if principal.role < required_role(operation) {
         return Err(SsmError::new(
             "AccessDeniedException",

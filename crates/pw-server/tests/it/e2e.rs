@@ -22,6 +22,10 @@ struct Running {
 }
 
 async fn start(tls: Option<TlsFiles>) -> Running {
+    start_with(tls, ServerSettings::default()).await
+}
+
+async fn start_with(tls: Option<TlsFiles>, settings: ServerSettings) -> Running {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::connect(&StoreSettings::sqlite(&dir.path().join("e2e.db")))
         .await
@@ -30,7 +34,7 @@ async fn start(tls: Option<TlsFiles>) -> Running {
         .await
         .unwrap()
         .token;
-    let state = AppState::new(store, Arc::new(SystemClock), ServerSettings::default());
+    let state = AppState::new(store, Arc::new(SystemClock), settings);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let scheme = if tls.is_some() { "https" } else { "http" };
@@ -80,6 +84,7 @@ async fn agent_enrolls_polls_and_reports_through_the_client() {
         admin.health().unwrap();
         let code = admin
             .create_activation(&CreateActivation {
+                allow_node_tags: true,
                 expires_in_hours: None,
                 max_uses: Some(2),
                 description: None,
@@ -186,6 +191,91 @@ async fn agent_enrolls_polls_and_reports_through_the_client() {
         );
         let metrics = admin.metrics().unwrap();
         assert!(metrics.contains("pw_agent_check_ins_total"), "{metrics}");
+    })
+    .await;
+    server.stop().await;
+}
+
+/// docs/security.md: an activation code's tags bind, and failed authentications from one
+/// address are held back (429, `Retry-After`) while credentials already verified keep working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn code_tags_bind_and_failed_authentications_are_held_back() {
+    let settings = ServerSettings {
+        auth_failure_limit: 4,
+        ..ServerSettings::default()
+    };
+    let server = start_with(None, settings).await;
+    let (url, admin) = (server.url.clone(), server.admin.clone());
+    blocking(move || {
+        let admin = Client::new(ClientSettings::new(&url).with_secret(admin)).unwrap();
+        let code = |allow_node_tags| {
+            admin
+                .create_activation(&CreateActivation {
+                    allow_node_tags,
+                    expires_in_hours: None,
+                    max_uses: Some(5),
+                    description: None,
+                    tags: vec![pw_api::server::tokens::Tag {
+                        key: "Patch Group".to_owned(),
+                        value: "AL2-PRD".to_owned(),
+                    }],
+                })
+                .unwrap()
+                .code
+        };
+        let (binding, closed) = (code(true), code(false));
+        let anonymous = Client::new(ClientSettings::new(&url)).unwrap();
+        let enroll = |code: &str, tags: &[(&str, &str)]| {
+            anonymous.enroll(&EnrollRequest {
+                activation_code: code.to_owned(),
+                facts: NodeFacts {
+                    hostname: "tagged".to_owned(),
+                    operating_system: "AMAZON_LINUX_2".to_owned(),
+                    product: "AmazonLinux2".to_owned(),
+                    agent_version: "0.1.0".to_owned(),
+                    ..Default::default()
+                },
+                tags: tags
+                    .iter()
+                    .map(|(key, value)| pw_api::server::tokens::Tag {
+                        key: (*key).to_owned(),
+                        value: (*value).to_owned(),
+                    })
+                    .collect(),
+            })
+        };
+        // A node may not move itself to another patch group than its code's.
+        let refused = enroll(&binding, &[("Patch Group", "AL2-STG")]).unwrap_err();
+        assert_eq!(refused.status(), Some(400), "{refused}");
+        assert!(refused.to_string().contains("AL2-PRD"), "{refused}");
+        let refused = enroll(&closed, &[("Role", "web")]).unwrap_err();
+        assert_eq!(refused.status(), Some(400), "{refused}");
+        enroll(&binding, &[("Patch Group", "AL2-PRD"), ("Role", "web")]).unwrap();
+        enroll(&closed, &[]).unwrap();
+        let mut groups: Vec<_> = admin
+            .nodes(&[])
+            .unwrap()
+            .into_iter()
+            .map(|node| node.patch_group)
+            .collect();
+        groups.sort();
+        assert_eq!(
+            groups,
+            [Some("AL2-PRD".to_owned()), Some("AL2-PRD".to_owned())]
+        );
+
+        // Four failures from this address are answered 401; then 429, whatever is presented.
+        let guesser = anonymous.with_secret("pwt_guess");
+        for _ in 0..4 {
+            assert_eq!(guesser.nodes(&[]).unwrap_err().status(), Some(401));
+        }
+        let held = guesser.nodes(&[]).unwrap_err();
+        assert_eq!(held.status(), Some(429), "{held}");
+        assert!(held.to_string().contains("retry in"), "{held}");
+        let held = enroll("pwa_guess", &[]).unwrap_err();
+        assert_eq!(held.status(), Some(429), "{held}");
+        // The admin's token was verified a moment ago: it is not held back.
+        admin.nodes(&[]).unwrap();
     })
     .await;
     server.stop().await;

@@ -41,6 +41,7 @@ on_both_backends!(
     cancel_stops_handing_out_work,
     priorities_run_in_order,
     several_targets_run_one_after_another,
+    clock_steps_run_nothing_twice_and_skip_nothing_silently,
 );
 
 struct Window {
@@ -325,6 +326,100 @@ async fn overlapping_occurrence_is_skipped(server: &TestServer) {
     let skipped = execution(server, &second).await;
     assert_eq!(skipped["status"], "SKIPPED_OVERLAPPING", "{skipped}");
     assert_eq!(execution(server, &first).await["status"], "IN_PROGRESS");
+}
+
+/// The server's clock stepping back and forward (issue 15): nothing runs twice, and every
+/// occurrence skipped over is recorded as a FAILED execution that says it was missed.
+async fn clock_steps_run_nothing_twice_and_skip_nothing_silently(server: &TestServer) {
+    let (_, credential) = server
+        .enroll("n1", "AMAZON_LINUX_2", &[("Env", "prod")])
+        .await;
+    let window = window(server, "rate(1 day)", 4, 1).await;
+    let target = window.target(server, "Env", "prod").await;
+    window.task(server, &target, json!({})).await;
+    async fn listed(server: &TestServer, window: &str) -> Vec<Value> {
+        let mut executions = server
+            .admin(
+                "GET",
+                &format!("/api/v1/executions?window_id={window}"),
+                None,
+            )
+            .await
+            .as_array()
+            .unwrap()
+            .clone();
+        executions.sort_by_key(|e| e["scheduled_at"].as_str().unwrap().to_owned());
+        executions
+    }
+    async fn finish(server: &TestServer, credential: &str) {
+        for _ in 0..3 {
+            tick(server).await;
+            agent(server, credential, Some("success")).await;
+        }
+        tick(server).await;
+    }
+    let first = window.open(server).await;
+    let opened_at: jiff::Timestamp = execution(server, &first).await["scheduled_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    finish(server, &credential).await;
+    assert_eq!(execution(server, &first).await["status"], "SUCCESS");
+    let day = SignedDuration::from_hours(24);
+    // Back two hours, then into the same occurrence again: it is not opened a second time.
+    for back in [SignedDuration::from_hours(-2), SignedDuration::from_mins(1)] {
+        server.clock.set(opened_at.checked_add(back).unwrap());
+        server.state.scheduler_tick().await.unwrap();
+        server.state.runner_tick().await.unwrap();
+        assert_eq!(listed(server, &window.id).await.len(), 1);
+    }
+    // Forward three days and two hours: the two days skipped over are recorded as missed,
+    // the occurrence still open (before its cutoff) runs.
+    server.clock.set(
+        opened_at
+            .checked_add(day * 3)
+            .unwrap()
+            .checked_add(SignedDuration::from_hours(2))
+            .unwrap(),
+    );
+    server.state.scheduler_tick().await.unwrap();
+    let executions = listed(server, &window.id).await;
+    let summary: Vec<_> = executions
+        .iter()
+        .map(|e| {
+            (
+                e["scheduled_at"]
+                    .as_str()
+                    .unwrap()
+                    .parse::<jiff::Timestamp>()
+                    .unwrap(),
+                e["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (opened_at, "SUCCESS".to_owned()),
+            (opened_at.checked_add(day).unwrap(), "FAILED".to_owned()),
+            (opened_at.checked_add(day * 2).unwrap(), "FAILED".to_owned()),
+            (
+                opened_at.checked_add(day * 3).unwrap(),
+                "IN_PROGRESS".to_owned()
+            ),
+        ],
+        "{executions:#?}"
+    );
+    let details = executions[1]["status_details"].as_str().unwrap();
+    assert!(details.starts_with("missed:"), "{details}");
+    assert!(executions[1]["started_at"].is_null());
+    finish(server, &credential).await;
+    // The same pass again, and once more after another step back: nothing new.
+    server.state.scheduler_tick().await.unwrap();
+    server.clock.set(opened_at.checked_add(day).unwrap());
+    server.state.scheduler_tick().await.unwrap();
+    assert_eq!(listed(server, &window.id).await.len(), 4);
 }
 
 async fn cutoff_stops_new_invocations(server: &TestServer) {

@@ -5,7 +5,7 @@ use jiff::Timestamp;
 use pw_store::{
     AckOutcome, ActivationRecord, BaselineRecord, CommandRecord, CompleteOutcome, ComplianceCounts,
     EnrollRefusal, ExecutionRecord, InventoryRecord, InvocationRecord, NewExecution, NewReport,
-    NodeFacts, PatchGroupRecord, Store, StoreError, StoreSettings, TaskExecutionRecord,
+    NodeFacts, PatchGroupRecord, Store, StoreError, StoreSettings, TagRefusal, TaskExecutionRecord,
     TokenRecord, WindowPart, WindowPartRecord, WindowRecord, ids,
 };
 
@@ -140,6 +140,16 @@ fn tags(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 }
 
 async fn activation(store: &Store, code: &str, max_uses: i64, expires: &str) {
+    activation_with(store, code, max_uses, expires, true).await;
+}
+
+async fn activation_with(
+    store: &Store,
+    code: &str,
+    max_uses: i64,
+    expires: &str,
+    allow_node_tags: bool,
+) {
     let record = ActivationRecord {
         id: ids::short_id("act-"),
         description: Some("test".to_owned()),
@@ -148,6 +158,7 @@ async fn activation(store: &Store, code: &str, max_uses: i64, expires: &str) {
         max_uses,
         uses: 0,
         created_at: at("2025-01-01T00:00:00Z"),
+        allow_node_tags,
     };
     store
         .create_activation(&record, &ids::hash_secret(code))
@@ -406,23 +417,65 @@ async fn enrollment(store: &Store) {
     let now = at("2025-06-01T00:00:00Z");
     activation(store, "code-two-uses", 2, "2025-06-02T00:00:00Z").await;
     activation(store, "code-expired", 5, "2025-05-31T00:00:00Z").await;
-    let enroll = |code: &'static str, id: &'static str| async move {
+    activation_with(store, "code-no-own-tags", 5, "2025-06-02T00:00:00Z", false).await;
+    let enroll_tagged = |code: &'static str,
+                         id: &'static str,
+                         own: &'static [(&'static str, &'static str)]| async move {
         store
             .enroll_node(
                 &ids::hash_secret(code),
                 id,
                 &ids::hash_secret(&format!("cred-{id}")),
                 &facts(id),
-                &tags(&[("Patch Group", "own")]),
+                &tags(own),
                 now,
             )
             .await
             .unwrap()
     };
-    let first = enroll("code-two-uses", "mi-1").await.unwrap();
-    // The node's own tag wins over the code's tag with the same key.
-    assert_eq!(first.tags, tags(&[("Env", "test"), ("Patch Group", "own")]));
+    let enroll = |code: &'static str, id: &'static str| {
+        enroll_tagged(code, id, &[("Patch Group", "from-code")])
+    };
+    // The code's tags bind: another value for a key the code sets is refused, and the refusal
+    // uses nothing up.
+    assert_eq!(
+        enroll_tagged("code-two-uses", "mi-0", &[("Patch Group", "own")]).await,
+        Err(EnrollRefusal::Tags(TagRefusal::SetByCode {
+            key: "Patch Group".to_owned(),
+            value: "from-code".to_owned()
+        }))
+    );
+    let first = enroll_tagged(
+        "code-two-uses",
+        "mi-1",
+        &[("Patch Group", "from-code"), ("Role", "web")],
+    )
+    .await
+    .unwrap();
+    // The same value may be repeated; keys the code does not set are the node's own.
+    assert_eq!(
+        first.tags,
+        tags(&[
+            ("Env", "test"),
+            ("Patch Group", "from-code"),
+            ("Role", "web")
+        ])
+    );
     assert_eq!(first.last_seen_at, Some(now));
+    // A code that allows no tags of the node's own.
+    assert_eq!(
+        enroll_tagged("code-no-own-tags", "mi-6", &[("Role", "web")]).await,
+        Err(EnrollRefusal::Tags(TagRefusal::NotAllowed {
+            key: "Role".to_owned()
+        }))
+    );
+    let plain = enroll_tagged("code-no-own-tags", "mi-7", &[("Env", "test")])
+        .await
+        .unwrap();
+    assert_eq!(
+        plain.tags,
+        tags(&[("Env", "test"), ("Patch Group", "from-code")])
+    );
     enroll("code-two-uses", "mi-2").await.unwrap();
     assert_eq!(
         enroll("code-two-uses", "mi-3").await,
@@ -436,7 +489,7 @@ async fn enrollment(store: &Store) {
         enroll("no-such-code", "mi-5").await,
         Err(EnrollRefusal::UnknownCode)
     );
-    assert_eq!(store.nodes().await.unwrap().len(), 2);
+    assert_eq!(store.nodes().await.unwrap().len(), 3);
     let uses: Vec<_> = store
         .activations()
         .await
@@ -444,7 +497,10 @@ async fn enrollment(store: &Store) {
         .into_iter()
         .map(|a| (a.max_uses, a.uses))
         .collect();
-    assert!(uses.contains(&(2, 2)) && uses.contains(&(5, 0)), "{uses:?}");
+    assert!(
+        uses.contains(&(2, 2)) && uses.contains(&(5, 0)) && uses.contains(&(5, 1)),
+        "{uses:?}"
+    );
     assert_eq!(
         store
             .node_id_by_credential(&ids::hash_secret("cred-mi-2"))
