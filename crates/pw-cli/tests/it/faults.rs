@@ -35,14 +35,14 @@ fn as_postgres(program: &str, args: &[&str]) -> std::process::Output {
 }
 
 /// A private PostgreSQL cluster on a free port, stopped when dropped.
-struct Cluster {
+pub(crate) struct Cluster {
     data: PathBuf,
     port: u16,
     _dir: tempfile::TempDir,
 }
 
 impl Cluster {
-    fn new() -> Cluster {
+    pub(crate) fn new() -> Cluster {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("pg");
         chown_to_postgres(dir.path());
@@ -77,7 +77,7 @@ impl Cluster {
         cluster
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }
 
@@ -154,10 +154,13 @@ fn chown_to_postgres(path: &Path) {
     assert!(status.success(), "chown postgres {}", path.display());
 }
 
-fn spawn_server(args: &[&str]) -> Child {
+/// Starts the server in `cwd` (with `--database`, its access-key file goes in the working
+/// directory's `patchwarden-data`).
+fn spawn_server(cwd: &Path, args: &[&str]) -> Child {
     #[expect(clippy::disallowed_methods, reason = "tests run the real binary")]
     let child = Command::new(env!("CARGO_BIN_EXE_patchwarden"))
         .args(args)
+        .current_dir(cwd)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -210,14 +213,18 @@ fn postgresql_stopped_under_the_server_is_503_then_served_again_without_a_restar
         .unwrap()
         .port();
     let listen = format!("127.0.0.1:{port}");
-    let mut server = spawn_server(&[
-        "server",
-        "--no-config",
-        "--listen",
-        &listen,
-        "--database",
-        &url,
-    ]);
+    let cwd = tempfile::tempdir().unwrap();
+    let mut server = spawn_server(
+        cwd.path(),
+        &[
+            "server",
+            "--no-config",
+            "--listen",
+            &listen,
+            "--database",
+            &url,
+        ],
+    );
     let client = pw_client::Client::new(
         pw_client::ClientSettings::new(format!("http://{listen}")).with_secret(token),
     )
@@ -261,4 +268,194 @@ fn postgresql_stopped_under_the_server_is_503_then_served_again_without_a_restar
     );
     let _ = server.kill();
     let _ = server.wait();
+}
+
+/// Enrolls a node through the real client; returns its id and credential.
+fn enroll_node(server: &str, code: &str, hostname: &str) -> (String, String) {
+    let anonymous = pw_client::Client::new(pw_client::ClientSettings::new(server)).unwrap();
+    let enrolled = anonymous
+        .enroll(
+            &serde_json::from_value(serde_json::json!({"activation_code": code,
+                "facts": {"hostname": hostname, "operating_system": "AMAZON_LINUX_2",
+                    "product": "AmazonLinux2", "agent_version": "test"}}))
+            .unwrap(),
+        )
+        .unwrap();
+    (enrolled.node_id, enrolled.credential)
+}
+
+/// A node's client for one replica.
+fn node_client(server: &str, credential: &str) -> pw_client::Client {
+    pw_client::Client::new(pw_client::ClientSettings::new(server).with_secret(credential)).unwrap()
+}
+
+/// Waits for the node's next command and acknowledges it; returns its id.
+fn take_command(node: &pw_client::Client) -> String {
+    wait_for("a command for the node", Duration::from_secs(60), || {
+        let command = node
+            .poll_commands(Duration::from_secs(1))
+            .ok()?
+            .into_iter()
+            .next()?;
+        node.acknowledge_command(&command.id).ok()?;
+        Some(command.id)
+    })
+}
+
+fn succeed(node: &pw_client::Client, command: &str) {
+    node.post_command_result(
+        command,
+        &serde_json::from_value(serde_json::json!({"outcome": "success"})).unwrap(),
+    )
+    .unwrap();
+}
+
+/// Two replicas on one PostgreSQL database; the one that holds the scheduler lock and opened
+/// an execution is killed (SIGKILL) while an invocation runs. The other finishes the
+/// execution (its runner hands out the next invocation), takes the scheduler lock once the
+/// dead replica's session is gone, and opens the next window on time. Nothing is handed out
+/// twice.
+#[test]
+fn a_replica_killed_mid_execution_leaves_running_and_scheduling_to_the_other() {
+    let cluster = Cluster::new();
+    let url = cluster.url();
+    let cwd = tempfile::tempdir().unwrap();
+    let token = String::from_utf8(
+        crate::patchwarden(
+            &[
+                "server",
+                "token",
+                "create",
+                "--role",
+                "admin",
+                "--no-config",
+                "--database",
+                &url,
+            ],
+            None,
+        )
+        .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_owned();
+    let free_port = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let (listen_a, listen_b) = (
+        format!("127.0.0.1:{}", free_port()),
+        format!("127.0.0.1:{}", free_port()),
+    );
+    let start = |listen: &str| {
+        spawn_server(
+            cwd.path(),
+            &[
+                "server",
+                "--no-config",
+                "--listen",
+                listen,
+                "--database",
+                &url,
+            ],
+        )
+    };
+    let client = |listen: &str| {
+        pw_client::Client::new(
+            pw_client::ClientSettings::new(format!("http://{listen}")).with_secret(&token),
+        )
+        .unwrap()
+    };
+    // A starts first and takes the scheduler lock; B waits for it.
+    let mut a = start(&listen_a);
+    let admin_a = client(&listen_a);
+    wait_for("replica A", Duration::from_secs(30), || {
+        admin_a.health().ok()
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let mut b = start(&listen_b);
+    let admin_b = client(&listen_b);
+    wait_for("replica B", Duration::from_secs(30), || {
+        admin_b.health().ok()
+    });
+
+    let code = admin_a
+        .create_activation(&serde_json::from_value(serde_json::json!({"max_uses": 2})).unwrap())
+        .unwrap()
+        .code;
+    let (base_a, base_b) = (format!("http://{listen_a}"), format!("http://{listen_b}"));
+    let (id1, secret1) = enroll_node(&base_a, &code, "n1");
+    let (id2, secret2) = enroll_node(&base_a, &code, "n2");
+    let window = |admin: &pw_client::Client, name: &str, schedule: &str| {
+        let window = admin
+            .create_window(
+                &serde_json::from_value(serde_json::json!({"name": name, "schedule": schedule,
+                    "duration_hours": 1, "cutoff_hours": 0,
+                    "allow_unassociated_targets": true}))
+                .unwrap(),
+            )
+            .unwrap();
+        admin
+            .create_window_task(
+                &window.id,
+                &serde_json::from_value(serde_json::json!({"operation": "Scan",
+                    "targets": [{"key": "NodeIds", "values": [id1, id2]}],
+                    "max_concurrency": "1", "max_errors": "0"}))
+                .unwrap(),
+            )
+            .unwrap();
+        window.id
+    };
+    let first = window(&admin_a, "first", "cron(0 3 ? * SUN *)");
+    let execution = admin_a.run_window(&first).unwrap().id;
+    // n1 takes its command from A; A dies while n1 runs it.
+    let c1 = take_command(&node_client(&base_a, &secret1));
+    a.kill().unwrap();
+    a.wait().unwrap();
+
+    // n1 answers B; B's runner hands out n2's invocation; n2 answers B.
+    succeed(&node_client(&base_b, &secret1), &c1);
+    let node2 = node_client(&base_b, &secret2);
+    let c2 = take_command(&node2);
+    succeed(&node2, &c2);
+    let ended = wait_for("the execution's end on B", Duration::from_secs(60), || {
+        let shown = admin_b.execution(&execution).ok()?;
+        (shown.status != pw_api::server::windows::ExecutionStatus::InProgress).then_some(shown)
+    });
+    assert_eq!(
+        ended.status,
+        pw_api::server::windows::ExecutionStatus::Success,
+        "{ended:#?}"
+    );
+    for node in [&id1, &id2] {
+        assert_eq!(
+            admin_b.node_commands(node).unwrap().len(),
+            1,
+            "one command per invocation"
+        );
+    }
+
+    // B takes the scheduler lock once A's session is gone and opens the next window on time.
+    let soon = jiff::Timestamp::now()
+        .checked_add(jiff::SignedDuration::from_secs(8))
+        .unwrap()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .strftime("%Y-%m-%dT%H:%M:%S")
+        .to_string();
+    let next = window(&admin_b, "next", &format!("at({soon})"));
+    let opened = wait_for(
+        "the next window opened by B",
+        Duration::from_secs(60),
+        || admin_b.executions(Some(&next)).ok()?.into_iter().next(),
+    );
+    assert_eq!(
+        opened.status,
+        pw_api::server::windows::ExecutionStatus::InProgress,
+        "{opened:#?}"
+    );
+    let _ = b.kill();
+    b.wait().unwrap();
 }
