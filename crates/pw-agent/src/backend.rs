@@ -540,6 +540,25 @@ pub(crate) struct AptBackend {
     pub(crate) first_seen: BTreeMap<String, Option<String>>,
     pub(crate) release_dates: Vec<Option<Timestamp>>,
     pub(crate) now: Timestamp,
+    /// Why dpkg cannot be used now (an interrupted run's journal), as the last inventory
+    /// read found it.
+    pub(crate) interrupted: Option<String>,
+}
+
+/// What an interrupted dpkg run means for the operator.
+fn interrupted_message(journal: &[std::path::PathBuf]) -> String {
+    format!(
+        "dpkg was interrupted: {} unmerged journal entr{} in /var/lib/dpkg/updates (first `{}`); \
+         dpkg's status may be behind what is on disk and apt refuses to install until \
+         `dpkg --configure -a` is run on the host; nothing was installed",
+        journal.len(),
+        if journal.len() == 1 { "y" } else { "ies" },
+        journal
+            .first()
+            .and_then(|path| path.file_name())
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    )
 }
 
 impl AptBackend {
@@ -608,7 +627,16 @@ impl Backend for AptBackend {
         Ok(())
     }
 
-    fn read_inventory(&mut self, _notes: &mut Vec<String>) -> Result<(), AgentError> {
+    fn read_inventory(&mut self, notes: &mut Vec<String>) -> Result<(), AgentError> {
+        let journal = pw_pkgmgr::dpkg::interrupted_journal(&self.root)
+            .map_err(|e| AgentError::Dpkg(e.to_string()))?;
+        self.interrupted = (!journal.is_empty()).then(|| interrupted_message(&journal));
+        if let Some(message) = &self.interrupted {
+            let note = message.replace("; nothing was installed", "");
+            if !notes.contains(&note) {
+                notes.push(note);
+            }
+        }
         let inventory = pw_pkgmgr::dpkg::read_inventory(&self.root)
             .map_err(|e| AgentError::Dpkg(e.to_string()))?;
         self.installed = inventory.apt_installed();
@@ -665,6 +693,13 @@ impl Backend for AptBackend {
     }
 
     fn install(&self, targets: &[String], notes: &mut Vec<String>) -> RunInfo {
+        // apt would refuse anyway; say why in the failure, without starting it.
+        if let Some(message) = &self.interrupted {
+            return RunInfo {
+                exit_code: None,
+                output_tail: Some(message.clone()),
+            };
+        }
         let targets: Vec<DebTarget> = targets
             .iter()
             .filter_map(|k| DebTarget::parse_key(k))
@@ -673,6 +708,12 @@ impl Backend for AptBackend {
     }
 
     fn downgrade(&self, targets: &[String], notes: &mut Vec<String>) -> RunInfo {
+        if let Some(message) = &self.interrupted {
+            return RunInfo {
+                exit_code: None,
+                output_tail: Some(message.clone()),
+            };
+        }
         let targets: Vec<DebTarget> = targets
             .iter()
             .filter_map(|k| DebTarget::parse_key(k))

@@ -317,6 +317,7 @@ fn backend_for(
             first_seen,
             release_dates: Vec::new(),
             now: started,
+            interrupted: None,
         }));
     }
     let package_manager = host

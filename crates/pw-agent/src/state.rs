@@ -129,12 +129,17 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "state".to_owned());
     let temporary = dir.join(format!(".{file_name}.tmp"));
-    {
+    let written = (|| {
         let mut file = fs_err::File::create(&temporary)?;
         file.write_all(bytes)?;
         file.sync_all()?;
+        fs_err::rename(&temporary, path)
+    })();
+    if let Err(error) = written {
+        // A full disk: the old file stays as it was, and the partial copy gives its space back.
+        let _ = fs_err::remove_file(&temporary);
+        return Err(error);
     }
-    fs_err::rename(&temporary, path)?;
     // Make the rename itself durable.
     if let Ok(directory) = fs_err::File::open(dir) {
         let _ = directory.sync_all();

@@ -117,6 +117,31 @@ pub fn status_path(root: &Root) -> PathBuf {
     root.join("/var/lib/dpkg/status")
 }
 
+/// dpkg's journal of status changes not yet merged into `status`: the files of
+/// `<root>/var/lib/dpkg/updates/` whose names are all digits. dpkg merges them at the end of
+/// every run, so any left over mean a run was interrupted (killed, power lost) and `status`
+/// may be behind what is on disk; apt then refuses to run ("dpkg was interrupted, you must
+/// manually run 'dpkg --configure -a'"). Empty when dpkg finished cleanly.
+pub fn interrupted_journal(root: &Root) -> Result<Vec<PathBuf>, DpkgError> {
+    let dir = root.join("/var/lib/dpkg/updates");
+    let entries = match fs_err::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(error) => return Err(error.into()),
+    };
+    let mut journal = Vec::new();
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()) {
+            journal.push(entry.path());
+        }
+    }
+    journal.sort();
+    Ok(journal)
+}
+
 /// Reads every entry of dpkg's status database, installed or not.
 pub fn read_status(root: &Root) -> Result<(Vec<DpkgPackage>, Vec<Diagnostic>), DpkgError> {
     let path = status_path(root);

@@ -396,6 +396,18 @@ impl DebRoot {
     /// Installs .deb files straight with dpkg (as a base system would have them), the way
     /// apt calls dpkg for this root.
     pub fn dpkg_install(&self, debs: &[&Path]) -> Result<(), FixtureError> {
+        let mut args = vec![std::ffi::OsString::from("-i")];
+        args.extend(debs.iter().map(|path| path.as_os_str().to_owned()));
+        self.dpkg(args)
+    }
+
+    /// `dpkg --configure -a` in the root: what an operator runs after an interrupted dpkg.
+    pub fn dpkg_configure_pending(&self) -> Result<(), FixtureError> {
+        self.dpkg(["--configure", "-a"].map(std::ffi::OsString::from))
+    }
+
+    /// Runs dpkg on this root (its admin directory, its log) with `args`.
+    fn dpkg(&self, args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<(), FixtureError> {
         let root = self.root.path();
         let spec = CommandSpec::new("dpkg")
             .arg(format!("--root={}", root.display()))
@@ -404,8 +416,8 @@ impl DebRoot {
                 root.join("var/lib/dpkg").display()
             ))
             .arg(format!("--log={}", root.join("var/log/dpkg.log").display()))
-            .args(["--force-script-chrootless", "--force-not-root", "-i"])
-            .args(debs.iter().map(|path| path.as_os_str().to_owned()));
+            .args(["--force-script-chrootless", "--force-not-root"])
+            .args(args);
         run_checked(&spec)?;
         Ok(())
     }

@@ -258,3 +258,76 @@ fn a_rollback_puts_back_what_an_install_replaced() {
         ["openssl:amd64=3.0.1-1"]
     );
 }
+
+/// Issue 15: a root left by an interrupted dpkg (an unmerged entry in dpkg's journal,
+/// `/var/lib/dpkg/updates/`, as a killed dpkg leaves it). An install is refused without
+/// starting apt, every target Failed with the reason and the fix; a scan says so; after
+/// `dpkg --configure -a` the same install runs.
+#[test]
+fn an_interrupted_dpkg_is_reported_and_installs_wait_for_dpkg_configure() {
+    let host = host();
+    let settings = host.settings();
+    let admin = host.root.root.join("var/lib/dpkg");
+    let status = fs_err::read_to_string(admin.join("status")).unwrap();
+    // dpkg journals each status change as the package's whole paragraph, merged into
+    // `status` when the run ends; killed before that, the entry stays.
+    let openssl = status
+        .split("\n\n")
+        .find(|paragraph| paragraph.starts_with("Package: openssl\n"))
+        .unwrap();
+    fs_err::write(
+        admin.join("updates/0000"),
+        format!(
+            "{}\n\n",
+            openssl.replace(
+                "Status: install ok installed",
+                "Status: install ok half-configured"
+            )
+        ),
+    )
+    .unwrap();
+
+    let refused = run(&settings, OperationKind::Install);
+    let s = states(&refused);
+    assert_eq!(s["openssl"], "Failed", "{:#?}", refused.report);
+    assert_eq!(refused.exit, AgentExit::InstallFailures);
+    let install = refused.report.install.as_ref().unwrap();
+    assert!(
+        install
+            .package_manager_output_tail
+            .as_deref()
+            .is_some_and(|tail| tail.contains("dpkg --configure -a")),
+        "{install:#?}"
+    );
+    assert_eq!(
+        root_version(&host, "openssl"),
+        "3.0.1-1",
+        "nothing installed"
+    );
+
+    // A scan (on the lists the install refreshed) says so too.
+    let scan = run(&settings, OperationKind::Scan);
+    let note = scan
+        .report
+        .notes
+        .iter()
+        .find(|n| n.contains("dpkg was interrupted"))
+        .unwrap_or_else(|| panic!("{:#?}", scan.report.notes));
+    assert!(note.contains("dpkg --configure -a"), "{note}");
+
+    host.root.dpkg_configure_pending().unwrap();
+    let install = run(&settings, OperationKind::Install);
+    assert_eq!(
+        states(&install)["openssl"],
+        "Installed",
+        "{:#?}",
+        install.report
+    );
+    assert!(
+        !install
+            .report
+            .notes
+            .iter()
+            .any(|n| n.contains("dpkg was interrupted"))
+    );
+}

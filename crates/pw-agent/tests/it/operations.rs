@@ -605,3 +605,117 @@ fn a_corrupt_state_file_is_kept_aside_and_the_agent_recovers_by_rescanning() {
         ],
     );
 }
+
+/// A small tmpfs mounted on a directory for the test's lifetime (the agent's state directory
+/// on a disk that fills up).
+struct SmallDisk {
+    path: std::path::PathBuf,
+}
+
+impl SmallDisk {
+    fn mount(path: &std::path::Path, size: &str) -> SmallDisk {
+        fs_err::create_dir_all(path).unwrap();
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "the test mounts a real small filesystem"
+        )]
+        let output = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(path)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "mounting a tmpfs needs root (CI runs as root): {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        SmallDisk {
+            path: path.to_owned(),
+        }
+    }
+
+    /// Fills the filesystem to the last byte; returns the filler's path.
+    fn fill(&self) -> std::path::PathBuf {
+        use std::io::Write as _;
+        let filler = self.path.join("filler");
+        let mut file = fs_err::File::create(&filler).unwrap();
+        let block = vec![0_u8; 4096];
+        loop {
+            match file.write(&block) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(error) if error.kind() == std::io::ErrorKind::StorageFull => break,
+                Err(error) => panic!("filling the disk: {error}"),
+            }
+        }
+        // Whatever is left is smaller than a block: take it too.
+        while file.write(&[0]).is_ok_and(|n| n == 1) {}
+        filler
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "the test mounts a real small filesystem"
+        )]
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.path)
+            .status();
+    }
+}
+
+/// Issue 15: the state directory on a full disk. The install is refused before the package
+/// manager runs, with an error that names the file and the cause; the state file keeps its
+/// last good content; once there is room again the same install runs.
+#[test]
+fn a_full_state_disk_refuses_the_install_and_keeps_the_state_intact() {
+    let host = Host::new();
+    let settings = host.settings(DEFAULT_AL2023);
+    let disk = SmallDisk::mount(&settings.state_dir, "512k");
+    let scan = run(&settings, OperationKind::Scan, "2024-05-01T00:00:00Z");
+    assert!(!scan.evaluation.items.is_empty());
+    let state_file = settings.state_dir.join("state.json");
+    let before = fs_err::read(&state_file).unwrap();
+    serde_json::from_slice::<serde_json::Value>(&before).expect("a valid state file");
+
+    let filler = disk.fill();
+    let refused = pw_agent::run(&settings, OperationKind::Install, &|| {
+        "2024-05-01T00:00:00Z".parse().unwrap()
+    })
+    .map(|_| ())
+    .unwrap_err();
+    let mut message = refused.to_string();
+    let mut source = std::error::Error::source(&refused);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    assert!(
+        message.contains("No space left on device"),
+        "the cause is named: {message}"
+    );
+    assert!(
+        message.contains(&settings.state_dir.display().to_string()),
+        "the file is named: {message}"
+    );
+    assert_eq!(host.installed()["foo"], "1.0-1", "nothing was installed");
+    assert_eq!(
+        fs_err::read(&state_file).unwrap(),
+        before,
+        "the state file is intact"
+    );
+
+    fs_err::remove_file(&filler).unwrap();
+    let install = run(&settings, OperationKind::Install, "2024-05-01T00:00:00Z");
+    assert_eq!(
+        host.installed()["foo"],
+        "1.1-1",
+        "{:#?}",
+        install.report.notes
+    );
+    drop(disk);
+}
