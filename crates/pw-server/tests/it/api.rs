@@ -81,6 +81,9 @@ async fn refusals_have_one_error_body() {
             "not_found",
         ),
     ];
+    let long = format!("/api/v1/fleet/nodes?after={}", "a".repeat(9000));
+    let mut cases = cases;
+    cases.push(("GET", &long, Some(&reader), None, 414, "bad_request"));
     for (method, path, token, body, status, code) in cases {
         let (got_status, value) = server.call(method, path, token, body).await;
         assert_eq!(
