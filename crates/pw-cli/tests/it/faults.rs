@@ -459,3 +459,165 @@ fn a_replica_killed_mid_execution_leaves_running_and_scheduling_to_the_other() {
     let _ = b.kill();
     b.wait().unwrap();
 }
+
+/// The server's clock steps (issue 15), on the real server process under libfaketime (its
+/// wall clock read from a file the test rewrites; the monotonic clock left alone, as NTP
+/// leaves it): back over an occurrence that ran, which does not run it again, then forward
+/// over two days, which records both as missed (FAILED, never started) and runs the one still
+/// open.
+#[test]
+fn the_server_clock_stepping_back_and_forward_runs_nothing_twice_and_skips_nothing_silently() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = dir.path().join("clock");
+    let set_clock = |at: &str| fs_err::write(&clock, format!("@{at}\n")).unwrap();
+    set_clock("2030-01-01 02:59:40");
+    let data = dir.path().join("data").display().to_string();
+    let token = String::from_utf8(
+        crate::patchwarden(
+            &[
+                "server",
+                "token",
+                "create",
+                "--role",
+                "admin",
+                "--no-config",
+                "--data-dir",
+                &data,
+            ],
+            None,
+        )
+        .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_owned();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let base = format!("http://{listen}");
+    #[expect(clippy::disallowed_methods, reason = "tests run the real binary")]
+    let mut server = Command::new(env!("CARGO_BIN_EXE_patchwarden"))
+        .args([
+            "server",
+            "--no-config",
+            "--listen",
+            &listen,
+            "--data-dir",
+            &data,
+        ])
+        .env(
+            "LD_PRELOAD",
+            "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
+        )
+        .env("FAKETIME_TIMESTAMP_FILE", &clock)
+        .env("FAKETIME_NO_CACHE", "1")
+        .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let admin =
+        pw_client::Client::new(pw_client::ClientSettings::new(&base).with_secret(&token)).unwrap();
+    wait_for("the server start", Duration::from_secs(30), || {
+        admin.health().ok()
+    });
+    let code = admin
+        .create_activation(&serde_json::from_value(serde_json::json!({"max_uses": 1})).unwrap())
+        .unwrap()
+        .code;
+    let (node_id, secret) = enroll_node(&base, &code, "n1");
+    let node = node_client(&base, &secret);
+    let window = admin
+        .create_window(
+            &serde_json::from_value(serde_json::json!({"name": "daily",
+                "schedule": "cron(0 3 * * ? *)", "duration_hours": 2, "cutoff_hours": 1,
+                "allow_unassociated_targets": true}))
+            .unwrap(),
+        )
+        .unwrap();
+    assert_eq!(
+        window.next_execution_at.map(|t| t.to_string()).as_deref(),
+        Some("2030-01-01T03:00:00Z"),
+        "the server runs on the test's clock"
+    );
+    admin
+        .create_window_task(
+            &window.id,
+            &serde_json::from_value(serde_json::json!({"operation": "Scan",
+                "targets": [{"key": "NodeIds", "values": [node_id]}]}))
+            .unwrap(),
+        )
+        .unwrap();
+    let executions = || {
+        let mut all = admin.executions(Some(&window.id)).unwrap();
+        all.sort_by_key(|execution| execution.scheduled_at);
+        all
+    };
+    let answer = || {
+        let command = take_command(&node);
+        succeed(&node, &command);
+    };
+    // 03:00 on the first day: it runs.
+    answer();
+    wait_for("the first execution's end", Duration::from_secs(30), || {
+        (executions()[0].status == pw_api::server::windows::ExecutionStatus::Success).then_some(())
+    });
+
+    // Back to before the occurrence, then into it again: nothing opens a second time.
+    for at in ["2030-01-01 02:30:00", "2030-01-01 03:00:30"] {
+        set_clock(at);
+        std::thread::sleep(Duration::from_secs(4));
+        assert_eq!(executions().len(), 1, "at {at}: {:#?}", executions());
+    }
+
+    // Forward to the fourth day, inside its window: days two and three are missed, on record.
+    set_clock("2030-01-04 03:20:00");
+    let all = wait_for(
+        "the missed days and the fourth",
+        Duration::from_secs(30),
+        || {
+            let all = executions();
+            (all.len() == 4).then_some(all)
+        },
+    );
+    use pw_api::server::windows::ExecutionStatus as S;
+    let seen: Vec<(String, S)> = all
+        .iter()
+        .map(|e| (e.scheduled_at.to_string(), e.status))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("2030-01-01T03:00:00Z".to_owned(), S::Success),
+            ("2030-01-02T03:00:00Z".to_owned(), S::Failed),
+            ("2030-01-03T03:00:00Z".to_owned(), S::Failed),
+            ("2030-01-04T03:00:00Z".to_owned(), S::InProgress),
+        ]
+    );
+    for missed in &all[1..3] {
+        assert!(missed.started_at.is_none(), "{missed:#?}");
+        assert!(
+            missed
+                .status_details
+                .as_deref()
+                .is_some_and(|d| d.starts_with("missed:")),
+            "{missed:#?}"
+        );
+    }
+    answer();
+    wait_for("the fourth day's end", Duration::from_secs(30), || {
+        (executions()[3].status == S::Success).then_some(())
+    });
+    assert_eq!(
+        admin.node_commands(&node_id).unwrap().len(),
+        2,
+        "ran twice in all"
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+}
