@@ -9,28 +9,7 @@
 use pw_core::evaluate::PatchItem;
 use pw_core::nevra::Nevra;
 
-/// Package names (exact, or prefix when ending in `*`) whose update needs a reboot to take
-/// effect. Extend with the agent's `reboot_packages` setting.
-pub const REBOOT_PACKAGES: &[&str] = &[
-    "kernel",
-    "kernel-*",
-    "glibc",
-    "glibc-*",
-    "systemd",
-    "systemd-*",
-    "dbus",
-    "dbus-*",
-    "linux-firmware",
-    "microcode_ctl",
-];
-
-/// `name` is `pattern`, or starts with its prefix when it ends in `*`.
-pub(crate) fn name_matches(pattern: &str, name: &str) -> bool {
-    match pattern.strip_suffix('*') {
-        Some(prefix) => name.starts_with(prefix),
-        None => pattern == name,
-    }
-}
+pub(crate) use pw_core::reboot::name_matches;
 
 /// The reasons a reboot is required after installing `installed` (with their evaluation
 /// items, which carry `reboot_suggested`) while `pending` waited from earlier operations.
@@ -42,11 +21,14 @@ pub fn reboot_reasons(
 ) -> Vec<String> {
     let mut reasons = Vec::new();
     for nevra in installed {
-        if let Some(pattern) = REBOOT_PACKAGES
-            .iter()
-            .copied()
-            .chain(extra_packages.iter().map(String::as_str))
-            .find(|p| name_matches(p, &nevra.name))
+        if let Some(pattern) = pw_core::reboot::rpm_cause(&nevra.name)
+            .map(|(pattern, _)| pattern)
+            .or_else(|| {
+                extra_packages
+                    .iter()
+                    .map(String::as_str)
+                    .find(|p| name_matches(p, &nevra.name))
+            })
         {
             reasons.push(format!(
                 "{nevra} was installed and `{pattern}` needs a reboot"

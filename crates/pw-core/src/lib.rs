@@ -14,6 +14,7 @@ pub mod exact;
 pub mod nevra;
 pub mod pattern;
 pub mod promotion;
+pub mod reboot;
 pub mod release;
 pub mod repo;
 pub mod schedule;

@@ -493,7 +493,13 @@ async fn report(
     }
     let operation_end = parse_time("report.ended_at", &report.ended_at)?;
     let new = NewReport {
-        reboot_why: crate::service::compliance::reboot_why(&report.patches),
+        reboot_why: crate::service::compliance::reboot_why(
+            &report.patches,
+            report
+                .install
+                .as_ref()
+                .map_or(&[][..], |install| &install.stale_services),
+        ),
         installs: install_records(report, operation_end),
         node_id: node.node_id.clone(),
         reported_at: state.now(),

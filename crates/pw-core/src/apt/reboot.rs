@@ -7,26 +7,10 @@
 //! [`needs_reboot`] also counts. See `docs/apt.md`.
 
 /// Whether a new version of this package takes effect only after a reboot: kernel images
-/// and modules, CPU microcode, the C library, systemd (pid 1) and the D-Bus daemon.
+/// and modules, CPU microcode, the C library, systemd (pid 1) and the D-Bus daemon
+/// ([`crate::reboot::DEB_REBOOT_PACKAGES`]).
 pub fn needs_reboot(name: &str) -> bool {
-    const PREFIXES: [&str; 4] = [
-        "linux-image-",
-        "linux-modules-",
-        "linux-signed-image-",
-        "linux-objects-",
-    ];
-    const NAMES: [&str; 9] = [
-        "linux-base",
-        "intel-microcode",
-        "amd64-microcode",
-        "libc6",
-        "systemd",
-        "systemd-sysv",
-        "libsystemd0",
-        "dbus",
-        "dbus-daemon",
-    ];
-    NAMES.contains(&name) || PREFIXES.iter().any(|prefix| name.starts_with(prefix))
+    crate::reboot::deb_cause(name).is_some()
 }
 
 /// The package names of a `reboot-required.pkgs` file: one per line, blank lines ignored,

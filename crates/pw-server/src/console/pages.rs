@@ -780,7 +780,7 @@ pub(crate) async fn node(
         css: CSS_PATH,
         htmx: HTMX_PATH,
         user: user(&viewer),
-        reboot_why: crate::service::compliance::reboot_why(&items),
+        reboot_why: crate::service::compliance::reboot_why(&items, &[]),
         next_window,
         node,
         report,

@@ -724,7 +724,7 @@ async fn dates_reboot_reasons_approvals_and_latency() {
     let session = sign_in(&server, &server.admin.clone()).await;
 
     // The list and the node say why the node waits for a reboot.
-    let why = "installed without a reboot: kernel.x86_64";
+    let why = "kernel: kernel.x86_64";
     let list = browse(
         &server,
         "GET",
