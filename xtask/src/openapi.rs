@@ -54,6 +54,7 @@ fn body_schemas(generator: &mut SchemaGenerator) {
     generator.subschema_for::<server::promotion::PromotionRun>();
     generator.subschema_for::<server::promotion::PromotionOutlook>();
     generator.subschema_for::<server::webhooks::WebhookSpec>();
+    generator.subschema_for::<server::webhooks::WebhookUpdate>();
     generator.subschema_for::<server::agent::RollbackRequest>();
     generator.subschema_for::<server::webhooks::Webhook>();
     generator.subschema_for::<server::webhooks::WebhookDelivery>();

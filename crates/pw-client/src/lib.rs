@@ -699,6 +699,15 @@ impl Client {
         self.post("/api/v1/webhooks", spec)
     }
 
+    /// Replaces a webhook's settings (its secret only when the update has one).
+    pub fn update_webhook(
+        &self,
+        id: &str,
+        update: &pw_api::server::webhooks::WebhookUpdate,
+    ) -> Result<pw_api::server::webhooks::Webhook, ClientError> {
+        self.put(&format!("/api/v1/webhooks/{}", encode(id)), update)
+    }
+
     pub fn delete_webhook(&self, id: &str) -> Result<(), ClientError> {
         self.delete(&format!("/api/v1/webhooks/{}", encode(id)))
     }

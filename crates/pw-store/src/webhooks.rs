@@ -65,6 +65,31 @@ impl Store {
         rows.iter().map(webhook_from_row).collect()
     }
 
+    /// Replaces a webhook's URL and settings, and its secret when `secret` is given; its
+    /// deliveries stay.
+    pub async fn update_webhook(
+        &self,
+        id: &str,
+        url: &str,
+        secret: Option<&str>,
+        spec_json: &str,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        let affected = sqlx::query(
+            "UPDATE webhooks SET url = $2, secret = COALESCE($3, secret), spec_json = $4 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(url)
+        .bind(secret)
+        .bind(spec_json)
+        .execute(&mut *tx.tx)
+        .await
+        .map_err(StoreError::db)?
+        .rows_affected();
+        crate::found(affected, "webhook", id)?;
+        tx.commit().await
+    }
+
     /// Deletes a webhook and its deliveries.
     pub async fn delete_webhook(&self, id: &str) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;

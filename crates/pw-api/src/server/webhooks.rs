@@ -45,6 +45,31 @@ pub struct WebhookSpec {
     pub critical_days: Option<u32>,
 }
 
+/// `PUT /api/v1/webhooks/{id}`: replaces a webhook's settings; the secret only when given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct WebhookUpdate {
+    #[cfg_attr(feature = "schema", schemars(length(max = crate::limits::WEBHOOK_URL_MAX), pattern(crate::limits::WEBHOOK_URL_PATTERN)))]
+    pub url: String,
+    /// A new shared secret (16 to 256 characters); absent keeps the stored one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(length(min = *crate::limits::WEBHOOK_SECRET.start(), max = *crate::limits::WEBHOOK_SECRET.end())))]
+    pub secret: Option<String>,
+    #[serde(default)]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(extend("items" = {"type": "string", "enum": EVENTS}))
+    )]
+    pub events: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(length(max = crate::limits::DESCRIPTION_MAX)))]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = *crate::limits::CRITICAL_DAYS.start(), max = *crate::limits::CRITICAL_DAYS.end())))]
+    pub critical_days: Option<u32>,
+}
+
 /// A stored webhook (its secret is never answered back).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]

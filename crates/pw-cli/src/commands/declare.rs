@@ -1,5 +1,6 @@
 //! `patchwarden plan -f DIR` and `patchwarden apply -f DIR`: a directory of TOML files
-//! describes baselines, patch groups and windows (with their targets and tasks); `plan`
+//! describes baselines, patch groups, windows (with their targets and tasks), promotion
+//! policies and webhooks; `plan`
 //! compares it with the server by name and `apply` creates or updates what differs. Nothing
 //! is deleted except the targets and tasks of a window the files describe. See
 //! docs/declarative.md.
@@ -11,6 +12,7 @@ use anyhow::Context as _;
 use clap::Args;
 use pw_api::server::agent::PreviewRequest;
 use pw_api::server::promotion::PromotionSpec;
+use pw_api::server::webhooks::{WebhookSpec, WebhookUpdate};
 use pw_api::server::windows::{
     CutoffBehavior, RebootOption, TargetFilter, TaskOperation, TaskSpec, WindowSpec,
     WindowTargetSpec,
@@ -30,6 +32,10 @@ pub(crate) struct DeclareArgs {
     /// The directory of `.toml` files.
     #[arg(short = 'f', long = "file", value_name = "DIR")]
     dir: PathBuf,
+    /// Send every declared webhook's secret again, from its `secret_env` or `secret_file`
+    /// (the server never answers secrets back, so a changed one cannot be seen otherwise).
+    #[arg(long)]
+    rotate_webhook_secrets: bool,
 }
 
 // ---- file format ------------------------------------------------------------------------
@@ -46,6 +52,66 @@ struct DeclFile {
     /// `reject_failures`, `approve_when_healthy = { nodes, percent, soak }`).
     #[serde(default)]
     promotion: Vec<PromotionSpec>,
+    /// Webhooks, by URL; the secret comes from outside the file.
+    #[serde(default)]
+    webhook: Vec<WebhookDecl>,
+}
+
+/// `[[webhook]]`: the API's fields, with the secret named, never written.
+#[derive(Debug, Deserialize)]
+struct WebhookDecl {
+    url: String,
+    /// An environment variable that holds the secret.
+    #[serde(default)]
+    secret_env: Option<String>,
+    /// A file that holds the secret (a trailing newline is dropped).
+    #[serde(default)]
+    secret_file: Option<PathBuf>,
+    /// Refused: secrets do not belong in files that go into version control.
+    #[serde(default)]
+    secret: Option<toml::Value>,
+    #[serde(default)]
+    events: Vec<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    critical_days: Option<u32>,
+}
+
+impl WebhookDecl {
+    /// The API's spec, with the secret read from where the file says.
+    fn into_spec(self) -> anyhow::Result<WebhookSpec> {
+        if self.secret.is_some() {
+            anyhow::bail!(
+                "`secret` does not belong in a file: name where it is with `secret_env` or `secret_file`"
+            );
+        }
+        let secret = match (&self.secret_env, &self.secret_file) {
+            (Some(name), None) => {
+                #[expect(
+                    clippy::disallowed_methods,
+                    reason = "the file names the variable that holds the secret"
+                )]
+                let value = std::env::var(name);
+                value.map_err(|_| anyhow::anyhow!("secret_env `{name}` is not set"))?
+            }
+            (None, Some(path)) => fs_err::read_to_string(path)
+                .with_context(|| format!("secret_file `{}`", path.display()))?
+                .trim_end_matches(['\n', '\r'])
+                .to_owned(),
+            _ => anyhow::bail!("give exactly one of `secret_env` and `secret_file`"),
+        };
+        if secret.is_empty() {
+            anyhow::bail!("the secret is empty");
+        }
+        Ok(WebhookSpec {
+            url: self.url,
+            secret,
+            events: self.events,
+            description: self.description,
+            critical_days: self.critical_days,
+        })
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -126,6 +192,10 @@ struct Desired {
     windows: BTreeMap<String, DesiredWindow>,
     /// (from, to) baseline names → policy.
     promotions: BTreeMap<(String, String), PromotionSpec>,
+    /// URL → webhook, its secret read.
+    webhooks: BTreeMap<String, WebhookSpec>,
+    /// Send every webhook's secret again (`--rotate-webhook-secrets`).
+    rotate_webhook_secrets: bool,
 }
 
 #[derive(Debug)]
@@ -148,8 +218,10 @@ struct DesiredWindow {
 #[derive(Debug)]
 struct InvalidFiles(anyhow::Error);
 
-fn load(dir: &Path, printer: &Printer) -> Result<Desired, InvalidFiles> {
-    load_inner(dir, printer).map_err(InvalidFiles)
+fn load(args: &DeclareArgs, printer: &Printer) -> Result<Desired, InvalidFiles> {
+    let mut desired = load_inner(&args.dir, printer).map_err(InvalidFiles)?;
+    desired.rotate_webhook_secrets = args.rotate_webhook_secrets;
+    Ok(desired)
 }
 
 fn load_inner(dir: &Path, printer: &Printer) -> anyhow::Result<Desired> {
@@ -229,6 +301,15 @@ fn load_inner(dir: &Path, printer: &Printer) -> anyhow::Result<Desired> {
                 .is_some()
             {
                 anyhow::bail!("{shown}: a promotion from `{from}` to `{to}` is declared twice");
+            }
+        }
+        for webhook in file.webhook {
+            let url = webhook.url.clone();
+            let spec = webhook
+                .into_spec()
+                .with_context(|| format!("{shown}: webhook `{url}`"))?;
+            if desired.webhooks.insert(url.clone(), spec).is_some() {
+                anyhow::bail!("{shown}: webhook `{url}` is declared twice");
             }
         }
         for window in file.window {
@@ -343,7 +424,7 @@ fn window_from_decl(window: WindowDecl) -> anyhow::Result<DesiredWindow> {
 /// One change `plan` shows and `apply` makes.
 #[derive(Debug, Clone, Serialize)]
 struct Change {
-    /// `baseline`, `patch_group`, `window` or `promotion`.
+    /// `baseline`, `patch_group`, `window`, `promotion` or `webhook`.
     kind: &'static str,
     name: String,
     /// `create` or `update`.
@@ -374,6 +455,13 @@ enum Step {
     Promotion {
         id: Option<String>,
         key: (String, String),
+    },
+    /// Create the webhook of `url`, or replace the settings of webhook `id` (and its secret
+    /// when `secret`).
+    Webhook {
+        id: Option<String>,
+        url: String,
+        secret: bool,
     },
 }
 
@@ -679,6 +767,60 @@ fn compare(client: &Client, desired: &Desired, printer: &Printer) -> anyhow::Res
             }
         }
     }
+    if !desired.webhooks.is_empty() {
+        let have = client.webhooks()?;
+        for (url, want) in &desired.webhooks {
+            let existing = have.iter().find(|webhook| &webhook.url == url);
+            let step = |id: Option<String>, secret: bool| Step::Webhook {
+                id,
+                url: url.clone(),
+                secret,
+            };
+            match existing {
+                None => changes.push(Change {
+                    kind: "webhook",
+                    name: url.clone(),
+                    action: "create",
+                    fields: Vec::new(),
+                    step: step(None, true),
+                }),
+                Some(webhook) => {
+                    let sorted = |events: &[String]| {
+                        let mut events = events.to_vec();
+                        events.sort();
+                        events.dedup();
+                        events
+                    };
+                    let mut fields = Vec::new();
+                    if sorted(&webhook.events) != sorted(&want.events) {
+                        fields.push("events".to_owned());
+                    }
+                    if webhook.description != want.description {
+                        fields.push("description".to_owned());
+                    }
+                    if want
+                        .critical_days
+                        .is_some_and(|days| days != webhook.critical_days)
+                    {
+                        fields.push("critical_days".to_owned());
+                    }
+                    if desired.rotate_webhook_secrets {
+                        fields.push("secret".to_owned());
+                    }
+                    if !fields.is_empty() {
+                        let secret = desired.rotate_webhook_secrets;
+                        changes.push(Change {
+                            kind: "webhook",
+                            name: url.clone(),
+                            action: "update",
+                            fields,
+                            step: step(Some(webhook.id.clone()), secret),
+                        });
+                    }
+                }
+            }
+        }
+    }
     Ok(changes)
 }
 
@@ -860,6 +1002,26 @@ fn apply_change(client: &Client, desired: &Desired, change: &Change) -> anyhow::
                 }
             }
         }
+        Step::Webhook { id, url, secret } => {
+            let want = &desired.webhooks[url];
+            match id {
+                None => {
+                    client.create_webhook(want)?;
+                }
+                Some(id) => {
+                    client.update_webhook(
+                        id,
+                        &WebhookUpdate {
+                            url: want.url.clone(),
+                            secret: secret.then(|| want.secret.clone()),
+                            events: want.events.clone(),
+                            description: want.description.clone(),
+                            critical_days: want.critical_days,
+                        },
+                    )?;
+                }
+            }
+        }
     }
     Ok(())
 }
@@ -881,7 +1043,7 @@ struct PlanOutput {
 
 /// Runs `plan`.
 pub(crate) fn run_plan(args: &DeclareArgs, printer: &Printer) -> u8 {
-    let desired = match load(&args.dir, printer) {
+    let desired = match load(args, printer) {
         Ok(desired) => desired,
         Err(InvalidFiles(error)) => {
             printer.error(&format!("{error:#}"));
@@ -927,7 +1089,7 @@ pub(crate) fn run_plan(args: &DeclareArgs, printer: &Printer) -> u8 {
 
 /// Runs `apply`.
 pub(crate) fn run_apply(args: &DeclareArgs, printer: &Printer) -> u8 {
-    let desired = match load(&args.dir, printer) {
+    let desired = match load(args, printer) {
         Ok(desired) => desired,
         Err(InvalidFiles(error)) => {
             printer.error(&format!("{error:#}"));

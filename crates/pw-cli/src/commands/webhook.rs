@@ -1,7 +1,9 @@
 //! `patchwarden webhook`: signed JSON POSTs on events (docs/server.md, "Webhooks").
 
 use clap::{Args, Subcommand};
-use pw_api::server::webhooks::WebhookSpec;
+use std::path::PathBuf;
+
+use pw_api::server::webhooks::{WebhookSpec, WebhookUpdate};
 
 use crate::commands::client::{ConnectionArgs, Output, print_json, run_with};
 use crate::printer::Printer;
@@ -25,9 +27,8 @@ enum WebhookCommand {
         /// Where to POST (http:// or https://).
         #[arg(long)]
         url: String,
-        /// The shared secret that signs each body (16 to 256 characters).
-        #[arg(long)]
-        secret: String,
+        #[command(flatten)]
+        secret: SecretArgs,
         /// An event to send (repeatable; none: every event).
         #[arg(long = "event", value_name = "EVENT")]
         events: Vec<String>,
@@ -37,10 +38,69 @@ enum WebhookCommand {
         #[arg(long)]
         description: Option<String>,
     },
+    /// Change a webhook: the options given replace its settings; a secret option rotates its
+    /// secret (its delivery log stays).
+    Update {
+        id: String,
+        #[arg(long)]
+        url: Option<String>,
+        #[command(flatten)]
+        secret: SecretArgs,
+        /// The events to send (repeatable; replaces the list).
+        #[arg(long = "event", value_name = "EVENT")]
+        events: Vec<String>,
+        /// Send every event from now on.
+        #[arg(long, conflicts_with = "events")]
+        all_events: bool,
+        #[arg(long, value_name = "DAYS")]
+        critical_days: Option<u32>,
+        #[arg(long)]
+        description: Option<String>,
+    },
     /// Delete a webhook and its delivery log.
     Delete { id: String },
     /// A webhook's deliveries, newest first.
     Deliveries { id: String },
+}
+
+/// Where the shared secret that signs each body comes from (16 to 256 characters). Prefer the
+/// variable or the file: a command line is visible to `ps`.
+#[derive(Debug, Args)]
+#[group(multiple = false)]
+struct SecretArgs {
+    /// The secret itself.
+    #[arg(long)]
+    secret: Option<String>,
+    /// An environment variable that holds the secret.
+    #[arg(long, value_name = "NAME")]
+    secret_env: Option<String>,
+    /// A file that holds the secret (a trailing newline is dropped).
+    #[arg(long, value_name = "FILE")]
+    secret_file: Option<PathBuf>,
+}
+
+impl SecretArgs {
+    /// The secret, when one of the options gives it.
+    fn read(self) -> anyhow::Result<Option<String>> {
+        if let Some(secret) = self.secret {
+            return Ok(Some(secret));
+        }
+        if let Some(name) = self.secret_env {
+            #[expect(
+                clippy::disallowed_methods,
+                reason = "the operator names the variable that holds the secret"
+            )]
+            let value = std::env::var(&name);
+            return value
+                .map(Some)
+                .map_err(|_| anyhow::anyhow!("--secret-env: `{name}` is not set"));
+        }
+        if let Some(path) = self.secret_file {
+            let text = fs_err::read_to_string(&path)?;
+            return Ok(Some(text.trim_end_matches(['\n', '\r']).to_owned()));
+        }
+        Ok(None)
+    }
 }
 
 /// Runs a `webhook` subcommand.
@@ -76,6 +136,9 @@ pub(crate) fn run(args: WebhookArgs, printer: &Printer) -> u8 {
                 critical_days,
                 description,
             } => {
+                let secret = secret.read()?.ok_or_else(|| {
+                    anyhow::anyhow!("give the secret: --secret-env, --secret-file or --secret")
+                })?;
                 let created = client.create_webhook(&WebhookSpec {
                     url,
                     secret,
@@ -87,6 +150,41 @@ pub(crate) fn run(args: WebhookArgs, printer: &Printer) -> u8 {
                     return print_json(printer, &created);
                 }
                 printer.line(&format!("webhook {} posts to {}", created.id, created.url));
+            }
+            WebhookCommand::Update {
+                id,
+                url,
+                secret,
+                events,
+                all_events,
+                critical_days,
+                description,
+            } => {
+                let current = client
+                    .webhooks()?
+                    .into_iter()
+                    .find(|hook| hook.id == id)
+                    .ok_or_else(|| anyhow::anyhow!("webhook `{id}` does not exist"))?;
+                let updated = client.update_webhook(
+                    &id,
+                    &WebhookUpdate {
+                        url: url.unwrap_or(current.url),
+                        secret: secret.read()?,
+                        events: if all_events {
+                            Vec::new()
+                        } else if events.is_empty() {
+                            current.events
+                        } else {
+                            events
+                        },
+                        description: description.or(current.description),
+                        critical_days: Some(critical_days.unwrap_or(current.critical_days)),
+                    },
+                )?;
+                if output == Output::Json {
+                    return print_json(printer, &updated);
+                }
+                printer.line(&format!("webhook {} updated", updated.id));
             }
             WebhookCommand::Delete { id } => {
                 client.delete_webhook(&id)?;

@@ -361,3 +361,85 @@ fn impact_lists_the_patches_the_next_window_installs() {
         stdout(&plan)
     );
 }
+
+/// `[[webhook]]` (issue 17): declared by URL with the secret named, never written; `plan`
+/// compares what the server answers back, `--rotate-webhook-secrets` sends the secrets again,
+/// and a secret written in the file is refused.
+#[test]
+fn webhooks_are_declared_with_their_secret_outside_the_file() {
+    let server = start_server();
+    let dir = tempfile::tempdir().unwrap();
+    let secret = server.dir.path().join("hook.secret");
+    fs_err::write(&secret, "a-shared-secret-of-enough-length\n").unwrap();
+    let webhook = |events: &str| {
+        format!(
+            "version = \"1\"\n[[webhook]]\nurl = \"http://127.0.0.1:9/hook\"\nsecret_file = \"{}\"\nevents = [{events}]\ncritical_days = 5\n",
+            secret.display()
+        )
+    };
+    write(
+        dir.path(),
+        &[("hooks.toml", &webhook("\"execution.ended\""))],
+    );
+    let path = dir.path().to_str().unwrap();
+    check(&server.cli(&["apply", "-f", path]), 0);
+    let listed: serde_json::Value = serde_json::from_str(&stdout(
+        &server.cli(&["webhook", "list", "--output", "json"]),
+    ))
+    .unwrap();
+    assert_eq!(listed[0]["events"], serde_json::json!(["execution.ended"]));
+    assert_eq!(listed[0]["critical_days"], 5);
+    assert_eq!(plan_json(&server, path)["changes"], serde_json::json!([]));
+
+    write(
+        dir.path(),
+        &[(
+            "hooks.toml",
+            &webhook("\"invocation.failed\", \"execution.ended\""),
+        )],
+    );
+    assert_eq!(
+        plan_json(&server, path)["changes"],
+        serde_json::json!([{"kind": "webhook", "name": "http://127.0.0.1:9/hook",
+            "action": "update", "fields": ["events"]}])
+    );
+    check(&server.cli(&["apply", "-f", path]), 0);
+    assert_eq!(plan_json(&server, path)["changes"], serde_json::json!([]));
+    let rotate = server.cli(&[
+        "plan",
+        "-f",
+        path,
+        "--rotate-webhook-secrets",
+        "--output",
+        "json",
+    ]);
+    check(&rotate, 0);
+    let rotate: serde_json::Value = serde_json::from_str(&stdout(&rotate)).unwrap();
+    assert_eq!(
+        rotate["changes"][0]["fields"],
+        serde_json::json!(["secret"])
+    );
+    check(
+        &server.cli(&["apply", "-f", path, "--rotate-webhook-secrets"]),
+        0,
+    );
+
+    // A secret in the file, or one that cannot be found: exit 2, naming the file.
+    for (text, message) in [
+        (
+            "version = \"1\"\n[[webhook]]\nurl = \"http://127.0.0.1:9/x\"\nsecret = \"a-shared-secret-of-enough-length\"\n",
+            "does not belong in a file",
+        ),
+        (
+            "version = \"1\"\n[[webhook]]\nurl = \"http://127.0.0.1:9/x\"\nsecret_env = \"PW_TEST_NO_SUCH_VARIABLE\"\n",
+            "`PW_TEST_NO_SUCH_VARIABLE` is not set",
+        ),
+    ] {
+        let bad = tempfile::tempdir().unwrap();
+        write(bad.path(), &[("hooks.toml", text)]);
+        let output = server.cli(&["plan", "-f", bad.path().to_str().unwrap()]);
+        check(&output, 2);
+        let err = stderr(&output);
+        assert!(err.contains("hooks.toml") && err.contains(message), "{err}");
+    }
+}

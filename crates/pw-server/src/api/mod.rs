@@ -46,7 +46,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/promotions/{id}/pending", get(promotions::pending))
         .route("/nodes/{id}/rollback", post(nodes::rollback))
         .route("/webhooks", get(webhooks::list).post(webhooks::create))
-        .route("/webhooks/{id}", delete(webhooks::remove))
+        .route(
+            "/webhooks/{id}",
+            put(webhooks::update).delete(webhooks::remove),
+        )
         .route("/webhooks/{id}/deliveries", get(webhooks::deliveries))
         .route("/default-baselines", get(baselines::list_defaults))
         .route(

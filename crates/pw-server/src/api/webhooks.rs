@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use pw_api::server::webhooks::{Webhook, WebhookDelivery, WebhookSpec};
+use pw_api::server::webhooks::{Webhook, WebhookDelivery, WebhookSpec, WebhookUpdate};
 
 use crate::AppState;
 use crate::auth::Admin;
@@ -25,6 +25,17 @@ pub(crate) async fn create(
 ) -> Result<(StatusCode, Json<Webhook>), ApiError> {
     let created = service::create(&state, &caller.actor(), &spec).await?;
     Ok((StatusCode::CREATED, Json(created)))
+}
+
+pub(crate) async fn update(
+    State(state): State<AppState>,
+    Admin(caller): Admin,
+    Path(id): Path<String>,
+    ApiJson(update): ApiJson<WebhookUpdate>,
+) -> Result<Json<Webhook>, ApiError> {
+    Ok(Json(
+        service::update(&state, &caller.actor(), &id, &update).await?,
+    ))
 }
 
 pub(crate) async fn remove(

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use pw_api::limits;
-use pw_api::server::webhooks::{EVENTS, Webhook, WebhookDelivery, WebhookSpec};
+use pw_api::server::webhooks::{EVENTS, Webhook, WebhookDelivery, WebhookSpec, WebhookUpdate};
 use pw_store::{DeliveryRecord, WebhookRecord, ids};
 
 use crate::AppState;
@@ -20,14 +20,17 @@ const ATTEMPTS: i64 = 8;
 /// How long a receiver may take to answer.
 const TIMEOUT: Duration = Duration::from_secs(10);
 
-fn validate(spec: &WebhookSpec) -> Result<(), ApiError> {
+/// Checks a webhook's settings, and its secret when `secret` is given.
+fn validate(spec: &WebhookSpec, secret: Option<&str>) -> Result<(), ApiError> {
     if !limits::webhook_url_ok(&spec.url) {
         return Err(ApiError::field(
             "url",
             "must be an http:// or https:// URL of at most 2048 characters",
         ));
     }
-    if !limits::WEBHOOK_SECRET.contains(&spec.secret.chars().count()) {
+    if let Some(secret) = secret
+        && !limits::WEBHOOK_SECRET.contains(&secret.chars().count())
+    {
         return Err(ApiError::field(
             "secret",
             format!(
@@ -91,7 +94,7 @@ pub(crate) async fn create(
     actor: &str,
     spec: &WebhookSpec,
 ) -> Result<Webhook, ApiError> {
-    validate(spec)?;
+    validate(spec, Some(&spec.secret))?;
     let mut kept = spec.clone();
     kept.secret = String::new();
     let record = WebhookRecord {
@@ -106,6 +109,40 @@ pub(crate) async fn create(
         .store()
         .audit(state.now(), actor, "webhook.create", Some(&record.id), None)
         .await?;
+    to_wire(&record)
+}
+
+/// Replaces a webhook's settings (and its secret when the update has one).
+pub(crate) async fn update(
+    state: &AppState,
+    actor: &str,
+    id: &str,
+    update: &WebhookUpdate,
+) -> Result<Webhook, ApiError> {
+    // What is kept of the settings: everything but the secret.
+    let kept = WebhookSpec {
+        url: update.url.clone(),
+        secret: String::new(),
+        events: update.events.clone(),
+        description: update.description.clone(),
+        critical_days: update.critical_days,
+    };
+    validate(&kept, update.secret.as_deref())?;
+    state
+        .store()
+        .update_webhook(id, &update.url, update.secret.as_deref(), &to_json(&kept)?)
+        .await?;
+    state
+        .store()
+        .audit(state.now(), actor, "webhook.update", Some(id), None)
+        .await?;
+    let record = state
+        .store()
+        .webhooks()
+        .await?
+        .into_iter()
+        .find(|record| record.id == id)
+        .ok_or_else(|| ApiError::not_found("webhook", id))?;
     to_wire(&record)
 }
 

@@ -215,3 +215,90 @@ async fn bad_webhooks_are_refused_naming_the_field() {
         .await;
     assert_eq!(status, 403);
 }
+
+/// `PUT /webhooks/{id}`: settings are replaced, the secret only when one is given, and the
+/// deliveries sign with the secret in force.
+#[tokio::test]
+async fn an_update_replaces_settings_and_the_secret_only_when_given() {
+    let server = TestServer::sqlite().await;
+    let (url, received) = receiver(0);
+    let webhook = server
+        .admin(
+            "POST",
+            "/api/v1/webhooks",
+            Some(json!({"url": url, "secret": SECRET, "events": ["execution.ended"]})),
+        )
+        .await;
+    let id = webhook["id"].as_str().unwrap().to_owned();
+    const ROTATED: &str = "a-rotated-secret-of-enough-length";
+    let updated = server
+        .admin(
+            "PUT",
+            &format!("/api/v1/webhooks/{id}"),
+            Some(
+                json!({"url": url, "secret": ROTATED, "events": ["promotion.rejected"],
+                        "description": "ops"}),
+            ),
+        )
+        .await;
+    assert_eq!(
+        updated["events"],
+        json!(["promotion.rejected"]),
+        "{updated}"
+    );
+    assert!(updated.get("secret").is_none(), "{updated}");
+
+    let stg = baseline(&server, "AL2-STG").await;
+    baseline(&server, "AL2-PRD").await;
+    server
+        .admin(
+            "POST",
+            "/api/v1/promotions",
+            Some(json!({"from": "AL2-STG", "to": "AL2-PRD"})),
+        )
+        .await;
+    let (_, credential) = server
+        .enroll("stg-1", "AMAZON_LINUX_2", &[("Patch Group", "AL2-STG")])
+        .await;
+    post_report(&server, &credential, install_report(&stg, "curl", "Failed")).await;
+    server.state.webhook_tick().await;
+    // Settings without a secret keep the rotated one.
+    server
+        .admin(
+            "PUT",
+            &format!("/api/v1/webhooks/{id}"),
+            Some(json!({"url": url, "events": ["promotion.rejected"], "description": "ops 2"})),
+        )
+        .await;
+    post_report(
+        &server,
+        &credential,
+        install_report(&stg, "openssl", "Failed"),
+    )
+    .await;
+    server.state.webhook_tick().await;
+    let got = received.lock().unwrap().clone();
+    assert_eq!(got.len(), 2, "{got:?}");
+    for delivery in &got {
+        assert!(valid_signature(ROTATED, delivery), "{delivery:?}");
+    }
+    let (status, body) = server
+        .call(
+            "PUT",
+            "/api/v1/webhooks/wh-nope",
+            Some(&server.admin.clone()),
+            Some(json!({"url": url})),
+        )
+        .await;
+    assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
+    let (status, body) = server
+        .call(
+            "PUT",
+            &format!("/api/v1/webhooks/{id}"),
+            Some(&server.admin.clone()),
+            Some(json!({"url": url, "secret": "short"})),
+        )
+        .await;
+    assert_eq!((status, body["field"].as_str()), (400, Some("secret")));
+    server.finish().await;
+}
