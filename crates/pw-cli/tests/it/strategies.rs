@@ -592,6 +592,97 @@ fn strategy_2_with_a_health_check() -> tempfile::TempDir {
     files
 }
 
+/// Strategy 2's files with soak-based approval on the policy: 2 STG nodes, 3 days.
+fn strategy_2_with_soak() -> tempfile::TempDir {
+    let files = tempfile::tempdir().unwrap();
+    for entry in fs_err::read_dir(example(2)).unwrap() {
+        let path = entry.unwrap().path();
+        let mut text = fs_err::read_to_string(&path).unwrap();
+        if path.file_name().is_some_and(|n| n == "fleet.toml") {
+            text = text.replacen(
+                "reject_failures = true\n",
+                "reject_failures = true\napprove_when_healthy = { nodes = 2, soak = \"3d\" }\n",
+                1,
+            );
+            assert!(text.contains("approve_when_healthy"), "{text}");
+        }
+        fs_err::write(files.path().join(path.file_name().unwrap()), text).unwrap();
+    }
+    files
+}
+
+/// Soak-based approval with real agents on installroots (issue 17): PRD approves an exact
+/// version once it has been installed and healthy on 2 STG nodes for 3 days, by the test's
+/// clock: not when one node has soaked and the other has not, and then PRD's window installs
+/// it although PRD's own 31 days have not run out.
+#[test]
+fn soak_based_approval_promotes_after_n_healthy_stg_nodes_and_the_soak_not_before() {
+    let mut lab = Lab::new("2025-03-01T00:00:00Z");
+    let files = strategy_2_with_soak();
+    lab.apply(files.path());
+    lab.enroll("stg-1", "AL2-STG");
+    lab.enroll("prd-1", "AL2-PRD");
+    // 03-03: stg-1 gets bash (21 days old); PRD waits 31 days.
+    lab.windows_at("2025-03-03T02:00:00Z");
+    assert_eq!(lab.node("stg-1").versions()["bash"], "4.2.46-2.amzn2");
+    // 03-04: a second STG node arrives and gets bash.
+    lab.enroll("stg-2", "AL2-STG");
+    lab.windows_at("2025-03-04T02:00:00Z");
+    assert_eq!(lab.node("stg-2").versions()["bash"], "4.2.46-2.amzn2");
+    let policy: serde_json::Value =
+        serde_json::from_str(&lab.cli(&["promotion", "list", "--output", "json"])).unwrap();
+    let policy = policy[0]["id"].as_str().unwrap().to_owned();
+    let bash_approved = |lab: &Lab| {
+        lab.baseline("AL2-PRD")
+            .approved
+            .into_iter()
+            .find(|e| e.entry == "bash-4.2.46-2.amzn2.x86_64")
+    };
+
+    // 03-06 03:00: stg-1 has soaked 3 days, stg-2 only 2: one node is not enough.
+    lab.clock.set(at("2025-03-06T03:00:00Z"));
+    lab.cli(&["promotion", "run", &policy]);
+    assert!(
+        bash_approved(&lab).is_none(),
+        "{:?}",
+        lab.baseline("AL2-PRD").approved
+    );
+
+    // 03-07 03:00: both have: approved, with the evidence in the reason.
+    lab.clock.set(at("2025-03-07T03:00:00Z"));
+    lab.cli(&["promotion", "run", &policy]);
+    let approved =
+        bash_approved(&lab).unwrap_or_else(|| panic!("{:?}", lab.baseline("AL2-PRD").approved));
+    let reason = approved.reason.unwrap_or_default();
+    assert!(
+        reason.starts_with("installed on 2 STG nodes") && reason.contains("3d"),
+        "{reason}"
+    );
+    // The audit log has the change with its evidence: the nodes.
+    let audit = lab
+        .client()
+        .raw(pw_client::Method::Get, "/api/v1/audit", None, None)
+        .unwrap();
+    let audit: serde_json::Value = serde_json::from_str(&audit.body).unwrap();
+    let approval = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "promotion.approve" && e["details"].to_string().contains("bash"))
+        .unwrap_or_else(|| panic!("{audit:#}"));
+    let evidence = approval["details"].to_string();
+    let (stg1, stg2) = (&lab.node("stg-1").id, &lab.node("stg-2").id);
+    assert!(
+        (evidence.contains("stg-1") || evidence.contains(stg1.as_str()))
+            && (evidence.contains("stg-2") || evidence.contains(stg2.as_str())),
+        "{approval}"
+    );
+
+    // PRD's window installs it on 03-08, five days before its own 31 days.
+    lab.windows_at("2025-03-08T02:00:00Z");
+    assert_eq!(lab.node("prd-1").versions()["bash"], "4.2.46-2.amzn2");
+}
+
 /// A check that passes after the install but fails once the host is back from the reboot the
 /// install decided: the report goes before the reboot, the result waits for the checks after
 /// it, and the invocation fails naming the check.
