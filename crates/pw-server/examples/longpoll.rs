@@ -35,6 +35,8 @@ struct Options {
     agents: usize,
     seconds: u64,
     wait: u64,
+    /// Open the connections and send nothing (what a connection costs without a request).
+    idle: bool,
 }
 
 fn options() -> Result<Options, String> {
@@ -45,9 +47,14 @@ fn options() -> Result<Options, String> {
         agents: 1000,
         seconds: 75,
         wait: 30,
+        idle: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
+        if flag == "--idle" {
+            options.idle = true;
+            continue;
+        }
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
         let number = |text: &str| {
             text.parse::<u64>()
@@ -197,13 +204,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut tasks = Vec::with_capacity(credentials.len());
         for (index, credential) in credentials.into_iter().enumerate() {
             let tally = tally.clone();
-            let wait = options.wait;
+            let (wait, idle) = (options.wait, options.idle);
             let source = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1 + (index % 8) as u8));
             tasks.push(tokio::spawn(async move {
                 let mut late = Vec::new();
                 let socket = tokio::net::TcpSocket::new_v4().ok()?;
                 socket.bind(SocketAddr::new(source, 0)).ok()?;
                 let mut stream = socket.connect(address).await.ok()?;
+                if idle {
+                    tally.held.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep_until(deadline.into()).await;
+                    return Some(late);
+                }
                 let request = format!(
                     "GET /api/v1/agent/commands?wait={wait} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {credential}\r\n\r\n"
                 );
@@ -245,12 +257,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        // Until the server has accepted them all (or 10 s).
+        let settle = Instant::now() + Duration::from_secs(10);
+        while server_memory(options.pid).1 < tasks.len() && Instant::now() < settle {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
         let (held_rss, held_fds) = server_memory(options.pid);
         let held = tally.held.load(Ordering::Relaxed);
         println!(
-            "server: idle {} MiB ({idle_fds} fds); {held} polls held: {} MiB ({held_fds} fds); {:.1} KiB per held poll",
+            "server: idle {} MiB ({idle_fds} fds); {held} {} held: {} MiB ({held_fds} fds); {:.1} KiB each",
             idle_rss / 1024,
+            if options.idle { "idle connections" } else { "polls" },
             held_rss / 1024,
             held_rss.saturating_sub(idle_rss) as f64 / held.max(1) as f64
         );
