@@ -186,28 +186,10 @@ async fn poll(
         let notified = notify.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        let now = state.now();
-        let before = redeliver_before(&state, now);
-        if state
-            .store()
-            .has_deliverable_commands(&node.node_id, before)
-            .await?
-        {
-            let records = state
-                .store()
-                .deliver_commands(&node.node_id, now, before, 10)
-                .await?;
-            if !records.is_empty() {
-                state.metrics().count(
-                    "pw_agent_commands_delivered_total",
-                    String::new(),
-                    records.len() as u64,
-                );
-                break records
-                    .iter()
-                    .map(agent_command)
-                    .collect::<Result<Vec<_>, _>>()?;
-            }
+        // Boxed: the queries' futures are large, and a held poll keeps its future's full
+        // size while it waits (bench/server/RESULTS.md, "Long polls held at once").
+        if let Some(commands) = Box::pin(deliverable(&state, &node.node_id)).await? {
+            break commands;
         }
         if *shutdown.borrow() {
             break Vec::new();
@@ -220,6 +202,40 @@ async fn poll(
     };
     state.inner.waiters.release(&node.node_id, notify);
     Ok(Json(CommandsResponse { commands: answer }))
+}
+
+/// The commands a poll hands out now, if any (delivering them).
+async fn deliverable(
+    state: &AppState,
+    node_id: &str,
+) -> Result<Option<Vec<pw_api::server::agent::AgentCommand>>, ApiError> {
+    let now = state.now();
+    let before = redeliver_before(state, now);
+    if !state
+        .store()
+        .has_deliverable_commands(node_id, before)
+        .await?
+    {
+        return Ok(None);
+    }
+    let records = state
+        .store()
+        .deliver_commands(node_id, now, before, 10)
+        .await?;
+    if records.is_empty() {
+        return Ok(None);
+    }
+    state.metrics().count(
+        "pw_agent_commands_delivered_total",
+        String::new(),
+        records.len() as u64,
+    );
+    Ok(Some(
+        records
+            .iter()
+            .map(agent_command)
+            .collect::<Result<Vec<_>, _>>()?,
+    ))
 }
 
 async fn acknowledge(
