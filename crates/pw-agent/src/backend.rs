@@ -545,12 +545,22 @@ pub(crate) struct AptBackend {
     pub(crate) interrupted: Option<String>,
 }
 
+impl AptBackend {
+    /// What an install or rollback answers without starting apt, when dpkg was interrupted.
+    fn refused(&self) -> Option<RunInfo> {
+        self.interrupted.as_ref().map(|message| RunInfo {
+            exit_code: None,
+            output_tail: Some(format!("{message}; nothing was installed")),
+        })
+    }
+}
+
 /// What an interrupted dpkg run means for the operator.
 fn interrupted_message(journal: &[std::path::PathBuf]) -> String {
     format!(
         "dpkg was interrupted: {} unmerged journal entr{} in /var/lib/dpkg/updates (first `{}`); \
          dpkg's status may be behind what is on disk and apt refuses to install until \
-         `dpkg --configure -a` is run on the host; nothing was installed",
+         `dpkg --configure -a` is run on the host",
         journal.len(),
         if journal.len() == 1 { "y" } else { "ies" },
         journal
@@ -631,11 +641,10 @@ impl Backend for AptBackend {
         let journal = pw_pkgmgr::dpkg::interrupted_journal(&self.root)
             .map_err(|e| AgentError::Dpkg(e.to_string()))?;
         self.interrupted = (!journal.is_empty()).then(|| interrupted_message(&journal));
-        if let Some(message) = &self.interrupted {
-            let note = message.replace("; nothing was installed", "");
-            if !notes.contains(&note) {
-                notes.push(note);
-            }
+        if let Some(message) = &self.interrupted
+            && !notes.contains(message)
+        {
+            notes.push(message.clone());
         }
         let inventory = pw_pkgmgr::dpkg::read_inventory(&self.root)
             .map_err(|e| AgentError::Dpkg(e.to_string()))?;
@@ -694,11 +703,8 @@ impl Backend for AptBackend {
 
     fn install(&self, targets: &[String], notes: &mut Vec<String>) -> RunInfo {
         // apt would refuse anyway; say why in the failure, without starting it.
-        if let Some(message) = &self.interrupted {
-            return RunInfo {
-                exit_code: None,
-                output_tail: Some(message.clone()),
-            };
+        if let Some(refused) = self.refused() {
+            return refused;
         }
         let targets: Vec<DebTarget> = targets
             .iter()
@@ -708,11 +714,8 @@ impl Backend for AptBackend {
     }
 
     fn downgrade(&self, targets: &[String], notes: &mut Vec<String>) -> RunInfo {
-        if let Some(message) = &self.interrupted {
-            return RunInfo {
-                exit_code: None,
-                output_tail: Some(message.clone()),
-            };
+        if let Some(refused) = self.refused() {
+            return refused;
         }
         let targets: Vec<DebTarget> = targets
             .iter()

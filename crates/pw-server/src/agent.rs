@@ -147,7 +147,8 @@ async fn enroll(
             let reason = match refusal {
                 EnrollRefusal::UnknownCode => "unknown",
                 EnrollRefusal::Expired => "expired",
-                EnrollRefusal::Exhausted | EnrollRefusal::Tags(_) => "exhausted",
+                EnrollRefusal::Exhausted => "exhausted",
+                EnrollRefusal::Tags(_) => "tags",
             };
             tracing::info!(reason, "enrollment refused");
             state.auth_failed(client);

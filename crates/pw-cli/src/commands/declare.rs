@@ -86,21 +86,14 @@ impl WebhookDecl {
                 "`secret` does not belong in a file: name where it is with `secret_env` or `secret_file`"
             );
         }
-        let secret = match (&self.secret_env, &self.secret_file) {
-            (Some(name), None) => {
-                #[expect(
-                    clippy::disallowed_methods,
-                    reason = "the file names the variable that holds the secret"
-                )]
-                let value = std::env::var(name);
-                value.map_err(|_| anyhow::anyhow!("secret_env `{name}` is not set"))?
-            }
-            (None, Some(path)) => fs_err::read_to_string(path)
-                .with_context(|| format!("secret_file `{}`", path.display()))?
-                .trim_end_matches(['\n', '\r'])
-                .to_owned(),
-            _ => anyhow::bail!("give exactly one of `secret_env` and `secret_file`"),
-        };
+        if self.secret_env.is_some() == self.secret_file.is_some() {
+            anyhow::bail!("give exactly one of `secret_env` and `secret_file`");
+        }
+        let secret = crate::commands::webhook::read_secret(
+            self.secret_env.as_deref(),
+            self.secret_file.as_deref(),
+        )?
+        .unwrap_or_default();
         if secret.is_empty() {
             anyhow::bail!("the secret is empty");
         }

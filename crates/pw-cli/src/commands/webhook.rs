@@ -82,25 +82,35 @@ struct SecretArgs {
 impl SecretArgs {
     /// The secret, when one of the options gives it.
     fn read(self) -> anyhow::Result<Option<String>> {
-        if let Some(secret) = self.secret {
-            return Ok(Some(secret));
+        match self.secret {
+            Some(secret) => Ok(Some(secret)),
+            None => read_secret(self.secret_env.as_deref(), self.secret_file.as_deref()),
         }
-        if let Some(name) = self.secret_env {
-            #[expect(
-                clippy::disallowed_methods,
-                reason = "the operator names the variable that holds the secret"
-            )]
-            let value = std::env::var(&name);
-            return value
-                .map(Some)
-                .map_err(|_| anyhow::anyhow!("--secret-env: `{name}` is not set"));
-        }
-        if let Some(path) = self.secret_file {
-            let text = fs_err::read_to_string(&path)?;
-            return Ok(Some(text.trim_end_matches(['\n', '\r']).to_owned()));
-        }
-        Ok(None)
     }
+}
+
+/// A webhook secret from the environment variable `env` or the file `file` (its content
+/// without a trailing newline); `None` when neither is given. The command line and
+/// declarative files (`secret_env`, `secret_file`) read secrets through this.
+pub(crate) fn read_secret(
+    env: Option<&str>,
+    file: Option<&std::path::Path>,
+) -> anyhow::Result<Option<String>> {
+    if let Some(name) = env {
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "the operator names the variable that holds the secret"
+        )]
+        let value = std::env::var(name);
+        return value
+            .map(Some)
+            .map_err(|_| anyhow::anyhow!("secret_env `{name}` is not set"));
+    }
+    if let Some(path) = file {
+        let text = fs_err::read_to_string(path)?;
+        return Ok(Some(text.trim_end_matches(['\n', '\r']).to_owned()));
+    }
+    Ok(None)
 }
 
 /// Runs a `webhook` subcommand.

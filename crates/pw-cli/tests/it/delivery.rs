@@ -73,23 +73,9 @@ impl Fixture {
             ],
             Database::Postgres(cluster) => vec!["--database".to_owned(), cluster.url()],
         };
-        let mut token_args: Vec<String> = ["server", "token", "create", "--role", "admin"]
-            .map(str::to_owned)
-            .to_vec();
-        token_args.push("--no-config".to_owned());
-        token_args.extend(storage.iter().cloned());
-        let created = spawn(dir.path(), &token_args).wait_with_output().unwrap();
-        assert!(
-            created.status.success(),
-            "{}",
-            String::from_utf8_lossy(&created.stderr)
-        );
-        let token = String::from_utf8(created.stdout).unwrap().trim().to_owned();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let token =
+            crate::faults::admin_token(&storage.iter().map(String::as_str).collect::<Vec<_>>());
+        let port = crate::faults::free_port();
         let listen = format!("127.0.0.1:{port}");
         let url = format!("http://{listen}");
         let mut server_args: Vec<String> = ["server", "--no-config", "--listen", &listen]

@@ -63,11 +63,7 @@ impl Cluster {
             "initdb: {}",
             String::from_utf8_lossy(&init.stderr)
         );
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let cluster = Cluster {
             data,
             port,
@@ -144,6 +140,38 @@ impl Drop for Cluster {
     }
 }
 
+/// A port nothing listens on now.
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// An admin token made on the server's host (`server token create`), for the database that
+/// `storage` names (`--data-dir DIR` or `--database URL`).
+pub(crate) fn admin_token(storage: &[&str]) -> String {
+    let mut args = vec![
+        "server",
+        "token",
+        "create",
+        "--role",
+        "admin",
+        "--no-config",
+    ];
+    args.extend(storage);
+    let created = crate::patchwarden(&args, None);
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let token = String::from_utf8(created.stdout).unwrap().trim().to_owned();
+    assert!(token.starts_with("pwt_"), "token: {token}");
+    token
+}
+
 fn chown_to_postgres(path: &Path) {
     #[expect(clippy::disallowed_methods, reason = "the test runs a real PostgreSQL")]
     let status = Command::new("chown")
@@ -187,31 +215,8 @@ fn wait_for<T>(what: &str, within: Duration, mut done: impl FnMut() -> Option<T>
 fn postgresql_stopped_under_the_server_is_503_then_served_again_without_a_restart() {
     let cluster = Cluster::new();
     let url = cluster.url();
-    let token = String::from_utf8(
-        crate::patchwarden(
-            &[
-                "server",
-                "token",
-                "create",
-                "--role",
-                "admin",
-                "--no-config",
-                "--database",
-                &url,
-            ],
-            None,
-        )
-        .stdout,
-    )
-    .unwrap()
-    .trim()
-    .to_owned();
-    assert!(token.starts_with("pwt_"), "token: {token}");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let token = admin_token(&["--database", &url]);
+    let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     let cwd = tempfile::tempdir().unwrap();
     let mut server = spawn_server(
@@ -320,32 +325,7 @@ fn a_replica_killed_mid_execution_leaves_running_and_scheduling_to_the_other() {
     let cluster = Cluster::new();
     let url = cluster.url();
     let cwd = tempfile::tempdir().unwrap();
-    let token = String::from_utf8(
-        crate::patchwarden(
-            &[
-                "server",
-                "token",
-                "create",
-                "--role",
-                "admin",
-                "--no-config",
-                "--database",
-                &url,
-            ],
-            None,
-        )
-        .stdout,
-    )
-    .unwrap()
-    .trim()
-    .to_owned();
-    let free_port = || {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    };
+    let token = admin_token(&["--database", &url]);
     let (listen_a, listen_b) = (
         format!("127.0.0.1:{}", free_port()),
         format!("127.0.0.1:{}", free_port()),
@@ -472,30 +452,8 @@ fn the_server_clock_stepping_back_and_forward_runs_nothing_twice_and_skips_nothi
     let set_clock = |at: &str| fs_err::write(&clock, format!("@{at}\n")).unwrap();
     set_clock("2030-01-01 02:59:40");
     let data = dir.path().join("data").display().to_string();
-    let token = String::from_utf8(
-        crate::patchwarden(
-            &[
-                "server",
-                "token",
-                "create",
-                "--role",
-                "admin",
-                "--no-config",
-                "--data-dir",
-                &data,
-            ],
-            None,
-        )
-        .stdout,
-    )
-    .unwrap()
-    .trim()
-    .to_owned();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let token = admin_token(&["--data-dir", &data]);
+    let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     let base = format!("http://{listen}");
     #[expect(clippy::disallowed_methods, reason = "tests run the real binary")]

@@ -575,36 +575,29 @@ fn a_node_rollback_puts_back_what_an_execution_replaced() {
 /// Strategy 2's files, with a health check (command `app`) on STG's install task and one node
 /// at a time.
 fn strategy_2_with_a_health_check() -> tempfile::TempDir {
-    let files = tempfile::tempdir().unwrap();
-    for entry in fs_err::read_dir(example(2)).unwrap() {
-        let path = entry.unwrap().path();
-        let mut text = fs_err::read_to_string(&path).unwrap();
-        if path.file_name().is_some_and(|n| n == "fleet.toml") {
-            text = text.replacen(
-                "max_concurrency = \"50%\"\nmax_errors = \"0\"\n",
-                "max_concurrency = \"1\"\nmax_errors = \"0\"\n\n[[window.task.health_check]]\nkind = \"command\"\ntarget = \"app\"\ntimeout_seconds = 10\n",
-                1,
-            );
-            assert!(text.contains("health_check"), "{text}");
-        }
-        fs_err::write(files.path().join(path.file_name().unwrap()), text).unwrap();
-    }
-    files
+    strategy_2_with(
+        "max_concurrency = \"50%\"\nmax_errors = \"0\"\n",
+        "max_concurrency = \"1\"\nmax_errors = \"0\"\n\n[[window.task.health_check]]\nkind = \"command\"\ntarget = \"app\"\ntimeout_seconds = 10\n",
+    )
 }
 
 /// Strategy 2's files with soak-based approval on the policy: 2 STG nodes, 3 days.
 fn strategy_2_with_soak() -> tempfile::TempDir {
+    strategy_2_with(
+        "reject_failures = true\n",
+        "reject_failures = true\napprove_when_healthy = { nodes = 2, soak = \"3d\" }\n",
+    )
+}
+
+/// Strategy 2's files with the first `from` of fleet.toml replaced by `to`.
+fn strategy_2_with(from: &str, to: &str) -> tempfile::TempDir {
     let files = tempfile::tempdir().unwrap();
     for entry in fs_err::read_dir(example(2)).unwrap() {
         let path = entry.unwrap().path();
         let mut text = fs_err::read_to_string(&path).unwrap();
         if path.file_name().is_some_and(|n| n == "fleet.toml") {
-            text = text.replacen(
-                "reject_failures = true\n",
-                "reject_failures = true\napprove_when_healthy = { nodes = 2, soak = \"3d\" }\n",
-                1,
-            );
-            assert!(text.contains("approve_when_healthy"), "{text}");
+            assert!(text.contains(from), "{text}");
+            text = text.replacen(from, to, 1);
         }
         fs_err::write(files.path().join(path.file_name().unwrap()), text).unwrap();
     }

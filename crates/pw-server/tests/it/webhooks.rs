@@ -89,6 +89,24 @@ fn valid_signature(secret: &str, received: &Received) -> bool {
 
 const SECRET: &str = "a-shared-secret-of-enough-length";
 
+/// AL2-STG and AL2-PRD with a rejecting policy between them, and one STG node: returns the
+/// STG baseline's id and the node's credential.
+async fn staging_with_policy(server: &TestServer) -> (String, String) {
+    let stg = baseline(server, "AL2-STG").await;
+    baseline(server, "AL2-PRD").await;
+    server
+        .admin(
+            "POST",
+            "/api/v1/promotions",
+            Some(json!({"from": "AL2-STG", "to": "AL2-PRD"})),
+        )
+        .await;
+    let (_, credential) = server
+        .enroll("stg-1", "AMAZON_LINUX_2", &[("Patch Group", "AL2-STG")])
+        .await;
+    (stg, credential)
+}
+
 #[tokio::test]
 async fn events_arrive_once_signed_and_failures_are_retried() {
     let server = TestServer::sqlite().await;
@@ -105,18 +123,7 @@ async fn events_arrive_once_signed_and_failures_are_retried() {
     assert!(webhook.get("secret").is_none(), "{webhook}");
 
     // A promotion policy rejects a version: one event.
-    let stg = baseline(&server, "AL2-STG").await;
-    baseline(&server, "AL2-PRD").await;
-    server
-        .admin(
-            "POST",
-            "/api/v1/promotions",
-            Some(json!({"from": "AL2-STG", "to": "AL2-PRD"})),
-        )
-        .await;
-    let (_, credential) = server
-        .enroll("stg-1", "AMAZON_LINUX_2", &[("Patch Group", "AL2-STG")])
-        .await;
+    let (stg, credential) = staging_with_policy(&server).await;
     post_report(&server, &credential, install_report(&stg, "curl", "Failed")).await;
 
     // The first attempt gets a 500: the delivery stays pending with the error, for later.
@@ -248,18 +255,7 @@ async fn an_update_replaces_settings_and_the_secret_only_when_given() {
     );
     assert!(updated.get("secret").is_none(), "{updated}");
 
-    let stg = baseline(&server, "AL2-STG").await;
-    baseline(&server, "AL2-PRD").await;
-    server
-        .admin(
-            "POST",
-            "/api/v1/promotions",
-            Some(json!({"from": "AL2-STG", "to": "AL2-PRD"})),
-        )
-        .await;
-    let (_, credential) = server
-        .enroll("stg-1", "AMAZON_LINUX_2", &[("Patch Group", "AL2-STG")])
-        .await;
+    let (stg, credential) = staging_with_policy(&server).await;
     post_report(&server, &credential, install_report(&stg, "curl", "Failed")).await;
     server.state.webhook_tick().await;
     // Settings without a secret keep the rotated one.
