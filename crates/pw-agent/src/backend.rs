@@ -131,11 +131,19 @@ pub(crate) struct RpmBackend {
     pub(crate) needs_dependencies: bool,
     pub(crate) product: String,
     pub(crate) family: pw_core::baseline::Family,
+    /// The packages and advisories evaluated: with a compact `catalog`, those of the installed
+    /// names (set by `read_inventory`); without one, the whole catalog.
     pub(crate) packages: Vec<Package>,
     pub(crate) advisories: Vec<Advisory>,
     pub(crate) installed: Vec<InstalledPackage>,
     /// Why the package manager cannot see some versions, by (name, arch).
     pub(crate) hidden: crate::visibility::Hidden,
+    /// Every repository's catalog in compact form, unless dependencies are needed (then the
+    /// values of the whole catalog are in `packages` and `advisories`).
+    pub(crate) catalog: Option<crate::catalog::HostCatalog>,
+    /// The next materialization of the installed names' values says the visibility rules'
+    /// notes (the first after a load).
+    pub(crate) focus_notes: bool,
 }
 
 /// The catalog cache file name of a repository: its id with anything but ASCII letters,
@@ -188,6 +196,12 @@ fn remove_stale_catalog_caches<'a>(dir: &Path, ids: impl Iterator<Item = &'a str
             }
         }
     }
+}
+
+/// A repository as loaded: values, or compact (see `crate::catalog`).
+enum Loaded {
+    Values(pw_repo::CachedLoad),
+    Compact(pw_repo::CompactLoad),
 }
 
 /// Appends `more` to `into`, keeping the order, without copying the larger of the two into
@@ -283,6 +297,14 @@ impl Backend for RpmBackend {
             .map_err(AgentError::RepoCache)?;
         notes.extend(config.notes.iter().cloned());
         let mut filter = crate::visibility::Visibility::new(&config);
+        // Without dependency checks, the catalog is held compactly and only the installed
+        // names' values are made (`read_inventory`); see `crate::catalog`.
+        let mut compact = (!self.needs_dependencies).then(|| {
+            crate::catalog::HostCatalog::new(pw_pkgmgr::repo_cache::RepositoryConfig {
+                repositories: Vec::new(),
+                ..config.clone()
+            })
+        });
         let repositories = config.repositories;
         remove_stale_catalog_caches(
             &self.catalog_cache_dir,
@@ -308,19 +330,29 @@ impl Backend for RpmBackend {
                 &repository.id,
                 options.dependencies,
             ));
-            let loaded = match cache.layout {
-                pw_pkgmgr::repo_cache::CacheLayout::Dnf => {
-                    pw_repo::load_dir_cached(&cache.dir, &options, &cache_file)
+            let loaded = match (&compact, cache.layout) {
+                (Some(_), pw_pkgmgr::repo_cache::CacheLayout::Dnf) => {
+                    pw_repo::load_dir_compact_cached(&cache.dir, &options, &cache_file)
+                        .map(Loaded::Compact)
                 }
-                pw_pkgmgr::repo_cache::CacheLayout::Yum => {
+                (Some(_), pw_pkgmgr::repo_cache::CacheLayout::Yum) => {
+                    pw_repo::load_flat_dir_compact_cached(&cache.dir, &options, &cache_file)
+                        .map(Loaded::Compact)
+                }
+                (None, pw_pkgmgr::repo_cache::CacheLayout::Dnf) => {
+                    pw_repo::load_dir_cached(&cache.dir, &options, &cache_file).map(Loaded::Values)
+                }
+                (None, pw_pkgmgr::repo_cache::CacheLayout::Yum) => {
                     pw_repo::load_flat_dir_cached(&cache.dir, &options, &cache_file)
+                        .map(Loaded::Values)
                 }
             };
             match loaded {
-                Ok(pw_repo::CachedLoad {
-                    repository: repo,
-                    cache,
-                }) => {
+                Ok(loaded) => {
+                    let (cache, diagnostics) = match &loaded {
+                        Loaded::Values(load) => (&load.cache, &load.repository.diagnostics),
+                        Loaded::Compact(load) => (&load.cache, &load.repository.diagnostics),
+                    };
                     match cache {
                         pw_repo::CacheStatus::Hit => {
                             tracing::debug!(repository = %repository.id, "catalog cache hit");
@@ -339,19 +371,33 @@ impl Backend for RpmBackend {
                             ));
                         }
                     }
-                    for diagnostic in repo.diagnostics.iter().take(20) {
+                    for diagnostic in diagnostics.iter().take(20) {
                         notes.push(format!("{}: {diagnostic}", repository.id));
                     }
-                    let packages = filter.repository(&repository, repo.packages);
-                    append_in_order(&mut self.packages, packages);
-                    append_in_order(&mut self.advisories, repo.advisories);
+                    match (loaded, &mut compact) {
+                        (Loaded::Compact(load), Some(catalog)) => {
+                            catalog.push(repository, load.repository.catalog);
+                        }
+                        (Loaded::Values(load), _) => {
+                            let packages = filter.repository(&repository, load.repository.packages);
+                            append_in_order(&mut self.packages, packages);
+                            append_in_order(&mut self.advisories, load.repository.advisories);
+                        }
+                        (Loaded::Compact(_), None) => {
+                            unreachable!("compact loads only into a compact catalog")
+                        }
+                    }
                     n_loaded += 1;
                 }
                 Err(error) => notes.push(format!("repository `{}`: {error}", repository.id)),
             }
         }
-        self.packages = filter.finish(std::mem::take(&mut self.packages), notes);
-        self.hidden = filter.into_hidden();
+        if compact.is_none() {
+            self.packages = filter.finish(std::mem::take(&mut self.packages), notes);
+            self.hidden = filter.into_hidden();
+        }
+        self.catalog = compact;
+        self.focus_notes = true;
         if n_loaded == 0 {
             // An empty cache is most often a host without its package manager.
             let manager = self.settings.package_manager;
@@ -377,6 +423,25 @@ impl Backend for RpmBackend {
         self.installed =
             pw_pkgmgr::rpm::installed_packages(&self.settings).map_err(AgentError::Inventory)?;
         notes.extend(duplicate_notes(&self.installed));
+        if let Some(catalog) = &self.catalog {
+            // The values of the installed names: every report item is one of them.
+            let names: HashSet<&str> = self
+                .installed
+                .iter()
+                .map(|p| p.nevra.name.as_str())
+                .collect();
+            // The visibility rules' notes were said at the first reading.
+            let mut discard = Vec::new();
+            let notes = if std::mem::take(&mut self.focus_notes) {
+                notes
+            } else {
+                &mut discard
+            };
+            let values = catalog.materialize(|name| names.contains(name), notes);
+            self.packages = values.packages;
+            self.advisories = values.advisories;
+            self.hidden = values.hidden;
+        }
         Ok(())
     }
 
@@ -391,20 +456,40 @@ impl Backend for RpmBackend {
         pending: &[String],
         options: &EvaluateOptions,
     ) -> Evaluation {
-        let snapshot = Snapshot::build(
-            baseline,
-            Catalog {
-                packages: &self.packages,
-                advisories: &self.advisories,
-            },
-            Context {
-                product: self.product.clone(),
-                family: self.family,
-                now,
-            },
-        );
+        let context = Context {
+            product: self.product.clone(),
+            family: self.family,
+            now,
+        };
         let pending: Vec<Nevra> = pending.iter().filter_map(|k| parse_nevra(k)).collect();
-        let mut evaluation = snapshot.evaluate(&self.installed, &pending, options);
+        let evaluate = |packages: &[Package], advisories: &[Advisory]| {
+            let snapshot = Snapshot::build(
+                baseline,
+                Catalog {
+                    packages,
+                    advisories,
+                },
+                context.clone(),
+            );
+            snapshot.evaluate(&self.installed, &pending, options)
+        };
+        let mut evaluation = match &self.catalog {
+            None => evaluate(&self.packages, &self.advisories),
+            // Listing every NotApplicable item needs the whole catalog's entries.
+            Some(catalog) if options.include_not_applicable => {
+                let all = catalog.materialize(|_| true, &mut Vec::new());
+                evaluate(&all.packages, &all.advisories)
+            }
+            Some(catalog) => {
+                let names: HashSet<&str> = self
+                    .installed
+                    .iter()
+                    .map(|p| p.nevra.name.as_str())
+                    .collect();
+                let elsewhere = catalog.not_applicable_elsewhere(baseline, &context, &names);
+                evaluate(&self.packages, &self.advisories).with_more_not_applicable(elsewhere)
+            }
+        };
         self.hidden.explain(&mut evaluation);
         evaluation
     }
@@ -859,6 +944,8 @@ mod tests {
             packages: Vec::new(),
             advisories: Vec::new(),
             hidden: crate::visibility::Hidden::default(),
+            catalog: None,
+            focus_notes: false,
         };
         let target = Nevra::parse("oldname-0:1.1-1.noarch").unwrap().to_string();
         let missing = Nevra::parse("absent-0:1.1-1.noarch").unwrap().to_string();

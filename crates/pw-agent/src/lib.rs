@@ -10,6 +10,7 @@
 //! (pw-pkgmgr does). It takes the clock as a parameter.
 
 mod backend;
+mod catalog;
 pub mod daemon;
 pub mod health;
 mod operation;
@@ -347,6 +348,8 @@ fn backend_for(
         advisories: Vec::new(),
         installed: Vec::new(),
         hidden: crate::visibility::Hidden::default(),
+        catalog: None,
+        focus_notes: false,
     }))
 }
 

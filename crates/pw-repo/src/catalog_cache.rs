@@ -35,7 +35,9 @@ use pw_core::repo::{
 };
 use pw_core::version::rpm::Evr;
 
-use crate::{LoadOptions, PrimarySource, Repository};
+use pw_core::repo::compact::CompactCatalog;
+
+use crate::{CatalogSink, Collect, CompactRepository, LoadOptions, PrimarySource, Repository};
 
 /// The version of the file layout and of the parsed content it stands for.
 pub const FORMAT_VERSION: u32 = 1;
@@ -54,6 +56,16 @@ impl CacheKey {
     /// The key of a load of the repository whose `repomd.xml` is `repomd` (the exact bytes)
     /// with `options`.
     pub fn new(repomd: &[u8], options: &LoadOptions) -> CacheKey {
+        CacheKey::derive(repomd, options, false)
+    }
+
+    /// The key of a compact load ([`crate::load_dir_compact_cached`]): its files hold no
+    /// package sizes, so they are not shared with loads that return values.
+    pub fn compact(repomd: &[u8], options: &LoadOptions) -> CacheKey {
+        CacheKey::derive(repomd, options, true)
+    }
+
+    fn derive(repomd: &[u8], options: &LoadOptions, compact: bool) -> CacheKey {
         let mut hasher = ChecksumHasher::new(ChecksumKind::Sha256);
         hasher.update(b"patchwarden catalog cache\0");
         hasher.update(&FORMAT_VERSION.to_le_bytes());
@@ -63,6 +75,7 @@ impl CacheKey {
             u8::from(options.dependencies),
             u8::from(options.updateinfo),
             u8::from(options.details),
+            u8::from(compact),
         ]);
         hasher.update(Checksum::compute(ChecksumKind::Sha256, repomd).digest());
         CacheKey(sha256_array(&hasher.finish()))
@@ -198,27 +211,78 @@ fn header_of(key: &CacheKey, payload: &[u8]) -> [u8; HEADER_LEN] {
 
 /// Decodes a whole file written for `key`.
 pub fn decode(bytes: &[u8], key: &CacheKey) -> Result<CachedCatalog, CacheMiss> {
-    decode_from(bytes, bytes.len() as u64, key)
+    decode_from::<Collect>(bytes, bytes.len() as u64, key).map(Decoded::into_cached)
+}
+
+/// What a cache file holds, read into a [`CompactCatalog`].
+#[derive(Debug)]
+pub struct CachedCompact {
+    pub primary_source: PrimarySource,
+    pub catalog: CompactCatalog,
+    pub diagnostics: Vec<Diagnostic>,
+    pub suppressed_diagnostics: u64,
+}
+
+/// Reads the cache file at `path`, written for `key` (see [`CacheKey::compact`]), into a
+/// [`CompactCatalog`]: each package and advisory is decoded, added and dropped, so the values
+/// of the whole repository never exist at once. As [`read`], the result is returned only
+/// once the checksum matched.
+pub fn read_compact(path: &Path, key: &CacheKey) -> Result<CachedCompact, CacheMiss> {
+    let file = open(path)?;
+    let size = file.metadata().map_err(CacheMiss::Unreadable)?.len();
+    let decoded = decode_from::<CompactCatalog>(file, size, key)?;
+    let mut catalog = decoded.sink;
+    catalog.shrink_to_fit();
+    Ok(CachedCompact {
+        primary_source: decoded.primary_source,
+        catalog,
+        diagnostics: decoded.diagnostics,
+        suppressed_diagnostics: decoded.suppressed_diagnostics,
+    })
+}
+
+fn open(path: &Path) -> Result<fs_err::File, CacheMiss> {
+    match fs_err::File::open(path) {
+        Ok(file) => Ok(file),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Err(CacheMiss::Absent),
+        Err(error) => Err(CacheMiss::Unreadable(error)),
+    }
+}
+
+/// A decoded payload: its values in a [`CatalogSink`].
+struct Decoded<S> {
+    primary_source: PrimarySource,
+    sink: S,
+    diagnostics: Vec<Diagnostic>,
+    suppressed_diagnostics: u64,
+}
+
+impl Decoded<Collect> {
+    fn into_cached(self) -> CachedCatalog {
+        CachedCatalog {
+            primary_source: self.primary_source,
+            packages: self.sink.packages,
+            advisories: self.sink.advisories,
+            diagnostics: self.diagnostics,
+            suppressed_diagnostics: self.suppressed_diagnostics,
+        }
+    }
 }
 
 /// Reads the cache file at `path`, written for `key`. The file is decoded as it is read
 /// (no copy of it in memory) and the result returned only once its checksum matched.
 pub fn read(path: &Path, key: &CacheKey) -> Result<CachedCatalog, CacheMiss> {
-    let file = match fs_err::File::open(path) {
-        Ok(file) => file,
-        Err(error) if error.kind() == io::ErrorKind::NotFound => return Err(CacheMiss::Absent),
-        Err(error) => return Err(CacheMiss::Unreadable(error)),
-    };
+    let file = open(path)?;
     let size = file.metadata().map_err(CacheMiss::Unreadable)?.len();
-    decode_from(file, size, key)
+    decode_from::<Collect>(file, size, key).map(Decoded::into_cached)
 }
 
 /// Decodes a file of `size` bytes from `input`.
-fn decode_from(
+fn decode_from<S: CatalogSink + Default>(
     mut input: impl Read,
     size: u64,
     key: &CacheKey,
-) -> Result<CachedCatalog, CacheMiss> {
+) -> Result<Decoded<S>, CacheMiss> {
     let mut header = [0u8; HEADER_LEN];
     match input.read_exact(&mut header) {
         Ok(()) => {}
@@ -304,6 +368,23 @@ pub fn write(path: &Path, key: &CacheKey, repository: &Repository) -> Result<(),
     // Header and payload are written one after the other: no second copy of the payload.
     let (header, payload) = encode_parts(key, repository);
     write_atomic(path, &[&header, &payload]).map_err(|source| CacheWriteError {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Writes the cache file for a compact load at `path`, as [`write`]. The file is the same
+/// encoding; what the compact form does not hold (package sizes) is written as absent, which
+/// is why compact loads have keys of their own ([`CacheKey::compact`]).
+pub fn write_compact(
+    path: &Path,
+    key: &CacheKey,
+    repository: &CompactRepository,
+) -> Result<(), CacheWriteError> {
+    let mut payload = Encoder::default();
+    payload.compact_catalog(repository);
+    let payload = payload.out;
+    write_atomic(path, &[&header_of(key, &payload), &payload]).map_err(|source| CacheWriteError {
         path: path.to_path_buf(),
         source,
     })
@@ -435,16 +516,42 @@ impl Encoder {
         self.str(&nevra.arch);
     }
 
-    fn catalog(&mut self, repository: &Repository) {
-        self.u8(match repository.primary_source {
+    /// What precedes the packages: primary source and diagnostics.
+    fn preamble(&mut self, source: PrimarySource, suppressed: u64, diagnostics: &[Diagnostic]) {
+        self.u8(match source {
             PrimarySource::Xml => 0,
             PrimarySource::Sqlite => 1,
         });
-        self.u64(repository.suppressed_diagnostics);
-        self.len(repository.diagnostics.len());
-        for diagnostic in &repository.diagnostics {
+        self.u64(suppressed);
+        self.len(diagnostics.len());
+        for diagnostic in diagnostics {
             self.diagnostic(diagnostic);
         }
+    }
+
+    fn compact_catalog(&mut self, repository: &CompactRepository) {
+        self.preamble(
+            repository.primary_source,
+            repository.suppressed_diagnostics,
+            &repository.diagnostics,
+        );
+        let catalog = &repository.catalog;
+        self.len(catalog.package_count());
+        for index in 0..catalog.package_count() {
+            self.package(&catalog.package(index));
+        }
+        self.len(catalog.advisory_count());
+        for index in 0..catalog.advisory_count() {
+            self.advisory(&catalog.advisory(index));
+        }
+    }
+
+    fn catalog(&mut self, repository: &Repository) {
+        self.preamble(
+            repository.primary_source,
+            repository.suppressed_diagnostics,
+            &repository.diagnostics,
+        );
         self.len(repository.packages.len());
         for package in &repository.packages {
             self.package(package);
@@ -923,7 +1030,9 @@ impl<R: BufRead> Reader<R> {
     }
 }
 
-fn decode_payload_from(reader: &mut Reader<impl BufRead>) -> Result<CachedCatalog, Malformed> {
+fn decode_payload_from<S: CatalogSink + Default>(
+    reader: &mut Reader<impl BufRead>,
+) -> Result<Decoded<S>, Malformed> {
     let primary_source = match reader.u8()? {
         0 => PrimarySource::Xml,
         1 => PrimarySource::Sqlite,
@@ -935,23 +1044,23 @@ fn decode_payload_from(reader: &mut Reader<impl BufRead>) -> Result<CachedCatalo
     for _ in 0..count {
         diagnostics.push(reader.diagnostic()?);
     }
+    let mut sink = S::default();
     let count = reader.count(MIN_PACKAGE)?;
-    let mut packages = Vec::with_capacity(count);
+    sink.reserve_packages(count);
     for _ in 0..count {
-        packages.push(reader.package()?);
+        sink.package(reader.package()?);
     }
     let count = reader.count(MIN_ADVISORY)?;
-    let mut advisories = Vec::with_capacity(count);
+    sink.reserve_advisories(count);
     for _ in 0..count {
-        advisories.push(reader.advisory()?);
+        sink.advisory(reader.advisory()?);
     }
     if reader.remaining() != 0 {
         return Err(reader.error("bytes after the last advisory"));
     }
-    Ok(CachedCatalog {
+    Ok(Decoded {
         primary_source,
-        packages,
-        advisories,
+        sink,
         diagnostics,
         suppressed_diagnostics,
     })
@@ -960,12 +1069,13 @@ fn decode_payload_from(reader: &mut Reader<impl BufRead>) -> Result<CachedCatalo
 /// Decodes a payload alone (no header, no checksum).
 #[cfg(test)]
 fn decode_payload(payload: &[u8]) -> Result<CachedCatalog, Malformed> {
-    decode_payload_from(&mut Reader {
+    decode_payload_from::<Collect>(&mut Reader {
         input: payload,
         at: 0,
         len: payload.len(),
         io_error: None,
     })
+    .map(Decoded::into_cached)
 }
 
 #[cfg(test)]

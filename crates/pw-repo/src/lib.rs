@@ -25,10 +25,11 @@ use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use pw_core::repo::primary::{PrimaryOptions, parse_primary_with_options};
+use pw_core::repo::compact::CompactCatalog;
+use pw_core::repo::primary::{PrimaryOptions, parse_primary_with};
 use pw_core::repo::primary_db::parse_primary_db_with_options;
 use pw_core::repo::repomd::{RepoMd, RepoMdRecord, parse_repomd};
-use pw_core::repo::updateinfo::parse_updateinfo;
+use pw_core::repo::updateinfo::parse_updateinfo_with;
 use pw_core::repo::{
     Advisory, Checksum, ChecksumHasher, Diagnostic, DocumentKind, MetadataError, Package, Parsed,
 };
@@ -290,6 +291,148 @@ pub enum CacheStatus {
     },
 }
 
+/// Where a load puts what it reads, one value at a time: a [`Collect`] keeps the values, a
+/// [`CompactCatalog`] keeps them compactly. A load hands values over before it has verified the
+/// whole file; when it then fails, the caller drops the sink.
+pub trait CatalogSink {
+    fn reserve_packages(&mut self, _count: usize) {}
+    fn reserve_advisories(&mut self, _count: usize) {}
+    fn package(&mut self, package: Package);
+    fn advisory(&mut self, advisory: Advisory);
+}
+
+/// Keeps every value.
+#[derive(Debug, Default)]
+pub struct Collect {
+    pub packages: Vec<Package>,
+    pub advisories: Vec<Advisory>,
+}
+
+impl CatalogSink for Collect {
+    fn reserve_packages(&mut self, count: usize) {
+        self.packages.reserve(count);
+    }
+
+    fn reserve_advisories(&mut self, count: usize) {
+        self.advisories.reserve(count);
+    }
+
+    fn package(&mut self, package: Package) {
+        self.packages.push(package);
+    }
+
+    fn advisory(&mut self, advisory: Advisory) {
+        self.advisories.push(advisory);
+    }
+}
+
+impl CatalogSink for CompactCatalog {
+    fn package(&mut self, package: Package) {
+        self.push_package(&package);
+    }
+
+    fn advisory(&mut self, advisory: Advisory) {
+        self.push_advisory(advisory);
+    }
+}
+
+/// A repository loaded into a [`CompactCatalog`] (see pw-core's `repo::compact`).
+#[derive(Debug)]
+pub struct CompactRepository {
+    pub location: String,
+    pub repomd: RepoMd,
+    pub primary_source: PrimarySource,
+    pub catalog: CompactCatalog,
+    pub diagnostics: Vec<Diagnostic>,
+    pub suppressed_diagnostics: u64,
+}
+
+/// The result of a compact load through a cache file.
+#[derive(Debug)]
+pub struct CompactLoad {
+    pub repository: CompactRepository,
+    pub cache: CacheStatus,
+}
+
+/// [`load_dir_cached`] into a [`CompactCatalog`]: what the agent holds of a repository. The
+/// values of the whole repository never exist at once: the cache file or the metadata is
+/// decoded one package and one advisory at a time. Dependencies and details are never read
+/// (`options.dependencies` and `options.details` are ignored).
+pub fn load_dir_compact_cached(
+    path: &Path,
+    options: &LoadOptions,
+    cache_file: &Path,
+) -> Result<CompactLoad, RepoError> {
+    let source = Source::directory(path)?;
+    load_compact_cached(&path.display().to_string(), &source, options, cache_file)
+}
+
+/// [`load_flat_dir_cached`] into a [`CompactCatalog`], as [`load_dir_compact_cached`].
+pub fn load_flat_dir_compact_cached(
+    path: &Path,
+    options: &LoadOptions,
+    cache_file: &Path,
+) -> Result<CompactLoad, RepoError> {
+    load_compact_cached(
+        &path.display().to_string(),
+        &flat_source(path)?,
+        options,
+        cache_file,
+    )
+}
+
+fn load_compact_cached(
+    location: &str,
+    source: &Source,
+    options: &LoadOptions,
+    cache_file: &Path,
+) -> Result<CompactLoad, RepoError> {
+    let options = LoadOptions {
+        dependencies: false,
+        details: false,
+        ..options.clone()
+    };
+    let repomd_bytes = read_repomd(source, &options)?;
+    let key = catalog_cache::CacheKey::compact(&repomd_bytes, &options);
+    let miss = match catalog_cache::read_compact(cache_file, &key) {
+        Ok(cached) => {
+            let repomd = parse_repomd_bytes(source, &repomd_bytes)?.value;
+            return Ok(CompactLoad {
+                repository: CompactRepository {
+                    location: location.to_owned(),
+                    repomd,
+                    primary_source: cached.primary_source,
+                    catalog: cached.catalog,
+                    diagnostics: cached.diagnostics,
+                    suppressed_diagnostics: cached.suppressed_diagnostics,
+                },
+                cache: CacheStatus::Hit,
+            });
+        }
+        Err(miss) => miss,
+    };
+    let mut catalog = CompactCatalog::new();
+    let loaded = load_parsed_into(location, source, &options, &repomd_bytes, &mut catalog)?;
+    catalog.shrink_to_fit();
+    let repository = CompactRepository {
+        location: location.to_owned(),
+        repomd: loaded.repomd,
+        primary_source: loaded.primary_source,
+        catalog,
+        diagnostics: loaded.diagnostics,
+        suppressed_diagnostics: loaded.suppressed_diagnostics,
+    };
+    let cache = if !loaded.complete {
+        CacheStatus::Incomplete { miss }
+    } else {
+        match catalog_cache::write_compact(cache_file, &key, &repository) {
+            Ok(()) => CacheStatus::Written { miss },
+            Err(error) => CacheStatus::WriteFailed { miss, error },
+        }
+    };
+    Ok(CompactLoad { repository, cache })
+}
+
 /// [`load_dir_with`] through the cache file `cache_file`: a valid file written for these
 /// repomd.xml bytes and options is used instead of the metadata; otherwise the metadata is
 /// parsed and the file (re)written. Problems with the cache file are never an error.
@@ -392,16 +535,52 @@ fn load_parsed(
     options: &LoadOptions,
     repomd_bytes: &[u8],
 ) -> Result<Loaded, RepoError> {
+    let mut values = Collect::default();
+    let loaded = load_parsed_into(location, source, options, repomd_bytes, &mut values)?;
+    Ok(Loaded {
+        repository: Repository {
+            location: location.to_owned(),
+            repomd: loaded.repomd,
+            primary_source: loaded.primary_source,
+            packages: values.packages,
+            advisories: values.advisories,
+            diagnostics: loaded.diagnostics,
+            suppressed_diagnostics: loaded.suppressed_diagnostics,
+        },
+        complete: loaded.complete,
+    })
+}
+
+/// What a load found besides the values it handed to its sink.
+struct LoadedInto {
+    repomd: RepoMd,
+    primary_source: PrimarySource,
+    diagnostics: Vec<Diagnostic>,
+    suppressed_diagnostics: u64,
+    /// Every file repomd.xml lists (and the load reads) was there.
+    complete: bool,
+}
+
+/// Parses the repository's metadata into `sink`: its packages, then its advisories, each
+/// without what `options` leaves out.
+fn load_parsed_into(
+    location: &str,
+    source: &Source,
+    options: &LoadOptions,
+    repomd_bytes: &[u8],
+    sink: &mut impl CatalogSink,
+) -> Result<LoadedInto, RepoError> {
     let parsed = parse_repomd_bytes(source, repomd_bytes)?;
     let repomd = parsed.value;
     let mut diagnostics = parsed.diagnostics;
     let mut suppressed = parsed.suppressed_diagnostics;
     let mut complete = true;
+    let details = options.details;
 
     let primary_options = PrimaryOptions {
         dependencies: options.dependencies,
     };
-    let (primary_source, packages) = {
+    let primary_source = {
         let mut chosen = None;
         let mut missing = None;
         for kind in primary_preference(source, &repomd) {
@@ -410,22 +589,40 @@ fn load_parsed(
             };
             let parsed = match kind {
                 PrimarySource::Xml => source.parse_streaming(record, options, |reader| {
-                    parse_primary_with_options(reader, primary_options)
+                    parse_primary_with(reader, primary_options, |mut package| {
+                        if !details {
+                            strip_package_details(&mut package);
+                        }
+                        sink.package(package);
+                    })
                 }),
                 PrimarySource::Sqlite => source.read_verified(record, options).and_then(|bytes| {
-                    parse_primary_db_with_options(&bytes, primary_options).map_err(|error| {
-                        RepoError::Parse {
+                    parse_primary_db_with_options(&bytes, primary_options)
+                        .map(|parsed| {
+                            sink.reserve_packages(parsed.value.len());
+                            for mut package in parsed.value {
+                                if !details {
+                                    strip_package_details(&mut package);
+                                }
+                                sink.package(package);
+                            }
+                            Parsed {
+                                value: (),
+                                diagnostics: parsed.diagnostics,
+                                suppressed_diagnostics: parsed.suppressed_diagnostics,
+                            }
+                        })
+                        .map_err(|error| RepoError::Parse {
                             file: source.describe(&record.location),
                             source: error,
-                        }
-                    })
+                        })
                 }),
             };
             match parsed {
                 Ok(parsed) => {
                     diagnostics.extend(parsed.diagnostics);
                     suppressed += parsed.suppressed_diagnostics;
-                    chosen = Some((kind, parsed.value));
+                    chosen = Some(kind);
                     break;
                 }
                 // The chosen file is not in the cache (yum fetched only the other one, or
@@ -463,74 +660,70 @@ fn load_parsed(
         }
     };
 
-    let advisories = match repomd.record("updateinfo") {
-        Some(record) if options.updateinfo => {
-            match source.parse_streaming(record, options, |reader| parse_updateinfo(reader)) {
-                Ok(parsed) => {
-                    diagnostics.extend(parsed.diagnostics);
-                    suppressed += parsed.suppressed_diagnostics;
-                    parsed.value
+    if let Some(record) = repomd.record("updateinfo")
+        && options.updateinfo
+    {
+        let parsed = source.parse_streaming(record, options, |reader| {
+            parse_updateinfo_with(reader, |mut advisory| {
+                if !details {
+                    strip_advisory_details(&mut advisory);
                 }
-                // A local cache may lack a file its repomd lists (yum fetches some lazily):
-                // the packages are still good, so say so instead of failing.
-                Err(RepoError::Read {
-                    path,
-                    source: error,
-                }) if error.kind() == io::ErrorKind::NotFound => {
-                    complete = false;
-                    diagnostics.push(Diagnostic {
-                        document: DocumentKind::Updateinfo,
-                        position: None,
-                        item: None,
-                        message: format!(
-                            "{path} is listed in repomd.xml but missing; no advisories read"
-                        ),
-                    });
-                    Vec::new()
-                }
-                Err(error) => return Err(error),
+                sink.advisory(advisory);
+            })
+        });
+        match parsed {
+            Ok(parsed) => {
+                diagnostics.extend(parsed.diagnostics);
+                suppressed += parsed.suppressed_diagnostics;
             }
+            // A local cache may lack a file its repomd lists (yum fetches some lazily):
+            // the packages are still good, so say so instead of failing.
+            Err(RepoError::Read {
+                path,
+                source: error,
+            }) if error.kind() == io::ErrorKind::NotFound => {
+                complete = false;
+                diagnostics.push(Diagnostic {
+                    document: DocumentKind::Updateinfo,
+                    position: None,
+                    item: None,
+                    message: format!(
+                        "{path} is listed in repomd.xml but missing; no advisories read"
+                    ),
+                });
+            }
+            Err(error) => return Err(error),
         }
-        _ => Vec::new(),
-    };
-    let (mut packages, mut advisories) = (packages, advisories);
-    if !options.details {
-        strip_details(&mut packages, &mut advisories);
     }
 
-    Ok(Loaded {
-        repository: Repository {
-            location: location.to_owned(),
-            repomd,
-            primary_source,
-            packages,
-            advisories,
-            diagnostics,
-            suppressed_diagnostics: suppressed,
-        },
+    Ok(LoadedInto {
+        repomd,
+        primary_source,
+        diagnostics,
+        suppressed_diagnostics: suppressed,
         complete,
     })
 }
 
-/// Drops what [`LoadOptions::details`] leaves out.
-fn strip_details(packages: &mut [Package], advisories: &mut [Advisory]) {
-    for package in packages {
-        package.location = String::new();
-        package.source_rpm = None;
-        package.checksum = None;
+/// Drops what [`LoadOptions::details`] leaves out of a package.
+fn strip_package_details(package: &mut Package) {
+    package.location = String::new();
+    package.source_rpm = None;
+    package.checksum = None;
+}
+
+/// Drops what [`LoadOptions::details`] leaves out of an advisory.
+fn strip_advisory_details(advisory: &mut Advisory) {
+    advisory.status = None;
+    advisory.title = None;
+    advisory.description = None;
+    for reference in &mut advisory.references {
+        reference.href = None;
+        reference.title = None;
     }
-    for advisory in advisories {
-        advisory.status = None;
-        advisory.title = None;
-        advisory.description = None;
-        for reference in &mut advisory.references {
-            reference.href = None;
-            reference.title = None;
-        }
-        for package in &mut advisory.packages {
-            package.filename = None;
-            package.source_rpm = None;
-        }
+    for package in &mut advisory.packages {
+        package.filename = None;
+        package.source_rpm = None;
     }
 }
 

@@ -243,6 +243,40 @@ impl<'a> Collector<'a> {
     }
 }
 
+/// How a baseline treats packages that no advisory lists ("non-security" updates).
+struct NonSecurity {
+    /// The global filters accept a package without advisory.
+    global_ok: bool,
+    /// The rules that approve such packages.
+    rules: Vec<usize>,
+    /// Whether anything may approve such a package at all.
+    wanted: bool,
+}
+
+impl NonSecurity {
+    fn of(baseline: &Baseline, approved: &ExceptionList<'_>, product: Option<&str>) -> NonSecurity {
+        let none_props = PatchProperties {
+            product,
+            ..PatchProperties::default()
+        };
+        let global_ok = baseline.global_filters.accepts(&none_props);
+        let rules: Vec<usize> = baseline
+            .rules
+            .iter()
+            .enumerate()
+            .filter(|(_, rule)| rule.enable_non_security && rule.filters.accepts(&none_props))
+            .map(|(index, _)| index)
+            .collect();
+        let wanted = (baseline.approved_enable_non_security && !approved.is_empty())
+            || (global_ok && !rules.is_empty());
+        NonSecurity {
+            global_ok,
+            rules,
+            wanted,
+        }
+    }
+}
+
 impl<'a> Snapshot<'a> {
     /// Applies `baseline` to `catalog` at `context.now`.
     pub fn build(baseline: &'a Baseline, catalog: Catalog<'a>, context: Context) -> Snapshot<'a> {
@@ -342,20 +376,11 @@ impl<'a> Snapshot<'a> {
         }
 
         // Notice-less packages: "non-security" updates, approved only when enabled.
-        let none_props = PatchProperties {
-            product,
-            ..PatchProperties::default()
-        };
-        let global_none_ok = baseline.global_filters.accepts(&none_props);
-        let non_security_rules: Vec<usize> = baseline
-            .rules
-            .iter()
-            .enumerate()
-            .filter(|(_, rule)| rule.enable_non_security && rule.filters.accepts(&none_props))
-            .map(|(index, _)| index)
-            .collect();
-        let wants_non_security = (baseline.approved_enable_non_security && !approved.is_empty())
-            || (global_none_ok && !non_security_rules.is_empty());
+        let NonSecurity {
+            global_ok: global_none_ok,
+            rules: non_security_rules,
+            wanted: wants_non_security,
+        } = NonSecurity::of(baseline, &approved, product);
         let mut packages_by_name: Map<&str, Vec<usize>> = Map::default();
         for (index, package) in catalog.packages.iter().enumerate() {
             let nevra = &package.nevra;
@@ -487,6 +512,15 @@ impl<'a> Snapshot<'a> {
             packages_by_name,
             n_entries,
         }
+    }
+
+    /// Whether [`Snapshot::build`] with these arguments may approve a package that no
+    /// advisory lists. When it may not, a name that no advisory lists has no entry, whatever
+    /// its packages: a caller that builds snapshots of parts of a catalog can leave such
+    /// names out.
+    pub fn approves_unlisted(baseline: &Baseline, context: &Context) -> bool {
+        let approved = ExceptionList::new(&baseline.approved, context.now);
+        NonSecurity::of(baseline, &approved, Some(context.product.as_str())).wanted
     }
 
     /// The baseline this snapshot applies.

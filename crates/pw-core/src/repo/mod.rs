@@ -17,6 +17,7 @@
 //! [`MetadataError`]. See `docs/repository-metadata.md` for every decision.
 
 pub mod checksum;
+pub mod compact;
 pub mod compression;
 pub mod date;
 pub mod diagnostics;

@@ -1,0 +1,392 @@
+//! What the rpm backend holds of the host's repositories between loading them and evaluating:
+//! every enabled repository's catalog in compact form (pw-core's `repo::compact`), and on
+//! demand the values of the names the host has installed (docs/agent.md, "Memory").
+//!
+//! An evaluation needs full values only for installed names: every item of the report is an
+//! installed (name, arch). The rest of the catalog counts only in the summary's
+//! NotApplicable count: the approved, available versions of names the host does not have.
+//! That count is taken by the same `Snapshot::build`, over the other names in parts
+//! ([`HostCatalog::not_applicable_elsewhere`]): a baseline's entries for one name depend only
+//! on that name's packages and listings and on advisory-level properties, and the package
+//! manager's visibility rules (`crate::visibility`) decide per name as well. So the report is
+//! the one the whole catalog gives, while at most one part of it exists as values at a time.
+
+use std::collections::HashSet;
+
+use pw_core::baseline::Baseline;
+use pw_core::evaluate::{Catalog, Context, Snapshot};
+use pw_core::repo::compact::CompactCatalog;
+use pw_core::repo::{Advisory, Package};
+use pw_pkgmgr::repo_cache::{CachedRepository, RepositoryConfig};
+
+use crate::visibility::{Hidden, Visibility};
+
+/// How many package and listing records one part of a NotApplicable count materializes, at
+/// most about: a part's values take a few MB.
+const PART_RECORDS: usize = 8192;
+
+/// The compact catalogs of a host's repositories, in the order the configuration gives them.
+pub(crate) struct HostCatalog {
+    /// The configuration the visibility rules come from (its repository list is not used:
+    /// `repositories` holds the loaded ones).
+    config: RepositoryConfig,
+    repositories: Vec<(CachedRepository, CompactCatalog)>,
+}
+
+/// Values of some names of a [`HostCatalog`], after the package manager's visibility rules.
+pub(crate) struct Materialized {
+    pub(crate) packages: Vec<Package>,
+    pub(crate) advisories: Vec<Advisory>,
+    pub(crate) hidden: Hidden,
+}
+
+impl HostCatalog {
+    pub(crate) fn new(config: RepositoryConfig) -> HostCatalog {
+        HostCatalog {
+            config,
+            repositories: Vec::new(),
+        }
+    }
+
+    pub(crate) fn push(&mut self, repository: CachedRepository, catalog: CompactCatalog) {
+        self.repositories.push((repository, catalog));
+    }
+
+    /// The packages and advisories of the names `keep` selects, as the package manager sees
+    /// them (excludes, priorities, versionlock), in the order a load of values would give.
+    pub(crate) fn materialize(
+        &self,
+        mut keep: impl FnMut(&str) -> bool,
+        notes: &mut Vec<String>,
+    ) -> Materialized {
+        let mut filter = Visibility::new(&self.config);
+        let mut packages = Vec::new();
+        let mut advisories = Vec::new();
+        for (repository, catalog) in &self.repositories {
+            let (some, listing) = catalog.materialize(&mut keep);
+            packages.extend(filter.repository(repository, some));
+            advisories.extend(listing);
+        }
+        let packages = filter.finish(packages, notes);
+        Materialized {
+            packages,
+            advisories,
+            hidden: filter.into_hidden(),
+        }
+    }
+
+    /// The number of (name, arch) of names not in `installed` that `baseline` approves a
+    /// version of that the repositories offer: the NotApplicable items an evaluation of the
+    /// installed names alone leaves out (see the module documentation).
+    pub(crate) fn not_applicable_elsewhere(
+        &self,
+        baseline: &Baseline,
+        context: &Context,
+        installed: &HashSet<&str>,
+    ) -> usize {
+        self.not_applicable_in_parts(baseline, context, installed, PART_RECORDS)
+    }
+
+    /// [`HostCatalog::not_applicable_elsewhere`] with parts of about `part_records` records.
+    fn not_applicable_in_parts(
+        &self,
+        baseline: &Baseline,
+        context: &Context,
+        installed: &HashSet<&str>,
+        part_records: usize,
+    ) -> usize {
+        // Without approvals of packages no advisory lists, a name no advisory lists has no
+        // entry: only listed names are counted.
+        let unlisted = Snapshot::approves_unlisted(baseline, context);
+        let listed: HashSet<&str> = if unlisted {
+            HashSet::new()
+        } else {
+            self.repositories
+                .iter()
+                .flat_map(|(_, catalog)| catalog.listed_names())
+                .collect()
+        };
+        let records: usize = self
+            .repositories
+            .iter()
+            .map(|(_, catalog)| catalog.package_count() + catalog.listing_count())
+            .sum();
+        let parts = records.div_ceil(part_records.max(1)).max(1);
+        let mut count = 0;
+        for part in 0..parts {
+            let values = self.materialize(
+                |name| {
+                    !installed.contains(name)
+                        && (unlisted || listed.contains(name))
+                        && part_of(name, parts) == part
+                },
+                &mut Vec::new(),
+            );
+            if values.packages.is_empty() {
+                continue;
+            }
+            let snapshot = Snapshot::build(
+                baseline,
+                Catalog {
+                    packages: &values.packages,
+                    advisories: &values.advisories,
+                },
+                context.clone(),
+            );
+            count += snapshot.len();
+        }
+        count
+    }
+}
+
+/// Which of `parts` parts a name's count is taken in: any function of the name alone would
+/// do; this one spreads names evenly (FNV-1a).
+fn part_of(name: &str, parts: usize) -> usize {
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    (hash % parts as u64) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use jiff::Timestamp;
+    use pw_core::baseline::{
+        Approval, ComplianceLevel, Exception, Family, Filter, FilterGroup, FilterKey,
+        OperatingSystem, RejectedAction, Rule, default_baseline,
+    };
+    use pw_core::evaluate::{EvaluateOptions, Evaluation, InstalledPackage};
+    use pw_core::nevra::Nevra;
+    use pw_core::repo::{AdvisoryPackage, Reference};
+    use pw_core::version::rpm::Evr;
+    use pw_pkgmgr::yum_config::{PrioritiesPlugin, VersionLock};
+
+    use super::*;
+
+    /// A small deterministic generator (xorshift), so the catalog is the same every run.
+    struct Random(u64);
+
+    impl Random {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n
+        }
+    }
+
+    const ARCHES: [&str; 3] = ["x86_64", "noarch", "i686"];
+
+    fn nevra(name: usize, arch: usize, version: u64, epoch: u32) -> Nevra {
+        Nevra {
+            name: format!("pkg{name}"),
+            evr: Evr {
+                epoch,
+                version: format!("1.{version}"),
+                release: format!("{}.amzn2", version % 3 + 1),
+            },
+            arch: ARCHES[arch].to_owned(),
+        }
+    }
+
+    /// Two repositories of 120 names with several versions each, advisories of every kind
+    /// listing some of them (and versions no repository has), and a host with 40 of the names
+    /// installed (some at versions no repository has) plus a few of its own.
+    fn world(seed: u64) -> (HostCatalog, Vec<InstalledPackage>) {
+        let mut random = Random(seed);
+        let repository = |id: &str, priority: u32, exclude: &[&str]| CachedRepository {
+            id: id.to_owned(),
+            config_file: PathBuf::from(format!("/etc/yum.repos.d/{id}.repo")),
+            cache: None,
+            priority,
+            exclude: exclude.iter().map(|e| (*e).to_owned()).collect(),
+            includepkgs: Vec::new(),
+        };
+        let config = RepositoryConfig {
+            repositories: Vec::new(),
+            main_file: Some(PathBuf::from("/etc/yum.conf")),
+            main_exclude: vec!["pkg7".to_owned()],
+            priorities: Some(PrioritiesPlugin {
+                only_samearch: false,
+                check_obsoletes: false,
+            }),
+            versionlock: Some(VersionLock {
+                file: PathBuf::from("/etc/yum/pluginconf.d/versionlock.list"),
+                locks: vec!["0:pkg5-1.2-3.amzn2.*".to_owned()],
+                excludes: vec!["0:pkg9-1.3-1.amzn2.*".to_owned()],
+            }),
+            notes: Vec::new(),
+        };
+        let mut host = HostCatalog::new(config);
+        let mut installed = Vec::new();
+        for (index, (id, priority, exclude)) in
+            [("core", 10, &["pkg1*"][..]), ("extras", 99, &[][..])]
+                .into_iter()
+                .enumerate()
+        {
+            let mut catalog = CompactCatalog::new();
+            let mut offered = Vec::new();
+            for name in 0..120 {
+                // Some names only in one repository (priorities hide the other's).
+                if (name + index) % 5 == 0 {
+                    continue;
+                }
+                let arch = name % 3;
+                for version in 0..=random.below(6) {
+                    let epoch = u32::from(name % 17 == 0);
+                    let mut package =
+                        Package::new(nevra(name, arch, version, epoch), String::new());
+                    package.build_time = Some(1_700_000_000 + random.below(20_000_000) as i64);
+                    catalog.push_package(&package);
+                    offered.push(package.nevra);
+                }
+            }
+            for number in 0..40 {
+                let listed: Vec<AdvisoryPackage> = (0..=random.below(4))
+                    .map(|_| {
+                        let nevra = if random.below(8) == 0 {
+                            // A version no repository has.
+                            nevra(random.below(120) as usize, 0, 9, 0)
+                        } else {
+                            offered[random.below(offered.len() as u64) as usize].clone()
+                        };
+                        AdvisoryPackage {
+                            nevra,
+                            filename: None,
+                            reboot_suggested: random.below(5) == 0,
+                            source_rpm: None,
+                            collection: 0,
+                        }
+                    })
+                    .collect();
+                let kind = ["security", "bugfix", "enhancement"][random.below(3) as usize];
+                let severity =
+                    ["Critical", "Important", "Medium", "Low", ""][random.below(5) as usize];
+                let updated: Timestamp =
+                    Timestamp::from_second(1_700_000_000 + random.below(20_000_000) as i64)
+                        .unwrap();
+                catalog.push_advisory(Advisory {
+                    id: format!("ALAS-{id}-{number}"),
+                    kind: kind.to_owned(),
+                    status: None,
+                    severity: (!severity.is_empty()).then(|| severity.to_owned()),
+                    title: None,
+                    issued: Some(updated),
+                    updated: (random.below(4) != 0).then_some(updated),
+                    references: vec![Reference {
+                        kind: "cve".to_owned(),
+                        id: format!("CVE-2024-{}", random.below(50)),
+                        href: None,
+                        title: None,
+                    }],
+                    packages: listed,
+                    description: None,
+                    reboot_suggested: false,
+                    collections: Vec::new(),
+                });
+            }
+            if index == 0 {
+                for name in (0..120).step_by(3) {
+                    installed.push(InstalledPackage {
+                        nevra: nevra(name, name % 3, random.below(3), u32::from(name % 17 == 0)),
+                        install_time: None,
+                    });
+                }
+                installed.push(InstalledPackage {
+                    nevra: nevra(500, 0, 1, 0),
+                    install_time: None,
+                });
+            }
+            host.push(repository(id, priority, exclude), catalog);
+        }
+        (host, installed)
+    }
+
+    fn rule(classifications: &[&str], approval: Approval, non_security: bool) -> Rule {
+        Rule {
+            filters: FilterGroup {
+                filters: vec![Filter {
+                    key: FilterKey::Classification,
+                    values: classifications.iter().map(|c| (*c).to_owned()).collect(),
+                }],
+            },
+            approval,
+            compliance_level: ComplianceLevel::High,
+            enable_non_security: non_security,
+        }
+    }
+
+    fn baselines() -> Vec<Baseline> {
+        let default = default_baseline(OperatingSystem::AmazonLinux2);
+        let mut non_security = default.clone();
+        non_security.rules = vec![
+            rule(&["Security"], Approval::AfterDays(7), false),
+            rule(&["*"], Approval::AfterDays(30), true),
+        ];
+        let mut exceptions = default.clone();
+        exceptions.approved = vec![Exception::new("pkg2*"), Exception::new("ALAS-extras-3")];
+        exceptions.approved_enable_non_security = true;
+        exceptions.rejected = vec![Exception::new("pkg4*"), Exception::new("pkg11")];
+        exceptions.rejected_action = RejectedAction::AllowAsDependency;
+        let mut everything = default.clone();
+        everything.rules = vec![rule(&["*"], Approval::Immediate, true)];
+        vec![default, non_security, exceptions, everything]
+    }
+
+    fn evaluate(
+        host: &HostCatalog,
+        baseline: &Baseline,
+        installed: &[InstalledPackage],
+        focused: bool,
+        part_records: usize,
+    ) -> Evaluation {
+        let context = Context {
+            product: "AmazonLinux2".to_owned(),
+            family: Family::Yum,
+            now: "2024-06-01T00:00:00Z".parse().unwrap(),
+        };
+        let names: HashSet<&str> = installed.iter().map(|p| p.nevra.name.as_str()).collect();
+        let values = host.materialize(|name| !focused || names.contains(name), &mut Vec::new());
+        let snapshot = Snapshot::build(
+            baseline,
+            Catalog {
+                packages: &values.packages,
+                advisories: &values.advisories,
+            },
+            context.clone(),
+        );
+        let mut evaluation = snapshot.evaluate(installed, &[], &EvaluateOptions::default());
+        if focused {
+            let elsewhere = host.not_applicable_in_parts(baseline, &context, &names, part_records);
+            evaluation = evaluation.with_more_not_applicable(elsewhere);
+        }
+        values.hidden.explain(&mut evaluation);
+        evaluation
+    }
+
+    /// The report of the installed names plus the count of the rest in parts is the report of
+    /// the whole catalog, item for item, for baselines with and without non-security
+    /// approvals, exceptions and rejections, through excludes, priorities and versionlock.
+    #[test]
+    fn installed_names_and_a_count_in_parts_give_the_whole_catalogs_report() {
+        for seed in [7, 1234, 99_991] {
+            let (host, installed) = world(seed);
+            for (index, baseline) in baselines().iter().enumerate() {
+                let whole = evaluate(&host, baseline, &installed, false, 0);
+                assert!(
+                    whole.summary.not_applicable > 0,
+                    "baseline {index}: something to count"
+                );
+                for part_records in [1, 50, 10_000] {
+                    let focused = evaluate(&host, baseline, &installed, true, part_records);
+                    assert_eq!(
+                        focused, whole,
+                        "seed {seed}, baseline {index}, parts of {part_records} records"
+                    );
+                }
+            }
+        }
+    }
+}

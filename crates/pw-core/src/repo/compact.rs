@@ -1,0 +1,386 @@
+//! A repository's catalog held compactly, for a host that evaluates against it.
+//!
+//! An Amazon Linux 2 sized repository (58,077 packages, 3,000 advisories listing 28,754
+//! package versions) parsed into [`Package`] and [`Advisory`] values takes some 50 MB: every
+//! name, version, release and arch is its own `String`. A host needs the full values only for
+//! the names it has installed; for every other name the evaluation needs no more than to count
+//! its approved versions (NotApplicable). So a [`CompactCatalog`] keeps each distinct string
+//! once ([`Strings`]) and every package and advisory listing as a record of string ids, and
+//! hands out ordinary values for any set of names on demand ([`CompactCatalog::materialize`]),
+//! in the order the metadata gave them. The evaluation itself never sees the compact form:
+//! the same `Snapshot::build` decides, on the values materialized (see the agent's
+//! `docs/agent.md`, "Memory").
+//!
+//! What it keeps of a package: its NEVRA and build time. Of an advisory: everything the load
+//! kept, its package list as records (NEVRA, reboot flag, collection). Dependencies, package
+//! locations, checksums, sizes and file names are not kept: a catalog loaded for dependency
+//! checks (a baseline that blocks rejected packages) is held as values, not here.
+
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
+
+use crate::nevra::Nevra;
+use crate::repo::{Advisory, AdvisoryPackage, Package};
+use crate::version::rpm::Evr;
+
+/// Distinct strings, each stored once in one buffer, named by a `u32` id.
+#[derive(Default)]
+pub struct Strings {
+    text: String,
+    /// The end offset of each string in `text`; string `i` starts where `i - 1` ends.
+    ends: Vec<usize>,
+    table: HashTable<u32>,
+    hasher: foldhash::fast::RandomState,
+}
+
+impl std::fmt::Debug for Strings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Strings")
+            .field("count", &self.ends.len())
+            .field("bytes", &self.text.len())
+            .finish()
+    }
+}
+
+impl Strings {
+    /// The id of `text`, adding it when new.
+    ///
+    /// # Panics
+    /// After 2^32 distinct strings (a repository has a few hundred thousand).
+    pub fn intern(&mut self, text: &str) -> u32 {
+        let hash = self.hasher.hash_one(text);
+        let (all, ends) = (&self.text, &self.ends);
+        if let Some(&id) = self.table.find(hash, |&id| span(all, ends, id) == text) {
+            return id;
+        }
+        let id = u32::try_from(self.ends.len()).expect("fewer than 2^32 distinct strings");
+        self.text.push_str(text);
+        self.ends.push(self.text.len());
+        let (all, ends, hasher) = (&self.text, &self.ends, &self.hasher);
+        self.table
+            .insert_unique(hash, id, |&id| hasher.hash_one(span(all, ends, id)));
+        id
+    }
+
+    /// The string `id` names.
+    ///
+    /// # Panics
+    /// When `id` was not handed out by this table.
+    pub fn get(&self, id: u32) -> &str {
+        span(&self.text, &self.ends, id)
+    }
+
+    /// The number of distinct strings.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Bytes held (text, offsets and the lookup table), for measurements.
+    pub fn heap_bytes(&self) -> usize {
+        self.text.capacity()
+            + self.ends.capacity() * size_of::<usize>()
+            + self.table.capacity() * (size_of::<u32>() + 1)
+    }
+}
+
+fn span<'a>(text: &'a str, ends: &[usize], id: u32) -> &'a str {
+    let id = id as usize;
+    let start = if id == 0 { 0 } else { ends[id - 1] };
+    &text[start..ends[id]]
+}
+
+/// A NEVRA as string ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Ids {
+    name: u32,
+    epoch: u32,
+    version: u32,
+    release: u32,
+    arch: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct CompactPackage {
+    ids: Ids,
+    build_time: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Listing {
+    ids: Ids,
+    collection: u32,
+    reboot_suggested: bool,
+}
+
+/// Packages and advisories of one repository, compactly (see the module documentation).
+#[derive(Debug, Default)]
+pub struct CompactCatalog {
+    strings: Strings,
+    packages: Vec<CompactPackage>,
+    /// Every advisory with its `packages` emptied: they are in `listings`.
+    advisories: Vec<Advisory>,
+    /// The end index in `listings` of each advisory's package list.
+    listing_ends: Vec<usize>,
+    listings: Vec<Listing>,
+}
+
+impl CompactCatalog {
+    pub fn new() -> CompactCatalog {
+        CompactCatalog::default()
+    }
+
+    fn ids(&mut self, nevra: &Nevra) -> Ids {
+        Ids {
+            name: self.strings.intern(&nevra.name),
+            epoch: nevra.evr.epoch,
+            version: self.strings.intern(&nevra.evr.version),
+            release: self.strings.intern(&nevra.evr.release),
+            arch: self.strings.intern(&nevra.arch),
+        }
+    }
+
+    fn nevra(&self, ids: Ids) -> Nevra {
+        Nevra {
+            name: self.strings.get(ids.name).to_owned(),
+            evr: Evr {
+                epoch: ids.epoch,
+                version: self.strings.get(ids.version).to_owned(),
+                release: self.strings.get(ids.release).to_owned(),
+            },
+            arch: self.strings.get(ids.arch).to_owned(),
+        }
+    }
+
+    /// Adds a package: its NEVRA and build time (see the module documentation).
+    pub fn push_package(&mut self, package: &Package) {
+        let ids = self.ids(&package.nevra);
+        self.packages.push(CompactPackage {
+            ids,
+            build_time: package.build_time,
+        });
+    }
+
+    /// Adds an advisory.
+    pub fn push_advisory(&mut self, mut advisory: Advisory) {
+        for listed in std::mem::take(&mut advisory.packages) {
+            let ids = self.ids(&listed.nevra);
+            self.listings.push(Listing {
+                ids,
+                collection: u32::try_from(listed.collection).unwrap_or(u32::MAX),
+                reboot_suggested: listed.reboot_suggested,
+            });
+        }
+        self.listing_ends.push(self.listings.len());
+        self.advisories.push(advisory);
+    }
+
+    /// Returns unused capacity once everything is pushed.
+    pub fn shrink_to_fit(&mut self) {
+        self.packages.shrink_to_fit();
+        self.advisories.shrink_to_fit();
+        self.listing_ends.shrink_to_fit();
+        self.listings.shrink_to_fit();
+        self.strings.text.shrink_to_fit();
+        self.strings.ends.shrink_to_fit();
+    }
+
+    pub fn package_count(&self) -> usize {
+        self.packages.len()
+    }
+
+    pub fn advisory_count(&self) -> usize {
+        self.advisories.len()
+    }
+
+    /// The number of package versions the advisories list.
+    pub fn listing_count(&self) -> usize {
+        self.listings.len()
+    }
+
+    /// The name of every package, in order (with repeats).
+    pub fn package_names(&self) -> impl Iterator<Item = &str> {
+        self.packages.iter().map(|p| self.strings.get(p.ids.name))
+    }
+
+    /// The name of every package version an advisory lists, in order (with repeats).
+    pub fn listed_names(&self) -> impl Iterator<Item = &str> {
+        self.listings.iter().map(|l| self.strings.get(l.ids.name))
+    }
+
+    /// Package `index` as a value.
+    pub fn package(&self, index: usize) -> Package {
+        let record = self.packages[index];
+        let mut package = Package::new(self.nevra(record.ids), String::new());
+        package.build_time = record.build_time;
+        package
+    }
+
+    /// Advisory `index` as a value, with every package it lists.
+    pub fn advisory(&self, index: usize) -> Advisory {
+        self.advisory_with(index, |_| true)
+            .unwrap_or_else(|| self.advisories[index].clone())
+    }
+
+    /// Advisory `index` with the packages `keep` selects by name; `None` when it selects none
+    /// of them (an advisory that lists packages).
+    fn advisory_with(&self, index: usize, mut keep: impl FnMut(u32) -> bool) -> Option<Advisory> {
+        let start = if index == 0 {
+            0
+        } else {
+            self.listing_ends[index - 1]
+        };
+        let listed = &self.listings[start..self.listing_ends[index]];
+        let packages: Vec<AdvisoryPackage> = listed
+            .iter()
+            .filter(|l| keep(l.ids.name))
+            .map(|l| AdvisoryPackage {
+                nevra: self.nevra(l.ids),
+                filename: None,
+                reboot_suggested: l.reboot_suggested,
+                source_rpm: None,
+                collection: l.collection as usize,
+            })
+            .collect();
+        if packages.is_empty() && !listed.is_empty() {
+            return None;
+        }
+        Some(Advisory {
+            packages,
+            ..self.advisories[index].clone()
+        })
+    }
+
+    /// The packages and advisories of the names `keep` selects, as values, in the catalog's
+    /// order. An advisory comes with the packages it lists of those names, and not at all
+    /// when it lists none of them (an advisory without packages always comes). `keep` is
+    /// asked once per distinct name.
+    pub fn materialize(&self, mut keep: impl FnMut(&str) -> bool) -> (Vec<Package>, Vec<Advisory>) {
+        // Per string id: 0 not asked yet, 1 kept, 2 not kept.
+        let mut memo = vec![0u8; self.strings.len()];
+        let mut keeps = |id: u32| match memo[id as usize] {
+            0 => {
+                let kept = keep(self.strings.get(id));
+                memo[id as usize] = if kept { 1 } else { 2 };
+                kept
+            }
+            answer => answer == 1,
+        };
+        let packages = (0..self.packages.len())
+            .filter(|&i| keeps(self.packages[i].ids.name))
+            .map(|i| self.package(i))
+            .collect();
+        let advisories = (0..self.advisories.len())
+            .filter_map(|i| self.advisory_with(i, &mut keeps))
+            .collect();
+        (packages, advisories)
+    }
+
+    /// Bytes held, approximately (records, strings, advisories without their strings), for
+    /// measurements.
+    pub fn heap_bytes(&self) -> usize {
+        self.strings.heap_bytes()
+            + self.packages.capacity() * size_of::<CompactPackage>()
+            + self.listings.capacity() * size_of::<Listing>()
+            + self.listing_ends.capacity() * size_of::<usize>()
+            + self.advisories.capacity() * size_of::<Advisory>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn package(key: &str, build_time: i64) -> Package {
+        let mut package = Package::new(Nevra::parse(key).unwrap(), String::new());
+        package.build_time = Some(build_time);
+        package
+    }
+
+    fn advisory(id: &str, listed: &[&str]) -> Advisory {
+        Advisory {
+            id: id.to_owned(),
+            kind: "security".to_owned(),
+            status: None,
+            severity: Some("Important".to_owned()),
+            title: None,
+            issued: None,
+            updated: None,
+            references: Vec::new(),
+            packages: listed
+                .iter()
+                .enumerate()
+                .map(|(i, key)| AdvisoryPackage {
+                    nevra: Nevra::parse(key).unwrap(),
+                    filename: None,
+                    reboot_suggested: i == 0,
+                    source_rpm: None,
+                    collection: 0,
+                })
+                .collect(),
+            description: None,
+            reboot_suggested: false,
+            collections: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn strings_are_stored_once() {
+        let mut strings = Strings::default();
+        let a = strings.intern("x86_64");
+        let b = strings.intern("noarch");
+        assert_eq!(strings.intern("x86_64"), a);
+        assert_eq!(strings.intern(""), 2);
+        assert_eq!(
+            (strings.get(a), strings.get(b), strings.get(2)),
+            ("x86_64", "noarch", "")
+        );
+        assert_eq!(strings.len(), 3);
+    }
+
+    #[test]
+    fn materialize_gives_back_what_was_pushed_in_order() {
+        let packages = vec![
+            package("bash-4.2-1.x86_64", 10),
+            package("curl-8.0-1.x86_64", 20),
+            package("bash-4.3-1.x86_64", 30),
+            package("openssl-1:3.0-2.x86_64", 40),
+        ];
+        let advisories = vec![
+            advisory("A-1", &["bash-4.3-1.x86_64", "curl-8.0-1.x86_64"]),
+            advisory("A-2", &["openssl-1:3.0-2.x86_64"]),
+            advisory("A-3", &[]),
+        ];
+        let mut catalog = CompactCatalog::new();
+        for p in &packages {
+            catalog.push_package(p);
+        }
+        for a in &advisories {
+            catalog.push_advisory(a.clone());
+        }
+        assert_eq!(
+            catalog.materialize(|_| true),
+            (packages.clone(), advisories.clone())
+        );
+        assert_eq!(catalog.advisory(1), advisories[1]);
+
+        let mut asked = Vec::new();
+        let (some, listing) = catalog.materialize(|name| {
+            asked.push(name.to_owned());
+            name == "bash"
+        });
+        assert_eq!(some, vec![packages[0].clone(), packages[2].clone()]);
+        let mut bash_only = advisories[0].clone();
+        bash_only.packages.truncate(1);
+        // A-2 lists no bash: left out; A-3 lists nothing: kept.
+        assert_eq!(listing, vec![bash_only, advisories[2].clone()]);
+        asked.sort();
+        assert_eq!(asked, ["bash", "curl", "openssl"], "once per name");
+        assert_eq!(catalog.package_names().filter(|n| *n == "bash").count(), 2);
+        assert_eq!(catalog.listed_names().count(), 3);
+    }
+}
