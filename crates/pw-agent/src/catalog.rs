@@ -11,11 +11,11 @@
 //! manager's visibility rules (`crate::visibility`) decide per name as well. So the report is
 //! the one the whole catalog gives, while at most one part of it exists as values at a time.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use pw_core::baseline::Baseline;
 use pw_core::evaluate::{Catalog, Context, Snapshot};
-use pw_core::repo::compact::CompactCatalog;
+use pw_core::repo::compact::{CompactCatalog, NameClasses};
 use pw_core::repo::{Advisory, Package};
 use pw_pkgmgr::repo_cache::{CachedRepository, RepositoryConfig};
 
@@ -24,6 +24,9 @@ use crate::visibility::{Hidden, Visibility};
 /// How many package and listing records one part of a NotApplicable count materializes, at
 /// most about: a part's values take a few MB.
 const PART_RECORDS: usize = 8192;
+
+/// Maps of names, looked up once per package and listing of the catalog.
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// The compact catalogs of a host's repositories, in the order the configuration gives them.
 pub(crate) struct HostCatalog {
@@ -59,11 +62,26 @@ impl HostCatalog {
         mut keep: impl FnMut(&str) -> bool,
         notes: &mut Vec<String>,
     ) -> Materialized {
+        let classes: Vec<NameClasses> = self
+            .repositories
+            .iter()
+            .map(|(_, catalog)| catalog.classify_names(|name| keep(name).then_some(0)))
+            .collect();
+        self.materialize_class(&classes, 0, notes)
+    }
+
+    /// The values of the names in `class` (`classes` has one entry per repository).
+    fn materialize_class(
+        &self,
+        classes: &[NameClasses],
+        class: u32,
+        notes: &mut Vec<String>,
+    ) -> Materialized {
         let mut filter = Visibility::new(&self.config);
         let mut packages = Vec::new();
         let mut advisories = Vec::new();
-        for (repository, catalog) in &self.repositories {
-            let (some, listing) = catalog.materialize(&mut keep);
+        for ((repository, catalog), classes) in self.repositories.iter().zip(classes) {
+            let (some, listing) = catalog.materialize_class(classes, class);
             packages.extend(filter.repository(repository, some));
             advisories.extend(listing);
         }
@@ -98,54 +116,58 @@ impl HostCatalog {
         // Without approvals of packages no advisory lists, a name no advisory lists has no
         // entry: only listed names are counted.
         let unlisted = Snapshot::approves_unlisted(baseline, context);
-        let listed: HashSet<&str> = if unlisted {
-            HashSet::new()
+        let catalogs = || self.repositories.iter().map(|(_, catalog)| catalog);
+        let names = catalogs().flat_map(|catalog| catalog.listed_names());
+        let names: Box<dyn Iterator<Item = &str>> = if unlisted {
+            Box::new(names.chain(catalogs().flat_map(|catalog| catalog.package_names())))
         } else {
-            self.repositories
-                .iter()
-                .flat_map(|(_, catalog)| catalog.listed_names())
-                .collect()
+            Box::new(names)
         };
-        let records: usize = self
-            .repositories
-            .iter()
-            .map(|(_, catalog)| catalog.package_count() + catalog.listing_count())
+        // Parts are filled with names in the order the advisories list them: the names of one
+        // advisory (an update's subpackages) mostly land in one part, so each advisory is
+        // made into a value about once, not once per part.
+        let mut counted: Map<&str, u32> = Map::default();
+        let mut order = Vec::new();
+        for name in names {
+            if !installed.contains(name) && !counted.contains_key(name) {
+                counted.insert(name, 0);
+                order.push(name);
+            }
+        }
+        let records: usize = catalogs()
+            .map(|catalog| catalog.package_count() + catalog.listing_count())
             .sum();
-        let parts = records.div_ceil(part_records.max(1)).max(1);
+        let parts = records
+            .div_ceil(part_records.max(1))
+            .clamp(1, order.len().max(1));
+        let per_part = order.len().div_ceil(parts).max(1);
+        for (index, name) in order.iter().enumerate() {
+            counted.insert(
+                name,
+                u32::try_from(index / per_part).unwrap_or(u32::MAX - 2),
+            );
+        }
+        let classes: Vec<NameClasses> = catalogs()
+            .map(|catalog| catalog.classify_names(|name| counted.get(name).copied()))
+            .collect();
+        let parts = u32::try_from(parts).unwrap_or(u32::MAX - 2);
         let mut count = 0;
         for part in 0..parts {
-            let values = self.materialize(
-                |name| {
-                    !installed.contains(name)
-                        && (unlisted || listed.contains(name))
-                        && part_of(name, parts) == part
-                },
-                &mut Vec::new(),
-            );
+            let values = self.materialize_class(&classes, part, &mut Vec::new());
             if values.packages.is_empty() {
                 continue;
             }
-            let snapshot = Snapshot::build(
+            count += Snapshot::count(
                 baseline,
                 Catalog {
                     packages: &values.packages,
                     advisories: &values.advisories,
                 },
-                context.clone(),
+                context,
             );
-            count += snapshot.len();
         }
         count
     }
-}
-
-/// Which of `parts` parts a name's count is taken in: any function of the name alone would
-/// do; this one spreads names evenly (FNV-1a).
-fn part_of(name: &str, parts: usize) -> usize {
-    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
-    });
-    (hash % parts as u64) as usize
 }
 
 #[cfg(test)]

@@ -919,27 +919,41 @@ impl<R: BufRead> Reader<R> {
             .map_err(|_| self.error("checksum digest"))
     }
 
-    fn package(&mut self) -> Result<Package, Malformed> {
-        let nevra = self.nevra()?;
-        let build_time = self.opt_i64()?;
-        let location = self.str()?;
-        let source_rpm = self.opt_str()?;
-        let requires = self.dependencies()?;
-        let provides = self.dependencies()?;
-        let checksum = self.checksum()?;
-        let package_size = self.opt_u64()?;
-        let installed_size = self.opt_u64()?;
-        Ok(Package {
-            nevra,
-            build_time,
-            location,
-            source_rpm,
-            requires,
-            provides,
-            checksum,
-            package_size,
-            installed_size,
-        })
+    /// A string into `out`, reusing its allocation.
+    fn str_into(&mut self, out: &mut String) -> Result<(), Malformed> {
+        let len = usize::try_from(self.u32()?).map_err(|_| self.error("length too large"))?;
+        if len > self.remaining() {
+            return Err(self.error("a string runs past the end of the payload"));
+        }
+        let start = self.at;
+        let mut bytes = std::mem::take(out).into_bytes();
+        bytes.clear();
+        bytes.resize(len, 0);
+        self.fill(&mut bytes)?;
+        *out = String::from_utf8(bytes).map_err(|_| Malformed {
+            offset: start,
+            what: "a string is not UTF-8",
+        })?;
+        Ok(())
+    }
+
+    /// A package into `out`, reusing its strings: decoding a catalog into a sink that keeps
+    /// no values ([`CompactCatalog`]) allocates nothing per package.
+    fn package_into(&mut self, out: &mut Package) -> Result<(), Malformed> {
+        self.str_into(&mut out.nevra.name)?;
+        out.nevra.evr.epoch = self.u32()?;
+        self.str_into(&mut out.nevra.evr.version)?;
+        self.str_into(&mut out.nevra.evr.release)?;
+        self.str_into(&mut out.nevra.arch)?;
+        out.build_time = self.opt_i64()?;
+        self.str_into(&mut out.location)?;
+        out.source_rpm = self.opt_str()?;
+        out.requires = self.dependencies()?;
+        out.provides = self.dependencies()?;
+        out.checksum = self.checksum()?;
+        out.package_size = self.opt_u64()?;
+        out.installed_size = self.opt_u64()?;
+        Ok(())
     }
 
     fn advisory(&mut self) -> Result<Advisory, Malformed> {
@@ -1047,8 +1061,21 @@ fn decode_payload_from<S: CatalogSink + Default>(
     let mut sink = S::default();
     let count = reader.count(MIN_PACKAGE)?;
     sink.reserve_packages(count);
+    let mut scratch = Package::new(
+        Nevra {
+            name: String::new(),
+            evr: Evr {
+                epoch: 0,
+                version: String::new(),
+                release: String::new(),
+            },
+            arch: String::new(),
+        },
+        String::new(),
+    );
     for _ in 0..count {
-        sink.package(reader.package()?);
+        reader.package_into(&mut scratch)?;
+        sink.package_ref(&scratch);
     }
     let count = reader.count(MIN_ADVISORY)?;
     sink.reserve_advisories(count);

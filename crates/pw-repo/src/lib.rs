@@ -298,6 +298,10 @@ pub trait CatalogSink {
     fn reserve_packages(&mut self, _count: usize) {}
     fn reserve_advisories(&mut self, _count: usize) {}
     fn package(&mut self, package: Package);
+    /// A package the caller keeps (to decode the next one into it).
+    fn package_ref(&mut self, package: &Package) {
+        self.package(package.clone());
+    }
     fn advisory(&mut self, advisory: Advisory);
 }
 
@@ -327,8 +331,16 @@ impl CatalogSink for Collect {
 }
 
 impl CatalogSink for CompactCatalog {
+    fn reserve_packages(&mut self, count: usize) {
+        self.reserve_packages(count);
+    }
+
     fn package(&mut self, package: Package) {
         self.push_package(&package);
+    }
+
+    fn package_ref(&mut self, package: &Package) {
+        self.push_package(package);
     }
 
     fn advisory(&mut self, advisory: Advisory) {

@@ -230,17 +230,66 @@ fn before(release: Timestamp, cutoff: Option<Timestamp>) -> bool {
     cutoff.is_none_or(|cutoff| release < cutoff)
 }
 
+/// Where the approval pass puts each approved version: [`Collector`] keeps the candidates
+/// (to build a snapshot), [`Counter`] only the highest version per (name, arch) (to count
+/// entries). Both see the same decisions.
+trait Approved<'a> {
+    fn add(&mut self, nevra: &'a Nevra, candidate: impl FnOnce() -> Candidate);
+}
+
 struct Collector<'a> {
     by_name: Map<&'a str, Vec<(&'a str, Candidate)>>,
 }
 
-impl<'a> Collector<'a> {
-    fn add(&mut self, nevra: &'a Nevra, candidate: Candidate) {
+impl<'a> Approved<'a> for Collector<'a> {
+    fn add(&mut self, nevra: &'a Nevra, candidate: impl FnOnce() -> Candidate) {
         self.by_name
             .entry(nevra.name.as_str())
             .or_default()
-            .push((nevra.arch.as_str(), candidate));
+            .push((nevra.arch.as_str(), candidate()));
     }
+}
+
+/// The highest approved version per (name, arch).
+#[derive(Default)]
+struct Counter<'a> {
+    highest: Map<(&'a str, &'a str), &'a Evr>,
+}
+
+impl<'a> Approved<'a> for Counter<'a> {
+    fn add(&mut self, nevra: &'a Nevra, _candidate: impl FnOnce() -> Candidate) {
+        self.highest
+            .entry((nevra.name.as_str(), nevra.arch.as_str()))
+            .and_modify(|highest| {
+                if nevra.evr > **highest {
+                    *highest = &nevra.evr;
+                }
+            })
+            .or_insert(&nevra.evr);
+    }
+}
+
+/// What the approval pass leaves besides the approved versions.
+struct Approvals<'a> {
+    rejected: ExceptionList<'a>,
+    listings: Map<&'a str, Vec<(&'a str, &'a Evr, usize)>>,
+    packages_by_name: Map<&'a str, Vec<usize>>,
+}
+
+/// Whether the catalog offers exactly (name, arch, evr).
+fn offered(
+    catalog: &Catalog<'_>,
+    packages_by_name: &Map<&str, Vec<usize>>,
+    name: &str,
+    arch: &str,
+    evr: &Evr,
+) -> bool {
+    packages_by_name.get(name).is_some_and(|indices| {
+        indices.iter().any(|&i| {
+            let p = &catalog.packages[i].nevra;
+            p.arch == arch && p.evr == *evr
+        })
+    })
 }
 
 /// How a baseline treats packages that no advisory lists ("non-security" updates).
@@ -279,159 +328,55 @@ impl NonSecurity {
 
 impl<'a> Snapshot<'a> {
     /// Applies `baseline` to `catalog` at `context.now`.
+    ///
+    /// Per name: a name's entries depend only on its own packages and advisory listings and on
+    /// the properties of the advisories that list it, never on other names (the agent counts
+    /// NotApplicable items of a large catalog part by part on that ground; pw-agent's
+    /// `catalog` tests hold it to the whole catalog's answer).
     pub fn build(baseline: &'a Baseline, catalog: Catalog<'a>, context: Context) -> Snapshot<'a> {
-        let now = context.now;
-        let approved = ExceptionList::new(&baseline.approved, now);
-        let rejected = ExceptionList::new(&baseline.rejected, now);
-        let cutoffs: Vec<Option<Timestamp>> = baseline
-            .rules
-            .iter()
-            .map(|rule| approval_cutoff(rule.approval, now))
-            .collect();
-        let product = Some(context.product.as_str());
         let mut collector = Collector {
             by_name: Map::default(),
         };
-        let mut listed: Set<(&str, &str, &Evr)> = Set::default();
-        let mut listings: Map<&str, Vec<(&str, &Evr, usize)>> = Map::default();
+        let Approvals {
+            rejected,
+            listings,
+            packages_by_name,
+        } = approve(baseline, catalog, &context, &mut collector);
+        Snapshot::select(
+            baseline,
+            catalog,
+            context,
+            collector,
+            rejected,
+            listings,
+            packages_by_name,
+        )
+    }
 
-        for (advisory_index, advisory) in catalog.advisories.iter().enumerate() {
-            let (classification, severity) = advisory_properties(advisory);
-            let props = PatchProperties {
-                product,
-                classification: Some(&classification),
-                severity: Some(&severity),
-                ..PatchProperties::default()
-            };
-            let release = advisory_release_time(advisory);
-            let global_ok = baseline.global_filters.accepts(&props);
-            // Approvals that apply to every package of the advisory.
-            let mut levels: Vec<(ComplianceLevel, Approver)> = Vec::new();
-            if global_ok {
-                for (index, rule) in baseline.rules.iter().enumerate() {
-                    if rule.filters.accepts(&props) && before(release, cutoffs[index]) {
-                        levels.push((rule.compliance_level, Approver::Rule(index)));
-                    }
-                }
-            }
-            let id_gate = match context.family {
-                Family::Yum => global_ok,
-                Family::Dnf | Family::Apt => true,
-            };
-            if id_gate && let Some(entry) = approved.match_advisory(advisory) {
-                levels.push((
-                    baseline.approved_compliance_level,
-                    Approver::Entry(entry.to_owned()),
-                ));
-            }
-            let cves: Vec<String> = advisory
-                .references
-                .iter()
-                .filter(|r| r.kind.eq_ignore_ascii_case("cve"))
-                .map(|r| r.id.clone())
-                .collect();
-            for listed_package in &advisory.packages {
-                let nevra = &listed_package.nevra;
-                let reboot = advisory.reboot_suggested || listed_package.reboot_suggested;
-                listed.insert((nevra.name.as_str(), nevra.arch.as_str(), &nevra.evr));
-                listings.entry(nevra.name.as_str()).or_default().push((
-                    nevra.arch.as_str(),
-                    &nevra.evr,
-                    advisory_index,
-                ));
-                if rejected.match_package(nevra).is_some() {
-                    continue;
-                }
-                let make = |level: ComplianceLevel, approver: Approver| Candidate {
-                    evr: nevra.evr.clone(),
-                    compliance_level: level,
-                    classification: Some(classification.clone()),
-                    severity: advisory.severity.as_deref().map(title_case),
-                    advisories: vec![advisory.id.clone()],
-                    cves: cves.clone(),
-                    reboot_suggested: reboot,
-                    released: known(release),
-                    approved_at: approval_instant(baseline, &approver, known(release)),
-                    approver,
-                };
-                if let Some(entry) = approved.match_package(nevra) {
-                    let gate = match context.family {
-                        Family::Yum | Family::Dnf => true,
-                        Family::Apt => global_ok,
-                    };
-                    if gate {
-                        collector.add(
-                            nevra,
-                            make(
-                                baseline.approved_compliance_level,
-                                Approver::Entry(entry.to_owned()),
-                            ),
-                        );
-                    }
-                }
-                for (level, approver) in &levels {
-                    collector.add(nevra, make(*level, approver.clone()));
-                }
-            }
-        }
+    /// The number of entries [`Snapshot::build`] gives for the same arguments
+    /// ([`Snapshot::len`]), without building them: the same approvals, keeping only the
+    /// highest approved version of each (name, arch).
+    pub fn count(baseline: &Baseline, catalog: Catalog<'_>, context: &Context) -> usize {
+        let mut counter = Counter::default();
+        let approval = approve(baseline, catalog, context, &mut counter);
+        counter
+            .highest
+            .iter()
+            .filter(|((name, arch), evr)| {
+                offered(&catalog, &approval.packages_by_name, name, arch, evr)
+            })
+            .count()
+    }
 
-        // Notice-less packages: "non-security" updates, approved only when enabled.
-        let NonSecurity {
-            global_ok: global_none_ok,
-            rules: non_security_rules,
-            wanted: wants_non_security,
-        } = NonSecurity::of(baseline, &approved, product);
-        let mut packages_by_name: Map<&str, Vec<usize>> = Map::default();
-        for (index, package) in catalog.packages.iter().enumerate() {
-            let nevra = &package.nevra;
-            packages_by_name
-                .entry(nevra.name.as_str())
-                .or_default()
-                .push(index);
-            if !wants_non_security
-                || listed.contains(&(nevra.name.as_str(), nevra.arch.as_str(), &nevra.evr))
-                || rejected.match_package(nevra).is_some()
-            {
-                continue;
-            }
-            let built = package
-                .build_time
-                .and_then(|t| Timestamp::from_second(t).ok())
-                .and_then(known);
-            let make = |level: ComplianceLevel, approver: Approver| Candidate {
-                evr: nevra.evr.clone(),
-                compliance_level: level,
-                classification: None,
-                severity: None,
-                advisories: Vec::new(),
-                cves: Vec::new(),
-                reboot_suggested: false,
-                released: built,
-                approved_at: approval_instant(baseline, &approver, built),
-                approver,
-            };
-            if baseline.approved_enable_non_security
-                && let Some(entry) = approved.match_package(nevra)
-            {
-                collector.add(
-                    nevra,
-                    make(
-                        baseline.approved_compliance_level,
-                        Approver::Entry(entry.to_owned()),
-                    ),
-                );
-            }
-            if global_none_ok {
-                let release = built.unwrap_or(Timestamp::UNIX_EPOCH);
-                for &index in &non_security_rules {
-                    if before(release, cutoffs[index]) {
-                        let rule = &baseline.rules[index];
-                        collector.add(nevra, make(rule.compliance_level, Approver::Rule(index)));
-                    }
-                }
-            }
-        }
-
+    fn select(
+        baseline: &'a Baseline,
+        catalog: Catalog<'a>,
+        context: Context,
+        collector: Collector<'a>,
+        rejected: ExceptionList<'a>,
+        listings: Map<&'a str, Vec<(&'a str, &'a Evr, usize)>>,
+        packages_by_name: Map<&'a str, Vec<usize>>,
+    ) -> Snapshot<'a> {
         // Pick one target per (name, arch): highest version, then highest compliance level.
         let mut entries: Map<String, Vec<BaselineEntry>> = Map::default();
         let mut unavailable: Map<String, Vec<Unavailable>> = Map::default();
@@ -454,13 +399,7 @@ impl<'a> Snapshot<'a> {
                 let approved_versions = merge_versions(&candidates[start..end]);
                 start = end;
                 let top = &approved_versions[0];
-                let available = packages_by_name.get(name).is_some_and(|indices| {
-                    indices.iter().any(|&i| {
-                        let p = &catalog.packages[i].nevra;
-                        p.arch == arch && p.evr == top.evr
-                    })
-                });
-                if available {
+                if offered(&catalog, &packages_by_name, name, arch, &top.evr) {
                     n_entries += 1;
                     entries
                         .entry(name.to_owned())
@@ -567,6 +506,168 @@ impl<'a> Snapshot<'a> {
         options: &EvaluateOptions,
     ) -> Evaluation {
         report::evaluate(self, installed, pending_reboot, options)
+    }
+}
+
+/// The approval pass of [`Snapshot::build`]: every approved version of every package the
+/// advisories list or (with non-security approvals) the catalog offers, into `collector`.
+fn approve<'a>(
+    baseline: &'a Baseline,
+    catalog: Catalog<'a>,
+    context: &Context,
+    collector: &mut impl Approved<'a>,
+) -> Approvals<'a> {
+    let now = context.now;
+    let approved = ExceptionList::new(&baseline.approved, now);
+    let rejected = ExceptionList::new(&baseline.rejected, now);
+    let cutoffs: Vec<Option<Timestamp>> = baseline
+        .rules
+        .iter()
+        .map(|rule| approval_cutoff(rule.approval, now))
+        .collect();
+    let product = Some(context.product.as_str());
+    let mut listed: Set<(&str, &str, &Evr)> = Set::default();
+    let mut listings: Map<&str, Vec<(&str, &Evr, usize)>> = Map::default();
+
+    for (advisory_index, advisory) in catalog.advisories.iter().enumerate() {
+        let (classification, severity) = advisory_properties(advisory);
+        let props = PatchProperties {
+            product,
+            classification: Some(&classification),
+            severity: Some(&severity),
+            ..PatchProperties::default()
+        };
+        let release = advisory_release_time(advisory);
+        let global_ok = baseline.global_filters.accepts(&props);
+        // Approvals that apply to every package of the advisory.
+        let mut levels: Vec<(ComplianceLevel, Approver)> = Vec::new();
+        if global_ok {
+            for (index, rule) in baseline.rules.iter().enumerate() {
+                if rule.filters.accepts(&props) && before(release, cutoffs[index]) {
+                    levels.push((rule.compliance_level, Approver::Rule(index)));
+                }
+            }
+        }
+        let id_gate = match context.family {
+            Family::Yum => global_ok,
+            Family::Dnf | Family::Apt => true,
+        };
+        if id_gate && let Some(entry) = approved.match_advisory(advisory) {
+            levels.push((
+                baseline.approved_compliance_level,
+                Approver::Entry(entry.to_owned()),
+            ));
+        }
+        let cves: Vec<String> = advisory
+            .references
+            .iter()
+            .filter(|r| r.kind.eq_ignore_ascii_case("cve"))
+            .map(|r| r.id.clone())
+            .collect();
+        for listed_package in &advisory.packages {
+            let nevra = &listed_package.nevra;
+            let reboot = advisory.reboot_suggested || listed_package.reboot_suggested;
+            listed.insert((nevra.name.as_str(), nevra.arch.as_str(), &nevra.evr));
+            listings.entry(nevra.name.as_str()).or_default().push((
+                nevra.arch.as_str(),
+                &nevra.evr,
+                advisory_index,
+            ));
+            if rejected.match_package(nevra).is_some() {
+                continue;
+            }
+            let make = |level: ComplianceLevel, approver: Approver| Candidate {
+                evr: nevra.evr.clone(),
+                compliance_level: level,
+                classification: Some(classification.clone()),
+                severity: advisory.severity.as_deref().map(title_case),
+                advisories: vec![advisory.id.clone()],
+                cves: cves.clone(),
+                reboot_suggested: reboot,
+                released: known(release),
+                approved_at: approval_instant(baseline, &approver, known(release)),
+                approver,
+            };
+            if let Some(entry) = approved.match_package(nevra) {
+                let gate = match context.family {
+                    Family::Yum | Family::Dnf => true,
+                    Family::Apt => global_ok,
+                };
+                if gate {
+                    collector.add(nevra, || {
+                        make(
+                            baseline.approved_compliance_level,
+                            Approver::Entry(entry.to_owned()),
+                        )
+                    });
+                }
+            }
+            for (level, approver) in &levels {
+                collector.add(nevra, || make(*level, approver.clone()));
+            }
+        }
+    }
+
+    // Notice-less packages: "non-security" updates, approved only when enabled.
+    let NonSecurity {
+        global_ok: global_none_ok,
+        rules: non_security_rules,
+        wanted: wants_non_security,
+    } = NonSecurity::of(baseline, &approved, product);
+    let mut packages_by_name: Map<&str, Vec<usize>> = Map::default();
+    for (index, package) in catalog.packages.iter().enumerate() {
+        let nevra = &package.nevra;
+        packages_by_name
+            .entry(nevra.name.as_str())
+            .or_default()
+            .push(index);
+        if !wants_non_security
+            || listed.contains(&(nevra.name.as_str(), nevra.arch.as_str(), &nevra.evr))
+            || rejected.match_package(nevra).is_some()
+        {
+            continue;
+        }
+        let built = package
+            .build_time
+            .and_then(|t| Timestamp::from_second(t).ok())
+            .and_then(known);
+        let make = |level: ComplianceLevel, approver: Approver| Candidate {
+            evr: nevra.evr.clone(),
+            compliance_level: level,
+            classification: None,
+            severity: None,
+            advisories: Vec::new(),
+            cves: Vec::new(),
+            reboot_suggested: false,
+            released: built,
+            approved_at: approval_instant(baseline, &approver, built),
+            approver,
+        };
+        if baseline.approved_enable_non_security
+            && let Some(entry) = approved.match_package(nevra)
+        {
+            collector.add(nevra, || {
+                make(
+                    baseline.approved_compliance_level,
+                    Approver::Entry(entry.to_owned()),
+                )
+            });
+        }
+        if global_none_ok {
+            let release = built.unwrap_or(Timestamp::UNIX_EPOCH);
+            for &index in &non_security_rules {
+                if before(release, cutoffs[index]) {
+                    let rule = &baseline.rules[index];
+                    collector.add(nevra, || make(rule.compliance_level, Approver::Rule(index)));
+                }
+            }
+        }
+    }
+
+    Approvals {
+        rejected,
+        listings,
+        packages_by_name,
     }
 }
 

@@ -125,17 +125,21 @@ impl World {
         now: &str,
         family: Family,
     ) -> crate::evaluate::Evaluation {
-        let snapshot = Snapshot::build(
-            baseline,
-            Catalog {
-                packages: &self.packages,
-                advisories: &self.advisories,
-            },
-            Context {
-                product: "AmazonLinux2".to_owned(),
-                family,
-                now: ts(now),
-            },
+        let catalog = Catalog {
+            packages: &self.packages,
+            advisories: &self.advisories,
+        };
+        let context = Context {
+            product: "AmazonLinux2".to_owned(),
+            family,
+            now: ts(now),
+        };
+        let snapshot = Snapshot::build(baseline, catalog, context.clone());
+        // Every evaluation here also holds the entry count without entries to the snapshot's.
+        assert_eq!(
+            Snapshot::count(baseline, catalog, &context),
+            snapshot.len(),
+            "Snapshot::count"
         );
         snapshot.evaluate(&self.installed, &[], &EvaluateOptions::default())
     }

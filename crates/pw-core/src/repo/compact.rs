@@ -94,6 +94,15 @@ fn span<'a>(text: &'a str, ends: &[usize], id: u32) -> &'a str {
     &text[start..ends[id]]
 }
 
+/// The class of each name of a [`CompactCatalog`], by string id.
+#[derive(Debug, Clone)]
+pub struct NameClasses(Vec<u32>);
+
+/// Not a name, or not asked yet.
+const UNASKED: u32 = u32::MAX;
+/// A name in no class.
+const NO_CLASS: u32 = u32::MAX - 1;
+
 /// A NEVRA as string ids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Ids {
@@ -260,24 +269,51 @@ impl CompactCatalog {
     /// when it lists none of them (an advisory without packages always comes). `keep` is
     /// asked once per distinct name.
     pub fn materialize(&self, mut keep: impl FnMut(&str) -> bool) -> (Vec<Package>, Vec<Advisory>) {
-        // Per string id: 0 not asked yet, 1 kept, 2 not kept.
-        let mut memo = vec![0u8; self.strings.len()];
-        let mut keeps = |id: u32| match memo[id as usize] {
-            0 => {
-                let kept = keep(self.strings.get(id));
-                memo[id as usize] = if kept { 1 } else { 2 };
-                kept
+        let classes = self.classify_names(|name| keep(name).then_some(0));
+        self.materialize_class(&classes, 0)
+    }
+
+    /// Puts every name of the catalog (of its packages and of its advisories' listings) in
+    /// the class `classify` gives it, or in none; asked once per distinct name. With
+    /// [`CompactCatalog::materialize_class`], a catalog is made into values part by part
+    /// without asking about each name again.
+    pub fn classify_names(&self, mut classify: impl FnMut(&str) -> Option<u32>) -> NameClasses {
+        let mut classes = vec![UNASKED; self.strings.len()];
+        let names = self.packages.iter().map(|p| p.ids.name);
+        for id in names.chain(self.listings.iter().map(|l| l.ids.name)) {
+            let slot = &mut classes[id as usize];
+            if *slot == UNASKED {
+                *slot = classify(self.strings.get(id))
+                    .filter(|class| *class < NO_CLASS)
+                    .unwrap_or(NO_CLASS);
             }
-            answer => answer == 1,
-        };
-        let packages = (0..self.packages.len())
-            .filter(|&i| keeps(self.packages[i].ids.name))
-            .map(|i| self.package(i))
+        }
+        NameClasses(classes)
+    }
+
+    /// [`CompactCatalog::materialize`] of the names in `class`.
+    pub fn materialize_class(
+        &self,
+        classes: &NameClasses,
+        class: u32,
+    ) -> (Vec<Package>, Vec<Advisory>) {
+        let in_class = |id: u32| classes.0[id as usize] == class;
+        let packages = self
+            .packages
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| in_class(p.ids.name))
+            .map(|(i, _)| self.package(i))
             .collect();
         let advisories = (0..self.advisories.len())
-            .filter_map(|i| self.advisory_with(i, &mut keeps))
+            .filter_map(|i| self.advisory_with(i, in_class))
             .collect();
         (packages, advisories)
+    }
+
+    /// Room for `count` more packages.
+    pub fn reserve_packages(&mut self, count: usize) {
+        self.packages.reserve_exact(count);
     }
 
     /// Bytes held, approximately (records, strings, advisories without their strings), for
