@@ -144,6 +144,11 @@ pub(crate) struct RpmBackend {
     /// The next materialization of the installed names' values says the visibility rules'
     /// notes (the first after a load).
     pub(crate) focus_notes: bool,
+    /// The rpm database listing, started with the catalog load: `rpm -qa` runs on another
+    /// core while the catalog is read, and `read_inventory` takes its answer.
+    pub(crate) inventory: Option<
+        std::thread::JoinHandle<Result<Vec<InstalledPackage>, pw_pkgmgr::rpm::InventoryError>>,
+    >,
 }
 
 /// The catalog cache file name of a repository: its id with anything but ASCII letters,
@@ -277,6 +282,11 @@ impl Backend for RpmBackend {
     }
 
     fn load_catalog(&mut self, notes: &mut Vec<String>) -> Result<(), AgentError> {
+        // A listing started for an earlier load (never taken) is left to finish alone.
+        let settings = self.settings.clone();
+        self.inventory = Some(std::thread::spawn(move || {
+            pw_pkgmgr::rpm::installed_packages(&settings)
+        }));
         // yum rewrites its cache in place: hold its lock while reading, as yum itself would.
         let _yum_lock = if self.settings.package_manager == pw_pkgmgr::PackageManager::Yum
             && pw_pkgmgr::host::running_as_root()
@@ -420,8 +430,13 @@ impl Backend for RpmBackend {
     }
 
     fn read_inventory(&mut self, notes: &mut Vec<String>) -> Result<(), AgentError> {
-        self.installed =
-            pw_pkgmgr::rpm::installed_packages(&self.settings).map_err(AgentError::Inventory)?;
+        let installed = match self.inventory.take() {
+            Some(started) => started
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            None => pw_pkgmgr::rpm::installed_packages(&self.settings),
+        };
+        self.installed = installed.map_err(AgentError::Inventory)?;
         notes.extend(duplicate_notes(&self.installed));
         if let Some(catalog) = &self.catalog {
             // The values of the installed names: every report item is one of them.
@@ -946,6 +961,7 @@ mod tests {
             hidden: crate::visibility::Hidden::default(),
             catalog: None,
             focus_notes: false,
+            inventory: None,
         };
         let target = Nevra::parse("oldname-0:1.1-1.noarch").unwrap().to_string();
         let missing = Nevra::parse("absent-0:1.1-1.noarch").unwrap().to_string();

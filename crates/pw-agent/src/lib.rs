@@ -350,6 +350,7 @@ fn backend_for(
         hidden: crate::visibility::Hidden::default(),
         catalog: None,
         focus_notes: false,
+        inventory: None,
     }))
 }
 
