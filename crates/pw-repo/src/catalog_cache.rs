@@ -24,7 +24,7 @@
 //! if they were current.
 
 use std::fmt;
-use std::io::{self, BufRead, Read, Write};
+use std::io::{self, BufRead, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
@@ -47,6 +47,8 @@ const MAGIC: &[u8; 8] = b"PWCATLG\0";
 const HEADER_LEN: usize = 8 + 4 + 32 + 8 + 32;
 /// Buffer between the cache file and the decoder.
 const READ_BUFFER: usize = 64 * 1024;
+/// The pieces a compact catalog is written in.
+const SPILL_BYTES: usize = 256 * 1024;
 
 /// What a cache file must have been written for.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -197,15 +199,21 @@ fn encode_parts(key: &CacheKey, repository: &Repository) -> ([u8; HEADER_LEN], V
 
 /// The header of the file for `key` whose payload is `payload`.
 fn header_of(key: &CacheKey, payload: &[u8]) -> [u8; HEADER_LEN] {
+    header_with(
+        key,
+        payload.len() as u64,
+        &Checksum::compute(ChecksumKind::Sha256, payload),
+    )
+}
+
+/// The header of a payload of `length` bytes with sha256 `checksum`.
+fn header_with(key: &CacheKey, length: u64, checksum: &Checksum) -> [u8; HEADER_LEN] {
     let mut header = [0u8; HEADER_LEN];
     header[0..8].copy_from_slice(MAGIC);
     header[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
     header[12..44].copy_from_slice(&key.0);
-    header[44..52].copy_from_slice(&(payload.len() as u64).to_le_bytes());
-    header[52..84].copy_from_slice(&sha256_array(&Checksum::compute(
-        ChecksumKind::Sha256,
-        payload,
-    )));
+    header[44..52].copy_from_slice(&length.to_le_bytes());
+    header[52..84].copy_from_slice(&sha256_array(checksum));
     header
 }
 
@@ -381,10 +389,25 @@ pub fn write_compact(
     key: &CacheKey,
     repository: &CompactRepository,
 ) -> Result<(), CacheWriteError> {
-    let mut payload = Encoder::default();
-    payload.compact_catalog(repository);
-    let payload = payload.out;
-    write_atomic(path, &[&header_of(key, &payload), &payload]).map_err(|source| CacheWriteError {
+    // The payload goes to the file in pieces as it is encoded (a whole one is megabytes); the
+    // header, which holds its length and checksum, is written last, over a placeholder.
+    write_atomic_with(path, |file| {
+        file.write_all(&[0; HEADER_LEN])?;
+        let mut hasher = ChecksumHasher::new(ChecksumKind::Sha256);
+        let mut length = 0u64;
+        let mut encoder = Encoder::default();
+        encoder.compact_catalog(repository, &mut |piece: &mut Vec<u8>| {
+            hasher.update(piece);
+            length += piece.len() as u64;
+            file.write_all(piece)?;
+            piece.clear();
+            Ok(())
+        })?;
+        let header = header_with(key, length, &hasher.finish());
+        file.seek(io::SeekFrom::Start(0))?;
+        file.write_all(&header)
+    })
+    .map_err(|source| CacheWriteError {
         path: path.to_path_buf(),
         source,
     })
@@ -400,6 +423,19 @@ pub fn temporary_path(path: &Path) -> PathBuf {
 }
 
 fn write_atomic(path: &Path, parts: &[&[u8]]) -> io::Result<()> {
+    write_atomic_with(path, |file| {
+        for part in parts {
+            file.write_all(part)?;
+        }
+        Ok(())
+    })
+}
+
+/// Writes a file at `path` atomically with `write` (temporary file, sync, rename).
+fn write_atomic_with(
+    path: &Path,
+    write: impl FnOnce(&mut fs_err::File) -> io::Result<()>,
+) -> io::Result<()> {
     if let Some(dir) = path.parent()
         && !dir.as_os_str().is_empty()
     {
@@ -408,9 +444,7 @@ fn write_atomic(path: &Path, parts: &[&[u8]]) -> io::Result<()> {
     let temporary = temporary_path(path);
     let written = (|| {
         let mut file = fs_err::File::create(&temporary)?;
-        for part in parts {
-            file.write_all(part)?;
-        }
+        write(&mut file)?;
         // The rename must not land before the content; a torn file would only be a miss
         // (the checksum catches it), but a sync keeps it from happening at all.
         file.sync_all()?;
@@ -529,7 +563,13 @@ impl Encoder {
         }
     }
 
-    fn compact_catalog(&mut self, repository: &CompactRepository) {
+    /// Encodes a compact catalog, handing the encoding to `spill` in pieces of about
+    /// [`SPILL_BYTES`] (which takes them and leaves `out` empty).
+    fn compact_catalog(
+        &mut self,
+        repository: &CompactRepository,
+        spill: &mut dyn FnMut(&mut Vec<u8>) -> io::Result<()>,
+    ) -> io::Result<()> {
         self.preamble(
             repository.primary_source,
             repository.suppressed_diagnostics,
@@ -539,11 +579,18 @@ impl Encoder {
         self.len(catalog.package_count());
         for index in 0..catalog.package_count() {
             self.package(&catalog.package(index));
+            if self.out.len() >= SPILL_BYTES {
+                spill(&mut self.out)?;
+            }
         }
         self.len(catalog.advisory_count());
         for index in 0..catalog.advisory_count() {
             self.advisory(&catalog.advisory(index));
+            if self.out.len() >= SPILL_BYTES {
+                spill(&mut self.out)?;
+            }
         }
+        spill(&mut self.out)
     }
 
     fn catalog(&mut self, repository: &Repository) {

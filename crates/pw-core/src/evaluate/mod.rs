@@ -558,12 +558,15 @@ fn approve<'a>(
                 Approver::Entry(entry.to_owned()),
             ));
         }
-        let cves: Vec<String> = advisory
-            .references
-            .iter()
-            .filter(|r| r.kind.eq_ignore_ascii_case("cve"))
-            .map(|r| r.id.clone())
-            .collect();
+        // Made per candidate, when one is kept (counting keeps none).
+        let cves = || -> Vec<String> {
+            advisory
+                .references
+                .iter()
+                .filter(|r| r.kind.eq_ignore_ascii_case("cve"))
+                .map(|r| r.id.clone())
+                .collect()
+        };
         for listed_package in &advisory.packages {
             let nevra = &listed_package.nevra;
             let reboot = advisory.reboot_suggested || listed_package.reboot_suggested;
@@ -582,7 +585,7 @@ fn approve<'a>(
                 classification: Some(classification.clone()),
                 severity: advisory.severity.as_deref().map(title_case),
                 advisories: vec![advisory.id.clone()],
-                cves: cves.clone(),
+                cves: cves(),
                 reboot_suggested: reboot,
                 released: known(release),
                 approved_at: approval_instant(baseline, &approver, known(release)),

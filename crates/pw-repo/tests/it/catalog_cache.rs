@@ -366,3 +366,112 @@ fn without_details_keeps_what_evaluation_reads() {
         assert!(slim.description.is_none() && slim.title.is_none());
     }
 }
+
+/// What a compact load keeps of a values load without dependencies and details: everything
+/// but package sizes.
+fn compact_view(repository: &Repository) -> String {
+    let packages: Vec<_> = repository
+        .packages
+        .iter()
+        .map(|p| {
+            let mut p = p.clone();
+            p.package_size = None;
+            p.installed_size = None;
+            p
+        })
+        .collect();
+    format!(
+        "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{}",
+        repository.repomd,
+        repository.primary_source,
+        packages,
+        repository.advisories,
+        repository.diagnostics,
+        repository.suppressed_diagnostics
+    )
+}
+
+fn compact_exact(repository: &pw_repo::CompactRepository) -> String {
+    let (packages, advisories) = repository.catalog.materialize(|_| true);
+    format!(
+        "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{}",
+        repository.repomd,
+        repository.primary_source,
+        packages,
+        advisories,
+        repository.diagnostics,
+        repository.suppressed_diagnostics
+    )
+}
+
+/// A compact load, through a miss (parsing the metadata one value at a time, then writing the
+/// file in pieces) and a hit, gives back the values a plain load gives; its files are not a
+/// values load's and the other way round; a damaged file is a miss and is rewritten.
+#[test]
+fn compact_loads_give_the_parsed_catalog_back() {
+    let standard = pw_test_support::standard().unwrap();
+    let dirs = [
+        fixture("al2"),
+        fixture("al2023"),
+        fixture("rhel8"),
+        standard.repo.dir.clone(),
+        standard.sqlite_only_repo.dir.clone(),
+    ];
+    for dir in &dirs {
+        let parsed = load_dir_with(dir, &without_details(false)).unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let file = cache.path().join("catalog/repo.bin");
+        let first = pw_repo::load_dir_compact_cached(dir, &options(true), &file).unwrap();
+        assert!(
+            matches!(
+                first.cache,
+                CacheStatus::Written {
+                    miss: CacheMiss::Absent
+                }
+            ),
+            "{:?}",
+            first.cache
+        );
+        assert_eq!(
+            compact_exact(&first.repository),
+            compact_view(&parsed),
+            "{}",
+            dir.display()
+        );
+        let second = pw_repo::load_dir_compact_cached(dir, &options(false), &file).unwrap();
+        assert!(
+            matches!(second.cache, CacheStatus::Hit),
+            "{:?}",
+            second.cache
+        );
+        assert_eq!(compact_exact(&second.repository), compact_view(&parsed));
+        // A values load with the same options does not take the compact file.
+        let values = load_dir_cached(dir, &without_details(false), &file).unwrap();
+        assert_written(&values, |miss| matches!(miss, CacheMiss::OtherKey));
+        let again = pw_repo::load_dir_compact_cached(dir, &options(false), &file).unwrap();
+        assert!(
+            matches!(
+                again.cache,
+                CacheStatus::Written {
+                    miss: CacheMiss::OtherKey
+                }
+            ),
+            "{:?}",
+            again.cache
+        );
+        // Damage: one byte of the payload flipped.
+        let mut bytes = fs_err::read(&file).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x55;
+        fs_err::write(&file, &bytes).unwrap();
+        let repaired = pw_repo::load_dir_compact_cached(dir, &options(false), &file).unwrap();
+        assert!(
+            matches!(repaired.cache, CacheStatus::Written { .. }),
+            "{:?}",
+            repaired.cache
+        );
+        assert_eq!(compact_exact(&repaired.repository), compact_view(&parsed));
+        let hit = pw_repo::load_dir_compact_cached(dir, &options(false), &file).unwrap();
+        assert!(matches!(hit.cache, CacheStatus::Hit), "{:?}", hit.cache);
+    }
+}
