@@ -23,7 +23,7 @@ use crate::visibility::{Hidden, Visibility};
 
 /// How many package and listing records one part of a NotApplicable count materializes, at
 /// most about: a part's values take a few MB.
-const PART_RECORDS: usize = 8192;
+const PART_RECORDS: usize = 4096;
 
 /// Maps of names, looked up once per package and listing of the catalog.
 type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;

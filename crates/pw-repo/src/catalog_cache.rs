@@ -882,13 +882,6 @@ impl<R: BufRead> Reader<R> {
         })
     }
 
-    fn nevra(&mut self) -> Result<Nevra, Malformed> {
-        let name = self.str()?;
-        let evr = self.evr()?;
-        let arch = self.str()?;
-        Ok(Nevra { name, evr, arch })
-    }
-
     fn diagnostic(&mut self) -> Result<Diagnostic, Malformed> {
         let document = match self.u8()? {
             0 => DocumentKind::Repomd,
@@ -1003,7 +996,12 @@ impl<R: BufRead> Reader<R> {
         Ok(())
     }
 
-    fn advisory(&mut self) -> Result<Advisory, Malformed> {
+    /// An advisory, its listed packages into `packages` (reusing their strings): the
+    /// advisory comes back with an empty package list.
+    fn advisory_into(
+        &mut self,
+        packages: &mut Vec<AdvisoryPackage>,
+    ) -> Result<Advisory, Malformed> {
         let id = self.str()?;
         let kind = self.str()?;
         let status = self.opt_str()?;
@@ -1026,21 +1024,36 @@ impl<R: BufRead> Reader<R> {
             });
         }
         let count = self.count(4 * 3 + 4 + 4 + 1 + 1 + 1 + 8)?;
-        let mut packages = Vec::with_capacity(count);
-        for _ in 0..count {
-            let nevra = self.nevra()?;
-            let filename = self.opt_str()?;
-            let reboot_suggested = self.bool()?;
-            let source_rpm = self.opt_str()?;
-            let collection = usize::try_from(self.u64()?)
+        packages.truncate(count);
+        for index in 0..count {
+            if index == packages.len() {
+                packages.push(AdvisoryPackage {
+                    nevra: Nevra {
+                        name: String::new(),
+                        evr: Evr {
+                            epoch: 0,
+                            version: String::new(),
+                            release: String::new(),
+                        },
+                        arch: String::new(),
+                    },
+                    filename: None,
+                    reboot_suggested: false,
+                    source_rpm: None,
+                    collection: 0,
+                });
+            }
+            let package = &mut packages[index];
+            self.str_into(&mut package.nevra.name)?;
+            package.nevra.evr.epoch = self.u32()?;
+            self.str_into(&mut package.nevra.evr.version)?;
+            self.str_into(&mut package.nevra.evr.release)?;
+            self.str_into(&mut package.nevra.arch)?;
+            package.filename = self.opt_str()?;
+            package.reboot_suggested = self.bool()?;
+            package.source_rpm = self.opt_str()?;
+            package.collection = usize::try_from(self.u64()?)
                 .map_err(|_| self.error("collection index too large"))?;
-            packages.push(AdvisoryPackage {
-                nevra,
-                filename,
-                reboot_suggested,
-                source_rpm,
-                collection,
-            });
         }
         let description = self.opt_str()?;
         let reboot_suggested = self.bool()?;
@@ -1083,7 +1096,7 @@ impl<R: BufRead> Reader<R> {
             issued,
             updated,
             references,
-            packages,
+            packages: Vec::new(),
             description,
             reboot_suggested,
             collections,
@@ -1126,8 +1139,10 @@ fn decode_payload_from<S: CatalogSink + Default>(
     }
     let count = reader.count(MIN_ADVISORY)?;
     sink.reserve_advisories(count);
+    let mut listed = Vec::new();
     for _ in 0..count {
-        sink.advisory(reader.advisory()?);
+        let advisory = reader.advisory_into(&mut listed)?;
+        sink.advisory_parts(advisory, &listed);
     }
     if reader.remaining() != 0 {
         return Err(reader.error("bytes after the last advisory"));

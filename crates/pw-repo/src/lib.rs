@@ -31,7 +31,8 @@ use pw_core::repo::primary_db::parse_primary_db_with_options;
 use pw_core::repo::repomd::{RepoMd, RepoMdRecord, parse_repomd};
 use pw_core::repo::updateinfo::parse_updateinfo_with;
 use pw_core::repo::{
-    Advisory, Checksum, ChecksumHasher, Diagnostic, DocumentKind, MetadataError, Package, Parsed,
+    Advisory, AdvisoryPackage, Checksum, ChecksumHasher, Diagnostic, DocumentKind, MetadataError,
+    Package, Parsed,
 };
 
 /// Buffer between the (verifying) file or network reader and the parser.
@@ -303,6 +304,11 @@ pub trait CatalogSink {
         self.package(package.clone());
     }
     fn advisory(&mut self, advisory: Advisory);
+    /// An advisory whose package list is `packages` (the caller keeps them).
+    fn advisory_parts(&mut self, mut advisory: Advisory, packages: &[AdvisoryPackage]) {
+        advisory.packages = packages.to_vec();
+        self.advisory(advisory);
+    }
 }
 
 /// Keeps every value.
@@ -345,6 +351,10 @@ impl CatalogSink for CompactCatalog {
 
     fn advisory(&mut self, advisory: Advisory) {
         self.push_advisory(advisory);
+    }
+
+    fn advisory_parts(&mut self, advisory: Advisory, packages: &[AdvisoryPackage]) {
+        self.push_advisory_listing(advisory, packages);
     }
 }
 

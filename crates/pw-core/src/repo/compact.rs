@@ -176,7 +176,14 @@ impl CompactCatalog {
 
     /// Adds an advisory.
     pub fn push_advisory(&mut self, mut advisory: Advisory) {
-        for listed in std::mem::take(&mut advisory.packages) {
+        let packages = std::mem::take(&mut advisory.packages);
+        self.push_advisory_listing(advisory, &packages);
+    }
+
+    /// Adds an advisory whose package list is `packages` (its own is ignored).
+    pub fn push_advisory_listing(&mut self, mut advisory: Advisory, packages: &[AdvisoryPackage]) {
+        advisory.packages = Vec::new();
+        for listed in packages {
             let ids = self.ids(&listed.nevra);
             self.listings.push(Listing {
                 ids,
