@@ -249,6 +249,17 @@ pub fn read_compact(path: &Path, key: &CacheKey) -> Result<CachedCompact, CacheM
     })
 }
 
+/// Decodes a whole file written for `key` into a [`CompactCatalog`] (as [`read_compact`]).
+pub fn decode_compact(bytes: &[u8], key: &CacheKey) -> Result<CachedCompact, CacheMiss> {
+    let decoded = decode_from::<CompactCatalog>(bytes, bytes.len() as u64, key)?;
+    Ok(CachedCompact {
+        primary_source: decoded.primary_source,
+        catalog: decoded.sink,
+        diagnostics: decoded.diagnostics,
+        suppressed_diagnostics: decoded.suppressed_diagnostics,
+    })
+}
+
 fn open(path: &Path) -> Result<fs_err::File, CacheMiss> {
     match fs_err::File::open(path) {
         Ok(file) => Ok(file),
