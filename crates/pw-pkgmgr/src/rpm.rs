@@ -52,15 +52,10 @@ pub fn inventory_command(settings: &Settings) -> CommandSpec {
 
 /// Every installed package except the `gpg-pubkey` pseudo-packages, in database order.
 pub fn installed_packages(settings: &Settings) -> Result<Vec<InstalledPackage>, InventoryError> {
-    // Two short rpm processes, side by side: the check that the database exists (without
-    // it `rpm -qa` lists nothing and succeeds) need not hold up the listing.
-    let (database, output) = std::thread::scope(|scope| {
-        let database = scope.spawn(|| database_dir(settings));
-        let output = command::run(&inventory_command(settings));
-        (database.join(), output)
-    });
-    database.unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
-    let output = output?.check()?;
+    // First, and not beside the listing: `rpm -qa` creates a missing database directory,
+    // and then lists nothing and succeeds.
+    database_dir(settings)?;
+    let output = command::run(&inventory_command(settings))?.check()?;
     let text = String::from_utf8_lossy(&output.stdout);
     Ok(parse_rpm_inventory(&text)?)
 }
