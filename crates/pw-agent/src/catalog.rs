@@ -3,13 +3,13 @@
 //! demand the values of the names the host has installed (docs/agent.md, "Memory").
 //!
 //! An evaluation needs full values only for installed names: every item of the report is an
-//! installed (name, arch). The rest of the catalog counts only in the summary's
-//! NotApplicable count: the approved, available versions of names the host does not have.
-//! That count is taken by the same `Snapshot::build`, over the other names in parts
+//! installed (name, arch). The rest of the catalog counts only in the summary's NotApplicable
+//! count: the approved, available versions of names the host does not have. That count is taken
+//! by `Snapshot::count` (the approval pass of `Snapshot::build`), over the other names in parts
 //! ([`HostCatalog::not_applicable_elsewhere`]): a baseline's entries for one name depend only
 //! on that name's packages and listings and on advisory-level properties, and the package
 //! manager's visibility rules (`crate::visibility`) decide per name as well. So the report is
-//! the one the whole catalog gives, while at most one part of it exists as values at a time.
+//! the one the whole catalog gives, while at most two parts of it exist as values at a time.
 
 use std::collections::{HashMap, HashSet};
 

@@ -1,15 +1,15 @@
 //! A repository's catalog held compactly, for a host that evaluates against it.
 //!
-//! An Amazon Linux 2 sized repository (58,077 packages, 3,000 advisories listing 28,754
-//! package versions) parsed into [`Package`] and [`Advisory`] values takes some 50 MB: every
-//! name, version, release and arch is its own `String`. A host needs the full values only for
-//! the names it has installed; for every other name the evaluation needs no more than to count
-//! its approved versions (NotApplicable). So a [`CompactCatalog`] keeps each distinct string
-//! once ([`Strings`]) and every package and advisory listing as a record of string ids, and
-//! hands out ordinary values for any set of names on demand ([`CompactCatalog::materialize`]),
-//! in the order the metadata gave them. The evaluation itself never sees the compact form:
-//! the same `Snapshot::build` decides, on the values materialized (see the agent's
-//! `docs/agent.md`, "Memory").
+//! An Amazon Linux 2 sized repository (58,077 packages, 3,000 advisories listing 28,754 package
+//! versions) parsed into [`Package`] and [`Advisory`] values takes some 50 MB: every name,
+//! version, release and arch is its own `String`. A host needs the full values only for the
+//! names it has installed; for every other name the evaluation needs no more than to count its
+//! approved versions (NotApplicable). So a [`CompactCatalog`] keeps each distinct string once
+//! ([`Strings`]) and every package and advisory listing as a record of string ids, and hands
+//! out ordinary values for any set of names on demand ([`CompactCatalog::materialize`]), in the
+//! order the metadata gave them. The evaluation itself never sees the compact form: the same
+//! evaluation code decides (`Snapshot::build`, `Snapshot::count`), on the values made (see the
+//! agent's `docs/agent.md`, "Memory").
 //!
 //! What it keeps of a package: its NEVRA and build time. Of an advisory: everything the load
 //! kept, its package list as records (NEVRA, reboot flag, collection). Dependencies, package
