@@ -1,50 +1,8 @@
 #!/usr/bin/env bash
-# Long polls at fleet scale (issue 16): the release server as its own process, N agents
-# enrolled over HTTP, every one holding `GET /api/v1/agent/commands?wait=30` at once and
-# polling again when answered, for S seconds; on SQLite and (when PATCHWARDEN_TEST_PG_URL is
-# set) on a PostgreSQL database of its own, created and dropped here.
+# Long polls at fleet scale (issue 16): N agents enrolled over HTTP, every one holding
+# `GET /api/v1/agent/commands?wait=30` at once and polling again when answered, for S seconds,
+# on SQLite and PostgreSQL (see bench/server/fleet.sh).
 # Usage: bench/server/longpoll.sh [AGENTS] [SECONDS]   (default 18000 75)
-# Each held poll is one connection, so the server needs AGENTS + a few hundred descriptors:
-# the script raises the soft limit to the hard one; 50,000 needs a hard limit above 50,000.
+# 50,000 agents need a hard descriptor limit above 50,000.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-agents="${1:-18000}"
-seconds="${2:-75}"
-ulimit -n "$(ulimit -Hn)"
-cargo build --release --locked -p pw-cli -p pw-server --example longpoll
-bin=target/release/patchwarden
-work=$(mktemp -d)
-server_pid=
-cleanup() {
-    [[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-run() { # storage flags...
-    local port token
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    token=$("$bin" server token create --role admin --no-config "$@")
-    (cd "$work" && RUST_LOG=warn exec "$OLDPWD/$bin" server --no-config --listen "127.0.0.1:$port" "$@") \
-        2> "$work/server.log" &
-    server_pid=$!
-    for _ in $(seq 100); do
-        curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
-        sleep 0.1
-    done
-    echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-    target/release/examples/longpoll --server "http://127.0.0.1:$port" --pid "$server_pid" \
-        --token "$token" --agents "$agents" --seconds "$seconds"
-    kill "$server_pid"; wait "$server_pid" 2>/dev/null || true
-    server_pid=
-}
-
-echo "== SQLite"
-run --data-dir "$work/data"
-if [[ -n ${PATCHWARDEN_TEST_PG_URL:-} ]]; then
-    echo "== PostgreSQL"
-    db=pw_longpoll_bench
-    psql -q "$PATCHWARDEN_TEST_PG_URL" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
-    run --database "${PATCHWARDEN_TEST_PG_URL%/*}/$db"
-    psql -q "$PATCHWARDEN_TEST_PG_URL" -c "DROP DATABASE $db"
-fi
+exec "$(dirname "$0")/fleet.sh" longpoll --agents "${1:-18000}" --seconds "${2:-75}"

@@ -18,15 +18,14 @@
     reason = "the results are the output of this program"
 )]
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use pw_api::server::agent::{EnrollRequest, NodeFacts};
-use pw_api::server::tokens::CreateActivation;
-use pw_client::{Client, ClientSettings};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use common::{address, connect, enroll, read_response, send, server_memory};
+
+#[path = "common/mod.rs"]
+mod common;
 
 struct Options {
     server: String,
@@ -76,101 +75,6 @@ fn options() -> Result<Options, String> {
     Ok(options)
 }
 
-/// The server's resident memory in KiB (`VmRSS`) and its open file count.
-fn server_memory(pid: u32) -> (u64, usize) {
-    let status = fs_err::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let rss = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|kib| kib.parse().ok())
-        .unwrap_or(0);
-    let fds = fs_err::read_dir(format!("/proc/{pid}/fd")).map_or(0, Iterator::count);
-    (rss, fds)
-}
-
-/// Enrolls `n` agents with `threads` blocking clients; returns their credentials.
-fn enroll(options: &Options, threads: usize) -> Vec<String> {
-    let admin = Client::new(ClientSettings::new(&options.server).with_secret(&options.token))
-        .expect("client");
-    let code = admin
-        .create_activation(&CreateActivation {
-            allow_node_tags: true,
-            expires_in_hours: Some(24),
-            max_uses: Some(u32::try_from(options.agents).unwrap_or(u32::MAX)),
-            description: Some("longpoll bench".to_owned()),
-            tags: Vec::new(),
-        })
-        .expect("activation code")
-        .code;
-    let per_thread = options.agents.div_ceil(threads);
-    let handles: Vec<_> = (0..threads)
-        .map(|t| {
-            let (server, code) = (options.server.clone(), code.clone());
-            let count = per_thread.min(options.agents.saturating_sub(t * per_thread));
-            std::thread::spawn(move || {
-                let anonymous = Client::new(ClientSettings::new(&server)).expect("client");
-                (0..count)
-                    .map(|i| {
-                        anonymous
-                            .enroll(&EnrollRequest {
-                                activation_code: code.clone(),
-                                facts: NodeFacts {
-                                    hostname: format!("lp-{t}-{i}"),
-                                    operating_system: "AMAZON_LINUX_2".to_owned(),
-                                    product: "AmazonLinux2".to_owned(),
-                                    agent_version: "bench".to_owned(),
-                                    ..Default::default()
-                                },
-                                tags: Vec::new(),
-                            })
-                            .expect("enroll")
-                            .credential
-                    })
-                    .collect::<Vec<_>>()
-            })
-        })
-        .collect();
-    handles
-        .into_iter()
-        .flat_map(|h| h.join().expect("enrolling thread"))
-        .collect()
-}
-
-/// Reads one HTTP/1.1 response (headers, then `Content-Length` bytes); returns its status.
-async fn read_response(stream: &mut tokio::net::TcpStream, buffer: &mut Vec<u8>) -> Option<u16> {
-    buffer.clear();
-    let mut chunk = [0_u8; 4096];
-    let header_end = loop {
-        if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-            break end + 4;
-        }
-        let n = stream.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buffer.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8_lossy(&buffer[..header_end]).into_owned();
-    let status = head.split_whitespace().nth(1)?.parse().ok()?;
-    let length: usize = head
-        .lines()
-        .find_map(|line| {
-            let (name, value) = line.split_once(':')?;
-            name.eq_ignore_ascii_case("content-length")
-                .then(|| value.trim().parse().ok())?
-        })
-        .unwrap_or(0);
-    while buffer.len() < header_end + length {
-        let n = stream.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buffer.extend_from_slice(&chunk[..n]);
-    }
-    Some(status)
-}
-
 #[derive(Default)]
 struct Tally {
     polls: AtomicU64,
@@ -181,18 +85,20 @@ struct Tally {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let options = options()?;
     let started = Instant::now();
-    let credentials = enroll(&options, 8);
+    let credentials = enroll(
+        &options.server,
+        &options.token,
+        options.agents,
+        Vec::new(),
+        8,
+    );
     println!(
         "enrolled {} agents in {:.1} s",
         credentials.len(),
         started.elapsed().as_secs_f64()
     );
     let (idle_rss, idle_fds) = server_memory(options.pid);
-    let address: SocketAddr = options
-        .server
-        .trim_start_matches("http://")
-        .parse()
-        .map_err(|e| format!("--server must be http://IP:PORT: {e}"))?;
+    let address = address(&options.server)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -205,25 +111,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for (index, credential) in credentials.into_iter().enumerate() {
             let tally = tally.clone();
             let (wait, idle) = (options.wait, options.idle);
-            let source = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1 + (index % 8) as u8));
             tasks.push(tokio::spawn(async move {
                 let mut late = Vec::new();
-                let socket = tokio::net::TcpSocket::new_v4().ok()?;
-                socket.bind(SocketAddr::new(source, 0)).ok()?;
-                let mut stream = socket.connect(address).await.ok()?;
+                let mut stream = connect(address, index).await?;
                 if idle {
                     tally.held.fetch_add(1, Ordering::Relaxed);
                     tokio::time::sleep_until(deadline.into()).await;
                     return Some(late);
                 }
-                let request = format!(
-                    "GET /api/v1/agent/commands?wait={wait} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {credential}\r\n\r\n"
-                );
+                let path = format!("/api/v1/agent/commands?wait={wait}");
                 let mut buffer = Vec::with_capacity(1024);
                 let mut first = true;
                 while Instant::now() < deadline {
                     let sent = Instant::now();
-                    if stream.write_all(request.as_bytes()).await.is_err() {
+                    if send(&mut stream, "GET", &path, &credential, None).await.is_err() {
                         tally.errors.fetch_add(1, Ordering::Relaxed);
                         return Some(late);
                     }
@@ -232,7 +133,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         first = false;
                     }
                     match read_response(&mut stream, &mut buffer).await {
-                        Some(200) => {
+                        Some((200, _)) => {
                             tally.polls.fetch_add(1, Ordering::Relaxed);
                             let elapsed = sent.elapsed();
                             late.push(

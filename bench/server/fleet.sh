@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Fleet-scale benchmarks (issue 16) against the release server as its own process, on SQLite
+# and (when PATCHWARDEN_TEST_PG_URL is set) on a PostgreSQL database of its own, created and
+# dropped here. Runs one of the examples of crates/pw-server/examples with the server's
+# address, pid and an admin token:
+#   bench/server/fleet.sh longpoll --agents 18000 --seconds 75   (held long polls)
+#   bench/server/fleet.sh fanout --agents 10000                  (a window's fan-out)
+# Each simulated agent holds one connection, so the server needs AGENTS + a few hundred
+# descriptors: the script raises the soft limit to the hard one.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+example="${1:?usage: bench/server/fleet.sh longpoll|fanout [options]}"
+shift
+ulimit -n "$(ulimit -Hn)"
+cargo build --release --locked -p pw-cli -p pw-server --example "$example"
+bin=target/release/patchwarden
+work=$(mktemp -d)
+server_pid=
+cleanup() {
+    [[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+run() { # storage flags...
+    local port token
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    token=$("$bin" server token create --role admin --no-config "$@")
+    (cd "$work" && RUST_LOG=warn exec "$OLDPWD/$bin" server --no-config --listen "127.0.0.1:$port" "$@") \
+        2> "$work/server.log" &
+    server_pid=$!
+    for _ in $(seq 100); do
+        curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+    "target/release/examples/$example" --server "http://127.0.0.1:$port" --pid "$server_pid" \
+        --token "$token" "${args[@]}"
+    kill "$server_pid"; wait "$server_pid" 2>/dev/null || true
+    server_pid=
+}
+
+args=("$@")
+echo "== SQLite"
+run --data-dir "$work/data"
+if [[ -n ${PATCHWARDEN_TEST_PG_URL:-} ]]; then
+    echo "== PostgreSQL"
+    db=pw_fleet_bench
+    psql -q "$PATCHWARDEN_TEST_PG_URL" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+    run --database "${PATCHWARDEN_TEST_PG_URL%/*}/$db"
+    psql -q "$PATCHWARDEN_TEST_PG_URL" -c "DROP DATABASE $db"
+fi
