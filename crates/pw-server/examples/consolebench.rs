@@ -77,6 +77,9 @@ fn options() -> Result<Options, String> {
     Ok(options)
 }
 
+/// Reports written at once while seeding.
+const WRITERS: usize = 4;
+
 /// What node `k` looks like in the latest report.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Shape {
@@ -115,8 +118,9 @@ impl Rng {
     }
 }
 
-/// The items of node `k`'s latest report, as the server stores them, and their counts.
-fn items(k: usize, count: usize) -> (String, ComplianceCounts) {
+/// The items of node `k`'s report in `week`, as the server stores them, and their counts.
+/// Each week (the node's patch day) 40 of the 1,000 items move to new versions.
+fn items(k: usize, count: usize, week: usize) -> (String, ComplianceCounts) {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (k as u64 + 1));
     let mut counts = ComplianceCounts::default();
     let mut out = String::with_capacity(count * 240);
@@ -151,11 +155,14 @@ fn items(k: usize, count: usize) -> (String, ComplianceCounts) {
         if i > 0 {
             out.push(',');
         }
+        // A week moves 1 in 25 items to their next release.
+        let release = 1 + (week + i % 25) / 25;
         out.push_str(&format!(
-            "{{\"name\":\"package-{i:04}\",\"arch\":\"x86_64\",\"state\":\"{state}\",\"installed\":\"1.{i}-1.amzn2\",\
-             \"target\":\"1.{i}-2.amzn2\",\"compliance_level\":\"HIGH\",\"classification\":{classification},\
+            "{{\"name\":\"package-{i:04}\",\"arch\":\"x86_64\",\"state\":\"{state}\",\"installed\":\"1.{i}-{release}.amzn2\",\
+             \"target\":\"1.{i}-{}.amzn2\",\"compliance_level\":\"HIGH\",\"classification\":{classification},\
              \"severity\":{severity},\"cves\":{cves},\"advisories\":{advisories},\"reboot_suggested\":false,\
-             \"reason\":\"approved by rule 1 (Security, Critical, Important) 7 days after release\"}}"
+             \"reason\":\"approved by rule 1 (Security, Critical, Important) 7 days after release\"}}",
+            release + 1
         ));
     }
     out.push(']');
@@ -188,7 +195,32 @@ fn report(
         status: if bad { "NON_COMPLIANT" } else { "COMPLIANT" }.to_owned(),
         non_compliant_severity: (counts.missing + counts.failed > 0).then(|| "CRITICAL".to_owned()),
         items_json: items,
-        report_json: "{}".to_owned(),
+        // As the server keeps an upload: the patches left out (they are the items).
+        report_json: serde_json::json!({
+            "operation_id": format!("op-{node}-{}", at.as_second()),
+            "operation": "Scan",
+            "started_at": at.to_string(),
+            "ended_at": at.to_string(),
+            "host": {"hostname": node, "operating_system": "AMAZON_LINUX_2",
+                     "product": "AmazonLinux2", "agent_version": "1.0.0"},
+            "patch_group": group,
+            "baseline": "patchwarden-AmazonLinux2Default",
+            "reboot_option": "RebootIfNeeded",
+            "notes": [],
+            "summary": {
+                "baseline": "patchwarden-AmazonLinux2Default", "evaluated_at": at.to_string(),
+                "installed": counts.installed, "installed_other": 0, "installed_rejected": 0,
+                "installed_pending_reboot": counts.installed_pending_reboot,
+                "not_applicable": counts.not_applicable, "missing": counts.missing,
+                "failed": counts.failed, "critical_non_compliant": counts.critical_non_compliant,
+                "security_non_compliant": counts.security_non_compliant,
+                "other_non_compliant": 0,
+                "non_compliant_severity": null,
+                "status": if bad { "NON_COMPLIANT" } else { "COMPLIANT" },
+            },
+            "patches": [],
+        })
+        .to_string(),
         release: None,
         counts,
         reboot_why,
@@ -200,7 +232,7 @@ async fn seed(
     store: &Store,
     options: &Options,
     now: Timestamp,
-) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+) -> Result<Seeded, Box<dyn std::error::Error>> {
     let code = ids::secret("pwa_");
     store
         .create_activation(
@@ -241,24 +273,58 @@ async fn seed(
             .map_err(|refusal| format!("enrollment refused: {refusal:?}"))?;
         nodes.push(id);
     }
-    // History first (counts only, one report a day), then the latest report with its items.
+    // One report a day before the latest, each with its items, as agents upload them. A
+    // node's items change on its patch day (once a week, k % 7); on the other days they
+    // repeat the day before's.
+    // Four writers at once, as a server's requests come: the hashing and compression run
+    // beside another report's transaction.
     let started = Instant::now();
-    for day in (1..options.days).rev() {
-        let at = now.checked_sub(SignedDuration::from_hours(24 * day as i64))?;
-        for (k, id) in nodes.iter().enumerate() {
-            if shape(k) == Shape::Never {
-                continue;
+    let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut writers = tokio::task::JoinSet::new();
+    for w in 0..WRITERS {
+        let store = store.clone();
+        let nodes = nodes.clone();
+        let done = Arc::clone(&done);
+        let (count, days, groups) = (options.items, options.days, options.groups);
+        writers.spawn(async move {
+            let mut uploaded = 0_usize;
+            for (k, id) in nodes.iter().enumerate().skip(w).step_by(WRITERS) {
+                if shape(k) == Shape::Never {
+                    continue;
+                }
+                let group = format!("group-{:02}", k % groups);
+                let mut week_items: Option<(usize, String, ComplianceCounts)> = None;
+                for day in (1..days).rev() {
+                    let at = now
+                        .checked_sub(SignedDuration::from_hours(24 * day as i64))
+                        .map_err(|e| e.to_string())?;
+                    let week = (days - day + k % 7) / 7;
+                    let (items_json, counts) = match week_items.take() {
+                        Some((w, items_json, counts)) if w == week => (items_json, counts),
+                        _ => items(k, count, week),
+                    };
+                    uploaded += items_json.len();
+                    let mut new = report(id, &group, at, items_json, counts.clone());
+                    store
+                        .append_report(&new)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    week_items = Some((week, std::mem::take(&mut new.items_json), counts));
+                }
+                let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                if n % 1000 == 0 {
+                    println!(
+                        "  history of {n} nodes in {:.1} s",
+                        started.elapsed().as_secs_f64()
+                    );
+                }
             }
-            let group = format!("group-{:02}", k % options.groups);
-            let counts = ComplianceCounts {
-                installed: options.items as i64 - 5,
-                missing: (day % 7) as i64,
-                ..ComplianceCounts::default()
-            };
-            store
-                .append_report(&report(id, &group, at, "[]".to_owned(), counts))
-                .await?;
-        }
+            Ok::<_, String>(uploaded)
+        });
+    }
+    let mut uploaded = 0_usize;
+    while let Some(result) = writers.join_next().await {
+        uploaded += result??;
     }
     let history = started.elapsed();
     let started = Instant::now();
@@ -269,9 +335,10 @@ async fn seed(
             _ => now.checked_sub(SignedDuration::from_hours(3))?,
         };
         let group = format!("group-{:02}", k % options.groups);
-        let (items, counts) = items(k, options.items);
+        let (items_json, counts) = items(k, options.items, (options.days + k % 7) / 7);
+        uploaded += items_json.len();
         store
-            .append_report(&report(id, &group, at, items, counts))
+            .append_report(&report(id, &group, at, items_json, counts))
             .await?;
     }
     println!(
@@ -282,17 +349,29 @@ async fn seed(
         options.items,
         started.elapsed().as_secs_f64()
     );
-    Ok(nodes)
+    Ok(Seeded { nodes, uploaded })
 }
 
+/// The seeded fleet: node ids, and the bytes of items uploaded.
+struct Seeded {
+    nodes: Vec<String>,
+    uploaded: usize,
+}
+
+/// GETs `path` with a console session cookie (`pw_session=...`) or an API token (`pwt_...`).
 async fn get(
     state: &AppState,
     path: &str,
-    cookie: &str,
+    credential: &str,
 ) -> Result<(u16, Vec<u8>), Box<dyn std::error::Error>> {
+    let (header, value) = if credential.starts_with("pwt_") {
+        ("authorization", format!("Bearer {credential}"))
+    } else {
+        ("cookie", credential.to_owned())
+    };
     let request = Request::builder()
         .uri(path)
-        .header("cookie", cookie)
+        .header(header, value)
         .body(Body::empty())?;
     let response = pw_server::router(state.clone()).oneshot(request).await?;
     let status = response.status().as_u16();
@@ -372,8 +451,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let token = pw_server::create_token(&store, Role::ReadOnly, None, now)
             .await?
             .token;
-        let nodes = seed(&store, &options, now).await?;
+        let seeded = seed(&store, &options, now).await?;
+        let nodes = &seeded.nodes;
         store.optimize().await?;
+        let footprint = store.history_footprint().await?;
+        let size = store.size_bytes().await?;
+        let node_days = (options.nodes * options.days) as f64;
+        println!(
+            "history: {} reports, {} distinct item sets; items uploaded {:.1} MB, stored {:.1} MB \
+             (zstd of {:.1} MB); history's tables {:.1} MB: {:.2} KB per node per day \
+             (items as uploaded: {:.1} KB per node per day); the whole store {:.1} MB",
+            footprint.reports,
+            footprint.item_sets,
+            seeded.uploaded as f64 / 1e6,
+            footprint.items_stored_bytes as f64 / 1e6,
+            footprint.items_raw_bytes as f64 / 1e6,
+            footprint.table_bytes as f64 / 1e6,
+            footprint.table_bytes as f64 / node_days / 1e3,
+            seeded.uploaded as f64 / node_days / 1e3,
+            size as f64 / 1e6,
+        );
+        let past_report = store
+            .node_history(&nodes[11], None, None, 100)
+            .await?
+            .get(30)
+            .map_or(0, |r| r.id);
         let state = AppState::new(store, Arc::new(SystemClock), ServerSettings::default());
         let cookie = sign_in(&state, &token).await?;
         let assets = {
@@ -400,6 +502,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "CVE view, missing only",
                 "/patches?id=CVE-2025-00042&state=Missing".to_owned(),
             ),
+            ("API: fleet summary", "/api/v1/fleet".to_owned()),
+            (
+                "API: summary by patch group",
+                "/api/v1/compliance/patch-groups".to_owned(),
+            ),
+            (
+                "API: a node's patches (1,000)",
+                format!("/api/v1/compliance/nodes/{}", nodes[11]),
+            ),
+            (
+                "API: a node's history (90 reports)",
+                format!("/api/v1/compliance/nodes/{}/history", nodes[11]),
+            ),
+            (
+                "API: a past report's patches",
+                format!("/api/v1/compliance/reports/{past_report}"),
+            ),
         ];
         println!(
             "backend: {}; {} nodes, {} items each, {} days of history; {} samples per page",
@@ -418,9 +537,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for (name, path) in pages {
             let mut times = Vec::with_capacity(options.samples);
             let mut body = Vec::new();
+            let credential = if path.starts_with("/api/") {
+                &token
+            } else {
+                &cookie
+            };
             for _ in 0..options.samples {
                 let started = Instant::now();
-                let (status, bytes) = get(&state, &path, &cookie).await?;
+                let (status, bytes) = get(&state, &path, credential).await?;
                 times.push(started.elapsed().as_secs_f64() * 1000.0);
                 if status != 200 {
                     return Err(format!("{path}: {status}").into());
@@ -436,6 +560,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 (gzip_len(&body) + assets) as f64 / 1024.0
             );
         }
+        // Retention at its steady state: the hourly pass drops a day of reports.
+        let before = now.checked_sub(SignedDuration::from_hours(24 * (options.days as i64 - 1) - 1))?;
+        let started = Instant::now();
+        let pruned = state.store().prune_reports(before).await?;
+        let footprint = state.store().history_footprint().await?;
+        println!(
+            "retention: pruned the oldest day ({pruned} reports) in {:.2} s; {} distinct item sets left",
+            started.elapsed().as_secs_f64(),
+            footprint.item_sets
+        );
         if options.keep {
             println!(
                 "kept: schema {schema} (PostgreSQL) or {} (SQLite)",

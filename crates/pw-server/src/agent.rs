@@ -546,7 +546,12 @@ async fn report(
         },
         non_compliant_severity: summary.non_compliant_severity.clone(),
         items_json: to_json(&report.patches)?,
-        report_json: to_json(report)?,
+        // The store keeps the patches once, as the items, and puts them back when the
+        // report is read.
+        report_json: to_json(&pw_api::agent::OperationReport {
+            patches: Vec::new(),
+            ..report.clone()
+        })?,
         release: report.host.release.clone(),
     };
     let report_id = state.store().append_report(&new).await?;

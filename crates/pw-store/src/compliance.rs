@@ -2,6 +2,8 @@
 //! at its latest report; retention prunes old rows but never a node's latest.
 
 use jiff::Timestamp;
+use sha2::{Digest as _, Sha256};
+use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
 use crate::{
@@ -48,14 +50,27 @@ fn report_from_row(row: &AnyRow) -> Result<ReportRecord, StoreError> {
 impl Store {
     /// Appends a report and makes it the node's latest. Returns its id.
     pub async fn append_report(&self, report: &NewReport) -> Result<i64, StoreError> {
+        let digest = crate::ids::hex(&Sha256::digest(report.items_json.as_bytes()));
+        let report_zstd = compress(&report.report_json)?;
         let mut tx = self.begin_write().await?;
+        let previous: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT r.items_digest FROM nodes n LEFT JOIN compliance_reports r ON r.id = n.latest_report_id \
+             WHERE n.id = $1",
+        )
+        .bind(report.node_id.as_str())
+        .fetch_optional(&mut *tx.tx)
+        .await
+        .map_err(StoreError::db)?;
+        let unchanged = previous.flatten().as_deref() == Some(digest.as_str());
+        store_items(&mut tx, &digest, &report.items_json, report.reported_at).await?;
         let counts = &report.counts;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO compliance_reports (node_id, reported_at, operation, baseline_id, patch_group, execution_id, \
              command_id, operation_start, operation_end, evaluated_at, status, installed, installed_other, installed_rejected, \
              installed_pending_reboot, not_applicable, missing, failed, critical_non_compliant, security_non_compliant, \
-             other_non_compliant, non_compliant_severity, items_json, report_json, release) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25) \
+             other_non_compliant, non_compliant_severity, items_json, report_json, release, items_digest, report_zstd) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, '', '', $23, \
+             $24, $25) \
              RETURNING id",
         )
         .bind(report.node_id.as_str())
@@ -80,9 +95,9 @@ impl Store {
         .bind(counts.security_non_compliant)
         .bind(counts.other_non_compliant)
         .bind(report.non_compliant_severity.as_deref())
-        .bind(report.items_json.as_str())
-        .bind(report.report_json.as_str())
         .bind(report.release.as_deref())
+        .bind(digest.as_str())
+        .bind(report_zstd)
         .fetch_one(&mut *tx.tx)
         .await
         .map_err(StoreError::db)?;
@@ -131,7 +146,10 @@ impl Store {
         .execute(&mut *tx.tx)
         .await
         .map_err(StoreError::db)?;
-        write_patch_refs(&mut tx, &report.node_id, id, &report.items_json).await?;
+        // The rows of `patch_refs` come from the items alone: the same items, the same rows.
+        if !unchanged {
+            write_patch_refs(&mut tx, &report.node_id, id, &report.items_json).await?;
+        }
         for install in &report.installs {
             sqlx::query(
                 "INSERT INTO patch_installs (node_id, report_id, name, arch, version, severity, released, installed_at) \
@@ -163,7 +181,7 @@ impl Store {
         let rows = sqlx::query(&format!(
             "SELECT {columns}, p.name AS ref_name, p.arch AS ref_arch, p.state AS ref_state, p.reason AS ref_reason, \
              p.approved_at AS ref_approved_at \
-             FROM patch_refs p JOIN nodes n ON n.id = p.node_id AND n.latest_report_id = p.report_id \
+             FROM patch_refs p JOIN nodes n ON n.id = p.node_id \
              WHERE p.ref = $1 ORDER BY n.hostname, n.id, p.name, p.arch"
         ))
         .bind(reference.trim().to_ascii_uppercase())
@@ -200,21 +218,48 @@ impl Store {
 
     /// The items (JSON array of pw-api `PatchJson`) of one report.
     pub async fn report_items(&self, id: i64) -> Result<Option<String>, StoreError> {
-        sqlx::query_scalar("SELECT items_json FROM compliance_reports WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(StoreError::db)
+        let row = sqlx::query(
+            "SELECT r.items_json, i.body FROM compliance_reports r \
+             LEFT JOIN report_items i ON i.digest = r.items_digest WHERE r.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::db)?;
+        row.map(|row| items_of(&row, id)).transpose()
     }
 
     /// The whole report (JSON of pw-api `OperationReport`, as the agent uploaded it) of one
     /// report.
     pub async fn report_json(&self, id: i64) -> Result<Option<String>, StoreError> {
-        sqlx::query_scalar("SELECT report_json FROM compliance_reports WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(StoreError::db)
+        let row = sqlx::query(
+            "SELECT r.items_json, r.report_json, r.report_zstd, i.body FROM compliance_reports r \
+             LEFT JOIN report_items i ON i.digest = r.items_digest WHERE r.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::db)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let packed: Option<Vec<u8>> = row.try_get("report_zstd").map_err(StoreError::db)?;
+        let Some(packed) = packed else {
+            // Written before migration 16: kept whole.
+            return Ok(Some(get_str(&row, "report_json")?));
+        };
+        let text = decompress(&packed, id, "report")?;
+        let mut value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|error| corrupt(id, "report", &error))?;
+        // The patches are kept once, as the items: put them back when they were left out.
+        if let Some(patches) = value.get_mut("patches")
+            && patches.as_array().is_some_and(Vec::is_empty)
+        {
+            let items = items_of(&row, id)?;
+            *patches =
+                serde_json::from_str(&items).map_err(|error| corrupt(id, "items", &error))?;
+        }
+        Ok(Some(value.to_string()))
     }
 
     /// The latest report of every node that has one.
@@ -274,7 +319,8 @@ impl Store {
             .collect()
     }
 
-    /// Deletes reports older than `before`, except each node's latest. Returns how many.
+    /// Deletes reports older than `before`, except each node's latest, and the item sets no
+    /// report names any more. Returns how many reports.
     pub async fn prune_reports(&self, before: Timestamp) -> Result<u64, StoreError> {
         let mut tx = self.begin_write().await?;
         let deleted = sqlx::query(
@@ -292,9 +338,150 @@ impl Store {
             .execute(&mut *tx.tx)
             .await
             .map_err(StoreError::db)?;
+        // Item sets used in the last two hours stay even when no committed report names
+        // them: a report being written on another replica may (migration 16).
+        let idle = before
+            .checked_sub(jiff::SignedDuration::from_hours(2))
+            .unwrap_or(before);
+        sqlx::query(
+            "DELETE FROM report_items WHERE last_used_at < $1 \
+             AND NOT EXISTS (SELECT 1 FROM compliance_reports r WHERE r.items_digest = report_items.digest)",
+        )
+        .bind(to_micros(idle))
+        .execute(&mut *tx.tx)
+        .await
+        .map_err(StoreError::db)?;
         tx.commit().await?;
         Ok(deleted)
     }
+
+    /// What compliance history takes: reports, distinct item sets, and the item sets' bytes
+    /// as stored (compressed) and as uploaded.
+    pub async fn history_footprint(&self) -> Result<HistoryFootprint, StoreError> {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM compliance_reports) AS reports, COUNT(*) AS item_sets, \
+             CAST(COALESCE(SUM(LENGTH(body)), 0) AS BIGINT) AS stored, CAST(COALESCE(SUM(raw_len), 0) AS BIGINT) AS raw \
+             FROM report_items",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(StoreError::db)?;
+        // The tables of history with their indexes (and on PostgreSQL their TOAST).
+        let sql = match self.backend {
+            crate::Backend::Sqlite => {
+                "SELECT CAST(COALESCE(SUM(pgsize), 0) AS BIGINT) FROM dbstat WHERE name IN \
+                 (SELECT name FROM sqlite_schema WHERE tbl_name IN ('compliance_reports', 'report_items'))"
+            }
+            crate::Backend::Postgres => {
+                "SELECT CAST(pg_total_relation_size('compliance_reports') + pg_total_relation_size('report_items') AS BIGINT)"
+            }
+        };
+        let table_bytes: i64 = sqlx::query_scalar(sql)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(StoreError::db)?;
+        Ok(HistoryFootprint {
+            table_bytes,
+            reports: get_i64(&row, "reports")?,
+            item_sets: get_i64(&row, "item_sets")?,
+            items_stored_bytes: get_i64(&row, "stored")?,
+            items_raw_bytes: get_i64(&row, "raw")?,
+        })
+    }
+}
+
+/// What compliance history takes (`Store::history_footprint`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryFootprint {
+    /// The bytes of the history's tables (reports and item sets) with their indexes.
+    pub table_bytes: i64,
+    pub reports: i64,
+    /// Distinct item sets (reports whose items did not change share one).
+    pub item_sets: i64,
+    /// The item sets' bytes as stored (zstd).
+    pub items_stored_bytes: i64,
+    /// The same item sets' bytes as uploaded (JSON).
+    pub items_raw_bytes: i64,
+}
+
+/// zstd level for stored reports and items: written once, read now and then.
+const LEVEL: i32 = 3;
+
+fn compress(text: &str) -> Result<Vec<u8>, StoreError> {
+    zstd::stream::encode_all(text.as_bytes(), LEVEL).map_err(|error| StoreError::Corrupt {
+        what: "report".to_owned(),
+        detail: format!("compressing failed: {error}"),
+    })
+}
+
+fn decompress(bytes: &[u8], id: i64, what: &str) -> Result<String, StoreError> {
+    let plain = zstd::stream::decode_all(bytes).map_err(|error| corrupt(id, what, &error))?;
+    String::from_utf8(plain).map_err(|error| corrupt(id, what, &error))
+}
+
+fn corrupt(id: i64, what: &str, error: &dyn std::fmt::Display) -> StoreError {
+    StoreError::Corrupt {
+        what: format!("{what} of report {id}"),
+        detail: error.to_string(),
+    }
+}
+
+/// The items of a report row read with `items_json` and the shared `body` (NULL for rows
+/// written before migration 16).
+fn items_of(row: &AnyRow, id: i64) -> Result<String, StoreError> {
+    let body: Option<Vec<u8>> = row.try_get("body").map_err(StoreError::db)?;
+    match body {
+        Some(body) => decompress(&body, id, "items"),
+        None => get_str(row, "items_json"),
+    }
+}
+
+/// Makes sure the item set with this digest is stored, and marks it used at `at`. A node
+/// whose items did not change finds them there: one indexed read, and a small write at most
+/// once an hour.
+async fn store_items(
+    tx: &mut crate::WriteTx,
+    digest: &str,
+    items_json: &str,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    const HOUR: i64 = 3_600_000_000;
+    let at = to_micros(at);
+    let touched = sqlx::query(
+        "UPDATE report_items SET last_used_at = $2 WHERE digest = $1 AND last_used_at < $3",
+    )
+    .bind(digest)
+    .bind(at)
+    .bind(at.saturating_sub(HOUR))
+    .execute(&mut *tx.tx)
+    .await
+    .map_err(StoreError::db)?
+    .rows_affected();
+    if touched > 0 {
+        return Ok(());
+    }
+    let present: Option<i64> =
+        sqlx::query_scalar("SELECT raw_len FROM report_items WHERE digest = $1")
+        .bind(digest)
+        .fetch_optional(&mut *tx.tx)
+        .await
+        .map_err(StoreError::db)?;
+    if present.is_some() {
+        return Ok(());
+    }
+    let body = compress(items_json)?;
+    sqlx::query(
+        "INSERT INTO report_items (digest, body, raw_len, last_used_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (digest) DO UPDATE SET last_used_at = excluded.last_used_at",
+    )
+    .bind(digest)
+    .bind(body)
+    .bind(i64::try_from(items_json.len()).unwrap_or(i64::MAX))
+    .bind(at)
+    .execute(&mut *tx.tx)
+    .await
+    .map_err(StoreError::db)?;
+    Ok(())
 }
 
 /// The `patch_refs` id under which a package that is Missing, Failed or pending a reboot is
@@ -368,8 +555,10 @@ async fn write_patch_refs(
             }
         }
     }
-    // Several rows per statement: a report of a thousand patches is a few statements.
-    for chunk in rows.chunks(200) {
+    // Several rows per statement: a report of a thousand patches is a few dozen. Not more
+    // per statement: binding costs SQLite time that grows with the square of a statement's
+    // parameters (200 rows a statement took a quarter of a report's ingest).
+    for chunk in rows.chunks(32) {
         let mut sql = String::from(
             "INSERT INTO patch_refs (node_id, report_id, ref, name, arch, state, reason, approved_at) VALUES ",
         );

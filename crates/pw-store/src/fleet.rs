@@ -55,7 +55,7 @@ impl NodeState {
 }
 
 /// Nodes whose latest report has a `patch_refs` row for `?` (a CVE, an advisory or a package).
-const REF_SQL: &str = "n.id IN (SELECT p.node_id FROM patch_refs p WHERE p.ref = ? AND p.report_id = n.latest_report_id)";
+const REF_SQL: &str = "n.id IN (SELECT p.node_id FROM patch_refs p WHERE p.ref = ?)";
 
 /// The state predicate: `$1` is the stale instant (micros); reads `n` (nodes) and `r` (the
 /// node's latest report in `node_latest`, left-joined).

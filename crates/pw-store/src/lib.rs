@@ -42,7 +42,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 pub use crate::access::{EnrollRefusal, TagRefusal, enrollment_tags};
 pub use crate::commands::{AckOutcome, CompleteOutcome, failure_details};
-pub use crate::compliance::{PatchRef, package_ref};
+pub use crate::compliance::{HistoryFootprint, PatchRef, package_ref};
 pub use crate::error::{ConflictKind, StoreError};
 pub use crate::executions::NewExecution;
 pub use crate::fleet::{
@@ -321,6 +321,26 @@ impl Store {
                 tx.commit().await
             }
         }
+    }
+
+    /// The bytes the store takes on disk: the SQLite file's pages in use, or the tables and
+    /// indexes (with their TOAST) of the PostgreSQL schema.
+    pub async fn size_bytes(&self) -> Result<i64, StoreError> {
+        let sql = match self.backend {
+            Backend::Sqlite => {
+                "SELECT ((SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM pragma_freelist_count())) \
+                 * (SELECT page_size FROM pragma_page_size())"
+            }
+            Backend::Postgres => {
+                "SELECT CAST(COALESCE(SUM(pg_total_relation_size(c.oid)), 0) AS BIGINT) FROM pg_class c \
+                 JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'm')"
+            }
+        };
+        sqlx::query_scalar(sql)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(StoreError::db)
     }
 
     /// Opens a write transaction.

@@ -105,6 +105,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0015_activation_node_tags.sql"),
         postgres: include_str!("../migrations/postgres/0015_activation_node_tags.sql"),
     },
+    Migration {
+        version: 16,
+        name: "report_items",
+        sqlite: include_str!("../migrations/sqlite/0016_report_items.sql"),
+        postgres: include_str!("../migrations/postgres/0016_report_items.sql"),
+    },
 ];
 
 /// An arbitrary constant: the advisory lock that serialises migrations of replicas.

@@ -120,7 +120,10 @@ pub struct NewReport {
     pub status: String,
     pub counts: ComplianceCounts,
     pub non_compliant_severity: Option<String>,
+    /// The report's patches: a JSON array of pw-api `PatchJson`.
     pub items_json: String,
+    /// The whole report as uploaded (pw-api `OperationReport`). Its `patches` may be left
+    /// empty: they are `items_json`, and `Store::report_json` puts them back.
     pub report_json: String,
     /// The release the node was locked to (Amazon Linux 2023).
     pub release: Option<String>,

@@ -100,6 +100,7 @@ suite!(
     releases_keep_when_first_learned,
     fleet_counts_equal_their_pages,
     patch_refs_follow_the_latest_report,
+    history_keeps_unchanged_items_once,
     trends_and_critical_debt,
     reboot_reasons_approval_dates_and_latency,
     promotion_policies_and_guarded_writes,
@@ -1680,6 +1681,78 @@ async fn patch_refs_follow_the_latest_report(store: &Store) {
     assert_eq!(page.len(), 2);
     store.delete_node(&b).await.unwrap();
     assert_eq!(store.patch_refs("CVE-2025-1101").await.unwrap().len(), 1);
+}
+
+/// A node whose items did not change between reports adds a row of counts, not another
+/// copy of its items; each report still reads back whole, and retention drops the item
+/// sets no report names (migration 16).
+async fn history_keeps_unchanged_items_once(store: &Store) {
+    let a = node(store, "a").await;
+    let items = |state: &str| {
+        serde_json::json!([
+            {"name": "openssl", "arch": "x86_64", "state": state, "cves": ["CVE-2025-2202"],
+             "advisories": ["ALAS2-2025-0202"], "reason": "rule 0"},
+        ])
+        .to_string()
+    };
+    let uploaded = |day: &str| {
+        serde_json::json!({"operation": "Scan", "started_at": day, "patches": []}).to_string()
+    };
+    let mut ids = Vec::new();
+    for (day, state) in [
+        ("2025-04-01T00:00:00Z", "Missing"),
+        ("2025-04-02T00:00:00Z", "Missing"),
+        ("2025-04-03T00:00:00Z", "Installed"),
+    ] {
+        let mut r = report(&a, day, i64::from(state == "Missing"));
+        r.items_json = items(state);
+        r.report_json = uploaded(day);
+        ids.push(store.append_report(&r).await.unwrap());
+        // The unchanged second report keeps the CVE's rows, now those of the latest report.
+        let found = store.patch_refs("CVE-2025-2202").await.unwrap();
+        assert_eq!(found.len(), 1, "{day}");
+        assert_eq!(found[0].1.state, state, "{day}");
+    }
+    let footprint = store.history_footprint().await.unwrap();
+    assert_eq!((footprint.reports, footprint.item_sets), (3, 2));
+    assert!(footprint.items_stored_bytes > 0 && footprint.items_raw_bytes > 0);
+    let read = |text: Option<String>| -> serde_json::Value {
+        serde_json::from_str(&text.expect("stored")).unwrap()
+    };
+    assert_eq!(
+        read(store.report_items(ids[1]).await.unwrap()),
+        read(Some(items("Missing")))
+    );
+    // The report reads back as uploaded, its patches put back from the shared items.
+    let whole = read(store.report_json(ids[1]).await.unwrap());
+    assert_eq!(whole["started_at"], "2025-04-02T00:00:00Z");
+    assert_eq!(whole["patches"], read(Some(items("Missing"))));
+    assert!(store.report_json(i64::MAX).await.unwrap().is_none());
+    // Retention: the first two reports go, and with them the item set only they named.
+    let pruned = store
+        .prune_reports(at("2025-04-02T12:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(pruned, 2);
+    let footprint = store.history_footprint().await.unwrap();
+    assert_eq!((footprint.reports, footprint.item_sets), (1, 1));
+    assert_eq!(
+        read(store.report_items(ids[2]).await.unwrap()),
+        read(Some(items("Installed")))
+    );
+    // An item set used within two hours of the cut stays, named or not.
+    let mut late = report(&a, "2025-04-05T00:00:00Z", 1);
+    late.items_json = items("Missing");
+    store.append_report(&late).await.unwrap();
+    let mut latest = report(&a, "2025-04-05T01:00:00Z", 0);
+    latest.items_json = items("Installed");
+    store.append_report(&latest).await.unwrap();
+    store
+        .prune_reports(at("2025-04-05T00:30:00Z"))
+        .await
+        .unwrap();
+    let footprint = store.history_footprint().await.unwrap();
+    assert_eq!((footprint.reports, footprint.item_sets), (1, 2));
 }
 
 /// Compliance per patch group and day (each node by its last report of the day), and how
