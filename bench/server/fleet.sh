@@ -5,6 +5,8 @@
 # address, pid and an admin token:
 #   bench/server/fleet.sh longpoll --agents 18000 --seconds 75   (held long polls)
 #   bench/server/fleet.sh fanout --agents 10000                  (a window's fan-out)
+#   REPLICAS=2 bench/server/fleet.sh fanout --agents 10000      (two replicas on PostgreSQL
+#                                                                 only; agents split between them)
 # Each simulated agent holds one connection, so the server needs AGENTS + a few hundred
 # descriptors: the script raises the soft limit to the hard one.
 set -euo pipefail
@@ -17,36 +19,59 @@ bin=target/release/patchwarden
 work=$(mktemp -d)
 server_pid=
 cleanup() {
-    [[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+    [[ -n $server_pid ]] && pkill -P $$ -f "$bin server" 2>/dev/null; wait 2>/dev/null
     rm -rf "$work"
 }
 trap cleanup EXIT
 
-run() { # storage flags...
-    local port token
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    token=$("$bin" server token create --role admin --no-config "$@")
+start_server() { # port, storage flags...: starts one server, sets $started_pid
+    local port=$1
+    shift
     (cd "$work" && RUST_LOG=warn exec "$OLDPWD/$bin" server --no-config --listen "127.0.0.1:$port" "$@") \
-        2> "$work/server.log" &
-    server_pid=$!
+        2>> "$work/server.log" &
+    started_pid=$!
     for _ in $(seq 100); do
         curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
         sleep 0.1
     done
+}
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+run() { # replicas, storage flags...
+    local replicas=$1 port token extra=() pids=()
+    shift
+    port=$(free_port)
+    token=$("$bin" server token create --role admin --no-config "$@")
+    start_server "$port" "$@"
+    server_pid=$started_pid
+    pids+=("$started_pid")
+    for _ in $(seq 2 "$replicas"); do
+        local other
+        other=$(free_port)
+        start_server "$other" "$@"
+        pids+=("$started_pid")
+        extra+=(--replica "http://127.0.0.1:$other" --replica-pid "$started_pid")
+    done
     echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
     "target/release/examples/$example" --server "http://127.0.0.1:$port" --pid "$server_pid" \
-        --token "$token" "${args[@]}"
-    kill "$server_pid"; wait "$server_pid" 2>/dev/null || true
+        --token "$token" "${extra[@]}" "${args[@]}"
+    kill "${pids[@]}"; wait "${pids[@]}" 2>/dev/null || true
     server_pid=
 }
 
 args=("$@")
-echo "== SQLite"
-run --data-dir "$work/data"
+replicas=${REPLICAS:-1}
+if [[ $replicas == 1 ]]; then
+    echo "== SQLite"
+    run 1 --data-dir "$work/data"
+fi
 if [[ -n ${PATCHWARDEN_TEST_PG_URL:-} ]]; then
-    echo "== PostgreSQL"
+    echo "== PostgreSQL, $replicas replica(s)"
     db=pw_fleet_bench
     psql -q "$PATCHWARDEN_TEST_PG_URL" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
-    run --database "${PATCHWARDEN_TEST_PG_URL%/*}/$db"
+    run "$replicas" --database "${PATCHWARDEN_TEST_PG_URL%/*}/$db"
     psql -q "$PATCHWARDEN_TEST_PG_URL" -c "DROP DATABASE $db"
 fi

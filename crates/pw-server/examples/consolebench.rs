@@ -305,10 +305,7 @@ async fn seed(
                     };
                     uploaded += items_json.len();
                     let mut new = report(id, &group, at, items_json, counts.clone());
-                    store
-                        .append_report(&new)
-                        .await
-                        .map_err(|e| e.to_string())?;
+                    store.append_report(&new).await.map_err(|e| e.to_string())?;
                     week_items = Some((week, std::mem::take(&mut new.items_json), counts));
                 }
                 let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;

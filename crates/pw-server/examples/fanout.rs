@@ -39,6 +39,9 @@ mod common;
 struct Options {
     server: String,
     pid: u32,
+    /// More replicas on the same database (`--replica URL --replica-pid PID`): agent i
+    /// polls server i mod (replicas + 1).
+    replicas: Vec<(String, u32)>,
     token: String,
     agents: usize,
     concurrency: String,
@@ -51,6 +54,7 @@ fn options() -> Result<Options, String> {
     let mut options = Options {
         server: String::new(),
         pid: 0,
+        replicas: Vec::new(),
         token: String::new(),
         agents: 1000,
         concurrency: "10%".to_owned(),
@@ -68,6 +72,14 @@ fn options() -> Result<Options, String> {
         match flag.as_str() {
             "--server" => options.server = value,
             "--pid" => options.pid = u32::try_from(number(&value)?).map_err(|e| e.to_string())?,
+            "--replica" => options.replicas.push((value, 0)),
+            "--replica-pid" => {
+                let pid = u32::try_from(number(&value)?).map_err(|e| e.to_string())?;
+                match options.replicas.last_mut() {
+                    Some(replica) => replica.1 = pid,
+                    None => return Err("--replica-pid follows a --replica".to_owned()),
+                }
+            }
             "--token" => options.token = value,
             "--agents" => options.agents = usize::try_from(number(&value)?).unwrap_or(1),
             "--concurrency" => options.concurrency = value,
@@ -141,7 +153,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let admin = Client::new(ClientSettings::new(&options.server).with_secret(&options.token))?;
     let window_id = window(&admin, &options.concurrency)?;
-    let address = address(&options.server)?;
+    let mut addresses = vec![address(&options.server)?];
+    for (replica, _) in &options.replicas {
+        addresses.push(address(replica)?);
+    }
+    let pids: Vec<u32> = std::iter::once(options.pid)
+        .chain(options.replicas.iter().map(|(_, pid)| *pid))
+        .collect();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -153,6 +171,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut tasks = Vec::with_capacity(credentials.len());
     for (index, credential) in credentials.into_iter().enumerate() {
         let (tally, stop, origin) = (tally.clone(), stop.clone(), origin.clone());
+        let address = addresses[index % addresses.len()];
         tasks.push(runtime.spawn(async move {
             let Some(mut stream) = connect(address, index).await else {
                 tally.errors.fetch_add(1, Ordering::Relaxed);
@@ -246,15 +265,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     std::thread::sleep(Duration::from_secs(2));
     let load = fs_err::read_to_string("/proc/loadavg").unwrap_or_default();
-    let (idle_rss, _) = server_memory(options.pid);
+    let rss = || -> Vec<u64> { pids.iter().map(|pid| server_memory(*pid).0).collect() };
+    let idle_rss = rss();
     let start = Instant::now();
     *origin.lock().expect("origin") = Some(start);
     let execution = admin.run_window(&window_id)?;
     let deadline = start + Duration::from_secs(options.timeout);
     let mut ended = None;
-    let mut peak_rss = idle_rss;
+    let mut peak_rss = idle_rss.clone();
     while Instant::now() < deadline {
-        peak_rss = peak_rss.max(server_memory(options.pid).0);
+        for (peak, now) in peak_rss.iter_mut().zip(rss()) {
+            *peak = (*peak).max(now);
+        }
         let status = admin.execution(&execution.id)?.status;
         if !matches!(
             status,
@@ -298,10 +320,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             execution.id, options.timeout
         ),
     }
-    println!(
-        "server: {} MiB before the start, at most {} MiB during it",
-        idle_rss / 1024,
-        peak_rss / 1024
-    );
+    for (index, (idle, peak)) in idle_rss.iter().zip(&peak_rss).enumerate() {
+        println!(
+            "server {}: {} MiB before the start, at most {} MiB during it",
+            index + 1,
+            idle / 1024,
+            peak / 1024
+        );
+    }
     Ok(())
 }

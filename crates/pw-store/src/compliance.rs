@@ -462,10 +462,10 @@ async fn store_items(
     }
     let present: Option<i64> =
         sqlx::query_scalar("SELECT raw_len FROM report_items WHERE digest = $1")
-        .bind(digest)
-        .fetch_optional(&mut *tx.tx)
-        .await
-        .map_err(StoreError::db)?;
+            .bind(digest)
+            .fetch_optional(&mut *tx.tx)
+            .await
+            .map_err(StoreError::db)?;
     if present.is_some() {
         return Ok(());
     }

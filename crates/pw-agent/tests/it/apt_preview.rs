@@ -240,6 +240,7 @@ fn preview(admin: &Client, node_id: &str, baseline_id: Option<&str>) -> Vec<Patc
             targets: Vec::new(),
             at: None,
             include_not_applicable: false,
+            states: Vec::new(),
         })
         .unwrap();
     preview.nodes[0]
@@ -345,6 +346,7 @@ fn previews_of_a_debian_node_match_its_agents_scan() {
             targets: Vec::new(),
             at: None,
             include_not_applicable: false,
+            states: Vec::new(),
         })
         .unwrap();
     let error = response.nodes[0].error.as_deref().unwrap();

@@ -245,6 +245,7 @@ fn agents_enroll_run_commands_and_report_compliance() {
             targets: Vec::new(),
             at: None,
             include_not_applicable: false,
+            states: Vec::new(),
         })
         .unwrap();
     let evaluation = preview.nodes[0]
@@ -264,6 +265,45 @@ fn agents_enroll_run_commands_and_report_compliance() {
         .map(|p| p.name.as_str())
         .collect();
     assert_eq!(missing, scanned);
+    // Asked for Missing only (in any case), it lists those and still counts everything.
+    let only_missing = admin
+        .preview(&PreviewRequest {
+            baseline_id: None,
+            node_ids: vec![two.node_id.clone()],
+            targets: Vec::new(),
+            at: None,
+            include_not_applicable: false,
+            states: vec!["missing".to_owned()],
+        })
+        .unwrap();
+    let narrowed = only_missing.nodes[0].evaluation.as_ref().unwrap();
+    let listed: Vec<&str> = narrowed.patches.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(listed, scanned);
+    let counts = |s: &pw_api::evaluation::SummaryJson| {
+        (
+            s.installed,
+            s.missing,
+            s.failed,
+            s.not_applicable,
+            s.status.clone(),
+        )
+    };
+    assert_eq!(counts(&narrowed.summary), counts(&evaluation.summary));
+    let refused = admin
+        .preview(&PreviewRequest {
+            baseline_id: None,
+            node_ids: vec![two.node_id.clone()],
+            targets: Vec::new(),
+            at: None,
+            include_not_applicable: false,
+            states: vec!["Missing".to_owned(), "Pending".to_owned()],
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("states[1]") && refused.contains("`Pending` is not a patch state"),
+        "{refused}"
+    );
 
     // A scan-only agent refuses an install: the command fails, saying why, and nothing
     // changes on the host.

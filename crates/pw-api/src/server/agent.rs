@@ -806,6 +806,12 @@ pub struct PreviewRequest {
     /// Also list NotApplicable items.
     #[serde(default)]
     pub include_not_applicable: bool,
+    /// List only the patches in these states (`Missing`, `Failed`, ...); every state when
+    /// empty. The counts cover every patch either way. `plan`'s impact asks for `Missing`
+    /// and `Failed`: a fleet's preview then lists what would be installed, not every
+    /// installed package of every node.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub states: Vec<String>,
 }
 
 /// One node's preview.

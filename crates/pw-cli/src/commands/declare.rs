@@ -859,6 +859,8 @@ fn impact(client: &Client, desired: &Desired) -> Vec<Impact> {
                 targets: target.targets.clone(),
                 at,
                 include_not_applicable: false,
+                // The impact is what would be installed.
+                states: vec!["Missing".to_owned(), "Failed".to_owned()],
             };
             let response = match client.preview(&request) {
                 Ok(response) => response,

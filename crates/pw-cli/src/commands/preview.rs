@@ -22,6 +22,10 @@ pub(crate) struct PreviewArgs {
     /// Also list patches that are not applicable.
     #[arg(long)]
     include_not_applicable: bool,
+    /// List only patches in this state (repeatable: `--state Missing --state Failed`);
+    /// the counts cover every patch.
+    #[arg(long = "state", value_name = "STATE")]
+    states: Vec<String>,
 }
 
 /// Runs `preview`.
@@ -31,6 +35,7 @@ pub(crate) fn run(args: PreviewArgs, printer: &Printer) -> u8 {
         baseline,
         nodes,
         include_not_applicable,
+        states,
     } = args;
     let output = connection.output;
     run_with(printer, || {
@@ -44,6 +49,7 @@ pub(crate) fn run(args: PreviewArgs, printer: &Printer) -> u8 {
             targets: Vec::new(),
             at: None,
             include_not_applicable,
+            states,
         };
         let response = client.preview(&request)?;
         if output == Output::Json {

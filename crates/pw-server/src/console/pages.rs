@@ -751,6 +751,7 @@ pub(crate) async fn node(
                 targets: Vec::new(),
                 at: Some(opens),
                 include_not_applicable: false,
+                states: Vec::new(),
             };
             let preview = crate::service::preview::preview(&state, &request).await?;
             let found = preview.nodes.into_iter().next();
@@ -1679,6 +1680,7 @@ pub(crate) async fn run_preview(
                 targets: Vec::new(),
                 at: None,
                 include_not_applicable: false,
+                states: Vec::new(),
             };
             crate::service::preview::preview(&state, &request)
                 .await?

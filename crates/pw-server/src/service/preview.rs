@@ -4,6 +4,8 @@
 //! their available versions), with the same core evaluation the agent runs. No node is
 //! contacted.
 
+use std::sync::Arc;
+
 use jiff::Timestamp;
 use pw_api::evaluation::EvaluationJson;
 use pw_api::server::agent::{
@@ -169,7 +171,11 @@ pub(crate) async fn preview(
             format!("baseline `{id}` does not exist"),
         ));
     }
-    let mut previews = Vec::with_capacity(nodes.len());
+    let states = wanted_states(&request.states)?;
+    // Each baseline is read and parsed once, however many nodes it applies to.
+    let mut baselines: std::collections::HashMap<String, Arc<Baseline>> =
+        std::collections::HashMap::new();
+    let mut jobs = Vec::with_capacity(nodes.len());
     for node in nodes {
         let baseline_id = match &request.baseline_id {
             Some(id) => Ok(id.clone()),
@@ -178,42 +184,130 @@ pub(crate) async fn preview(
                 .map(|(_, id)| id)
                 .map_err(|error| error.message),
         };
-        let inventory = state.store().inventory(&node.id).await?;
-        let mut preview = NodePreview {
-            node_id: node.id.clone(),
-            hostname: node.hostname.clone(),
-            baseline_id: baseline_id.as_ref().ok().cloned(),
-            evaluation: None,
-            error: None,
-            inventory_at: inventory.as_ref().map(|inventory| inventory.captured_at),
+        let baseline = match &baseline_id {
+            Ok(id) => match baselines.get(id) {
+                Some(baseline) => Ok(Arc::clone(baseline)),
+                None => {
+                    let text = baseline_text(state.store(), id)
+                        .await?
+                        .ok_or_else(|| ApiError::internal(format!("baseline `{id}` vanished")))?;
+                    let baseline = Arc::new(parse_stored(id, &text)?);
+                    baselines.insert(id.clone(), Arc::clone(&baseline));
+                    Ok(baseline)
+                }
+            },
+            Err(error) => Err(error.clone()),
         };
-        let outcome = match (baseline_id, inventory) {
-            (Err(error), _) => Err(error),
-            (_, None) => Err("the node has not uploaded an inventory yet".to_owned()),
-            (Ok(baseline_id), Some(inventory)) => {
-                let text = baseline_text(state.store(), &baseline_id)
-                    .await?
-                    .ok_or_else(|| {
-                        ApiError::internal(format!("baseline `{baseline_id}` vanished"))
-                    })?;
-                let baseline = parse_stored(&baseline_id, &text)?;
-                let upload: InventoryUpload = stored_json("inventory", &inventory.inventory_json)?;
-                let include = request.include_not_applicable;
-                tokio::task::spawn_blocking(move || evaluate_node(&baseline, &upload, at, include))
-                    .await
-                    .map_err(ApiError::internal)?
-            }
-        };
-        match outcome {
-            Ok(evaluation) => preview.evaluation = Some(evaluation),
-            Err(error) => preview.error = Some(error),
-        }
-        previews.push(preview);
+        jobs.push((node, baseline_id.ok(), baseline));
     }
+    // Nodes are evaluated a few at a time, one per core: each reads its inventory, and
+    // parses and evaluates it on the blocking pool, keeping only the patches asked for.
+    let limit = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    let include = request.include_not_applicable;
+    let states = Arc::new(states);
+    let mut previews: Vec<Option<NodePreview>> = vec![None; jobs.len()];
+    let mut running = tokio::task::JoinSet::new();
+    let mut jobs = jobs.into_iter().enumerate();
+    loop {
+        while running.len() < limit {
+            let Some((index, (node, baseline_id, baseline))) = jobs.next() else {
+                break;
+            };
+            let store = state.store().clone();
+            let states = Arc::clone(&states);
+            running.spawn(async move {
+                let preview =
+                    preview_node(&store, node, baseline_id, baseline, at, include, states).await;
+                (index, preview)
+            });
+        }
+        let Some(done) = running.join_next().await else {
+            break;
+        };
+        let (index, preview) = done.map_err(ApiError::internal)?;
+        previews[index] = Some(preview?);
+    }
+    let previews = previews.into_iter().flatten().collect();
     Ok(PreviewResponse {
         evaluated_at: at,
         nodes: previews,
     })
+}
+
+/// The patch states a preview lists: those asked for, as the evaluation spells them; every
+/// state when none are.
+fn wanted_states(asked: &[String]) -> Result<Vec<&'static str>, ApiError> {
+    const STATES: [&str; 7] = [
+        "Installed",
+        "InstalledOther",
+        "InstalledRejected",
+        "InstalledPendingReboot",
+        "NotApplicable",
+        "Missing",
+        "Failed",
+    ];
+    asked
+        .iter()
+        .enumerate()
+        .map(|(index, state)| {
+            STATES
+                .into_iter()
+                .find(|known| known.eq_ignore_ascii_case(state.trim()))
+                .ok_or_else(|| {
+                    ApiError::field(
+                        format!("states[{index}]"),
+                        format!(
+                            "`{state}` is not a patch state: use one of {}",
+                            STATES.join(", ")
+                        ),
+                    )
+                })
+        })
+        .collect()
+}
+
+/// One node's preview: its inventory read, then parsed and evaluated on the blocking pool.
+async fn preview_node(
+    store: &pw_store::Store,
+    node: NodeRecord,
+    baseline_id: Option<String>,
+    baseline: Result<Arc<Baseline>, String>,
+    at: Timestamp,
+    include_not_applicable: bool,
+    states: Arc<Vec<&'static str>>,
+) -> Result<NodePreview, ApiError> {
+    let inventory = store.inventory(&node.id).await?;
+    let mut preview = NodePreview {
+        node_id: node.id,
+        hostname: node.hostname,
+        baseline_id,
+        evaluation: None,
+        error: None,
+        inventory_at: inventory.as_ref().map(|inventory| inventory.captured_at),
+    };
+    let outcome = match (baseline, inventory) {
+        (Err(error), _) => Err(error),
+        (_, None) => Err("the node has not uploaded an inventory yet".to_owned()),
+        (Ok(baseline), Some(inventory)) => tokio::task::spawn_blocking(move || {
+            let upload: InventoryUpload = stored_json("inventory", &inventory.inventory_json)
+                .map_err(|error| error.detail.unwrap_or(error.message))?;
+            drop(inventory);
+            let mut evaluation = evaluate_node(&baseline, &upload, at, include_not_applicable)?;
+            if !states.is_empty() {
+                evaluation
+                    .patches
+                    .retain(|patch| states.contains(&patch.state.as_str()));
+            }
+            Ok(evaluation)
+        })
+        .await
+        .map_err(ApiError::internal)?,
+    };
+    match outcome {
+        Ok(evaluation) => preview.evaluation = Some(evaluation),
+        Err(error) => preview.error = Some(error),
+    }
+    Ok(preview)
 }
 
 /// The nodes each task of a window runs on now, as an execution opened now would resolve
