@@ -1,9 +1,10 @@
 //! Preview benchmark: N nodes with uploaded inventories (an Amazon Linux 2-sized host each:
-//! 400 installed packages, the compact catalog of their repositories), then the previews a
-//! `plan` and the console ask for, through the server's router in-process: every node at
-//! once, as `plan`'s impact of a window that targets the whole fleet asks (only Missing and
-//! Failed patches), and with every patch listed. Prints the time, the response's size and
-//! the process's peak memory during each request; on SQLite, or `--database postgres://...`.
+//! 400 installed packages, the compact catalog of their repositories), then previews of the
+//! whole fleet through the server's router in-process: in one request with every patch
+//! listed, in one request with Missing and Failed only, and as `plan`'s impact asks (Missing
+//! and Failed, pages of 500 nodes). Prints the time, the responses' size and the process's
+//! peak memory (server and client: the client parses each response) during each; on SQLite,
+//! or `--database postgres://...`.
 //!
 //! ```sh
 //! cargo run --release -p pw-server --example previewbench -- --nodes 10000
@@ -268,28 +269,30 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             key: "tag:Fleet".to_owned(),
             values: vec!["bench".to_owned()],
         }];
+        let request = |states: &[&str], limit: Option<u32>| PreviewRequest {
+            baseline_id: None,
+            node_ids: Vec::new(),
+            targets: fleet.clone(),
+            at: Some(now),
+            include_not_applicable: false,
+            states: states.iter().map(|s| (*s).to_owned()).collect(),
+            limit,
+            after: None,
+        };
+        // Smallest first: the allocator keeps what a case freed, so a case's peak starts
+        // from the RSS the one before left.
         let cases = [
             (
-                "plan's impact: every node, Missing and Failed listed",
-                PreviewRequest {
-                    baseline_id: None,
-                    node_ids: Vec::new(),
-                    targets: fleet.clone(),
-                    at: Some(now),
-                    include_not_applicable: false,
-                    states: vec!["Missing".to_owned(), "Failed".to_owned()],
-                },
+                "plan's impact: Missing and Failed, pages of 500 nodes",
+                request(&["Missing", "Failed"], Some(500)),
             ),
             (
-                "every node, every patch listed",
-                PreviewRequest {
-                    baseline_id: None,
-                    node_ids: Vec::new(),
-                    targets: fleet.clone(),
-                    at: Some(now),
-                    include_not_applicable: false,
-                    states: Vec::new(),
-                },
+                "every node, Missing and Failed listed, one request",
+                request(&["Missing", "Failed"], None),
+            ),
+            (
+                "every node, every patch listed, one request",
+                request(&[], None),
             ),
         ];
         println!(
@@ -301,40 +304,58 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             },
             options.nodes
         );
-        println!("| preview | time s | response MB | RSS before MiB | peak during MiB | nodes evaluated | patches listed |");
-        println!("|---|---:|---:|---:|---:|---:|---:|");
-        for (name, request) in cases {
+        println!(
+            "| preview | requests | time s | response MB | RSS before MiB | peak during MiB | nodes evaluated | patches listed |"
+        );
+        println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+        for (name, mut request) in cases {
             let before = rss_mib();
             reset_peak();
             let started = Instant::now();
-            let response = pw_server::router(state.clone())
-                .oneshot(
-                    Request::builder()
-                        .method("POST")
-                        .uri("/api/v1/preview")
-                        .header("authorization", format!("Bearer {token}"))
-                        .header("content-type", "application/json")
-                        .body(Body::from(serde_json::to_vec(&request)?))?,
-                )
-                .await?;
-            let status = response.status();
-            let body = response.into_body().collect().await?.to_bytes();
-            let elapsed = started.elapsed().as_secs_f64();
-            let peak = peak_mib();
-            if !status.is_success() {
-                return Err(format!("{name}: {status}: {}", String::from_utf8_lossy(&body)).into());
+            let (mut requests, mut bytes, mut evaluated, mut listed) = (0, 0, 0, 0);
+            loop {
+                let response = pw_server::router(state.clone())
+                    .oneshot(
+                        Request::builder()
+                            .method("POST")
+                            .uri("/api/v1/preview")
+                            .header("authorization", format!("Bearer {token}"))
+                            .header("content-type", "application/json")
+                            .body(Body::from(serde_json::to_vec(&request)?))?,
+                    )
+                    .await?;
+                let status = response.status();
+                let body = response.into_body().collect().await?.to_bytes();
+                if !status.is_success() {
+                    return Err(
+                        format!("{name}: {status}: {}", String::from_utf8_lossy(&body)).into(),
+                    );
+                }
+                requests += 1;
+                bytes += body.len();
+                let parsed: PreviewResponse = serde_json::from_slice(&body)?;
+                drop(body);
+                evaluated += parsed
+                    .nodes
+                    .iter()
+                    .filter(|n| n.evaluation.is_some())
+                    .count();
+                listed += parsed
+                    .nodes
+                    .iter()
+                    .filter_map(|n| n.evaluation.as_ref())
+                    .map(|e| e.patches.len())
+                    .sum::<usize>();
+                match parsed.next {
+                    Some(next) => request.after = Some(next),
+                    None => break,
+                }
             }
-            let parsed: PreviewResponse = serde_json::from_slice(&body)?;
-            let evaluated = parsed.nodes.iter().filter(|n| n.evaluation.is_some()).count();
-            let listed: usize = parsed
-                .nodes
-                .iter()
-                .filter_map(|n| n.evaluation.as_ref())
-                .map(|e| e.patches.len())
-                .sum();
+            let elapsed = started.elapsed().as_secs_f64();
             println!(
-                "| {name} | {elapsed:.1} | {:.1} | {before:.0} | {peak:.0} | {evaluated} | {listed} |",
-                body.len() as f64 / 1e6
+                "| {name} | {requests} | {elapsed:.1} | {:.1} | {before:.0} | {:.0} | {evaluated} | {listed} |",
+                bytes as f64 / 1e6,
+                peak_mib()
             );
         }
         if options.database.is_some() {

@@ -241,6 +241,8 @@ fn preview(admin: &Client, node_id: &str, baseline_id: Option<&str>) -> Vec<Patc
             at: None,
             include_not_applicable: false,
             states: Vec::new(),
+            limit: None,
+            after: None,
         })
         .unwrap();
     preview.nodes[0]
@@ -347,6 +349,8 @@ fn previews_of_a_debian_node_match_its_agents_scan() {
             at: None,
             include_not_applicable: false,
             states: Vec::new(),
+            limit: None,
+            after: None,
         })
         .unwrap();
     let error = response.nodes[0].error.as_deref().unwrap();

@@ -246,6 +246,8 @@ fn agents_enroll_run_commands_and_report_compliance() {
             at: None,
             include_not_applicable: false,
             states: Vec::new(),
+            limit: None,
+            after: None,
         })
         .unwrap();
     let evaluation = preview.nodes[0]
@@ -274,6 +276,8 @@ fn agents_enroll_run_commands_and_report_compliance() {
             at: None,
             include_not_applicable: false,
             states: vec!["missing".to_owned()],
+            limit: None,
+            after: None,
         })
         .unwrap();
     let narrowed = only_missing.nodes[0].evaluation.as_ref().unwrap();
@@ -297,6 +301,8 @@ fn agents_enroll_run_commands_and_report_compliance() {
             at: None,
             include_not_applicable: false,
             states: vec!["Missing".to_owned(), "Pending".to_owned()],
+            limit: None,
+            after: None,
         })
         .unwrap_err()
         .to_string();

@@ -812,6 +812,13 @@ pub struct PreviewRequest {
     /// installed package of every node.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub states: Vec<String>,
+    /// At most this many nodes (1 to 1,000), in node id order from `after`; the response's
+    /// `next` continues. Every selected node at once when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// The `next` of the previous page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
 }
 
 /// One node's preview.
@@ -837,6 +844,9 @@ pub struct NodePreview {
 pub struct PreviewResponse {
     pub evaluated_at: Timestamp,
     pub nodes: Vec<NodePreview>,
+    /// With `limit`: the `after` of the next page, null on the last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
 }
 
 /// The agent's credential file (`credential.json`, mode 0600), written after enrollment

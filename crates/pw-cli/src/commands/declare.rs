@@ -836,6 +836,43 @@ struct Impact {
     error: Option<String>,
 }
 
+/// Nodes per preview request of `plan`'s impact.
+const IMPACT_PAGE: u32 = 500;
+
+/// One node's entry of the impact: its Missing and Failed patches, or why there are none.
+fn impact_of(window: &str, node: pw_api::server::agent::NodePreview) -> Impact {
+    let patches = node
+        .evaluation
+        .as_ref()
+        .map(|e| {
+            e.patches
+                .iter()
+                .filter(|p| p.state == "Missing" || p.state == "Failed")
+                .map(|p| {
+                    format!(
+                        "{}.{} {}",
+                        p.name,
+                        p.arch,
+                        p.target.as_deref().unwrap_or("-")
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let error = match (&node.evaluation, node.error) {
+        (None, None) => Some("no evaluation".to_owned()),
+        (_, error) => error,
+    };
+    Impact {
+        window: window.to_owned(),
+        node_id: Some(node.node_id),
+        hostname: Some(node.hostname),
+        baseline_id: node.baseline_id,
+        patches,
+        error,
+    }
+}
+
 fn impact(client: &Client, desired: &Desired) -> Vec<Impact> {
     let windows = client.windows().unwrap_or_default();
     let mut entries = Vec::new();
@@ -852,66 +889,51 @@ fn impact(client: &Client, desired: &Desired) -> Vec<Impact> {
             .find(|w| &w.spec.name == name)
             .and_then(|w| w.next_execution_at);
         let mut seen = std::collections::BTreeSet::new();
+        let first = entries.len();
         for target in window.targets.values() {
-            let request = PreviewRequest {
-                baseline_id: None,
-                node_ids: Vec::new(),
-                targets: target.targets.clone(),
-                at,
-                include_not_applicable: false,
-                // The impact is what would be installed.
-                states: vec!["Missing".to_owned(), "Failed".to_owned()],
-            };
-            let response = match client.preview(&request) {
-                Ok(response) => response,
-                Err(error) => {
-                    entries.push(Impact {
-                        window: name.clone(),
-                        node_id: None,
-                        hostname: None,
-                        baseline_id: None,
-                        patches: Vec::new(),
-                        error: Some(format!("preview failed: {error}")),
-                    });
-                    continue;
-                }
-            };
-            for node in response.nodes {
-                if !seen.insert(node.node_id.clone()) {
-                    continue;
-                }
-                let patches = node
-                    .evaluation
-                    .as_ref()
-                    .map(|e| {
-                        e.patches
-                            .iter()
-                            .filter(|p| p.state == "Missing" || p.state == "Failed")
-                            .map(|p| {
-                                format!(
-                                    "{}.{} {}",
-                                    p.name,
-                                    p.arch,
-                                    p.target.as_deref().unwrap_or("-")
-                                )
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let error = match (&node.evaluation, node.error) {
-                    (None, None) => Some("no evaluation".to_owned()),
-                    (_, error) => error,
+            // Pages of nodes: the server's memory and each response stay small however many
+            // nodes the target selects.
+            let mut after = None;
+            loop {
+                let request = PreviewRequest {
+                    baseline_id: None,
+                    node_ids: Vec::new(),
+                    targets: target.targets.clone(),
+                    at,
+                    include_not_applicable: false,
+                    // The impact is what would be installed.
+                    states: vec!["Missing".to_owned(), "Failed".to_owned()],
+                    limit: Some(IMPACT_PAGE),
+                    after: after.take(),
                 };
-                entries.push(Impact {
-                    window: name.clone(),
-                    node_id: Some(node.node_id),
-                    hostname: Some(node.hostname),
-                    baseline_id: node.baseline_id,
-                    patches,
-                    error,
-                });
+                let response = match client.preview(&request) {
+                    Ok(response) => response,
+                    Err(error) => {
+                        entries.push(Impact {
+                            window: name.clone(),
+                            node_id: None,
+                            hostname: None,
+                            baseline_id: None,
+                            patches: Vec::new(),
+                            error: Some(format!("preview failed: {error}")),
+                        });
+                        break;
+                    }
+                };
+                for node in response.nodes {
+                    if !seen.insert(node.node_id.clone()) {
+                        continue;
+                    }
+                    entries.push(impact_of(name, node));
+                }
+                match response.next {
+                    Some(next) => after = Some(next),
+                    None => break,
+                }
             }
         }
+        // By hostname, as the server lists nodes.
+        entries[first..].sort_by(|a, b| (&a.hostname, &a.node_id).cmp(&(&b.hostname, &b.node_id)));
     }
     entries
 }

@@ -50,6 +50,8 @@ pub(crate) fn run(args: PreviewArgs, printer: &Printer) -> u8 {
             at: None,
             include_not_applicable,
             states,
+            limit: None,
+            after: None,
         };
         let response = client.preview(&request)?;
         if output == Output::Json {

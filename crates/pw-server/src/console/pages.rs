@@ -752,6 +752,8 @@ pub(crate) async fn node(
                 at: Some(opens),
                 include_not_applicable: false,
                 states: Vec::new(),
+                limit: None,
+                after: None,
             };
             let preview = crate::service::preview::preview(&state, &request).await?;
             let found = preview.nodes.into_iter().next();
@@ -1681,6 +1683,8 @@ pub(crate) async fn run_preview(
                 at: None,
                 include_not_applicable: false,
                 states: Vec::new(),
+                limit: None,
+                after: None,
             };
             crate::service::preview::preview(&state, &request)
                 .await?

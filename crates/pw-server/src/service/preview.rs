@@ -172,6 +172,25 @@ pub(crate) async fn preview(
         ));
     }
     let states = wanted_states(&request.states)?;
+    // A page: in node id order, from `after`.
+    let mut next = None;
+    match (request.limit, &request.after) {
+        (None, None) => {}
+        (None, Some(_)) => return Err(ApiError::field("after", "goes with `limit`")),
+        (Some(limit @ 1..=1000), after) => {
+            nodes.sort_by(|a, b| a.id.cmp(&b.id));
+            nodes.dedup_by(|a, b| a.id == b.id);
+            if let Some(after) = after {
+                nodes.retain(|node| node.id.as_str() > after.as_str());
+            }
+            let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+            if nodes.len() > limit {
+                nodes.truncate(limit);
+                next = nodes.last().map(|node| node.id.clone());
+            }
+        }
+        (Some(_), _) => return Err(ApiError::field("limit", "must be 1 to 1000")),
+    }
     // Each baseline is read and parsed once, however many nodes it applies to.
     let mut baselines: std::collections::HashMap<String, Arc<Baseline>> =
         std::collections::HashMap::new();
@@ -231,6 +250,7 @@ pub(crate) async fn preview(
     Ok(PreviewResponse {
         evaluated_at: at,
         nodes: previews,
+        next,
     })
 }
 

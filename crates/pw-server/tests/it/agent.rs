@@ -370,6 +370,40 @@ async fn preview_evaluates_uploaded_inventories() {
         )
         .await;
     assert_eq!((status, value["field"].as_str()), (400, Some("node_ids")));
+    // Pages, in node id order: one node each, then the end.
+    let mut ids = vec![node.clone(), bare.clone()];
+    ids.sort();
+    let page = |after: Option<&str>| {
+        let server = &server;
+        let body = json!({"node_ids": [node, bare], "limit": 1, "after": after,
+                          "states": ["Missing"]});
+        async move { server.admin("POST", "/api/v1/preview", Some(body)).await }
+    };
+    let first = page(None).await;
+    assert_eq!(first["nodes"].as_array().unwrap().len(), 1, "{first}");
+    assert_eq!(first["nodes"][0]["node_id"], ids[0].as_str());
+    assert_eq!(first["next"], ids[0].as_str());
+    let second = page(Some(&ids[0])).await;
+    assert_eq!(second["nodes"][0]["node_id"], ids[1].as_str(), "{second}");
+    assert!(second.get("next").is_none_or(Value::is_null), "{second}");
+    for (body, field) in [
+        (json!({"node_ids": [node], "limit": 0}), "limit"),
+        (json!({"node_ids": [node], "limit": 1001}), "limit"),
+        (json!({"node_ids": [node], "after": node}), "after"),
+        (
+            json!({"node_ids": [node], "states": ["Installed", "Broken"]}),
+            "states[1]",
+        ),
+    ] {
+        let (status, value) = server
+            .call("POST", "/api/v1/preview", Some(&server.admin), Some(body))
+            .await;
+        assert_eq!(
+            (status, value["field"].as_str()),
+            (400, Some(field)),
+            "{value}"
+        );
+    }
     server.finish().await;
 }
 
