@@ -5,8 +5,8 @@
 # address, pid and an admin token:
 #   bench/server/fleet.sh longpoll --agents 18000 --seconds 75   (held long polls)
 #   bench/server/fleet.sh fanout --agents 10000                  (a window's fan-out)
-#   REPLICAS=2 bench/server/fleet.sh fanout --agents 10000      (two replicas on PostgreSQL
-#                                                                 only; agents split between them)
+#   REPLICAS=2 bench/server/fleet.sh fanout --agents 10000      (with REPLICAS set: PostgreSQL
+#                                                                 only, agents split between them)
 # Each simulated agent holds one connection, so the server needs AGENTS + a few hundred
 # descriptors: the script raises the soft limit to the hard one.
 set -euo pipefail
@@ -64,7 +64,7 @@ run() { # replicas, storage flags...
 
 args=("$@")
 replicas=${REPLICAS:-1}
-if [[ $replicas == 1 ]]; then
+if [[ -z ${REPLICAS:-} ]]; then
     echo "== SQLite"
     run 1 --data-dir "$work/data"
 fi

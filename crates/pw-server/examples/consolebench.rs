@@ -309,7 +309,7 @@ async fn seed(
                     week_items = Some((week, std::mem::take(&mut new.items_json), counts));
                 }
                 let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                if n % 1000 == 0 {
+                if n.is_multiple_of(1000) {
                     println!(
                         "  history of {n} nodes in {:.1} s",
                         started.elapsed().as_secs_f64()

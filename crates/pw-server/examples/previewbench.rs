@@ -207,7 +207,7 @@ async fn seed(
 
 /// The process's peak resident memory in MiB since the last `reset_peak`.
 fn peak_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let status = fs_err::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
         .find_map(|line| line.strip_prefix("VmHWM:"))
@@ -218,7 +218,7 @@ fn peak_mib() -> f64 {
 }
 
 fn rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let status = fs_err::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
         .find_map(|line| line.strip_prefix("VmRSS:"))
@@ -230,7 +230,7 @@ fn rss_mib() -> f64 {
 
 /// Starts a new peak: the kernel's high-water mark of resident memory goes back to now.
 fn reset_peak() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let _ = fs_err::write("/proc/self/clear_refs", "5");
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

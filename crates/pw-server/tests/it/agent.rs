@@ -371,7 +371,7 @@ async fn preview_evaluates_uploaded_inventories() {
         .await;
     assert_eq!((status, value["field"].as_str()), (400, Some("node_ids")));
     // Pages, in node id order: one node each, then the end.
-    let mut ids = vec![node.clone(), bare.clone()];
+    let mut ids = [node.clone(), bare.clone()];
     ids.sort();
     let page = |after: Option<&str>| {
         let server = &server;
