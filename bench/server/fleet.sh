@@ -14,12 +14,18 @@ cd "$(dirname "$0")/../.."
 example="${1:?usage: bench/server/fleet.sh longpoll|fanout [options]}"
 shift
 ulimit -n "$(ulimit -Hn)"
-cargo build --release --locked -p pw-cli -p pw-server --example "$example"
+cargo build --release --locked -p pw-cli
+cargo build --release --locked -p pw-server --example "$example"
 bin=target/release/patchwarden
 work=$(mktemp -d)
 server_pid=
 cleanup() {
+    local status=$?
     [[ -n $server_pid ]] && pkill -P $$ -f "$bin server" 2>/dev/null; wait 2>/dev/null
+    if [[ $status != 0 && -s $work/server.log ]]; then
+        echo "== the servers' log (last 30 lines)" >&2
+        tail -30 "$work/server.log" >&2
+    fi
     rm -rf "$work"
 }
 trap cleanup EXIT
