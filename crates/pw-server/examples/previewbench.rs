@@ -205,23 +205,13 @@ async fn seed(
     Ok(bytes)
 }
 
-/// The process's peak resident memory in MiB since the last `reset_peak`.
-fn peak_mib() -> f64 {
+/// A memory figure of this process in MiB, from `/proc/self/status`: `VmRSS` (now) or
+/// `VmHWM` (the peak since the last `reset_peak`).
+fn memory_mib(field: &str) -> f64 {
     let status = fs_err::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|kib| kib.parse::<f64>().ok())
-        .unwrap_or(0.0)
-        / 1024.0
-}
-
-fn rss_mib() -> f64 {
-    let status = fs_err::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|kib| kib.parse::<f64>().ok())
         .unwrap_or(0.0)
@@ -309,7 +299,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
         println!("|---|---:|---:|---:|---:|---:|---:|---:|");
         for (name, mut request) in cases {
-            let before = rss_mib();
+            let before = memory_mib("VmRSS");
             reset_peak();
             let started = Instant::now();
             let (mut requests, mut bytes, mut evaluated, mut listed) = (0, 0, 0, 0);
@@ -355,7 +345,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!(
                 "| {name} | {requests} | {elapsed:.1} | {:.1} | {before:.0} | {:.0} | {evaluated} | {listed} |",
                 bytes as f64 / 1e6,
-                peak_mib()
+                memory_mib("VmHWM")
             );
         }
         if options.database.is_some() {

@@ -238,18 +238,21 @@ fn agents_enroll_run_commands_and_report_compliance() {
     assert_eq!(foo.state, "Missing");
 
     // A preview from the inventory the agent uploaded matches the agent's own scan.
-    let preview = admin
-        .preview(&PreviewRequest {
-            baseline_id: None,
-            node_ids: vec![two.node_id.clone()],
-            targets: Vec::new(),
-            at: None,
-            include_not_applicable: false,
-            states: Vec::new(),
-            limit: None,
-            after: None,
-        })
-        .unwrap();
+    let preview_of = |states: &[&str]| {
+        admin
+            .preview(&PreviewRequest {
+                baseline_id: None,
+                node_ids: vec![two.node_id.clone()],
+                targets: Vec::new(),
+                at: None,
+                include_not_applicable: false,
+                states: states.iter().map(|s| (*s).to_owned()).collect(),
+                limit: None,
+                after: None,
+            })
+            .map_err(|error| error.to_string())
+    };
+    let preview = preview_of(&[]).unwrap();
     let evaluation = preview.nodes[0]
         .evaluation
         .as_ref()
@@ -268,18 +271,7 @@ fn agents_enroll_run_commands_and_report_compliance() {
         .collect();
     assert_eq!(missing, scanned);
     // Asked for Missing only (in any case), it lists those and still counts everything.
-    let only_missing = admin
-        .preview(&PreviewRequest {
-            baseline_id: None,
-            node_ids: vec![two.node_id.clone()],
-            targets: Vec::new(),
-            at: None,
-            include_not_applicable: false,
-            states: vec!["missing".to_owned()],
-            limit: None,
-            after: None,
-        })
-        .unwrap();
+    let only_missing = preview_of(&["missing"]).unwrap();
     let narrowed = only_missing.nodes[0].evaluation.as_ref().unwrap();
     let listed: Vec<&str> = narrowed.patches.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(listed, scanned);
@@ -293,19 +285,7 @@ fn agents_enroll_run_commands_and_report_compliance() {
         )
     };
     assert_eq!(counts(&narrowed.summary), counts(&evaluation.summary));
-    let refused = admin
-        .preview(&PreviewRequest {
-            baseline_id: None,
-            node_ids: vec![two.node_id.clone()],
-            targets: Vec::new(),
-            at: None,
-            include_not_applicable: false,
-            states: vec!["Missing".to_owned(), "Pending".to_owned()],
-            limit: None,
-            after: None,
-        })
-        .unwrap_err()
-        .to_string();
+    let refused = preview_of(&["Missing", "Pending"]).unwrap_err().to_string();
     assert!(
         refused.contains("states[1]") && refused.contains("`Pending` is not a patch state"),
         "{refused}"
