@@ -20,6 +20,7 @@ use pw_store::NodeRecord;
 use crate::AppState;
 use crate::error::ApiError;
 use crate::resolve::{Registrations, baseline_text, matches, parse_stored, validate_filters};
+use crate::service::fleet::PATCH_STATES;
 use crate::service::stored_json;
 
 /// Evaluates one node (CPU work: runs on the blocking pool).
@@ -257,20 +258,11 @@ pub(crate) async fn preview(
 /// The patch states a preview lists: those asked for, as the evaluation spells them; every
 /// state when none are.
 fn wanted_states(asked: &[String]) -> Result<Vec<&'static str>, ApiError> {
-    const STATES: [&str; 7] = [
-        "Installed",
-        "InstalledOther",
-        "InstalledRejected",
-        "InstalledPendingReboot",
-        "NotApplicable",
-        "Missing",
-        "Failed",
-    ];
     asked
         .iter()
         .enumerate()
         .map(|(index, state)| {
-            STATES
+            PATCH_STATES
                 .into_iter()
                 .find(|known| known.eq_ignore_ascii_case(state.trim()))
                 .ok_or_else(|| {
@@ -278,7 +270,7 @@ fn wanted_states(asked: &[String]) -> Result<Vec<&'static str>, ApiError> {
                         format!("states[{index}]"),
                         format!(
                             "`{state}` is not a patch state: use one of {}",
-                            STATES.join(", ")
+                            PATCH_STATES.join(", ")
                         ),
                     )
                 })
