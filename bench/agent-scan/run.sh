@@ -8,12 +8,18 @@
 # brought new metadata, which parses the XML and writes the cache).
 #
 # Usage: bench/agent-scan/run.sh [--packages N] [--runs N] [--keep DIR] [--generator PATH] [--small-only]
+#                                [--baseline FILE] [--compare BIN]
 #   --packages    packages installed in the root (default 300); the repository has ~2.5x as many
 #   --runs        repetitions per tool (default 5), after one untimed warm-up run each
 #   --keep        keep (and reuse) the built packages, repository and roots in DIR
 #   --generator   gen_rpmmd.py (default ../shared/bench/gen_rpmmd.py next to the repo); used for
 #                 the second scenario, which adds an Amazon Linux 2 sized metadata-only repository
 #   --small-only  skip that second scenario
+#   --baseline    patchwarden's baseline file (default: the built-in Amazon Linux 2023 one); one
+#                 with `rejected_patches_action = "BLOCK"` and a rejection measures the
+#                 dependency check's load (provides and requires of every package)
+#   --compare     another patchwarden binary (an earlier build), measured beside this one, warm
+#                 and cold, with its own state directories: before and after in one run
 # Needs: rpm, rpmbuild, createrepo_c, modifyrepo_c, dnf, /usr/bin/time (Debian package `time`),
 # python3, cargo. Run as root (rpm chroots into the installroot for scriptlets).
 set -euo pipefail
@@ -24,6 +30,8 @@ packages=300
 runs=5
 keep=""
 large=true
+baseline=""
+compare=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --packages) packages="$2"; shift 2 ;;
@@ -31,6 +39,8 @@ while [[ $# -gt 0 ]]; do
     --keep) keep="$2"; shift 2 ;;
     --generator) generator="$2"; shift 2 ;;
     --small-only) large=false; shift ;;
+    --baseline) baseline="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"; shift 2 ;;
+    --compare) compare="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"; shift 2 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -71,7 +81,7 @@ results="$work/results.tsv"
 : > "$results"
 for scenario in "${scenarios[@]}"; do
   root="$work/root-$scenario"
-  rm -rf "$root" "$work/state-$scenario" "$work/state-$scenario-cold"
+  rm -rf "$root" "$work"/state-"$scenario"*
   cp -a "$fixture/root" "$root"
   if [[ "$scenario" == large ]]; then
     printf '[al2like]\nname=generated Amazon Linux 2 sized metadata\nbaseurl=file://%s\nenabled=1\ngpgcheck=0\n' \
@@ -80,12 +90,17 @@ for scenario in "${scenarios[@]}"; do
   echo "[$scenario] dnf makecache..." >&2
   dnf -q --installroot="$root" --releasever=1 makecache > /dev/null
   dnf_cmd=(dnf --installroot="$root" --releasever=1 -C updateinfo list --available)
-  pw_base=("$patchwarden" agent scan --root "$root" --default-baseline --os AMAZON_LINUX_2023
-           --product AmazonLinux2023 --package-manager dnf --releasever 1 --no-refresh
-           --at 2024-06-01T00:00:00Z)
+  if [[ -n "$baseline" ]]; then baseline_args=(--baseline "$baseline"); else baseline_args=(--default-baseline); fi
+  scan_args=(agent scan --root "$root" "${baseline_args[@]}" --os AMAZON_LINUX_2023
+             --product AmazonLinux2023 --package-manager dnf --releasever 1 --no-refresh
+             --at 2024-06-01T00:00:00Z)
   cold_state="$work/state-$scenario-cold"
-  pw_cmd=("${pw_base[@]}" --state-dir "$work/state-$scenario")
-  pw_cold_cmd=("${pw_base[@]}" --state-dir "$cold_state")
+  pw_cmd=("$patchwarden" "${scan_args[@]}" --state-dir "$work/state-$scenario")
+  pw_cold_cmd=("$patchwarden" "${scan_args[@]}" --state-dir "$cold_state")
+  # Without --compare, the comparison runs this build again (its rows are not printed).
+  other="${compare:-$patchwarden}"
+  compare_cmd=("$other" "${scan_args[@]}" --state-dir "$work/state-$scenario-compare")
+  compare_cold_cmd=("$other" "${scan_args[@]}" --state-dir "$work/state-$scenario-compare-cold")
   # What each side reports, once (also the warm-up run, which writes the catalog cache).
   "${dnf_cmd[@]}" > "$work/dnf-$scenario.txt"
   "${pw_cmd[@]}" > "$work/pw-$scenario.txt"
@@ -93,24 +108,34 @@ for scenario in "${scenarios[@]}"; do
   "${pw_cmd[@]}" > "$work/pw-$scenario-warm.txt"
   cmp -s "$work/pw-$scenario-warm.txt" "$work/pw-$scenario-cold.txt" \
     || echo "[$scenario] warning: the reports with the cache warm and cold differ" >&2
+  if [[ -n "$compare" ]]; then
+    "${compare_cold_cmd[@]}" > "$work/compare-$scenario-cold.txt"
+    "${compare_cmd[@]}" > "$work/compare-$scenario.txt"
+    cmp -s "$work/pw-$scenario.txt" "$work/compare-$scenario.txt" \
+      || echo "[$scenario] warning: the compared build's report differs from this build's" >&2
+  fi
   echo "[$scenario] $runs runs each, interleaved..." >&2
   # dnf's own cold case: its cache removed, then `dnf makecache` (which parses the metadata
   # into its .solv files) and the same listing, as one command.
   dnf_cold_cmd=(sh -c "dnf -q --installroot='$root' --releasever=1 makecache > /dev/null && $(printf '%q ' "${dnf_cmd[@]}")")
-  python3 - "$scenario" "$runs" "$results" "$cold_state" "$root" "${#dnf_cmd[@]}" "${#pw_cmd[@]}" \
-    "${dnf_cmd[@]}" "${pw_cmd[@]}" "${pw_cold_cmd[@]}" "${dnf_cold_cmd[@]}" <<'PY'
+  python3 - "$scenario" "$runs" "$results" "$work" "$root" "${#dnf_cmd[@]}" "${#pw_cmd[@]}" "${compare:+1}" \
+    "${dnf_cmd[@]}" "${pw_cmd[@]}" "${pw_cold_cmd[@]}" "${compare_cmd[@]}" "${compare_cold_cmd[@]}" \
+    "${dnf_cold_cmd[@]}" <<'PY'
 import os, shutil, subprocess, sys, time
-scenario, runs, results, cold_state, root = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
-n_dnf, n_pw = int(sys.argv[6]), int(sys.argv[7])
-argv = sys.argv[8:]
-commands = {"dnf": argv[:n_dnf], "patchwarden": argv[n_dnf:n_dnf + n_pw],
-            "patchwarden-cold": argv[n_dnf + n_pw:n_dnf + 2 * n_pw],
-            "dnf-cold": argv[n_dnf + 2 * n_pw:]}
+scenario, runs, results, work, root = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+n_dnf, n_pw, compare = int(sys.argv[6]), int(sys.argv[7]), sys.argv[8] == "1"
+argv = sys.argv[9:]
+pw = lambda k: argv[n_dnf + k * n_pw:n_dnf + (k + 1) * n_pw]
+commands = {"dnf": argv[:n_dnf], "patchwarden": pw(0), "patchwarden-cold": pw(1)}
+if compare:
+    commands.update({"compare": pw(2), "compare-cold": pw(3)})
+commands["dnf-cold"] = argv[n_dnf + 4 * n_pw:]
 with open(results, "a") as out:
     for _ in range(runs):
         for tool, argv in commands.items():
-            if tool == "patchwarden-cold":
-                shutil.rmtree(os.path.join(cold_state, "catalog"), ignore_errors=True)
+            if tool in ("patchwarden-cold", "compare-cold"):
+                state = "cold" if tool == "patchwarden-cold" else "compare-cold"
+                shutil.rmtree(os.path.join(work, f"state-{scenario}-{state}", "catalog"), ignore_errors=True)
             if tool == "dnf-cold":
                 shutil.rmtree(os.path.join(root, "var/cache/dnf"), ignore_errors=True)
             # /usr/bin/time gives the peak RSS (wait4's ru_maxrss: the largest of the process
@@ -132,9 +157,9 @@ with open(results, "a") as out:
 PY
 done
 
-python3 - "$results" "$work" "$packages" <<'PY'
+python3 - "$results" "$work" "$packages" "$compare" "$baseline" <<'PY'
 import os, statistics, sys
-results, work, packages = sys.argv[1], sys.argv[2], sys.argv[3]
+results, work, packages, compare, baseline = sys.argv[1:6]
 rows = {}
 for line in open(results):
     scenario, tool, seconds, kb = line.split()
@@ -144,6 +169,8 @@ print(f"Root: {summary['installed']} installed packages; repository: {summary['r
       f"{summary['advisories']} advisories listing {summary['advisory_packages']} packages. "
       f"dnf {os.popen('dnf --version').readline().strip()}, rpm {os.popen('rpm --version').read().split()[-1]}. "
       f"Load average at the end: {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores).")
+print(f"Baseline: {baseline or 'the built-in Amazon Linux 2023 default'}."
+      + (f" Compared build: `{compare}`." if compare else ""))
 for scenario in ("small", "large"):
     if (scenario, "dnf") not in rows:
         continue
@@ -161,9 +188,13 @@ for scenario in ("small", "large"):
     print("|---|---:|---:|---:|---:|---:|")
     for tool, label, peer in (
             ("dnf", "`dnf -C updateinfo list --available`", "dnf"),
+            ("compare", "compared build, catalog cache warm", "dnf"),
             ("patchwarden", "`patchwarden agent scan --no-refresh`, catalog cache warm", "dnf"),
             ("dnf-cold", "`dnf makecache` (cache removed) + the listing", "dnf-cold"),
+            ("compare-cold", "compared build, catalog cache cold", "dnf-cold"),
             ("patchwarden-cold", "`patchwarden agent scan --no-refresh`, catalog cache cold", "dnf-cold")):
+        if (scenario, tool) not in rows:
+            continue
         base_t = statistics.median(s for s, _ in rows[(scenario, peer)])
         base_m = statistics.median(k for _, k in rows[(scenario, peer)])
         times = [s for s, _ in rows[(scenario, tool)]]

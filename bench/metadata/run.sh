@@ -9,7 +9,9 @@
 # Needs: python3, /usr/bin/time (Debian package `time`), libsolv-tools, cargo.
 # Our side is crates/pw-repo/examples/parse_bench.rs (release build, LTO): "collect" builds the
 # full Vec<Package>/Vec<Advisory> as pw_repo::load does; "stream" builds every value and
-# hands it to a callback that drops it (bounded memory); "no-deps" skips provides/requires.
+# hands it to a callback that drops it (bounded memory); "no-deps" skips provides/requires;
+# "compact" keeps every package with its provides/requires in a CompactCatalog (strings
+# interned, dependencies as ids), as the agent holds a repository.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -60,6 +62,7 @@ measure() {
 
 echo "what each side found:" >&2
 "$ours" primary "$work/primary.xml" >&2
+"$ours" primary "$work/primary.xml" --compact >&2
 "$ours" updateinfo "$work/updateinfo.xml" >&2
 
 for run in $(seq "$runs"); do
@@ -68,6 +71,7 @@ for run in $(seq "$runs"); do
   measure ours-primary-collect /dev/null "$ours" primary "$work/primary.xml"
   measure ours-primary-stream /dev/null "$ours" primary "$work/primary.xml" --stream
   measure ours-primary-nodeps /dev/null "$ours" primary "$work/primary.xml" --no-dependencies
+  measure ours-primary-compact /dev/null "$ours" primary "$work/primary.xml" --compact
   measure libsolv-updateinfo "$work/updateinfo.xml" updateinfoxml2solv
   measure ours-updateinfo-collect /dev/null "$ours" updateinfo "$work/updateinfo.xml"
   measure ours-updateinfo-stream /dev/null "$ours" updateinfo "$work/updateinfo.xml" --stream

@@ -7,8 +7,12 @@
 #   bench/server/fleet.sh fanout --agents 10000                  (a window's fan-out)
 #   REPLICAS=2 bench/server/fleet.sh fanout --agents 10000      (with REPLICAS set: PostgreSQL
 #                                                                 only, agents split between them)
+#   REPLICAS=3 bench/server/fleet.sh longpoll --agents 50000 --seconds 75
+#                                    (one longpoll client process per replica, each with its
+#                                     share of the agents, all at once)
 # Each simulated agent holds one connection, so the server needs AGENTS + a few hundred
-# descriptors: the script raises the soft limit to the hard one.
+# descriptors: the script raises the soft limit to the hard one. A process can hold no more
+# descriptors than the hard limit: past it, spread the agents over replicas.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 example="${1:?usage: bench/server/fleet.sh longpoll|fanout [options]}"
@@ -47,29 +51,53 @@ free_port() {
 }
 
 run() { # replicas, storage flags...
-    local replicas=$1 port token extra=() pids=()
+    local replicas=$1 port token extra=() pids=() urls=()
     shift
     port=$(free_port)
     token=$("$bin" server token create --role admin --no-config "$@")
     start_server "$port" "$@"
     server_pid=$started_pid
     pids+=("$started_pid")
+    urls+=("http://127.0.0.1:$port")
     for _ in $(seq 2 "$replicas"); do
         local other
         other=$(free_port)
         start_server "$other" "$@"
         pids+=("$started_pid")
+        urls+=("http://127.0.0.1:$other")
         extra+=(--replica "http://127.0.0.1:$other" --replica-pid "$started_pid")
     done
     echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-    "target/release/examples/$example" --server "http://127.0.0.1:$port" --pid "$server_pid" \
-        --token "$token" "${extra[@]}" "${args[@]}"
+    if [[ $example == longpoll && $replicas -gt 1 ]]; then
+        # One client per replica with its share of the agents, all at once: one process can
+        # hold no more connections than the descriptor limit.
+        local share=$((agents / replicas)) clients=() index
+        for index in "${!urls[@]}"; do
+            "target/release/examples/$example" --server "${urls[$index]}" --pid "${pids[$index]}" \
+                --token "$token" "${args[@]}" --agents "$share" > "$work/client-$index.txt" 2>&1 &
+            clients+=($!)
+        done
+        local failed=0
+        for index in "${!clients[@]}"; do
+            wait "${clients[$index]}" || failed=1
+            echo "-- replica $((index + 1)) (${urls[$index]}), $share agents"
+            cat "$work/client-$index.txt"
+        done
+        ((failed == 0)) || { echo "a client failed" >&2; return 1; }
+    else
+        "target/release/examples/$example" --server "http://127.0.0.1:$port" --pid "$server_pid" \
+            --token "$token" "${extra[@]}" "${args[@]}"
+    fi
     kill "${pids[@]}"; wait "${pids[@]}" 2>/dev/null || true
     server_pid=
 }
 
 args=("$@")
 replicas=${REPLICAS:-1}
+agents=1000
+for ((i = 0; i < ${#args[@]}; i++)); do
+    [[ ${args[$i]} == --agents ]] && agents=${args[$((i + 1))]}
+done
 if [[ -z ${REPLICAS:-} ]]; then
     echo "== SQLite"
     run 1 --data-dir "$work/data"

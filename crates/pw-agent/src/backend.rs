@@ -131,16 +131,18 @@ pub(crate) struct RpmBackend {
     pub(crate) needs_dependencies: bool,
     pub(crate) product: String,
     pub(crate) family: pw_core::baseline::Family,
-    /// The packages and advisories evaluated: with a compact `catalog`, those of the installed
-    /// names (set by `read_inventory`); without one, the whole catalog.
+    /// The packages and advisories evaluated: those of the installed names and of
+    /// `providers` (set by `read_inventory`).
     pub(crate) packages: Vec<Package>,
     pub(crate) advisories: Vec<Advisory>,
     pub(crate) installed: Vec<InstalledPackage>,
     /// Why the package manager cannot see some versions, by (name, arch).
     pub(crate) hidden: crate::visibility::Hidden,
-    /// Every repository's catalog in compact form, unless dependencies are needed (then the
-    /// values of the whole catalog are in `packages` and `advisories`).
+    /// Every repository's catalog in compact form (set by `load_catalog`).
     pub(crate) catalog: Option<crate::catalog::HostCatalog>,
+    /// Under BLOCK, the names not installed whose values are in `packages` because they
+    /// provide what an installed name's package requires.
+    pub(crate) providers: Vec<String>,
     /// The next materialization of the installed names' values says the visibility rules'
     /// notes (the first after a load).
     pub(crate) focus_notes: bool,
@@ -200,24 +202,6 @@ fn remove_stale_catalog_caches<'a>(dir: &Path, ids: impl Iterator<Item = &'a str
                 Err(error) => tracing::debug!(%error, "stale catalog cache not removed"),
             }
         }
-    }
-}
-
-/// A repository as loaded: values, or compact (see `crate::catalog`).
-enum Loaded {
-    Values(pw_repo::CachedLoad),
-    Compact(pw_repo::CompactLoad),
-}
-
-/// Appends `more` to `into`, keeping the order, without copying the larger of the two into
-/// a new allocation (one large repository among small ones is the usual case, and its
-/// catalog is most of the agent's memory).
-fn append_in_order<T>(into: &mut Vec<T>, mut more: Vec<T>) {
-    if more.len() > into.len() {
-        more.splice(0..0, std::mem::take(into));
-        *into = more;
-    } else {
-        into.extend(more);
     }
 }
 
@@ -306,15 +290,13 @@ impl Backend for RpmBackend {
         let config = pw_pkgmgr::repo_cache::repository_config(&self.settings)
             .map_err(AgentError::RepoCache)?;
         notes.extend(config.notes.iter().cloned());
-        let mut filter = crate::visibility::Visibility::new(&config);
-        // Without dependency checks, the catalog is held compactly and only the installed
-        // names' values are made (`read_inventory`); see `crate::catalog`.
-        let mut compact = (!self.needs_dependencies).then(|| {
+        // The catalog is held compactly; `read_inventory` makes values of the installed names
+        // (and under BLOCK of the providers their requirements name); see `crate::catalog`.
+        let mut catalog =
             crate::catalog::HostCatalog::new(pw_pkgmgr::repo_cache::RepositoryConfig {
                 repositories: Vec::new(),
                 ..config.clone()
-            })
-        });
+            });
         let repositories = config.repositories;
         remove_stale_catalog_caches(
             &self.catalog_cache_dir,
@@ -340,30 +322,17 @@ impl Backend for RpmBackend {
                 &repository.id,
                 options.dependencies,
             ));
-            let loaded = match (&compact, cache.layout) {
-                (Some(_), pw_pkgmgr::repo_cache::CacheLayout::Dnf) => {
+            let loaded = match cache.layout {
+                pw_pkgmgr::repo_cache::CacheLayout::Dnf => {
                     pw_repo::load_dir_compact_cached(&cache.dir, &options, &cache_file)
-                        .map(Loaded::Compact)
                 }
-                (Some(_), pw_pkgmgr::repo_cache::CacheLayout::Yum) => {
+                pw_pkgmgr::repo_cache::CacheLayout::Yum => {
                     pw_repo::load_flat_dir_compact_cached(&cache.dir, &options, &cache_file)
-                        .map(Loaded::Compact)
-                }
-                (None, pw_pkgmgr::repo_cache::CacheLayout::Dnf) => {
-                    pw_repo::load_dir_cached(&cache.dir, &options, &cache_file).map(Loaded::Values)
-                }
-                (None, pw_pkgmgr::repo_cache::CacheLayout::Yum) => {
-                    pw_repo::load_flat_dir_cached(&cache.dir, &options, &cache_file)
-                        .map(Loaded::Values)
                 }
             };
             match loaded {
-                Ok(loaded) => {
-                    let (cache, diagnostics) = match &loaded {
-                        Loaded::Values(load) => (&load.cache, &load.repository.diagnostics),
-                        Loaded::Compact(load) => (&load.cache, &load.repository.diagnostics),
-                    };
-                    match cache {
+                Ok(load) => {
+                    match &load.cache {
                         pw_repo::CacheStatus::Hit => {
                             tracing::debug!(repository = %repository.id, "catalog cache hit");
                         }
@@ -372,7 +341,7 @@ impl Backend for RpmBackend {
                             tracing::debug!(repository = %repository.id, %miss, "catalog cache miss");
                         }
                         pw_repo::CacheStatus::WriteFailed { error, .. } => {
-                            let reason = std::error::Error::source(&error)
+                            let reason = std::error::Error::source(error)
                                 .map(|source| format!(": {source}"))
                                 .unwrap_or_default();
                             notes.push(format!(
@@ -381,32 +350,16 @@ impl Backend for RpmBackend {
                             ));
                         }
                     }
-                    for diagnostic in diagnostics.iter().take(20) {
+                    for diagnostic in load.repository.diagnostics.iter().take(20) {
                         notes.push(format!("{}: {diagnostic}", repository.id));
                     }
-                    match (loaded, &mut compact) {
-                        (Loaded::Compact(load), Some(catalog)) => {
-                            catalog.push(repository, load.repository.catalog);
-                        }
-                        (Loaded::Values(load), _) => {
-                            let packages = filter.repository(&repository, load.repository.packages);
-                            append_in_order(&mut self.packages, packages);
-                            append_in_order(&mut self.advisories, load.repository.advisories);
-                        }
-                        (Loaded::Compact(_), None) => {
-                            unreachable!("compact loads only into a compact catalog")
-                        }
-                    }
+                    catalog.push(repository, load.repository.catalog);
                     n_loaded += 1;
                 }
                 Err(error) => notes.push(format!("repository `{}`: {error}", repository.id)),
             }
         }
-        if compact.is_none() {
-            self.packages = filter.finish(std::mem::take(&mut self.packages), notes);
-            self.hidden = filter.into_hidden();
-        }
-        self.catalog = compact;
+        self.catalog = Some(catalog);
         self.focus_notes = true;
         if n_loaded == 0 {
             // An empty cache is most often a host without its package manager.
@@ -440,11 +393,18 @@ impl Backend for RpmBackend {
         notes.extend(duplicate_notes(&self.installed));
         if let Some(catalog) = &self.catalog {
             // The values of the installed names: every report item is one of them.
-            let names: HashSet<&str> = self
+            let mut names: HashSet<&str> = self
                 .installed
                 .iter()
                 .map(|p| p.nevra.name.as_str())
                 .collect();
+            // Under BLOCK, also the providers of what they require.
+            self.providers = if self.needs_dependencies {
+                catalog.dependency_providers(&names)
+            } else {
+                Vec::new()
+            };
+            names.extend(self.providers.iter().map(String::as_str));
             // The visibility rules' notes were said at the first reading.
             let mut discard = Vec::new();
             let notes = if std::mem::take(&mut self.focus_notes) {
@@ -500,6 +460,7 @@ impl Backend for RpmBackend {
                     .installed
                     .iter()
                     .map(|p| p.nevra.name.as_str())
+                    .chain(self.providers.iter().map(String::as_str))
                     .collect();
                 let elsewhere = catalog.not_applicable_elsewhere(baseline, &context, &names);
                 evaluate(&self.packages, &self.advisories).with_more_not_applicable(elsewhere)
@@ -923,18 +884,6 @@ mod tests {
         assert_eq!(catalog_cache_file_name("a+deps", false), "a%2Bdeps.bin");
     }
 
-    #[test]
-    fn append_in_order_keeps_the_order() {
-        let mut into = vec![1, 2];
-        append_in_order(&mut into, vec![3, 4, 5]);
-        assert_eq!(into, [1, 2, 3, 4, 5]);
-        append_in_order(&mut into, vec![6]);
-        assert_eq!(into, [1, 2, 3, 4, 5, 6]);
-        let mut empty = Vec::new();
-        append_in_order(&mut empty, vec![1]);
-        assert_eq!(empty, [1]);
-    }
-
     /// yum's `update-to` replaces a target that an available package obsoletes by that
     /// package (dnf installs the exact target instead, so this is set up in the rpm
     /// database directly): the target is gone, its obsoleter installed. Replaced, not Failed.
@@ -960,6 +909,7 @@ mod tests {
             advisories: Vec::new(),
             hidden: crate::visibility::Hidden::default(),
             catalog: None,
+            providers: Vec::new(),
             focus_notes: false,
             inventory: None,
         };

@@ -67,21 +67,51 @@ impl HostCatalog {
             .iter()
             .map(|(_, catalog)| catalog.classify_names(|name| keep(name).then_some(0)))
             .collect();
-        self.materialize_class(&classes, 0, notes)
+        self.materialize_class(&classes, 0, true, notes)
     }
 
-    /// The values of the names in `class` (`classes` has one entry per repository).
+    /// Under BLOCK: the names, other than `installed`, of the packages that provide what a
+    /// package of an installed name requires (by their name or a provide), once each.
+    /// `Snapshot::build` indexes the providers of every capability, and a target is held back
+    /// when every provider of one of its requirements is rejected: with the values of these
+    /// names beside the installed ones, every provider of every requirement it looks at is
+    /// there, and the decision is the whole catalog's (docs/agent.md, "Memory").
+    pub(crate) fn dependency_providers(&self, installed: &HashSet<&str>) -> Vec<String> {
+        let values = self.materialize(|name| installed.contains(name), &mut Vec::new());
+        // rpm satisfies `rpmlib(...)` itself, and the check skips file requirements.
+        let capabilities: HashSet<&str> = values
+            .packages
+            .iter()
+            .flat_map(|package| &package.requires)
+            .map(|requirement| requirement.name.as_str())
+            .filter(|name| !name.starts_with("rpmlib(") && !name.starts_with('/'))
+            .collect();
+        let mut seen: HashSet<&str> = installed.clone();
+        let mut names = Vec::new();
+        for (_, catalog) in &self.repositories {
+            for name in catalog.providers_of(capabilities.iter().copied()) {
+                if seen.insert(name) {
+                    names.push(name.to_owned());
+                }
+            }
+        }
+        names
+    }
+
+    /// The values of the names in `class` (`classes` has one entry per repository), with the
+    /// packages' provides and requires or without.
     fn materialize_class(
         &self,
         classes: &[NameClasses],
         class: u32,
+        dependencies: bool,
         notes: &mut Vec<String>,
     ) -> Materialized {
         let mut filter = Visibility::new(&self.config);
         let mut packages = Vec::new();
         let mut advisories = Vec::new();
         for ((repository, catalog), classes) in self.repositories.iter().zip(classes) {
-            let (some, listing) = catalog.materialize_class(classes, class);
+            let (some, listing) = catalog.materialize_class(classes, class, dependencies);
             packages.extend(filter.repository(repository, some));
             advisories.extend(listing);
         }
@@ -152,7 +182,8 @@ impl HostCatalog {
             .collect();
         let parts = u32::try_from(parts).unwrap_or(u32::MAX - 2);
         let count_part = |part: u32| {
-            let values = self.materialize_class(&classes, part, &mut Vec::new());
+            // Counting approvals reads no provides or requires.
+            let values = self.materialize_class(&classes, part, false, &mut Vec::new());
             if values.packages.is_empty() {
                 return 0;
             }
@@ -186,9 +217,9 @@ mod tests {
         Approval, ComplianceLevel, Exception, Family, Filter, FilterGroup, FilterKey,
         OperatingSystem, RejectedAction, Rule, default_baseline,
     };
-    use pw_core::evaluate::{EvaluateOptions, Evaluation, InstalledPackage};
+    use pw_core::evaluate::{EvaluateOptions, Evaluation, InstalledPackage, Reason};
     use pw_core::nevra::Nevra;
-    use pw_core::repo::{AdvisoryPackage, Reference};
+    use pw_core::repo::{AdvisoryPackage, Dependency, Reference};
     use pw_core::version::rpm::Evr;
     use pw_pkgmgr::yum_config::{PrioritiesPlugin, VersionLock};
 
@@ -217,6 +248,14 @@ mod tests {
                 release: format!("{}.amzn2", version % 3 + 1),
             },
             arch: ARCHES[arch].to_owned(),
+        }
+    }
+
+    fn dependency(name: &str) -> Dependency {
+        Dependency {
+            name: name.to_owned(),
+            flags: None,
+            evr: None,
         }
     }
 
@@ -268,6 +307,20 @@ mod tests {
                     let mut package =
                         Package::new(nevra(name, arch, version, epoch), String::new());
                     package.build_time = Some(1_700_000_000 + random.below(20_000_000) as i64);
+                    // Capabilities `cap0`..`cap29`, and names, required and provided.
+                    for _ in 0..random.below(3) {
+                        let capability = match random.below(4) {
+                            0 => format!("pkg{}", random.below(120)),
+                            1 => "rpmlib(CompressedFileNames)".to_owned(),
+                            _ => format!("cap{}", random.below(30)),
+                        };
+                        package.requires.push(dependency(&capability));
+                    }
+                    if random.below(3) == 0 {
+                        let capability = format!("cap{}", random.below(30));
+                        package.provides.push(dependency(&capability));
+                    }
+                    package.provides.push(dependency(&format!("pkg{name}")));
                     catalog.push_package(&package);
                     offered.push(package.nevra);
                 }
@@ -361,7 +414,13 @@ mod tests {
         exceptions.rejected_action = RejectedAction::AllowAsDependency;
         let mut everything = default.clone();
         everything.rules = vec![rule(&["*"], Approval::Immediate, true)];
-        vec![default, non_security, exceptions, everything]
+        let mut block = everything.clone();
+        block.rejected = ["pkg4*", "pkg2?", "pkg1?.x86_64"]
+            .into_iter()
+            .map(Exception::new)
+            .collect();
+        block.rejected_action = RejectedAction::Block;
+        vec![default, non_security, exceptions, everything, block]
     }
 
     fn evaluate(
@@ -376,7 +435,17 @@ mod tests {
             family: Family::Yum,
             now: "2024-06-01T00:00:00Z".parse().unwrap(),
         };
-        let names: HashSet<&str> = installed.iter().map(|p| p.nevra.name.as_str()).collect();
+        // Focused, as the backend under BLOCK: the installed names and the providers of what
+        // they require (for the other baselines, the extra names must change nothing).
+        let installed_names: HashSet<&str> =
+            installed.iter().map(|p| p.nevra.name.as_str()).collect();
+        let providers = host.dependency_providers(&installed_names);
+        let mut names = installed_names.clone();
+        names.extend(providers.iter().map(String::as_str));
+        assert!(
+            names.len() > installed_names.len(),
+            "providers not installed"
+        );
         let values = host.materialize(|name| !focused || names.contains(name), &mut Vec::new());
         let snapshot = Snapshot::build(
             baseline,
@@ -395,15 +464,24 @@ mod tests {
         evaluation
     }
 
-    /// The report of the installed names plus the count of the rest in parts is the report of
-    /// the whole catalog, item for item, for baselines with and without non-security
-    /// approvals, exceptions and rejections, through excludes, priorities and versionlock.
+    /// The report of the installed names (with the providers BLOCK looks at) plus the count of
+    /// the rest in parts is the report of the whole catalog, item for item, for baselines with
+    /// and without non-security approvals, exceptions, rejections and BLOCK, through excludes,
+    /// priorities and versionlock.
     #[test]
     fn installed_names_and_a_count_in_parts_give_the_whole_catalogs_report() {
+        let mut blocked = 0;
         for seed in [7, 1234, 99_991] {
             let (host, installed) = world(seed);
             for (index, baseline) in baselines().iter().enumerate() {
                 let whole = evaluate(&host, baseline, &installed, false, 0);
+                blocked += whole
+                    .items
+                    .iter()
+                    .filter(|item| {
+                        matches!(item.reason, Reason::BlockedByRejectedDependency { .. })
+                    })
+                    .count();
                 assert!(
                     whole.summary.not_applicable > 0,
                     "baseline {index}: something to count"
@@ -417,5 +495,6 @@ mod tests {
                 }
             }
         }
+        assert!(blocked > 0, "BLOCK held some target back");
     }
 }

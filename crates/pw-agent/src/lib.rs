@@ -349,6 +349,7 @@ fn backend_for(
         installed: Vec::new(),
         hidden: crate::visibility::Hidden::default(),
         catalog: None,
+        providers: Vec::new(),
         focus_notes: false,
         inventory: None,
     }))

@@ -1,11 +1,12 @@
 //! Parses one metadata file and prints what it found: the Rust side of
 //! `bench/metadata/run.sh` (run it under `/usr/bin/time -v`).
 //!
-//! Usage: `parse_bench primary|updateinfo|primary-db FILE [--stream] [--no-dependencies]`,
+//! Usage: `parse_bench primary|updateinfo|primary-db FILE [--stream|--compact] [--no-dependencies]`,
 //! `parse_bench repo LOCATION`, or `parse_bench repo-cached DIR CACHE_FILE [--no-dependencies]
 //! [--no-details]` (a load through the catalog cache file: the first run writes it, later
 //! ones read it; both flags give the agent's options). `--stream` visits each value and drops it instead of
-//! collecting a `Vec` (the bounded-memory mode).
+//! collecting a `Vec` (the bounded-memory mode); `--compact` (primary) keeps each package in a
+//! `CompactCatalog`, every string once, as the agent holds a repository.
 
 use std::io::{self, BufReader, Write};
 
@@ -19,6 +20,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err("usage: parse_bench primary|updateinfo|primary-db|repo FILE [--stream]".into());
     };
     let stream = args.iter().any(|arg| arg == "--stream");
+    let compact = args.iter().any(|arg| arg == "--compact");
     let options = PrimaryOptions {
         dependencies: !args.iter().any(|arg| arg == "--no-dependencies"),
     };
@@ -29,6 +31,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ))
     };
     let summary = match (kind.as_str(), stream) {
+        ("primary", false) if compact => {
+            let mut catalog = pw_core::repo::compact::CompactCatalog::new();
+            let parsed = parse_primary_with(open()?, options, |package| {
+                catalog.push_package(&package);
+            })?;
+            catalog.shrink_to_fit();
+            format!(
+                "packages {} dependencies {} diagnostics {} held {:.1} MB",
+                catalog.package_count(),
+                catalog.dependency_count(),
+                parsed.diagnostics.len(),
+                catalog.heap_bytes() as f64 / 1e6
+            )
+        }
         ("primary", false) => {
             let parsed = parse_primary_with_options(open()?, options)?;
             let dependencies: usize = parsed

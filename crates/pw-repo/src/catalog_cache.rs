@@ -882,17 +882,6 @@ impl<R: BufRead> Reader<R> {
             .map_err(|_| self.error("a timestamp is out of range"))
     }
 
-    fn evr(&mut self) -> Result<Evr, Malformed> {
-        let epoch = self.u32()?;
-        let version = self.str()?;
-        let release = self.str()?;
-        Ok(Evr {
-            epoch,
-            version,
-            release,
-        })
-    }
-
     fn diagnostic(&mut self) -> Result<Diagnostic, Malformed> {
         let document = match self.u8()? {
             0 => DocumentKind::Repomd,
@@ -919,12 +908,21 @@ impl<R: BufRead> Reader<R> {
         })
     }
 
-    fn dependencies(&mut self) -> Result<Vec<Dependency>, Malformed> {
+    /// Dependencies into `out`, reusing its entries' strings (as `package_into`).
+    fn dependencies_into(&mut self, out: &mut Vec<Dependency>) -> Result<(), Malformed> {
         let count = self.count(4 + 2)?;
-        let mut dependencies = Vec::with_capacity(count);
-        for _ in 0..count {
-            let name = self.str()?;
-            let flags = match self.u8()? {
+        out.truncate(count);
+        for index in 0..count {
+            if index == out.len() {
+                out.push(Dependency {
+                    name: String::new(),
+                    flags: None,
+                    evr: None,
+                });
+            }
+            let dependency = &mut out[index];
+            self.str_into(&mut dependency.name)?;
+            dependency.flags = match self.u8()? {
                 0 => None,
                 1 => Some(DepFlags::Eq),
                 2 => Some(DepFlags::Lt),
@@ -933,14 +931,16 @@ impl<R: BufRead> Reader<R> {
                 5 => Some(DepFlags::Ge),
                 _ => return Err(self.error("unknown dependency flags")),
             };
-            let evr = if self.present()? {
-                Some(self.evr()?)
+            if self.present()? {
+                let evr = dependency.evr.get_or_insert_with(Evr::default);
+                evr.epoch = self.u32()?;
+                self.str_into(&mut evr.version)?;
+                self.str_into(&mut evr.release)?;
             } else {
-                None
-            };
-            dependencies.push(Dependency { name, flags, evr });
+                dependency.evr = None;
+            }
         }
-        Ok(dependencies)
+        Ok(())
     }
 
     fn checksum(&mut self) -> Result<Option<Checksum>, Malformed> {
@@ -999,8 +999,8 @@ impl<R: BufRead> Reader<R> {
         out.build_time = self.opt_i64()?;
         self.str_into(&mut out.location)?;
         out.source_rpm = self.opt_str()?;
-        out.requires = self.dependencies()?;
-        out.provides = self.dependencies()?;
+        self.dependencies_into(&mut out.requires)?;
+        self.dependencies_into(&mut out.provides)?;
         out.checksum = self.checksum()?;
         out.package_size = self.opt_u64()?;
         out.installed_size = self.opt_u64()?;

@@ -378,8 +378,9 @@ pub struct CompactLoad {
 
 /// [`load_dir_cached`] into a [`CompactCatalog`]: what the agent holds of a repository. The
 /// values of the whole repository never exist at once: the cache file or the metadata is
-/// decoded one package and one advisory at a time. Dependencies and details are never read
-/// (`options.dependencies` and `options.details` are ignored).
+/// decoded one package and one advisory at a time. Provides and requires are kept when
+/// `options.dependencies` asks for them; details are never read (`options.details` is
+/// ignored).
 pub fn load_dir_compact_cached(
     path: &Path,
     options: &LoadOptions,
@@ -410,7 +411,6 @@ fn load_compact_cached(
     cache_file: &Path,
 ) -> Result<CompactLoad, RepoError> {
     let options = LoadOptions {
-        dependencies: false,
         details: false,
         ..options.clone()
     };

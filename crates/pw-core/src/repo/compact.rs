@@ -11,17 +11,22 @@
 //! evaluation code decides (`Snapshot::build`, `Snapshot::count`), on the values made (see the
 //! agent's `docs/agent.md`, "Memory").
 //!
-//! What it keeps of a package: its NEVRA and build time. Of an advisory: everything the load
-//! kept, its package list as records (NEVRA, reboot flag, collection). Dependencies, package
-//! locations, checksums, sizes and file names are not kept: a catalog loaded for dependency
-//! checks (a baseline that blocks rejected packages) is held as values, not here.
+//! What it keeps of a package: its NEVRA, build time, and the provides and requires the load
+//! kept (a load for a baseline that blocks rejected packages keeps them): each dependency is a
+//! record of two ids, its name and its version (comparison and EVR, each distinct one stored
+//! once). Of an advisory: everything the load kept, its package list as records (NEVRA, reboot
+//! flag, collection). Package locations, checksums, sizes and file names are not kept.
+//!
+//! For BLOCK's dependency check, [`CompactCatalog::providers_of`] names the packages that
+//! provide a set of capabilities, so a host can make values of its installed names and of the
+//! providers their requirements name, and of nothing else.
 
 use std::hash::BuildHasher;
 
 use hashbrown::HashTable;
 
 use crate::nevra::Nevra;
-use crate::repo::{Advisory, AdvisoryPackage, Package};
+use crate::repo::{Advisory, AdvisoryPackage, DepFlags, Dependency, Package};
 use crate::version::rpm::Evr;
 
 /// Distinct strings, each stored once in one buffer, named by a `u32` id.
@@ -61,6 +66,15 @@ impl Strings {
         self.table
             .insert_unique(hash, id, |&id| hasher.hash_one(span(all, ends, id)));
         id
+    }
+
+    /// The id of `text`, when it is stored.
+    pub fn find(&self, text: &str) -> Option<u32> {
+        let hash = self.hasher.hash_one(text);
+        let (all, ends) = (&self.text, &self.ends);
+        self.table
+            .find(hash, |&id| span(all, ends, id) == text)
+            .copied()
     }
 
     /// The string `id` names.
@@ -117,6 +131,30 @@ struct Ids {
 struct CompactPackage {
     ids: Ids,
     build_time: Option<i64>,
+    /// The end in `dependencies` of this package's requires, then of its provides; they start
+    /// where the previous package's provides end.
+    requires_end: u32,
+    provides_end: u32,
+}
+
+/// A provide or require as ids: its name, and its version in `dependency_versions`
+/// ([`UNVERSIONED`] for a dependency with neither comparison nor version).
+#[derive(Debug, Clone, Copy)]
+struct CompactDependency {
+    name: u32,
+    version: u32,
+}
+
+/// An unversioned dependency's `version`.
+const UNVERSIONED: u32 = u32::MAX;
+
+/// The comparison and version of a dependency, as ids (a few thousand distinct ones serve
+/// hundreds of thousands of dependencies).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct DependencyVersion {
+    flags: Option<DepFlags>,
+    /// Epoch, version id and release id.
+    evr: Option<(u32, u32, u32)>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -136,6 +174,12 @@ pub struct CompactCatalog {
     /// The end index in `listings` of each advisory's package list.
     listing_ends: Vec<usize>,
     listings: Vec<Listing>,
+    dependencies: Vec<CompactDependency>,
+    dependency_versions: Vec<DependencyVersion>,
+    /// Finds a version's index in `dependency_versions` while packages are pushed; emptied by
+    /// [`CompactCatalog::shrink_to_fit`] (a later push stores versions again, still right).
+    version_ids: HashTable<u32>,
+    version_hasher: foldhash::fast::RandomState,
 }
 
 impl CompactCatalog {
@@ -165,13 +209,98 @@ impl CompactCatalog {
         }
     }
 
-    /// Adds a package: its NEVRA and build time (see the module documentation).
+    /// Adds a package: its NEVRA, build time, requires and provides (see the module
+    /// documentation).
+    ///
+    /// # Panics
+    /// After 2^32 dependencies in all (a repository has a few hundred thousand).
     pub fn push_package(&mut self, package: &Package) {
         let ids = self.ids(&package.nevra);
+        for dependency in &package.requires {
+            self.push_dependency(dependency);
+        }
+        let requires_end = self.dependencies_end();
+        for dependency in &package.provides {
+            self.push_dependency(dependency);
+        }
         self.packages.push(CompactPackage {
             ids,
             build_time: package.build_time,
+            requires_end,
+            provides_end: self.dependencies_end(),
         });
+    }
+
+    fn dependencies_end(&self) -> u32 {
+        u32::try_from(self.dependencies.len()).expect("fewer than 2^32 dependencies")
+    }
+
+    fn push_dependency(&mut self, dependency: &Dependency) {
+        let name = self.strings.intern(&dependency.name);
+        let version = if dependency.flags.is_none() && dependency.evr.is_none() {
+            UNVERSIONED
+        } else {
+            let key = DependencyVersion {
+                flags: dependency.flags,
+                evr: dependency.evr.as_ref().map(|evr| {
+                    (
+                        evr.epoch,
+                        self.strings.intern(&evr.version),
+                        self.strings.intern(&evr.release),
+                    )
+                }),
+            };
+            let hash = self.version_hasher.hash_one(key);
+            let versions = &self.dependency_versions;
+            match self
+                .version_ids
+                .find(hash, |&id| versions[id as usize] == key)
+            {
+                Some(&id) => id,
+                None => {
+                    let id = u32::try_from(versions.len())
+                        .ok()
+                        .filter(|&id| id < UNVERSIONED)
+                        .expect("fewer than 2^32 - 1 dependency versions");
+                    self.dependency_versions.push(key);
+                    let (versions, hasher) = (&self.dependency_versions, &self.version_hasher);
+                    self.version_ids
+                        .insert_unique(hash, id, |&id| hasher.hash_one(versions[id as usize]));
+                    id
+                }
+            }
+        };
+        self.dependencies.push(CompactDependency { name, version });
+    }
+
+    fn dependency(&self, record: CompactDependency) -> Dependency {
+        let (flags, evr) = match self.dependency_versions.get(record.version as usize) {
+            None => (None, None),
+            Some(version) => (
+                version.flags,
+                version.evr.map(|(epoch, version, release)| Evr {
+                    epoch,
+                    version: self.strings.get(version).to_owned(),
+                    release: self.strings.get(release).to_owned(),
+                }),
+            ),
+        };
+        Dependency {
+            name: self.strings.get(record.name).to_owned(),
+            flags,
+            evr,
+        }
+    }
+
+    /// Where package `index`'s requires and provides are in `dependencies`.
+    fn dependency_ranges(&self, index: usize) -> (std::ops::Range<usize>, std::ops::Range<usize>) {
+        let start = index
+            .checked_sub(1)
+            .map_or(0, |previous| self.packages[previous].provides_end as usize);
+        let record = &self.packages[index];
+        let (requires_end, provides_end) =
+            (record.requires_end as usize, record.provides_end as usize);
+        (start..requires_end, requires_end..provides_end)
     }
 
     /// Adds an advisory.
@@ -201,6 +330,9 @@ impl CompactCatalog {
         self.advisories.shrink_to_fit();
         self.listing_ends.shrink_to_fit();
         self.listings.shrink_to_fit();
+        self.dependencies.shrink_to_fit();
+        self.dependency_versions.shrink_to_fit();
+        self.version_ids = HashTable::new();
         self.strings.text.shrink_to_fit();
         self.strings.ends.shrink_to_fit();
     }
@@ -228,12 +360,69 @@ impl CompactCatalog {
         self.listings.iter().map(|l| self.strings.get(l.ids.name))
     }
 
+    /// The number of provides and requires kept, of every package.
+    pub fn dependency_count(&self) -> usize {
+        self.dependencies.len()
+    }
+
     /// Package `index` as a value.
     pub fn package(&self, index: usize) -> Package {
+        self.package_with(index, true)
+    }
+
+    /// Package `index` as a value, with its provides and requires or without.
+    fn package_with(&self, index: usize, dependencies: bool) -> Package {
         let record = self.packages[index];
         let mut package = Package::new(self.nevra(record.ids), String::new());
         package.build_time = record.build_time;
+        if !dependencies {
+            return package;
+        }
+        let (requires, provides) = self.dependency_ranges(index);
+        let values = |range: std::ops::Range<usize>| {
+            self.dependencies[range]
+                .iter()
+                .map(|&record| self.dependency(record))
+                .collect()
+        };
+        package.requires = values(requires);
+        package.provides = values(provides);
         package
+    }
+
+    /// The name of every package that provides one of `capabilities`, by its name or by one of
+    /// its provides, once each, in the catalog's order: the providers BLOCK's dependency check
+    /// looks at (`Snapshot::build` indexes a package under its name and its provides).
+    pub fn providers_of<'a>(&self, capabilities: impl IntoIterator<Item = &'a str>) -> Vec<&str> {
+        let mut wanted = vec![false; self.strings.len()];
+        let mut any = false;
+        for capability in capabilities {
+            if let Some(id) = self.strings.find(capability) {
+                wanted[id as usize] = true;
+                any = true;
+            }
+        }
+        if !any {
+            return Vec::new();
+        }
+        let mut named = vec![false; self.strings.len()];
+        let mut names = Vec::new();
+        for (index, record) in self.packages.iter().enumerate() {
+            let name = record.ids.name as usize;
+            if named[name] {
+                continue;
+            }
+            let (_, provides) = self.dependency_ranges(index);
+            if wanted[name]
+                || self.dependencies[provides]
+                    .iter()
+                    .any(|provide| wanted[provide.name as usize])
+            {
+                named[name] = true;
+                names.push(self.strings.get(record.ids.name));
+            }
+        }
+        names
     }
 
     /// Advisory `index` as a value, with every package it lists.
@@ -277,7 +466,7 @@ impl CompactCatalog {
     /// asked once per distinct name.
     pub fn materialize(&self, mut keep: impl FnMut(&str) -> bool) -> (Vec<Package>, Vec<Advisory>) {
         let classes = self.classify_names(|name| keep(name).then_some(0));
-        self.materialize_class(&classes, 0)
+        self.materialize_class(&classes, 0, true)
     }
 
     /// Puts every name of the catalog (of its packages and of its advisories' listings) in
@@ -298,11 +487,13 @@ impl CompactCatalog {
         NameClasses(classes)
     }
 
-    /// [`CompactCatalog::materialize`] of the names in `class`.
+    /// [`CompactCatalog::materialize`] of the names in `class`; the packages without their
+    /// provides and requires unless `dependencies` (counting approvals needs none of them).
     pub fn materialize_class(
         &self,
         classes: &NameClasses,
         class: u32,
+        dependencies: bool,
     ) -> (Vec<Package>, Vec<Advisory>) {
         let in_class = |id: u32| classes.0[id as usize] == class;
         let packages = self
@@ -310,7 +501,7 @@ impl CompactCatalog {
             .iter()
             .enumerate()
             .filter(|(_, p)| in_class(p.ids.name))
-            .map(|(i, _)| self.package(i))
+            .map(|(i, _)| self.package_with(i, dependencies))
             .collect();
         let advisories = (0..self.advisories.len())
             .filter_map(|i| self.advisory_with(i, in_class))
@@ -331,6 +522,8 @@ impl CompactCatalog {
             + self.listings.capacity() * size_of::<Listing>()
             + self.listing_ends.capacity() * size_of::<usize>()
             + self.advisories.capacity() * size_of::<Advisory>()
+            + self.dependencies.capacity() * size_of::<CompactDependency>()
+            + self.dependency_versions.capacity() * size_of::<DependencyVersion>()
     }
 }
 
@@ -425,5 +618,90 @@ mod tests {
         assert_eq!(asked, ["bash", "curl", "openssl"], "once per name");
         assert_eq!(catalog.package_names().filter(|n| *n == "bash").count(), 2);
         assert_eq!(catalog.listed_names().count(), 3);
+    }
+
+    fn dependency(text: &str) -> Dependency {
+        let mut parts = text.split_whitespace();
+        let name = parts.next().unwrap().to_owned();
+        let flags = parts.next().map(|op| match op {
+            "=" => DepFlags::Eq,
+            "<" => DepFlags::Lt,
+            "<=" => DepFlags::Le,
+            ">" => DepFlags::Gt,
+            _ => DepFlags::Ge,
+        });
+        let evr = parts.next().map(|evr| Evr::parse(evr).unwrap());
+        Dependency { name, flags, evr }
+    }
+
+    fn with_dependencies(key: &str, requires: &[&str], provides: &[&str]) -> Package {
+        let mut package = package(key, 1);
+        package.requires = requires.iter().map(|d| dependency(d)).collect();
+        package.provides = provides.iter().map(|d| dependency(d)).collect();
+        package
+    }
+
+    #[test]
+    fn dependencies_come_back_as_pushed() {
+        let mut odd = dependency("odd");
+        // Neither is made by the parsers, but a record must not lose either half.
+        odd.flags = Some(DepFlags::Ge);
+        let mut evr_only = dependency("evr-only");
+        evr_only.evr = Some(Evr::new(0, "1.01", ""));
+        let mut app = with_dependencies(
+            "app-2.0-1.x86_64",
+            &["libfoo.so.1()(64bit)", "tool >= 1:1.01-2", "tool < 3"],
+            &["app = 2.0-1", "webapp"],
+        );
+        app.requires.extend([odd, evr_only]);
+        let packages = vec![
+            with_dependencies("lib-1.0-1.x86_64", &[], &["libfoo.so.1()(64bit)"]),
+            package("plain-1-1.noarch", 5),
+            app,
+            with_dependencies("tool-1:1.01-2.x86_64", &["lib"], &["tool = 1:1.01-2"]),
+        ];
+        let mut catalog = CompactCatalog::new();
+        for p in &packages {
+            catalog.push_package(p);
+        }
+        catalog.shrink_to_fit();
+        // Pushed after the shrink: the version table is rebuilt, still right.
+        let late = with_dependencies("late-1-1.noarch", &["tool >= 1:1.01-2"], &["late = 1-1"]);
+        catalog.push_package(&late);
+        let all: Vec<Package> = packages.iter().cloned().chain([late]).collect();
+        assert_eq!(catalog.materialize(|_| true).0, all);
+        assert_eq!(catalog.dependency_count(), 12);
+        // Equal versions in another spelling stay as spelled.
+        assert_eq!(
+            catalog.package(2).requires[1].evr.as_ref().unwrap().version,
+            "1.01"
+        );
+        assert_eq!(
+            catalog.materialize(|name| name == "tool").0,
+            vec![all[3].clone()]
+        );
+    }
+
+    #[test]
+    fn providers_are_found_by_name_and_by_provide() {
+        let mut catalog = CompactCatalog::new();
+        for p in [
+            with_dependencies("lib-1.0-1.x86_64", &[], &["libfoo.so.1()(64bit)"]),
+            with_dependencies("lib-1.1-1.x86_64", &[], &["libfoo.so.1()(64bit)"]),
+            with_dependencies("compat-1-1.x86_64", &[], &["libfoo.so.1()(64bit)", "tool"]),
+            with_dependencies("tool-1-1.x86_64", &["lib"], &[]),
+            with_dependencies("other-1-1.x86_64", &["tool"], &["something"]),
+        ] {
+            catalog.push_package(&p);
+        }
+        assert_eq!(
+            catalog.providers_of(["libfoo.so.1()(64bit)"]),
+            ["lib", "compat"]
+        );
+        assert_eq!(catalog.providers_of(["tool"]), ["compat", "tool"]);
+        // A required name is not a provide: `lib` is wanted only as a capability.
+        assert_eq!(catalog.providers_of(["lib", "nothing"]), ["lib"]);
+        assert!(catalog.providers_of(["nothing"]).is_empty());
+        assert!(catalog.providers_of([]).is_empty());
     }
 }

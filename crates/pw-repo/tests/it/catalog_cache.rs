@@ -406,7 +406,8 @@ fn compact_exact(repository: &pw_repo::CompactRepository) -> String {
 
 /// A compact load, through a miss (parsing the metadata one value at a time, then writing the
 /// file in pieces) and a hit, gives back the values a plain load gives; its files are not a
-/// values load's and the other way round; a damaged file is a miss and is rewritten.
+/// values load's and the other way round, nor with and without dependencies; a damaged file is
+/// a miss and is rewritten.
 #[test]
 fn compact_loads_give_the_parsed_catalog_back() {
     let standard = pw_test_support::standard().unwrap();
@@ -417,11 +418,11 @@ fn compact_loads_give_the_parsed_catalog_back() {
         standard.repo.dir.clone(),
         standard.sqlite_only_repo.dir.clone(),
     ];
-    for dir in &dirs {
-        let parsed = load_dir_with(dir, &without_details(false)).unwrap();
+    for (dir, dependencies) in dirs.iter().flat_map(|dir| [(dir, false), (dir, true)]) {
+        let parsed = load_dir_with(dir, &without_details(dependencies)).unwrap();
         let cache = tempfile::tempdir().unwrap();
         let file = cache.path().join("catalog/repo.bin");
-        let first = pw_repo::load_dir_compact_cached(dir, &options(true), &file).unwrap();
+        let first = pw_repo::load_dir_compact_cached(dir, &options(dependencies), &file).unwrap();
         assert!(
             matches!(
                 first.cache,
@@ -435,10 +436,10 @@ fn compact_loads_give_the_parsed_catalog_back() {
         assert_eq!(
             compact_exact(&first.repository),
             compact_view(&parsed),
-            "{}",
+            "{}, dependencies {dependencies}",
             dir.display()
         );
-        let second = pw_repo::load_dir_compact_cached(dir, &options(false), &file).unwrap();
+        let second = pw_repo::load_dir_compact_cached(dir, &options(dependencies), &file).unwrap();
         assert!(
             matches!(second.cache, CacheStatus::Hit),
             "{:?}",
@@ -446,9 +447,9 @@ fn compact_loads_give_the_parsed_catalog_back() {
         );
         assert_eq!(compact_exact(&second.repository), compact_view(&parsed));
         // A values load with the same options does not take the compact file.
-        let values = load_dir_cached(dir, &without_details(false), &file).unwrap();
+        let values = load_dir_cached(dir, &without_details(dependencies), &file).unwrap();
         assert_written(&values, |miss| matches!(miss, CacheMiss::OtherKey));
-        let again = pw_repo::load_dir_compact_cached(dir, &options(false), &file).unwrap();
+        let again = pw_repo::load_dir_compact_cached(dir, &options(dependencies), &file).unwrap();
         assert!(
             matches!(
                 again.cache,
@@ -464,14 +465,27 @@ fn compact_loads_give_the_parsed_catalog_back() {
         let middle = bytes.len() / 2;
         bytes[middle] ^= 0x55;
         fs_err::write(&file, &bytes).unwrap();
-        let repaired = pw_repo::load_dir_compact_cached(dir, &options(false), &file).unwrap();
+        let repaired =
+            pw_repo::load_dir_compact_cached(dir, &options(dependencies), &file).unwrap();
         assert!(
             matches!(repaired.cache, CacheStatus::Written { .. }),
             "{:?}",
             repaired.cache
         );
         assert_eq!(compact_exact(&repaired.repository), compact_view(&parsed));
-        let hit = pw_repo::load_dir_compact_cached(dir, &options(false), &file).unwrap();
+        let hit = pw_repo::load_dir_compact_cached(dir, &options(dependencies), &file).unwrap();
         assert!(matches!(hit.cache, CacheStatus::Hit), "{:?}", hit.cache);
+        // With and without dependencies are two keys.
+        let other = pw_repo::load_dir_compact_cached(dir, &options(!dependencies), &file).unwrap();
+        assert!(
+            matches!(
+                other.cache,
+                CacheStatus::Written {
+                    miss: CacheMiss::OtherKey
+                }
+            ),
+            "{:?}",
+            other.cache
+        );
     }
 }
