@@ -71,16 +71,17 @@ run() { # replicas, storage flags...
     if [[ $example == longpoll && $replicas -gt 1 ]]; then
         # One client per replica with its share of the agents, all at once: one process can
         # hold no more connections than the descriptor limit.
-        local share=$((agents / replicas)) clients=() index
+        local shares=() clients=() index
         for index in "${!urls[@]}"; do
+            shares+=($(((agents + replicas - 1 - index) / replicas)))
             "target/release/examples/$example" --server "${urls[$index]}" --pid "${pids[$index]}" \
-                --token "$token" "${args[@]}" --agents "$share" > "$work/client-$index.txt" 2>&1 &
+                --token "$token" "${args[@]}" --agents "${shares[$index]}" > "$work/client-$index.txt" 2>&1 &
             clients+=($!)
         done
         local failed=0
         for index in "${!clients[@]}"; do
             wait "${clients[$index]}" || failed=1
-            echo "-- replica $((index + 1)) (${urls[$index]}), $share agents"
+            echo "-- replica $((index + 1)) (${urls[$index]}), ${shares[$index]} agents"
             cat "$work/client-$index.txt"
         done
         ((failed == 0)) || { echo "a client failed" >&2; return 1; }
