@@ -13,8 +13,9 @@
 //!
 //! What it keeps of a package: its NEVRA, build time, and the provides and requires the load
 //! kept (a load for a baseline that blocks rejected packages keeps them): each dependency is a
-//! record of two ids, its name and its version (comparison and EVR, each distinct one stored
-//! once). Of an advisory: everything the load kept, its package list as records (NEVRA, reboot
+//! word, its name's id, and a versioned one a second word: its version's id (comparison and EVR,
+//! each distinct one stored once), or a mark for "equal to the package's own EVR", what every
+//! package provides of itself. Of an advisory: everything the load kept, its package list as records (NEVRA, reboot
 //! flag, collection). Package locations, checksums, sizes and file names are not kept.
 //!
 //! For BLOCK's dependency check, [`CompactCatalog::providers_of`] names the packages that
@@ -137,16 +138,13 @@ struct CompactPackage {
     provides_end: u32,
 }
 
-/// A provide or require as ids: its name, and its version in `dependency_versions`
-/// ([`UNVERSIONED`] for a dependency with neither comparison nor version).
-#[derive(Debug, Clone, Copy)]
-struct CompactDependency {
-    name: u32,
-    version: u32,
-}
+/// In `dependencies`, a dependency is its name's string id; when the id has this bit set, the
+/// dependency has a comparison or a version, and the next word says which: an index into
+/// `dependency_versions`, or [`OWN_EVR`].
+const VERSIONED: u32 = 1 << 31;
 
-/// An unversioned dependency's `version`.
-const UNVERSIONED: u32 = u32::MAX;
+/// The version word of `= the package's own EVR` (a package's provides of itself).
+const OWN_EVR: u32 = u32::MAX;
 
 /// The comparison and version of a dependency, as ids (a few thousand distinct ones serve
 /// hundreds of thousands of dependencies).
@@ -174,7 +172,9 @@ pub struct CompactCatalog {
     /// The end index in `listings` of each advisory's package list.
     listing_ends: Vec<usize>,
     listings: Vec<Listing>,
-    dependencies: Vec<CompactDependency>,
+    /// Every package's requires, then provides, as words (see [`VERSIONED`]).
+    dependencies: Vec<u32>,
+    dependency_count: usize,
     dependency_versions: Vec<DependencyVersion>,
     /// Finds a version's index in `dependency_versions` while packages are pushed; emptied by
     /// [`CompactCatalog::shrink_to_fit`] (a later push stores versions again, still right).
@@ -213,15 +213,16 @@ impl CompactCatalog {
     /// documentation).
     ///
     /// # Panics
-    /// After 2^32 dependencies in all (a repository has a few hundred thousand).
+    /// After 2^31 distinct strings, or 2^32 words of dependencies, in all (a repository has a
+    /// few hundred thousand).
     pub fn push_package(&mut self, package: &Package) {
         let ids = self.ids(&package.nevra);
         for dependency in &package.requires {
-            self.push_dependency(dependency);
+            self.push_dependency(dependency, ids);
         }
         let requires_end = self.dependencies_end();
         for dependency in &package.provides {
-            self.push_dependency(dependency);
+            self.push_dependency(dependency, ids);
         }
         self.packages.push(CompactPackage {
             ids,
@@ -232,24 +233,32 @@ impl CompactCatalog {
     }
 
     fn dependencies_end(&self) -> u32 {
-        u32::try_from(self.dependencies.len()).expect("fewer than 2^32 dependencies")
+        u32::try_from(self.dependencies.len()).expect("fewer than 2^32 dependency words")
     }
 
-    fn push_dependency(&mut self, dependency: &Dependency) {
+    fn push_dependency(&mut self, dependency: &Dependency, own: Ids) {
         let name = self.strings.intern(&dependency.name);
-        let version = if dependency.flags.is_none() && dependency.evr.is_none() {
-            UNVERSIONED
+        assert!(name < VERSIONED, "fewer than 2^31 distinct strings");
+        self.dependency_count += 1;
+        if dependency.flags.is_none() && dependency.evr.is_none() {
+            self.dependencies.push(name);
+            return;
+        }
+        let key = DependencyVersion {
+            flags: dependency.flags,
+            evr: dependency.evr.as_ref().map(|evr| {
+                (
+                    evr.epoch,
+                    self.strings.intern(&evr.version),
+                    self.strings.intern(&evr.release),
+                )
+            }),
+        };
+        let version = if key.flags == Some(DepFlags::Eq)
+            && key.evr == Some((own.epoch, own.version, own.release))
+        {
+            OWN_EVR
         } else {
-            let key = DependencyVersion {
-                flags: dependency.flags,
-                evr: dependency.evr.as_ref().map(|evr| {
-                    (
-                        evr.epoch,
-                        self.strings.intern(&evr.version),
-                        self.strings.intern(&evr.release),
-                    )
-                }),
-            };
             let hash = self.version_hasher.hash_one(key);
             let versions = &self.dependency_versions;
             match self
@@ -260,7 +269,7 @@ impl CompactCatalog {
                 None => {
                     let id = u32::try_from(versions.len())
                         .ok()
-                        .filter(|&id| id < UNVERSIONED)
+                        .filter(|&id| id < OWN_EVR)
                         .expect("fewer than 2^32 - 1 dependency versions");
                     self.dependency_versions.push(key);
                     let (versions, hasher) = (&self.dependency_versions, &self.version_hasher);
@@ -270,25 +279,43 @@ impl CompactCatalog {
                 }
             }
         };
-        self.dependencies.push(CompactDependency { name, version });
+        self.dependencies.extend([name | VERSIONED, version]);
     }
 
-    fn dependency(&self, record: CompactDependency) -> Dependency {
-        let (flags, evr) = match self.dependency_versions.get(record.version as usize) {
-            None => (None, None),
-            Some(version) => (
-                version.flags,
-                version.evr.map(|(epoch, version, release)| Evr {
-                    epoch,
-                    version: self.strings.get(version).to_owned(),
-                    release: self.strings.get(release).to_owned(),
-                }),
-            ),
+    /// The dependencies in `words` (a package's requires or provides), as (name id, version
+    /// word), the version word of an unversioned one `None`.
+    fn dependency_words(words: &[u32]) -> impl Iterator<Item = (u32, Option<u32>)> + '_ {
+        let mut words = words.iter();
+        std::iter::from_fn(move || {
+            let &word = words.next()?;
+            Some(if word & VERSIONED == 0 {
+                (word, None)
+            } else {
+                (word & !VERSIONED, words.next().copied())
+            })
+        })
+    }
+
+    fn dependency(&self, name: u32, version: Option<u32>, own: Ids) -> Dependency {
+        let version = match version {
+            None => DependencyVersion {
+                flags: None,
+                evr: None,
+            },
+            Some(OWN_EVR) => DependencyVersion {
+                flags: Some(DepFlags::Eq),
+                evr: Some((own.epoch, own.version, own.release)),
+            },
+            Some(index) => self.dependency_versions[index as usize],
         };
         Dependency {
-            name: self.strings.get(record.name).to_owned(),
-            flags,
-            evr,
+            name: self.strings.get(name).to_owned(),
+            flags: version.flags,
+            evr: version.evr.map(|(epoch, version, release)| Evr {
+                epoch,
+                version: self.strings.get(version).to_owned(),
+                release: self.strings.get(release).to_owned(),
+            }),
         }
     }
 
@@ -362,7 +389,7 @@ impl CompactCatalog {
 
     /// The number of provides and requires kept, of every package.
     pub fn dependency_count(&self) -> usize {
-        self.dependencies.len()
+        self.dependency_count
     }
 
     /// Package `index` as a value.
@@ -380,9 +407,8 @@ impl CompactCatalog {
         }
         let (requires, provides) = self.dependency_ranges(index);
         let values = |range: std::ops::Range<usize>| {
-            self.dependencies[range]
-                .iter()
-                .map(|&record| self.dependency(record))
+            Self::dependency_words(&self.dependencies[range])
+                .map(|(name, version)| self.dependency(name, version, record.ids))
                 .collect()
         };
         package.requires = values(requires);
@@ -414,9 +440,8 @@ impl CompactCatalog {
             }
             let (_, provides) = self.dependency_ranges(index);
             if wanted[name]
-                || self.dependencies[provides]
-                    .iter()
-                    .any(|provide| wanted[provide.name as usize])
+                || Self::dependency_words(&self.dependencies[provides])
+                    .any(|(provide, _)| wanted[provide as usize])
             {
                 named[name] = true;
                 names.push(self.strings.get(record.ids.name));
@@ -522,7 +547,7 @@ impl CompactCatalog {
             + self.listings.capacity() * size_of::<Listing>()
             + self.listing_ends.capacity() * size_of::<usize>()
             + self.advisories.capacity() * size_of::<Advisory>()
-            + self.dependencies.capacity() * size_of::<CompactDependency>()
+            + self.dependencies.capacity() * size_of::<u32>()
             + self.dependency_versions.capacity() * size_of::<DependencyVersion>()
     }
 }
@@ -651,14 +676,26 @@ mod tests {
         let mut app = with_dependencies(
             "app-2.0-1.x86_64",
             &["libfoo.so.1()(64bit)", "tool >= 1:1.01-2", "tool < 3"],
-            &["app = 2.0-1", "webapp"],
+            // Its own EVR (kept as a mark), the same under another name, and a comparison
+            // other than `=` of its own EVR.
+            &[
+                "app = 2.0-1",
+                "webapp",
+                "app(x86-64) = 2.0-1",
+                "app >= 2.0-1",
+            ],
         );
         app.requires.extend([odd, evr_only]);
         let packages = vec![
             with_dependencies("lib-1.0-1.x86_64", &[], &["libfoo.so.1()(64bit)"]),
             package("plain-1-1.noarch", 5),
             app,
-            with_dependencies("tool-1:1.01-2.x86_64", &["lib"], &["tool = 1:1.01-2"]),
+            // Equal to its own EVR as rpm compares, not as spelled.
+            with_dependencies(
+                "tool-1:1.01-2.x86_64",
+                &["lib"],
+                &["tool = 1:1.1-2", "tool = 1:1.01-2"],
+            ),
         ];
         let mut catalog = CompactCatalog::new();
         for p in &packages {
@@ -670,7 +707,7 @@ mod tests {
         catalog.push_package(&late);
         let all: Vec<Package> = packages.iter().cloned().chain([late]).collect();
         assert_eq!(catalog.materialize(|_| true).0, all);
-        assert_eq!(catalog.dependency_count(), 12);
+        assert_eq!(catalog.dependency_count(), 15);
         // Equal versions in another spelling stay as spelled.
         assert_eq!(
             catalog.package(2).requires[1].evr.as_ref().unwrap().version,
@@ -679,6 +716,10 @@ mod tests {
         assert_eq!(
             catalog.materialize(|name| name == "tool").0,
             vec![all[3].clone()]
+        );
+        assert_eq!(
+            catalog.package(3).provides[0].evr.as_ref().unwrap().version,
+            "1.1"
         );
     }
 
