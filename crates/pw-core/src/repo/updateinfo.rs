@@ -183,6 +183,7 @@ impl<F: FnMut(Advisory)> UpdateinfoHandler<F> {
         let mut advisory = draft.advisory;
         advisory.references.shrink_to_fit();
         advisory.packages.shrink_to_fit();
+        advisory.collections.shrink_to_fit();
         (self.visit)(advisory);
     }
 
