@@ -78,13 +78,12 @@ impl HostCatalog {
     /// there, and the decision is the whole catalog's (docs/agent.md, "Memory").
     pub(crate) fn dependency_providers(&self, installed: &HashSet<&str>) -> Vec<String> {
         let values = self.materialize(|name| installed.contains(name), &mut Vec::new());
-        // rpm satisfies `rpmlib(...)` itself, and the check skips file requirements.
         let capabilities: HashSet<&str> = values
             .packages
             .iter()
             .flat_map(|package| &package.requires)
             .map(|requirement| requirement.name.as_str())
-            .filter(|name| !name.starts_with("rpmlib(") && !name.starts_with('/'))
+            .filter(|name| pw_core::evaluate::is_checked_requirement(name))
             .collect();
         let mut seen: HashSet<&str> = installed.clone();
         let mut names = Vec::new();

@@ -30,7 +30,8 @@ use crate::repo::{Advisory, Package};
 use crate::version::rpm::Evr;
 
 pub use crate::evaluate::report::{
-    Evaluation, PatchItem, PatchState, Reason, Summary, SummaryStatus, Version, summarise,
+    Evaluation, PatchItem, PatchState, Reason, Summary, SummaryStatus, Version,
+    is_checked_requirement, summarise,
 };
 
 /// The snapshot's hash maps and sets. Their keys are package names and versions from

@@ -507,6 +507,12 @@ fn item_for_entry(
     }
 }
 
+/// Whether BLOCK's dependency check looks at a requirement named `capability`: not
+/// `rpmlib(...)`, which rpm satisfies itself, nor a file path.
+pub fn is_checked_requirement(capability: &str) -> bool {
+    !capability.starts_with("rpmlib(") && !capability.starts_with('/')
+}
+
 /// Under BLOCK: a requirement of the target that nothing installed satisfies and whose
 /// every provider in the catalog is rejected.
 fn blocked_requirement(
@@ -525,7 +531,7 @@ fn blocked_requirement(
     })?;
     for requirement in &package.requires {
         let capability = requirement.name.as_str();
-        if capability.starts_with("rpmlib(") || capability.starts_with('/') {
+        if !is_checked_requirement(capability) {
             continue;
         }
         let Some(providers) = snapshot.providers.get(capability) else {
