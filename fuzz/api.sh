@@ -49,7 +49,10 @@ for role in admin operator read-only; do
         > "$out/$role.txt" 2>&1; then
         failed=1
         echo "api.sh: failures as $role (full output: $out/$role.txt):" >&2
-        tail -n 150 "$out/$role.txt" >&2
+        # The failures themselves (each operation, request and replay command), then the
+        # summary; the warnings between them can run to hundreds of lines.
+        sed -n '/^=* FAILURES =*$/,/^=* WARNINGS =*$/p' "$out/$role.txt" | head -n 400 >&2
+        sed -n '/^=* SUMMARY =*$/,$p' "$out/$role.txt" >&2
     else
         tail -n 12 "$out/$role.txt" >&2
     fi

@@ -13,6 +13,12 @@
 //! magic "PWCATLG\0" | format version u32 | key [32] | payload length u64 | sha256(payload) [32] | payload
 //! ```
 //!
+//! The payload of a load's values is each package and advisory in turn; that of a compact load
+//! ([`read_compact`]) is the compact catalog's arrays: its strings' text, its sections of
+//! 32-bit words (records, dependencies, listings; [`ImageSection`]), then its advisories without
+//! their package lists. Reading one back interns nothing: each id and range is checked
+//! ([`CompactCatalog::from_image`]) and the strings' lookup table built once.
+//!
 //! Reading checks everything (magic, version, key, exact length, that the payload decodes to
 //! its last byte, and the payload checksum) and turns any failure into a [`CacheMiss`], never
 //! a panic and never partly decoded data. The payload is decoded while it is read and hashed
@@ -35,12 +41,16 @@ use pw_core::repo::{
 };
 use pw_core::version::rpm::Evr;
 
-use pw_core::repo::compact::CompactCatalog;
+use pw_core::repo::compact::{CompactCatalog, CompactImage, ImageSection};
 
 use crate::{CatalogSink, Collect, CompactRepository, LoadOptions, PrimarySource, Repository};
 
 /// The version of the file layout and of the parsed content it stands for.
 pub const FORMAT_VERSION: u32 = 1;
+
+/// The layout of a compact load's file (its key holds it, so a file of an earlier layout is
+/// a miss): 1 was the values' encoding, 2 the catalog's arrays.
+const COMPACT_LAYOUT: u8 = 2;
 
 const MAGIC: &[u8; 8] = b"PWCATLG\0";
 /// Magic, version, key, payload length, payload checksum.
@@ -77,7 +87,7 @@ impl CacheKey {
             u8::from(options.dependencies),
             u8::from(options.updateinfo),
             u8::from(options.details),
-            u8::from(compact),
+            if compact { COMPACT_LAYOUT } else { 0 },
         ]);
         hasher.update(Checksum::compute(ChecksumKind::Sha256, repomd).digest());
         CacheKey(sha256_array(&hasher.finish()))
@@ -219,7 +229,7 @@ fn header_with(key: &CacheKey, length: u64, checksum: &Checksum) -> [u8; HEADER_
 
 /// Decodes a whole file written for `key`.
 pub fn decode(bytes: &[u8], key: &CacheKey) -> Result<CachedCatalog, CacheMiss> {
-    decode_from::<Collect>(bytes, bytes.len() as u64, key).map(Decoded::into_cached)
+    decode_from::<Decoded<Collect>>(bytes, bytes.len() as u64, key).map(Decoded::into_cached)
 }
 
 /// What a cache file holds, read into a [`CompactCatalog`].
@@ -232,32 +242,18 @@ pub struct CachedCompact {
 }
 
 /// Reads the cache file at `path`, written for `key` (see [`CacheKey::compact`]), into a
-/// [`CompactCatalog`]: each package and advisory is decoded, added and dropped, so the values
-/// of the whole repository never exist at once. As [`read`], the result is returned only
+/// [`CompactCatalog`]: the file holds the catalog's arrays ([`CompactImage`]), read as they
+/// are and checked, so no string is interned again. As [`read`], the result is returned only
 /// once the checksum matched.
 pub fn read_compact(path: &Path, key: &CacheKey) -> Result<CachedCompact, CacheMiss> {
     let file = open(path)?;
     let size = file.metadata().map_err(CacheMiss::Unreadable)?.len();
-    let decoded = decode_from::<CompactCatalog>(file, size, key)?;
-    let mut catalog = decoded.sink;
-    catalog.shrink_to_fit();
-    Ok(CachedCompact {
-        primary_source: decoded.primary_source,
-        catalog,
-        diagnostics: decoded.diagnostics,
-        suppressed_diagnostics: decoded.suppressed_diagnostics,
-    })
+    decode_from::<CachedCompact>(file, size, key)
 }
 
 /// Decodes a whole file written for `key` into a [`CompactCatalog`] (as [`read_compact`]).
 pub fn decode_compact(bytes: &[u8], key: &CacheKey) -> Result<CachedCompact, CacheMiss> {
-    let decoded = decode_from::<CompactCatalog>(bytes, bytes.len() as u64, key)?;
-    Ok(CachedCompact {
-        primary_source: decoded.primary_source,
-        catalog: decoded.sink,
-        diagnostics: decoded.diagnostics,
-        suppressed_diagnostics: decoded.suppressed_diagnostics,
-    })
+    decode_from::<CachedCompact>(bytes, bytes.len() as u64, key)
 }
 
 fn open(path: &Path) -> Result<fs_err::File, CacheMiss> {
@@ -293,15 +289,32 @@ impl Decoded<Collect> {
 pub fn read(path: &Path, key: &CacheKey) -> Result<CachedCatalog, CacheMiss> {
     let file = open(path)?;
     let size = file.metadata().map_err(CacheMiss::Unreadable)?.len();
-    decode_from::<Collect>(file, size, key).map(Decoded::into_cached)
+    decode_from::<Decoded<Collect>>(file, size, key).map(Decoded::into_cached)
+}
+
+/// What a payload decodes into: values ([`Decoded`]) or a compact catalog ([`CachedCompact`]).
+trait Payload: Sized {
+    fn decode(reader: &mut Reader<impl BufRead>) -> Result<Self, Malformed>;
+}
+
+impl<S: CatalogSink + Default> Payload for Decoded<S> {
+    fn decode(reader: &mut Reader<impl BufRead>) -> Result<Self, Malformed> {
+        decode_payload_from(reader)
+    }
+}
+
+impl Payload for CachedCompact {
+    fn decode(reader: &mut Reader<impl BufRead>) -> Result<Self, Malformed> {
+        decode_compact_payload(reader)
+    }
 }
 
 /// Decodes a file of `size` bytes from `input`.
-fn decode_from<S: CatalogSink + Default>(
+fn decode_from<P: Payload>(
     mut input: impl Read,
     size: u64,
     key: &CacheKey,
-) -> Result<Decoded<S>, CacheMiss> {
+) -> Result<P, CacheMiss> {
     let mut header = [0u8; HEADER_LEN];
     match input.read_exact(&mut header) {
         Ok(()) => {}
@@ -343,7 +356,7 @@ fn decode_from<S: CatalogSink + Default>(
         len,
         io_error: None,
     };
-    let decoded = decode_payload_from(&mut reader);
+    let decoded = P::decode(&mut reader);
     if let Some(error) = reader.io_error.take() {
         return Err(CacheMiss::Unreadable(error));
     }
@@ -392,9 +405,9 @@ pub fn write(path: &Path, key: &CacheKey, repository: &Repository) -> Result<(),
     })
 }
 
-/// Writes the cache file for a compact load at `path`, as [`write`]. The file is the same
-/// encoding; what the compact form does not hold (package sizes) is written as absent, which
-/// is why compact loads have keys of their own ([`CacheKey::compact`]).
+/// Writes the cache file for a compact load at `path`, as [`write`]. Its payload is the
+/// catalog's arrays ([`CompactImage`]) rather than values, which is why compact loads have
+/// keys of their own ([`CacheKey::compact`]).
 pub fn write_compact(
     path: &Path,
     key: &CacheKey,
@@ -574,8 +587,9 @@ impl Encoder {
         }
     }
 
-    /// Encodes a compact catalog, handing the encoding to `spill` in pieces of about
-    /// [`SPILL_BYTES`] (which takes them and leaves `out` empty).
+    /// Encodes a compact catalog as its arrays ([`CompactImage`]: the text, each section as a
+    /// count and words, the advisories without package lists), handing the encoding to `spill`
+    /// in pieces of about [`SPILL_BYTES`] (which takes them and leaves `out` empty).
     fn compact_catalog(
         &mut self,
         repository: &CompactRepository,
@@ -587,16 +601,22 @@ impl Encoder {
             &repository.diagnostics,
         );
         let catalog = &repository.catalog;
-        self.len(catalog.package_count());
-        for index in 0..catalog.package_count() {
-            self.package(&catalog.package(index));
-            if self.out.len() >= SPILL_BYTES {
-                spill(&mut self.out)?;
-            }
+        self.str(catalog.image_text());
+        for section in ImageSection::ALL {
+            self.len(catalog.image_len(section));
+            let mut spilled = Ok(());
+            catalog.image_words(section, |word| {
+                self.u32(word);
+                if self.out.len() >= SPILL_BYTES && spilled.is_ok() {
+                    spilled = spill(&mut self.out);
+                }
+            });
+            spilled?;
         }
-        self.len(catalog.advisory_count());
-        for index in 0..catalog.advisory_count() {
-            self.advisory(&catalog.advisory(index));
+        let advisories = catalog.image_advisories();
+        self.len(advisories.len());
+        for advisory in advisories {
+            self.advisory(advisory);
             if self.out.len() >= SPILL_BYTES {
                 spill(&mut self.out)?;
             }
@@ -831,6 +851,26 @@ impl<R: BufRead> Reader<R> {
             return Err(self.error("count larger than the remaining bytes allow"));
         }
         Ok(count)
+    }
+
+    /// A count, then that many `u32` words.
+    fn words(&mut self) -> Result<Vec<u32>, Malformed> {
+        const CHUNK: usize = 1024;
+        let count = self.count(4)?;
+        let mut words = Vec::with_capacity(count);
+        let mut bytes = [0u8; CHUNK * 4];
+        let mut left = count;
+        while left > 0 {
+            let chunk = &mut bytes[..left.min(CHUNK) * 4];
+            self.fill(chunk)?;
+            words.extend(
+                chunk
+                    .chunks_exact(4)
+                    .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+            );
+            left -= chunk.len() / 4;
+        }
+        Ok(words)
     }
 
     fn str(&mut self) -> Result<String, Malformed> {
@@ -1115,9 +1155,15 @@ impl<R: BufRead> Reader<R> {
     }
 }
 
-fn decode_payload_from<S: CatalogSink + Default>(
-    reader: &mut Reader<impl BufRead>,
-) -> Result<Decoded<S>, Malformed> {
+/// What precedes the catalog in a payload: its primary source, the number of diagnostics
+/// suppressed and the diagnostics kept.
+struct Preamble {
+    primary_source: PrimarySource,
+    suppressed_diagnostics: u64,
+    diagnostics: Vec<Diagnostic>,
+}
+
+fn decode_preamble(reader: &mut Reader<impl BufRead>) -> Result<Preamble, Malformed> {
     let primary_source = match reader.u8()? {
         0 => PrimarySource::Xml,
         1 => PrimarySource::Sqlite,
@@ -1129,6 +1175,53 @@ fn decode_payload_from<S: CatalogSink + Default>(
     for _ in 0..count {
         diagnostics.push(reader.diagnostic()?);
     }
+    Ok(Preamble {
+        primary_source,
+        suppressed_diagnostics,
+        diagnostics,
+    })
+}
+
+/// A compact load's payload (see [`Encoder::compact_catalog`]).
+fn decode_compact_payload(reader: &mut Reader<impl BufRead>) -> Result<CachedCompact, Malformed> {
+    let preamble = decode_preamble(reader)?;
+    let mut image = CompactImage {
+        text: reader.str()?,
+        ..CompactImage::default()
+    };
+    for words in &mut image.sections {
+        *words = reader.words()?;
+    }
+    let count = reader.count(MIN_ADVISORY)?;
+    let mut advisories = Vec::with_capacity(count);
+    let mut listed = Vec::new();
+    for _ in 0..count {
+        advisories.push(reader.advisory_into(&mut listed)?);
+        if !listed.is_empty() {
+            return Err(reader.error("an advisory holds packages outside the listings"));
+        }
+    }
+    image.advisories = advisories;
+    if reader.remaining() != 0 {
+        return Err(reader.error("bytes after the last advisory"));
+    }
+    let catalog = CompactCatalog::from_image(image).map_err(|error| reader.error(error.0))?;
+    Ok(CachedCompact {
+        primary_source: preamble.primary_source,
+        catalog,
+        diagnostics: preamble.diagnostics,
+        suppressed_diagnostics: preamble.suppressed_diagnostics,
+    })
+}
+
+fn decode_payload_from<S: CatalogSink + Default>(
+    reader: &mut Reader<impl BufRead>,
+) -> Result<Decoded<S>, Malformed> {
+    let Preamble {
+        primary_source,
+        suppressed_diagnostics,
+        diagnostics,
+    } = decode_preamble(reader)?;
     let mut sink = S::default();
     let count = reader.count(MIN_PACKAGE)?;
     sink.reserve_packages(count);
@@ -1178,6 +1271,17 @@ fn decode_payload(payload: &[u8]) -> Result<CachedCatalog, Malformed> {
     .map(Decoded::into_cached)
 }
 
+/// Decodes a compact load's payload alone (no header, no checksum).
+#[cfg(test)]
+fn decode_compact_payload_bytes(payload: &[u8]) -> Result<CachedCompact, Malformed> {
+    decode_compact_payload(&mut Reader {
+        input: payload,
+        at: 0,
+        len: payload.len(),
+        io_error: None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     //! The decoder on payloads whose checksum is right but whose content is not: it must
@@ -1224,6 +1328,67 @@ mod tests {
                 let mut changed = payload.clone();
                 changed[index] ^= flip;
                 let _ = decode_payload(&changed);
+            }
+        }
+    }
+
+    /// A compact load of fixture `name` with dependencies, and its payload.
+    fn compact_payload(name: &str) -> (CompactRepository, Vec<u8>) {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../pw-core/test_data/repodata")
+            .join(name);
+        let options = LoadOptions {
+            dependencies: true,
+            ..LoadOptions::default()
+        };
+        let cache = tempfile::tempdir().unwrap();
+        let repository = crate::load_dir_compact_cached(&path, &options, &cache.path().join("c"))
+            .unwrap()
+            .repository;
+        let mut encoder = Encoder::default();
+        let mut payload = Vec::new();
+        encoder
+            .compact_catalog(&repository, &mut |piece: &mut Vec<u8>| {
+                payload.append(piece);
+                Ok(())
+            })
+            .unwrap();
+        (repository, payload)
+    }
+
+    #[test]
+    fn a_compact_payload_decodes_to_its_catalog_and_every_truncation_is_refused() {
+        for name in ["al2", "rhel8"] {
+            let (repository, payload) = compact_payload(name);
+            let decoded = decode_compact_payload_bytes(&payload).unwrap();
+            assert_eq!(
+                decoded.catalog.materialize(|_| true),
+                repository.catalog.materialize(|_| true)
+            );
+            assert!(decoded.catalog.dependency_count() > 0);
+            for len in 0..payload.len() {
+                assert!(
+                    decode_compact_payload_bytes(&payload[..len]).is_err(),
+                    "{name}: {len} of {} bytes decoded",
+                    payload.len()
+                );
+            }
+            let mut longer = payload.clone();
+            longer.push(0);
+            assert!(decode_compact_payload_bytes(&longer).is_err());
+        }
+    }
+
+    #[test]
+    fn any_changed_byte_of_a_compact_payload_is_refused_or_decoded_without_panic() {
+        let (_, payload) = compact_payload("rhel8");
+        for index in 0..payload.len() {
+            for flip in [0x01, 0x80, 0xff] {
+                let mut changed = payload.clone();
+                changed[index] ^= flip;
+                if let Ok(decoded) = decode_compact_payload_bytes(&changed) {
+                    let _ = decoded.catalog.materialize(|_| true);
+                }
             }
         }
     }

@@ -247,6 +247,16 @@ fn decode(text: &str) -> Result<String, ApiError> {
         .map_err(|_| ApiError::bad_request(format!("query: `{text}` is not UTF-8")))
 }
 
+/// `text` as an integer written the way the OpenAPI document's `integer` reads: an optional
+/// `-` and ASCII digits, nothing else (`+5`, ` 5` and `5.0` are not integers).
+pub(crate) fn strict_integer(text: &str) -> Option<i64> {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
 impl Params {
     /// The last value of `key`.
     pub(crate) fn get(&self, key: &str) -> Option<&str> {
@@ -280,8 +290,8 @@ impl Params {
     ) -> Result<i64, ApiError> {
         match self.get(key) {
             None => Ok(default),
-            Some(text) => match text.parse::<i64>() {
-                Ok(value) if range.contains(&value) => Ok(value),
+            Some(text) => match strict_integer(text) {
+                Some(value) if range.contains(&value) => Ok(value),
                 _ => Err(ApiError::field(
                     key,
                     format!(

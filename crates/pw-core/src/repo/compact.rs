@@ -569,6 +569,365 @@ impl CompactCatalog {
     }
 }
 
+/// A part of a [`CompactImage`], in the order an image holds them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageSection {
+    /// The end offset in the text of each string.
+    StringEnds,
+    /// [`PACKAGE_WORDS`] a package: name, epoch, version, release, arch, the build time's two
+    /// halves, the ends of its requires and of its provides.
+    Packages,
+    /// Every package's requires, then provides, as held.
+    Dependencies,
+    /// [`VERSION_WORDS`] a dependency version: comparison (0 none, 1 `=`, 2 `<`, 3 `<=`,
+    /// 4 `>`, 5 `>=`), whether it has an EVR (0 or 1), epoch, version and release.
+    DependencyVersions,
+    /// [`LISTING_WORDS`] an advisory listing: name, epoch, version, release, arch,
+    /// collection, reboot flag (0 or 1).
+    Listings,
+    /// The end in the listings of each advisory's package list.
+    ListingEnds,
+}
+
+impl ImageSection {
+    pub const ALL: [ImageSection; 6] = [
+        ImageSection::StringEnds,
+        ImageSection::Packages,
+        ImageSection::Dependencies,
+        ImageSection::DependencyVersions,
+        ImageSection::Listings,
+        ImageSection::ListingEnds,
+    ];
+}
+
+/// Words a package takes in [`ImageSection::Packages`].
+pub const PACKAGE_WORDS: usize = 9;
+/// Words a dependency version takes in [`ImageSection::DependencyVersions`].
+pub const VERSION_WORDS: usize = 5;
+/// Words a listing takes in [`ImageSection::Listings`].
+pub const LISTING_WORDS: usize = 7;
+
+/// A [`CompactCatalog`] as the arrays it is made of: the text of its strings, the
+/// [`ImageSection`]s as 32-bit words, and its advisories without their package lists (those
+/// are the listings). What a file holds of a catalog, so that reading one back is reading its
+/// arrays rather than interning every string again; [`CompactCatalog::from_image`] checks
+/// every id, range and flag of one read back.
+#[derive(Debug, Default)]
+pub struct CompactImage {
+    pub text: String,
+    /// The sections, in [`ImageSection::ALL`]'s order.
+    pub sections: [Vec<u32>; 6],
+    pub advisories: Vec<Advisory>,
+}
+
+/// Why a [`CompactImage`] is not a catalog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("invalid compact catalog image: {0}")]
+pub struct InvalidImage(pub &'static str);
+
+fn flags_word(flags: Option<DepFlags>) -> u32 {
+    match flags {
+        None => 0,
+        Some(DepFlags::Eq) => 1,
+        Some(DepFlags::Lt) => 2,
+        Some(DepFlags::Le) => 3,
+        Some(DepFlags::Gt) => 4,
+        Some(DepFlags::Ge) => 5,
+    }
+}
+
+fn flags_of(word: u32) -> Result<Option<DepFlags>, InvalidImage> {
+    Ok(match word {
+        0 => None,
+        1 => Some(DepFlags::Eq),
+        2 => Some(DepFlags::Lt),
+        3 => Some(DepFlags::Le),
+        4 => Some(DepFlags::Gt),
+        5 => Some(DepFlags::Ge),
+        _ => return Err(InvalidImage("a dependency's comparison is not 0 to 5")),
+    })
+}
+
+fn flag_of(word: u32, what: &'static str) -> Result<bool, InvalidImage> {
+    match word {
+        0 => Ok(false),
+        1 => Ok(true),
+        _ => Err(InvalidImage(what)),
+    }
+}
+
+/// A `usize` offset or index as a word; an image of more than 4 GiB of text, or 4 billion
+/// listings, is beyond any repository (the writer would refuse the file as too long first).
+fn word(value: usize) -> u32 {
+    u32::try_from(value).unwrap_or(u32::MAX)
+}
+
+impl CompactCatalog {
+    /// The text of every string, one after the other ([`ImageSection::StringEnds`] splits it).
+    pub fn image_text(&self) -> &str {
+        &self.strings.text
+    }
+
+    /// The number of words in `section`.
+    pub fn image_len(&self, section: ImageSection) -> usize {
+        match section {
+            ImageSection::StringEnds => self.strings.ends.len(),
+            ImageSection::Packages => self.packages.len() * PACKAGE_WORDS,
+            ImageSection::Dependencies => self.dependencies.len(),
+            ImageSection::DependencyVersions => self.dependency_versions.len() * VERSION_WORDS,
+            ImageSection::Listings => self.listings.len() * LISTING_WORDS,
+            ImageSection::ListingEnds => self.listing_ends.len(),
+        }
+    }
+
+    /// Hands each word of `section` to `emit`, in order.
+    pub fn image_words(&self, section: ImageSection, mut emit: impl FnMut(u32)) {
+        let ids = |ids: Ids| [ids.name, ids.epoch, ids.version, ids.release, ids.arch];
+        match section {
+            ImageSection::StringEnds => self.strings.ends.iter().for_each(|&end| emit(word(end))),
+            ImageSection::Packages => {
+                for p in &self.packages {
+                    ids(p.ids)
+                        .into_iter()
+                        .chain(p.build_time.0)
+                        .chain([p.requires_end, p.provides_end])
+                        .for_each(&mut emit);
+                }
+            }
+            ImageSection::Dependencies => self.dependencies.iter().copied().for_each(emit),
+            ImageSection::DependencyVersions => {
+                for version in &self.dependency_versions {
+                    let (epoch, v, r) = version.evr.unwrap_or((0, 0, 0));
+                    [
+                        flags_word(version.flags),
+                        u32::from(version.evr.is_some()),
+                        epoch,
+                        v,
+                        r,
+                    ]
+                    .into_iter()
+                    .for_each(&mut emit);
+                }
+            }
+            ImageSection::Listings => {
+                for l in &self.listings {
+                    ids(l.ids)
+                        .into_iter()
+                        .chain([l.collection, u32::from(l.reboot_suggested)])
+                        .for_each(&mut emit);
+                }
+            }
+            ImageSection::ListingEnds => self.listing_ends.iter().for_each(|&end| emit(word(end))),
+        }
+    }
+
+    /// The advisories, without their package lists (see [`CompactImage`]).
+    pub fn image_advisories(&self) -> &[Advisory] {
+        &self.advisories
+    }
+
+    /// The catalog an image holds, once every string id, range, version index and flag in it
+    /// is checked: a catalog made from an image hands out values as one pushed would, and
+    /// never panics on what a damaged image holds.
+    pub fn from_image(image: CompactImage) -> Result<CompactCatalog, InvalidImage> {
+        let CompactImage {
+            text,
+            sections:
+                [
+                    ends,
+                    packages,
+                    dependencies,
+                    versions,
+                    listings,
+                    listing_ends,
+                ],
+            advisories,
+        } = image;
+        let strings = Strings::from_parts(text, &ends)?;
+        drop(ends);
+        let count = strings.len();
+        let id = |word: u32| -> Result<u32, InvalidImage> {
+            if (word as usize) < count {
+                Ok(word)
+            } else {
+                Err(InvalidImage("a string id is out of range"))
+            }
+        };
+        let ids_of = |words: &[u32]| -> Result<Ids, InvalidImage> {
+            Ok(Ids {
+                name: id(words[0])?,
+                epoch: words[1],
+                version: id(words[2])?,
+                release: id(words[3])?,
+                arch: id(words[4])?,
+            })
+        };
+
+        if versions.len() % VERSION_WORDS != 0 {
+            return Err(InvalidImage(
+                "the dependency versions are not whole records",
+            ));
+        }
+        let dependency_versions = versions
+            .chunks_exact(VERSION_WORDS)
+            .map(|w| {
+                let flags = flags_of(w[0])?;
+                let evr = if flag_of(w[1], "a dependency version's EVR flag is not 0 or 1")? {
+                    Some((w[2], id(w[3])?, id(w[4])?))
+                } else if w[2..] == [0, 0, 0] {
+                    None
+                } else {
+                    return Err(InvalidImage("a dependency version without an EVR has one"));
+                };
+                Ok(DependencyVersion { flags, evr })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        drop(versions);
+
+        if packages.len() % PACKAGE_WORDS != 0 {
+            return Err(InvalidImage("the packages are not whole records"));
+        }
+        if count >= VERSIONED as usize {
+            return Err(InvalidImage("more strings than dependency words can name"));
+        }
+        let mut dependency_count = 0;
+        // Every word of a range is a name id, or a versioned name id and then its version.
+        let mut check_range = |words: &[u32]| -> Result<(), InvalidImage> {
+            let mut words = words.iter();
+            while let Some(&word) = words.next() {
+                id(word & !VERSIONED)?;
+                dependency_count += 1;
+                if word & VERSIONED != 0 {
+                    match words.next() {
+                        Some(&OWN_EVR) => {}
+                        Some(&index) if (index as usize) < dependency_versions.len() => {}
+                        Some(_) => {
+                            return Err(InvalidImage("a dependency version index is out of range"));
+                        }
+                        None => {
+                            return Err(InvalidImage("a versioned dependency has no version"));
+                        }
+                    }
+                }
+            }
+            Ok(())
+        };
+        let mut end = 0usize;
+        let records = packages
+            .chunks_exact(PACKAGE_WORDS)
+            .map(|w| {
+                let (requires_end, provides_end) = (w[7] as usize, w[8] as usize);
+                if !(end <= requires_end
+                    && requires_end <= provides_end
+                    && provides_end <= dependencies.len())
+                {
+                    return Err(InvalidImage("a package's dependency range is out of order"));
+                }
+                check_range(&dependencies[end..requires_end])?;
+                check_range(&dependencies[requires_end..provides_end])?;
+                end = provides_end;
+                Ok(CompactPackage {
+                    ids: ids_of(w)?,
+                    build_time: BuildTime([w[5], w[6]]),
+                    requires_end: w[7],
+                    provides_end: w[8],
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        drop(packages);
+        if end != dependencies.len() {
+            return Err(InvalidImage("dependency words follow the last package's"));
+        }
+
+        if listings.len() % LISTING_WORDS != 0 {
+            return Err(InvalidImage("the listings are not whole records"));
+        }
+        let listings = listings
+            .chunks_exact(LISTING_WORDS)
+            .map(|w| {
+                Ok(Listing {
+                    ids: ids_of(w)?,
+                    collection: w[5],
+                    reboot_suggested: flag_of(w[6], "a listing's reboot flag is not 0 or 1")?,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if listing_ends.len() != advisories.len() {
+            return Err(InvalidImage("not one listing end for each advisory"));
+        }
+        let mut start = 0usize;
+        for (advisory, &end) in advisories.iter().zip(&listing_ends) {
+            let end = end as usize;
+            if end < start || end > listings.len() {
+                return Err(InvalidImage("an advisory's listings are out of order"));
+            }
+            if !advisory.packages.is_empty() {
+                return Err(InvalidImage(
+                    "an advisory holds packages outside the listings",
+                ));
+            }
+            if listings[start..end]
+                .iter()
+                .any(|l| l.collection as usize >= advisory.collections.len())
+            {
+                return Err(InvalidImage(
+                    "a listing names a collection that does not exist",
+                ));
+            }
+            start = end;
+        }
+        if start != listings.len() {
+            return Err(InvalidImage("listings follow the last advisory's"));
+        }
+
+        Ok(CompactCatalog {
+            strings,
+            packages: records,
+            advisories,
+            listing_ends: listing_ends.into_iter().map(|end| end as usize).collect(),
+            listings,
+            dependencies,
+            dependency_count,
+            dependency_versions,
+            version_ids: HashTable::new(),
+            version_hasher: foldhash::fast::RandomState::default(),
+        })
+    }
+}
+
+impl Strings {
+    /// The strings of `text` split at `ends`, with their lookup table built again.
+    fn from_parts(text: String, ends: &[u32]) -> Result<Strings, InvalidImage> {
+        let mut start = 0;
+        for &end in ends {
+            let end = end as usize;
+            if end < start || end > text.len() || !text.is_char_boundary(end) {
+                return Err(InvalidImage(
+                    "a string's end is out of order or inside a character",
+                ));
+            }
+            start = end;
+        }
+        if start != text.len() {
+            return Err(InvalidImage("text follows the last string"));
+        }
+        let mut strings = Strings {
+            text,
+            ends: ends.iter().map(|&end| end as usize).collect(),
+            table: HashTable::with_capacity(ends.len()),
+            hasher: foldhash::fast::RandomState::default(),
+        };
+        let (all, ends, hasher) = (&strings.text, &strings.ends, &strings.hasher);
+        for id in 0..word(ends.len()) {
+            let hash = hasher.hash_one(span(all, ends, id));
+            strings
+                .table
+                .insert_unique(hash, id, |&id| hasher.hash_one(span(all, ends, id)));
+        }
+        Ok(strings)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -745,6 +1104,132 @@ mod tests {
         assert_eq!(
             catalog.package(3).provides[0].evr.as_ref().unwrap().version,
             "1.1"
+        );
+    }
+
+    fn image_of(catalog: &CompactCatalog) -> CompactImage {
+        let mut image = CompactImage {
+            text: catalog.image_text().to_owned(),
+            advisories: catalog.image_advisories().to_vec(),
+            ..CompactImage::default()
+        };
+        for (section, words) in ImageSection::ALL.into_iter().zip(&mut image.sections) {
+            catalog.image_words(section, |word| words.push(word));
+            assert_eq!(words.len(), catalog.image_len(section));
+        }
+        image
+    }
+
+    fn sample() -> CompactCatalog {
+        let mut catalog = CompactCatalog::new();
+        for p in [
+            with_dependencies(
+                "lib-1.0-1.x86_64",
+                &[],
+                &["libfoo.so.1()(64bit)", "lib = 1.0-1"],
+            ),
+            package("plain-1-1.noarch", 5),
+            with_dependencies(
+                "app-1:2.0-1.x86_64",
+                &["libfoo.so.1()(64bit)", "tool >= 1:1.01-2", "tool < 3"],
+                &["app = 1:2.0-1", "webapp"],
+            ),
+        ] {
+            catalog.push_package(&p);
+        }
+        let mut listed = advisory("A-1", &["app-1:2.0-1.x86_64", "lib-1.0-1.x86_64"]);
+        listed.collections = vec![crate::repo::Collection::default()];
+        catalog.push_advisory(listed);
+        catalog.push_advisory(advisory("A-2", &[]));
+        catalog
+    }
+
+    #[test]
+    fn an_image_gives_back_the_same_catalog() {
+        let catalog = sample();
+        let copy = CompactCatalog::from_image(image_of(&catalog)).unwrap();
+        assert_eq!(copy.materialize(|_| true), catalog.materialize(|_| true));
+        assert_eq!(copy.dependency_count(), catalog.dependency_count());
+        assert_eq!(copy.providers_of(["tool"]), catalog.providers_of(["tool"]));
+        assert_eq!(copy.strings.find("webapp"), catalog.strings.find("webapp"));
+        // Pushing after the read: strings are found, versions stored again.
+        let mut copy = copy;
+        let late = with_dependencies("late-1-1.noarch", &["tool >= 1:1.01-2"], &["webapp"]);
+        copy.push_package(&late);
+        assert_eq!(copy.package(3), late);
+        assert_eq!(copy.strings.len(), catalog.strings.len() + 1);
+        let empty = CompactCatalog::from_image(image_of(&CompactCatalog::new())).unwrap();
+        assert_eq!(empty.package_count(), 0);
+    }
+
+    #[test]
+    fn a_damaged_image_is_refused_not_a_panic() {
+        let good = image_of(&sample());
+        let damaged = |change: &dyn Fn(&mut CompactImage)| {
+            let mut image = CompactImage {
+                text: good.text.clone(),
+                sections: good.sections.clone(),
+                advisories: good.advisories.clone(),
+            };
+            change(&mut image);
+            CompactCatalog::from_image(image).unwrap_err().0
+        };
+        let section = |s: ImageSection| ImageSection::ALL.iter().position(|&x| x == s).unwrap();
+        let (ends, packages, dependencies, versions, listings, listing_ends) = (
+            section(ImageSection::StringEnds),
+            section(ImageSection::Packages),
+            section(ImageSection::Dependencies),
+            section(ImageSection::DependencyVersions),
+            section(ImageSection::Listings),
+            section(ImageSection::ListingEnds),
+        );
+        assert!(damaged(&|i| i.text.push('x')).contains("text follows"));
+        assert!(damaged(&|i| i.sections[ends][0] = 10_000).contains("end"));
+        assert!(damaged(&|i| i.sections[packages][0] = 10_000).contains("string id"));
+        assert!(
+            damaged(&|i| {
+                i.sections[packages].pop();
+            })
+            .contains("whole records")
+        );
+        assert!(damaged(&|i| i.sections[packages][7] = 1_000).contains("out of order"));
+        assert!(damaged(&|i| i.sections[dependencies][0] = 10_000).contains("string id"));
+        assert!(
+            damaged(&|i| {
+                i.sections[dependencies].push(0);
+            })
+            .contains("follow the last package")
+        );
+        // The first versioned word's version: an index no version has.
+        assert!(
+            damaged(&|i| {
+                let at = i.sections[dependencies]
+                    .iter()
+                    .position(|w| w & VERSIONED != 0)
+                    .unwrap();
+                i.sections[dependencies][at + 1] = 1_000;
+            })
+            .contains("version index")
+        );
+        assert!(damaged(&|i| i.sections[versions][0] = 9).contains("comparison"));
+        assert!(damaged(&|i| i.sections[versions][1] = 2).contains("EVR flag"));
+        assert!(damaged(&|i| i.sections[listings][5] = 3).contains("collection"));
+        assert!(damaged(&|i| i.sections[listings][6] = 2).contains("reboot"));
+        assert!(
+            damaged(&|i| {
+                i.sections[listing_ends].pop();
+            })
+            .contains("listing end")
+        );
+        assert!(damaged(&|i| i.sections[listing_ends][0] = 99).contains("out of order"));
+        assert!(
+            damaged(&|i| {
+                i.advisories[1].packages = i.advisories[0].packages.clone();
+                i.advisories[1]
+                    .packages
+                    .push(advisory("x", &["a-1-1.noarch"]).packages[0].clone());
+            })
+            .contains("outside the listings")
         );
     }
 

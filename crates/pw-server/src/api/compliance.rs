@@ -86,9 +86,19 @@ fn parse_filters(params: &Params) -> Result<Vec<CountFilter>, ApiError> {
                 ));
             }
         };
-        let value = value
-            .parse::<i64>()
-            .map_err(|_| ApiError::field("filter", format!("`{value}` is not an integer")))?;
+        // `-?[0-9]{1,18}`, as the document's pattern: no `+`, no spaces, within i64.
+        let digits = value.strip_prefix('-').unwrap_or(value);
+        let value = (!digits.is_empty()
+            && digits.len() <= 18
+            && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| value.parse::<i64>().ok())
+        .flatten()
+        .ok_or_else(|| {
+            ApiError::field(
+                "filter",
+                format!("`{value}` is not an integer of at most 18 digits"),
+            )
+        })?;
         filters.push(CountFilter {
             key,
             comparison,
@@ -133,16 +143,19 @@ async fn selected(
     params: &Params,
 ) -> Result<Vec<(NodeRecord, ReportRecord)>, ApiError> {
     let filters = parse_filters(params)?;
-    let status = params.get("status").map(str::to_ascii_uppercase);
-    if let Some(status) = &status
-        && status != "COMPLIANT"
-        && status != "NON_COMPLIANT"
-    {
-        return Err(ApiError::field(
-            "status",
-            format!("`{status}` is not COMPLIANT or NON_COMPLIANT"),
-        ));
-    }
+    // Exactly as the OpenAPI document spells them: either case, not a mix.
+    let status = match params.get("status") {
+        None => None,
+        Some(text @ ("COMPLIANT" | "NON_COMPLIANT" | "compliant" | "non_compliant")) => {
+            Some(text.to_ascii_uppercase())
+        }
+        Some(other) => {
+            return Err(ApiError::field(
+                "status",
+                format!("`{other}` is not COMPLIANT, NON_COMPLIANT, compliant or non_compliant"),
+            ));
+        }
+    };
     let baseline = params.get("baseline_id");
     let keep = node_filter(params);
     let mut reports = latest_reports(state).await?;

@@ -63,6 +63,6 @@ pub(crate) async fn reference(
         .iter()
         .find(|(k, _)| k == "state")
         .map(|(_, v)| v.as_str())
-        .filter(|v| !v.trim().is_empty());
+        .filter(|v| !v.is_empty());
     Ok(Json(service::reference(&state, &id, only).await?))
 }

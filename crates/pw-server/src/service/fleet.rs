@@ -71,9 +71,10 @@ pub(crate) fn filter_from(pairs: &[(String, String)]) -> Result<FleetFilter, Api
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty())
     };
-    let state = match get("state") {
+    // An enumeration: exactly one of its values, or empty for any state (a select's "all").
+    let state = match params.get("state").copied().filter(|text| !text.is_empty()) {
         None => None,
-        Some(text) => Some(NodeState::parse(&text).ok_or_else(|| {
+        Some(text) => Some(NodeState::parse(text).ok_or_else(|| {
             let names: Vec<&str> = NodeState::ALL.iter().map(|s| s.as_str()).collect();
             ApiError::field(
                 "state",

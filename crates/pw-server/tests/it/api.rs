@@ -480,16 +480,40 @@ async fn compliance_queries_history_and_export() {
     )
     .await;
     check(&server, "?status=COMPLIANT", &[&web]).await;
+    check(&server, "?status=non_compliant", &[&db]).await;
     check(&server, "?patch_group=db", &[&db]).await;
-    let (status, value) = server
-        .call(
-            "GET",
-            "/api/v1/compliance/nodes?filter=missing:Above:1",
-            Some(&server.admin),
-            None,
-        )
-        .await;
-    assert_eq!((status, value["field"].as_str()), (400, Some("filter")));
+    check(&server, "?filter=missing:GreaterThan:-1", &[&web, &db]).await;
+    // What the OpenAPI document's enumerations and patterns refuse, the server refuses too,
+    // naming the parameter: a mixed case, a `+` sign, 19 digits, spaces.
+    for query in [
+        "/api/v1/compliance/nodes?filter=missing:Above:1",
+        "/api/v1/compliance/nodes?filter=missing:Equal:%2B1",
+        "/api/v1/compliance/nodes?filter=missing:Equal:1000000000000000000",
+        "/api/v1/compliance/nodes?filter=missing:Equal:%201",
+        "/api/v1/compliance/nodes?status=Compliant",
+        "/api/v1/compliance/export?status=Non_Compliant",
+        "/api/v1/executions?limit=%2B5",
+        "/api/v1/executions?limit=%205",
+        "/api/v1/fleet/nodes?state=%20",
+        "/api/v1/fleet/nodes?state=Stale",
+        "/api/v1/fleet/references/CVE-2026-0001?state=%20",
+    ] {
+        let (status, value) = server.call("GET", query, Some(&server.admin), None).await;
+        let field = query.rsplit_once('?').unwrap().1.split_once('=').unwrap().0;
+        assert_eq!(
+            (status, value["field"].as_str()),
+            (400, Some(field)),
+            "{query}: {value}"
+        );
+    }
+    for query in [
+        "/api/v1/fleet/nodes?state=",
+        "/api/v1/fleet/references/CVE-2026-0001?state=",
+        "/api/v1/executions?limit=05",
+    ] {
+        let (status, value) = server.call("GET", query, Some(&server.admin), None).await;
+        assert_eq!(status, 200, "{query}: {value}");
+    }
 
     // History keeps every report, newest first; the latest is the node's state.
     let history = server
