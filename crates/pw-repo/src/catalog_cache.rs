@@ -17,7 +17,7 @@
 //! ([`read_compact`]) is the compact catalog's arrays: its strings' text, its sections of
 //! 32-bit words (records, dependencies, listings; [`ImageSection`]), then its advisories without
 //! their package lists. Reading one back interns nothing: each id and range is checked
-//! ([`CompactCatalog::from_image`]) and the strings' lookup table built once.
+//! ([`ImageBuilder`]) and the strings' lookup table built once.
 //!
 //! Reading checks everything (magic, version, key, exact length, that the payload decodes to
 //! its last byte, and the payload checksum) and turns any failure into a [`CacheMiss`], never
@@ -41,7 +41,7 @@ use pw_core::repo::{
 };
 use pw_core::version::rpm::Evr;
 
-use pw_core::repo::compact::{CompactCatalog, CompactImage, ImageSection};
+use pw_core::repo::compact::{CompactCatalog, ImageBuilder, ImageSection, PACKAGE_WORDS};
 
 use crate::{CatalogSink, Collect, CompactRepository, LoadOptions, PrimarySource, Repository};
 
@@ -242,7 +242,7 @@ pub struct CachedCompact {
 }
 
 /// Reads the cache file at `path`, written for `key` (see [`CacheKey::compact`]), into a
-/// [`CompactCatalog`]: the file holds the catalog's arrays ([`CompactImage`]), read as they
+/// [`CompactCatalog`]: the file holds the catalog's arrays ([`ImageSection`]), read as they
 /// are and checked, so no string is interned again. As [`read`], the result is returned only
 /// once the checksum matched.
 pub fn read_compact(path: &Path, key: &CacheKey) -> Result<CachedCompact, CacheMiss> {
@@ -406,7 +406,7 @@ pub fn write(path: &Path, key: &CacheKey, repository: &Repository) -> Result<(),
 }
 
 /// Writes the cache file for a compact load at `path`, as [`write`]. Its payload is the
-/// catalog's arrays ([`CompactImage`]) rather than values, which is why compact loads have
+/// catalog's arrays ([`ImageSection`]) rather than values, which is why compact loads have
 /// keys of their own ([`CacheKey::compact`]).
 pub fn write_compact(
     path: &Path,
@@ -587,7 +587,7 @@ impl Encoder {
         }
     }
 
-    /// Encodes a compact catalog as its arrays ([`CompactImage`]: the text, each section as a
+    /// Encodes a compact catalog as its arrays ([`ImageSection`]: the text, each section as a
     /// count and words, the advisories without package lists), handing the encoding to `spill`
     /// in pieces of about [`SPILL_BYTES`] (which takes them and leaves `out` empty).
     fn compact_catalog(
@@ -853,24 +853,35 @@ impl<R: BufRead> Reader<R> {
         Ok(count)
     }
 
-    /// A count, then that many `u32` words.
-    fn words(&mut self) -> Result<Vec<u32>, Malformed> {
-        const CHUNK: usize = 1024;
+    /// A count, then that many `u32` words of `section`, into `image` a few hundred records
+    /// at a time.
+    fn words_into(
+        &mut self,
+        section: ImageSection,
+        image: &mut ImageBuilder,
+    ) -> Result<(), Malformed> {
+        const RECORDS: usize = 256;
         let count = self.count(4)?;
-        let mut words = Vec::with_capacity(count);
-        let mut bytes = [0u8; CHUNK * 4];
+        let record = section.record_words();
+        if !count.is_multiple_of(record) {
+            return Err(self.error("a section of the image is not whole records"));
+        }
+        image.reserve(section, count);
+        let mut bytes = [0u8; RECORDS * 4 * PACKAGE_WORDS];
+        let mut words = [0u32; RECORDS * PACKAGE_WORDS];
         let mut left = count;
         while left > 0 {
-            let chunk = &mut bytes[..left.min(CHUNK) * 4];
-            self.fill(chunk)?;
-            words.extend(
-                chunk
-                    .chunks_exact(4)
-                    .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])),
-            );
-            left -= chunk.len() / 4;
+            let chunk = left.min(RECORDS * record);
+            self.fill(&mut bytes[..chunk * 4])?;
+            for (word, b) in words.iter_mut().zip(bytes[..chunk * 4].chunks_exact(4)) {
+                *word = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            }
+            image
+                .extend(section, &words[..chunk])
+                .map_err(|error| self.error(error.0))?;
+            left -= chunk;
         }
-        Ok(words)
+        Ok(())
     }
 
     fn str(&mut self) -> Result<String, Malformed> {
@@ -1185,12 +1196,9 @@ fn decode_preamble(reader: &mut Reader<impl BufRead>) -> Result<Preamble, Malfor
 /// A compact load's payload (see [`Encoder::compact_catalog`]).
 fn decode_compact_payload(reader: &mut Reader<impl BufRead>) -> Result<CachedCompact, Malformed> {
     let preamble = decode_preamble(reader)?;
-    let mut image = CompactImage {
-        text: reader.str()?,
-        ..CompactImage::default()
-    };
-    for words in &mut image.sections {
-        *words = reader.words()?;
+    let mut image = ImageBuilder::new(reader.str()?);
+    for section in ImageSection::ALL {
+        reader.words_into(section, &mut image)?;
     }
     let count = reader.count(MIN_ADVISORY)?;
     let mut advisories = Vec::with_capacity(count);
@@ -1201,11 +1209,12 @@ fn decode_compact_payload(reader: &mut Reader<impl BufRead>) -> Result<CachedCom
             return Err(reader.error("an advisory holds packages outside the listings"));
         }
     }
-    image.advisories = advisories;
     if reader.remaining() != 0 {
         return Err(reader.error("bytes after the last advisory"));
     }
-    let catalog = CompactCatalog::from_image(image).map_err(|error| reader.error(error.0))?;
+    let catalog = image
+        .finish(advisories)
+        .map_err(|error| reader.error(error.0))?;
     Ok(CachedCompact {
         primary_source: preamble.primary_source,
         catalog,

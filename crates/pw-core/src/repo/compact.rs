@@ -35,7 +35,7 @@ use crate::version::rpm::Evr;
 pub struct Strings {
     text: String,
     /// The end offset of each string in `text`; string `i` starts where `i - 1` ends.
-    ends: Vec<usize>,
+    ends: Vec<u32>,
     table: HashTable<u32>,
     hasher: foldhash::fast::RandomState,
 }
@@ -62,7 +62,8 @@ impl Strings {
         }
         let id = u32::try_from(self.ends.len()).expect("fewer than 2^32 distinct strings");
         self.text.push_str(text);
-        self.ends.push(self.text.len());
+        self.ends
+            .push(u32::try_from(self.text.len()).expect("less than 4 GiB of strings"));
         let (all, ends, hasher) = (&self.text, &self.ends, &self.hasher);
         self.table
             .insert_unique(hash, id, |&id| hasher.hash_one(span(all, ends, id)));
@@ -98,15 +99,15 @@ impl Strings {
     /// Bytes held (text, offsets and the lookup table), for measurements.
     pub fn heap_bytes(&self) -> usize {
         self.text.capacity()
-            + self.ends.capacity() * size_of::<usize>()
+            + self.ends.capacity() * size_of::<u32>()
             + self.table.capacity() * (size_of::<u32>() + 1)
     }
 }
 
-fn span<'a>(text: &'a str, ends: &[usize], id: u32) -> &'a str {
+fn span<'a>(text: &'a str, ends: &[u32], id: u32) -> &'a str {
     let id = id as usize;
-    let start = if id == 0 { 0 } else { ends[id - 1] };
-    &text[start..ends[id]]
+    let start = if id == 0 { 0 } else { ends[id - 1] as usize };
+    &text[start..ends[id] as usize]
 }
 
 /// The class of each name of a [`CompactCatalog`], by string id.
@@ -569,7 +570,11 @@ impl CompactCatalog {
     }
 }
 
-/// A part of a [`CompactImage`], in the order an image holds them.
+/// A part of a catalog's image, in the order an image holds them. A catalog's image is the
+/// arrays it is made of: the text of its strings, these sections as 32-bit words, and its
+/// advisories without their package lists (those are the listings). It is what a file holds
+/// of a catalog, so that reading one back reads its arrays rather than interning every string
+/// again: [`CompactCatalog::image_words`] writes one, [`ImageBuilder`] reads one back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImageSection {
     /// The end offset in the text of each string.
@@ -590,6 +595,16 @@ pub enum ImageSection {
 }
 
 impl ImageSection {
+    /// The words of one record of the section.
+    pub fn record_words(self) -> usize {
+        match self {
+            ImageSection::Packages => PACKAGE_WORDS,
+            ImageSection::DependencyVersions => VERSION_WORDS,
+            ImageSection::Listings => LISTING_WORDS,
+            ImageSection::StringEnds | ImageSection::Dependencies | ImageSection::ListingEnds => 1,
+        }
+    }
+
     pub const ALL: [ImageSection; 6] = [
         ImageSection::StringEnds,
         ImageSection::Packages,
@@ -607,20 +622,7 @@ pub const VERSION_WORDS: usize = 5;
 /// Words a listing takes in [`ImageSection::Listings`].
 pub const LISTING_WORDS: usize = 7;
 
-/// A [`CompactCatalog`] as the arrays it is made of: the text of its strings, the
-/// [`ImageSection`]s as 32-bit words, and its advisories without their package lists (those
-/// are the listings). What a file holds of a catalog, so that reading one back is reading its
-/// arrays rather than interning every string again; [`CompactCatalog::from_image`] checks
-/// every id, range and flag of one read back.
-#[derive(Debug, Default)]
-pub struct CompactImage {
-    pub text: String,
-    /// The sections, in [`ImageSection::ALL`]'s order.
-    pub sections: [Vec<u32>; 6],
-    pub advisories: Vec<Advisory>,
-}
-
-/// Why a [`CompactImage`] is not a catalog.
+/// Why an image is not a catalog ([`ImageBuilder`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("invalid compact catalog image: {0}")]
 pub struct InvalidImage(pub &'static str);
@@ -684,7 +686,7 @@ impl CompactCatalog {
     pub fn image_words(&self, section: ImageSection, mut emit: impl FnMut(u32)) {
         let ids = |ids: Ids| [ids.name, ids.epoch, ids.version, ids.release, ids.arch];
         match section {
-            ImageSection::StringEnds => self.strings.ends.iter().for_each(|&end| emit(word(end))),
+            ImageSection::StringEnds => self.strings.ends.iter().copied().for_each(emit),
             ImageSection::Packages => {
                 for p in &self.packages {
                     ids(p.ids)
@@ -721,31 +723,73 @@ impl CompactCatalog {
         }
     }
 
-    /// The advisories, without their package lists (see [`CompactImage`]).
+    /// The advisories, without their package lists (see [`ImageSection`]).
     pub fn image_advisories(&self) -> &[Advisory] {
         &self.advisories
     }
+}
 
-    /// The catalog an image holds, once every string id, range, version index and flag in it
-    /// is checked: a catalog made from an image hands out values as one pushed would, and
-    /// never panics on what a damaged image holds.
-    pub fn from_image(image: CompactImage) -> Result<CompactCatalog, InvalidImage> {
-        let CompactImage {
-            text,
-            sections:
-                [
-                    ends,
-                    packages,
-                    dependencies,
-                    versions,
-                    listings,
-                    listing_ends,
-                ],
-            advisories,
-        } = image;
-        let strings = Strings::from_parts(text, &ends)?;
-        drop(ends);
-        let count = strings.len();
+/// Builds the [`CompactCatalog`] an image holds from its text and its sections' words, given
+/// in [`ImageSection::ALL`]'s order, each in as many pieces of whole records as the reader
+/// likes: no section is held twice, as words and as records. Every string id, range, version
+/// index and flag is checked, so a catalog built from an image hands out values as one pushed
+/// would, and a damaged image is an [`InvalidImage`], never a panic.
+#[derive(Debug)]
+pub struct ImageBuilder {
+    catalog: CompactCatalog,
+    /// The index in [`ImageSection::ALL`] of the section last given.
+    section: usize,
+}
+
+impl ImageBuilder {
+    /// A builder for the image whose strings' text is `text`.
+    pub fn new(text: String) -> ImageBuilder {
+        ImageBuilder {
+            catalog: CompactCatalog {
+                strings: Strings {
+                    text,
+                    ..Strings::default()
+                },
+                ..CompactCatalog::default()
+            },
+            section: 0,
+        }
+    }
+
+    /// Makes room for `words` more words of `section` (a reader that knows a section's length
+    /// reserves it exactly, so the catalog holds no spare room).
+    pub fn reserve(&mut self, section: ImageSection, words: usize) {
+        let records = words / section.record_words();
+        let catalog = &mut self.catalog;
+        match section {
+            ImageSection::StringEnds => catalog.strings.ends.reserve_exact(records),
+            ImageSection::Packages => catalog.packages.reserve_exact(records),
+            ImageSection::Dependencies => catalog.dependencies.reserve_exact(records),
+            ImageSection::DependencyVersions => {
+                catalog.dependency_versions.reserve_exact(records);
+            }
+            ImageSection::Listings => catalog.listings.reserve_exact(records),
+            ImageSection::ListingEnds => catalog.listing_ends.reserve_exact(records),
+        }
+    }
+
+    /// Adds `words`, whole records of `section`.
+    pub fn extend(&mut self, section: ImageSection, words: &[u32]) -> Result<(), InvalidImage> {
+        let index = ImageSection::ALL
+            .iter()
+            .position(|&s| s == section)
+            .unwrap_or(0);
+        if index < self.section {
+            return Err(InvalidImage(
+                "a section comes after the one that follows it",
+            ));
+        }
+        self.section = index;
+        if !words.len().is_multiple_of(section.record_words()) {
+            return Err(InvalidImage("a section is not whole records"));
+        }
+        let catalog = &mut self.catalog;
+        let count = catalog.strings.ends.len();
         let id = |word: u32| -> Result<u32, InvalidImage> {
             if (word as usize) < count {
                 Ok(word)
@@ -753,54 +797,103 @@ impl CompactCatalog {
                 Err(InvalidImage("a string id is out of range"))
             }
         };
-        let ids_of = |words: &[u32]| -> Result<Ids, InvalidImage> {
+        let ids_of = |w: &[u32]| -> Result<Ids, InvalidImage> {
             Ok(Ids {
-                name: id(words[0])?,
-                epoch: words[1],
-                version: id(words[2])?,
-                release: id(words[3])?,
-                arch: id(words[4])?,
+                name: id(w[0])?,
+                epoch: w[1],
+                version: id(w[2])?,
+                release: id(w[3])?,
+                arch: id(w[4])?,
             })
         };
+        match section {
+            ImageSection::StringEnds => {
+                let text = &catalog.strings.text;
+                let ends = &mut catalog.strings.ends;
+                for &end in words {
+                    let start = ends.last().copied().unwrap_or(0);
+                    if end < start
+                        || end as usize > text.len()
+                        || !text.is_char_boundary(end as usize)
+                    {
+                        return Err(InvalidImage(
+                            "a string's end is out of order or inside a character",
+                        ));
+                    }
+                    ends.push(end);
+                }
+                if ends.len() >= VERSIONED as usize {
+                    return Err(InvalidImage("more strings than dependency words can name"));
+                }
+            }
+            ImageSection::Packages => {
+                for w in words.chunks_exact(PACKAGE_WORDS) {
+                    catalog.packages.push(CompactPackage {
+                        ids: ids_of(w)?,
+                        build_time: BuildTime([w[5], w[6]]),
+                        requires_end: w[7],
+                        provides_end: w[8],
+                    });
+                }
+            }
+            ImageSection::Dependencies => catalog.dependencies.extend_from_slice(words),
+            ImageSection::DependencyVersions => {
+                for w in words.chunks_exact(VERSION_WORDS) {
+                    let flags = flags_of(w[0])?;
+                    let evr = if flag_of(w[1], "a dependency version's EVR flag is not 0 or 1")? {
+                        Some((w[2], id(w[3])?, id(w[4])?))
+                    } else if w[2..] == [0, 0, 0] {
+                        None
+                    } else {
+                        return Err(InvalidImage("a dependency version without an EVR has one"));
+                    };
+                    catalog
+                        .dependency_versions
+                        .push(DependencyVersion { flags, evr });
+                }
+            }
+            ImageSection::Listings => {
+                for w in words.chunks_exact(LISTING_WORDS) {
+                    catalog.listings.push(Listing {
+                        ids: ids_of(w)?,
+                        collection: w[5],
+                        reboot_suggested: flag_of(w[6], "a listing's reboot flag is not 0 or 1")?,
+                    });
+                }
+            }
+            ImageSection::ListingEnds => catalog
+                .listing_ends
+                .extend(words.iter().map(|&end| end as usize)),
+        }
+        Ok(())
+    }
 
-        if versions.len() % VERSION_WORDS != 0 {
-            return Err(InvalidImage(
-                "the dependency versions are not whole records",
-            ));
+    /// The catalog, with `advisories` (without their package lists), once the ranges between
+    /// the sections are checked.
+    pub fn finish(self, advisories: Vec<Advisory>) -> Result<CompactCatalog, InvalidImage> {
+        let mut catalog = self.catalog;
+        if catalog.strings.ends.last().map_or(0, |&end| end as usize) != catalog.strings.text.len()
+        {
+            return Err(InvalidImage("text follows the last string"));
         }
-        let dependency_versions = versions
-            .chunks_exact(VERSION_WORDS)
-            .map(|w| {
-                let flags = flags_of(w[0])?;
-                let evr = if flag_of(w[1], "a dependency version's EVR flag is not 0 or 1")? {
-                    Some((w[2], id(w[3])?, id(w[4])?))
-                } else if w[2..] == [0, 0, 0] {
-                    None
-                } else {
-                    return Err(InvalidImage("a dependency version without an EVR has one"));
-                };
-                Ok(DependencyVersion { flags, evr })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        drop(versions);
-
-        if packages.len() % PACKAGE_WORDS != 0 {
-            return Err(InvalidImage("the packages are not whole records"));
-        }
-        if count >= VERSIONED as usize {
-            return Err(InvalidImage("more strings than dependency words can name"));
-        }
+        let dependencies = &catalog.dependencies;
+        let (count, versions) = (
+            catalog.strings.ends.len(),
+            catalog.dependency_versions.len(),
+        );
         let mut dependency_count = 0;
         // Every word of a range is a name id, or a versioned name id and then its version.
         let mut check_range = |words: &[u32]| -> Result<(), InvalidImage> {
             let mut words = words.iter();
             while let Some(&word) = words.next() {
-                id(word & !VERSIONED)?;
+                if (word & !VERSIONED) as usize >= count {
+                    return Err(InvalidImage("a string id is out of range"));
+                }
                 dependency_count += 1;
                 if word & VERSIONED != 0 {
                     match words.next() {
                         Some(&OWN_EVR) => {}
-                        Some(&index) if (index as usize) < dependency_versions.len() => {}
+                        Some(&index) if (index as usize) < versions => {}
                         Some(_) => {
                             return Err(InvalidImage("a dependency version index is out of range"));
                         }
@@ -813,52 +906,30 @@ impl CompactCatalog {
             Ok(())
         };
         let mut end = 0usize;
-        let records = packages
-            .chunks_exact(PACKAGE_WORDS)
-            .map(|w| {
-                let (requires_end, provides_end) = (w[7] as usize, w[8] as usize);
-                if !(end <= requires_end
-                    && requires_end <= provides_end
-                    && provides_end <= dependencies.len())
-                {
-                    return Err(InvalidImage("a package's dependency range is out of order"));
-                }
-                check_range(&dependencies[end..requires_end])?;
-                check_range(&dependencies[requires_end..provides_end])?;
-                end = provides_end;
-                Ok(CompactPackage {
-                    ids: ids_of(w)?,
-                    build_time: BuildTime([w[5], w[6]]),
-                    requires_end: w[7],
-                    provides_end: w[8],
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        drop(packages);
+        for record in &catalog.packages {
+            let (requires_end, provides_end) =
+                (record.requires_end as usize, record.provides_end as usize);
+            if !(end <= requires_end
+                && requires_end <= provides_end
+                && provides_end <= dependencies.len())
+            {
+                return Err(InvalidImage("a package's dependency range is out of order"));
+            }
+            check_range(&dependencies[end..requires_end])?;
+            check_range(&dependencies[requires_end..provides_end])?;
+            end = provides_end;
+        }
         if end != dependencies.len() {
             return Err(InvalidImage("dependency words follow the last package's"));
         }
+        catalog.dependency_count = dependency_count;
 
-        if listings.len() % LISTING_WORDS != 0 {
-            return Err(InvalidImage("the listings are not whole records"));
-        }
-        let listings = listings
-            .chunks_exact(LISTING_WORDS)
-            .map(|w| {
-                Ok(Listing {
-                    ids: ids_of(w)?,
-                    collection: w[5],
-                    reboot_suggested: flag_of(w[6], "a listing's reboot flag is not 0 or 1")?,
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        if listing_ends.len() != advisories.len() {
+        if catalog.listing_ends.len() != advisories.len() {
             return Err(InvalidImage("not one listing end for each advisory"));
         }
-        let mut start = 0usize;
-        for (advisory, &end) in advisories.iter().zip(&listing_ends) {
-            let end = end as usize;
-            if end < start || end > listings.len() {
+        let mut start = 0;
+        for (advisory, &end) in advisories.iter().zip(&catalog.listing_ends) {
+            if end < start || end > catalog.listings.len() {
                 return Err(InvalidImage("an advisory's listings are out of order"));
             }
             if !advisory.packages.is_empty() {
@@ -866,7 +937,7 @@ impl CompactCatalog {
                     "an advisory holds packages outside the listings",
                 ));
             }
-            if listings[start..end]
+            if catalog.listings[start..end]
                 .iter()
                 .any(|l| l.collection as usize >= advisory.collections.len())
             {
@@ -876,55 +947,26 @@ impl CompactCatalog {
             }
             start = end;
         }
-        if start != listings.len() {
+        if start != catalog.listings.len() {
             return Err(InvalidImage("listings follow the last advisory's"));
         }
-
-        Ok(CompactCatalog {
-            strings,
-            packages: records,
-            advisories,
-            listing_ends: listing_ends.into_iter().map(|end| end as usize).collect(),
-            listings,
-            dependencies,
-            dependency_count,
-            dependency_versions,
-            version_ids: HashTable::new(),
-            version_hasher: foldhash::fast::RandomState::default(),
-        })
+        catalog.advisories = advisories;
+        catalog.strings.rebuild_table();
+        catalog.shrink_to_fit();
+        Ok(catalog)
     }
 }
 
 impl Strings {
-    /// The strings of `text` split at `ends`, with their lookup table built again.
-    fn from_parts(text: String, ends: &[u32]) -> Result<Strings, InvalidImage> {
-        let mut start = 0;
-        for &end in ends {
-            let end = end as usize;
-            if end < start || end > text.len() || !text.is_char_boundary(end) {
-                return Err(InvalidImage(
-                    "a string's end is out of order or inside a character",
-                ));
-            }
-            start = end;
-        }
-        if start != text.len() {
-            return Err(InvalidImage("text follows the last string"));
-        }
-        let mut strings = Strings {
-            text,
-            ends: ends.iter().map(|&end| end as usize).collect(),
-            table: HashTable::with_capacity(ends.len()),
-            hasher: foldhash::fast::RandomState::default(),
-        };
-        let (all, ends, hasher) = (&strings.text, &strings.ends, &strings.hasher);
+    /// Builds the lookup table of the strings held.
+    fn rebuild_table(&mut self) {
+        let (all, ends, hasher) = (&self.text, &self.ends, &self.hasher);
+        self.table = HashTable::with_capacity(ends.len());
         for id in 0..word(ends.len()) {
             let hash = hasher.hash_one(span(all, ends, id));
-            strings
-                .table
+            self.table
                 .insert_unique(hash, id, |&id| hasher.hash_one(span(all, ends, id)));
         }
-        Ok(strings)
     }
 }
 
@@ -1107,17 +1149,36 @@ mod tests {
         );
     }
 
-    fn image_of(catalog: &CompactCatalog) -> CompactImage {
-        let mut image = CompactImage {
+    /// A catalog's image: text, sections, advisories.
+    struct Image {
+        text: String,
+        sections: [Vec<u32>; 6],
+        advisories: Vec<Advisory>,
+    }
+
+    fn image_of(catalog: &CompactCatalog) -> Image {
+        let mut image = Image {
             text: catalog.image_text().to_owned(),
+            sections: Default::default(),
             advisories: catalog.image_advisories().to_vec(),
-            ..CompactImage::default()
         };
         for (section, words) in ImageSection::ALL.into_iter().zip(&mut image.sections) {
             catalog.image_words(section, |word| words.push(word));
             assert_eq!(words.len(), catalog.image_len(section));
         }
         image
+    }
+
+    /// The catalog `image` holds, its sections given a record at a time.
+    fn build(image: Image) -> Result<CompactCatalog, InvalidImage> {
+        let mut builder = ImageBuilder::new(image.text);
+        for (section, words) in ImageSection::ALL.into_iter().zip(&image.sections) {
+            builder.reserve(section, words.len());
+            for record in words.chunks(section.record_words()) {
+                builder.extend(section, record)?;
+            }
+        }
+        builder.finish(image.advisories)
     }
 
     fn sample() -> CompactCatalog {
@@ -1147,7 +1208,7 @@ mod tests {
     #[test]
     fn an_image_gives_back_the_same_catalog() {
         let catalog = sample();
-        let copy = CompactCatalog::from_image(image_of(&catalog)).unwrap();
+        let copy = build(image_of(&catalog)).unwrap();
         assert_eq!(copy.materialize(|_| true), catalog.materialize(|_| true));
         assert_eq!(copy.dependency_count(), catalog.dependency_count());
         assert_eq!(copy.providers_of(["tool"]), catalog.providers_of(["tool"]));
@@ -1158,21 +1219,21 @@ mod tests {
         copy.push_package(&late);
         assert_eq!(copy.package(3), late);
         assert_eq!(copy.strings.len(), catalog.strings.len() + 1);
-        let empty = CompactCatalog::from_image(image_of(&CompactCatalog::new())).unwrap();
+        let empty = build(image_of(&CompactCatalog::new())).unwrap();
         assert_eq!(empty.package_count(), 0);
     }
 
     #[test]
     fn a_damaged_image_is_refused_not_a_panic() {
         let good = image_of(&sample());
-        let damaged = |change: &dyn Fn(&mut CompactImage)| {
-            let mut image = CompactImage {
+        let damaged = |change: &dyn Fn(&mut Image)| {
+            let mut image = Image {
                 text: good.text.clone(),
                 sections: good.sections.clone(),
                 advisories: good.advisories.clone(),
             };
             change(&mut image);
-            CompactCatalog::from_image(image).unwrap_err().0
+            build(image).unwrap_err().0
         };
         let section = |s: ImageSection| ImageSection::ALL.iter().position(|&x| x == s).unwrap();
         let (ends, packages, dependencies, versions, listings, listing_ends) = (
@@ -1193,6 +1254,16 @@ mod tests {
             .contains("whole records")
         );
         assert!(damaged(&|i| i.sections[packages][7] = 1_000).contains("out of order"));
+        let mut builder = ImageBuilder::new(good.text.clone());
+        for section in [ImageSection::StringEnds, ImageSection::Listings] {
+            let words = &good.sections[ImageSection::ALL
+                .iter()
+                .position(|&s| s == section)
+                .unwrap()];
+            builder.extend(section, words).unwrap();
+        }
+        let early = builder.extend(ImageSection::Packages, &good.sections[packages]);
+        assert!(early.unwrap_err().0.contains("comes after"));
         assert!(damaged(&|i| i.sections[dependencies][0] = 10_000).contains("string id"));
         assert!(
             damaged(&|i| {
