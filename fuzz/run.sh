@@ -42,6 +42,18 @@ seed apt "$data"/apt/*/*Packages "$data"/apt/*/*Release "$data"/apt/debian12/sta
 seed baseline "$root"/examples/strategy-*/*.toml
 seed agent_bodies "$root"/fuzz/seeds/agent_bodies/*.json
 mkdir -p "$here/corpus/schedule" "$here/corpus/identities" "$here/corpus/dpkg_log" "$here/corpus/catalog_cache"
+# Catalog cache payloads (the file past its 84-byte header; the target frames its input) of the
+# fixture repositories, as values and as the agent's compact catalog with dependencies.
+(cd "$root" && cargo build --quiet --locked -p pw-repo --example parse_bench)
+seeds=$(mktemp -d)
+for name in al2 rhel8; do
+  "$root/target/debug/examples/parse_bench" repo-cached "$data/repodata/$name" "$seeds/$name.bin" > /dev/null
+  "$root/target/debug/examples/parse_bench" repo-cached "$data/repodata/$name" "$seeds/$name-compact.bin" --compact > /dev/null
+  for file in "$seeds/$name.bin" "$seeds/$name-compact.bin"; do
+    tail -c +85 "$file" > "$here/corpus/catalog_cache/seed-$(basename "$file")"
+  done
+done
+rm -rf "$seeds"
 printf '%s\n' '2026-01-05 10:00:01 startup packages configure' \
   '2026-01-05 10:00:02 upgrade openssl:amd64 3.0.11-1~deb12u1 3.0.11-1~deb12u2' \
   '2026-01-05 10:00:03 status half-configured openssl:amd64 3.0.11-1~deb12u2' \

@@ -5,8 +5,9 @@
 //! `parse_bench repo LOCATION`, or `parse_bench repo-cached DIR CACHE_FILE [--no-dependencies]
 //! [--no-details]` (a load through the catalog cache file: the first run writes it, later
 //! ones read it; both flags give the agent's options). `--stream` visits each value and drops it instead of
-//! collecting a `Vec` (the bounded-memory mode); `--compact` (primary) keeps each package in a
-//! `CompactCatalog`, every string once, as the agent holds a repository.
+//! collecting a `Vec` (the bounded-memory mode); `--compact` (primary, repo-cached) keeps each
+//! package in a `CompactCatalog`, every string once, as the agent holds a repository (with
+//! repo-cached: through the compact cache file the agent writes and reads).
 
 use std::io::{self, BufReader, Write};
 
@@ -111,11 +112,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 details: !args.iter().any(|arg| arg == "--no-details"),
                 ..pw_repo::LoadOptions::default()
             };
-            let load = pw_repo::load_dir_cached(
-                std::path::Path::new(path),
-                &load_options,
-                std::path::Path::new(cache_file),
-            )?;
+            let (dir, cache_file) = (std::path::Path::new(path), std::path::Path::new(cache_file));
+            if compact {
+                let load = pw_repo::load_dir_compact_cached(dir, &load_options, cache_file)?;
+                let catalog = &load.repository.catalog;
+                println!(
+                    "packages {} advisories {} dependencies {} held {} bytes cache {:?}",
+                    catalog.package_count(),
+                    catalog.advisory_count(),
+                    catalog.dependency_count(),
+                    catalog.heap_bytes(),
+                    load.cache
+                );
+                return Ok(());
+            }
+            let load = pw_repo::load_dir_cached(dir, &load_options, cache_file)?;
             let repository = load.repository;
             format!(
                 "packages {} advisories {} diagnostics {} cache {:?}",

@@ -55,6 +55,10 @@ impl Strings {
     /// # Panics
     /// After 2^32 distinct strings (a repository has a few hundred thousand).
     pub fn intern(&mut self, text: &str) -> u32 {
+        if self.table.len() < self.ends.len() {
+            // Read from an image, which leaves the table out until a string is added.
+            self.rebuild_table();
+        }
         let hash = self.hasher.hash_one(text);
         let (all, ends) = (&self.text, &self.ends);
         if let Some(&id) = self.table.find(hash, |&id| span(all, ends, id) == text) {
@@ -70,8 +74,12 @@ impl Strings {
         id
     }
 
-    /// The id of `text`, when it is stored.
+    /// The id of `text`, when it is stored (a search through every string when the table was
+    /// left out: a catalog read from an image).
     pub fn find(&self, text: &str) -> Option<u32> {
+        if self.table.len() < self.ends.len() {
+            return (0..word(self.ends.len())).find(|&id| self.get(id) == text);
+        }
         let hash = self.hasher.hash_one(text);
         let (all, ends) = (&self.text, &self.ends);
         self.table
@@ -369,7 +377,8 @@ impl CompactCatalog {
         self.advisories.push(advisory);
     }
 
-    /// Returns unused capacity once everything is pushed.
+    /// Returns unused capacity once everything is pushed, and drops the lookup tables of strings
+    /// and versions (a later push builds them again).
     pub fn shrink_to_fit(&mut self) {
         self.packages.shrink_to_fit();
         self.advisories.shrink_to_fit();
@@ -380,6 +389,8 @@ impl CompactCatalog {
         self.version_ids = HashTable::new();
         self.strings.text.shrink_to_fit();
         self.strings.ends.shrink_to_fit();
+        // Built again when a string is added after all.
+        self.strings.table = HashTable::new();
     }
 
     pub fn package_count(&self) -> usize {
@@ -438,15 +449,17 @@ impl CompactCatalog {
     /// its provides, once each, in the catalog's order: the providers BLOCK's dependency check
     /// looks at (`Snapshot::build` indexes a package under its name and its provides).
     pub fn providers_of<'a>(&self, capabilities: impl IntoIterator<Item = &'a str>) -> Vec<&str> {
-        let mut wanted = vec![false; self.strings.len()];
-        let mut any = false;
-        for capability in capabilities {
-            if let Some(id) = self.strings.find(capability) {
-                wanted[id as usize] = true;
-                any = true;
-            }
+        // One pass over the strings rather than a lookup table: a catalog read from an image
+        // holds none (1.3 MB for an Amazon Linux 2 sized repository).
+        let capabilities: hashbrown::HashSet<&str, foldhash::fast::RandomState> =
+            capabilities.into_iter().collect();
+        if capabilities.is_empty() {
+            return Vec::new();
         }
-        if !any {
+        let wanted: Vec<bool> = (0..word(self.strings.len()))
+            .map(|id| capabilities.contains(self.strings.get(id)))
+            .collect();
+        if !wanted.contains(&true) {
             return Vec::new();
         }
         let mut named = vec![false; self.strings.len()];
@@ -731,7 +744,10 @@ impl CompactCatalog {
 
 /// Builds the [`CompactCatalog`] an image holds from its text and its sections' words, given
 /// in [`ImageSection::ALL`]'s order, each in as many pieces of whole records as the reader
-/// likes: no section is held twice, as words and as records. Every string id, range, version
+/// likes: no section is held twice, as words and as records, and the strings' lookup table is
+/// left out until a string is added (finding one is a search; nothing an agent does after a
+/// load adds or finds one but [`CompactCatalog::providers_of`], which passes over every string
+/// once). Every string id, range, version
 /// index and flag is checked, so a catalog built from an image hands out values as one pushed
 /// would, and a damaged image is an [`InvalidImage`], never a panic.
 #[derive(Debug)]
@@ -951,7 +967,6 @@ impl ImageBuilder {
             return Err(InvalidImage("listings follow the last advisory's"));
         }
         catalog.advisories = advisories;
-        catalog.strings.rebuild_table();
         catalog.shrink_to_fit();
         Ok(catalog)
     }
