@@ -116,25 +116,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             if compact {
                 let load = pw_repo::load_dir_compact_cached(dir, &load_options, cache_file)?;
                 let catalog = &load.repository.catalog;
-                println!(
+                format!(
                     "packages {} advisories {} dependencies {} held {} bytes cache {:?}",
                     catalog.package_count(),
                     catalog.advisory_count(),
                     catalog.dependency_count(),
                     catalog.heap_bytes(),
                     load.cache
-                );
-                return Ok(());
+                )
+            } else {
+                let load = pw_repo::load_dir_cached(dir, &load_options, cache_file)?;
+                let repository = load.repository;
+                format!(
+                    "packages {} advisories {} diagnostics {} cache {:?}",
+                    repository.packages.len(),
+                    repository.advisories.len(),
+                    repository.diagnostics.len(),
+                    load.cache
+                )
             }
-            let load = pw_repo::load_dir_cached(dir, &load_options, cache_file)?;
-            let repository = load.repository;
-            format!(
-                "packages {} advisories {} diagnostics {} cache {:?}",
-                repository.packages.len(),
-                repository.advisories.len(),
-                repository.diagnostics.len(),
-                load.cache
-            )
         }
         ("repo", _) => {
             let repository = pw_repo::load(path)?;
