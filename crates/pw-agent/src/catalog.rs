@@ -22,8 +22,9 @@ use pw_pkgmgr::repo_cache::{CachedRepository, RepositoryConfig};
 use crate::visibility::{Hidden, Visibility};
 
 /// How many package and listing records one part of a NotApplicable count materializes, at
-/// most about: a part's values take a few MB.
-const PART_RECORDS: usize = 4096;
+/// most about: two parts are in memory at once, about 1.5 MB each at this size (an Amazon
+/// Linux 2 sized catalog is 43 parts).
+const PART_RECORDS: usize = 2048;
 
 /// Maps of names, looked up once per package and listing of the catalog.
 type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
