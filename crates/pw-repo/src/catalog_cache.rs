@@ -669,14 +669,7 @@ impl Encoder {
             self.len(dependencies.len());
             for dependency in dependencies {
                 self.str(&dependency.name);
-                self.u8(match dependency.flags {
-                    None => 0,
-                    Some(DepFlags::Eq) => 1,
-                    Some(DepFlags::Lt) => 2,
-                    Some(DepFlags::Le) => 3,
-                    Some(DepFlags::Gt) => 4,
-                    Some(DepFlags::Ge) => 5,
-                });
+                self.u8(DepFlags::code(dependency.flags));
                 match &dependency.evr {
                     Some(evr) => {
                         self.u8(1);
@@ -973,15 +966,8 @@ impl<R: BufRead> Reader<R> {
             }
             let dependency = &mut out[index];
             self.str_into(&mut dependency.name)?;
-            dependency.flags = match self.u8()? {
-                0 => None,
-                1 => Some(DepFlags::Eq),
-                2 => Some(DepFlags::Lt),
-                3 => Some(DepFlags::Le),
-                4 => Some(DepFlags::Gt),
-                5 => Some(DepFlags::Ge),
-                _ => return Err(self.error("unknown dependency flags")),
-            };
+            dependency.flags = DepFlags::from_code(self.u8()?)
+                .map_err(|_| self.error("unknown dependency flags"))?;
             if self.present()? {
                 let evr = dependency.evr.get_or_insert_with(Evr::default);
                 evr.epoch = self.u32()?;

@@ -641,26 +641,14 @@ pub const LISTING_WORDS: usize = 7;
 pub struct InvalidImage(pub &'static str);
 
 fn flags_word(flags: Option<DepFlags>) -> u32 {
-    match flags {
-        None => 0,
-        Some(DepFlags::Eq) => 1,
-        Some(DepFlags::Lt) => 2,
-        Some(DepFlags::Le) => 3,
-        Some(DepFlags::Gt) => 4,
-        Some(DepFlags::Ge) => 5,
-    }
+    u32::from(DepFlags::code(flags))
 }
 
 fn flags_of(word: u32) -> Result<Option<DepFlags>, InvalidImage> {
-    Ok(match word {
-        0 => None,
-        1 => Some(DepFlags::Eq),
-        2 => Some(DepFlags::Lt),
-        3 => Some(DepFlags::Le),
-        4 => Some(DepFlags::Gt),
-        5 => Some(DepFlags::Ge),
-        _ => return Err(InvalidImage("a dependency's comparison is not 0 to 5")),
-    })
+    u8::try_from(word)
+        .ok()
+        .and_then(|code| DepFlags::from_code(code).ok())
+        .ok_or(InvalidImage("a dependency's comparison is not 0 to 5"))
 }
 
 fn flag_of(word: u32, what: &'static str) -> Result<bool, InvalidImage> {

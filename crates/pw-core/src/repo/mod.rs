@@ -110,6 +110,32 @@ impl DepFlags {
         }
     }
 
+    /// A comparison or none as a number, 0 (none) to 5 (`GE`): how binary encodings (the
+    /// catalog cache, a compact catalog's image) store it.
+    pub fn code(flags: Option<DepFlags>) -> u8 {
+        match flags {
+            None => 0,
+            Some(DepFlags::Eq) => 1,
+            Some(DepFlags::Lt) => 2,
+            Some(DepFlags::Le) => 3,
+            Some(DepFlags::Gt) => 4,
+            Some(DepFlags::Ge) => 5,
+        }
+    }
+
+    /// The comparison [`DepFlags::code`] gave `code`; `Err` for a number it never gives.
+    pub fn from_code(code: u8) -> Result<Option<DepFlags>, u8> {
+        Ok(match code {
+            0 => None,
+            1 => Some(DepFlags::Eq),
+            2 => Some(DepFlags::Lt),
+            3 => Some(DepFlags::Le),
+            4 => Some(DepFlags::Gt),
+            5 => Some(DepFlags::Ge),
+            other => return Err(other),
+        })
+    }
+
     /// The rpm-md spelling.
     pub fn as_rpmmd(self) -> &'static str {
         match self {
